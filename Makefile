@@ -1,0 +1,60 @@
+# The front door. Two commands matter to a newcomer on a fresh Debian 12 machine:
+#   make run    install what is missing, build, and run the quickstart
+#   make test   install what is missing, build, run every test (GoogleTest, then bats)
+# Others: make deps | make (build) | make bench | make install PREFIX=/usr/local | make clean
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+JOBS    ?= $(shell nproc)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Every Debian package the build and the tests need. `make deps` installs the missing ones.
+DEB_PACKAGES := \
+  build-essential cmake ninja-build pkg-config ccache git \
+  libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
+  libboost-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  bats bats-assert bats-support sqlite3 openssl unzip procps
+
+.PHONY: all build deps test unit cli run bench install clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all packages present"; fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+cli: build
+	EUCA_BIN=$(CURDIR)/$(BUILD)/euca bats --jobs $(JOBS) tests/cli
+
+test: deps
+	$(MAKE) build
+	$(MAKE) unit
+	$(MAKE) cli
+
+run: deps
+	$(MAKE) build
+	EUCA_BIN=$(CURDIR)/$(BUILD)/euca bash tests/quickstart.sh
+
+bench: deps
+	$(MAKE) build
+	$(BUILD)/bench_state
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,58 @@
+#pragma once
+// Env: the filesystem seam (LevelDB's Env). Core code writes files only through an Env so
+// that tests can inject faults (EnvWrapper overrides one call) and so that every write is
+// atomic: a file appears whole under its final name or not at all.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+
+namespace euca {
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  /// Writes `data` to `path` atomically (temporary file in the same folder, fsync,
+  /// rename) with permission bits `mode`. On failure nothing appears at `path`.
+  virtual Status WriteFileAtomic(const std::string& path, const std::string& data, uint32_t mode) = 0;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  /// Creates `path` and missing parents with `mode`; ok if it already is a directory.
+  virtual Status CreateDirs(const std::string& path, uint32_t mode) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  /// Removes a file or a whole tree; ok if absent.
+  virtual Status RemoveAll(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  /// Permission bits of `path` (e.g. 0600).
+  virtual Result<uint32_t> Mode(const std::string& path) = 0;
+};
+
+/// The process-wide POSIX Env.
+Env& PosixEnv();
+
+/// Forwards every call to a target Env; subclass and override one call to inject a fault.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env& target) : target_(target) {}
+  Status WriteFileAtomic(const std::string& p, const std::string& d, uint32_t m) override {
+    return target_.WriteFileAtomic(p, d, m);
+  }
+  Result<std::string> ReadFile(const std::string& p) override { return target_.ReadFile(p); }
+  Status CreateDirs(const std::string& p, uint32_t m) override { return target_.CreateDirs(p, m); }
+  bool Exists(const std::string& p) override { return target_.Exists(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& p) override { return target_.ListDir(p); }
+  Status RemoveAll(const std::string& p) override { return target_.RemoveAll(p); }
+  Status Rename(const std::string& f, const std::string& t) override { return target_.Rename(f, t); }
+  Result<uint32_t> Mode(const std::string& p) override { return target_.Mode(p); }
+
+ private:
+  Env& target_;
+};
+
+/// Joins path components with '/'.
+std::string JoinPath(const std::string& a, const std::string& b);
+
+}  // namespace euca
