@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base/clock.h"
 #include "state/store.h"
@@ -25,12 +26,26 @@ namespace euca::state {
 /// The newest schema this binary understands (PRAGMA user_version of state.db).
 inline constexpr int kSchemaVersion = 1;
 
+/// When a committed transaction's history commit is written.
+enum class HistoryMode {
+  /// Before Transact returns (commands: one change per process, nothing to batch).
+  kSynchronous,
+  /// By a background thread, in batches written as one packfile each (servers). History
+  /// reads (Log, Show, Diff, Rollback) and closing the store flush first, so no reader in
+  /// any process sees history lag: any process can catch history up from the journal.
+  kBackground,
+};
+
 struct OpenOptions {
   /// Create state.db and history.git if missing (init); otherwise NotFound.
   bool create = false;
-  /// Called at named points of the write path ("after-sqlite-commit"); a non-OK Status
-  /// stops the write there, as a crash would. Tests only.
+  HistoryMode history_mode = HistoryMode::kSynchronous;
+  /// Called at named points ("after-sqlite-commit", "close"); a non-OK Status stops the
+  /// work there, as a crash would (at "close": no final history catch-up). Tests only.
   std::function<Status(std::string_view point)> fault_hook_for_test;
+  /// Migrations appended after the built-in ones, as a newer binary would have them
+  /// (tests of upgrade and of refusing a newer store).
+  std::vector<std::string> extra_migrations_for_test;
 };
 
 /// Opens (or with `create`, creates) the store of `home`, migrates an older schema, refuses
