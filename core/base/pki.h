@@ -1,0 +1,68 @@
+#pragma once
+// Public-key helpers on OpenSSL 3 (EVP only): RSA keys, a cloud CA, certificates it issues,
+// fingerprints. Keys and certificates cross this interface as PEM text so that callers never
+// hold OpenSSL objects. OpenSSL errors are translated here, once, with context. Thread-safe
+// (no shared state). Later work (image bundles) adds RSA encryption and signing here.
+
+#include <cstdint>
+#include <string>
+
+#include "core/base/status.h"
+
+namespace euca {
+
+/// The smallest RSA key size any key here may have.
+inline constexpr int kMinRsaBits = 2048;
+
+/// A new RSA private key of `bits` (>= kMinRsaBits, else InvalidArgument) as PKCS#8 PEM
+/// ("-----BEGIN PRIVATE KEY-----"), unencrypted.
+Result<std::string> GenerateRsaKeyPem(int bits = kMinRsaBits);
+
+/// The public key (SubjectPublicKeyInfo PEM, "-----BEGIN PUBLIC KEY-----") of a private key
+/// PEM. InvalidArgument if `private_key_pem` is not a private key.
+Result<std::string> PublicKeyPem(const std::string& private_key_pem);
+
+/// What a certificate says about its subject and validity.
+struct CertSpec {
+  std::string common_name = {};   ///< subject CN; required
+  std::string organization = {};  ///< subject O; omitted when empty
+  int days = 365;                 ///< validity, >= 1
+  int64_t not_before_ms = 0;      ///< start of validity (ms since epoch, from a Clock); 0 = now
+};
+
+/// A self-signed CA certificate (PEM) for `ca_key_pem`: SHA-256, random serial,
+/// basicConstraints critical CA:TRUE, keyUsage critical keyCertSign and cRLSign, and a
+/// subject key identifier.
+Result<std::string> CreateCaCertificatePem(const std::string& ca_key_pem, const CertSpec& spec);
+
+/// A certificate (PEM) for the key `subject_key_pem` (public or private key PEM) issued and
+/// signed by the CA (`ca_cert_pem`, `ca_key_pem`): SHA-256, random positive 159-bit serial,
+/// basicConstraints CA:FALSE, keyUsage digitalSignature, keyEncipherment, dataEncipherment.
+/// InvalidArgument if the CA key does not match the CA certificate.
+Result<std::string> IssueCertificatePem(const std::string& subject_key_pem, const std::string& ca_cert_pem,
+                                        const std::string& ca_key_pem, const CertSpec& spec);
+
+/// SHA-1 of the certificate's DER encoding, 40 lower-case hex digits.
+Result<std::string> CertificateFingerprint(const std::string& cert_pem);
+
+/// Decoded fields of a certificate, for display and tests.
+struct CertificateInfo {
+  std::string subject_cn;
+  std::string issuer_cn;
+  std::string serial_hex;     ///< lower-case hex, no leading zeros
+  int64_t not_before_ms = 0;
+  int64_t not_after_ms = 0;
+  bool is_ca = false;         ///< basicConstraints CA:TRUE
+  int key_bits = 0;           ///< size of the subject's public key
+};
+Result<CertificateInfo> InspectCertificate(const std::string& cert_pem);
+
+/// OK if `cert_pem` carries a valid signature by the key of `ca_cert_pem` and names it as
+/// issuer; InvalidArgument otherwise. Checks the signature only, not validity dates.
+Status VerifyCertificateSignedBy(const std::string& cert_pem, const std::string& ca_cert_pem);
+
+/// OK if `private_key_pem` is the private half of the certificate's public key;
+/// InvalidArgument otherwise.
+Status VerifyKeyMatchesCertificate(const std::string& private_key_pem, const std::string& cert_pem);
+
+}  // namespace euca

@@ -1,0 +1,261 @@
+#include "core/clc/properties.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace euca::clc {
+namespace {
+
+constexpr size_t kMaxStringValue = 1024;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
+}
+
+bool IsDomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  int64_t v = 0;
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Checkers of string properties: the canonical value, or nullopt.
+std::optional<std::string> CheckRegion(std::string_view v) {
+  std::string lower = Lower(v);
+  if (!IsDnsLabel(lower)) return std::nullopt;
+  return lower;
+}
+
+std::optional<std::string> CheckDomain(std::string_view v) {
+  std::string lower = Lower(v);
+  if (!IsDomain(lower)) return std::nullopt;
+  return lower;
+}
+
+// "" or http(s)://host[:port][/path]; canonical with lower-case scheme and host and no
+// trailing '/' after the host.
+std::optional<std::string> CanonicalUrl(std::string_view v) {
+  if (v.empty()) return std::string();
+  std::string lower = Lower(v);
+  std::string_view scheme;
+  if (lower.rfind("http://", 0) == 0) scheme = "http://";
+  else if (lower.rfind("https://", 0) == 0) scheme = "https://";
+  else return std::nullopt;
+  std::string_view rest = v.substr(scheme.size());
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  std::string_view host = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {  // [ipv6]:port
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(0, close + 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+    }
+    if (host.size() < 3 || host.find_first_not_of("[]0123456789abcdefABCDEF:.") != std::string_view::npos)
+      return std::nullopt;
+  } else {
+    size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '-' || c == '.' || c == '_';
+        }))
+      return std::nullopt;
+  }
+  if (authority.size() != host.size()) {
+    auto p = ParseInt(port);
+    if (!p || *p < 1 || *p > 65535 || port.front() == '+') return std::nullopt;
+  }
+  for (unsigned char c : path)
+    if (c <= ' ' || c >= 0x7f) return std::nullopt;
+  if (path == "/") path = {};
+  return std::string(scheme) + Lower(authority) + std::string(path);
+}
+
+std::vector<PropertyDef> MakeRegistry() {
+  std::vector<PropertyDef> defs;
+  auto add = [&defs](PropertyDef d) { defs.push_back(std::move(d)); };
+  // Keep docs/properties.md in step.
+  add({.name = "cloud.region",
+       .type = PropertyType::kString,
+       .default_value = "euca",
+       .description = "Region name the cloud reports to clients (a DNS label).",
+       .check = &CheckRegion,
+       .form = "a DNS label (letters, digits and '-', at most 63)"});
+  add({.name = "cloud.description",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "Free-text description of this cloud."});
+  add({.name = "services.ec2-url",
+       .type = PropertyType::kUrl,
+       .default_value = "",
+       .description = "EC2 endpoint written to eucarc as EC2_URL; empty means embedded mode."});
+  add({.name = "services.s3-url",
+       .type = PropertyType::kUrl,
+       .default_value = "",
+       .description = "S3 (Walrus) endpoint written to eucarc as S3_URL; empty means embedded mode."});
+  add({.name = "credentials.cert-validity-days",
+       .type = PropertyType::kInt,
+       .default_value = "3650",
+       .description = "Validity in days of user certificates issued by get-credentials.",
+       .min = 1,
+       .max = 36500});
+  add({.name = "signup.auto-approve",
+       .type = PropertyType::kBool,
+       .default_value = "false",
+       .description = "Approve account sign-up requests without an administrator."});
+  add({.name = "history.author-email-domain",
+       .type = PropertyType::kString,
+       .default_value = "euca.local",
+       .description = "Domain of the e-mail addresses of history commit authors.",
+       .check = &CheckDomain,
+       .form = "a domain name such as 'example.com'"});
+  std::sort(defs.begin(), defs.end(), [](const PropertyDef& a, const PropertyDef& b) { return a.name < b.name; });
+  return defs;
+}
+
+}  // namespace
+
+std::string_view PropertyTypeName(PropertyType type) {
+  switch (type) {
+    case PropertyType::kString: return "string";
+    case PropertyType::kInt: return "int";
+    case PropertyType::kBool: return "bool";
+    case PropertyType::kEnum: return "enum";
+    case PropertyType::kDuration: return "duration";
+    case PropertyType::kUrl: return "url";
+  }
+  return "string";
+}
+
+std::string PropertyDef::ExpectedForm() const {
+  switch (type) {
+    case PropertyType::kString:
+      if (check) return form;
+      return "text without control characters, at most " + std::to_string(kMaxStringValue) + " bytes";
+    case PropertyType::kInt:
+      return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    case PropertyType::kBool:
+      return "true or false";
+    case PropertyType::kEnum: {
+      std::string out = "one of ";
+      for (size_t i = 0; i < choices.size(); ++i) out += (i ? ", " : "") + choices[i];
+      return out;
+    }
+    case PropertyType::kDuration:
+      return "a duration such as 30m, 6h or 7d, or none";
+    case PropertyType::kUrl:
+      return "an http:// or https:// URL, or empty";
+  }
+  return "";
+}
+
+const std::vector<PropertyDef>& Properties() {
+  static const std::vector<PropertyDef> kDefs = MakeRegistry();
+  return kDefs;
+}
+
+Result<const PropertyDef*> FindProperty(std::string_view name) {
+  for (const auto& d : Properties())
+    if (d.name == name) return &d;
+  return InvalidArgument("unknown property '" + std::string(name) + "'; 'euca-describe-properties' lists them");
+}
+
+Result<std::optional<int64_t>> ParseDuration(std::string_view text) {
+  std::string v = Lower(Trim(text));
+  if (v == "none") return std::optional<int64_t>();
+  static constexpr std::pair<char, int64_t> kUnits[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  if (v.size() >= 2 && std::isdigit(static_cast<unsigned char>(v.front()))) {
+    for (auto [unit, seconds] : kUnits) {
+      if (v.back() != unit) continue;
+      auto n = ParseInt(std::string_view(v).substr(0, v.size() - 1));
+      if (n && *n >= 0 && *n <= INT64_MAX / seconds) return std::optional<int64_t>(*n * seconds);
+    }
+  }
+  return InvalidArgument("duration '" + std::string(text) + "' is not of the form 30m, 6h, 7d or none");
+}
+
+Result<std::string> CanonicalPropertyValue(const PropertyDef& def, std::string_view raw) {
+  std::string_view v = Trim(raw);
+  auto bad = [&]() {
+    return InvalidArgument("property '" + def.name + "' cannot be '" + std::string(raw) + "': expected " +
+                           def.ExpectedForm());
+  };
+  switch (def.type) {
+    case PropertyType::kString: {
+      if (v.size() > kMaxStringValue) return bad();
+      for (unsigned char c : v)
+        if (c < ' ' || c == 0x7f) return bad();
+      if (!def.check) return std::string(v);
+      auto checked = def.check(v);
+      if (!checked) return bad();
+      return *checked;
+    }
+    case PropertyType::kInt: {
+      auto n = ParseInt(v);
+      if (!n || *n < def.min || *n > def.max) return bad();
+      return std::to_string(*n);
+    }
+    case PropertyType::kBool: {
+      std::string l = Lower(v);
+      if (l == "true" || l == "yes" || l == "on" || l == "1") return std::string("true");
+      if (l == "false" || l == "no" || l == "off" || l == "0") return std::string("false");
+      return bad();
+    }
+    case PropertyType::kEnum: {
+      std::string l = Lower(v);
+      for (const auto& c : def.choices)
+        if (Lower(c) == l) return c;
+      return bad();
+    }
+    case PropertyType::kDuration: {
+      auto d = ParseDuration(v);
+      if (!d.ok()) return bad();
+      if (!*d) return std::string("none");
+      std::string l = Lower(v);
+      return std::to_string(**d / (l.back() == 'd' ? 86400 : l.back() == 'h' ? 3600 : l.back() == 'm' ? 60 : 1)) +
+             l.back();
+    }
+    case PropertyType::kUrl: {
+      auto url = CanonicalUrl(v);
+      if (!url) return bad();
+      return *url;
+    }
+  }
+  return bad();
+}
+
+}  // namespace euca::clc
