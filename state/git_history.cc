@@ -4,6 +4,7 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -151,6 +152,7 @@ Result<std::unique_ptr<GitHistory>> GitHistory::Open(const std::string& path, bo
     opts.initial_head = "main";
     opts.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
     if (git_repository_init_ext(&repo, path.c_str(), &opts) != 0) return GitError("create '" + path + "'");
+    ::chmod(path.c_str(), 0700);  // history holds no secrets, but it is the cloud's business
   }
   return std::unique_ptr<GitHistory>(new GitHistory(repo));
 }
