@@ -26,17 +26,6 @@ bool IsDnsLabel(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '-'; });
 }
 
-bool IsDomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  for (;;) {
-    size_t dot = s.find('.', start);
-    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
 std::optional<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
@@ -49,12 +38,6 @@ std::optional<int64_t> ParseInt(std::string_view s) {
 std::optional<std::string> CheckRegion(std::string_view v) {
   std::string lower = Lower(v);
   if (!IsDnsLabel(lower)) return std::nullopt;
-  return lower;
-}
-
-std::optional<std::string> CheckDomain(std::string_view v) {
-  std::string lower = Lower(v);
-  if (!IsDomain(lower)) return std::nullopt;
   return lower;
 }
 
@@ -137,12 +120,6 @@ std::vector<PropertyDef> MakeRegistry() {
        .type = PropertyType::kBool,
        .default_value = "false",
        .description = "Approve account sign-up requests without an administrator."});
-  add({.name = "history.author-email-domain",
-       .type = PropertyType::kString,
-       .default_value = "euca.local",
-       .description = "Domain of the e-mail addresses of history commit authors.",
-       .check = &CheckDomain,
-       .form = "a domain name such as 'example.com'"});
   std::sort(defs.begin(), defs.end(), [](const PropertyDef& a, const PropertyDef& b) { return a.name < b.name; });
   return defs;
 }

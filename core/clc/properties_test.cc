@@ -40,7 +40,6 @@ TEST(PropertiesTest, RegistryIsSortedAndDefaultsAreCanonical) {
   EXPECT_EQ(Def("services.s3-url").default_value, "");
   EXPECT_EQ(Def("credentials.cert-validity-days").default_value, "3650");
   EXPECT_EQ(Def("signup.auto-approve").default_value, "false");
-  EXPECT_EQ(Def("history.author-email-domain").default_value, "euca.local");
 }
 
 TEST(PropertiesTest, UnknownNameIsInvalidArgument) {
@@ -86,12 +85,6 @@ TEST(PropertiesTest, DescriptionIsFreeTextWithoutControlCharacters) {
   EXPECT_EQ(Canon("cloud.description", ""), "");
   EXPECT_EQ(Bad("cloud.description", "two\nlines").code(), Code::kInvalidArgument);
   EXPECT_EQ(Bad("cloud.description", std::string(2000, 'x')).code(), Code::kInvalidArgument);
-}
-
-TEST(PropertiesTest, EmailDomainIsADomain) {
-  EXPECT_EQ(Canon("history.author-email-domain", "Cloud.Example.COM"), "cloud.example.com");
-  for (std::string bad : std::vector<std::string>{"", "a..b", ".example", "exa mple.com", "a@b.c"})
-    EXPECT_EQ(Bad("history.author-email-domain", bad).code(), Code::kInvalidArgument) << bad;
 }
 
 TEST(PropertiesTest, UrlsAreHttpOrEmpty) {
