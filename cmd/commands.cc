@@ -1,0 +1,316 @@
+#include "cmd/commands.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "cmd/handlers.h"
+
+namespace euca::cmd {
+namespace {
+
+// Descriptions are man page text: paragraphs separated by a blank line; a paragraph whose
+// lines start with two spaces is shown verbatim. Keep summaries short and lower case.
+const std::vector<CommandSpec> kCommands = {
+    {"help",
+     "show the commands, or the usage of one command",
+     "With no COMMAND, lists every command with its summary. With a COMMAND (\"admin init\", "
+     "\"admin-init\" or a program name such as \"euca-admin-init\"), prints that command's usage "
+     "and options, the same text as \"euca COMMAND --help\".",
+     {},
+     &SetupHelp},
+    {"version",
+     "print the version of euca",
+     "Prints \"euca VERSION\", the same as \"euca --version\".",
+     {},
+     &SetupVersion},
+    {"signup",
+     "request a new account",
+     "Records a request for a new account ACCOUNT whose first user (--user, default \"admin\") is "
+     "reached at EMAIL. A cloud administrator lists the requests with \"euca admin "
+     "describe-signups\" and decides with \"euca admin approve-signup\" or \"euca admin "
+     "reject-signup\"; approval creates the account and its first user. Anybody may ask: no "
+     "credentials are needed.\n\n"
+     "Prints the request:\n\n"
+     "  SIGNUP\\tid\\taccount\\tuser\\temail\\tstatus",
+     {},
+     &SetupSignup},
+
+    {"admin init",
+     "create a cloud in EUCA_HOME",
+     "Creates a new cloud in the home folder (--home, else EUCA_HOME, else ~/.euca), mode 0700: "
+     "the state database and its history, the cloud certificate authority, the cloud and "
+     "component certificates, the account \"eucalyptus\" with its user \"admin\" and an access "
+     "key, and the file eucarc that exports the credentials and endpoints.\n\n"
+     "Prints what was created, one \"name: value\" line each (home, account, account_id, user, "
+     "user_id, access_key_id, eucarc), then how to use it. The secret key is never printed: it is "
+     "in eucarc (mode 0600). Run \"source HOME/eucarc\" to use the credentials from a shell.\n\n"
+     "An existing cloud is refused (exit status 4) unless --force is given, which first moves "
+     "the old cloud aside into a backup folder of the home (keys are never deleted) and prints "
+     "it as \"backup: DIR\".",
+     {},
+     &SetupAdminInit},
+    {"admin create-account",
+     "create an account",
+     "Creates the account NAME (lower-case letters, digits, \".\" and \"-\", at most 63 "
+     "characters, starting with a letter or digit) with its first user \"admin\" and that "
+     "user's access key; \"euca admin get-credentials admin --account NAME\" hands them out. "
+     "Prints:\n\n"
+     "  ACCOUNT\\tname\\tid",
+     {},
+     &SetupCreateAccount},
+    {"admin describe-accounts",
+     "list accounts",
+     "Prints every account, one line each:\n\n"
+     "  ACCOUNT\\tname\\tid",
+     {},
+     &SetupDescribeAccounts},
+    {"admin create-user",
+     "create a user with an access key",
+     "Creates the user NAME in ACCOUNT (default \"eucalyptus\") with one active access key. "
+     "Users of the account \"eucalyptus\" are cloud administrators. Prints:\n\n"
+     "  USER\\taccount\\tname\\tid\\tenabled\n"
+     "  ACCESSKEY\\tid\\tsecret\n\n"
+     "The secret key is shown only this once; \"euca admin get-credentials\" writes it into a "
+     "credentials file later.",
+     {},
+     &SetupCreateUser},
+    {"admin disable-user",
+     "disable a user",
+     "Disables the user NAME of ACCOUNT (default \"eucalyptus\"): its access keys stop "
+     "authenticating until \"euca admin enable-user\". Prints nothing.",
+     {},
+     &SetupDisableUser},
+    {"admin enable-user",
+     "enable a disabled user",
+     "Enables the user NAME of ACCOUNT (default \"eucalyptus\") again. Prints nothing.",
+     {},
+     &SetupEnableUser},
+    {"admin delete-user",
+     "delete a user with its keys and certificates",
+     "Deletes the user NAME of ACCOUNT (default \"eucalyptus\") with its access keys and "
+     "certificates. The user \"admin\" of the account \"eucalyptus\" cannot be deleted (exit "
+     "status 5). \"euca admin rollback\" to a revision before the deletion brings the user back "
+     "with its keys. Prints nothing.",
+     {},
+     &SetupDeleteUser},
+    {"admin describe-users",
+     "list users and their access keys",
+     "Prints the users of ACCOUNT (of every account without --account), each followed by its "
+     "access keys:\n\n"
+     "  USER\\taccount\\tname\\tid\\tenabled\n"
+     "  ACCESSKEY\\tid\\tActive|Inactive",
+     {},
+     &SetupDescribeUsers},
+    {"admin get-credentials",
+     "write a user's credentials zip",
+     "Issues a new X.509 certificate and private key for the user NAME of ACCOUNT (default "
+     "\"eucalyptus\") and writes a zip file FILE (mode 0600) holding eucarc, iamrc, "
+     "cloud-cert.pem and the user's certificate and private key. FILE appears whole or not at "
+     "all; an existing FILE is replaced. Prints:\n\n"
+     "  CREDENTIALS\\taccount\\tuser\\tfile",
+     {},
+     &SetupGetCredentials},
+    {"admin describe-signups",
+     "list account requests",
+     "Prints every account request made with \"euca signup\":\n\n"
+     "  SIGNUP\\tid\\taccount\\tuser\\temail\\tstatus\n\n"
+     "where status is pending, approved or rejected.",
+     {},
+     &SetupDescribeSignups},
+    {"admin approve-signup",
+     "approve an account request",
+     "Approves the pending request ID: creates its account and first user. Prints the request "
+     "as a SIGNUP line (see \"euca admin describe-signups\").",
+     {},
+     &SetupApproveSignup},
+    {"admin reject-signup",
+     "reject an account request",
+     "Rejects the pending request ID. Prints the request as a SIGNUP line (see \"euca admin "
+     "describe-signups\").",
+     {},
+     &SetupRejectSignup},
+    {"admin describe-properties",
+     "list cloud properties",
+     "Prints the cloud properties whose names start with one of the PREFIXes (every property "
+     "without PREFIX), sorted by name:\n\n"
+     "  PROPERTY\\tname\\tvalue\n\n"
+     "A PREFIX that matches no property is an error (exit status 3).",
+     {"euca-describe-properties"},
+     &SetupDescribeProperties},
+    {"admin modify-property",
+     "change cloud properties",
+     "Sets each property NAME to VALUE. Every value is checked against its property's type "
+     "first: if one is invalid, nothing changes. All assignments are applied together, as one "
+     "history commit. The euca2ools form \"-p NAME=VALUE\" is accepted too. Prints, per "
+     "property:\n\n"
+     "  PROPERTY\\tname\\tnew-value\\twas: old-value",
+     {"euca-modify-property"},
+     &SetupModifyProperty},
+    {"admin history",
+     "list the committed changes",
+     "Prints one line per committed change, newest first:\n\n"
+     "  COMMIT\\trev\\ttime\\tprincipal\\taction\\trequest-id\n\n"
+     "where principal is who made the change (user@account) and time is ISO 8601 UTC. --object "
+     "lists only the commits that touched one object, named KIND/ID (\"users/AIDA...\") or by a "
+     "bare id with a known prefix (\"AKIA...\").",
+     {},
+     &SetupHistory},
+    {"admin show",
+     "show one committed change",
+     "Prints the COMMIT line of REV (see \"euca admin history\") followed by a unified diff of "
+     "the objects it changed. Secret keys never appear in history: only a redacted marker.",
+     {},
+     &SetupShow},
+    {"admin diff",
+     "compare two revisions",
+     "Prints a unified diff of the objects from revision REV to revision REV2 (default: the "
+     "newest commit).",
+     {},
+     &SetupDiff},
+    {"admin rollback",
+     "restore objects to a past revision",
+     "Restores the declarative objects (accounts, users, access keys, certificates, sign-ups, "
+     "properties) to their state at revision REV, as one new commit: history is never "
+     "rewritten. --object (repeatable) restores only the named objects. Runtime objects such as "
+     "instances are reported as not-restorable and left alone. A restored user gets its access "
+     "keys back, secrets included.\n\n"
+     "Prints one line per change:\n\n"
+     "  ROLLBACK\\tkind\\tid\\twhat\n\n"
+     "where what is restore, delete, recreate or not-restorable. With --dry-run it prints the "
+     "same lines and changes nothing.",
+     {},
+     &SetupRollback},
+
+    {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
+    {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},
+    {"__completions", "print the bash or zsh completion script", "", {}, &SetupCompletions, true},
+};
+
+const std::vector<GroupSpec> kGroups = {
+    {"admin", "administer the cloud in EUCA_HOME: accounts, users, properties, history"},
+};
+
+/// Edit distance with adjacent transpositions counted as one edit (optimal string
+/// alignment), so "inti" is one edit from "init".
+size_t Osa(std::string_view a, std::string_view b) {
+  const size_t n = a.size(), m = b.size();
+  std::vector<std::vector<size_t>> d(n + 1, std::vector<size_t>(m + 1));
+  for (size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (size_t i = 1; i <= n; ++i) {
+    for (size_t j = 1; j <= m; ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[n][m];
+}
+
+std::string Dashed(std::string_view name) {
+  std::string s(name);
+  std::replace(s.begin(), s.end(), ' ', '-');
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> CommandWords(std::string_view name) {
+  std::vector<std::string> words;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t sp = name.find(' ', start);
+    if (sp == std::string_view::npos) sp = name.size();
+    if (sp > start) words.emplace_back(name.substr(start, sp - start));
+    start = sp + 1;
+  }
+  return words;
+}
+
+const std::vector<CommandSpec>& Commands() { return kCommands; }
+const std::vector<GroupSpec>& Groups() { return kGroups; }
+
+const CommandSpec* FindCommand(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+const GroupSpec* FindGroup(std::string_view name) {
+  for (const auto& g : kGroups)
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+std::string ProgramName(std::string_view command_name) { return "euca-" + Dashed(command_name); }
+
+std::optional<std::vector<std::string>> CommandWordsForProgram(std::string_view program) {
+  for (const auto& c : kCommands) {
+    if (c.hidden) continue;
+    bool match = ProgramName(c.name) == program;
+    for (auto alias : c.aliases) match = match || alias == program;
+    if (match) return CommandWords(c.name);
+  }
+  return std::nullopt;
+}
+
+const CommandSpec* ResolveCommandName(std::string_view typed) {
+  std::string dashed = Dashed(typed);
+  for (const auto& c : kCommands) {
+    if (c.hidden) continue;
+    if (c.name == typed || Dashed(c.name) == dashed || ProgramName(c.name) == dashed) return &c;
+    for (auto alias : c.aliases)
+      if (alias == dashed) return &c;
+  }
+  return nullptr;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) { return Osa(a, b); }
+
+std::optional<std::string> SuggestCommand(std::string_view typed) {
+  if (typed.empty()) return std::nullopt;
+  const bool single_word = typed.find(' ') == std::string_view::npos;
+  size_t best = std::numeric_limits<size_t>::max();
+  std::string best_name;
+  auto consider = [&](std::string_view candidate, std::string_view full_name) {
+    size_t d = Osa(typed, candidate);
+    // A unique-looking prefix ("describe-acc") is as good as one edit.
+    if (typed.size() >= 3 && candidate.substr(0, typed.size()) == typed) d = std::min<size_t>(d, 1);
+    if (d < best) {
+      best = d;
+      best_name = std::string(full_name);
+    }
+  };
+  for (const auto& c : kCommands) {
+    if (c.hidden) continue;
+    consider(c.name, c.name);
+    consider(Dashed(c.name), c.name);
+    if (single_word) {
+      auto sp = c.name.rfind(' ');
+      if (sp != std::string_view::npos) consider(c.name.substr(sp + 1), c.name);
+    }
+  }
+  for (const auto& g : kGroups) consider(g.name, g.name);
+  const size_t limit = std::max<size_t>(2, typed.size() / 3);
+  if (best > limit || best >= typed.size()) return std::nullopt;
+  return best_name;
+}
+
+std::vector<std::string> NextWords(std::string_view prefix) {
+  std::vector<std::string> out;
+  auto add = [&](std::string w) {
+    if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(std::move(w));
+  };
+  std::vector<std::string> pre = CommandWords(prefix);
+  for (const auto& c : kCommands) {
+    if (c.hidden) continue;
+    std::vector<std::string> words = CommandWords(c.name);
+    if (words.size() <= pre.size()) continue;
+    if (!std::equal(pre.begin(), pre.end(), words.begin())) continue;
+    add(words[pre.size()]);
+  }
+  return out;
+}
+
+}  // namespace euca::cmd

@@ -1,0 +1,47 @@
+#pragma once
+// Setup functions of every command, one group per family file. Only commands.cc (the
+// table) refers to them.
+
+#include "cmd/commands.h"
+
+namespace euca::cmd {
+
+// cmd/help.cc
+Handler SetupHelp(CLI::App& app);
+Handler SetupVersion(CLI::App& app);
+
+// cmd/admin_init.cc
+Handler SetupAdminInit(CLI::App& app);
+
+// cmd/admin_accounts.cc
+Handler SetupCreateAccount(CLI::App& app);
+Handler SetupDescribeAccounts(CLI::App& app);
+Handler SetupCreateUser(CLI::App& app);
+Handler SetupDisableUser(CLI::App& app);
+Handler SetupEnableUser(CLI::App& app);
+Handler SetupDeleteUser(CLI::App& app);
+Handler SetupDescribeUsers(CLI::App& app);
+Handler SetupGetCredentials(CLI::App& app);
+
+// cmd/admin_signups.cc
+Handler SetupSignup(CLI::App& app);
+Handler SetupDescribeSignups(CLI::App& app);
+Handler SetupApproveSignup(CLI::App& app);
+Handler SetupRejectSignup(CLI::App& app);
+
+// cmd/admin_properties.cc
+Handler SetupDescribeProperties(CLI::App& app);
+Handler SetupModifyProperty(CLI::App& app);
+
+// cmd/admin_history.cc
+Handler SetupHistory(CLI::App& app);
+Handler SetupShow(CLI::App& app);
+Handler SetupDiff(CLI::App& app);
+Handler SetupRollback(CLI::App& app);
+
+// cmd/tools.cc (hidden build tooling)
+Handler SetupSymlinks(CLI::App& app);
+Handler SetupManPages(CLI::App& app);
+Handler SetupCompletions(CLI::App& app);
+
+}  // namespace euca::cmd

@@ -1,0 +1,117 @@
+# Shared setup of the euca CLI tests (bats-core >= 1.5). Every test gets its own EUCA_HOME
+# under BATS_TEST_TMPDIR and a clean environment; a cloud made once per file is copied in
+# by use_cloud (creating one costs several RSA key generations).
+
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+: "${EUCA_BIN:?set EUCA_BIN to the euca binary, e.g. EUCA_BIN=build/euca bats tests/cli}"
+EUCA_BIN="$(readlink -f "$EUCA_BIN")"
+REPO_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+
+# Variables euca reads; a test sets only what it means to.
+clean_env() {
+  unset EC2_URL S3_URL EC2_ACCESS_KEY EC2_SECRET_KEY AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
+    AWS_ACCESS_KEY AWS_SECRET_KEY EC2_CERT EC2_PRIVATE_KEY EUCALYPTUS_CERT EUCA_DEFAULT_REGION \
+    AWS_DEFAULT_REGION EC2_USER_ID EC2_ACCOUNT_NUMBER
+}
+
+# For setup_file: one initialised cloud that use_cloud copies.
+make_template_cloud() {
+  clean_env
+  export EUCA_TEMPLATE="$BATS_FILE_TMPDIR/template"
+  EUCA_HOME="$EUCA_TEMPLATE" "$EUCA_BIN" admin init >/dev/null
+}
+
+# For setup: a fresh, empty home for this test.
+fresh_home() {
+  clean_env
+  export EUCA_HOME="$BATS_TEST_TMPDIR/home"
+}
+
+# A copy of the file's template cloud in EUCA_HOME.
+use_cloud() {
+  cp -a "$EUCA_TEMPLATE" "$EUCA_HOME"
+}
+
+euca() { "$EUCA_BIN" "$@"; }
+
+# What must not change when a command fails: the database content, its schema version and
+# the history head. A file that is not a database is compared byte for byte.
+state_fingerprint() {
+  local db="$EUCA_HOME/state.db"
+  if [[ ! -e "$db" ]]; then
+    echo "no state.db"
+  elif sqlite3 "$db" 'PRAGMA quick_check' >/dev/null 2>&1; then
+    sqlite3 "$db" 'PRAGMA user_version' .dump | sha1sum
+  else
+    sha1sum <"$db"
+  fi
+  git --git-dir="$EUCA_HOME/history.git" rev-parse HEAD 2>/dev/null || echo "no history"
+}
+
+# expect_failure STATUS MESSAGE ARGS...: runs euca ARGS and asserts exit STATUS, MESSAGE in
+# "euca: error: ..." on stderr, nothing on stdout, and no change to state.db or history.
+expect_failure() {
+  local want="$1" message="$2"
+  shift 2
+  local before
+  before="$(state_fingerprint)"
+  run --separate-stderr "$EUCA_BIN" "$@"
+  if [[ "$status" != "$want" ]]; then
+    fail "euca $*: exit status $status, expected $want; stderr: $stderr"
+  fi
+  [[ "$stderr" == *"error: "*"$message"* ]] || fail "euca $*: stderr lacks '$message': $stderr"
+  assert_output ''
+  assert_equal "$(state_fingerprint)" "$before"
+}
+
+# Overwrites state.db with bytes that are not a database.
+corrupt_state() {
+  rm -f "$EUCA_HOME"/state.db-wal "$EUCA_HOME"/state.db-shm
+  for _ in $(seq 64); do echo "this is not an SQLite database"; done >"$EUCA_HOME/state.db"
+}
+
+# Marks state.db as written by a newer euca.
+newer_state() {
+  sqlite3 "$EUCA_HOME/state.db" 'PRAGMA user_version=99'
+}
+
+# The error messages of the two cases above.
+CORRUPT_MESSAGE="is not a euca state store"
+NEWER_MESSAGE="has schema version 99, newer than this euca understands"
+NO_CLOUD_MESSAGE="no cloud in '"
+
+# create_user NAME [ACCOUNT]: creates a user; sets KEY_ID and SECRET from its output.
+create_user() {
+  local out
+  out="$("$EUCA_BIN" admin create-user "$1" --account "${2:-eucalyptus}")" || return 1
+  KEY_ID="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
+  SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
+}
+
+# The access key of admin@eucalyptus, from eucarc.
+admin_key() {
+  (source "$EUCA_HOME/eucarc" && echo "$EC2_ACCESS_KEY")
+}
+
+# history_head: the newest history commit.
+history_head() {
+  git --git-dir="$EUCA_HOME/history.git" rev-parse HEAD
+}
+
+# history_count: the number of history commits.
+history_count() {
+  git --git-dir="$EUCA_HOME/history.git" rev-list --count HEAD
+}
+
+# Fails unless stdin is one JSON array.
+assert_json_array() {
+  /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); assert isinstance(d, list), "not an array"'
+}
+
+# json_field INDEX FIELD: prints field FIELD of element INDEX of the JSON array on stdin.
+json_field() {
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[int(sys.argv[1])][sys.argv[2]])' "$1" "$2"
+}
