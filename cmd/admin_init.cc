@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/base/strings.h"
 #include "cmd/common.h"
 
 namespace euca::cmd {
@@ -28,7 +29,7 @@ Handler SetupAdminInit(CLI::App& app) {
     if (!report.backup_dir.empty()) r.fields.push_back({"backup", report.backup_dir});
     PrintRecords(ctx, {r}, TextStyle::kKeyValue);
     if (ctx.output == OutputFormat::kText)
-      *ctx.out << "\nTo use this cloud from a shell, run: source " << ShellQuote(report.eucarc_path) << "\n";
+      *ctx.out << "\nTo use this cloud from a shell, run: source " << ShellQuoteIfNeeded(report.eucarc_path) << "\n";
     return Status::Ok();
   };
 }

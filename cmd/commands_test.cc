@@ -105,13 +105,6 @@ TEST(OutputTest, PrintRecordsTextAndJson) {
   EXPECT_EQ(out.str(), "[]\n");
 }
 
-TEST(OutputTest, ShellQuote) {
-  EXPECT_EQ(ShellQuote("/home/a/eucarc"), "/home/a/eucarc");
-  EXPECT_EQ(ShellQuote("/a b/eucarc"), "'/a b/eucarc'");
-  EXPECT_EQ(ShellQuote("it's"), "'it'\\''s'");
-  EXPECT_EQ(ShellQuote(""), "''");
-}
-
 GetenvFn FakeEnv(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const char* name) -> std::optional<std::string> {
     auto it = vars.find(name);

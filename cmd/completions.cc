@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/base/strings.h"
 #include "cmd/generate.h"
 
 namespace euca::cmd {
@@ -20,17 +21,6 @@ struct Node {
   std::vector<std::pair<std::string, std::string>> options;  // "--force" -> description
   std::vector<std::pair<std::string, std::string>> values;   // option -> value kind
 };
-
-std::string Quote(std::string_view s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q += c;
-  }
-  return q + "'";
-}
 
 std::string SummaryOf(std::string_view path) {
   if (const CommandSpec* c = FindCommand(path)) return std::string(c->summary);
@@ -122,30 +112,30 @@ std::string Bash(const CommandTree& tree) {
     if (n.words.empty()) continue;
     std::string words;
     for (const auto& [w, _] : n.words) words += (words.empty() ? "" : " ") + w;
-    out << "    " << Quote(n.path) << ") echo " << Quote(words) << " ;;\n";
+    out << "    " << ShellQuote(n.path) << ") echo " << ShellQuote(words) << " ;;\n";
   }
   out << "  esac\n}\n\n";
   out << "# _euca_options PATH: the options of PATH.\n_euca_options() {\n  case \"$1\" in\n";
   for (const auto& n : nodes) {
     std::string opts;
     for (const auto& [o, _] : n.options) opts += (opts.empty() ? "" : " ") + o;
-    out << "    " << Quote(n.path) << ") echo " << Quote(opts) << " ;;\n";
+    out << "    " << ShellQuote(n.path) << ") echo " << ShellQuote(opts) << " ;;\n";
   }
   out << "  esac\n}\n\n";
   out << "# _euca_value PATH OPTION: how to complete the value of OPTION (file, dir, words:..., any),\n"
       << "# nothing if OPTION takes no value.\n_euca_value() {\n  case \"$1|$2\" in\n";
   for (const auto& n : nodes)
     for (const auto& [o, kind] : n.values)
-      out << "    " << Quote(n.path + "|" + o) << ") echo " << Quote(kind) << " ;;\n";
+      out << "    " << ShellQuote(n.path + "|" + o) << ") echo " << ShellQuote(kind) << " ;;\n";
   for (const auto& [o, kind] : GlobalValues(tree))
-    out << "    *" << Quote("|" + o) << ") echo " << Quote(kind) << " ;;\n";
+    out << "    *" << ShellQuote("|" + o) << ") echo " << ShellQuote(kind) << " ;;\n";
   out << "  esac\n}\n\n";
   out << R"SH(_euca() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   local path="" i w kind
   case "${COMP_WORDS[0]##*/}" in
 )SH";
-  for (const auto& [prog, path] : Programs()) out << "    " << prog << ") path=" << Quote(path) << " ;;\n";
+  for (const auto& [prog, path] : Programs()) out << "    " << prog << ") path=" << ShellQuote(path) << " ;;\n";
   out << R"SH(  esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -185,7 +175,7 @@ std::string DescribeArray(const std::vector<std::pair<std::string, std::string>>
     std::string name = items[i].first;
     std::string escaped;
     for (char c : name) escaped += c == ':' ? std::string("\\:") : std::string(1, c);
-    s += (i ? " " : "") + Quote(escaped + ":" + items[i].second);
+    s += (i ? " " : "") + ShellQuote(escaped + ":" + items[i].second);
   }
   return s + ")";
 }
@@ -199,26 +189,26 @@ std::string Zsh(const CommandTree& tree) {
   out << "# _euca_words PATH: sets reply to the command words that may follow PATH (word:summary).\n"
       << "_euca_words() {\n  case $1 in\n";
   for (const auto& n : nodes)
-    if (!n.words.empty()) out << "    (" << Quote(n.path) << ") reply=" << DescribeArray(n.words) << " ;;\n";
+    if (!n.words.empty()) out << "    (" << ShellQuote(n.path) << ") reply=" << DescribeArray(n.words) << " ;;\n";
   out << "    (*) reply=() ;;\n  esac\n}\n\n";
   out << "# _euca_options PATH: sets reply to the options of PATH (option:description).\n"
       << "_euca_options() {\n  case $1 in\n";
-  for (const auto& n : nodes) out << "    (" << Quote(n.path) << ") reply=" << DescribeArray(n.options) << " ;;\n";
+  for (const auto& n : nodes) out << "    (" << ShellQuote(n.path) << ") reply=" << DescribeArray(n.options) << " ;;\n";
   out << "    (*) reply=() ;;\n  esac\n}\n\n";
   out << "# _euca_value PATH OPTION: sets REPLY to how to complete OPTION's value, empty for a flag.\n"
       << "_euca_value() {\n  case \"$1|$2\" in\n";
   for (const auto& n : nodes)
     for (const auto& [o, kind] : n.values)
-      out << "    (" << Quote(n.path + "|" + o) << ") REPLY=" << Quote(kind) << " ;;\n";
+      out << "    (" << ShellQuote(n.path + "|" + o) << ") REPLY=" << ShellQuote(kind) << " ;;\n";
   for (const auto& [o, kind] : GlobalValues(tree))
-    out << "    (*" << Quote("|" + o) << ") REPLY=" << Quote(kind) << " ;;\n";
+    out << "    (*" << ShellQuote("|" + o) << ") REPLY=" << ShellQuote(kind) << " ;;\n";
   out << "    (*) REPLY= ;;\n  esac\n}\n\n";
   out << R"SH(_euca() {
   local cmdpath= i w REPLY
   local -a reply
   case ${words[1]:t} in
 )SH";
-  for (const auto& [prog, path] : Programs()) out << "    (" << prog << ") cmdpath=" << Quote(path) << " ;;\n";
+  for (const auto& [prog, path] : Programs()) out << "    (" << prog << ") cmdpath=" << ShellQuote(path) << " ;;\n";
   out << R"SH(  esac
   for (( i = 2; i < CURRENT; i++ )); do
     w=${words[i]}

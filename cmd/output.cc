@@ -48,22 +48,4 @@ void PrintRecords(const Context& ctx, const std::vector<Record>& records, TextSt
   }
 }
 
-std::string ShellQuote(const std::string& s) {
-  bool plain = !s.empty();
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' ||
-              c == '_' || c == '-' || c == '+' || c == ',' || c == ':' || c == '@' || c == '=' || c == '%';
-    plain = plain && ok;
-  }
-  if (plain) return s;
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q += c;
-  }
-  return q + "'";
-}
-
 }  // namespace euca::cmd

@@ -44,7 +44,6 @@ Json RecordToJson(const Record& record);
 /// A field value as text (see Field).
 std::string FieldText(const Field& field);
 
-/// `s` quoted for a POSIX shell if it needs quoting ("source '/a b/eucarc'").
-std::string ShellQuote(const std::string& s);
+
 
 }  // namespace euca::cmd

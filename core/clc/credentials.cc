@@ -1,5 +1,7 @@
 #include "core/clc/credentials.h"
 
+#include "core/base/strings.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -45,16 +47,6 @@ Status ArchiveError(struct archive* a, const std::string& what) {
 }
 
 }  // namespace
-
-std::string ShellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
-  }
-  out += "'";
-  return out;
-}
 
 std::string RenderEucarc(const EucarcSpec& spec) {
   std::string out;

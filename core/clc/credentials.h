@@ -37,8 +37,7 @@ std::string RenderEucarc(const EucarcSpec& spec);
 /// The text of an iamrc: "AWSAccessKeyId=...\nAWSSecretKey=...\n".
 std::string RenderIamrc(const std::string& access_key, const std::string& secret_key);
 
-/// `s` quoted for a POSIX shell ('...' with embedded quotes escaped).
-std::string ShellQuote(std::string_view s);
+
 
 /// "euca2-<user>-<first 8 hex of the fingerprint>", the stem of a user's credential files.
 std::string CredentialStem(const std::string& user_name, const std::string& fingerprint);

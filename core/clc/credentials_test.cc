@@ -77,12 +77,6 @@ EucarcSpec Spec() {
           .created_ms = 1'700'000'000'000};
 }
 
-TEST(CredentialsTest, ShellQuote) {
-  EXPECT_EQ(ShellQuote("plain"), "'plain'");
-  EXPECT_EQ(ShellQuote("it's"), "'it'\\''s'");
-  EXPECT_EQ(ShellQuote(""), "''");
-}
-
 TEST(CredentialsTest, IamrcAndStem) {
   EXPECT_EQ(RenderIamrc("AKIA1", "s3cr/t"), "AWSAccessKeyId=AKIA1\nAWSSecretKey=s3cr/t\n");
   EXPECT_EQ(CredentialStem("alice", "0123abcdef99"), "euca2-alice-0123abcd");

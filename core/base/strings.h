@@ -1,0 +1,16 @@
+#pragma once
+// Small string helpers shared by every layer.
+
+#include <string>
+#include <string_view>
+
+namespace euca {
+
+/// `s` in single quotes for a POSIX shell ('it'\''s'); always quoted, "" gives ''.
+std::string ShellQuote(std::string_view s);
+
+/// `s` unchanged when a shell would read it as one plain word ([A-Za-z0-9/._+,:@=%-]+),
+/// else ShellQuote(s). For messages that show a command to copy.
+std::string ShellQuoteIfNeeded(std::string_view s);
+
+}  // namespace euca
