@@ -12,9 +12,10 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := \
   build-essential cmake ninja-build pkg-config ccache git \
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
-  libboost-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev \
+  libboost-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3
+  bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 \
+  pigz gzip tar e2fsprogs
 
 .PHONY: all build deps test unit cli run bench install clean
 
@@ -52,6 +53,7 @@ run: deps
 bench: deps
 	$(MAKE) build
 	$(BUILD)/bench_state
+	$(BUILD)/bench_bundle
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -177,6 +177,21 @@ Result<int64_t> AsnTimeMillis(const ASN1_TIME* t) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
+// The public key of a certificate PEM, or of a "BEGIN PUBLIC KEY" PEM.
+Result<PkeyPtr> LoadPublicKeyOfCert(const std::string& pem, const std::string& what) {
+  if (pem.find("-----BEGIN PUBLIC KEY-----") != std::string::npos) return LoadAnyKey(pem, what);
+  EUCA_ASSIGN_OR_RETURN(X509Ptr cert, LoadCert(pem, what));
+  PkeyPtr key(X509_get_pubkey(cert.get()));
+  if (!key) return SslError(Code::kInvalidArgument, what);
+  return key;
+}
+
+Status RequireRsa(EVP_PKEY* key, const std::string& what) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+    return InvalidArgument(what + ": the key is not an RSA key");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> GenerateRsaKeyPem(int bits) {
@@ -289,6 +304,76 @@ Status VerifyKeyMatchesCertificate(const std::string& private_key_pem, const std
   if (!match)
     return InvalidArgument("the private key does not belong to certificate '" +
                            NameCn(X509_get_subject_name(cert.get())) + "'");
+  return Status::Ok();
+}
+
+Result<std::string> RsaEncryptPkcs1(const std::string& cert_pem, const std::string& plaintext) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPublicKeyOfCert(cert_pem, "read certificate"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA encrypt"));
+  size_t max = static_cast<size_t>(EVP_PKEY_get_size(key.get()));
+  if (max < 11 || plaintext.size() > max - 11)
+    return InvalidArgument("RSA encrypt: '" + std::to_string(plaintext.size()) +
+                           "' bytes is too long for a " + std::to_string(EVP_PKEY_get_bits(key.get())) + "-bit key");
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
+    return SslError(Code::kInternal, "prepare RSA encryption");
+  size_t len = max;
+  std::string out(len, '\0');
+  if (EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                       reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size()) != 1)
+    return SslError(Code::kInvalidArgument, "RSA encrypt");
+  out.resize(len);
+  return out;
+}
+
+Result<std::string> RsaDecryptPkcs1(const std::string& private_key_pem, const std::string& ciphertext) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA decrypt"));
+  size_t size = static_cast<size_t>(EVP_PKEY_get_size(key.get()));
+  if (ciphertext.size() != size)
+    return InvalidArgument("RSA decrypt: the data is " + std::to_string(ciphertext.size()) +
+                           " bytes but the private key is " + std::to_string(size) +
+                           " bytes long; it was encrypted for another key");
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
+    return SslError(Code::kInternal, "prepare RSA decryption");
+  size_t len = size;
+  std::string out(len, '\0');
+  if (EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                       reinterpret_cast<const unsigned char*>(ciphertext.data()), ciphertext.size()) != 1)
+    return SslError(Code::kInvalidArgument, "RSA decrypt (is it the right private key?)");
+  out.resize(len);
+  return out;
+}
+
+Result<std::string> SignRsaSha1(const std::string& private_key_pem, const std::string& data) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA-SHA1 sign"));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  size_t len = 0;
+  if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha1(), nullptr, key.get()) != 1 ||
+      EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
+    return SslError(Code::kInternal, "RSA-SHA1 sign");
+  std::string out(len, '\0');
+  if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
+    return SslError(Code::kInternal, "RSA-SHA1 sign");
+  out.resize(len);
+  return out;
+}
+
+Status VerifyRsaSha1(const std::string& cert_pem, const std::string& data, const std::string& signature) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPublicKeyOfCert(cert_pem, "read certificate"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA-SHA1 verify"));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha1(), nullptr, key.get()) != 1)
+    return SslError(Code::kInternal, "prepare RSA-SHA1 verification");
+  int rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  ERR_clear_error();
+  if (rc != 1) return InvalidArgument("the RSA-SHA1 signature does not match the data and key");
   return Status::Ok();
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // Public-key helpers on OpenSSL 3 (EVP only): RSA keys, a cloud CA, certificates it issues,
-// fingerprints. Keys and certificates cross this interface as PEM text so that callers never
-// hold OpenSSL objects. OpenSSL errors are translated here, once, with context. Thread-safe
-// (no shared state). Later work (image bundles) adds RSA encryption and signing here.
+// fingerprints, RSA PKCS#1 v1.5 encryption and RSA-SHA1 signatures (image bundles). Keys and
+// certificates cross this interface as PEM text so that callers never hold OpenSSL objects.
+// OpenSSL errors are translated here, once, with context. Thread-safe (no shared state).
 
 #include <cstdint>
 #include <string>
@@ -64,5 +64,26 @@ Status VerifyCertificateSignedBy(const std::string& cert_pem, const std::string&
 /// OK if `private_key_pem` is the private half of the certificate's public key;
 /// InvalidArgument otherwise.
 Status VerifyKeyMatchesCertificate(const std::string& private_key_pem, const std::string& cert_pem);
+
+// RSA primitives for image bundles (PKCS#1 v1.5, as euca2ools and EC2 use them).
+
+/// `plaintext` encrypted with RSA PKCS#1 v1.5 padding for the RSA public key of `cert_pem`
+/// (an X.509 certificate PEM; a "BEGIN PUBLIC KEY" PEM is accepted too). The result is
+/// binary, as long as the key's modulus. InvalidArgument if the certificate is unreadable,
+/// its key is not RSA, or `plaintext` is longer than the key size minus 11 bytes.
+Result<std::string> RsaEncryptPkcs1(const std::string& cert_pem, const std::string& plaintext);
+
+/// The plaintext of an RSA PKCS#1 v1.5 `ciphertext`, decrypted with `private_key_pem`.
+/// InvalidArgument if the key is unreadable or is not the key the data was encrypted for
+/// (wrong length or bad padding).
+Result<std::string> RsaDecryptPkcs1(const std::string& private_key_pem, const std::string& ciphertext);
+
+/// RSA-SHA1 (PKCS#1 v1.5, "SHA1withRSA") signature of `data` with `private_key_pem`,
+/// binary. Same bytes as `openssl dgst -sha1 -sign KEY`.
+Result<std::string> SignRsaSha1(const std::string& private_key_pem, const std::string& data);
+
+/// OK if `signature` (binary) is an RSA-SHA1 signature of `data` by the key of `cert_pem`
+/// (certificate or public key PEM); InvalidArgument otherwise.
+Status VerifyRsaSha1(const std::string& cert_pem, const std::string& data, const std::string& signature);
 
 }  // namespace euca

@@ -167,5 +167,69 @@ TEST_F(PkiTest, BadCertificateIsInvalidArgumentWithContext) {
   EXPECT_TRUE(CertificateFingerprint(Ca(ca_key_, "CA")).ok());
 }
 
+TEST_F(PkiTest, RsaEncryptForCertificateDecryptsWithItsKey) {
+  std::string ca = Ca(ca_key_, "CA");
+  auto cert = IssueCertificatePem(user_key_, ca, ca_key_, {.common_name = "user", .not_before_ms = kNow});
+  ASSERT_TRUE(cert.ok()) << cert.status().ToString();
+  std::string secret = "0123456789abcdef0123456789abcdef";
+  auto enc = RsaEncryptPkcs1(*cert, secret);
+  ASSERT_TRUE(enc.ok()) << enc.status().ToString();
+  EXPECT_EQ(enc->size(), 256u);
+  auto enc2 = RsaEncryptPkcs1(*cert, secret);
+  ASSERT_TRUE(enc2.ok());
+  EXPECT_NE(*enc, *enc2) << "PKCS#1 v1.5 padding is random";
+  auto dec = RsaDecryptPkcs1(user_key_, *enc);
+  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  EXPECT_EQ(*dec, secret);
+  // The public key PEM works as well as the certificate.
+  auto pub = PublicKeyPem(user_key_);
+  ASSERT_TRUE(pub.ok());
+  auto enc3 = RsaEncryptPkcs1(*pub, secret);
+  ASSERT_TRUE(enc3.ok()) << enc3.status().ToString();
+  EXPECT_EQ(*RsaDecryptPkcs1(user_key_, *enc3), secret);
+}
+
+TEST_F(PkiTest, RsaDecryptWithWrongKeyFails) {
+  auto pub = PublicKeyPem(user_key_);
+  ASSERT_TRUE(pub.ok());
+  auto enc = RsaEncryptPkcs1(*pub, "0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(enc.ok());
+  auto dec = RsaDecryptPkcs1(other_key_, *enc);
+  EXPECT_FALSE(dec.ok() && *dec == "0123456789abcdef0123456789abcdef");
+  if (!dec.ok()) {
+    EXPECT_EQ(dec.status().code(), Code::kInvalidArgument);
+  }
+  auto short_data = RsaDecryptPkcs1(user_key_, "abc");
+  ASSERT_FALSE(short_data.ok());
+  EXPECT_NE(short_data.status().message().find("another key"), std::string::npos) << short_data.status().message();
+}
+
+TEST_F(PkiTest, RsaEncryptRefusesTooLongPlaintext) {
+  auto pub = PublicKeyPem(user_key_);
+  ASSERT_TRUE(pub.ok());
+  auto enc = RsaEncryptPkcs1(*pub, std::string(246, 'x'));
+  ASSERT_FALSE(enc.ok());
+  EXPECT_EQ(enc.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(enc.status().message().find("'246'"), std::string::npos) << enc.status().message();
+  EXPECT_TRUE(RsaEncryptPkcs1(*pub, std::string(245, 'x')).ok());
+  EXPECT_FALSE(RsaEncryptPkcs1("not a certificate", "x").ok());
+}
+
+TEST_F(PkiTest, RsaSha1SignatureVerifiesAgainstCertificate) {
+  std::string ca = Ca(ca_key_, "CA");
+  auto cert = IssueCertificatePem(user_key_, ca, ca_key_, {.common_name = "user", .not_before_ms = kNow});
+  ASSERT_TRUE(cert.ok());
+  auto sig = SignRsaSha1(user_key_, "<machine_configuration/><image/>");
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_EQ(sig->size(), 256u);
+  EXPECT_EQ(*sig, *SignRsaSha1(user_key_, "<machine_configuration/><image/>"))
+      << "PKCS#1 v1.5 signing is deterministic";
+  EXPECT_TRUE(VerifyRsaSha1(*cert, "<machine_configuration/><image/>", *sig).ok());
+  Status tampered = VerifyRsaSha1(*cert, "<machine_configuration/><image/> ", *sig);
+  EXPECT_EQ(tampered.code(), Code::kInvalidArgument);
+  EXPECT_FALSE(VerifyRsaSha1(ca, "<machine_configuration/><image/>", *sig).ok()) << "signed by another key";
+  EXPECT_FALSE(VerifyRsaSha1(*cert, "<machine_configuration/><image/>", "short").ok());
+}
+
 }  // namespace
 }  // namespace euca

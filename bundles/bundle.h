@@ -1,0 +1,95 @@
+#pragma once
+// Bundling and unbundling images (docs/bundle-format.md): the streaming pipeline
+//   image -> tar (one member) -> SHA-1 -> parallel gzip -> AES-128-CBC -> parts + SHA-1s
+// and its reverse, in one pass with bounded memory (a fixed pool of blocks, about 20 MiB
+// whatever the image size), using every core for compression. Neither function prints;
+// progress goes to a Progress the caller renders.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bundles/gzip.h"
+#include "bundles/manifest.h"
+#include "core/base/status.h"
+
+namespace euca::bundles {
+
+/// EC2's part size: 10 MiB.
+inline constexpr uint64_t kDefaultPartSize = 10485760;
+/// The unit the pipeline reads, compresses and hands between threads.
+inline constexpr size_t kDefaultBlockSize = 1 << 20;
+
+/// Receives progress of a long operation. Called on the thread that started the operation,
+/// never concurrently, with non-decreasing `done`, about once per block (keep it cheap).
+class Progress {
+ public:
+  virtual ~Progress() = default;
+  /// `done` of `total` bytes processed.
+  virtual void Update(uint64_t done, uint64_t total) = 0;
+};
+
+struct BundleOptions {
+  std::string image_path;                                 ///< required: the image file (sparse is fine)
+  std::string destination_dir;                            ///< required: an existing folder
+  std::string prefix;                                     ///< part/manifest prefix; default: image base name
+  std::string architecture = "x86_64";                    ///< x86_64 or i386 (anything else passes through)
+  std::string kernel_id;                                  ///< eki-…; "true" is set for kernel bundles
+  std::string ramdisk_id;                                 ///< eri-…; "true" is set for ramdisk bundles
+  std::string image_type = "machine";                     ///< machine, kernel or ramdisk
+  std::vector<BlockDeviceMapping> block_device_mappings;  ///< machine images only
+  std::vector<std::string> product_codes;
+  std::string account_id;                        ///< required; hyphens are removed
+  std::string user_cert_pem;                     ///< optional: wraps user_encrypted_key/iv
+  std::string user_private_key_pem;              ///< optional: signs the manifest (else UNSIGNED)
+  std::string cloud_cert_pem;                    ///< required: wraps ec2_encrypted_key/iv
+  uint64_t part_size = kDefaultPartSize;         ///< bytes per part, >= 1
+  int compression_level = kDefaultDeflateLevel;  ///< ISA-L level 0..3
+  size_t block_size = kDefaultBlockSize;         ///< compression block, 64 KiB..64 MiB
+  int threads = 0;                               ///< compression threads; 0 = one per core
+  bool sync = false;                             ///< fdatasync parts and manifest before renaming
+  /// Test hook: called at "part NN" (a part is complete), "rename" and "manifest"; an error
+  /// it returns fails the bundle there.
+  std::function<Status(std::string_view step)> fault_for_test;
+};
+
+struct BundleResult {
+  std::string manifest_path;
+  std::vector<std::string> part_paths;
+  Manifest manifest;  ///< as written
+};
+
+/// Bundles `options.image_path` into `options.destination_dir` as PREFIX.part.NN files and
+/// PREFIX.manifest.xml (written last). Reads the image once. On any failure nothing is left
+/// at the destination (the parts are written in a temporary folder there, renamed at the
+/// end). InvalidArgument for bad options or certificates; I/O errors name the path.
+Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progress = nullptr);
+
+struct UnbundleOptions {
+  std::string manifest_path;    ///< required
+  std::string source_dir;       ///< folder of the parts; default: the manifest's folder
+  std::string destination_dir;  ///< required: an existing folder
+  /// Required: the user's private key (user_encrypted_key) or the cloud's (ec2_encrypted_key).
+  std::string private_key_pem;
+  std::string cert_pem;  ///< optional: verify the manifest signature against it
+  bool sync = false;     ///< fdatasync the image before renaming it
+};
+
+struct UnbundleResult {
+  std::string image_path;  ///< destination_dir / the tar member's name
+  uint64_t size = 0;
+  Manifest manifest;
+};
+
+/// Unpacks the bundle described by `options.manifest_path`: every part's SHA-1 is checked as
+/// it streams by, then decrypted, gunzipped and untarred, and the tar stream's SHA-1 checked
+/// against the manifest. The image is written to a temporary file renamed into place only
+/// when everything matched; on any failure nothing is left at the destination. Errors:
+/// NotFound "part 'x.part.03' ... is missing"; InvalidArgument "part 'x.part.03' is corrupt:
+/// SHA-1 expected E got G"; InvalidArgument "cannot decrypt the bundle key with this
+/// private key ..."; Unauthenticated "manifest signature does not match certificate ...".
+Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progress = nullptr);
+
+}  // namespace euca::bundles
