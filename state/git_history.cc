@@ -1,8 +1,11 @@
 #include "state/git_history.h"
 
 #include <git2.h>
+#include <openssl/sha.h>
+#include <zlib.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <git2/odb_backend.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +60,17 @@ std::string OidHex(const git_oid* oid) {
   return buf;
 }
 
+std::string HexOf(const char* p, size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
 uint64_t ParseSeq(const char* message) {
   const char* p = message ? std::strstr(message, "\nEuca-Seq: ") : nullptr;
   return p ? std::strtoull(p + 11, nullptr, 10) : 0;
@@ -97,7 +111,7 @@ std::string SigSafe(std::string s) {
 // new tree. `base` may be null (no tree yet). Sets *empty when the result has no entries.
 Status WriteTree(git_repository* repo, const git_tree* base,
                  const std::vector<std::pair<std::string, const std::optional<git_oid>*>>& changes,
-                 git_oid* out, bool* empty) {
+                 git_oid* out, bool* empty, std::vector<git_oid>* written) {
   TreeBuilder bld;
   if (git_treebuilder_new(bld.out(), repo, base) != 0) return GitError("tree builder");
   // Group by first component.
@@ -123,7 +137,7 @@ Status WriteTree(git_repository* repo, const git_tree* base,
     }
     git_oid child_oid;
     bool child_empty = false;
-    EUCA_RETURN_IF_ERROR(WriteTree(repo, child.get(), entries, &child_oid, &child_empty));
+    EUCA_RETURN_IF_ERROR(WriteTree(repo, child.get(), entries, &child_oid, &child_empty, written));
     if (child_empty) {
       if (e && git_treebuilder_remove(bld.get(), dir.c_str()) != 0) return GitError("remove '" + dir + "'");
     } else if (git_treebuilder_insert(nullptr, bld.get(), dir.c_str(), &child_oid, GIT_FILEMODE_TREE) != 0) {
@@ -132,6 +146,7 @@ Status WriteTree(git_repository* repo, const git_tree* base,
   }
   *empty = git_treebuilder_entrycount(bld.get()) == 0;
   if (git_treebuilder_write(out, bld.get()) != 0) return GitError("write tree");
+  if (written && !*empty) written->push_back(*out);
   return Status::Ok();
 }
 
@@ -180,8 +195,9 @@ namespace {
 
 // Builds the commit's trees and commit object in `repo_` (whatever backend its odb writes
 // to) on top of `parent_oid` (zero = none); sets *out to the commit id.
+// Every object it writes is appended to `written`, if given.
 Status WriteCommit(git_repository* repo_, const CommitInfo& info, const std::vector<GitHistory::Change>& changes,
-                   const git_oid* parent_oid, git_oid* out) {
+                   const git_oid* parent_oid, git_oid* out, std::vector<git_oid>* written) {
   Commit parent;
   Tree base;
   if (parent_oid && !git_oid_is_zero(parent_oid)) {
@@ -198,12 +214,14 @@ Status WriteCommit(git_repository* repo_, const CommitInfo& info, const std::vec
       if (git_blob_create_from_buffer(&oid, repo_, c.data(), c.size()) != 0)
         return GitError("write '" + changes[i].path + "'");
       blobs[i] = oid;
+      if (written) written->push_back(oid);
     }
     entries.emplace_back(changes[i].path, &blobs[i]);
   }
   git_oid tree_oid;
   bool empty = false;
-  EUCA_RETURN_IF_ERROR(WriteTree(repo_, base.get(), entries, &tree_oid, &empty));
+  EUCA_RETURN_IF_ERROR(WriteTree(repo_, base.get(), entries, &tree_oid, &empty, written));
+  if (written && empty) written->push_back(tree_oid);  // the empty root tree
   Tree tree;
   if (git_tree_lookup(tree.out(), repo_, &tree_oid) != 0) return GitError("read new tree");
 
@@ -218,7 +236,58 @@ Status WriteCommit(git_repository* repo_, const CommitInfo& info, const std::vec
   if (git_commit_create(out, repo_, nullptr, sig.get(), sig.get(), "UTF-8", message.c_str(), tree.get(),
                         parent.get() ? 1 : 0, parents) != 0)
     return GitError("commit seq " + std::to_string(info.seq));
+  if (written) written->push_back(*out);
   return Status::Ok();
+}
+
+// Serializes `objects` (read from `odb`) as a version-2 packfile without deltas
+// (gitformat-pack(5)): delta search is what makes libgit2's packbuilder slow on the tens of
+// KB of tree data each commit of a sharded history rewrites.
+Result<std::string> BuildPack(git_odb* odb, const std::vector<git_oid>& objects) {
+  std::string pack = "PACK";
+  auto be32 = [&pack](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) pack.push_back(static_cast<char>((v >> shift) & 0xff));
+  };
+  be32(2);
+  be32(static_cast<uint32_t>(objects.size()));
+  std::vector<unsigned char> zbuf;
+  for (const auto& id : objects) {
+    git_odb_object* obj = nullptr;
+    if (git_odb_read(&obj, odb, &id) != 0) return GitError("read object " + OidHex(&id));
+    std::unique_ptr<git_odb_object, void (*)(git_odb_object*)> guard(obj, git_odb_object_free);
+    size_t size = git_odb_object_size(obj);
+    unsigned type = static_cast<unsigned>(git_odb_object_type(obj));
+    unsigned char c = static_cast<unsigned char>((type << 4) | (size & 15));
+    size >>= 4;
+    while (size) {
+      pack.push_back(static_cast<char>(c | 0x80));
+      c = size & 0x7f;
+      size >>= 7;
+    }
+    pack.push_back(static_cast<char>(c));
+    uLongf zlen = compressBound(static_cast<uLong>(git_odb_object_size(obj)));
+    zbuf.resize(zlen);
+    if (compress2(zbuf.data(), &zlen, static_cast<const Bytef*>(git_odb_object_data(obj)),
+                  static_cast<uLong>(git_odb_object_size(obj)), Z_BEST_SPEED) != Z_OK)
+      return Internal("history: compress object " + OidHex(&id));
+    pack.append(reinterpret_cast<const char*>(zbuf.data()), zlen);
+  }
+  unsigned char digest[20];
+  SHA1(reinterpret_cast<const unsigned char*>(pack.data()), pack.size(), digest);
+  pack.append(reinterpret_cast<const char*>(digest), sizeof digest);
+  return pack;
+}
+
+// Indexes `pack` into the repository's pack folder (temporary file, then rename).
+Status WritePack(git_odb* odb, const std::string& pack) {
+  git_odb_writepack* wp = nullptr;
+  git_indexer_progress stats{};
+  Status s;
+  if (git_odb_write_pack(&wp, odb, nullptr, nullptr) != 0 || wp->append(wp, pack.data(), pack.size(), &stats) != 0 ||
+      wp->commit(wp, &stats) != 0)
+    s = GitError("write pack");
+  if (wp) wp->free(wp);
+  return s;
 }
 
 // Moves main from `old_head` (zero = unborn) to `new_head`; fails if someone else moved it.
@@ -252,10 +321,10 @@ Status GitHistory::AppendBatch(const std::vector<PendingCommit>& batch) {
   git_oid old_head;
   EUCA_RETURN_IF_ERROR(ReadMain(repo_, &old_head));
   git_oid head = old_head;
-  if (batch.size() == 1) {
-    // One commit: loose objects, no pack to accumulate.
+  if (batch.size() == 1 && batch[0].changes.size() <= kMaxLooseChanges) {
+    // One small commit: loose objects, no pack to accumulate.
     git_oid next;
-    EUCA_RETURN_IF_ERROR(WriteCommit(repo_, batch[0].info, batch[0].changes, &head, &next));
+    EUCA_RETURN_IF_ERROR(WriteCommit(repo_, batch[0].info, batch[0].changes, &head, &next, nullptr));
     EUCA_RETURN_IF_ERROR(MoveMain(repo_, old_head, next));
     cached_head_ = OidHex(&next);
     cached_head_seq_ = batch[0].info.seq;
@@ -277,25 +346,20 @@ Status GitHistory::AppendBatch(const std::vector<PendingCommit>& batch) {
   std::unique_ptr<git_odb, void (*)(git_odb*)> odb_guard(odb, git_odb_free);
   git_odb_refresh(odb);
   Status s;
+  std::vector<git_oid> written;
   for (const auto& c : batch) {
     git_oid next;
-    s = WriteCommit(batch_repo_, c.info, c.changes, &head, &next);
+    s = WriteCommit(batch_repo_, c.info, c.changes, &head, &next, &written);
     if (!s.ok()) break;
     head = next;
   }
   if (s.ok()) {
-    git_buf pack = GIT_BUF_INIT;
-    if (git_mempack_dump(&pack, batch_repo_, mempack_) != 0) {
-      s = GitError("build pack");
-    } else {
-      git_odb_writepack* wp = nullptr;
-      git_indexer_progress stats{};
-      if (git_odb_write_pack(&wp, odb, nullptr, nullptr) != 0 || wp->append(wp, pack.ptr, pack.size, &stats) != 0 ||
-          wp->commit(wp, &stats) != 0)
-        s = GitError("write pack");
-      if (wp) wp->free(wp);
-    }
-    git_buf_dispose(&pack);
+    std::sort(written.begin(), written.end(), [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; });
+    written.erase(std::unique(written.begin(), written.end(),
+                              [](const git_oid& a, const git_oid& b) { return git_oid_equal(&a, &b); }),
+                  written.end());
+    auto pack = BuildPack(odb, written);
+    s = pack.ok() ? WritePack(odb, *pack) : pack.status();
   }
   git_mempack_reset(mempack_);
   EUCA_RETURN_IF_ERROR(s);
@@ -323,29 +387,49 @@ Result<size_t> GitHistory::PackCount() {
 }
 
 Status GitHistory::Repack() {
+  // Merge every pack but the largest into one: the cost is the size of the small packs,
+  // not of the whole history (a full repack with delta search of 100k objects takes
+  // minutes).
   std::string dir = std::string(git_repository_path(repo_)) + "objects/pack";
-  std::set<std::string> before;
+  std::vector<std::pair<uintmax_t, std::string>> packs;  // size, path without extension
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) before.insert(e.path().string());
-  git_packbuilder* pb = nullptr;
-  if (git_packbuilder_new(&pb, repo_) != 0) return GitError("repack");
-  std::unique_ptr<git_packbuilder, void (*)(git_packbuilder*)> guard(pb, git_packbuilder_free);
-  Revwalk walk;
-  if (git_revwalk_new(walk.out(), repo_) != 0 || git_revwalk_push_ref(walk.get(), kMainRef) != 0 ||
-      git_packbuilder_insert_walk(pb, walk.get()) != 0)
-    return GitError("repack: collect objects");
-  if (git_packbuilder_write(pb, dir.c_str(), 0, nullptr, nullptr) != 0) return GitError("repack: write");
-  std::string name = std::string("pack-") + git_packbuilder_name(pb);
-  for (const auto& path : before) {
-    if (path.find(name) != std::string::npos) continue;
-    if (path.size() > 5 && (path.ends_with(".pack") || path.ends_with(".idx") || path.ends_with(".rev")))
-      std::filesystem::remove(path, ec);
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".pack") continue;
+    std::string stem = (e.path().parent_path() / e.path().stem()).string();
+    if (!std::filesystem::exists(stem + ".idx")) continue;  // being written by someone
+    packs.emplace_back(e.file_size(ec), stem);
   }
+  if (ec) return Internal("history: list '" + dir + "': " + ec.message());
+  if (packs.size() < 3) return Status::Ok();
+  std::sort(packs.begin(), packs.end(), std::greater<>());
+  std::vector<git_oid> objects;
+  for (size_t i = 1; i < packs.size(); ++i) {
+    git_odb_backend* one = nullptr;
+    if (git_odb_backend_one_pack(&one, (packs[i].second + ".idx").c_str()) != 0) return GitError("repack: open pack");
+    auto collect = [](const git_oid* id, void* payload) -> int {
+      static_cast<std::vector<git_oid>*>(payload)->push_back(*id);
+      return 0;
+    };
+    int rc = one->foreach(one, collect, &objects);
+    one->free(one);
+    if (rc != 0) return GitError("repack: collect objects");
+  }
+  std::sort(objects.begin(), objects.end(), [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; });
+  objects.erase(std::unique(objects.begin(), objects.end(),
+                            [](const git_oid& a, const git_oid& b) { return git_oid_equal(&a, &b); }),
+                objects.end());
   git_odb* odb = nullptr;
-  if (git_repository_odb(&odb, repo_) == 0) {
-    git_odb_refresh(odb);
-    git_odb_free(odb);
+  if (git_repository_odb(&odb, repo_) != 0) return GitError("repack: open object database");
+  std::unique_ptr<git_odb, void (*)(git_odb*)> odb_guard(odb, git_odb_free);
+  EUCA_ASSIGN_OR_RETURN(std::string pack, BuildPack(odb, objects));
+  EUCA_RETURN_IF_ERROR(WritePack(odb, pack));
+  // The new pack is named by the SHA-1 of its contents (its trailer).
+  std::string merged = dir + "/pack-" + HexOf(pack.data() + pack.size() - 20, 20);
+  for (size_t i = 1; i < packs.size(); ++i) {
+    if (packs[i].second == merged) continue;
+    for (const char* ext : {".idx", ".pack", ".rev"}) std::filesystem::remove(packs[i].second + ext, ec);
   }
+  git_odb_refresh(odb);
   return Status::Ok();
 }
 

@@ -44,10 +44,11 @@ class GitHistory final {
   /// Appends one commit on top of main. REQUIRES: seq > HeadSeq().
   Status Append(const CommitInfo& info, const std::vector<Change>& changes);
 
-  /// Appends several commits in order. Two or more are written as ONE packfile (objects
-  /// gathered in memory, then indexed) and main moves only after the pack is on disk, so a
-  /// crash leaves main at a complete commit. Creating files is the dominant cost of a
-  /// commit on ext4; a pack makes it a few files per batch instead of ~5 per commit.
+  /// Appends several commits in order. Two or more commits, or one with more than
+  /// kMaxLooseChanges files, are written as ONE packfile (objects gathered in memory, then
+  /// indexed) and main moves only after the pack is on disk, so a crash leaves main at a
+  /// complete commit. Creating files is the dominant cost of a commit on ext4; a pack makes
+  /// it a few files per batch instead of several per commit.
   struct PendingCommit {
     CommitInfo info;
     std::vector<Change> changes;
@@ -57,6 +58,7 @@ class GitHistory final {
   /// Number of packfiles; above kMaxPacks, AppendBatch repacks everything into one.
   Result<size_t> PackCount();
   static constexpr size_t kMaxPacks = 48;
+  static constexpr size_t kMaxLooseChanges = 16;
 
   Result<std::vector<CommitInfo>> Log(const std::optional<std::string>& path, size_t limit);
   Result<std::pair<CommitInfo, std::string>> Show(const std::string& rev);
