@@ -33,15 +33,8 @@ struct HomePaths {
   std::string Eucarc() const { return home + "/eucarc"; }
 };
 
-/// Who is acting: "user@account" in history.
-struct Principal {
-  std::string account_name;
-  std::string account_id;
-  std::string user_name;
-  std::string user_id;
-  std::string ToString() const { return user_name + "@" + account_name; }
-  bool IsCloudAdmin() const { return account_name == model::kSystemAccount; }
-};
+/// Who is acting (defined in the model so that every component can take one).
+using Principal = model::Principal;
 
 /// A user with its account and keys, as describe-users shows it.
 struct UserView {

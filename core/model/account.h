@@ -61,6 +61,16 @@ struct Signup {
   std::string decided_by;
 };
 
+/// Who is acting: an authenticated user of an account; "user@account" in history.
+struct Principal {
+  std::string account_name;
+  std::string account_id;
+  std::string user_name;
+  std::string user_id;
+  std::string ToString() const { return user_name + "@" + account_name; }
+  bool IsCloudAdmin() const { return account_name == kSystemAccount; }
+};
+
 /// A cloud setting as stored: name and canonical value text.
 struct Property {
   std::string name;
