@@ -43,8 +43,11 @@ Status ReplaceSymlink(const fs::path& target, const fs::path& link) {
 
 Handler SetupSymlinks(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
+  auto link_to = std::make_shared<std::string>();
   AddRequiredArg(app, "DIR", *dir, "folder to create the euca-* links in");
-  return [dir](Context& ctx) -> Status {
+  // Install links the bash completion file too, so bash-completion finds it by program name.
+  app.add_option("--target", *link_to, "link to this name in DIR instead of to the binary");
+  return [dir, link_to](Context& ctx) -> Status {
     std::error_code ec;
     fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (ec) return FsError("find the euca binary", ec);
@@ -52,6 +55,10 @@ Handler SetupSymlinks(CLI::App& app) {
     if (ec || !fs::is_directory(where)) return NotFound("no folder '" + *dir + "'");
     // Beside the binary, link by name so that the folder can move; elsewhere, absolutely.
     fs::path target = self.parent_path() == where ? self.filename() : self;
+    if (!link_to->empty()) {
+      if (link_to->find('/') != std::string::npos) return InvalidArgument("--target '" + *link_to + "' must be a plain name");
+      target = *link_to;
+    }
     for (const auto& c : Commands()) {
       if (c.hidden) continue;
       EUCA_RETURN_IF_ERROR(ReplaceSymlink(target, where / ProgramName(c.name)));
