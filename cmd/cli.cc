@@ -1,5 +1,7 @@
 #include "cmd/cli.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 #include <iostream>
@@ -92,7 +94,7 @@ std::string HelpFor(const CommandTree& tree) {
 }  // namespace
 
 int Run(std::string_view argv0, const std::vector<std::string>& args_in, std::ostream& out, std::ostream& err,
-        const GetenvFn& getenv, Env& env, Clock& clock) {
+        const GetenvFn& getenv, Env& env, Clock& clock, bool err_is_tty) {
   std::string program(Basename(argv0));
   std::vector<std::string> args = args_in;
   // argv[0] dispatch: euca-admin-init == euca admin init; euca2ools aliases likewise.
@@ -151,6 +153,7 @@ int Run(std::string_view argv0, const std::vector<std::string>& args_in, std::os
   ctx.env = &env;
   ctx.clock = &clock;
   ctx.tree = &tree;
+  ctx.err_is_tty = ctx.err_is_tty || err_is_tty;
 
   Status status;
   try {
@@ -169,7 +172,8 @@ int Run(std::string_view argv0, const std::vector<std::string>& args_in, std::os
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  return Run(argc > 0 ? argv[0] : "euca", args, std::cout, std::cerr, ProcessGetenv, PosixEnv(), RealClock());
+  return Run(argc > 0 ? argv[0] : "euca", args, std::cout, std::cerr, ProcessGetenv, PosixEnv(), RealClock(),
+             ::isatty(STDERR_FILENO) == 1);
 }
 
 }  // namespace euca::cmd

@@ -17,9 +17,10 @@ namespace euca::cmd {
 int Main(int argc, char** argv);
 
 /// Main with its seams: `argv0` as invoked ("euca", "/usr/bin/euca-admin-init"), the
-/// arguments after it, the streams, the environment, filesystem and clock. Messages go to
-/// `err` as "<program>: error: <message>"; the result is the exit status.
+/// arguments after it, the streams, the environment, filesystem and clock, and whether `err`
+/// is a terminal (progress bars). Messages go to `err` as "<program>: error: <message>"; the
+/// result is the exit status.
 int Run(std::string_view argv0, const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-        const GetenvFn& getenv, Env& env, Clock& clock);
+        const GetenvFn& getenv, Env& env, Clock& clock, bool err_is_tty = false);
 
 }  // namespace euca::cmd

@@ -34,6 +34,44 @@ const std::vector<CommandSpec> kCommands = {
      "  SIGNUP\\tid\\taccount\\tuser\\temail\\tstatus",
      {},
      &SetupSignup},
+    {"bundle-image",
+     "bundle an image: compress, encrypt and split it, with a signed manifest",
+     "Packs the image FILE (-i) the way euca2ools and EC2 do (manifest version 2007-10-10): one tar "
+     "member, gzip, AES-128-CBC with a random key, cut into parts of 10 MiB (--part-size) named "
+     "PREFIX.part.NN, and PREFIX.manifest.xml, which holds the part digests and the key "
+     "encrypted for the user's certificate and for the cloud's, and is signed with the user's "
+     "private key. The image is read once; sparse images are read without their holes.\n\n"
+     "The credentials come from the flags, else from the environment a eucarc sets: -c from "
+     "EC2_CERT, -k from EC2_PRIVATE_KEY, -u from EC2_USER_ID, --ec2cert from EUCALYPTUS_CERT "
+     "(else EUCA_HOME/keys/cloud-cert.pem). When none of -c, -k and -u is given either way and "
+     "EUCA_HOME holds a cloud, the cloud administrator's certificate, key and account are used, "
+     "so that \"euca bundle-image -i FILE\" is enough.\n\n"
+     "Without -d the bundle goes into a new folder bundle-XXXXXX in TMPDIR, else /var/tmp. "
+     "The parts are written in a temporary folder and renamed into place at the end, the "
+     "manifest last: on any failure nothing is left at the destination. Prints:\n\n"
+     "  Wrote manifest DIR/PREFIX.manifest.xml\n\n"
+     "With --debug the parts are listed on stderr. While it works, a progress bar is drawn on "
+     "stderr when stderr is a terminal, unless --quiet.",
+     {},
+     &SetupBundleImage},
+    {"unbundle",
+     "unpack a bundle into its image",
+     "Unpacks the bundle described by MANIFEST (-m): checks the SHA-1 of every part as it "
+     "streams by, decrypts, gunzips and untars, and checks the image's digest and size against "
+     "the manifest. The image is written to a temporary file in the destination (-d, default "
+     "the current folder) and renamed to its name only when everything matched: on any failure "
+     "nothing is left there. The parts are read from -s, default the manifest's folder.\n\n"
+     "The private key (-k, else EC2_PRIVATE_KEY) may be the user's the bundle was made for or "
+     "the cloud's (EUCA_HOME/keys/cloud-pk.pem). The manifest's signature is checked against "
+     "the certificate -c, else against EC2_CERT when that is the private key's certificate. When "
+     "neither -k nor -c is given either way and EUCA_HOME holds a cloud, the cloud "
+     "administrator's key and certificate are used. Prints:\n\n"
+     "  Wrote DIR/IMAGE\n\n"
+     "A tampered part fails naming the part and both digests (exit status 2), a missing part "
+     "naming it (3), a manifest that does not match its signature with exit status 7, and a "
+     "private key that cannot decrypt the bundle with exit status 2.",
+     {},
+     &SetupUnbundle},
 
     {"admin init",
      "create a cloud in EUCA_HOME",

@@ -73,7 +73,8 @@ TEST(CommandsTest, SuggestCommandFindsPlausibleTypos) {
 }
 
 TEST(CommandsTest, NextWords) {
-  EXPECT_EQ(NextWords(""), (std::vector<std::string>{"help", "version", "signup", "admin"}));
+  EXPECT_EQ(NextWords(""),
+            (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "admin"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
   EXPECT_EQ(admin.size(), 18u);

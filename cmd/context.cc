@@ -38,6 +38,9 @@ const std::vector<EnvVarDoc> kEnvironment = {
      "administrator admin@eucalyptus."},
     {"EC2_CERT, EC2_PRIVATE_KEY", "The user's X.509 certificate and private key (bundling)."},
     {"EUCALYPTUS_CERT", "The cloud's certificate (bundling)."},
+    {"EC2_USER_ID", "The user's account number (bundling); hyphens are ignored."},
+    {"TMPDIR", "Where euca-bundle-image makes its bundle-XXXXXX folder when -d is not given (default /var/tmp)."},
+    {"EUCA_FORCE_PROGRESS", "For tests only: 1 draws progress bars on stderr even when it is not a terminal."},
     {"EUCA_DEFAULT_REGION, AWS_DEFAULT_REGION", "Region when --region is not given."},
 };
 
@@ -127,6 +130,9 @@ Result<Context> MakeContext(const GlobalOptions& globals, const GetenvFn& getenv
   ctx.ec2_cert = getenv("EC2_CERT").value_or("");
   ctx.ec2_private_key = getenv("EC2_PRIVATE_KEY").value_or("");
   ctx.eucalyptus_cert = getenv("EUCALYPTUS_CERT").value_or("");
+  ctx.ec2_user_id = getenv("EC2_USER_ID").value_or("");
+  ctx.tmpdir = getenv("TMPDIR").value_or("");
+  ctx.err_is_tty = getenv("EUCA_FORCE_PROGRESS").value_or("") == "1";
   return ctx;
 }
 

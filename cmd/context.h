@@ -60,6 +60,11 @@ struct Context {
   std::string ec2_cert;         ///< EC2_CERT
   std::string ec2_private_key;  ///< EC2_PRIVATE_KEY
   std::string eucalyptus_cert;  ///< EUCALYPTUS_CERT
+  std::string ec2_user_id;      ///< EC2_USER_ID (the user's account number, bundling)
+  std::string tmpdir;           ///< TMPDIR
+  /// stderr is a terminal, so commands may draw progress bars there. Set by Run from the
+  /// real stderr; EUCA_FORCE_PROGRESS=1 sets it too (tests only).
+  bool err_is_tty = false;
   std::ostream* out = nullptr;  ///< records and results
   std::ostream* err = nullptr;  ///< diagnostics (--debug, hints)
   Env* env = nullptr;

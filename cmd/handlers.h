@@ -10,6 +10,10 @@ namespace euca::cmd {
 Handler SetupHelp(CLI::App& app);
 Handler SetupVersion(CLI::App& app);
 
+// cmd/bundle.cc
+Handler SetupBundleImage(CLI::App& app);
+Handler SetupUnbundle(CLI::App& app);
+
 // cmd/admin_init.cc
 Handler SetupAdminInit(CLI::App& app);
 

@@ -4,9 +4,9 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup admin' ;;
+    '') echo 'help version signup bundle-image unbundle admin' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback' ;;
-    'help') echo 'help version signup admin' ;;
+    'help') echo 'help version signup bundle-image unbundle admin' ;;
   esac
 }
 
@@ -18,6 +18,8 @@ _euca_options() {
     'help') echo '-h --help --output --debug -U --url --region --home' ;;
     'version') echo '-h --help --output --debug -U --url --region --home' ;;
     'signup') echo '-h --help -e --email -u --user --output --debug -U --url --region --home' ;;
+    'bundle-image') echo '-h --help -i --image -d --destination -p --prefix -r --arch --kernel --ramdisk --image-type -c --cert -k --privatekey -u --user --ec2cert -B --block-device-mappings --productcodes --part-size --quiet --output --debug -U --url --region --home' ;;
+    'unbundle') echo '-h --help -m --manifest -s --source -d --destination -k --privatekey -c --cert --quiet --output --debug -U --url --region --home' ;;
     'admin init') echo '-h --help --force --output --debug -U --url --region --home' ;;
     'admin create-account') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin describe-accounts') echo '-h --help --output --debug -U --url --region --home' ;;
@@ -47,6 +49,38 @@ _euca_value() {
     'signup|--email') echo 'any' ;;
     'signup|-u') echo 'any' ;;
     'signup|--user') echo 'any' ;;
+    'bundle-image|-i') echo 'file' ;;
+    'bundle-image|--image') echo 'file' ;;
+    'bundle-image|-d') echo 'dir' ;;
+    'bundle-image|--destination') echo 'dir' ;;
+    'bundle-image|-p') echo 'any' ;;
+    'bundle-image|--prefix') echo 'any' ;;
+    'bundle-image|-r') echo 'words:i386 x86_64 armhf ppc ppc64 ppc64le' ;;
+    'bundle-image|--arch') echo 'words:i386 x86_64 armhf ppc ppc64 ppc64le' ;;
+    'bundle-image|--kernel') echo 'any' ;;
+    'bundle-image|--ramdisk') echo 'any' ;;
+    'bundle-image|--image-type') echo 'words:machine kernel ramdisk' ;;
+    'bundle-image|-c') echo 'file' ;;
+    'bundle-image|--cert') echo 'file' ;;
+    'bundle-image|-k') echo 'file' ;;
+    'bundle-image|--privatekey') echo 'file' ;;
+    'bundle-image|-u') echo 'any' ;;
+    'bundle-image|--user') echo 'any' ;;
+    'bundle-image|--ec2cert') echo 'file' ;;
+    'bundle-image|-B') echo 'any' ;;
+    'bundle-image|--block-device-mappings') echo 'any' ;;
+    'bundle-image|--productcodes') echo 'any' ;;
+    'bundle-image|--part-size') echo 'any' ;;
+    'unbundle|-m') echo 'file' ;;
+    'unbundle|--manifest') echo 'file' ;;
+    'unbundle|-s') echo 'dir' ;;
+    'unbundle|--source') echo 'dir' ;;
+    'unbundle|-d') echo 'dir' ;;
+    'unbundle|--destination') echo 'dir' ;;
+    'unbundle|-k') echo 'file' ;;
+    'unbundle|--privatekey') echo 'file' ;;
+    'unbundle|-c') echo 'file' ;;
+    'unbundle|--cert') echo 'file' ;;
     'admin create-user|-a') echo 'any' ;;
     'admin create-user|--account') echo 'any' ;;
     'admin disable-user|-a') echo 'any' ;;
@@ -84,6 +118,8 @@ _euca() {
     euca-help) path='help' ;;
     euca-version) path='version' ;;
     euca-signup) path='signup' ;;
+    euca-bundle-image) path='bundle-image' ;;
+    euca-unbundle) path='unbundle' ;;
     euca-admin-init) path='admin init' ;;
     euca-admin-create-account) path='admin create-account' ;;
     euca-admin-describe-accounts) path='admin describe-accounts' ;;
@@ -134,6 +170,8 @@ complete -F _euca euca \
   euca-help \
   euca-version \
   euca-signup \
+  euca-bundle-image \
+  euca-unbundle \
   euca-admin-init \
   euca-admin-create-account \
   euca-admin-describe-accounts \
