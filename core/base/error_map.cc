@@ -20,7 +20,70 @@ constexpr std::array<ErrorMapping, 11> kTable = {{
     {Code::kUnavailable, 10, 503, "Unavailable", "ServiceUnavailable"},
 }};
 
+// The one table of wire codes (S3 and EC2) with an HTTP status of their own (error responses
+// tables of the S3 API reference and of the EC2 common errors). Keyed by wire code, which no
+// two APIs use with different statuses; a code absent here takes its Code's row. A plain
+// array, so a miscounted size cannot add empty rows.
+struct WireStatus {
+  std::string_view wire_code;
+  int http_status;
+};
+constexpr WireStatus kWireStatuses[] = {
+    {"AccessDenied", 403},
+    {"AuthFailure", 401},                        // EC2
+    {"AuthorizationHeaderMalformed", 400},
+    {"AuthorizationQueryParametersError", 400},
+    {"BadDigest", 400},
+    {"BucketAlreadyExists", 409},
+    {"BucketAlreadyOwnedByYou", 409},
+    {"BucketNotEmpty", 409},
+    {"EntityTooLarge", 400},
+    {"EntityTooSmall", 400},
+    {"IncompleteBody", 400},
+    {"IncompleteSignature", 400},                // EC2
+    {"InvalidAccessKeyId", 403},
+    {"InvalidArgument", 400},
+    {"InvalidBucketName", 400},
+    {"InvalidDigest", 400},
+    {"InvalidLocationConstraint", 400},
+    {"InvalidPart", 400},
+    {"InvalidPartOrder", 400},
+    {"InvalidRange", 416},
+    {"InvalidRequest", 400},
+    {"KeyTooLongError", 400},
+    {"MalformedACLError", 400},
+    {"MalformedXML", 400},
+    {"MetadataTooLarge", 400},
+    {"MethodNotAllowed", 405},
+    {"MissingAuthenticationToken", 403},         // EC2
+    {"NoSuchBucket", 404},
+    {"NoSuchKey", 404},
+    {"NoSuchUpload", 404},
+    {"NotImplemented", 501},
+    {"OperationAborted", 409},
+    {"PreconditionFailed", 412},
+    {"RequestExpired", 400},                     // EC2
+    {"RequestTimeTooSkewed", 403},
+    {"SignatureDoesNotMatch", 403},              // S3 and EC2
+    {"SlowDown", 503},
+    {"XAmzContentSHA256Mismatch", 400},
+};
+
 }  // namespace
+
+int HttpStatus(const Status& status) {
+  if (!status.wire_code().empty())
+    for (const auto& row : kWireStatuses)
+      if (row.wire_code == status.wire_code()) return row.http_status;
+  return MapError(status.code()).http_status;
+}
+
+int S3HttpStatus(const Status& status) { return HttpStatus(status); }
+
+std::string_view S3ErrorCode(const Status& status) {
+  if (!status.wire_code().empty()) return status.wire_code();
+  return MapError(status.code()).s3;
+}
 
 const ErrorMapping& MapError(Code code) {
   for (const auto& row : kTable)

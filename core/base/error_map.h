@@ -19,6 +19,18 @@ struct ErrorMapping {
 /// The mapping row of `code`. Never fails: every code has a row.
 const ErrorMapping& MapError(Code code);
 
+/// HTTP status of an API error reply (S3 or EC2). Many wire codes have a status of their own
+/// (NoSuchBucket 404, BucketNotEmpty 409, InvalidRange 416, SignatureDoesNotMatch 403,
+/// RequestExpired 400, ...): when `status` carries such a wire code, that status; otherwise
+/// the code's row (MapError(code).http_status). One table serves both APIs.
+int HttpStatus(const Status& status);
+
+/// HTTP status of an S3 REST error reply; the same as HttpStatus(status).
+int S3HttpStatus(const Status& status);
+/// The S3 error code of `status`: its wire code if it has one, else the code's default.
+/// The view lives as long as `status`.
+std::string_view S3ErrorCode(const Status& status);
+
 /// Exit status for a usage error found by the argument parser (same as InvalidArgument).
 inline constexpr int kUsageExitStatus = 2;
 

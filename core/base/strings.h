@@ -13,4 +13,10 @@ std::string ShellQuote(std::string_view s);
 /// else ShellQuote(s). For messages that show a command to copy.
 std::string ShellQuoteIfNeeded(std::string_view s);
 
+/// `s` with ASCII letters in lower case; other bytes unchanged.
+std::string AsciiLower(std::string_view s);
+
+/// True if `a` and `b` are equal ignoring ASCII case (header names, schemes).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
 }  // namespace euca
