@@ -14,7 +14,7 @@ DEB_PACKAGES := \
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
   libboost-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 \
+  bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
   pigz gzip tar e2fsprogs
 
 .PHONY: all build deps test unit cli run bench install clean

@@ -1,0 +1,548 @@
+#include "core/http/server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <future>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/base/strings.h"
+
+namespace euca::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using Parser = bhttp::request_parser<bhttp::buffer_body>;
+using Serializer = bhttp::response_serializer<bhttp::buffer_body>;
+
+constexpr size_t kDrainLimit = 1 << 20;  // unread request body we read and drop to keep a connection
+// Room in a connection's input buffer once it reads a body. Beast reads at most the buffer's
+// free capacity at a time, which after a header alone is a few hundred bytes.
+constexpr size_t kBodyReadBytes = size_t{128} * 1024;
+
+std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
+
+std::string HttpDateNow() {
+  static const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t now = time(nullptr);
+  struct tm tm {};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon],
+           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_buffer;
+}
+
+class Connection;
+
+}  // namespace
+
+struct Server::Impl {
+  // Declared first so that they outlive the io_context: handlers it destroys may hold the last
+  // reference to a connection, whose destructor unregisters it here.
+  std::mutex mu;
+  std::condition_variable conns_cv;
+  std::map<uint64_t, std::weak_ptr<Connection>> conns;  // guarded by mu
+  uint64_t next_id = 0;                                 // guarded by mu
+  bool stopped = false;                                 // guarded by mu
+
+  ServerOptions opt;
+  Handler handler;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  std::vector<std::thread> io_threads;
+  std::unique_ptr<net::thread_pool> workers;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> served{0};
+  int port = 0;
+  std::string address;
+
+  void Accept();
+  void Forget(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    conns.erase(id);
+    conns_cv.notify_all();
+  }
+  // Runs `fn` on every live connection's strand.
+  template <typename Fn>
+  void ForEachConnection(Fn fn);
+};
+
+namespace {
+
+// One TCP connection. Its socket lives on a strand: header reads and completion handlers run
+// there. A request's handler runs on a worker thread and does its body and response I/O by
+// posting single operations to the strand and waiting for them (Await), so handlers may block
+// while the I/O threads never do.
+class Connection final : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server::Impl* server, tcp::socket socket, uint64_t id) : s_(server), id_(id), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec)
+      remote_ = (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
+                std::to_string(ep.port());
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+  ~Connection() { s_->Forget(id_); }
+
+  void Start() { ReadHeader(); }
+
+  // On the strand: closes the connection if it is waiting for a request (Stop()).
+  void CloseIfIdle() {
+    if (idle_) Close();
+  }
+  // On the strand: closes the socket whatever it is doing; pending operations fail.
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // --- used by the worker thread (BodyReaderImpl, Serve) ---
+  Result<size_t> ReadBody(char* buf, size_t n);
+
+ private:
+  void ReadHeader() {
+    if (s_->stopping) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(s_->opt.max_header_bytes));
+    // Bodies stream; handlers decide their limits. (Not boost::none: Beast 1.74 then compares
+    // a Content-Length against an empty optional and refuses every body.)
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    idle_ = true;
+    stream_.expires_after(Ms(s_->opt.idle_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    idle_ = false;
+    if (ec == bhttp::error::header_limit)
+      return ReplyAndClose(431, "request header is larger than " + std::to_string(s_->opt.max_header_bytes) + " bytes");
+    if (ec && IsParseError(ec)) return ReplyAndClose(400, "malformed request: " + ec.message());
+    if (ec) return Close();  // end of stream, timeout, reset, shutdown
+    stream_.expires_never();
+    net::post(*s_->workers, [self = shared_from_this()] { self->Serve(); });
+  }
+
+  // A last small reply for a request we could not parse, then a lingering close (so the reply is
+  // not lost to a reset caused by unread input).
+  void ReplyAndClose(int status, std::string message) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
+    res->set(bhttp::field::server, "euca");
+    res->set(bhttp::field::content_type, "text/plain");
+    res->body() = std::move(message) + "\n";
+    res->keep_alive(false);
+    res->prepare_payload();
+    stream_.expires_after(Ms(5000));
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code, size_t) { self->LingerClose(); });
+  }
+
+ public:
+  // On the strand: ends a connection whose peer may still be sending (a request we refused or
+  // did not read). Closing at once would make the kernel reset the connection, and the peer
+  // could lose our reply; instead stop sending, read and drop its input until it closes, for at
+  // most two seconds.
+  void LingerClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    linger_until_ = std::chrono::steady_clock::now() + Ms(2000);
+    Linger();
+  }
+
+ private:
+  void Linger() {
+    auto left = linger_until_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return Close();
+    stream_.expires_after(left);
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->Linger();
+    });
+  }
+
+  // Runs one asynchronous operation on the strand from a worker thread and waits for it.
+  template <typename Initiate>
+  std::pair<beast::error_code, size_t> Await(Initiate initiate) {
+    auto done = std::make_shared<std::promise<std::pair<beast::error_code, size_t>>>();
+    auto result = done->get_future();
+    net::post(stream_.get_executor(), [this, &initiate, done] {
+      stream_.expires_after(Ms(s_->opt.io_timeout_ms));
+      initiate([done](beast::error_code ec, size_t n) { done->set_value({ec, n}); });
+    });
+    return result.get();
+  }
+
+  Status IoError(std::string_view what, const beast::error_code& ec) {
+    io_failed_ = true;
+    if (ec == beast::error::timeout)
+      return Unavailable(std::string(what) + ": no progress for " + std::to_string(s_->opt.io_timeout_ms) +
+                         " ms; the client stalled");
+    if (IsParseError(ec)) return InvalidArgument(std::string(what) + ": malformed body: " + ec.message());
+    return Unavailable(std::string(what) + ": " + ec.message());
+  }
+
+  RequestHead MakeHead() const;
+  void Serve();
+  bool Drain();
+  bool WriteResponse(const RequestHead& head, Response& r, bool keep_alive);
+
+  Server::Impl* s_;
+  uint64_t id_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::atomic<bool> idle_{false};
+  bool expect_continue_ = false;
+  bool continue_sent_ = false;
+  bool io_failed_ = false;
+  std::string remote_;
+  std::chrono::steady_clock::time_point linger_until_;
+  std::vector<char> out_;  // response body buffer, reused across requests
+  char scratch_[4096];
+};
+
+class BodyReaderImpl final : public BodyReader {
+ public:
+  explicit BodyReaderImpl(Connection* c) : c_(c) {}
+  Result<size_t> Read(char* buf, size_t n) override { return c_->ReadBody(buf, n); }
+
+ private:
+  Connection* c_;
+};
+
+RequestHead Connection::MakeHead() const {
+  const auto& req = parser_->get();
+  RequestHead h;
+  h.method = std::string(req.method_string());
+  h.target = std::string(req.target());
+  size_t q = h.target.find('?');
+  h.path = h.target.substr(0, q);
+  h.query = q == std::string::npos ? std::string() : h.target.substr(q + 1);
+  h.version = req.version();
+  for (const auto& f : req) h.headers.Add(std::string(f.name_string()), std::string(f.value()));
+  if (auto len = parser_->content_length()) h.content_length = *len;
+  h.chunked = parser_->chunked();
+  h.remote = remote_;
+  return h;
+}
+
+Result<size_t> Connection::ReadBody(char* buf, size_t n) {
+  if (n == 0 || parser_->is_done()) return size_t{0};
+  if (io_failed_) return Unavailable("request body: the connection already failed");
+  if (expect_continue_ && !continue_sent_) {
+    continue_sent_ = true;
+    static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [ec, unused] = Await(
+        [this](auto handler) { net::async_write(stream_, net::buffer(k100.data(), k100.size()), std::move(handler)); });
+    if (ec) return IoError("send 100 Continue", ec);
+  }
+  if (buffer_.capacity() < kBodyReadBytes) buffer_.reserve(kBodyReadBytes);
+  for (;;) {
+    auto& body = parser_->get().body();
+    body.data = buf;
+    body.size = n;
+    auto [ec, unused] =
+        Await([this](auto handler) { bhttp::async_read_some(stream_, buffer_, *parser_, std::move(handler)); });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    size_t got = n - parser_->get().body().size;
+    parser_->get().body().data = nullptr;
+    if (ec) return IoError("read request body", ec);
+    if (got > 0 || parser_->is_done()) return got;
+  }
+}
+
+bool Connection::Drain() {
+  BodyReaderImpl reader(this);
+  size_t total = 0;
+  while (total <= kDrainLimit) {
+    Result<size_t> n = reader.Read(scratch_, sizeof scratch_);
+    if (!n.ok()) return false;
+    if (*n == 0) return true;
+    total += *n;
+  }
+  return false;
+}
+
+void Connection::Serve() {
+  RequestHead head = MakeHead();
+  expect_continue_ = head.version >= 11 && EqualsIgnoreCase(head.headers.Get("expect"), "100-continue");
+  continue_sent_ = false;
+  io_failed_ = false;
+  BodyReaderImpl reader(this);
+  Response response;
+  try {
+    response = s_->handler(head, reader);
+  } catch (const std::exception& e) {
+    response = Response::Text(500, std::string("internal error: ") + e.what() + "\n");
+  } catch (...) {
+    response = Response::Text(500, "internal error\n");
+  }
+  bool keep = parser_->get().keep_alive() && !s_->stopping && !io_failed_ &&
+              !EqualsIgnoreCase(response.headers.Get("connection"), "close");
+  if (keep && !parser_->is_done()) {
+    // The handler left body unread. A client waiting for 100 Continue will not send it; a small
+    // rest is cheaper to read than a new connection; anything else ends the connection.
+    keep = !(expect_continue_ && !continue_sent_) && Drain();
+  }
+  ++s_->served;
+  bool ok = WriteResponse(head, response, keep);
+  auto self = shared_from_this();
+  if (ok && keep) {
+    net::post(stream_.get_executor(), [self] { self->ReadHeader(); });
+  } else if (ok && !parser_->is_done()) {
+    net::post(stream_.get_executor(), [self] { self->LingerClose(); });
+  } else {
+    net::post(stream_.get_executor(), [self] { self->Close(); });
+  }
+}
+
+bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_alive) {
+  bhttp::response<bhttp::buffer_body> res;
+  res.version(head.version >= 11 ? 11 : 10);
+  res.result(static_cast<unsigned>(r.status));
+  for (const auto& f : r.headers) {
+    // Framing is ours to decide.
+    if (EqualsIgnoreCase(f.name, "content-length") || EqualsIgnoreCase(f.name, "transfer-encoding") ||
+        EqualsIgnoreCase(f.name, "connection"))
+      continue;
+    res.insert(f.name, f.value);
+  }
+  if (res.find(bhttp::field::server) == res.end()) res.set(bhttp::field::server, "euca");
+  if (res.find(bhttp::field::date) == res.end()) res.set(bhttp::field::date, HttpDateNow());
+  res.keep_alive(keep_alive);
+
+  const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
+  const bool is_head = head.method == "HEAD";
+  std::optional<uint64_t> length;
+  if (r.source)
+    length = r.content_length;
+  else
+    length = is_head && r.content_length ? *r.content_length : r.body.size();
+  if (!no_body) {
+    if (length)
+      res.content_length(*length);
+    else if (res.version() >= 11)
+      res.chunked(true);
+    else
+      keep_alive = false, res.keep_alive(false);  // HTTP/1.0 without a length: the close ends the body
+  }
+
+  res.body().data = nullptr;
+  res.body().size = 0;
+  res.body().more = !(no_body || is_head);
+  Serializer sr(res);
+  auto write = [&]() {
+    auto [ec, unused] = Await([this, &sr](auto handler) { bhttp::async_write(stream_, sr, std::move(handler)); });
+    return ec == bhttp::error::need_buffer ? beast::error_code() : ec;
+  };
+  if (no_body || is_head) {
+    auto [ec, unused] =
+        Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
+    return !ec;
+  }
+  if (!r.source) {
+    res.body().data = r.body.data();
+    res.body().size = r.body.size();
+    res.body().more = false;
+    return !write();
+  }
+  out_.resize(s_->opt.body_buffer_bytes);
+  if (auto [ec, unused] =
+          Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
+      ec)
+    return false;
+  uint64_t sent = 0;
+  for (;;) {
+    Result<size_t> n = r.source(out_.data(), out_.size());
+    if (!n.ok()) return false;  // the client sees a truncated body and a closed connection
+    if (*n == 0) {
+      if (length && sent != *length) return false;
+      res.body().data = nullptr;
+      res.body().size = 0;
+      res.body().more = false;
+    } else {
+      sent += *n;
+      if (length && sent > *length) return false;
+      res.body().data = out_.data();
+      res.body().size = *n;
+      res.body().more = true;
+    }
+    if (write()) return false;
+    if (*n == 0) return true;
+  }
+}
+
+}  // namespace
+
+template <typename Fn>
+void Server::Impl::ForEachConnection(Fn fn) {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [id, weak] : conns)
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+  }
+  for (auto& c : live) net::post(c->executor(), [c, fn] { fn(*c); });
+}
+
+void Server::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors and the like: try again shortly rather than spin.
+      accept_retry.expires_after(Ms(50));
+      accept_retry.async_wait([this](beast::error_code) {
+        if (!stopping) Accept();
+      });
+      return;
+    }
+    ++accepted;
+    std::shared_ptr<Connection> c;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      uint64_t id = next_id++;
+      c = std::make_shared<Connection>(this, std::move(socket), id);
+      conns[id] = c;
+    }
+    c->Start();
+    Accept();
+  });
+}
+
+Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("invalid listen address '" + listen + "': " + why + "; expected ADDR:PORT such as " +
+                           "127.0.0.1:8773");
+  };
+  std::string host, port;
+  if (!listen.empty() && listen[0] == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return bad("unterminated IPv6 address");
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return bad("no port");
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return bad("put an IPv6 address in brackets");
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return bad("port is not a number");
+  int p = std::stoi(port);
+  if (p > 65535) return bad("port is larger than 65535");
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  beast::error_code ec;
+  net::ip::make_address(host, ec);
+  if (ec) return bad("'" + host + "' is not an IP address");
+  return std::pair<std::string, int>(host, p);
+}
+
+Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Handler handler) {
+  EUCA_ASSIGN_OR_RETURN(auto hp, ParseListenAddress(options.listen));
+  if (options.io_threads < 1) options.io_threads = 1;
+  if (options.worker_threads < 1) options.worker_threads = 1;
+  if (options.body_buffer_bytes < 4096) options.body_buffer_bytes = 4096;
+  auto impl = std::make_unique<Impl>();
+  impl->opt = std::move(options);
+  impl->handler = std::move(handler);
+  tcp::endpoint ep(net::ip::make_address(hp.first), static_cast<unsigned short>(hp.second));
+  beast::error_code ec;
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return Unavailable("cannot listen on '" + impl->opt.listen + "': " + ec.message());
+  tcp::endpoint bound = impl->acceptor.local_endpoint(ec);
+  impl->port = bound.port();
+  impl->address = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +
+                  ":" + std::to_string(impl->port);
+  impl->work.emplace(impl->ioc.get_executor());
+  impl->workers = std::make_unique<net::thread_pool>(static_cast<size_t>(impl->opt.worker_threads));
+  impl->Accept();
+  for (int i = 0; i < impl->opt.io_threads; ++i) {
+    impl->io_threads.emplace_back([ioc = &impl->ioc] {
+      for (;;) {
+        try {
+          ioc->run();
+          return;
+        } catch (...) {
+          // A handler threw on an I/O thread; keep serving.
+        }
+      }
+    });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+int Server::port() const { return impl_->port; }
+std::string Server::address() const { return impl_->address; }
+uint64_t Server::connections_accepted() const { return impl_->accepted; }
+uint64_t Server::requests_served() const { return impl_->served; }
+
+void Server::Stop(int64_t grace_ms) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.stopped) return;
+    s.stopped = true;
+  }
+  s.stopping = true;
+  std::promise<void> closed;
+  net::post(s.ioc, [&] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+    s.accept_retry.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  s.ForEachConnection([](Connection& c) { c.CloseIfIdle(); });
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.conns_cv.wait_for(lock, Ms(grace_ms), [&] { return s.conns.empty(); });
+  }
+  // Whatever is still open is cut; handlers blocked on its I/O get errors and return.
+  s.ForEachConnection([](Connection& c) { c.Close(); });
+  s.workers->join();
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.conns_cv.wait_for(lock, Ms(2000), [&] { return s.conns.empty(); });
+  }
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.io_threads) t.join();
+  s.io_threads.clear();
+}
+
+}  // namespace euca::http

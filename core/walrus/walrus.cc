@@ -1,0 +1,783 @@
+#include "core/walrus/walrus.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "core/base/random.h"
+#include "core/walrus/listing.h"
+
+namespace euca::walrus {
+namespace {
+
+constexpr char kDefaultContentType[] = "binary/octet-stream";
+constexpr size_t kMaxDeleteKeys = 1000;
+constexpr int kMaxListEntries = 1000;
+constexpr size_t kMaxGrants = 100;
+
+Status AccessDenied(const Caller& caller, const std::string& what) {
+  return Status(Code::kPermissionDenied, "access denied: " + caller.ToString() + " may not " + what, "AccessDenied");
+}
+
+Status S3Error(Code code, std::string wire, std::string message) {
+  return Status(code, std::move(message), std::move(wire));
+}
+
+// What a permission lets one do, for messages: "alice@acme may not <verb> bucket 'b'".
+std::string_view Verb(Permission p) {
+  switch (p) {
+    case Permission::kRead:
+      return "read";
+    case Permission::kWrite:
+      return "write to";
+    case Permission::kReadAcp:
+      return "read the ACL of";
+    case Permission::kWriteAcp:
+      return "change the ACL of";
+    case Permission::kFullControl:
+      return "control";
+  }
+  return "access";
+}
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string ObjectName(const std::string& bucket, const std::string& key) {
+  return "'" + bucket + "/" + objects::PrintableKey(key) + "'";
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Stored response headers (content type is a column of its own).
+constexpr std::pair<const char*, std::string ContentHeaders::*> kStoredHeaders[] = {
+    {"cache-control", &ContentHeaders::cache_control},
+    {"content-disposition", &ContentHeaders::content_disposition},
+    {"content-encoding", &ContentHeaders::content_encoding},
+    {"content-language", &ContentHeaders::content_language},
+    {"expires", &ContentHeaders::expires},
+};
+
+Pairs HeadersToPairs(const ContentHeaders& h) {
+  Pairs out;
+  for (const auto& [name, field] : kStoredHeaders)
+    if (!(h.*field).empty()) out.emplace_back(name, h.*field);
+  return out;
+}
+
+ContentHeaders PairsToHeaders(const std::string& content_type, const Pairs& pairs) {
+  ContentHeaders h;
+  h.content_type = content_type;
+  for (const auto& [n, v] : pairs)
+    for (const auto& [name, field] : kStoredHeaders)
+      if (n == name) h.*field = v;
+  return h;
+}
+
+Pairs LowerNames(const Pairs& metadata) {
+  Pairs out;
+  for (const auto& [n, v] : metadata) out.emplace_back(Lower(n), v);
+  return out;
+}
+
+Result<int> EffectiveMax(int value, const char* name) {
+  if (value < 0) return S3Error(Code::kInvalidArgument, "InvalidArgument", std::string(name) + " must be 0 or more");
+  return std::min(value, kMaxListEntries);
+}
+
+ObjectSummary SummaryOf(const objects::ObjectRecord& r) {
+  return {r.key, r.modified_ms, r.etag, r.size, {r.owner_id, r.owner_name}};
+}
+
+// Upload ids sort by initiation time: 12 hex digits of milliseconds, then 20 random.
+std::string NewUploadId(int64_t now_ms) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%012" PRIx64, static_cast<uint64_t>(now_ms & 0xffffffffffff));
+  return std::string(buf) + RandomHex(20);
+}
+
+}  // namespace
+
+Result<size_t> StringSource::Read(char* buf, size_t n) {
+  size_t take = std::min(n, data_.size() - pos_);
+  std::memcpy(buf, data_.data() + pos_, take);
+  pos_ += take;
+  return take;
+}
+
+Result<size_t> ObjectBody::Read(char* buf, size_t n) {
+  n = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+  if (n == 0) return size_t{0};
+  EUCA_ASSIGN_OR_RETURN(size_t got, reader_->ReadAt(offset_, buf, n));
+  if (got == 0)
+    return Internal("object '" + objects::PrintableKey(reader_->record().key) + "' is shorter than recorded");
+  offset_ += got;
+  remaining_ -= got;
+  return got;
+}
+
+ObjectInfo InfoOf(const objects::ObjectRecord& r) {
+  ObjectInfo info;
+  info.bucket = r.bucket;
+  info.key = r.key;
+  info.size = r.size;
+  info.etag = r.etag;
+  info.last_modified_ms = r.modified_ms;
+  info.content = PairsToHeaders(r.content_type, r.headers);
+  info.metadata = r.metadata;
+  info.owner = {r.owner_id, r.owner_name};
+  info.parts_count = r.parts;
+  return info;
+}
+
+Walrus::Walrus(objects::ObjectBackend& backend, Clock& clock, WalrusOptions options, state::StateStore* accounts)
+    : backend_(backend), clock_(clock), options_(std::move(options)), accounts_(accounts) {
+  if (options_.buffer_size == 0) options_.buffer_size = 1 << 20;
+}
+
+Owner Walrus::OwnerOf(const Caller& caller) const {
+  if (caller.anonymous()) return {kAnonymousOwnerId, "anonymous"};
+  return {caller.principal().account_id, caller.principal().account_name};
+}
+
+Status Walrus::CheckMetadata(const Pairs& metadata) const {
+  size_t bytes = 0;
+  for (const auto& [n, v] : metadata) {
+    if (n.empty()) return S3Error(Code::kInvalidArgument, "InvalidArgument", "a metadata name must not be empty");
+    bytes += n.size() + v.size();
+  }
+  if (bytes > options_.max_metadata_bytes)
+    return S3Error(Code::kInvalidArgument, "MetadataTooLarge",
+                   "user metadata is " + std::to_string(bytes) + " bytes; the limit is " +
+                       std::to_string(options_.max_metadata_bytes));
+  return Status::Ok();
+}
+
+Result<objects::BucketRecord> Walrus::BucketFor(const Caller& caller, const std::string& bucket,
+                                                std::optional<Permission> permission) {
+  EUCA_ASSIGN_OR_RETURN(auto b, backend_.GetBucket(bucket));
+  if (!permission) {
+    if (caller.anonymous() || caller.account_id() != b.owner_id)
+      return AccessDenied(caller, "manage bucket '" + bucket + "' (only its owner may)");
+    return b;
+  }
+  EUCA_ASSIGN_OR_RETURN(Acl acl, AclFromJson(b.acl));
+  if (!Allows(acl, caller, *permission))
+    return AccessDenied(caller, std::string(Verb(*permission)) + " bucket '" + bucket + "'");
+  return b;
+}
+
+Result<std::unique_ptr<objects::ObjectReader>> Walrus::OpenForRead(const Caller& caller, const std::string& bucket,
+                                                                   const std::string& key, Permission permission) {
+  EUCA_RETURN_IF_ERROR(ValidateKey(key));
+  EUCA_ASSIGN_OR_RETURN(auto b, backend_.GetBucket(bucket));
+  auto reader = backend_.OpenObject(bucket, key);
+  if (!reader.ok()) {
+    // Only those who may list the bucket learn that a key is absent (as S3 does).
+    if (reader.status().wire_code() == "NoSuchKey") {
+      EUCA_ASSIGN_OR_RETURN(Acl bucket_acl, AclFromJson(b.acl));
+      if (!Allows(bucket_acl, caller, Permission::kRead))
+        return AccessDenied(caller, "read " + ObjectName(bucket, key));
+    }
+    return reader.status();
+  }
+  EUCA_ASSIGN_OR_RETURN(Acl acl, AclFromJson((*reader)->record().acl));
+  if (!Allows(acl, caller, permission))
+    return AccessDenied(caller, std::string(Verb(permission)) + " " + ObjectName(bucket, key));
+  return std::move(reader).value();
+}
+
+// Service and buckets.
+
+Result<ListBucketsResult> Walrus::ListBuckets(const Caller& caller) {
+  if (caller.anonymous()) return AccessDenied(caller, "list buckets; sign the request");
+  EUCA_ASSIGN_OR_RETURN(auto all, backend_.ListBuckets());
+  ListBucketsResult out;
+  out.owner = OwnerOf(caller);
+  for (const auto& b : all)
+    if (b.owner_id == caller.account_id()) out.buckets.push_back({b.name, b.created_ms});
+  return out;
+}
+
+Status Walrus::CreateBucket(const Caller& caller, const CreateBucketRequest& req) {
+  if (caller.anonymous()) return AccessDenied(caller, "create buckets; sign the request");
+  EUCA_RETURN_IF_ERROR(ValidateBucketName(req.bucket));
+  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  if (!options_.region.empty() && !req.location_constraint.empty() && req.location_constraint != options_.region)
+    return S3Error(Code::kInvalidArgument, "InvalidLocationConstraint",
+                   "location constraint " + Quote(req.location_constraint) + " is not this cloud's region " +
+                       Quote(options_.region));
+  auto taken = [&](const objects::BucketRecord& b) {
+    if (b.owner_id == caller.account_id())
+      return S3Error(Code::kAlreadyExists, "BucketAlreadyOwnedByYou", "you already own bucket " + Quote(req.bucket));
+    return S3Error(Code::kAlreadyExists, "BucketAlreadyExists",
+                   "bucket name " + Quote(req.bucket) + " is taken by another account; choose another name");
+  };
+  if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
+  Owner owner = OwnerOf(caller);
+  objects::BucketRecord rec{req.bucket,
+                            owner.id,
+                            owner.display_name,
+                            req.location_constraint,
+                            AclToJson(MakeCannedAcl(canned, owner, owner)),
+                            clock_.NowMillis()};
+  Status s = backend_.CreateBucket(rec);
+  if (s.code() == Code::kAlreadyExists) {  // lost a race with another creator
+    if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
+  }
+  return s;
+}
+
+Status Walrus::DeleteBucket(const Caller& caller, const std::string& bucket) {
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, std::nullopt));
+  return backend_.DeleteBucket(b.name);
+}
+
+Status Walrus::HeadBucket(const Caller& caller, const std::string& bucket) {
+  return BucketFor(caller, bucket, Permission::kRead).status();
+}
+
+Result<std::string> Walrus::GetBucketLocation(const Caller& caller, const std::string& bucket) {
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, std::nullopt));
+  return b.location.empty() ? options_.region : b.location;
+}
+
+Result<ListObjectsResult> Walrus::ListObjects(const Caller& caller, const ListObjectsRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(int max_keys, EffectiveMax(req.max_keys, "max-keys"));
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kRead));
+  std::string after = req.marker;
+  if (req.v2) {
+    if (req.continuation_token) {
+      EUCA_ASSIGN_OR_RETURN(after, DecodeContinuationToken(*req.continuation_token));
+    } else {
+      after = req.start_after;
+    }
+  }
+  auto fetch = [&](const objects::ListRange& r) { return backend_.ListObjects(b.name, r); };
+  EUCA_ASSIGN_OR_RETURN(ListPage page,
+                        ListEntries(fetch, req.prefix, req.delimiter, after, static_cast<size_t>(max_keys)));
+  ListObjectsResult out;
+  out.max_keys = max_keys;
+  for (const auto& r : page.objects) out.contents.push_back(SummaryOf(r));
+  out.common_prefixes = std::move(page.common_prefixes);
+  out.truncated = page.truncated;
+  out.key_count = static_cast<int>(out.contents.size() + out.common_prefixes.size());
+  if (page.truncated) {
+    if (req.v2) {
+      out.next_continuation_token = EncodeContinuationToken(page.last);
+    } else if (!req.delimiter.empty()) {
+      out.next_marker = page.last;
+    }
+  }
+  return out;
+}
+
+Result<ListObjectVersionsResult> Walrus::ListObjectVersions(const Caller& caller,
+                                                            const ListObjectVersionsRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(int max_keys, EffectiveMax(req.max_keys, "max-keys"));
+  if (!req.version_id_marker.empty()) {
+    if (req.key_marker.empty())
+      return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                     "a version-id-marker cannot be given without a key-marker");
+    if (req.version_id_marker != "null")
+      return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                     "invalid version id " + Quote(req.version_id_marker) + "; this bucket is not versioned");
+  }
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kRead));
+  auto fetch = [&](const objects::ListRange& r) { return backend_.ListObjects(b.name, r); };
+  EUCA_ASSIGN_OR_RETURN(ListPage page,
+                        ListEntries(fetch, req.prefix, req.delimiter, req.key_marker, static_cast<size_t>(max_keys)));
+  ListObjectVersionsResult out;
+  out.max_keys = max_keys;
+  for (const auto& r : page.objects) out.versions.push_back({SummaryOf(r), "null", true});
+  out.common_prefixes = std::move(page.common_prefixes);
+  out.truncated = page.truncated;
+  if (page.truncated) {
+    out.next_key_marker = page.last;
+    if (!page.objects.empty() && page.objects.back().key == page.last) out.next_version_id_marker = "null";
+  }
+  return out;
+}
+
+// Objects.
+
+Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<std::string>& content_md5,
+                                          const std::optional<uint64_t>& content_length) {
+  std::optional<std::string> expected;
+  if (content_md5) {
+    expected = Base64Decode(*content_md5);
+    if (!expected || expected->size() != 16)
+      return S3Error(Code::kInvalidArgument, "InvalidDigest",
+                     "Content-MD5 " + Quote(*content_md5) + " is not the base64 of a 16-byte MD5");
+  }
+  auto too_large = [&] {
+    return S3Error(Code::kInvalidArgument, "EntityTooLarge",
+                   "the body is larger than the limit of " + std::to_string(options_.max_object_size) +
+                       " bytes; use a multipart upload");
+  };
+  if (content_length && *content_length > options_.max_object_size) return too_large();
+  EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
+  size_t buf_size = options_.buffer_size;
+  if (content_length) buf_size = static_cast<size_t>(std::clamp<uint64_t>(*content_length + 1, 4096, buf_size));
+  auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
+  Md5 md5;
+  uint64_t total = 0;
+  for (;;) {
+    EUCA_ASSIGN_OR_RETURN(size_t n, body.Read(buf.get(), buf_size));
+    if (n == 0) break;
+    total += n;
+    if (total > options_.max_object_size) return too_large();
+    if (content_length && total > *content_length)
+      return S3Error(Code::kInvalidArgument, "IncompleteBody",
+                     "the body is longer than its Content-Length of " + std::to_string(*content_length));
+    md5.Update(std::string_view(buf.get(), n));
+    EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf.get(), n)));
+  }
+  if (content_length && total != *content_length)
+    return S3Error(
+        Code::kInvalidArgument, "IncompleteBody",
+        "the body ended after " + std::to_string(total) + " of " + std::to_string(*content_length) + " bytes");
+  std::string digest = md5.Final();
+  if (expected && *expected != digest)
+    return S3Error(Code::kInvalidArgument, "BadDigest",
+                   "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")");
+  EUCA_ASSIGN_OR_RETURN(objects::BlobRef blob, writer->Commit());
+  return Written{std::move(blob), std::move(digest)};
+}
+
+Result<Walrus::Written> Walrus::CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length) {
+  EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
+  size_t buf_size = static_cast<size_t>(std::clamp<uint64_t>(length, 1, options_.buffer_size));
+  auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
+  Md5 md5;
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf_size, length - done));
+    EUCA_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(offset + done, buf.get(), want));
+    if (n == 0) return Internal("copy source '" + objects::PrintableKey(reader.record().key) + "' ended early");
+    md5.Update(std::string_view(buf.get(), n));
+    EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf.get(), n)));
+    done += n;
+  }
+  EUCA_ASSIGN_OR_RETURN(objects::BlobRef blob, writer->Commit());
+  return Written{std::move(blob), md5.Final()};
+}
+
+Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectRequest& req, ByteSource& body) {
+  EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
+  EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
+  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
+  Owner owner = OwnerOf(caller);
+  objects::ObjectRecord rec;
+  rec.bucket = req.bucket;
+  rec.key = req.key;
+  rec.etag = SinglePartEtag(w.md5);
+  rec.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
+  rec.metadata = LowerNames(req.metadata);
+  rec.headers = HeadersToPairs(req.content);
+  rec.owner_id = owner.id;
+  rec.owner_name = owner.display_name;
+  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {b.owner_id, b.owner_name}));
+  rec.modified_ms = clock_.NowMillis();
+  rec.blobs = {std::move(w.blob)};
+  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
+  return PutObjectResult{stored.etag, stored.modified_ms};
+}
+
+Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.bucket, req.key, Permission::kRead));
+  const objects::ObjectRecord& rec = reader->record();
+  GetObjectResult out;
+  out.info = InfoOf(rec);
+  switch (EvaluateConditions(req.conditions, rec.etag, rec.modified_ms, clock_.NowMillis())) {
+    case Precondition::kFailed:
+      return PreconditionFailed("a precondition failed for " + ObjectName(req.bucket, req.key) + " (ETag " + rec.etag +
+                                ")");
+    case Precondition::kNotModified:
+      out.status = GetStatus::kNotModified;
+      return out;
+    case Precondition::kProceed:
+      break;
+  }
+  uint64_t offset = 0;
+  uint64_t length = rec.size;
+  if (req.range) {
+    EUCA_ASSIGN_OR_RETURN(out.range, ResolveRange(*req.range, rec.size));
+    if (out.range) {
+      out.status = GetStatus::kPartialContent;
+      offset = out.range->first;
+      length = out.range->length();
+    }
+  }
+  out.content_length = length;
+  if (with_body) out.body = std::make_unique<ObjectBody>(std::move(reader), offset, length);
+  return out;
+}
+
+Result<GetObjectResult> Walrus::GetObject(const Caller& caller, const GetObjectRequest& req) {
+  return Get(caller, req, true);
+}
+
+Result<GetObjectResult> Walrus::HeadObject(const Caller& caller, const GetObjectRequest& req) {
+  return Get(caller, req, false);
+}
+
+Status Walrus::DeleteObject(const Caller& caller, const std::string& bucket, const std::string& key) {
+  EUCA_RETURN_IF_ERROR(ValidateKey(key));
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, Permission::kWrite));
+  return backend_.DeleteObject(b.name, key).status();
+}
+
+Result<std::vector<DeleteResult>> Walrus::DeleteObjects(const Caller& caller, const std::string& bucket,
+                                                        const std::vector<std::string>& keys) {
+  if (keys.empty() || keys.size() > kMaxDeleteKeys)
+    return S3Error(Code::kInvalidArgument, "MalformedXML",
+                   "a multi-object delete names 1 to 1000 keys, not " + std::to_string(keys.size()));
+  EUCA_ASSIGN_OR_RETURN(auto b, backend_.GetBucket(bucket));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, AclFromJson(b.acl));
+  bool allowed = Allows(acl, caller, Permission::kWrite);
+  std::vector<DeleteResult> out;
+  for (const auto& key : keys) {
+    Status s = allowed ? ValidateKey(key) : AccessDenied(caller, "delete " + ObjectName(bucket, key));
+    if (s.ok()) s = backend_.DeleteObject(bucket, key).status();
+    out.push_back({key, std::move(s)});
+  }
+  return out;
+}
+
+Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObjectRequest& req) {
+  EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
+  EUCA_RETURN_IF_ERROR(ValidateKey(req.source_key));
+  if (req.directive == MetadataDirective::kReplace) EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
+  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  if (req.source_bucket == req.bucket && req.source_key == req.key && req.directive == MetadataDirective::kCopy)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "this copy request is illegal because it is trying to copy an object to itself without changing "
+                   "its metadata; use the REPLACE metadata directive");
+  EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.source_bucket, req.source_key, Permission::kRead));
+  const objects::ObjectRecord& src = reader->record();
+  if (EvaluateConditions(req.source_conditions, src.etag, src.modified_ms, clock_.NowMillis()) !=
+      Precondition::kProceed)
+    return PreconditionFailed("a copy-source precondition failed for " + ObjectName(req.source_bucket, req.source_key) +
+                              " (ETag " + src.etag + ")");
+  if (src.size > options_.max_object_size)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "the copy source is larger than the copy limit of " + std::to_string(options_.max_object_size) +
+                       " bytes; copy it in parts (UploadPartCopy)");
+  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
+  Owner owner = OwnerOf(caller);
+  objects::ObjectRecord rec;
+  rec.bucket = req.bucket;
+  rec.key = req.key;
+  rec.etag = SinglePartEtag(w.md5);
+  if (req.directive == MetadataDirective::kCopy) {
+    rec.content_type = src.content_type;
+    rec.metadata = src.metadata;
+    rec.headers = src.headers;
+  } else {
+    rec.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
+    rec.metadata = LowerNames(req.metadata);
+    rec.headers = HeadersToPairs(req.content);
+  }
+  rec.owner_id = owner.id;
+  rec.owner_name = owner.display_name;
+  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {dest.owner_id, dest.owner_name}));
+  rec.modified_ms = clock_.NowMillis();
+  rec.blobs = {std::move(w.blob)};
+  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
+  return CopyObjectResult{stored.etag, stored.modified_ms};
+}
+
+// Multipart uploads.
+
+Result<objects::UploadRecord> Walrus::UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
+                                                const std::string& upload_id, Permission permission) {
+  EUCA_RETURN_IF_ERROR(BucketFor(caller, bucket, permission).status());
+  EUCA_ASSIGN_OR_RETURN(auto upload, backend_.GetUpload(upload_id));
+  if (upload.bucket != bucket || upload.key != key) return objects::NoSuchUpload(upload_id);
+  return upload;
+}
+
+Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const CreateMultipartUploadRequest& req) {
+  EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
+  EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
+  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
+  Owner owner = OwnerOf(caller);
+  int64_t now = clock_.NowMillis();
+  objects::UploadRecord u;
+  u.upload_id = NewUploadId(now);
+  u.bucket = req.bucket;
+  u.key = req.key;
+  u.owner_id = owner.id;
+  u.owner_name = owner.display_name;
+  u.initiator_id = caller.anonymous() ? kAnonymousOwnerId : caller.principal().user_id;
+  u.initiator_name = caller.anonymous() ? "anonymous" : caller.principal().ToString();
+  u.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
+  u.metadata = LowerNames(req.metadata);
+  u.headers = HeadersToPairs(req.content);
+  u.acl = AclToJson(MakeCannedAcl(canned, owner, {b.owner_id, b.owner_name}));
+  u.initiated_ms = now;
+  EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
+  return u.upload_id;
+}
+
+namespace {
+Status CheckPartNumber(int n, int max) {
+  if (n < 1 || n > max)
+    return S3Error(
+        Code::kInvalidArgument, "InvalidArgument",
+        "part number must be an integer between 1 and " + std::to_string(max) + ", not " + std::to_string(n));
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartRequest& req, ByteSource& body) {
+  EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
+  EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
+  std::string etag = SinglePartEtag(w.md5);
+  EUCA_RETURN_IF_ERROR(
+      backend_.PutPart(upload.upload_id, {req.part_number, std::move(w.blob), etag, clock_.NowMillis()}));
+  return etag;
+}
+
+Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const UploadPartCopyRequest& req) {
+  EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
+  EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.source_bucket, req.source_key, Permission::kRead));
+  const objects::ObjectRecord& src = reader->record();
+  if (EvaluateConditions(req.source_conditions, src.etag, src.modified_ms, clock_.NowMillis()) !=
+      Precondition::kProceed)
+    return PreconditionFailed("a copy-source precondition failed for " + ObjectName(req.source_bucket, req.source_key) +
+                              " (ETag " + src.etag + ")");
+  uint64_t offset = 0;
+  uint64_t length = src.size;
+  if (req.source_range) {
+    EUCA_ASSIGN_OR_RETURN(auto range, ResolveRange(*req.source_range, src.size));
+    if (!range)
+      return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                     "x-amz-copy-source-range " + Quote(*req.source_range) + " must have the form bytes=first-last");
+    offset = range->first;
+    length = range->length();
+  }
+  if (length > options_.max_object_size)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "a part may hold at most " + std::to_string(options_.max_object_size) + " bytes");
+  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, offset, length));
+  std::string etag = SinglePartEtag(w.md5);
+  int64_t now = clock_.NowMillis();
+  EUCA_RETURN_IF_ERROR(backend_.PutPart(upload.upload_id, {req.part_number, std::move(w.blob), etag, now}));
+  return CopyObjectResult{etag, now};
+}
+
+Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Caller& caller,
+                                                                      const CompleteMultipartUploadRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  if (req.parts.empty())
+    return S3Error(Code::kInvalidArgument, "MalformedXML", "a multipart upload is completed with at least one part");
+  for (size_t i = 1; i < req.parts.size(); ++i)
+    if (req.parts[i].part_number <= req.parts[i - 1].part_number)
+      return S3Error(Code::kInvalidArgument, "InvalidPartOrder",
+                     "parts must be listed in ascending order of part number; " +
+                         std::to_string(req.parts[i].part_number) + " follows " +
+                         std::to_string(req.parts[i - 1].part_number));
+  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.ListParts(upload.upload_id));
+  std::map<int, const objects::PartRecord*> by_number;
+  for (const auto& p : stored) by_number[p.part_number] = &p;
+  objects::ObjectRecord rec;
+  std::vector<std::string> md5s;
+  for (size_t i = 0; i < req.parts.size(); ++i) {
+    const CompletedPart& want = req.parts[i];
+    auto it = by_number.find(want.part_number);
+    if (it == by_number.end() || BareEtag(it->second->etag) != BareEtag(want.etag))
+      return S3Error(Code::kInvalidArgument, "InvalidPart",
+                     "part " + std::to_string(want.part_number) + " with ETag " + Quote(want.etag) +
+                         " was not uploaded to upload " + Quote(req.upload_id));
+    const objects::PartRecord& part = *it->second;
+    if (i + 1 < req.parts.size() && part.blob.size < options_.min_part_size)
+      return S3Error(Code::kInvalidArgument, "EntityTooSmall",
+                     "part " + std::to_string(part.part_number) + " is " + std::to_string(part.blob.size) +
+                         " bytes; every part but the last needs at least " + std::to_string(options_.min_part_size));
+    auto md5 = EtagMd5(part.etag);
+    if (!md5) return Internal("part " + std::to_string(part.part_number) + " has a corrupt ETag");
+    md5s.push_back(*std::move(md5));
+    rec.blobs.push_back(part.blob);
+  }
+  rec.bucket = upload.bucket;
+  rec.key = upload.key;
+  rec.etag = MultipartEtag(md5s);
+  rec.content_type = upload.content_type;
+  rec.metadata = upload.metadata;
+  rec.headers = upload.headers;
+  rec.owner_id = upload.owner_id;
+  rec.owner_name = upload.owner_name;
+  rec.acl = upload.acl;
+  rec.modified_ms = clock_.NowMillis();
+  rec.parts = static_cast<uint32_t>(req.parts.size());
+  EUCA_ASSIGN_OR_RETURN(auto done, backend_.CompleteUpload(upload.upload_id, std::move(rec)));
+  return CompleteMultipartUploadResult{done.bucket, done.key, done.etag};
+}
+
+Status Walrus::AbortMultipartUpload(const Caller& caller, const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id) {
+  EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, bucket, key, upload_id, Permission::kWrite));
+  return backend_.AbortUpload(upload.upload_id);
+}
+
+Result<ListPartsResult> Walrus::ListParts(const Caller& caller, const ListPartsRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(int max_parts, EffectiveMax(req.max_parts, "max-parts"));
+  if (req.part_number_marker < 0)
+    return S3Error(Code::kInvalidArgument, "InvalidArgument", "part-number-marker must be 0 or more");
+  EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kRead));
+  EUCA_ASSIGN_OR_RETURN(auto parts, backend_.ListParts(upload.upload_id));
+  ListPartsResult out;
+  out.bucket = upload.bucket;
+  out.key = upload.key;
+  out.upload_id = upload.upload_id;
+  out.initiator = {upload.initiator_id, upload.initiator_name};
+  out.owner = {upload.owner_id, upload.owner_name};
+  out.part_number_marker = req.part_number_marker;
+  out.max_parts = max_parts;
+  for (const auto& p : parts) {
+    if (p.part_number <= req.part_number_marker) continue;
+    if (static_cast<int>(out.parts.size()) == max_parts) {
+      out.truncated = true;
+      break;
+    }
+    out.parts.push_back({p.part_number, p.modified_ms, p.etag, p.blob.size});
+  }
+  if (!out.parts.empty()) out.next_part_number_marker = out.parts.back().part_number;
+  return out;
+}
+
+Result<ListMultipartUploadsResult> Walrus::ListMultipartUploads(const Caller& caller,
+                                                                const ListMultipartUploadsRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(int max_uploads, EffectiveMax(req.max_uploads, "max-uploads"));
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kRead));
+  EUCA_ASSIGN_OR_RETURN(auto all, backend_.ListUploads(b.name, req.prefix));
+  ListMultipartUploadsResult out;
+  out.max_uploads = max_uploads;
+  if (max_uploads == 0) return out;
+  int count = 0;
+  std::string last_key, last_id;
+  for (const auto& u : all) {
+    // Resume after (key-marker, upload-id-marker); the id marker counts only with a key marker.
+    if (!req.key_marker.empty()) {
+      if (u.key < req.key_marker) continue;
+      if (u.key == req.key_marker && (req.upload_id_marker.empty() || u.upload_id <= req.upload_id_marker)) continue;
+    }
+    if (!req.delimiter.empty()) {
+      size_t d = u.key.find(req.delimiter, req.prefix.size());
+      if (d != std::string::npos) {
+        std::string cp = u.key.substr(0, d + req.delimiter.size());
+        if (cp <= req.key_marker || (!out.common_prefixes.empty() && out.common_prefixes.back() == cp)) continue;
+        if (count == max_uploads) {
+          out.truncated = true;
+          break;
+        }
+        out.common_prefixes.push_back(cp);
+        last_key = cp;
+        last_id.clear();
+        ++count;
+        continue;
+      }
+    }
+    if (count == max_uploads) {
+      out.truncated = true;
+      break;
+    }
+    out.uploads.push_back(
+        {u.key, u.upload_id, {u.initiator_id, u.initiator_name}, {u.owner_id, u.owner_name}, u.initiated_ms});
+    last_key = u.key;
+    last_id = u.upload_id;
+    ++count;
+  }
+  if (out.truncated) {
+    out.next_key_marker = last_key;
+    out.next_upload_id_marker = last_id;
+  }
+  return out;
+}
+
+// ACLs.
+
+Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner& bucket_owner) {
+  if (spec.canned.has_value() == spec.acl.has_value())
+    return S3Error(Code::kInvalidArgument, spec.canned ? "InvalidRequest" : "MalformedACLError",
+                   spec.canned ? "give a canned ACL or a grant list, not both" : "no ACL given");
+  if (spec.canned) {
+    EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(*spec.canned));
+    return MakeCannedAcl(canned, owner, bucket_owner);
+  }
+  const Acl& in = *spec.acl;
+  if (!in.owner.id.empty() && in.owner.id != owner.id)
+    return S3Error(Code::kPermissionDenied, "AccessDenied",
+                   "the ACL names owner " + Quote(in.owner.id) + " but " + Quote(owner.id) + " owns the resource");
+  if (in.grants.size() > kMaxGrants)
+    return S3Error(Code::kInvalidArgument, "MalformedACLError", "an ACL holds at most 100 grants");
+  Acl out{owner, {}};
+  for (const auto& g : in.grants) {
+    Grant grant = g;
+    if (g.grantee.type == Grantee::Type::kGroup) {
+      if (g.grantee.id != kAllUsersGroup && g.grantee.id != kAuthenticatedUsersGroup &&
+          g.grantee.id != kLogDeliveryGroup)
+        return S3Error(Code::kInvalidArgument, "InvalidArgument", "unknown grantee group " + Quote(g.grantee.id));
+      grant.grantee.display_name.clear();
+    } else {
+      if (g.grantee.id.empty())
+        return S3Error(Code::kInvalidArgument, "InvalidArgument", "a canonical-user grant needs an id");
+      if (accounts_) {
+        std::optional<std::string> name;
+        EUCA_RETURN_IF_ERROR(accounts_->Read([&](state::Txn& t) -> Status {
+          EUCA_ASSIGN_OR_RETURN(auto obj, t.Get("accounts", g.grantee.id));
+          if (obj) name = obj->body.value("name", "");
+          return Status::Ok();
+        }));
+        if (!name)
+          return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                         "invalid id " + Quote(g.grantee.id) + ": no such account");
+        grant.grantee.display_name = *name;
+      }
+    }
+    out.grants.push_back(std::move(grant));
+  }
+  return out;
+}
+
+Result<Acl> Walrus::GetBucketAcl(const Caller& caller, const std::string& bucket) {
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, Permission::kReadAcp));
+  return AclFromJson(b.acl);
+}
+
+Status Walrus::PutBucketAcl(const Caller& caller, const std::string& bucket, const AclSpec& spec) {
+  EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, Permission::kWriteAcp));
+  Owner owner{b.owner_id, b.owner_name};
+  EUCA_ASSIGN_OR_RETURN(Acl acl, AclFor(spec, owner, owner));
+  return backend_.SetBucketAcl(b.name, AclToJson(acl));
+}
+
+Result<Acl> Walrus::GetObjectAcl(const Caller& caller, const std::string& bucket, const std::string& key) {
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, bucket, key, Permission::kReadAcp));
+  return AclFromJson(reader->record().acl);
+}
+
+Status Walrus::PutObjectAcl(const Caller& caller, const std::string& bucket, const std::string& key,
+                            const AclSpec& spec) {
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, bucket, key, Permission::kWriteAcp));
+  const objects::ObjectRecord& rec = reader->record();
+  EUCA_ASSIGN_OR_RETURN(auto b, backend_.GetBucket(bucket));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, AclFor(spec, {rec.owner_id, rec.owner_name}, {b.owner_id, b.owner_name}));
+  return backend_.SetObjectAcl(bucket, key, AclToJson(acl), rec.generation);
+}
+
+}  // namespace euca::walrus

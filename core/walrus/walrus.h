@@ -1,0 +1,436 @@
+#pragma once
+// Walrus: the S3 semantics of the cloud's object store, without HTTP (DESIGN.md §1, §5;
+// issue 4). Every call names its caller (a principal, or Caller::Anonymous()), checks access
+// (acl.h), and answers typed results or a Status whose wire code is the S3 error code
+// (NoSuchBucket, AccessDenied, ...; core/base/error_map.h gives the HTTP status). Bodies
+// stream: a PUT reads from a ByteSource and writes through the backend; a GET returns an
+// ObjectBody to read from; no call holds a whole object in memory.
+//
+// The REST server (a later step) parses a request into these calls and encodes their
+// results; query-string encodings (encoding-type=url), response-* overrides, XML and
+// authentication are its job.
+//
+// Thread-safe: Walrus keeps no mutable state of its own; the backend is thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/base/status.h"
+#include "core/walrus/acl.h"
+#include "core/walrus/rules.h"
+#include "drivers/objects/backend.h"
+#include "state/store.h"
+
+namespace euca::walrus {
+
+using objects::Pairs;
+
+// Request structs that callers build with designated initializers give every field a default
+// (`= {}`), so that leaving fields out compiles cleanly under -Wextra.
+
+struct WalrusOptions {
+  /// The region GetBucketLocation reports for buckets created without a constraint, and the
+  /// only constraint CreateBucket accepts. Empty: every constraint is accepted and kept.
+  std::string region;
+  /// Smallest part size allowed for every part but the last (S3: 5 MiB; lower in tests).
+  uint64_t min_part_size = 5ull << 20;
+  /// Largest single PUT, part or copy (S3: 5 GiB).
+  uint64_t max_object_size = 5ull << 30;
+  int max_part_number = 10000;
+  /// User metadata limit: names plus values, in bytes (S3: 2 KiB).
+  size_t max_metadata_bytes = 2048;
+  /// Streaming buffer size for PUT and copy.
+  size_t buffer_size = 1 << 20;
+};
+
+/// A stream of request body bytes.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  /// Reads up to `n` bytes into `buf`; 0 at the end of the stream.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+};
+
+/// A ByteSource over bytes in memory (small bodies, tests).
+class StringSource final : public ByteSource {
+ public:
+  explicit StringSource(std::string data) : data_(std::move(data)) {}
+  Result<size_t> Read(char* buf, size_t n) override;
+
+ private:
+  std::string data_;
+  size_t pos_ = 0;
+};
+
+/// Stored response headers of an object besides ETag, size and dates.
+struct ContentHeaders {
+  std::string content_type;  ///< "" on PUT: binary/octet-stream
+  std::string cache_control;
+  std::string content_disposition;
+  std::string content_encoding;
+  std::string content_language;
+  std::string expires;  ///< as given (an HTTP date)
+  bool operator==(const ContentHeaders&) const = default;
+};
+
+/// What HEAD and GET report about an object.
+struct ObjectInfo {
+  std::string bucket;
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;  ///< quoted
+  int64_t last_modified_ms = 0;
+  ContentHeaders content;
+  Pairs metadata;  ///< x-amz-meta-NAME: (NAME lower-cased, value)
+  Owner owner;
+  uint32_t parts_count = 0;  ///< 0 for single-part objects
+  std::string version_id = "null";
+};
+
+struct BucketInfo {
+  std::string name;
+  int64_t created_ms = 0;
+};
+
+struct ListBucketsResult {
+  Owner owner;
+  std::vector<BucketInfo> buckets;  ///< the caller's account's buckets, by name
+};
+
+struct CreateBucketRequest {
+  std::string bucket;
+  std::string location_constraint;
+  std::string canned_acl;  ///< x-amz-acl; "" = private
+};
+
+struct ListObjectsRequest {
+  std::string bucket = {};
+  std::string prefix = {};
+  std::string delimiter = {};
+  int max_keys = 1000;  ///< 0..; above 1000 means 1000
+  bool v2 = false;
+  // v1
+  std::string marker = {};
+  // v2
+  std::optional<std::string> continuation_token = {};
+  std::string start_after = {};  ///< ignored when a continuation token is given
+};
+
+struct ObjectSummary {
+  std::string key;
+  int64_t last_modified_ms = 0;
+  std::string etag;
+  uint64_t size = 0;
+  Owner owner;  ///< v1 always shows it, v2 only with fetch-owner
+};
+
+struct ListObjectsResult {
+  std::vector<ObjectSummary> contents;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  int max_keys = 1000;                  ///< effective value
+  std::string next_marker;              ///< v1: set when truncated and a delimiter was given
+  std::string next_continuation_token;  ///< v2: set when truncated
+  int key_count = 0;                    ///< v2: contents + common prefixes
+};
+
+struct ListObjectVersionsRequest {
+  std::string bucket = {};
+  std::string prefix = {};
+  std::string delimiter = {};
+  std::string key_marker = {};
+  std::string version_id_marker = {};  ///< only with key_marker; "null" is the only version id
+  int max_keys = 1000;
+};
+
+struct ObjectVersion {
+  ObjectSummary object;
+  std::string version_id = "null";
+  bool is_latest = true;
+};
+
+struct ListObjectVersionsResult {
+  std::vector<ObjectVersion> versions;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  int max_keys = 1000;
+  std::string next_key_marker;
+  std::string next_version_id_marker;
+};
+
+struct PutObjectRequest {
+  std::string bucket = {};
+  std::string key = {};
+  ContentHeaders content = {};
+  Pairs metadata = {};                          ///< names without "x-amz-meta-"
+  std::string canned_acl = {};                  ///< "" = private
+  std::optional<std::string> content_md5 = {};  ///< base64, as in the Content-MD5 header
+  std::optional<uint64_t> content_length = {};  ///< when known: the body must be exactly this long
+};
+
+struct PutObjectResult {
+  std::string etag;
+  int64_t last_modified_ms = 0;
+};
+
+struct GetObjectRequest {
+  std::string bucket;
+  std::string key;
+  std::optional<std::string> range;  ///< Range header value
+  Conditions conditions;
+};
+
+enum class GetStatus {
+  kOk,              ///< 200, the whole object
+  kPartialContent,  ///< 206, `range` of it
+  kNotModified,     ///< 304, no body
+};
+
+/// The bytes a GET serves: a range of one version of the object. Not thread-safe.
+class ObjectBody final : public ByteSource {
+ public:
+  ObjectBody(std::unique_ptr<objects::ObjectReader> reader, uint64_t offset, uint64_t length)
+      : reader_(std::move(reader)), offset_(offset), remaining_(length) {}
+  Result<size_t> Read(char* buf, size_t n) override;
+  uint64_t remaining() const { return remaining_; }
+
+ private:
+  std::unique_ptr<objects::ObjectReader> reader_;
+  uint64_t offset_;
+  uint64_t remaining_;
+};
+
+struct GetObjectResult {
+  GetStatus status = GetStatus::kOk;
+  ObjectInfo info;
+  std::optional<ByteRange> range;    ///< for 206: Content-Range bytes first-last/size
+  uint64_t content_length = 0;       ///< bytes of the body (0 for 304)
+  std::unique_ptr<ObjectBody> body;  ///< GetObject with 200/206 only
+};
+
+struct DeleteResult {
+  std::string key;
+  Status status;  ///< ok: deleted (or was absent)
+};
+
+enum class MetadataDirective { kCopy, kReplace };
+
+struct CopyObjectRequest {
+  std::string source_bucket;
+  std::string source_key;
+  std::string bucket;
+  std::string key;
+  MetadataDirective directive = MetadataDirective::kCopy;
+  ContentHeaders content;        ///< kReplace only
+  Pairs metadata;                ///< kReplace only
+  std::string canned_acl;        ///< the copy's ACL ("" = private); never copied from the source
+  Conditions source_conditions;  ///< x-amz-copy-source-if-*: any failure is 412
+};
+
+struct CopyObjectResult {
+  std::string etag;
+  int64_t last_modified_ms = 0;
+};
+
+struct CreateMultipartUploadRequest {
+  std::string bucket;
+  std::string key;
+  ContentHeaders content;
+  Pairs metadata;
+  std::string canned_acl;
+};
+
+struct UploadPartRequest {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;
+  int part_number = 0;
+  std::optional<std::string> content_md5;
+  std::optional<uint64_t> content_length;
+};
+
+struct UploadPartCopyRequest {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;
+  int part_number = 0;
+  std::string source_bucket;
+  std::string source_key;
+  std::optional<std::string> source_range;  ///< x-amz-copy-source-range: "bytes=first-last"
+  Conditions source_conditions;
+};
+
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;  ///< quoted or not
+};
+
+struct CompleteMultipartUploadRequest {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;
+  std::vector<CompletedPart> parts;
+};
+
+struct CompleteMultipartUploadResult {
+  std::string bucket;
+  std::string key;
+  std::string etag;  ///< "<md5 of part md5s>-N"
+};
+
+struct ListPartsRequest {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;
+  int part_number_marker = 0;
+  int max_parts = 1000;
+};
+
+struct PartInfo {
+  int part_number = 0;
+  int64_t last_modified_ms = 0;
+  std::string etag;
+  uint64_t size = 0;
+};
+
+struct ListPartsResult {
+  std::string bucket;
+  std::string key;
+  std::string upload_id;
+  Owner initiator;
+  Owner owner;
+  int part_number_marker = 0;
+  int next_part_number_marker = 0;
+  int max_parts = 1000;
+  bool truncated = false;
+  std::vector<PartInfo> parts;
+};
+
+struct ListMultipartUploadsRequest {
+  std::string bucket = {};
+  std::string prefix = {};
+  std::string delimiter = {};
+  std::string key_marker = {};
+  std::string upload_id_marker = {};
+  int max_uploads = 1000;
+};
+
+struct UploadInfo {
+  std::string key;
+  std::string upload_id;
+  Owner initiator;
+  Owner owner;
+  int64_t initiated_ms = 0;
+};
+
+struct ListMultipartUploadsResult {
+  std::vector<UploadInfo> uploads;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  int max_uploads = 1000;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
+/// A new ACL: a canned name or a grant list (exactly one).
+struct AclSpec {
+  std::optional<std::string> canned = {};
+  std::optional<Acl> acl = {};
+};
+
+class Walrus final {
+ public:
+  /// REQUIRES: `backend` and `clock` (and `accounts`, if given) outlive this object.
+  /// `accounts` is the state store holding the cloud's accounts: with it, a grant to an
+  /// account id must name an existing account (and takes its name as display name).
+  Walrus(objects::ObjectBackend& backend, Clock& clock, WalrusOptions options = {},
+         state::StateStore* accounts = nullptr);
+
+  const WalrusOptions& options() const { return options_; }
+
+  // Service and buckets.
+  Result<ListBucketsResult> ListBuckets(const Caller& caller);
+  Status CreateBucket(const Caller& caller, const CreateBucketRequest& request);
+  /// Owner only. BucketNotEmpty while it holds objects; unfinished uploads are aborted.
+  Status DeleteBucket(const Caller& caller, const std::string& bucket);
+  /// READ on the bucket.
+  Status HeadBucket(const Caller& caller, const std::string& bucket);
+  /// Owner only. The location constraint ("" for the default region).
+  Result<std::string> GetBucketLocation(const Caller& caller, const std::string& bucket);
+  Result<ListObjectsResult> ListObjects(const Caller& caller, const ListObjectsRequest& request);
+  /// These buckets are unversioned: every object once, version id "null", latest.
+  Result<ListObjectVersionsResult> ListObjectVersions(const Caller& caller, const ListObjectVersionsRequest& request);
+
+  // Objects.
+  /// WRITE on the bucket. Streams `body`; the new version replaces the old only when whole
+  /// and verified (Content-MD5 → BadDigest, length → IncompleteBody).
+  Result<PutObjectResult> PutObject(const Caller& caller, const PutObjectRequest& request, ByteSource& body);
+  /// READ on the object. Conditions first (412 PreconditionFailed, or kNotModified), then Range.
+  Result<GetObjectResult> GetObject(const Caller& caller, const GetObjectRequest& request);
+  /// GetObject without a body.
+  Result<GetObjectResult> HeadObject(const Caller& caller, const GetObjectRequest& request);
+  /// WRITE on the bucket. Idempotent: deleting an absent key succeeds.
+  Status DeleteObject(const Caller& caller, const std::string& bucket, const std::string& key);
+  /// 1 to 1,000 keys (else MalformedXML); one result per key, in order.
+  Result<std::vector<DeleteResult>> DeleteObjects(const Caller& caller, const std::string& bucket,
+                                                  const std::vector<std::string>& keys);
+  /// READ on the source object, WRITE on the destination bucket.
+  Result<CopyObjectResult> CopyObject(const Caller& caller, const CopyObjectRequest& request);
+
+  // Multipart uploads.
+  Result<std::string> CreateMultipartUpload(const Caller& caller, const CreateMultipartUploadRequest& request);
+  Result<std::string> UploadPart(const Caller& caller, const UploadPartRequest& request, ByteSource& body);
+  Result<CopyObjectResult> UploadPartCopy(const Caller& caller, const UploadPartCopyRequest& request);
+  Result<CompleteMultipartUploadResult> CompleteMultipartUpload(const Caller& caller,
+                                                                const CompleteMultipartUploadRequest& request);
+  Status AbortMultipartUpload(const Caller& caller, const std::string& bucket, const std::string& key,
+                              const std::string& upload_id);
+  Result<ListPartsResult> ListParts(const Caller& caller, const ListPartsRequest& request);
+  Result<ListMultipartUploadsResult> ListMultipartUploads(const Caller& caller,
+                                                          const ListMultipartUploadsRequest& request);
+
+  // ACLs.
+  Result<Acl> GetBucketAcl(const Caller& caller, const std::string& bucket);
+  Status PutBucketAcl(const Caller& caller, const std::string& bucket, const AclSpec& spec);
+  Result<Acl> GetObjectAcl(const Caller& caller, const std::string& bucket, const std::string& key);
+  Status PutObjectAcl(const Caller& caller, const std::string& bucket, const std::string& key, const AclSpec& spec);
+
+ private:
+  struct Written {
+    objects::BlobRef blob;
+    std::string md5;  // raw 16 bytes
+  };
+
+  /// The bucket, if `caller` holds `permission` on it (nullopt: owner only).
+  Result<objects::BucketRecord> BucketFor(const Caller& caller, const std::string& bucket,
+                                          std::optional<Permission> permission);
+  /// Opens an object for reading: READ on it; NoSuchKey only to those who may list the bucket.
+  Result<std::unique_ptr<objects::ObjectReader>> OpenForRead(const Caller& caller, const std::string& bucket,
+                                                             const std::string& key, Permission permission);
+  Result<GetObjectResult> Get(const Caller& caller, const GetObjectRequest& request, bool with_body);
+  /// Streams `body` into a new blob: size limit, exact length, Content-MD5.
+  Result<Written> WriteBlob(ByteSource& body, const std::optional<std::string>& content_md5,
+                            const std::optional<uint64_t>& content_length);
+  /// Copies `length` bytes at `offset` of `reader` into a new blob.
+  Result<Written> CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length);
+  Result<objects::UploadRecord> UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
+                                          const std::string& upload_id, Permission permission);
+  Status CheckMetadata(const Pairs& metadata) const;
+  /// The ACL to store for `spec` on a resource owned by `owner` in a bucket owned by `bucket_owner`.
+  Result<Acl> AclFor(const AclSpec& spec, const Owner& owner, const Owner& bucket_owner);
+  Owner OwnerOf(const Caller& caller) const;
+
+  objects::ObjectBackend& backend_;
+  Clock& clock_;
+  WalrusOptions options_;
+  state::StateStore* accounts_;
+};
+
+/// The ObjectInfo of a stored record.
+ObjectInfo InfoOf(const objects::ObjectRecord& record);
+
+}  // namespace euca::walrus

@@ -1,0 +1,963 @@
+#include "drivers/objects/fs_backend.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_set>
+
+#include "core/base/random.h"
+
+namespace euca::objects {
+namespace {
+
+constexpr char kFormat[] = "euca-walrus";
+constexpr int kOpenRetries = 20;  // reads racing another process's replace of the same key
+
+// The schema of version 1 (docs/walrus-format.md). Keys are BLOBs so that NULs survive and
+// ordering is memcmp, S3's byte order.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE buckets(
+  name TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  owner_name TEXT NOT NULL,
+  location TEXT NOT NULL,
+  acl TEXT NOT NULL,
+  created_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE objects(
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  content_type BLOB NOT NULL,
+  metadata BLOB NOT NULL,
+  headers BLOB NOT NULL,
+  owner_id TEXT NOT NULL,
+  owner_name TEXT NOT NULL,
+  acl TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  generation TEXT NOT NULL,
+  parts INTEGER NOT NULL,
+  blobs TEXT NOT NULL,
+  UNIQUE (bucket, key));
+CREATE TABLE uploads(
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key BLOB NOT NULL,
+  owner_id TEXT NOT NULL,
+  owner_name TEXT NOT NULL,
+  initiator_id TEXT NOT NULL,
+  initiator_name TEXT NOT NULL,
+  content_type BLOB NOT NULL,
+  metadata BLOB NOT NULL,
+  headers BLOB NOT NULL,
+  acl TEXT NOT NULL,
+  initiated_ms INTEGER NOT NULL);
+CREATE INDEX uploads_by_key ON uploads(bucket, key, upload_id);
+CREATE TABLE parts(
+  upload_id TEXT NOT NULL,
+  part_number INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL,
+  PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
+)sql";
+
+constexpr char kObjectColumns[] =
+    "bucket, key, size, etag, content_type, metadata, headers, owner_id, owner_name, acl, modified_ms, "
+    "generation, parts, blobs";
+constexpr char kUploadColumns[] =
+    "upload_id, bucket, key, owner_id, owner_name, initiator_id, initiator_name, content_type, metadata, "
+    "headers, acl, initiated_ms";
+
+// Pairs as netstrings: "<len>:<bytes>," for name then value, repeated. Binary-safe.
+std::string EncodePairs(const Pairs& pairs) {
+  std::string out;
+  for (const auto& [n, v] : pairs) {
+    for (const std::string* s : {&n, &v}) {
+      out += std::to_string(s->size());
+      out += ':';
+      out += *s;
+      out += ',';
+    }
+  }
+  return out;
+}
+
+Result<Pairs> DecodePairs(std::string_view in) {
+  Pairs out;
+  std::vector<std::string> items;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t colon = in.find(':', i);
+    if (colon == std::string_view::npos || colon == i || colon - i > 10) return Internal("corrupt metadata column");
+    size_t len = 0;
+    for (size_t j = i; j < colon; ++j) {
+      if (in[j] < '0' || in[j] > '9') return Internal("corrupt metadata column");
+      len = len * 10 + static_cast<size_t>(in[j] - '0');
+    }
+    if (colon + 1 + len >= in.size() || in[colon + 1 + len] != ',') return Internal("corrupt metadata column");
+    items.emplace_back(in.substr(colon + 1, len));
+    i = colon + 2 + len;
+  }
+  if (items.size() % 2) return Internal("corrupt metadata column");
+  for (size_t k = 0; k < items.size(); k += 2) out.emplace_back(std::move(items[k]), std::move(items[k + 1]));
+  return out;
+}
+
+// Blob lists as "id:size id:size".
+std::string EncodeBlobs(const std::vector<BlobRef>& blobs) {
+  std::string out;
+  for (const auto& b : blobs) {
+    if (!out.empty()) out += ' ';
+    out += b.id + ":" + std::to_string(b.size);
+  }
+  return out;
+}
+
+Result<std::vector<BlobRef>> DecodeBlobs(std::string_view in) {
+  std::vector<BlobRef> out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t end = in.find(' ', i);
+    if (end == std::string_view::npos) end = in.size();
+    std::string_view item = in.substr(i, end - i);
+    size_t colon = item.find(':');
+    if (colon == std::string_view::npos || !IsBlobId(item.substr(0, colon))) return Internal("corrupt blobs column");
+    BlobRef ref{std::string(item.substr(0, colon)), 0};
+    for (char c : item.substr(colon + 1)) {
+      if (c < '0' || c > '9') return Internal("corrupt blobs column");
+      ref.size = ref.size * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out.push_back(std::move(ref));
+    i = end + 1;
+  }
+  return out;
+}
+
+Status SqliteError(sqlite3* db, const std::string& path, int rc) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  int primary = rc & 0xff;
+  Code code = Code::kInternal;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = Code::kUnavailable;
+  if (primary == SQLITE_FULL) code = Code::kResourceExhausted;
+  if (primary == SQLITE_READONLY || primary == SQLITE_PERM) code = Code::kPermissionDenied;
+  return Status(code, "'" + path + "': " + msg);
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory '" + dir + "'", errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus("sync directory '" + dir + "'", err);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListNames(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return ErrnoStatus("open directory '" + dir + "'", errno);
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return out;
+}
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("mkdir '" + path + "'", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+// One SQLite connection and its prepared-statement helper. REQUIRES: the backend's mu_.
+struct FsBackend::Db {
+  sqlite3* db = nullptr;
+  std::string path;
+
+  ~Db() {
+    if (db) sqlite3_close_v2(db);
+  }
+
+  Status Error(int rc) const { return SqliteError(db, path, rc); }
+
+  Status Exec(const std::string& sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      Status s = Error(rc);
+      if (err) s = Status(s.code(), "'" + path + "': " + err);
+      sqlite3_free(err);
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  class Stmt {
+   public:
+    Stmt(Db* db, sqlite3_stmt* st) : db_(db), st_(st) {}
+    Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
+    Stmt& operator=(Stmt&&) = delete;
+    ~Stmt() {
+      if (st_) sqlite3_finalize(st_);
+    }
+    Stmt& Text(int i, std::string_view v) {
+      sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      return *this;
+    }
+    Stmt& Blob(int i, std::string_view v) {
+      // A non-null pointer, so that an empty value is a zero-length blob, not NULL.
+      sqlite3_bind_blob(st_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      return *this;
+    }
+    Stmt& Int(int i, int64_t v) {
+      sqlite3_bind_int64(st_, i, v);
+      return *this;
+    }
+    Result<bool> Step() {
+      int rc = sqlite3_step(st_);
+      if (rc == SQLITE_ROW) return true;
+      if (rc == SQLITE_DONE) return false;
+      return db_->Error(rc);
+    }
+    Status Run() {
+      auto r = Step();
+      return r.ok() ? Status::Ok() : r.status();
+    }
+    std::string Col(int c) const {
+      const void* p = sqlite3_column_blob(st_, c);
+      int n = sqlite3_column_bytes(st_, c);
+      return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+    }
+    int64_t ColInt(int c) const { return sqlite3_column_int64(st_, c); }
+
+   private:
+    Db* db_;
+    sqlite3_stmt* st_;
+  };
+
+  Result<Stmt> Prepare(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &st, nullptr);
+    if (rc != SQLITE_OK) return Error(rc);
+    return Stmt(this, st);
+  }
+
+  static Result<ObjectRecord> ReadObject(const Stmt& st) {
+    ObjectRecord r;
+    r.bucket = st.Col(0);
+    r.key = st.Col(1);
+    r.size = static_cast<uint64_t>(st.ColInt(2));
+    r.etag = st.Col(3);
+    r.content_type = st.Col(4);
+    EUCA_ASSIGN_OR_RETURN(r.metadata, DecodePairs(st.Col(5)));
+    EUCA_ASSIGN_OR_RETURN(r.headers, DecodePairs(st.Col(6)));
+    r.owner_id = st.Col(7);
+    r.owner_name = st.Col(8);
+    r.acl = st.Col(9);
+    r.modified_ms = st.ColInt(10);
+    r.generation = st.Col(11);
+    r.parts = static_cast<uint32_t>(st.ColInt(12));
+    EUCA_ASSIGN_OR_RETURN(r.blobs, DecodeBlobs(st.Col(13)));
+    return r;
+  }
+
+  static Result<UploadRecord> ReadUpload(const Stmt& st) {
+    UploadRecord u;
+    u.upload_id = st.Col(0);
+    u.bucket = st.Col(1);
+    u.key = st.Col(2);
+    u.owner_id = st.Col(3);
+    u.owner_name = st.Col(4);
+    u.initiator_id = st.Col(5);
+    u.initiator_name = st.Col(6);
+    u.content_type = st.Col(7);
+    EUCA_ASSIGN_OR_RETURN(u.metadata, DecodePairs(st.Col(8)));
+    EUCA_ASSIGN_OR_RETURN(u.headers, DecodePairs(st.Col(9)));
+    u.acl = st.Col(10);
+    u.initiated_ms = st.ColInt(11);
+    return u;
+  }
+
+  Result<bool> BucketExists(const std::string& name) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT 1 FROM buckets WHERE name = ?1"));
+    st.Text(1, name);
+    return st.Step();
+  }
+
+  Result<std::optional<ObjectRecord>> FindObject(const std::string& bucket, const std::string& key) {
+    EUCA_ASSIGN_OR_RETURN(
+        Stmt st, Prepare(std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ?1 AND key = ?2"));
+    st.Text(1, bucket).Blob(2, key);
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<ObjectRecord>();
+    EUCA_ASSIGN_OR_RETURN(ObjectRecord r, ReadObject(st));
+    return std::optional<ObjectRecord>(std::move(r));
+  }
+
+  Status InsertObject(const ObjectRecord& r) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("INSERT OR REPLACE INTO objects(") + kObjectColumns +
+                                           ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+    st.Text(1, r.bucket).Blob(2, r.key).Int(3, static_cast<int64_t>(r.size)).Text(4, r.etag);
+    st.Blob(5, r.content_type).Blob(6, EncodePairs(r.metadata)).Blob(7, EncodePairs(r.headers));
+    st.Text(8, r.owner_id).Text(9, r.owner_name).Text(10, r.acl).Int(11, r.modified_ms).Text(12, r.generation);
+    st.Int(13, r.parts).Text(14, EncodeBlobs(r.blobs));
+    return st.Run();
+  }
+
+  Result<std::vector<PartRecord>> Parts(const std::string& upload_id) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT part_number, blob, size, etag, modified_ms FROM parts "
+                                           "WHERE upload_id = ?1 ORDER BY part_number"));
+    st.Text(1, upload_id);
+    std::vector<PartRecord> out;
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      PartRecord p;
+      p.part_number = static_cast<int>(st.ColInt(0));
+      p.blob = {st.Col(1), static_cast<uint64_t>(st.ColInt(2))};
+      p.etag = st.Col(3);
+      p.modified_ms = st.ColInt(4);
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  Result<std::optional<UploadRecord>> FindUpload(const std::string& upload_id) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st,
+                          Prepare(std::string("SELECT ") + kUploadColumns + " FROM uploads WHERE upload_id = ?1"));
+    st.Text(1, upload_id);
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<UploadRecord>();
+    EUCA_ASSIGN_OR_RETURN(UploadRecord u, ReadUpload(st));
+    return std::optional<UploadRecord>(std::move(u));
+  }
+
+  Status DropUpload(const std::string& upload_id) {
+    EUCA_ASSIGN_OR_RETURN(Stmt a, Prepare("DELETE FROM parts WHERE upload_id = ?1"));
+    a.Text(1, upload_id);
+    EUCA_RETURN_IF_ERROR(a.Run());
+    EUCA_ASSIGN_OR_RETURN(Stmt b, Prepare("DELETE FROM uploads WHERE upload_id = ?1"));
+    b.Text(1, upload_id);
+    return b.Run();
+  }
+};
+
+// Writes into tmp/<id>.tmp; Commit renames it to blobs/<id[0:2]>/<id>.
+class FsBlobWriter final : public BlobWriter {
+ public:
+  FsBlobWriter(FsBackend* backend, std::string id, std::string tmp, int fd)
+      : backend_(backend), id_(std::move(id)), tmp_(std::move(tmp)), fd_(fd) {}
+  ~FsBlobWriter() override { Abort(); }
+
+  Status Write(std::string_view chunk) override {
+    if (fd_ < 0) return Internal("write to a finished blob writer");
+    while (!chunk.empty()) {
+      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write '" + tmp_ + "'", errno);
+      }
+      chunk.remove_prefix(static_cast<size_t>(n));
+      size_ += static_cast<uint64_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  uint64_t size() const override { return size_; }
+
+  Result<BlobRef> Commit() override {
+    if (fd_ < 0) return Internal("commit of a finished blob writer");
+    if (backend_->options_.sync && ::fsync(fd_) != 0) {
+      Status s = ErrnoStatus("sync '" + tmp_ + "'", errno);
+      Abort();
+      return s;
+    }
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      Status s = ErrnoStatus("close '" + tmp_ + "'", errno);
+      ::unlink(tmp_.c_str());
+      return s;
+    }
+    std::string final_path = backend_->BlobPath(id_);
+    if (::rename(tmp_.c_str(), final_path.c_str()) != 0) {
+      Status s = ErrnoStatus("rename '" + tmp_ + "' to '" + final_path + "'", errno);
+      ::unlink(tmp_.c_str());
+      return s;
+    }
+    if (backend_->options_.sync) {
+      Status s = FsyncDir(final_path.substr(0, final_path.rfind('/')));
+      if (!s.ok()) {
+        ::unlink(final_path.c_str());
+        return s;
+      }
+    }
+    return BlobRef{id_, size_};
+  }
+
+  void Abort() override {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(tmp_.c_str());
+  }
+
+ private:
+  FsBackend* backend_;
+  std::string id_;
+  std::string tmp_;
+  int fd_;
+  uint64_t size_ = 0;
+};
+
+namespace {
+
+class FsReader final : public ObjectReader {
+ public:
+  FsReader(ObjectRecord record, std::vector<int> fds) : record_(std::move(record)), fds_(std::move(fds)) {}
+  ~FsReader() override {
+    for (int fd : fds_) ::close(fd);
+  }
+  const ObjectRecord& record() const override { return record_; }
+
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) override {
+    size_t done = 0;
+    uint64_t base = 0;
+    for (size_t i = 0; i < fds_.size() && done < n; ++i) {
+      uint64_t size = record_.blobs[i].size;
+      uint64_t end = base + size;
+      while (done < n && offset + done < end) {
+        uint64_t in = offset + done - base;
+        size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, size - in));
+        ssize_t got = ::pread(fds_[i], buf + done, want, static_cast<off_t>(in));
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          return ErrnoStatus("read blob '" + record_.blobs[i].id + "'", errno);
+        }
+        if (got == 0) return Internal("blob '" + record_.blobs[i].id + "' is shorter than recorded");
+        done += static_cast<size_t>(got);
+      }
+      base = end;
+    }
+    return done;
+  }
+
+ private:
+  ObjectRecord record_;
+  std::vector<int> fds_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FsBackend>> OpenFsBackend(const std::string& dir, const FsBackendOptions& options) {
+  std::unique_ptr<FsBackend> backend(new FsBackend(dir, options));
+  EUCA_RETURN_IF_ERROR(backend->Open());
+  return backend;
+}
+
+FsBackend::FsBackend(std::string dir, FsBackendOptions options) : dir_(std::move(dir)), options_(options) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+}
+
+FsBackend::~FsBackend() {
+  db_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the shared lock
+}
+
+std::string FsBackend::BlobPath(const std::string& id) const { return dir_ + "/blobs/" + id.substr(0, 2) + "/" + id; }
+
+Status FsBackend::Open() {
+  // Directories: the data dir itself, tmp/ and the 256 blob shards, all 0700.
+  {
+    std::string partial;
+    for (size_t i = 0; i <= dir_.size(); ++i) {
+      if (i == dir_.size() || (dir_[i] == '/' && i > 0)) {
+        partial = dir_.substr(0, i);
+        EUCA_RETURN_IF_ERROR(MakeDir(partial));
+      }
+    }
+  }
+  EUCA_RETURN_IF_ERROR(MakeDir(dir_ + "/tmp"));
+  EUCA_RETURN_IF_ERROR(MakeDir(dir_ + "/blobs"));
+  static const char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 256; ++i) {
+    std::string shard = {kHex[i >> 4], kHex[i & 15]};
+    EUCA_RETURN_IF_ERROR(MakeDir(dir_ + "/blobs/" + shard));
+  }
+
+  std::string lock_path = dir_ + "/LOCK";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return ErrnoStatus("open '" + lock_path + "'", errno);
+  bool exclusive = ::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0;
+
+  db_ = std::make_unique<Db>();
+  db_->path = dir_ + "/walrus.db";
+  int rc = sqlite3_open_v2(db_->path.c_str(), &db_->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return db_->Error(rc);
+  ::chmod(db_->path.c_str(), 0600);
+  sqlite3_extended_result_codes(db_->db, 1);
+  sqlite3_busy_timeout(db_->db, 30000);
+  EUCA_RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode=WAL"));
+  EUCA_RETURN_IF_ERROR(db_->Exec(options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"));
+
+  {
+    std::lock_guard lock(mu_);
+    Status s = InTxnLocked([&]() -> Status {
+      EUCA_ASSIGN_OR_RETURN(Db::Stmt v, db_->Prepare("PRAGMA user_version"));
+      EUCA_ASSIGN_OR_RETURN(bool row, v.Step());
+      int64_t version = row ? v.ColInt(0) : 0;
+      if (version > kWalrusSchemaVersion)
+        return Unsupported("'" + db_->path + "' has schema version " + std::to_string(version) +
+                           ", newer than this euca understands (" + std::to_string(kWalrusSchemaVersion) +
+                           "); use a newer euca");
+      if (version == 0) {
+        EUCA_ASSIGN_OR_RETURN(Db::Stmt t, db_->Prepare("SELECT count(*) FROM sqlite_master"));
+        EUCA_ASSIGN_OR_RETURN(bool has, t.Step());
+        if (has && t.ColInt(0) != 0)
+          return Internal("'" + db_->path + "' is not a Walrus store (unknown tables); move it away");
+        EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV1));
+        EUCA_ASSIGN_OR_RETURN(Db::Stmt m, db_->Prepare("INSERT INTO meta(key, value) VALUES('format', ?1)"));
+        m.Text(1, kFormat);
+        EUCA_RETURN_IF_ERROR(m.Run());
+        return db_->Exec("PRAGMA user_version=" + std::to_string(kWalrusSchemaVersion));
+      }
+      EUCA_ASSIGN_OR_RETURN(Db::Stmt f, db_->Prepare("SELECT value FROM meta WHERE key = 'format'"));
+      auto row2 = f.Step();
+      if (!row2.ok() || !*row2 || f.Col(0) != kFormat)
+        return Internal("'" + db_->path + "' is not a Walrus store (no format marker); move it away");
+      return Status::Ok();
+    });
+    EUCA_RETURN_IF_ERROR(s);
+  }
+
+  if (exclusive) {
+    EUCA_RETURN_IF_ERROR(Reap());
+    reap_.reaped = true;
+  }
+  // Stay open with a shared lock: the next opener will not reap while we live.
+  while (::flock(lock_fd_, LOCK_SH) != 0) {
+    if (errno != EINTR) return ErrnoStatus("lock '" + lock_path + "'", errno);
+  }
+  return Status::Ok();
+}
+
+Status FsBackend::Reap() {
+  // Unfinished writes: every *.tmp in tmp/ (nobody else has the directory open).
+  std::string tmp = dir_ + "/tmp";
+  EUCA_ASSIGN_OR_RETURN(auto names, ListNames(tmp));
+  for (const auto& name : names) {
+    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
+    std::string path = tmp + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("remove '" + path + "'", errno);
+    ++reap_.temp_files;
+  }
+  // Orphans: committed blobs that no object or part references (the process died between
+  // the rename and the metadata commit, or before deleting a replaced version).
+  std::unordered_set<std::string> referenced;
+  {
+    std::lock_guard lock(mu_);
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt o, db_->Prepare("SELECT blobs FROM objects"));
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, o.Step());
+      if (!row) break;
+      EUCA_ASSIGN_OR_RETURN(auto blobs, DecodeBlobs(o.Col(0)));
+      for (auto& b : blobs) referenced.insert(std::move(b.id));
+    }
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt p, db_->Prepare("SELECT blob FROM parts"));
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, p.Step());
+      if (!row) break;
+      referenced.insert(p.Col(0));
+    }
+  }
+  EUCA_ASSIGN_OR_RETURN(auto shards, ListNames(dir_ + "/blobs"));
+  for (const auto& shard : shards) {
+    std::string sdir = dir_ + "/blobs/" + shard;
+    auto files = ListNames(sdir);
+    if (!files.ok()) continue;  // not a directory: not ours
+    for (const auto& name : *files) {
+      if (!IsBlobId(name) || name.compare(0, 2, shard) != 0 || referenced.count(name)) continue;
+      std::string path = sdir + "/" + name;
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("remove '" + path + "'", errno);
+      ++reap_.orphan_blobs;
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename Fn>
+Status FsBackend::InTxnLocked(Fn&& fn) {
+  EUCA_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  Status s = fn();
+  if (s.ok()) s = db_->Exec("COMMIT");
+  if (!s.ok()) (void)db_->Exec("ROLLBACK");
+  return s;
+}
+
+void FsBackend::DeleteBlobs(const std::vector<BlobRef>& blobs) {
+  for (const auto& b : blobs) ::unlink(BlobPath(b.id).c_str());
+}
+
+// Buckets.
+
+Status FsBackend::CreateBucket(const BucketRecord& b) {
+  std::lock_guard lock(mu_);
+  return InTxnLocked([&]() -> Status {
+    EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(b.name));
+    if (exists) return Status(Code::kAlreadyExists, "bucket '" + b.name + "' already exists", "BucketAlreadyExists");
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("INSERT INTO buckets(name, owner_id, owner_name, location, acl, "
+                                                    "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    st.Text(1, b.name).Text(2, b.owner_id).Text(3, b.owner_name).Text(4, b.location).Text(5, b.acl);
+    st.Int(6, b.created_ms);
+    return st.Run();
+  });
+}
+
+Result<BucketRecord> FsBackend::GetBucket(const std::string& name) {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("SELECT name, owner_id, owner_name, location, acl, created_ms "
+                                                  "FROM buckets WHERE name = ?1"));
+  st.Text(1, name);
+  EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NoSuchBucket(name);
+  return BucketRecord{st.Col(0), st.Col(1), st.Col(2), st.Col(3), st.Col(4), st.ColInt(5)};
+}
+
+Result<std::vector<BucketRecord>> FsBackend::ListBuckets() {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("SELECT name, owner_id, owner_name, location, acl, created_ms "
+                                                  "FROM buckets ORDER BY name"));
+  std::vector<BucketRecord> out;
+  for (;;) {
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Col(0), st.Col(1), st.Col(2), st.Col(3), st.Col(4), st.ColInt(5)});
+  }
+  return out;
+}
+
+Status FsBackend::SetBucketAcl(const std::string& name, const std::string& acl) {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("UPDATE buckets SET acl = ?2 WHERE name = ?1"));
+  st.Text(1, name).Text(2, acl);
+  EUCA_RETURN_IF_ERROR(st.Run());
+  if (sqlite3_changes(db_->db) == 0) return NoSuchBucket(name);
+  return Status::Ok();
+}
+
+Status FsBackend::DeleteBucket(const std::string& name) {
+  std::vector<BlobRef> dropped;
+  std::lock_guard lock(mu_);
+  EUCA_RETURN_IF_ERROR(InTxnLocked([&]() -> Status {
+    dropped.clear();
+    EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(name));
+    if (!exists) return NoSuchBucket(name);
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt any, db_->Prepare("SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1"));
+    any.Text(1, name);
+    EUCA_ASSIGN_OR_RETURN(bool nonempty, any.Step());
+    if (nonempty)
+      return Status(Code::kConflict, "bucket '" + name + "' is not empty; delete its objects first", "BucketNotEmpty");
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt ups, db_->Prepare("SELECT upload_id FROM uploads WHERE bucket = ?1"));
+    ups.Text(1, name);
+    std::vector<std::string> ids;
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, ups.Step());
+      if (!row) break;
+      ids.push_back(ups.Col(0));
+    }
+    for (const auto& id : ids) {
+      EUCA_ASSIGN_OR_RETURN(auto parts, db_->Parts(id));
+      for (auto& p : parts) dropped.push_back(p.blob);
+      EUCA_RETURN_IF_ERROR(db_->DropUpload(id));
+    }
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt del, db_->Prepare("DELETE FROM buckets WHERE name = ?1"));
+    del.Text(1, name);
+    return del.Run();
+  }));
+  DeleteBlobs(dropped);
+  return Status::Ok();
+}
+
+// Objects.
+
+Result<std::unique_ptr<BlobWriter>> FsBackend::NewBlob() {
+  std::string id = NewBlobId();
+  std::string tmp = dir_ + "/tmp/" + id + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("create '" + tmp + "'", errno);
+  return std::unique_ptr<BlobWriter>(new FsBlobWriter(this, std::move(id), std::move(tmp), fd));
+}
+
+Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
+  record.size = 0;
+  for (const auto& b : record.blobs) record.size += b.size;
+  record.generation = RandomHex(16);
+  std::optional<ObjectRecord> old;
+  Status s;
+  {
+    std::lock_guard lock(mu_);
+    s = InTxnLocked([&]() -> Status {
+      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(record.bucket));
+      if (!exists) return NoSuchBucket(record.bucket);
+      EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(record.bucket, record.key));
+      return db_->InsertObject(record);
+    });
+  }
+  if (!s.ok()) {
+    DeleteBlobs(record.blobs);
+    return s;
+  }
+  if (old) DeleteBlobs(old->blobs);
+  return record;
+}
+
+Result<ObjectRecord> FsBackend::GetObject(const std::string& bucket, const std::string& key) {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(auto rec, db_->FindObject(bucket, key));
+  if (rec) return *std::move(rec);
+  EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+  return exists ? NoSuchKey(bucket, key) : NoSuchBucket(bucket);
+}
+
+Result<std::unique_ptr<ObjectReader>> FsBackend::OpenObject(const std::string& bucket, const std::string& key) {
+  for (int attempt = 0;; ++attempt) {
+    // Row and files are read under the one lock, so in this process a replacement cannot
+    // delete the files in between; another process can, and then the row has changed: retry.
+    std::lock_guard lock(mu_);
+    EUCA_ASSIGN_OR_RETURN(auto rec, db_->FindObject(bucket, key));
+    if (!rec) {
+      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+      return exists ? NoSuchKey(bucket, key) : NoSuchBucket(bucket);
+    }
+    std::vector<int> fds;
+    int err = 0;
+    for (const auto& b : rec->blobs) {
+      int fd = ::open(BlobPath(b.id).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        err = errno;
+        break;
+      }
+      fds.push_back(fd);
+    }
+    if (fds.size() == rec->blobs.size()) return std::unique_ptr<ObjectReader>(new FsReader(*std::move(rec), fds));
+    for (int fd : fds) ::close(fd);
+    if (err != ENOENT || attempt >= kOpenRetries)
+      return ErrnoStatus("open blob of '" + PrintableKey(key) + "' in bucket '" + bucket + "'", err);
+  }
+}
+
+Status FsBackend::SetObjectAcl(const std::string& bucket, const std::string& key, const std::string& acl,
+                               const std::optional<std::string>& generation) {
+  std::lock_guard lock(mu_);
+  return InTxnLocked([&]() -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto rec, db_->FindObject(bucket, key));
+    if (!rec) {
+      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+      return exists ? NoSuchKey(bucket, key) : NoSuchBucket(bucket);
+    }
+    if (generation && rec->generation != *generation)
+      return Status(Code::kConflict, "object '" + PrintableKey(key) + "' changed meanwhile; retry", "OperationAborted");
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2"));
+    st.Text(1, bucket).Blob(2, key).Text(3, acl);
+    return st.Run();
+  });
+}
+
+Result<std::vector<ObjectRecord>> FsBackend::ListObjects(const std::string& bucket, const ListRange& range) {
+  // Lower bound: the later of prefix (inclusive) and start; upper: the prefix's successor.
+  std::string from = range.prefix;
+  bool inclusive = true;
+  if (range.start > range.prefix || (range.start == range.prefix && !range.start_inclusive)) {
+    from = range.start;
+    inclusive = range.start_inclusive;
+  }
+  std::optional<std::string> upper = PrefixSuccessor(range.prefix);
+  std::string sql = std::string("SELECT ") + kObjectColumns + " FROM objects WHERE bucket = ?1 AND key " +
+                    (inclusive ? ">=" : ">") + " ?2" + (upper ? " AND key < ?3" : "") + " ORDER BY key LIMIT ?4";
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+  if (!exists) return NoSuchBucket(bucket);
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(sql));
+  st.Text(1, bucket).Blob(2, from).Int(4, static_cast<int64_t>(range.limit));
+  if (upper) st.Blob(3, *upper);
+  std::vector<ObjectRecord> out;
+  for (;;) {
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    EUCA_ASSIGN_OR_RETURN(ObjectRecord r, Db::ReadObject(st));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<bool> FsBackend::DeleteObject(const std::string& bucket, const std::string& key) {
+  std::optional<ObjectRecord> old;
+  {
+    std::lock_guard lock(mu_);
+    EUCA_RETURN_IF_ERROR(InTxnLocked([&]() -> Status {
+      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+      if (!exists) return NoSuchBucket(bucket);
+      EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(bucket, key));
+      if (!old) return Status::Ok();
+      EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2"));
+      st.Text(1, bucket).Blob(2, key);
+      return st.Run();
+    }));
+  }
+  if (!old) return false;
+  DeleteBlobs(old->blobs);
+  return true;
+}
+
+// Multipart uploads.
+
+Status FsBackend::CreateUpload(const UploadRecord& u) {
+  std::lock_guard lock(mu_);
+  return InTxnLocked([&]() -> Status {
+    EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(u.bucket));
+    if (!exists) return NoSuchBucket(u.bucket);
+    EUCA_ASSIGN_OR_RETURN(auto taken, db_->FindUpload(u.upload_id));
+    if (taken) return AlreadyExists("upload id '" + u.upload_id + "' is taken");
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(std::string("INSERT INTO uploads(") + kUploadColumns +
+                                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+    st.Text(1, u.upload_id).Text(2, u.bucket).Blob(3, u.key).Text(4, u.owner_id).Text(5, u.owner_name);
+    st.Text(6, u.initiator_id).Text(7, u.initiator_name).Blob(8, u.content_type).Blob(9, EncodePairs(u.metadata));
+    st.Blob(10, EncodePairs(u.headers)).Text(11, u.acl).Int(12, u.initiated_ms);
+    return st.Run();
+  });
+}
+
+Result<UploadRecord> FsBackend::GetUpload(const std::string& upload_id) {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(auto u, db_->FindUpload(upload_id));
+  if (!u) return NoSuchUpload(upload_id);
+  return *std::move(u);
+}
+
+Result<std::vector<UploadRecord>> FsBackend::ListUploads(const std::string& bucket, const std::string& prefix) {
+  std::optional<std::string> upper = PrefixSuccessor(prefix);
+  std::string sql = std::string("SELECT ") + kUploadColumns + " FROM uploads WHERE bucket = ?1 AND key >= ?2" +
+                    (upper ? " AND key < ?3" : "") + " ORDER BY key, upload_id";
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+  if (!exists) return NoSuchBucket(bucket);
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(sql));
+  st.Text(1, bucket).Blob(2, prefix);
+  if (upper) st.Blob(3, *upper);
+  std::vector<UploadRecord> out;
+  for (;;) {
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    EUCA_ASSIGN_OR_RETURN(UploadRecord u, Db::ReadUpload(st));
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Status FsBackend::PutPart(const std::string& upload_id, PartRecord part) {
+  std::optional<BlobRef> old;
+  Status s;
+  {
+    std::lock_guard lock(mu_);
+    s = InTxnLocked([&]() -> Status {
+      old.reset();
+      EUCA_ASSIGN_OR_RETURN(auto u, db_->FindUpload(upload_id));
+      if (!u) return NoSuchUpload(upload_id);
+      EUCA_ASSIGN_OR_RETURN(Db::Stmt prev,
+                            db_->Prepare("SELECT blob, size FROM parts WHERE upload_id = ?1 AND part_number = ?2"));
+      prev.Text(1, upload_id).Int(2, part.part_number);
+      EUCA_ASSIGN_OR_RETURN(bool row, prev.Step());
+      if (row) old = BlobRef{prev.Col(0), static_cast<uint64_t>(prev.ColInt(1))};
+      EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("INSERT OR REPLACE INTO parts(upload_id, part_number, blob, "
+                                                      "size, etag, modified_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+      st.Text(1, upload_id).Int(2, part.part_number).Text(3, part.blob.id);
+      st.Int(4, static_cast<int64_t>(part.blob.size)).Text(5, part.etag).Int(6, part.modified_ms);
+      return st.Run();
+    });
+  }
+  if (!s.ok()) {
+    DeleteBlobs({part.blob});
+    return s;
+  }
+  if (old) DeleteBlobs({*old});
+  return Status::Ok();
+}
+
+Result<std::vector<PartRecord>> FsBackend::ListParts(const std::string& upload_id) {
+  std::lock_guard lock(mu_);
+  EUCA_ASSIGN_OR_RETURN(auto u, db_->FindUpload(upload_id));
+  if (!u) return NoSuchUpload(upload_id);
+  return db_->Parts(upload_id);
+}
+
+Result<ObjectRecord> FsBackend::CompleteUpload(const std::string& upload_id, ObjectRecord record) {
+  record.size = 0;
+  for (const auto& b : record.blobs) record.size += b.size;
+  record.generation = RandomHex(16);
+  std::vector<BlobRef> dropped;
+  {
+    std::lock_guard lock(mu_);
+    EUCA_RETURN_IF_ERROR(InTxnLocked([&]() -> Status {
+      dropped.clear();
+      EUCA_ASSIGN_OR_RETURN(auto u, db_->FindUpload(upload_id));
+      if (!u) return NoSuchUpload(upload_id);
+      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(u->bucket));
+      if (!exists) return NoSuchBucket(u->bucket);
+      record.bucket = u->bucket;
+      record.key = u->key;
+      EUCA_ASSIGN_OR_RETURN(auto parts, db_->Parts(upload_id));
+      std::unordered_set<std::string> chosen;
+      for (const auto& b : record.blobs) chosen.insert(b.id);
+      size_t matched = 0;
+      for (const auto& p : parts) {
+        if (chosen.count(p.blob.id)) {
+          ++matched;
+        } else {
+          dropped.push_back(p.blob);
+        }
+      }
+      if (matched != record.blobs.size() || chosen.size() != record.blobs.size())
+        return Status(Code::kConflict, "a part of upload '" + upload_id + "' was replaced meanwhile; retry",
+                      "OperationAborted");
+      EUCA_ASSIGN_OR_RETURN(auto old, db_->FindObject(record.bucket, record.key));
+      if (old) dropped.insert(dropped.end(), old->blobs.begin(), old->blobs.end());
+      EUCA_RETURN_IF_ERROR(db_->InsertObject(record));
+      return db_->DropUpload(upload_id);
+    }));
+  }
+  DeleteBlobs(dropped);
+  return record;
+}
+
+Status FsBackend::AbortUpload(const std::string& upload_id) {
+  std::vector<BlobRef> dropped;
+  {
+    std::lock_guard lock(mu_);
+    EUCA_RETURN_IF_ERROR(InTxnLocked([&]() -> Status {
+      dropped.clear();
+      EUCA_ASSIGN_OR_RETURN(auto u, db_->FindUpload(upload_id));
+      if (!u) return NoSuchUpload(upload_id);
+      EUCA_ASSIGN_OR_RETURN(auto parts, db_->Parts(upload_id));
+      for (auto& p : parts) dropped.push_back(p.blob);
+      return db_->DropUpload(upload_id);
+    }));
+  }
+  DeleteBlobs(dropped);
+  return Status::Ok();
+}
+
+}  // namespace euca::objects

@@ -1,0 +1,95 @@
+#pragma once
+// The filesystem ObjectBackend: blobs are files named by random ids under the data
+// directory, metadata is a SQLite database beside them (WAL). Layout, schema and the crash
+// rules: docs/walrus-format.md.
+//
+// Several processes may open one data directory: SQLite serializes their metadata writes,
+// and a file lock (`LOCK`, shared while open) lets only a process that finds the directory
+// unused reap leftovers, so no one deletes another process's write in progress.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "drivers/objects/backend.h"
+
+namespace euca::objects {
+
+struct FsBackendOptions {
+  /// fsync blobs and their directories, and SQLite synchronous=FULL. Turn off only for
+  /// tests and benchmarks that measure without durability.
+  bool sync = true;
+};
+
+/// What opening found and removed (when the directory was not in use by anyone else).
+struct ReapReport {
+  bool reaped = false;      ///< false if another opener held the directory
+  size_t temp_files = 0;    ///< unfinished writes removed from tmp/
+  size_t orphan_blobs = 0;  ///< committed blobs nothing referenced
+};
+
+class FsBackend;
+
+/// Opens (creating if needed, mode 0700) the Walrus data directory `dir`. Refuses a
+/// database of a newer schema (Unsupported) or one that is not a Walrus store (Internal).
+Result<std::unique_ptr<FsBackend>> OpenFsBackend(const std::string& dir, const FsBackendOptions& options = {});
+
+/// Current schema version (PRAGMA user_version of walrus.db).
+inline constexpr int kWalrusSchemaVersion = 1;
+
+class FsBackend final : public ObjectBackend {
+ public:
+  ~FsBackend() override;
+
+  Status CreateBucket(const BucketRecord& bucket) override;
+  Result<BucketRecord> GetBucket(const std::string& name) override;
+  Result<std::vector<BucketRecord>> ListBuckets() override;
+  Status SetBucketAcl(const std::string& name, const std::string& acl) override;
+  Status DeleteBucket(const std::string& name) override;
+
+  Result<std::unique_ptr<BlobWriter>> NewBlob() override;
+  Result<ObjectRecord> PutObject(ObjectRecord record) override;
+  Result<ObjectRecord> GetObject(const std::string& bucket, const std::string& key) override;
+  Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket, const std::string& key) override;
+  Status SetObjectAcl(const std::string& bucket, const std::string& key, const std::string& acl,
+                      const std::optional<std::string>& generation) override;
+  Result<std::vector<ObjectRecord>> ListObjects(const std::string& bucket, const ListRange& range) override;
+  Result<bool> DeleteObject(const std::string& bucket, const std::string& key) override;
+
+  Status CreateUpload(const UploadRecord& upload) override;
+  Result<UploadRecord> GetUpload(const std::string& upload_id) override;
+  Result<std::vector<UploadRecord>> ListUploads(const std::string& bucket, const std::string& prefix) override;
+  Status PutPart(const std::string& upload_id, PartRecord part) override;
+  Result<std::vector<PartRecord>> ListParts(const std::string& upload_id) override;
+  Result<ObjectRecord> CompleteUpload(const std::string& upload_id, ObjectRecord record) override;
+  Status AbortUpload(const std::string& upload_id) override;
+
+  const ReapReport& reap_report() const { return reap_; }
+  const std::string& dir() const { return dir_; }
+  /// The file holding blob `id`.
+  std::string BlobPath(const std::string& id) const;
+
+ private:
+  friend Result<std::unique_ptr<FsBackend>> OpenFsBackend(const std::string&, const FsBackendOptions&);
+  friend class FsBlobWriter;
+  struct Db;
+
+  FsBackend(std::string dir, FsBackendOptions options);
+  Status Open();
+  Status Reap();
+  /// Deletes blob files (after the metadata that referenced them is gone). Best effort:
+  /// a blob left behind is an orphan the next exclusive open reaps.
+  void DeleteBlobs(const std::vector<BlobRef>& blobs);
+  /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. REQUIRES: mu_ held.
+  template <typename Fn>
+  Status InTxnLocked(Fn&& fn);
+
+  std::string dir_;
+  FsBackendOptions options_;
+  int lock_fd_ = -1;
+  ReapReport reap_;
+  std::mutex mu_;  // guards db_ (one SQLite connection)
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace euca::objects

@@ -1,0 +1,402 @@
+// Durability, crash and key-safety tests of the filesystem backend (real files in temporary
+// directories; crashes are real: a forked child killed with SIGKILL).
+
+#include "drivers/objects/fs_backend.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "drivers/objects/test_support.h"
+
+namespace euca::objects {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using testing::FilesUnder;
+using testing::Get;
+using ::testing::HasSubstr;
+using testing::Put;
+using testing::ReadAll;
+using testing::TempDir;
+using testing::WriteBlob;
+
+std::unique_ptr<FsBackend> MustOpen(const std::string& dir, FsBackendOptions opts = {}) {
+  auto b = OpenFsBackend(dir, opts);
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  return b.ok() ? std::move(b).value() : nullptr;
+}
+
+ObjectRecord Record(std::string bucket, std::string key, std::vector<BlobRef> blobs, std::string etag = "") {
+  ObjectRecord r;
+  r.bucket = std::move(bucket);
+  r.key = std::move(key);
+  r.blobs = std::move(blobs);
+  r.etag = std::move(etag);
+  return r;
+}
+
+ListRange Range(std::string prefix, size_t limit = 1000) {
+  ListRange r;
+  r.prefix = std::move(prefix);
+  r.limit = limit;
+  return r;
+}
+
+UploadRecord Upload(std::string id, std::string bucket, std::string key) {
+  UploadRecord u;
+  u.upload_id = std::move(id);
+  u.bucket = std::move(bucket);
+  u.key = std::move(key);
+  return u;
+}
+
+std::vector<std::string> TempFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& f : FilesUnder(dir))
+    if (f.rfind("tmp/", 0) == 0) out.push_back(f);
+  return out;
+}
+
+std::vector<std::string> BlobFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& f : FilesUnder(dir))
+    if (f.rfind("blobs/", 0) == 0) out.push_back(f);
+  return out;
+}
+
+void Touch(const std::string& path, const std::string& content = "junk") { std::ofstream(path) << content; }
+
+TEST(FsBackendTest, CreatesPrivateLayout) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/a/walrus";
+  auto b = MustOpen(dir);
+  ASSERT_TRUE(b);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir + "/walrus.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/tmp"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/blobs/00"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir + "/blobs/ff"));
+  EXPECT_TRUE(b->reap_report().reaped);
+}
+
+TEST(FsBackendTest, EverythingSurvivesReopen) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  {
+    auto b = MustOpen(dir);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "111122223333", "acme", "", "acl", 1}).ok());
+    ASSERT_TRUE(Put(*b, "bkt", "k", "hello").ok());
+    ASSERT_TRUE(b->CreateUpload(Upload("u", "bkt", "m")).ok());
+    auto blob = WriteBlob(*b, "part");
+    ASSERT_TRUE(blob.ok());
+    ASSERT_TRUE(b->PutPart("u", {1, *blob, "\"p\"", 3}).ok());
+  }
+  auto b = MustOpen(dir);
+  EXPECT_EQ(b->reap_report().orphan_blobs, 0u);
+  EXPECT_EQ(*Get(*b, "bkt", "k"), "hello");
+  auto parts = b->ListParts("u");
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].etag, "\"p\"");
+  EXPECT_EQ(BlobFiles(dir).size(), 2u);
+}
+
+TEST(FsBackendTest, OpenReapsTempFilesAndOrphanBlobsOnly) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  std::string kept_id;
+  {
+    auto b = MustOpen(dir);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+    auto put = Put(*b, "bkt", "k", "kept");
+    ASSERT_TRUE(put.ok());
+    kept_id = put->blobs[0].id;
+    // A blob committed but never referenced: as if the process died before PutObject.
+    ASSERT_TRUE(WriteBlob(*b, "orphan").ok());
+  }
+  Touch(dir + "/tmp/0123456789abcdef0123456789abcdef.tmp");
+  Touch(dir + "/tmp/README");           // not ours: left alone
+  Touch(dir + "/blobs/ab/not-a-blob");  // not ours: left alone
+  std::string orphan2 = "ab" + std::string(30, '0');
+  Touch(dir + "/blobs/ab/" + orphan2);
+  auto b = MustOpen(dir);
+  EXPECT_TRUE(b->reap_report().reaped);
+  EXPECT_EQ(b->reap_report().temp_files, 1u);
+  EXPECT_EQ(b->reap_report().orphan_blobs, 2u);
+  EXPECT_THAT(TempFiles(dir), ElementsAre("tmp/README"));
+  EXPECT_THAT(BlobFiles(dir),
+              ::testing::UnorderedElementsAre("blobs/" + kept_id.substr(0, 2) + "/" + kept_id, "blobs/ab/not-a-blob"));
+  EXPECT_EQ(*Get(*b, "bkt", "k"), "kept");
+}
+
+TEST(FsBackendTest, SecondOpenerDoesNotReapAnotherProcesssWrites) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  auto first = MustOpen(dir);
+  ASSERT_TRUE(first->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  auto writer = first->NewBlob();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Write("in flight").ok());
+  auto committed = WriteBlob(*first, "committed, not yet referenced");
+  ASSERT_TRUE(committed.ok());
+
+  auto second = MustOpen(dir);
+  EXPECT_FALSE(second->reap_report().reaped);
+  EXPECT_EQ(TempFiles(dir).size(), 1u);
+  // Both writes finish normally.
+  auto blob = (*writer)->Commit();
+  ASSERT_TRUE(blob.ok());
+  ObjectRecord r = Record("bkt", "k", {*blob});
+  ASSERT_TRUE(first->PutObject(r).ok());
+  ObjectRecord r2 = Record("bkt", "k2", {*committed});
+  ASSERT_TRUE(first->PutObject(r2).ok());
+  EXPECT_EQ(*Get(*second, "bkt", "k"), "in flight");
+  EXPECT_EQ(*Get(*second, "bkt", "k2"), "committed, not yet referenced");
+}
+
+TEST(FsBackendTest, RefusesNewerSchemaAndForeignDatabases) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  { ASSERT_TRUE(MustOpen(dir)); }
+  auto sql = [](const std::string& path, const char* stmt) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, stmt, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  };
+  sql(dir + "/walrus.db", "PRAGMA user_version=99");
+  auto newer = OpenFsBackend(dir);
+  EXPECT_EQ(newer.status().code(), Code::kUnsupported);
+  EXPECT_THAT(newer.status().message(), HasSubstr("newer than this euca understands"));
+
+  std::string other = tmp.path() + "/other";
+  std::filesystem::create_directories(other);
+  sql(other + "/walrus.db", "CREATE TABLE t(x)");
+  auto foreign = OpenFsBackend(other);
+  EXPECT_EQ(foreign.status().code(), Code::kInternal);
+  EXPECT_THAT(foreign.status().message(), HasSubstr("not a Walrus store"));
+}
+
+// Keys are opaque bytes: nothing a key holds may reach a path, and every key round-trips.
+TEST(FsBackendTest, HostileKeysStayInsideTheDataDirAndRoundTrip) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  auto b = MustOpen(dir);
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  std::vector<std::string> keys = {
+      "../../etc/passwd",
+      "a/../../b",
+      "../",
+      "/abs/path",
+      "..",
+      ".",
+      std::string("nul\0inside", 10),
+      std::string("\0", 1),
+      std::string(1024, 'k'),
+      std::string(1023, '/') + ".",
+      "%2e%2e%2fencoded",
+      "\xe2\x80\xae unicode \xf0\x9f\x98\x80 \xc3\xa9",
+      "\xff\xfe invalid utf-8",
+      "back\\slash\\..\\..",
+      "new\nline",
+  };
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto put = Put(*b, "bkt", keys[i], "value " + std::to_string(i));
+    ASSERT_TRUE(put.ok()) << i << ": " << put.status().ToString();
+  }
+  // Nothing was created beside the data directory, and inside it only the known layout.
+  std::set<std::string> top;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) top.insert(e.path().filename().string());
+  EXPECT_EQ(top, std::set<std::string>{"walrus"});
+  for (const auto& f : FilesUnder(dir)) {
+    bool known = f == "LOCK" || f.rfind("walrus.db", 0) == 0 ||
+                 (f.rfind("blobs/", 0) == 0 && f.size() == 6 + 3 + 32 && IsBlobId(f.substr(9)));
+    EXPECT_TRUE(known) << f;
+  }
+  EXPECT_EQ(BlobFiles(dir).size(), keys.size());
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/b"));
+  // Exact round trip by key, and through a listing.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto got = Get(*b, "bkt", keys[i]);
+    ASSERT_TRUE(got.ok()) << i << ": " << got.status().ToString();
+    EXPECT_EQ(*got, "value " + std::to_string(i)) << i;
+  }
+  auto listed = b->ListObjects("bkt", Range("", 100));
+  ASSERT_TRUE(listed.ok());
+  std::set<std::string> names;
+  for (const auto& o : *listed) names.insert(o.key);
+  EXPECT_EQ(names, std::set<std::string>(keys.begin(), keys.end()));
+  // A prefix that is a prefix of the NUL key only.
+  auto nul = b->ListObjects("bkt", Range(std::string("nul\0", 4)));
+  ASSERT_TRUE(nul.ok());
+  ASSERT_EQ(nul->size(), 1u);
+  EXPECT_EQ((*nul)[0].key, keys[6]);
+}
+
+// Many threads write one key while others read it: every read is one whole version and the
+// final content is one of the writes.
+TEST(FsBackendTest, ConcurrentWritersOfOneKeyNeverMix) {
+  TempDir tmp;
+  auto b = MustOpen(tmp.path() + "/walrus", {.sync = false});
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  constexpr int kWriters = 8;
+  constexpr int kRounds = 12;
+  // Writer w writes (w+1)*20 KiB of byte 'A'+w, in 4 KiB chunks, so a mix shows.
+  auto content = [](int w) { return std::string(static_cast<size_t>(w + 1) * 20 * 1024, static_cast<char>('A' + w)); };
+  ASSERT_TRUE(Put(*b, "bkt", "k", content(0)).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, reads{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int r = 0; r < kRounds; ++r) {
+        std::string data = content(w);
+        auto writer = b->NewBlob();
+        if (!writer.ok()) {
+          ++bad;
+          return;
+        }
+        for (size_t i = 0; i < data.size(); i += 4096) {
+          if (!(*writer)->Write(std::string_view(data).substr(i, 4096)).ok()) ++bad;
+          if (i % (16 * 4096) == 0) std::this_thread::yield();
+        }
+        auto blob = (*writer)->Commit();
+        if (!blob.ok()) {
+          ++bad;
+          return;
+        }
+        ObjectRecord rec = Record("bkt", "k", {*blob}, std::to_string(w));
+        if (!b->PutObject(rec).ok()) ++bad;
+      }
+    });
+  }
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto reader = b->OpenObject("bkt", "k");
+        if (!reader.ok()) {
+          ++bad;
+          continue;
+        }
+        auto data = ReadAll(**reader);
+        if (!data.ok() || data->empty()) {
+          ++bad;
+          continue;
+        }
+        int w = data->front() - 'A';
+        if (w < 0 || w >= kWriters || *data != content(w)) ++bad;
+        ++reads;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  auto final_data = Get(*b, "bkt", "k");
+  ASSERT_TRUE(final_data.ok());
+  int w = final_data->front() - 'A';
+  ASSERT_GE(w, 0);
+  ASSERT_LT(w, kWriters);
+  EXPECT_EQ(*final_data, content(w));
+  EXPECT_EQ(b->GetObject("bkt", "k")->etag, std::to_string(w));  // metadata and data agree
+  EXPECT_EQ(BlobFiles(tmp.path() + "/walrus").size(), 1u);       // every replaced version deleted
+}
+
+// The crash tests fork a child that opens the store and writes, then kill -9 it at a chosen
+// step. The child reports reaching the step through a pipe and then waits to be killed.
+enum class CrashPoint { kMidWrite, kAfterBlobCommit };
+
+void CrashChild(const std::string& dir, CrashPoint point, int notify_fd) {
+  auto opened = OpenFsBackend(dir);
+  if (!opened.ok()) _exit(2);
+  auto& b = **opened;
+  auto writer = b.NewBlob();
+  if (!writer.ok()) _exit(3);
+  std::string chunk(256 * 1024, 'N');
+  for (int i = 0; i < 8; ++i)
+    if (!(*writer)->Write(chunk).ok()) _exit(4);
+  if (point == CrashPoint::kAfterBlobCommit && !(*writer)->Commit().ok()) _exit(5);
+  char c = 'x';
+  if (::write(notify_fd, &c, 1) != 1) _exit(6);
+  for (;;) ::pause();
+}
+
+void RunCrash(const std::string& dir, CrashPoint point) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    CrashChild(dir, point, fds[1]);
+  }
+  ::close(fds[1]);
+  char c = 0;
+  ASSERT_EQ(::read(fds[0], &c, 1), 1) << "child failed before the crash point";
+  ::close(fds[0]);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+TEST(FsBackendCrashTest, KillDuringPutLeavesOldVersionAndReapsTempFile) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  {
+    auto b = MustOpen(dir);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+    ASSERT_TRUE(Put(*b, "bkt", "k", "old version").ok());
+  }
+  RunCrash(dir, CrashPoint::kMidWrite);
+  EXPECT_EQ(TempFiles(dir).size(), 1u);  // the crash left its partial write behind
+  auto b = MustOpen(dir);
+  EXPECT_TRUE(b->reap_report().reaped);
+  EXPECT_EQ(b->reap_report().temp_files, 1u);
+  EXPECT_TRUE(TempFiles(dir).empty());
+  EXPECT_EQ(*Get(*b, "bkt", "k"), "old version");
+  auto listed = b->ListObjects("bkt", {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].size, 11u);
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);
+}
+
+TEST(FsBackendCrashTest, KillBetweenRenameAndMetadataReapsTheOrphan) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/walrus";
+  {
+    auto b = MustOpen(dir);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+    ASSERT_TRUE(Put(*b, "bkt", "k", "old version").ok());
+  }
+  RunCrash(dir, CrashPoint::kAfterBlobCommit);
+  EXPECT_EQ(BlobFiles(dir).size(), 2u);
+  auto b = MustOpen(dir);
+  EXPECT_EQ(b->reap_report().orphan_blobs, 1u);
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);
+  EXPECT_EQ(*Get(*b, "bkt", "k"), "old version");
+}
+
+}  // namespace
+}  // namespace euca::objects
