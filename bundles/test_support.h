@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/base/pki.h"
+#include "core/base/strings.h"
 
 namespace euca::bundles::test_support {
 
@@ -108,15 +109,6 @@ inline int Shell(const std::string& command, std::string* output = nullptr) {
 }
 
 /// Single-quoted for the shell.
-inline std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out.push_back(c);
-  }
-  return out + "'";
-}
+inline std::string Quote(const std::string& s) { return ShellQuote(s); }
 
 }  // namespace euca::bundles::test_support

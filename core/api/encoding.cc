@@ -1,5 +1,7 @@
 #include "core/api/encoding.h"
 
+#include "core/base/clock.h"
+
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -164,14 +166,7 @@ std::string NormalizePath(std::string_view path) {
   return out.empty() ? "/" : out;
 }
 
-std::string FormatAmzDate(int64_t millis) {
-  time_t secs = static_cast<time_t>(millis / 1000);
-  struct tm tm {};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
+std::string FormatAmzDate(int64_t millis) { return FormatUtc(millis, "%Y%m%dT%H%M%SZ"); }
 
 Result<int64_t> ParseAmzDate(std::string_view text) {
   if (text.size() != 16 || text[8] != 'T' || text[15] != 'Z')

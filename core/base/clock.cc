@@ -27,14 +27,16 @@ Clock& RealClock() {
   return clock;
 }
 
-std::string FormatIso8601(int64_t millis) {
+std::string FormatUtc(int64_t millis, const char* format) {
   time_t secs = static_cast<time_t>(millis / 1000);
   struct tm tm {};
   gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
+
+std::string FormatIso8601(int64_t millis) { return FormatUtc(millis, "%Y-%m-%dT%H:%M:%SZ"); }
 
 Result<int64_t> ParseIso8601(const std::string& text) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;

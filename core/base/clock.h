@@ -33,6 +33,8 @@ class FakeClock final : public Clock {
   int64_t now_;
 };
 
+/// `millis` in UTC through strftime(3) `format` (second precision).
+std::string FormatUtc(int64_t millis, const char* format);
 /// "2026-11-23T16:24:18Z" (ISO 8601, UTC, second precision).
 std::string FormatIso8601(int64_t millis);
 /// Parses "YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)" or a date "YYYY-MM-DD" (midnight UTC).

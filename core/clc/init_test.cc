@@ -12,6 +12,7 @@
 
 #include "core/base/pki.h"
 #include "core/clc/admin.h"
+#include "core/clc/zip_reader_test_util.h"
 #include "state/sqlite_store.h"
 
 namespace euca::clc {
@@ -21,29 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
-struct ZipEntry {
-  std::string data;
-  uint32_t mode = 0;
-};
-
-// Reads a zip back with libarchive, independently of the code under test.
-std::map<std::string, ZipEntry> ReadZip(const std::string& zip) {
-  std::map<std::string, ZipEntry> out;
-  struct archive* a = archive_read_new();
-  archive_read_support_format_zip(a);
-  EXPECT_EQ(archive_read_open_memory(a, zip.data(), zip.size()), ARCHIVE_OK) << archive_error_string(a);
-  struct archive_entry* e = nullptr;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    ZipEntry entry;
-    entry.mode = archive_entry_perm(e);
-    char buf[4096];
-    la_ssize_t n;
-    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) entry.data.append(buf, static_cast<size_t>(n));
-    out[archive_entry_pathname(e)] = entry;
-  }
-  archive_read_free(a);
-  return out;
-}
+using testing::ReadZip;
 
 std::string Shell(const std::string& cmd) {
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
