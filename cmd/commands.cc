@@ -72,6 +72,46 @@ const std::vector<CommandSpec> kCommands = {
      "private key that cannot decrypt the bundle with exit status 2.",
      {},
      &SetupUnbundle},
+    {"upload-bundle",
+     "upload a bundle into a bucket of the object store",
+     "Uploads the parts named in the bundle's manifest MANIFEST (-m; the parts are read from -d, "
+     "default the manifest's folder), four at a time, then the manifest last, to "
+     "BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX]). The bucket is created if it does not exist, with "
+     "--location as its location constraint. Uploading again resumes: a part already stored "
+     "with the same size and MD5 (its ETag) is skipped (--debug says so). Prints:\n\n"
+     "  Uploaded BUCKET/PREFIX/NAME.manifest.xml\n\n"
+     "--acl takes euca2ools' choices: aws-exec-read (the default) and ec2-bundle-read grant "
+     "read to the cloud's EC2 identity in Eucalyptus; the embedded cloud reads bundles from its "
+     "own store, so both are stored as the canned ACL private. public-read is public-read; "
+     "private and authenticated-read are accepted too.\n\n"
+     "For now the commands use the embedded object store of EUCA_HOME (HOME/walrus) as the "
+     "user of the credentials in the environment (else the cloud administrator); with S3_URL "
+     "set they refuse (exit status 9) until the Walrus service has a client. A bad bucket "
+     "name fails with the store's message (exit status 2). A progress bar over all bytes is "
+     "drawn on stderr when stderr is a terminal, unless --quiet.",
+     {},
+     &SetupUploadBundle},
+    {"download-bundle",
+     "download a bundle from a bucket of the object store",
+     "Downloads the manifest BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX] and -m NAME, or -p P for "
+     "P.manifest.xml), then each part it names, checking every part's SHA-1 against the "
+     "manifest as it streams by. The parts and the manifest are written to temporary files in "
+     "the destination folder (-d, default the current folder) and renamed into place only when "
+     "all of them arrived intact: on any failure nothing is left there. Prints:\n\n"
+     "  Wrote manifest DIR/NAME\n\n"
+     "With -d - the parts are written, in order, to standard output and nothing is printed. "
+     "A corrupt stored part fails naming the part and both digests (exit status 2); a missing "
+     "bundle fails with exit status 3; another account's bundle with exit status 6.",
+     {},
+     &SetupDownloadBundle},
+    {"delete-bundle",
+     "delete a bundle from a bucket of the object store",
+     "Reads the manifest BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX] and -m NAME, or -p P for "
+     "P.manifest.xml), deletes every part it names, then the manifest. With --clear the "
+     "bucket is deleted too when nothing else is left in it (otherwise a note on stderr says "
+     "it was kept). Prints nothing.",
+     {},
+     &SetupDeleteBundle},
 
     {"admin init",
      "create a cloud in EUCA_HOME",
@@ -219,6 +259,22 @@ const std::vector<CommandSpec> kCommands = {
      {},
      &SetupRollback},
 
+    {"serve walrus",
+     "run Walrus, the S3-compatible object store, in the foreground",
+     "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port 0 "
+     "picks a free port): buckets and objects live in EUCA_HOME/walrus, requests are checked "
+     "against the access keys of the cloud's users (SigV4, including presigned URLs and "
+     "aws-chunked uploads, and SigV2); requests without a signature are anonymous and get only "
+     "what ACLs grant to everyone. Paths may be path style (/BUCKET/KEY), carry the Eucalyptus "
+     "prefixes /services/objectstorage or /services/Walrus, or, for each --domain, name the "
+     "bucket in the host (BUCKET.DOMAIN).\n\n"
+     "Prints, once it accepts connections:\n\n"
+     "  walrus listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT, then stops accepting, lets requests in flight finish "
+     "for up to 5 seconds, and exits with status 0.",
+     {},
+     &SetupServeWalrus},
+
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},
     {"__completions", "print the bash or zsh completion script", "", {}, &SetupCompletions, true},
@@ -226,6 +282,7 @@ const std::vector<CommandSpec> kCommands = {
 
 const std::vector<GroupSpec> kGroups = {
     {"admin", "administer the cloud in EUCA_HOME: accounts, users, properties, history"},
+    {"serve", "run a cloud service in the foreground"},
 };
 
 /// Edit distance with adjacent transpositions counted as one edit (optimal string

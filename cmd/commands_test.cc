@@ -74,7 +74,8 @@ TEST(CommandsTest, SuggestCommandFindsPlausibleTypos) {
 
 TEST(CommandsTest, NextWords) {
   EXPECT_EQ(NextWords(""),
-            (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "admin"}));
+            (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "upload-bundle",
+                                      "download-bundle", "delete-bundle", "admin", "serve"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
   EXPECT_EQ(admin.size(), 18u);

@@ -14,6 +14,11 @@ Handler SetupVersion(CLI::App& app);
 Handler SetupBundleImage(CLI::App& app);
 Handler SetupUnbundle(CLI::App& app);
 
+// cmd/bundle_storage.cc
+Handler SetupUploadBundle(CLI::App& app);
+Handler SetupDownloadBundle(CLI::App& app);
+Handler SetupDeleteBundle(CLI::App& app);
+
 // cmd/admin_init.cc
 Handler SetupAdminInit(CLI::App& app);
 
@@ -42,6 +47,9 @@ Handler SetupHistory(CLI::App& app);
 Handler SetupShow(CLI::App& app);
 Handler SetupDiff(CLI::App& app);
 Handler SetupRollback(CLI::App& app);
+
+// cmd/serve.cc
+Handler SetupServeWalrus(CLI::App& app);
 
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);

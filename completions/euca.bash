@@ -4,9 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle admin' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback' ;;
-    'help') echo 'help version signup bundle-image unbundle admin' ;;
+    'serve') echo 'walrus' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
   esac
 }
 
@@ -15,11 +16,15 @@ _euca_options() {
   case "$1" in
     '') echo '-h --help --version --output --debug -U --url --region --home' ;;
     'admin') echo '-h --help --output --debug -U --url --region --home' ;;
+    'serve') echo '-h --help --output --debug -U --url --region --home' ;;
     'help') echo '-h --help --output --debug -U --url --region --home' ;;
     'version') echo '-h --help --output --debug -U --url --region --home' ;;
     'signup') echo '-h --help -e --email -u --user --output --debug -U --url --region --home' ;;
     'bundle-image') echo '-h --help -i --image -d --destination -p --prefix -r --arch --kernel --ramdisk --image-type -c --cert -k --privatekey -u --user --ec2cert -B --block-device-mappings --productcodes --part-size --quiet --output --debug -U --url --region --home' ;;
     'unbundle') echo '-h --help -m --manifest -s --source -d --destination -k --privatekey -c --cert --quiet --output --debug -U --url --region --home' ;;
+    'upload-bundle') echo '-h --help -b --bucket -m --manifest --acl --location -d --directory --quiet --output --debug -U --url --region --home' ;;
+    'download-bundle') echo '-h --help -b --bucket -m --manifest -p --prefix -d --directory --quiet --output --debug -U --url --region --home' ;;
+    'delete-bundle') echo '-h --help -b --bucket -m --manifest -p --prefix --clear --output --debug -U --url --region --home' ;;
     'admin init') echo '-h --help --force --output --debug -U --url --region --home' ;;
     'admin create-account') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin describe-accounts') echo '-h --help --output --debug -U --url --region --home' ;;
@@ -38,6 +43,7 @@ _euca_options() {
     'admin show') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin diff') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin rollback') echo '-h --help --object --dry-run --output --debug -U --url --region --home' ;;
+    'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -81,6 +87,28 @@ _euca_value() {
     'unbundle|--privatekey') echo 'file' ;;
     'unbundle|-c') echo 'file' ;;
     'unbundle|--cert') echo 'file' ;;
+    'upload-bundle|-b') echo 'any' ;;
+    'upload-bundle|--bucket') echo 'any' ;;
+    'upload-bundle|-m') echo 'file' ;;
+    'upload-bundle|--manifest') echo 'file' ;;
+    'upload-bundle|--acl') echo 'words:aws-exec-read ec2-bundle-read public-read private authenticated-read' ;;
+    'upload-bundle|--location') echo 'any' ;;
+    'upload-bundle|-d') echo 'dir' ;;
+    'upload-bundle|--directory') echo 'dir' ;;
+    'download-bundle|-b') echo 'any' ;;
+    'download-bundle|--bucket') echo 'any' ;;
+    'download-bundle|-m') echo 'any' ;;
+    'download-bundle|--manifest') echo 'any' ;;
+    'download-bundle|-p') echo 'any' ;;
+    'download-bundle|--prefix') echo 'any' ;;
+    'download-bundle|-d') echo 'dir' ;;
+    'download-bundle|--directory') echo 'dir' ;;
+    'delete-bundle|-b') echo 'any' ;;
+    'delete-bundle|--bucket') echo 'any' ;;
+    'delete-bundle|-m') echo 'any' ;;
+    'delete-bundle|--manifest') echo 'any' ;;
+    'delete-bundle|-p') echo 'any' ;;
+    'delete-bundle|--prefix') echo 'any' ;;
     'admin create-user|-a') echo 'any' ;;
     'admin create-user|--account') echo 'any' ;;
     'admin disable-user|-a') echo 'any' ;;
@@ -103,6 +131,8 @@ _euca_value() {
     'admin history|-n') echo 'any' ;;
     'admin history|--max-count') echo 'any' ;;
     'admin rollback|--object') echo 'any' ;;
+    'serve walrus|--listen') echo 'any' ;;
+    'serve walrus|--domain') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -120,6 +150,9 @@ _euca() {
     euca-signup) path='signup' ;;
     euca-bundle-image) path='bundle-image' ;;
     euca-unbundle) path='unbundle' ;;
+    euca-upload-bundle) path='upload-bundle' ;;
+    euca-download-bundle) path='download-bundle' ;;
+    euca-delete-bundle) path='delete-bundle' ;;
     euca-admin-init) path='admin init' ;;
     euca-admin-create-account) path='admin create-account' ;;
     euca-admin-describe-accounts) path='admin describe-accounts' ;;
@@ -140,6 +173,7 @@ _euca() {
     euca-admin-show) path='admin show' ;;
     euca-admin-diff) path='admin diff' ;;
     euca-admin-rollback) path='admin rollback' ;;
+    euca-serve-walrus) path='serve walrus' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -172,6 +206,9 @@ complete -F _euca euca \
   euca-signup \
   euca-bundle-image \
   euca-unbundle \
+  euca-upload-bundle \
+  euca-download-bundle \
+  euca-delete-bundle \
   euca-admin-init \
   euca-admin-create-account \
   euca-admin-describe-accounts \
@@ -191,4 +228,5 @@ complete -F _euca euca \
   euca-admin-history \
   euca-admin-show \
   euca-admin-diff \
-  euca-admin-rollback
+  euca-admin-rollback \
+  euca-serve-walrus

@@ -31,6 +31,7 @@ struct HomePaths {
   std::string ComponentKey(const std::string& c) const { return home + "/keys/" + c + "-pk.pem"; }
   std::string Credentials() const { return home + "/credentials"; }
   std::string Eucarc() const { return home + "/eucarc"; }
+  std::string Walrus() const { return home + "/walrus"; }
 };
 
 /// Who is acting (defined in the model so that every component can take one).

@@ -1,0 +1,990 @@
+#include "core/walrus/s3_rest.h"
+
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include <pugixml.hpp>
+
+#include "core/api/auth.h"
+#include "core/api/aws_chunked.h"
+#include "core/api/digest.h"
+#include "core/api/encoding.h"
+#include "core/base/error_map.h"
+#include "core/base/random.h"
+
+namespace euca::walrus {
+namespace {
+
+using api::QueryParams;
+
+constexpr size_t kMaxXmlBody = 2 << 20;  // DeleteObjects (1,000 keys), Complete (10,000 parts)
+constexpr const char* kServicePrefixes[] = {"/services/objectstorage", "/services/Walrus"};
+
+Status S3Error(Code code, std::string message, std::string wire) {
+  return Status(code, std::move(message), std::move(wire));
+}
+
+std::string Iso8601(int64_t ms) {
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string ToLower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// --- XML -----------------------------------------------------------------------------------
+
+struct Xml {
+  pugi::xml_document doc;
+  pugi::xml_node root;
+  explicit Xml(const char* name) {
+    auto decl = doc.append_child(pugi::node_declaration);
+    decl.append_attribute("version") = "1.0";
+    decl.append_attribute("encoding") = "UTF-8";
+    root = doc.append_child(name);
+    root.append_attribute("xmlns") = kS3XmlNamespace;
+  }
+  std::string str() const {
+    std::ostringstream out;
+    doc.save(out, "", pugi::format_raw);
+    return out.str();
+  }
+};
+
+pugi::xml_node Add(pugi::xml_node parent, const char* name, const std::string& text) {
+  auto n = parent.append_child(name);
+  n.text().set(text.c_str());
+  return n;
+}
+
+void AddOwner(pugi::xml_node parent, const char* name, const Owner& owner) {
+  auto o = parent.append_child(name);
+  Add(o, "ID", owner.id);
+  Add(o, "DisplayName", owner.display_name);
+}
+
+http::Response XmlResponse(int status, const Xml& xml) {
+  http::Response r;
+  r.status = status;
+  r.body = xml.str();
+  r.headers.Set("Content-Type", "application/xml");
+  return r;
+}
+
+/// Parses a small XML request body; MalformedXML when it does not parse.
+Result<std::unique_ptr<pugi::xml_document>> ParseXml(const std::string& body) {
+  auto doc = std::make_unique<pugi::xml_document>();
+  if (body.empty() || !doc->load_buffer(body.data(), body.size())) {
+    return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");
+  }
+  return doc;
+}
+
+/// The child element `name` of `node`, ignoring namespace prefixes.
+pugi::xml_node Child(pugi::xml_node node, std::string_view name) {
+  for (auto c : node.children()) {
+    std::string_view n = c.name();
+    auto colon = n.find(':');
+    if (colon != std::string_view::npos) n = n.substr(colon + 1);
+    if (n == name) return c;
+  }
+  return {};
+}
+
+std::string EncodeIf(bool url, const std::string& s) { return url ? api::UriEncode(s, true) : s; }
+
+// --- Query -----------------------------------------------------------------------------------
+
+struct Query {
+  QueryParams raw;
+  bool Has(std::string_view name) const { return api::FindQueryParam(raw, name); }
+  std::optional<std::string> Get(std::string_view name) const {
+    std::string v;
+    if (api::FindQueryParam(raw, name, &v)) return v;
+    return std::nullopt;
+  }
+  std::string GetOr(std::string_view name, std::string def = "") const { return Get(name).value_or(def); }
+};
+
+Result<int> IntParam(const Query& q, std::string_view name, int def) {
+  auto v = q.Get(name);
+  if (!v) return def;
+  try {
+    size_t pos = 0;
+    long long n = std::stoll(*v, &pos);
+    if (pos != v->size() || n < 0) throw std::invalid_argument("");
+    return static_cast<int>(std::min<long long>(n, 1 << 30));
+  } catch (const std::exception&) {
+    return S3Error(Code::kInvalidArgument, "'" + std::string(name) + "' must be a non-negative integer, got '" + *v + "'",
+                   "InvalidArgument");
+  }
+}
+
+// --- Request bodies ----------------------------------------------------------------------------
+
+/// The request body as Walrus reads it, checked as the signature demands: the declared
+/// SHA-256, or aws-chunked decoding with chunk signatures. The final read (0) is returned only
+/// once the check passed; a failed check is an error, so Walrus commits nothing.
+class RequestBody final : public ByteSource {
+ public:
+  RequestBody(http::BodyReader& reader, const api::Verified& verified) : reader_(reader), check_(verified.payload) {
+    if (check_ == api::PayloadCheck::kSha256) {
+      expected_ = verified.payload_sha256;
+      hasher_ = std::make_unique<api::Sha256Hasher>();
+    } else if (check_ == api::PayloadCheck::kAwsChunked && verified.streaming) {
+      decoder_ = std::make_unique<api::AwsChunkedDecoder>(*verified.streaming);
+    }
+  }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    if (decoder_) return ReadChunked(buf, n);
+    EUCA_ASSIGN_OR_RETURN(size_t got, reader_.Read(buf, n));
+    if (hasher_) {
+      if (got > 0) {
+        hasher_->Update(std::string_view(buf, got));
+      } else if (!done_) {
+        done_ = true;
+        if (hasher_->FinishHex() != expected_) {
+          return S3Error(Code::kInvalidArgument,
+                         "the provided 'x-amz-content-sha256' header does not match what was computed",
+                         "XAmzContentSHA256Mismatch");
+        }
+      }
+    }
+    return got;
+  }
+
+ private:
+  Result<size_t> ReadChunked(char* buf, size_t n) {
+    while (pending_pos_ >= pending_.size()) {
+      pending_.clear();
+      pending_pos_ = 0;
+      if (eof_) {
+        EUCA_RETURN_IF_ERROR(decoder_->Finish());
+        return size_t{0};
+      }
+      raw_.resize(64 * 1024);
+      EUCA_ASSIGN_OR_RETURN(size_t got, reader_.Read(raw_.data(), raw_.size()));
+      if (got == 0) {
+        eof_ = true;
+        continue;
+      }
+      EUCA_RETURN_IF_ERROR(decoder_->Feed(std::string_view(raw_.data(), got), &pending_));
+    }
+    size_t k = std::min(n, pending_.size() - pending_pos_);
+    std::memcpy(buf, pending_.data() + pending_pos_, k);
+    pending_pos_ += k;
+    return k;
+  }
+
+  http::BodyReader& reader_;
+  api::PayloadCheck check_;
+  std::string expected_;
+  std::unique_ptr<api::Sha256Hasher> hasher_;
+  std::unique_ptr<api::AwsChunkedDecoder> decoder_;
+  bool done_ = false;
+  bool eof_ = false;
+  std::string raw_;
+  std::string pending_;
+  size_t pending_pos_ = 0;
+};
+
+/// Reads a small body whole (XML documents), checked like any other.
+Result<std::string> ReadSmallBody(RequestBody& body) {
+  std::string out;
+  char buf[16 * 1024];
+  for (;;) {
+    EUCA_ASSIGN_OR_RETURN(size_t got, body.Read(buf, sizeof buf));
+    if (got == 0) return out;
+    out.append(buf, got);
+    if (out.size() > kMaxXmlBody) {
+      return S3Error(Code::kInvalidArgument, "the request body is too large", "MalformedXML");
+    }
+  }
+}
+
+// --- Request parsing -----------------------------------------------------------------------------
+
+struct Request {
+  const http::RequestHead& head;
+  Query query;
+  S3Target target;
+  std::string resource;  // "/bucket/key" for errors
+};
+
+ContentHeaders ContentOf(const Headers& h) {
+  ContentHeaders c;
+  c.content_type = h.Get("Content-Type");
+  c.cache_control = h.Get("Cache-Control");
+  c.content_disposition = h.Get("Content-Disposition");
+  c.content_encoding = h.Get("Content-Encoding");
+  c.content_language = h.Get("Content-Language");
+  c.expires = h.Get("Expires");
+  // aws-chunked is a transfer detail of the request, not the object's encoding.
+  if (!c.content_encoding.empty()) {
+    std::string rest;
+    std::stringstream ss(c.content_encoding);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      std::string t(api::TrimSpace(item));
+      if (t.empty() || ToLower(t) == "aws-chunked") continue;
+      if (!rest.empty()) rest += ",";
+      rest += t;
+    }
+    c.content_encoding = rest;
+  }
+  return c;
+}
+
+Pairs MetadataOf(const Headers& h) {
+  Pairs out;
+  for (const auto& f : h) {
+    std::string name = ToLower(f.name);
+    if (StartsWith(name, "x-amz-meta-")) out.emplace_back(name.substr(11), f.value);
+  }
+  return out;
+}
+
+std::optional<int64_t> DateHeader(const Headers& h, std::string_view name) {
+  const std::string* v = h.Find(name);
+  if (!v) return std::nullopt;
+  auto r = api::ParseHttpDate(*v);
+  if (!r.ok()) return std::nullopt;
+  return *r;
+}
+
+std::optional<std::string> OptHeader(const Headers& h, std::string_view name) {
+  const std::string* v = h.Find(name);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+Conditions ConditionsOf(const Headers& h, const std::string& prefix) {
+  Conditions c;
+  c.if_match = OptHeader(h, prefix + "if-match");
+  c.if_none_match = OptHeader(h, prefix + "if-none-match");
+  c.if_modified_since_ms = DateHeader(h, prefix + "if-modified-since");
+  c.if_unmodified_since_ms = DateHeader(h, prefix + "if-unmodified-since");
+  return c;
+}
+
+std::optional<uint64_t> ContentLengthOf(const http::RequestHead& head, const api::Verified& v) {
+  if (v.payload == api::PayloadCheck::kAwsChunked) {
+    if (v.streaming && v.streaming->decoded_length >= 0) return static_cast<uint64_t>(v.streaming->decoded_length);
+    const std::string* d = head.headers.Find("x-amz-decoded-content-length");
+    if (d) {
+      try {
+        return std::stoull(*d);
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+  return head.content_length;
+}
+
+/// x-amz-copy-source: "[/]bucket/key[?versionId=...]", percent-encoded.
+Result<std::pair<std::string, std::string>> ParseCopySource(const std::string& value) {
+  std::string v = value;
+  auto q = v.find('?');
+  if (q != std::string::npos) v = v.substr(0, q);
+  std::string decoded = api::PercentDecode(v, false);
+  if (!decoded.empty() && decoded[0] == '/') decoded.erase(0, 1);
+  auto slash = decoded.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= decoded.size()) {
+    return S3Error(Code::kInvalidArgument, "invalid copy source '" + value + "': expected BUCKET/KEY", "InvalidArgument");
+  }
+  return std::make_pair(decoded.substr(0, slash), decoded.substr(slash + 1));
+}
+
+Result<AclSpec> AclSpecOf(const Headers& h, const std::string& body) {
+  if (const std::string* canned = h.Find("x-amz-acl")) return AclSpec{.canned = *canned};
+  auto malformed = [] {
+    return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed or did not validate against our schema",
+                   "MalformedACLError");
+  };
+  if (body.empty()) return malformed();
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return malformed();
+  auto policy = Child(doc, "AccessControlPolicy");
+  if (!policy) return malformed();
+  Acl acl;
+  auto owner = Child(policy, "Owner");
+  acl.owner.id = Child(owner, "ID").text().get();
+  acl.owner.display_name = Child(owner, "DisplayName").text().get();
+  auto list = Child(policy, "AccessControlList");
+  for (auto g : list.children()) {
+    std::string_view gname = g.name();
+    if (gname.size() < 5 || gname.substr(gname.size() - 5) != "Grant") continue;
+    auto grantee = Child(g, "Grantee");
+    Grant grant;
+    std::string type = grantee.attribute("xsi:type").value();
+    if (auto uri = Child(grantee, "URI")) {
+      grant.grantee.type = Grantee::Type::kGroup;
+      grant.grantee.id = uri.text().get();
+    } else if (auto id = Child(grantee, "ID")) {
+      grant.grantee.type = Grantee::Type::kCanonicalUser;
+      grant.grantee.id = id.text().get();
+      grant.grantee.display_name = Child(grantee, "DisplayName").text().get();
+    } else {
+      return malformed();
+    }
+    auto perm = ParsePermission(Child(g, "Permission").text().get());
+    if (!perm) return malformed();
+    grant.permission = *perm;
+    acl.grants.push_back(std::move(grant));
+  }
+  return AclSpec{.acl = std::move(acl)};
+}
+
+// --- Result encoding ---------------------------------------------------------------------------
+
+void SetObjectHeaders(http::Response& r, const ObjectInfo& info, const Query& q) {
+  r.headers.Set("ETag", info.etag);
+  r.headers.Set("Last-Modified", api::FormatHttpDate(info.last_modified_ms));
+  r.headers.Set("Accept-Ranges", "bytes");
+  auto set = [&](const char* header, const char* override_param, const std::string& stored, const char* def) {
+    auto o = q.Get(override_param);
+    std::string v = o ? *o : stored;
+    if (v.empty() && def) v = def;
+    if (!v.empty()) r.headers.Set(header, v);
+  };
+  set("Content-Type", "response-content-type", info.content.content_type, "binary/octet-stream");
+  set("Cache-Control", "response-cache-control", info.content.cache_control, nullptr);
+  set("Content-Disposition", "response-content-disposition", info.content.content_disposition, nullptr);
+  set("Content-Encoding", "response-content-encoding", info.content.content_encoding, nullptr);
+  set("Content-Language", "response-content-language", info.content.content_language, nullptr);
+  set("Expires", "response-expires", info.content.expires, nullptr);
+  for (const auto& [name, value] : info.metadata) r.headers.Add("x-amz-meta-" + name, value);
+  if (info.parts_count > 0) r.headers.Set("x-amz-mp-parts-count", std::to_string(info.parts_count));
+}
+
+void AddAcl(pugi::xml_node root, const Acl& acl) {
+  AddOwner(root, "Owner", acl.owner);
+  auto list = root.append_child("AccessControlList");
+  for (const auto& g : acl.grants) {
+    auto grant = list.append_child("Grant");
+    auto grantee = grant.append_child("Grantee");
+    grantee.append_attribute("xmlns:xsi") = "http://www.w3.org/2001/XMLSchema-instance";
+    if (g.grantee.type == Grantee::Type::kGroup) {
+      grantee.append_attribute("xsi:type") = "Group";
+      Add(grantee, "URI", g.grantee.id);
+    } else {
+      grantee.append_attribute("xsi:type") = "CanonicalUser";
+      Add(grantee, "ID", g.grantee.id);
+      Add(grantee, "DisplayName", g.grantee.display_name);
+    }
+    Add(grant, "Permission", std::string(PermissionName(g.permission)));
+  }
+}
+
+// --- The handler ------------------------------------------------------------------------------------
+
+class S3Rest final {
+ public:
+  S3Rest(Walrus& walrus, KeyLookup lookup, S3RestOptions options)
+      : walrus_(walrus), lookup_(std::move(lookup)), options_(std::move(options)) {}
+
+  http::Response Handle(const http::RequestHead& head, http::BodyReader& reader) {
+    std::string request_id = RandomHex(16);
+    Request req{head, {api::SplitQuery(head.query)}, {}, {}};
+    req.target = ResolveS3Target(head.path, head.headers.Get("Host"), options_.domains);
+    req.resource = "/" + req.target.bucket + (req.target.key.empty() ? "" : "/" + req.target.key);
+    auto r = Serve(req, reader);
+    http::Response response = r.ok() ? std::move(*r) : ErrorResponse(r.status(), req, request_id);
+    response.headers.Set("x-amz-request-id", request_id);
+    return response;
+  }
+
+ private:
+  static http::Response ErrorResponse(const Status& s, const Request& req, const std::string& request_id) {
+    Xml xml("Error");
+    xml.root.remove_attribute("xmlns");
+    Add(xml.root, "Code", std::string(S3ErrorCode(s)));
+    Add(xml.root, "Message", s.message());
+    Add(xml.root, "Resource", req.resource);
+    Add(xml.root, "RequestId", request_id);
+    http::Response r = XmlResponse(S3HttpStatus(s), xml);
+    if (S3ErrorCode(s) == "MethodNotAllowed") r.headers.Set("Allow", "GET, HEAD, PUT, POST, DELETE");
+    return r;
+  }
+
+  Result<http::Response> Serve(Request& req, http::BodyReader& reader) {
+    const auto& head = req.head;
+    // Authenticate.
+    api::SignableRequest signable{.method = head.method, .path = head.path, .query = req.query.raw, .headers = head.headers};
+    std::optional<model::Principal> principal;
+    api::SecretLookup secret_lookup = [&](const std::string& akid) -> Result<std::string> {
+      auto owner = lookup_(akid);
+      if (!owner.ok()) {
+        if (owner.status().code() == Code::kUnauthenticated || owner.status().code() == Code::kNotFound) {
+          return NotFound("the access key id '" + akid + "' does not exist or is not active");
+        }
+        return owner.status();
+      }
+      principal = owner->principal;
+      return owner->secret;
+    };
+    api::VerifyOptions vopts{.dialect = api::Dialect::kS3,
+                             .service = "s3",
+                             .region = options_.region,
+                             .clock = options_.clock,
+                             .virtual_host_bucket = req.target.virtual_host ? req.target.bucket : std::string(),
+                             .allow_anonymous = true};
+    EUCA_ASSIGN_OR_RETURN(api::Verified verified, api::VerifyRequest(signable, secret_lookup, vopts));
+    Caller caller = verified.scheme == api::AuthScheme::kAnonymous || !principal ? Caller::Anonymous()
+                                                                                 : Caller(*principal);
+    RequestBody body(reader, verified);
+    return Route(req, caller, body, verified);
+  }
+
+  static Status NotAllowed(const Request& req) {
+    return S3Error(Code::kInvalidArgument,
+                   "the method '" + req.head.method + "' is not allowed against resource '" + req.resource + "'",
+                   "MethodNotAllowed");
+  }
+
+  static Status NotImplementedFor(const std::string& what) {
+    return S3Error(Code::kUnsupported, "'" + what + "' is not implemented", "NotImplemented");
+  }
+
+  Result<http::Response> Route(Request& req, const Caller& caller, RequestBody& body, const api::Verified& v) {
+    const std::string& m = req.head.method;
+    const Query& q = req.query;
+    const std::string& bucket = req.target.bucket;
+    const std::string& key = req.target.key;
+    if (bucket.empty()) {
+      if (m == "GET") return ListBuckets(caller);
+      return NotAllowed(req);
+    }
+    if (key.empty()) {
+      if (m == "GET") {
+        if (q.Has("acl")) {
+          EUCA_ASSIGN_OR_RETURN(Acl acl, walrus_.GetBucketAcl(caller, bucket));
+          return AclResponse(acl);
+        }
+        if (q.Has("location")) return Location(caller, bucket);
+        if (q.Has("versions")) return ListVersions(caller, req);
+        if (q.Has("uploads")) return ListUploads(caller, req);
+        if (q.Has("versioning")) {
+          EUCA_RETURN_IF_ERROR(walrus_.HeadBucket(caller, bucket));
+          Xml xml("VersioningConfiguration");
+          return XmlResponse(200, xml);
+        }
+        for (const char* sub : {"policy", "cors", "lifecycle", "tagging", "website", "logging", "notification",
+                                "replication", "encryption", "object-lock", "accelerate", "requestPayment",
+                                "ownershipControls", "publicAccessBlock", "analytics", "inventory", "metrics"}) {
+          if (q.Has(sub)) return NotImplementedFor(std::string("?") + sub);
+        }
+        return List(caller, req);
+      }
+      if (m == "HEAD") {
+        EUCA_RETURN_IF_ERROR(walrus_.HeadBucket(caller, bucket));
+        return Empty(200);
+      }
+      if (m == "PUT") {
+        if (q.Has("acl")) {
+          EUCA_ASSIGN_OR_RETURN(std::string xml, ReadBodyIfNoCanned(req, body));
+          EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOf(req.head.headers, xml));
+          EUCA_RETURN_IF_ERROR(walrus_.PutBucketAcl(caller, bucket, spec));
+          return Empty(200);
+        }
+        if (!q.raw.empty()) return NotImplementedFor("PUT ?" + q.raw.front().first);
+        return CreateBucket(caller, req, body);
+      }
+      if (m == "DELETE") {
+        if (!q.raw.empty()) return NotImplementedFor("DELETE ?" + q.raw.front().first);
+        EUCA_RETURN_IF_ERROR(walrus_.DeleteBucket(caller, bucket));
+        return Empty(204);
+      }
+      if (m == "POST" && q.Has("delete")) return DeleteObjects(caller, req, body);
+      return NotAllowed(req);
+    }
+    // An object.
+    if (m == "GET" || m == "HEAD") {
+      if (m == "GET" && q.Has("acl")) {
+        EUCA_ASSIGN_OR_RETURN(Acl acl, walrus_.GetObjectAcl(caller, bucket, key));
+        return AclResponse(acl);
+      }
+      if (m == "GET" && q.Has("uploadId")) return ListParts(caller, req);
+      if (m == "GET" && q.Has("tagging")) return NotImplementedFor("?tagging");
+      return Get(caller, req, m == "GET");
+    }
+    if (m == "PUT") {
+      if (q.Has("acl")) {
+        EUCA_ASSIGN_OR_RETURN(std::string xml, ReadBodyIfNoCanned(req, body));
+        EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOf(req.head.headers, xml));
+        EUCA_RETURN_IF_ERROR(walrus_.PutObjectAcl(caller, bucket, key, spec));
+        return Empty(200);
+      }
+      if (q.Has("uploadId") || q.Has("partNumber")) return UploadPart(caller, req, body, v);
+      if (q.Has("tagging")) return NotImplementedFor("?tagging");
+      if (req.head.headers.Has("x-amz-copy-source")) return Copy(caller, req);
+      return Put(caller, req, body, v);
+    }
+    if (m == "DELETE") {
+      if (q.Has("uploadId")) {
+        EUCA_RETURN_IF_ERROR(walrus_.AbortMultipartUpload(caller, bucket, key, q.GetOr("uploadId")));
+        return Empty(204);
+      }
+      EUCA_RETURN_IF_ERROR(walrus_.DeleteObject(caller, bucket, key));
+      return Empty(204);
+    }
+    if (m == "POST") {
+      if (q.Has("uploads")) return CreateUpload(caller, req);
+      if (q.Has("uploadId")) return CompleteUpload(caller, req, body);
+    }
+    return NotAllowed(req);
+  }
+
+  static Result<std::string> ReadBodyIfNoCanned(const Request& req, RequestBody& body) {
+    if (req.head.headers.Has("x-amz-acl")) return std::string();
+    return ReadSmallBody(body);
+  }
+
+  static http::Response Empty(int status) {
+    http::Response r;
+    r.status = status;
+    return r;
+  }
+
+  static http::Response AclResponse(const Acl& acl) {
+    Xml xml("AccessControlPolicy");
+    AddAcl(xml.root, acl);
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> ListBuckets(const Caller& caller) {
+    if (caller.anonymous()) {
+      return S3Error(Code::kPermissionDenied, "listing buckets needs credentials", "AccessDenied");
+    }
+    EUCA_ASSIGN_OR_RETURN(ListBucketsResult result, walrus_.ListBuckets(caller));
+    Xml xml("ListAllMyBucketsResult");
+    AddOwner(xml.root, "Owner", result.owner);
+    auto buckets = xml.root.append_child("Buckets");
+    for (const auto& b : result.buckets) {
+      auto n = buckets.append_child("Bucket");
+      Add(n, "Name", b.name);
+      Add(n, "CreationDate", Iso8601(b.created_ms));
+    }
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> CreateBucket(const Caller& caller, const Request& req, RequestBody& body) {
+    CreateBucketRequest cr{.bucket = req.target.bucket, .location_constraint = {}, .canned_acl = req.head.headers.Get("x-amz-acl")};
+    EUCA_ASSIGN_OR_RETURN(std::string xml, ReadSmallBody(body));
+    if (!api::TrimSpace(xml).empty()) {
+      EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(xml));
+      auto config = Child(*doc, "CreateBucketConfiguration");
+      if (!config) return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");
+      cr.location_constraint = Child(config, "LocationConstraint").text().get();
+    }
+    EUCA_RETURN_IF_ERROR(walrus_.CreateBucket(caller, cr));
+    http::Response r = Empty(200);
+    r.headers.Set("Location", "/" + req.target.bucket);
+    return r;
+  }
+
+  Result<http::Response> Location(const Caller& caller, const std::string& bucket) {
+    EUCA_ASSIGN_OR_RETURN(std::string loc, walrus_.GetBucketLocation(caller, bucket));
+    Xml xml("LocationConstraint");
+    xml.root.text().set(loc.c_str());
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> List(const Caller& caller, const Request& req) {
+    const Query& q = req.query;
+    ListObjectsRequest lr;
+    lr.bucket = req.target.bucket;
+    lr.prefix = q.GetOr("prefix");
+    lr.delimiter = q.GetOr("delimiter");
+    EUCA_ASSIGN_OR_RETURN(lr.max_keys, IntParam(q, "max-keys", 1000));
+    lr.v2 = q.GetOr("list-type") == "2";
+    lr.marker = q.GetOr("marker");
+    lr.continuation_token = q.Get("continuation-token");
+    lr.start_after = q.GetOr("start-after");
+    std::string encoding = q.GetOr("encoding-type");
+    if (!encoding.empty() && encoding != "url") {
+      return S3Error(Code::kInvalidArgument, "invalid encoding type '" + encoding + "': only 'url' is supported",
+                     "InvalidArgument");
+    }
+    bool url = encoding == "url";
+    bool fetch_owner = q.GetOr("fetch-owner") == "true";
+    EUCA_ASSIGN_OR_RETURN(ListObjectsResult result, walrus_.ListObjects(caller, lr));
+    Xml xml("ListBucketResult");
+    auto root = xml.root;
+    Add(root, "Name", lr.bucket);
+    Add(root, "Prefix", EncodeIf(url, lr.prefix));
+    if (lr.v2) {
+      if (lr.continuation_token) Add(root, "ContinuationToken", *lr.continuation_token);
+      if (!lr.start_after.empty()) Add(root, "StartAfter", EncodeIf(url, lr.start_after));
+      Add(root, "KeyCount", std::to_string(result.key_count));
+    } else {
+      Add(root, "Marker", EncodeIf(url, lr.marker));
+    }
+    Add(root, "MaxKeys", std::to_string(result.max_keys));
+    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
+    if (url) Add(root, "EncodingType", "url");
+    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    if (lr.v2 && !result.next_continuation_token.empty()) {
+      Add(root, "NextContinuationToken", result.next_continuation_token);
+    }
+    if (!lr.v2 && !result.next_marker.empty()) Add(root, "NextMarker", EncodeIf(url, result.next_marker));
+    for (const auto& o : result.contents) {
+      auto c = root.append_child("Contents");
+      Add(c, "Key", EncodeIf(url, o.key));
+      Add(c, "LastModified", Iso8601(o.last_modified_ms));
+      Add(c, "ETag", o.etag);
+      Add(c, "Size", std::to_string(o.size));
+      if (!lr.v2 || fetch_owner) AddOwner(c, "Owner", o.owner);
+      Add(c, "StorageClass", "STANDARD");
+    }
+    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> ListVersions(const Caller& caller, const Request& req) {
+    const Query& q = req.query;
+    ListObjectVersionsRequest lr;
+    lr.bucket = req.target.bucket;
+    lr.prefix = q.GetOr("prefix");
+    lr.delimiter = q.GetOr("delimiter");
+    lr.key_marker = q.GetOr("key-marker");
+    lr.version_id_marker = q.GetOr("version-id-marker");
+    EUCA_ASSIGN_OR_RETURN(lr.max_keys, IntParam(q, "max-keys", 1000));
+    bool url = q.GetOr("encoding-type") == "url";
+    EUCA_ASSIGN_OR_RETURN(ListObjectVersionsResult result, walrus_.ListObjectVersions(caller, lr));
+    Xml xml("ListVersionsResult");
+    auto root = xml.root;
+    Add(root, "Name", lr.bucket);
+    Add(root, "Prefix", EncodeIf(url, lr.prefix));
+    Add(root, "KeyMarker", EncodeIf(url, lr.key_marker));
+    Add(root, "VersionIdMarker", lr.version_id_marker);
+    if (!result.next_key_marker.empty()) Add(root, "NextKeyMarker", EncodeIf(url, result.next_key_marker));
+    if (!result.next_version_id_marker.empty()) Add(root, "NextVersionIdMarker", result.next_version_id_marker);
+    Add(root, "MaxKeys", std::to_string(result.max_keys));
+    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
+    if (url) Add(root, "EncodingType", "url");
+    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    for (const auto& v : result.versions) {
+      auto n = root.append_child("Version");
+      Add(n, "Key", EncodeIf(url, v.object.key));
+      Add(n, "VersionId", v.version_id);
+      Add(n, "IsLatest", v.is_latest ? "true" : "false");
+      Add(n, "LastModified", Iso8601(v.object.last_modified_ms));
+      Add(n, "ETag", v.object.etag);
+      Add(n, "Size", std::to_string(v.object.size));
+      AddOwner(n, "Owner", v.object.owner);
+      Add(n, "StorageClass", "STANDARD");
+    }
+    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> ListUploads(const Caller& caller, const Request& req) {
+    const Query& q = req.query;
+    ListMultipartUploadsRequest lr;
+    lr.bucket = req.target.bucket;
+    lr.prefix = q.GetOr("prefix");
+    lr.delimiter = q.GetOr("delimiter");
+    lr.key_marker = q.GetOr("key-marker");
+    lr.upload_id_marker = q.GetOr("upload-id-marker");
+    EUCA_ASSIGN_OR_RETURN(lr.max_uploads, IntParam(q, "max-uploads", 1000));
+    bool url = q.GetOr("encoding-type") == "url";
+    EUCA_ASSIGN_OR_RETURN(ListMultipartUploadsResult result, walrus_.ListMultipartUploads(caller, lr));
+    Xml xml("ListMultipartUploadsResult");
+    auto root = xml.root;
+    Add(root, "Bucket", lr.bucket);
+    Add(root, "KeyMarker", EncodeIf(url, lr.key_marker));
+    Add(root, "UploadIdMarker", lr.upload_id_marker);
+    Add(root, "NextKeyMarker", EncodeIf(url, result.next_key_marker));
+    Add(root, "NextUploadIdMarker", result.next_upload_id_marker);
+    Add(root, "Prefix", EncodeIf(url, lr.prefix));
+    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
+    Add(root, "MaxUploads", std::to_string(result.max_uploads));
+    if (url) Add(root, "EncodingType", "url");
+    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    for (const auto& u : result.uploads) {
+      auto n = root.append_child("Upload");
+      Add(n, "Key", EncodeIf(url, u.key));
+      Add(n, "UploadId", u.upload_id);
+      AddOwner(n, "Initiator", u.initiator);
+      AddOwner(n, "Owner", u.owner);
+      Add(n, "StorageClass", "STANDARD");
+      Add(n, "Initiated", Iso8601(u.initiated_ms));
+    }
+    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> Get(const Caller& caller, const Request& req, bool with_body) {
+    GetObjectRequest gr{.bucket = req.target.bucket,
+                        .key = req.target.key,
+                        .range = OptHeader(req.head.headers, "Range"),
+                        .conditions = ConditionsOf(req.head.headers, "")};
+    EUCA_ASSIGN_OR_RETURN(GetObjectResult result,
+                          with_body ? walrus_.GetObject(caller, gr) : walrus_.HeadObject(caller, gr));
+    http::Response r;
+    if (result.status == GetStatus::kNotModified) {
+      r.status = 304;
+      r.headers.Set("ETag", result.info.etag);
+      r.headers.Set("Last-Modified", api::FormatHttpDate(result.info.last_modified_ms));
+      return r;
+    }
+    r.status = result.status == GetStatus::kPartialContent ? 206 : 200;
+    SetObjectHeaders(r, result.info, req.query);
+    if (result.range) {
+      r.headers.Set("Content-Range", "bytes " + std::to_string(result.range->first) + "-" +
+                                         std::to_string(result.range->last) + "/" + std::to_string(result.info.size));
+    }
+    r.content_length = result.content_length;
+    if (with_body && result.body) {
+      std::shared_ptr<ObjectBody> obj(std::move(result.body));
+      r.source = [obj](char* buf, size_t n) -> Result<size_t> { return obj->Read(buf, n); };
+    } else if (with_body) {
+      r.source = [](char*, size_t) -> Result<size_t> { return size_t{0}; };
+    }
+    return r;
+  }
+
+  Result<http::Response> Put(const Caller& caller, const Request& req, RequestBody& body, const api::Verified& v) {
+    const Headers& h = req.head.headers;
+    PutObjectRequest pr{.bucket = req.target.bucket,
+                        .key = req.target.key,
+                        .content = ContentOf(h),
+                        .metadata = MetadataOf(h),
+                        .canned_acl = h.Get("x-amz-acl"),
+                        .content_md5 = OptHeader(h, "Content-MD5"),
+                        .content_length = ContentLengthOf(req.head, v)};
+    EUCA_ASSIGN_OR_RETURN(PutObjectResult result, walrus_.PutObject(caller, pr, body));
+    http::Response r = Empty(200);
+    r.headers.Set("ETag", result.etag);
+    return r;
+  }
+
+  Result<http::Response> Copy(const Caller& caller, const Request& req) {
+    const Headers& h = req.head.headers;
+    EUCA_ASSIGN_OR_RETURN(auto source, ParseCopySource(h.Get("x-amz-copy-source")));
+    std::string directive = h.Get("x-amz-metadata-directive");
+    if (!directive.empty() && directive != "COPY" && directive != "REPLACE") {
+      return S3Error(Code::kInvalidArgument, "unknown metadata directive '" + directive + "': use COPY or REPLACE",
+                     "InvalidArgument");
+    }
+    CopyObjectRequest cr;
+    cr.source_bucket = source.first;
+    cr.source_key = source.second;
+    cr.bucket = req.target.bucket;
+    cr.key = req.target.key;
+    cr.directive = directive == "REPLACE" ? MetadataDirective::kReplace : MetadataDirective::kCopy;
+    if (cr.directive == MetadataDirective::kReplace) {
+      cr.content = ContentOf(h);
+      cr.metadata = MetadataOf(h);
+    }
+    cr.canned_acl = h.Get("x-amz-acl");
+    cr.source_conditions = ConditionsOf(h, "x-amz-copy-source-");
+    EUCA_ASSIGN_OR_RETURN(CopyObjectResult result, walrus_.CopyObject(caller, cr));
+    Xml xml("CopyObjectResult");
+    Add(xml.root, "LastModified", Iso8601(result.last_modified_ms));
+    Add(xml.root, "ETag", result.etag);
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> CreateUpload(const Caller& caller, const Request& req) {
+    const Headers& h = req.head.headers;
+    CreateMultipartUploadRequest cr{.bucket = req.target.bucket,
+                                    .key = req.target.key,
+                                    .content = ContentOf(h),
+                                    .metadata = MetadataOf(h),
+                                    .canned_acl = h.Get("x-amz-acl")};
+    EUCA_ASSIGN_OR_RETURN(std::string upload_id, walrus_.CreateMultipartUpload(caller, cr));
+    Xml xml("InitiateMultipartUploadResult");
+    Add(xml.root, "Bucket", cr.bucket);
+    Add(xml.root, "Key", cr.key);
+    Add(xml.root, "UploadId", upload_id);
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> UploadPart(const Caller& caller, const Request& req, RequestBody& body,
+                                    const api::Verified& v) {
+    const Query& q = req.query;
+    if (!q.Has("uploadId") || !q.Has("partNumber")) {
+      return S3Error(Code::kInvalidArgument, "an upload part needs both 'uploadId' and 'partNumber'", "InvalidRequest");
+    }
+    EUCA_ASSIGN_OR_RETURN(int part, IntParam(q, "partNumber", 0));
+    const Headers& h = req.head.headers;
+    if (h.Has("x-amz-copy-source")) {
+      EUCA_ASSIGN_OR_RETURN(auto source, ParseCopySource(h.Get("x-amz-copy-source")));
+      UploadPartCopyRequest ur{.bucket = req.target.bucket,
+                               .key = req.target.key,
+                               .upload_id = q.GetOr("uploadId"),
+                               .part_number = part,
+                               .source_bucket = source.first,
+                               .source_key = source.second,
+                               .source_range = OptHeader(h, "x-amz-copy-source-range"),
+                               .source_conditions = ConditionsOf(h, "x-amz-copy-source-")};
+      EUCA_ASSIGN_OR_RETURN(CopyObjectResult result, walrus_.UploadPartCopy(caller, ur));
+      Xml xml("CopyPartResult");
+      Add(xml.root, "LastModified", Iso8601(result.last_modified_ms));
+      Add(xml.root, "ETag", result.etag);
+      return XmlResponse(200, xml);
+    }
+    UploadPartRequest ur{.bucket = req.target.bucket,
+                         .key = req.target.key,
+                         .upload_id = q.GetOr("uploadId"),
+                         .part_number = part,
+                         .content_md5 = OptHeader(h, "Content-MD5"),
+                         .content_length = ContentLengthOf(req.head, v)};
+    EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_.UploadPart(caller, ur, body));
+    http::Response r = Empty(200);
+    r.headers.Set("ETag", etag);
+    return r;
+  }
+
+  Result<http::Response> CompleteUpload(const Caller& caller, const Request& req, RequestBody& body) {
+    EUCA_ASSIGN_OR_RETURN(std::string text, ReadSmallBody(body));
+    EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(text));
+    auto root = Child(*doc, "CompleteMultipartUpload");
+    if (!root) return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");
+    CompleteMultipartUploadRequest cr{.bucket = req.target.bucket, .key = req.target.key, .upload_id = req.query.GetOr("uploadId"), .parts = {}};
+    for (auto p : root.children()) {
+      std::string_view name = p.name();
+      if (name != "Part" && !name.ends_with(":Part")) continue;
+      auto number = Child(p, "PartNumber");
+      auto etag = Child(p, "ETag");
+      if (!number || !etag) return S3Error(Code::kInvalidArgument, "each Part needs a PartNumber and an ETag", "MalformedXML");
+      cr.parts.push_back({number.text().as_int(0), etag.text().get()});
+    }
+    if (cr.parts.empty()) {
+      return S3Error(Code::kInvalidArgument, "the XML you provided lists no parts", "MalformedXML");
+    }
+    EUCA_ASSIGN_OR_RETURN(CompleteMultipartUploadResult result, walrus_.CompleteMultipartUpload(caller, cr));
+    Xml xml("CompleteMultipartUploadResult");
+    Add(xml.root, "Location", "/" + result.bucket + "/" + api::UriEncode(result.key, true));
+    Add(xml.root, "Bucket", result.bucket);
+    Add(xml.root, "Key", result.key);
+    Add(xml.root, "ETag", result.etag);
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> ListParts(const Caller& caller, const Request& req) {
+    const Query& q = req.query;
+    ListPartsRequest lr{.bucket = req.target.bucket, .key = req.target.key, .upload_id = q.GetOr("uploadId")};
+    EUCA_ASSIGN_OR_RETURN(lr.part_number_marker, IntParam(q, "part-number-marker", 0));
+    EUCA_ASSIGN_OR_RETURN(lr.max_parts, IntParam(q, "max-parts", 1000));
+    EUCA_ASSIGN_OR_RETURN(ListPartsResult result, walrus_.ListParts(caller, lr));
+    Xml xml("ListPartsResult");
+    auto root = xml.root;
+    Add(root, "Bucket", result.bucket);
+    Add(root, "Key", result.key);
+    Add(root, "UploadId", result.upload_id);
+    AddOwner(root, "Initiator", result.initiator);
+    AddOwner(root, "Owner", result.owner);
+    Add(root, "StorageClass", "STANDARD");
+    Add(root, "PartNumberMarker", std::to_string(result.part_number_marker));
+    Add(root, "NextPartNumberMarker", std::to_string(result.next_part_number_marker));
+    Add(root, "MaxParts", std::to_string(result.max_parts));
+    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    for (const auto& p : result.parts) {
+      auto n = root.append_child("Part");
+      Add(n, "PartNumber", std::to_string(p.part_number));
+      Add(n, "LastModified", Iso8601(p.last_modified_ms));
+      Add(n, "ETag", p.etag);
+      Add(n, "Size", std::to_string(p.size));
+    }
+    return XmlResponse(200, xml);
+  }
+
+  Result<http::Response> DeleteObjects(const Caller& caller, const Request& req, RequestBody& body) {
+    EUCA_ASSIGN_OR_RETURN(std::string text, ReadSmallBody(body));
+    EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(text));
+    auto root = Child(*doc, "Delete");
+    if (!root) return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");
+    bool quiet = std::string(Child(root, "Quiet").text().get()) == "true";
+    std::vector<std::string> keys;
+    for (auto o : root.children()) {
+      std::string_view name = o.name();
+      if (name != "Object" && !name.ends_with(":Object")) continue;
+      auto key = Child(o, "Key");
+      if (!key) return S3Error(Code::kInvalidArgument, "each Object needs a Key", "MalformedXML");
+      keys.emplace_back(key.text().get());
+    }
+    EUCA_ASSIGN_OR_RETURN(std::vector<DeleteResult> results, walrus_.DeleteObjects(caller, req.target.bucket, keys));
+    Xml xml("DeleteResult");
+    for (const auto& r : results) {
+      if (r.status.ok()) {
+        if (!quiet) Add(xml.root.append_child("Deleted"), "Key", r.key);
+      } else {
+        auto e = xml.root.append_child("Error");
+        Add(e, "Key", r.key);
+        Add(e, "Code", std::string(S3ErrorCode(r.status)));
+        Add(e, "Message", r.status.message());
+      }
+    }
+    return XmlResponse(200, xml);
+  }
+
+  Walrus& walrus_;
+  KeyLookup lookup_;
+  S3RestOptions options_;
+};
+
+}  // namespace
+
+S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, const std::vector<std::string>& domains) {
+  S3Target t;
+  std::string path = raw_path.empty() ? "/" : raw_path;
+  for (const char* prefix : kServicePrefixes) {
+    std::string_view p(prefix);
+    if (StartsWith(path, p) && (path.size() == p.size() || path[p.size()] == '/')) {
+      path = path.substr(p.size());
+      if (path.empty()) path = "/";
+      break;
+    }
+  }
+  // Host without its port (IPv6 literals in brackets keep theirs).
+  std::string h = ToLower(host);
+  if (!h.empty() && h[0] != '[') {
+    auto colon = h.rfind(':');
+    if (colon != std::string::npos) h = h.substr(0, colon);
+  }
+  for (const auto& d : domains) {
+    std::string domain = ToLower(d);
+    if (domain.empty() || h.size() <= domain.size() + 1) continue;
+    if (h.compare(h.size() - domain.size(), domain.size(), domain) == 0 && h[h.size() - domain.size() - 1] == '.') {
+      t.virtual_host = true;
+      t.bucket = h.substr(0, h.size() - domain.size() - 1);
+      std::string rest = path.size() > 1 ? path.substr(1) : "";
+      t.key = api::PercentDecode(rest, false);
+      return t;
+    }
+  }
+  std::string rest = path.substr(1);
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) {
+    t.bucket = api::PercentDecode(rest, false);
+  } else {
+    t.bucket = api::PercentDecode(rest.substr(0, slash), false);
+    t.key = api::PercentDecode(rest.substr(slash + 1), false);
+  }
+  return t;
+}
+
+http::Handler MakeS3Handler(Walrus& walrus, KeyLookup lookup, S3RestOptions options) {
+  auto rest = std::make_shared<S3Rest>(walrus, std::move(lookup), std::move(options));
+  return [rest](const http::RequestHead& head, http::BodyReader& body) { return rest->Handle(head, body); };
+}
+
+}  // namespace euca::walrus

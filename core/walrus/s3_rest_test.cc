@@ -1,0 +1,330 @@
+// The S3 REST front through the real HTTP server on loopback: requests signed with our own
+// signers (api::SignSigV4, PresignSigV4, AwsChunkedEncoder), answers checked as XML and headers.
+
+#include "core/walrus/s3_rest.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "core/api/aws_chunked.h"
+#include "core/api/digest.h"
+#include "core/api/encoding.h"
+#include "core/api/sigv4.h"
+#include "core/base/clock.h"
+#include "core/http/client.h"
+#include "core/http/server.h"
+#include "drivers/objects/memory_backend.h"
+
+namespace euca::walrus {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const model::Principal kAlice{"acme", "111111111111", "alice", "AIDAALICE0000000000001"};
+const model::Principal kCarol{"other", "222222222222", "carol", "AIDACAROL000000000001"};
+const api::Credentials kAliceKey{"AKIAALICE", "alice-secret"};
+const api::Credentials kCarolKey{"AKIACAROL", "carol-secret"};
+const api::Credentials kDisabledKey{"AKIADISABLED", "disabled-secret"};
+
+class S3RestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WalrusOptions wopts;
+    wopts.region = "euca";
+    wopts.min_part_size = 16;
+    walrus_ = std::make_unique<Walrus>(backend_, RealClock(), wopts);
+    KeyLookup lookup = [](const std::string& akid) -> Result<KeyOwner> {
+      if (akid == kAliceKey.access_key_id) return KeyOwner{kAlice, kAliceKey.secret_key};
+      if (akid == kCarolKey.access_key_id) return KeyOwner{kCarol, kCarolKey.secret_key};
+      if (akid == kDisabledKey.access_key_id) return Unauthenticated("user is disabled");
+      return NotFound("no such key");
+    };
+    auto server = http::Server::Start({}, MakeS3Handler(*walrus_, lookup, {.domains = {"s3.example.com"}}));
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    host_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  /// Sends `method target` signed by `key` (nullptr: anonymous) with `body`.
+  http::ClientResponse Send(const std::string& method, const std::string& target, const std::string& body = "",
+                            Headers headers = {}, const api::Credentials* key = &kAliceKey) {
+    auto q = target.find('?');
+    api::SignableRequest req{.method = method,
+                             .path = target.substr(0, q),
+                             .query = q == std::string::npos ? api::QueryParams{} : api::SplitQuery(target.substr(q + 1)),
+                             .headers = std::move(headers),
+                             .body = body};
+    if (!req.headers.Has("Host")) req.headers.Set("Host", host_);
+    if (key) {
+      auto sig = api::SignSigV4(req, *key, {.region = "euca", .now_ms = RealClock().NowMillis()});
+      EXPECT_TRUE(sig.ok()) << sig.status().ToString();
+    }
+    http::ClientRequest creq{.method = method, .url = "http://" + host_ + target, .headers = req.headers, .body = body};
+    auto r = client_.Do(creq);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(*r) : http::ClientResponse{};
+  }
+
+  objects::MemoryBackend backend_;
+  std::unique_ptr<Walrus> walrus_;
+  std::unique_ptr<http::Server> server_;
+  std::string host_;
+  http::Client client_;
+};
+
+
+TEST(S3TargetTest, PathStyleVirtualHostAndServicePrefixes) {
+  std::vector<std::string> domains = {"s3.example.com"};
+  auto t = ResolveS3Target("/b/dir/a%20b", "127.0.0.1:8773", domains);
+  EXPECT_EQ(t.bucket, "b");
+  EXPECT_EQ(t.key, "dir/a b");
+  EXPECT_FALSE(t.virtual_host);
+  t = ResolveS3Target("/services/objectstorage/b/k", "h", domains);
+  EXPECT_EQ(t.bucket, "b");
+  EXPECT_EQ(t.key, "k");
+  t = ResolveS3Target("/services/Walrus", "h", domains);
+  EXPECT_EQ(t.bucket, "");
+  t = ResolveS3Target("/services/Walrusx/k", "h", domains);
+  EXPECT_EQ(t.bucket, "services");
+  t = ResolveS3Target("/x/y", "My.Bucket.S3.example.com:80", domains);
+  EXPECT_TRUE(t.virtual_host);
+  EXPECT_EQ(t.bucket, "my.bucket");
+  EXPECT_EQ(t.key, "x/y");
+  t = ResolveS3Target("/", "s3.example.com", domains);
+  EXPECT_EQ(t.bucket, "");
+  EXPECT_FALSE(t.virtual_host);
+}
+
+TEST_F(S3RestTest, BucketAndObjectRoundTrip) {
+  auto r = Send("PUT", "/photos");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = Send("PUT", "/photos/dir/a%20b.txt", "hello world",
+           {{"Content-Type", "text/plain"}, {"x-amz-meta-Color", "blue"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("ETag"), "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+
+  r = Send("GET", "/photos/dir/a%20b.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.headers.Get("Content-Type"), "text/plain");
+  EXPECT_EQ(r.headers.Get("x-amz-meta-color"), "blue");
+
+  r = Send("GET", "/photos/dir/a%20b.txt?response-content-type=image%2Fpng", "", {{"Range", "bytes=6-"}});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "world");
+  EXPECT_EQ(r.headers.Get("Content-Range"), "bytes 6-10/11");
+  EXPECT_EQ(r.headers.Get("Content-Type"), "image/png");
+
+  r = Send("GET", "/photos/dir/a%20b.txt", "", {{"If-None-Match", "\"5eb63bbbe01eeed093cb22bb8f5acdc3\""}});
+  EXPECT_EQ(r.status, 304);
+
+  r = Send("HEAD", "/photos/dir/a%20b.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.Get("Content-Length"), "11");
+
+  r = Send("GET", "/photos?list-type=2&prefix=dir%2F&encoding-type=url");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<Key>dir/a%20b.txt</Key>"));
+  EXPECT_THAT(r.body, HasSubstr("<KeyCount>1</KeyCount>"));
+  EXPECT_THAT(r.body, HasSubstr("xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""));
+
+  r = Send("GET", "/photos?versions");
+  EXPECT_THAT(r.body, HasSubstr("<VersionId>null</VersionId>"));
+
+  r = Send("GET", "/photos?location");
+  EXPECT_THAT(r.body, HasSubstr("<LocationConstraint"));
+
+  r = Send("GET", "/");
+  EXPECT_THAT(r.body, HasSubstr("<Name>photos</Name>"));
+
+  // The Eucalyptus prefix reaches the same object.
+  r = Send("GET", "/services/objectstorage/photos/dir/a%20b.txt");
+  EXPECT_EQ(r.body, "hello world");
+
+  r = Send("PUT", "/photos/copy", "", {{"x-amz-copy-source", "/photos/dir/a%20b.txt"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<CopyObjectResult"));
+  EXPECT_EQ(Send("GET", "/photos/copy").headers.Get("x-amz-meta-color"), "blue");
+
+  r = Send("POST", "/photos?delete", "<Delete><Object><Key>copy</Key></Object></Delete>");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<Deleted><Key>copy</Key></Deleted>"));
+
+  EXPECT_EQ(Send("DELETE", "/photos").status, 409);
+  EXPECT_EQ(Send("DELETE", "/photos/dir/a%20b.txt").status, 204);
+  EXPECT_EQ(Send("DELETE", "/photos").status, 204);
+  EXPECT_EQ(Send("HEAD", "/photos").status, 404);
+}
+
+TEST_F(S3RestTest, VirtualHostStyle) {
+  ASSERT_EQ(Send("PUT", "/vbucket").status, 200);
+  auto r = Send("PUT", "/k", "v", {{"Host", "vbucket.s3.example.com"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send("GET", "/vbucket/k").body, "v");
+}
+
+TEST_F(S3RestTest, ErrorsAreS3Xml) {
+  auto r = Send("GET", "/nosuch/key");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("<Error><Code>NoSuchBucket</Code>"));
+  EXPECT_THAT(r.body, HasSubstr("<Resource>/nosuch/key</Resource>"));
+  EXPECT_THAT(r.body, HasSubstr("<RequestId>"));
+
+  api::Credentials wrong{kAliceKey.access_key_id, "wrong"};
+  r = Send("GET", "/", "", {}, &wrong);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("<Code>SignatureDoesNotMatch</Code>"));
+
+  api::Credentials unknown{"AKIANOBODY", "x"};
+  r = Send("GET", "/", "", {}, &unknown);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidAccessKeyId</Code>"));
+
+  r = Send("GET", "/", "", {}, &kDisabledKey);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidAccessKeyId</Code>"));
+
+  r = Send("GET", "/", "", {}, nullptr);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_THAT(r.body, HasSubstr("<Code>AccessDenied</Code>"));
+
+  r = Send("PATCH", "/b/k");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_THAT(r.body, HasSubstr("<Code>MethodNotAllowed</Code>"));
+  EXPECT_EQ(Send("POST", "/").status, 405);
+
+  ASSERT_EQ(Send("PUT", "/errs").status, 200);
+  r = Send("POST", "/errs?delete", "<Delete><Object>");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>MalformedXML</Code>"));
+
+  r = Send("PUT", "/errs/k", "data", {{"Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  EXPECT_EQ(Send("GET", "/errs/k").status, 404);
+
+  r = Send("PUT", "/Bad_Name");
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidBucketName</Code>"));
+
+  ASSERT_EQ(Send("PUT", "/errs/k", "data").status, 200);
+  r = Send("GET", "/errs/k", "", {{"Range", "bytes=100-200"}});
+  EXPECT_EQ(r.status, 416);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRange</Code>"));
+}
+
+TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {
+  ASSERT_EQ(Send("PUT", "/chunks").status, 200);
+  auto put = [&](bool tamper) {
+    std::string data(100000, 'x');
+    const int64_t now = RealClock().NowMillis();
+    api::SignableRequest req{.method = "PUT",
+                             .path = "/chunks/obj",
+                             .headers = {{"Host", host_},
+                                         {"Content-Encoding", "aws-chunked"},
+                                         {"x-amz-decoded-content-length", std::to_string(data.size())}}};
+    api::SigV4SignOptions opts{.region = "euca", .now_ms = now, .payload_hash = std::string(api::kStreamingPayload)};
+    auto seed = api::SignSigV4(req, kAliceKey, opts);
+    EXPECT_TRUE(seed.ok());
+    api::SigV4Scope scope{api::FormatAmzDate(now).substr(0, 8), "euca", "s3"};
+    api::AwsChunkedEncoder enc(api::SigV4SigningKey(kAliceKey.secret_key, scope), req.headers.Get("X-Amz-Date"),
+                               scope, *seed);
+    std::string body = enc.Chunk(std::string_view(data).substr(0, 65536));
+    body += enc.Chunk(std::string_view(data).substr(65536));
+    body += enc.Final();
+    if (tamper) body[100] = 'y';
+    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + "/chunks/obj", .headers = req.headers, .body = body};
+    auto r = client_.Do(creq);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
+  };
+  auto r = put(true);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("SignatureDoesNotMatch"));
+  EXPECT_EQ(Send("GET", "/chunks/obj").status, 404);
+  r = put(false);
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto g = Send("GET", "/chunks/obj");
+  EXPECT_TRUE(g.body == std::string(100000, 'x')) << g.body.substr(0, 200);
+  EXPECT_EQ(g.headers.Get("Content-Encoding"), "");
+}
+
+TEST_F(S3RestTest, WrongDeclaredSha256IsRefused) {
+  ASSERT_EQ(Send("PUT", "/sha").status, 200);
+  api::SignableRequest req{.method = "PUT", .path = "/sha/k", .headers = {{"Host", host_}}};
+  api::SigV4SignOptions opts{.region = "euca", .now_ms = RealClock().NowMillis(), .payload_hash = api::Sha256Hex("other")};
+  ASSERT_TRUE(api::SignSigV4(req, kAliceKey, opts).ok());
+  auto r = client_.Do({.method = "PUT", .url = "http://" + host_ + "/sha/k", .headers = req.headers, .body = "body"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("XAmzContentSHA256Mismatch"));
+  EXPECT_EQ(Send("GET", "/sha/k").status, 404);
+}
+
+TEST_F(S3RestTest, MultipartUpload) {
+  ASSERT_EQ(Send("PUT", "/mpu").status, 200);
+  auto r = Send("POST", "/mpu/big?uploads");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto start = r.body.find("<UploadId>") + 10;
+  std::string id = r.body.substr(start, r.body.find("</UploadId>") - start);
+  std::string p1(32, 'a'), p2 = "tail";
+  auto e1 = Send("PUT", "/mpu/big?partNumber=1&uploadId=" + id, p1).headers.Get("ETag");
+  auto e2 = Send("PUT", "/mpu/big?partNumber=2&uploadId=" + id, p2).headers.Get("ETag");
+  r = Send("GET", "/mpu/big?uploadId=" + id);
+  EXPECT_THAT(r.body, HasSubstr("<PartNumber>2</PartNumber>"));
+  r = Send("GET", "/mpu?uploads");
+  EXPECT_THAT(r.body, HasSubstr("<UploadId>" + id + "</UploadId>"));
+  r = Send("POST", "/mpu/big?uploadId=" + id, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 +
+                                                  "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + e2 +
+                                                  "</ETag></Part></CompleteMultipartUpload>");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("-2\"</ETag>"));
+  EXPECT_EQ(Send("GET", "/mpu/big").body, p1 + p2);
+  r = Send("POST", "/mpu/big?uploadId=nosuch", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("NoSuchUpload"));
+}
+
+TEST_F(S3RestTest, PresignedGetAndCrossAccountAcl) {
+  ASSERT_EQ(Send("PUT", "/shared").status, 200);
+  ASSERT_EQ(Send("PUT", "/shared/k", "secret").status, 200);
+
+  api::SignableRequest req{.method = "GET", .path = "/shared/k", .headers = {{"Host", host_}}};
+  ASSERT_TRUE(api::PresignSigV4(req, kAliceKey, {.region = "euca", .now_ms = RealClock().NowMillis()}, 300).ok());
+  auto r = client_.Do({.method = "GET", .url = "http://" + host_ + "/shared/k?" + api::JoinQuery(req.query)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "secret");
+
+  r = client_.Do({.method = "GET", .url = "http://" + host_ + "/shared/k"});
+  EXPECT_EQ(r->status, 403);
+
+  auto c = Send("GET", "/shared/k", "", {}, &kCarolKey);
+  EXPECT_EQ(c.status, 403);
+  EXPECT_THAT(c.body, HasSubstr("<Code>AccessDenied</Code>"));
+
+  EXPECT_EQ(Send("PUT", "/shared/k?acl", "", {{"x-amz-acl", "public-read"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/shared/k", "", {}, &kCarolKey).body, "secret");
+  EXPECT_EQ(Send("GET", "/shared/k", "", {}, nullptr).body, "secret");
+  auto acl = Send("GET", "/shared/k?acl");
+  EXPECT_THAT(acl.body, HasSubstr("<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>"));
+  EXPECT_THAT(acl.body, HasSubstr("<Permission>READ</Permission>"));
+
+  // An ACL document round-trips through PUT ?acl.
+  std::string doc = acl.body;
+  EXPECT_EQ(Send("PUT", "/shared/k?acl", "<AccessControlPolicy><Owner><ID>111111111111</ID></Owner><AccessControlList>"
+                                         "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                                         "xsi:type=\"CanonicalUser\"><ID>111111111111</ID></Grantee>"
+                                         "<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>"
+                                         "</AccessControlPolicy>")
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/shared/k", "", {}, &kCarolKey).status, 403);
+  EXPECT_THAT(Send("GET", "/shared/k?acl").body, Not(HasSubstr("AllUsers")));
+}
+
+}  // namespace
+}  // namespace euca::walrus

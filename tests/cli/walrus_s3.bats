@@ -1,0 +1,221 @@
+#!/usr/bin/env bats
+# euca serve walrus against the real clients: the AWS CLI (v2) and s3cmd, on loopback.
+# One cloud and one server per file; each test uses buckets of its own.
+
+load helpers
+
+AWS=/usr/bin/aws
+S3CMD=/usr/bin/s3cmd
+
+setup_file() {
+  clean_env
+  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
+  export WALRUS_PID=$!
+  local i
+  for i in $(seq 100); do
+    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
+    sleep 0.1
+  done
+  export WALRUS_URL
+  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
+  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
+  export WALRUS_HOSTPORT="${WALRUS_URL#http://}"
+  export ADMIN_KEY ADMIN_SECRET
+  ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
+  ADMIN_SECRET="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
+  export AWS_CONFIG_FILE="$BATS_FILE_TMPDIR/aws-config"
+  printf '[default]\ns3 =\n  addressing_style = path\n' >"$AWS_CONFIG_FILE"
+}
+
+teardown_file() {
+  if [[ -n "${WALRUS_PID:-}" ]]; then
+    kill -TERM "$WALRUS_PID" 2>/dev/null || true
+    wait "$WALRUS_PID" 2>/dev/null || true
+  fi
+}
+
+setup() {
+  export EUCA_HOME="$WALRUS_HOME"
+  cd "$BATS_TEST_TMPDIR"
+}
+
+need_aws() { [[ -x "$AWS" ]] || skip "the AWS CLI ($AWS) is not installed (apt-get install awscli)"; }
+need_s3cmd() { [[ -x "$S3CMD" ]] || skip "s3cmd ($S3CMD) is not installed (apt-get install s3cmd)"; }
+
+# aws_as KEY SECRET ARGS...: the AWS CLI against the server with that key.
+aws_as() {
+  local key="$1" secret="$2"
+  shift 2
+  AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=euca \
+    AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true AWS_PAGER= \
+    "$AWS" --endpoint-url "$WALRUS_URL" "$@"
+}
+aws_admin() { aws_as "$ADMIN_KEY" "$ADMIN_SECRET" "$@"; }
+
+# s3cmd_cfg V2: writes an .s3cfg for the admin key (signature_v2 = V2) and prints its path.
+s3cmd_cfg() {
+  local cfg="$BATS_TEST_TMPDIR/s3cfg-$1"
+  cat >"$cfg" <<EOF
+[default]
+access_key = $ADMIN_KEY
+secret_key = $ADMIN_SECRET
+host_base = $WALRUS_HOSTPORT
+host_bucket = $WALRUS_HOSTPORT
+use_https = False
+signature_v2 = $1
+bucket_location = US
+check_ssl_certificate = False
+EOF
+  echo "$cfg"
+}
+
+@test "serve walrus prints its address and answers anonymous requests with S3 XML" {
+  [[ "$WALRUS_URL" =~ ^http://127\.0\.0\.1:[0-9]+$ ]]
+  run curl -s "$WALRUS_URL/"
+  assert_success
+  assert_output --partial '<Code>AccessDenied</Code>'
+  run curl -s -X PATCH "$WALRUS_URL/b/k"
+  assert_output --partial '<Code>MethodNotAllowed</Code>'
+}
+
+@test "aws s3: mb, cp up and down (multipart), ls, rm, rb" {
+  need_aws
+  head -c $((9 * 1024 * 1024 + 123)) /dev/urandom >big.bin
+  echo "small file" >small.txt
+  run aws_admin s3 mb s3://cli-bucket
+  assert_success
+  run aws_admin s3 cp big.bin s3://cli-bucket/dir/big.bin
+  assert_success
+  run aws_admin s3 cp small.txt s3://cli-bucket/small.txt
+  assert_success
+  run aws_admin s3 ls s3://cli-bucket/ --recursive
+  assert_success
+  assert_output --partial 'dir/big.bin'
+  assert_output --partial 'small.txt'
+  run aws_admin s3 ls
+  assert_output --partial 'cli-bucket'
+  run aws_admin s3 cp s3://cli-bucket/dir/big.bin down.bin
+  assert_success
+  cmp big.bin down.bin
+  # The multipart upload gave an ETag "…-N".
+  run aws_admin s3api head-object --bucket cli-bucket --key dir/big.bin
+  assert_output --regexp '"ETag": "\\"[0-9a-f]{32}-2\\""'
+  run aws_admin s3 rb s3://cli-bucket
+  assert_failure
+  assert_output --partial 'BucketNotEmpty'
+  run aws_admin s3 rm s3://cli-bucket/small.txt
+  assert_success
+  run aws_admin s3 rm s3://cli-bucket --recursive
+  assert_success
+  run aws_admin s3 rb s3://cli-bucket
+  assert_success
+  run aws_admin s3 ls
+  refute_output --partial 'cli-bucket'
+}
+
+@test "aws s3api: create-bucket, put-object, head-object, list-objects-v2, delete-objects" {
+  need_aws
+  echo "api body" >body.txt
+  run aws_admin s3api create-bucket --bucket api-bucket --create-bucket-configuration LocationConstraint=euca
+  assert_success
+  run aws_admin s3api put-object --bucket api-bucket --key 'a b/ü.txt' --body body.txt \
+    --content-type text/plain --metadata color=blue
+  assert_success
+  assert_output --partial "\"$(md5sum <body.txt | cut -c1-32)"
+  run aws_admin s3api head-object --bucket api-bucket --key 'a b/ü.txt'
+  assert_success
+  assert_output --partial '"ContentType": "text/plain"'
+  assert_output --partial '"color": "blue"'
+  run aws_admin s3api list-objects-v2 --bucket api-bucket --prefix 'a b/'
+  assert_success
+  assert_output --partial '"Key": "a b/ü.txt"'
+  run aws_admin s3api get-bucket-location --bucket api-bucket
+  assert_output --partial 'euca'
+  run aws_admin s3api head-object --bucket api-bucket --key nosuch
+  assert_failure
+  assert_output --partial '404'
+  run aws_admin s3api delete-objects --bucket api-bucket --delete 'Objects=[{Key=a b/ü.txt}]'
+  assert_success
+  run aws_admin s3api delete-bucket --bucket api-bucket
+  assert_success
+}
+
+@test "aws s3 presign: the URL works with curl, and not once tampered with" {
+  need_aws
+  echo "presigned content" >p.txt
+  aws_admin s3 mb s3://presign-bucket
+  aws_admin s3 cp p.txt s3://presign-bucket/p.txt
+  url="$(aws_admin s3 presign s3://presign-bucket/p.txt --expires-in 300)"
+  run curl -sf "$url"
+  assert_success
+  assert_output 'presigned content'
+  run curl -s "${url/p.txt/q.txt}"
+  assert_output --partial 'SignatureDoesNotMatch'
+  run curl -s "$WALRUS_URL/presign-bucket/p.txt"
+  assert_output --partial 'AccessDenied'
+}
+
+@test "s3cmd with SigV2 and SigV4: mb, put, get, ls, del, rb" {
+  need_s3cmd
+  head -c 300000 /dev/urandom >s3cmd.bin
+  for v2 in True False; do
+    cfg="$(s3cmd_cfg $v2)"
+    b="s3cmd-$(tr '[:upper:]' '[:lower:]' <<<"$v2")"
+    run "$S3CMD" -c "$cfg" mb "s3://$b"
+    assert_success
+    run "$S3CMD" -c "$cfg" put s3cmd.bin "s3://$b/x/s3cmd.bin"
+    assert_success
+    run "$S3CMD" -c "$cfg" ls "s3://$b/x/"
+    assert_success
+    assert_output --partial "s3://$b/x/s3cmd.bin"
+    run "$S3CMD" -c "$cfg" ls
+    assert_output --partial "s3://$b"
+    rm -f got.bin
+    run "$S3CMD" -c "$cfg" get "s3://$b/x/s3cmd.bin" got.bin
+    assert_success
+    cmp s3cmd.bin got.bin
+    run "$S3CMD" -c "$cfg" del "s3://$b/x/s3cmd.bin"
+    assert_success
+    run "$S3CMD" -c "$cfg" rb "s3://$b"
+    assert_success
+  done
+}
+
+@test "a disabled user is refused" {
+  need_aws
+  create_user walrus-off
+  run aws_as "$KEY_ID" "$SECRET" s3 ls
+  assert_success
+  euca admin disable-user walrus-off >/dev/null
+  run aws_as "$KEY_ID" "$SECRET" s3 ls
+  assert_failure
+  assert_output --partial 'InvalidAccessKeyId'
+}
+
+@test "another account's user is refused until a public-read ACL allows it" {
+  need_aws
+  euca admin create-account walrus-other >/dev/null
+  create_user bob walrus-other
+  echo "shared" >shared.txt
+  aws_admin s3 mb s3://acl-bucket
+  aws_admin s3 cp shared.txt s3://acl-bucket/shared.txt
+  run aws_as "$KEY_ID" "$SECRET" s3 cp s3://acl-bucket/shared.txt -
+  assert_failure
+  assert_output --partial 'Forbidden'
+  run aws_as "$KEY_ID" "$SECRET" s3api get-object --bucket acl-bucket --key shared.txt out.txt
+  assert_failure
+  assert_output --partial 'AccessDenied'
+  run aws_admin s3api put-object-acl --bucket acl-bucket --key shared.txt --acl public-read
+  assert_success
+  run aws_admin s3api get-object-acl --bucket acl-bucket --key shared.txt
+  assert_output --partial 'AllUsers'
+  run aws_as "$KEY_ID" "$SECRET" s3 cp s3://acl-bucket/shared.txt -
+  assert_success
+  assert_output 'shared'
+  # Still not theirs to write.
+  run aws_as "$KEY_ID" "$SECRET" s3 cp shared.txt s3://acl-bucket/theirs.txt
+  assert_failure
+}
