@@ -117,10 +117,10 @@ GetenvFn FakeEnv(std::map<std::string, std::string> vars) {
 
 TEST(ContextTest, HomeComesFromFlagThenEnvironmentThenHome) {
   GlobalOptions g;
-  auto ctx = MakeContext(g, FakeEnv({{"HOME", "/home/u"}}));
+  auto ctx = MakeContext(g, FakeEnv({{"HOME", "/var/lib/u"}}));
   ASSERT_TRUE(ctx.ok());
-  EXPECT_EQ(ctx->home, "/home/u/.euca");
-  ctx = MakeContext(g, FakeEnv({{"HOME", "/home/u"}, {"EUCA_HOME", "/srv/euca/"}}));
+  EXPECT_EQ(ctx->home, "/var/lib/u/.euca");
+  ctx = MakeContext(g, FakeEnv({{"HOME", "/var/lib/u"}, {"EUCA_HOME", "/srv/euca/"}}));
   EXPECT_EQ(ctx->home, "/srv/euca");
   g.home = "/opt/c";
   ctx = MakeContext(g, FakeEnv({{"EUCA_HOME", "/srv/euca"}}));
