@@ -15,7 +15,7 @@ DEB_PACKAGES := \
   libboost-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
-  pigz gzip tar e2fsprogs awscli s3cmd
+  pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base
 
 .PHONY: all build deps test unit cli run bench install clean
 
