@@ -4,6 +4,9 @@
 # Others: make deps | make (build) | make bench | make install PREFIX=/usr/local | make clean
 
 BUILD   ?= build
+# ccache hits across clones in different folders (CI clones afresh each time).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
