@@ -219,3 +219,39 @@ EOF
   run aws_as "$KEY_ID" "$SECRET" s3 cp shared.txt s3://acl-bucket/theirs.txt
   assert_failure
 }
+
+@test "boto3: objects, listing, multipart, presigned SigV4 and SigV2, error codes" {
+  /usr/bin/python3 -c 'import boto3' 2>/dev/null || skip "python3-boto3 is not installed"
+  run /usr/bin/python3 "$REPO_ROOT/tests/walrus/boto3_client.py" "$WALRUS_URL" "$ADMIN_KEY" "$ADMIN_SECRET" boto-bucket
+  assert_success
+  assert_line "ok: presigned GET with s3"
+  assert_line "ok: multipart upload ETag ends in -3"
+  refute_output --partial FAILED
+}
+
+@test "aws s3 sync and mv move a folder tree" {
+  need_aws
+  mkdir -p src/a/b
+  echo one >src/a/1.txt
+  echo two >src/a/b/2.txt
+  run aws_admin s3 mb s3://sync-bucket
+  assert_success
+  run aws_admin s3 sync src s3://sync-bucket/tree
+  assert_success
+  run aws_admin s3 ls --recursive s3://sync-bucket/tree/
+  assert_success
+  assert_output --partial "tree/a/1.txt"
+  assert_output --partial "tree/a/b/2.txt"
+  run aws_admin s3 mv s3://sync-bucket/tree/a/1.txt s3://sync-bucket/moved.txt
+  assert_success
+  run aws_admin s3 cp s3://sync-bucket/moved.txt got.txt
+  assert_success
+  assert_equal "$(cat got.txt)" one
+  run aws_admin s3api head-object --bucket sync-bucket --key tree/a/1.txt
+  assert_failure
+  run aws_admin s3 sync s3://sync-bucket/tree back
+  assert_success
+  assert_equal "$(cat back/a/b/2.txt)" two
+  run aws_admin s3 rb --force s3://sync-bucket
+  assert_success
+}
