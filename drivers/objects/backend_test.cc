@@ -20,6 +20,7 @@ using testing::Get;
 using ::testing::HasSubstr;
 using testing::Put;
 using testing::ReadAll;
+using testing::Upload;
 using testing::TempDir;
 using testing::WriteBlob;
 
@@ -60,14 +61,6 @@ ListRange Range(std::string prefix, std::string start = "", bool inclusive = fal
   r.start_inclusive = inclusive;
   r.limit = limit;
   return r;
-}
-
-UploadRecord Upload(std::string id, std::string bucket, std::string key) {
-  UploadRecord u;
-  u.upload_id = std::move(id);
-  u.bucket = std::move(bucket);
-  u.key = std::move(key);
-  return u;
 }
 
 using Factory = std::function<std::unique_ptr<Harness>()>;

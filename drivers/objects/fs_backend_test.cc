@@ -30,6 +30,7 @@ using testing::Get;
 using ::testing::HasSubstr;
 using testing::Put;
 using testing::ReadAll;
+using testing::Upload;
 using testing::TempDir;
 using testing::WriteBlob;
 
@@ -53,14 +54,6 @@ ListRange Range(std::string prefix, size_t limit = 1000) {
   r.prefix = std::move(prefix);
   r.limit = limit;
   return r;
-}
-
-UploadRecord Upload(std::string id, std::string bucket, std::string key) {
-  UploadRecord u;
-  u.upload_id = std::move(id);
-  u.bucket = std::move(bucket);
-  u.key = std::move(key);
-  return u;
 }
 
 std::vector<std::string> TempFiles(const std::string& dir) {

@@ -32,6 +32,15 @@ class TempDir {
 };
 
 /// Writes `data` as one blob in chunks of `chunk` bytes and commits it.
+/// An upload record with just its identity set.
+inline UploadRecord Upload(std::string id, std::string bucket, std::string key) {
+  UploadRecord u;
+  u.upload_id = std::move(id);
+  u.bucket = std::move(bucket);
+  u.key = std::move(key);
+  return u;
+}
+
 inline Result<BlobRef> WriteBlob(ObjectBackend& backend, std::string_view data, size_t chunk = 7) {
   EUCA_ASSIGN_OR_RETURN(auto writer, backend.NewBlob());
   for (size_t i = 0; i < data.size(); i += chunk) EUCA_RETURN_IF_ERROR(writer->Write(data.substr(i, chunk)));
