@@ -255,6 +255,19 @@ struct FsBackend::Db {
     return Stmt(this, st);
   }
 
+  /// Every remaining row of `st`, each read by `read` (returning Result<T>).
+  template <typename T>
+  static Result<std::vector<T>> ReadRows(Stmt& st, Result<T> (*read)(const Stmt&)) {
+    std::vector<T> out;
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      EUCA_ASSIGN_OR_RETURN(T item, read(st));
+      out.push_back(std::move(item));
+    }
+    return out;
+  }
+
   static Result<ObjectRecord> ReadObject(const Stmt& st) {
     ObjectRecord r;
     r.bucket = st.Col(0);
@@ -794,14 +807,7 @@ Result<std::vector<ObjectRecord>> FsBackend::ListObjects(const std::string& buck
   EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(sql));
   st.Text(1, bucket).Blob(2, from).Int(4, static_cast<int64_t>(range.limit));
   if (upper) st.Blob(3, *upper);
-  std::vector<ObjectRecord> out;
-  for (;;) {
-    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    EUCA_ASSIGN_OR_RETURN(ObjectRecord r, Db::ReadObject(st));
-    out.push_back(std::move(r));
-  }
-  return out;
+  return Db::ReadRows<ObjectRecord>(st, &Db::ReadObject);
 }
 
 Result<bool> FsBackend::DeleteObject(const std::string& bucket, const std::string& key) {
@@ -858,14 +864,7 @@ Result<std::vector<UploadRecord>> FsBackend::ListUploads(const std::string& buck
   EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(sql));
   st.Text(1, bucket).Blob(2, prefix);
   if (upper) st.Blob(3, *upper);
-  std::vector<UploadRecord> out;
-  for (;;) {
-    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    EUCA_ASSIGN_OR_RETURN(UploadRecord u, Db::ReadUpload(st));
-    out.push_back(std::move(u));
-  }
-  return out;
+  return Db::ReadRows<UploadRecord>(st, &Db::ReadUpload);
 }
 
 Status FsBackend::PutPart(const std::string& upload_id, PartRecord part) {
