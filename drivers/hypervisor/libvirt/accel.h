@@ -1,0 +1,41 @@
+#pragma once
+// Choosing the libvirt domain type for an Accel setting. kKvm and kTcg are taken as told;
+// kAuto picks KVM only when /dev/kvm opens read-write AND a probe guest runs under KVM: on
+// some hosts (nested virtualization) /dev/kvm exists but guests hang at boot. The probe is a
+// 64-byte multiboot image that writes 'K' to the serial port and leaves QEMU through the
+// isa-debug-exit port; it takes a fraction of a second under a working KVM and is killed
+// after kProbeTimeout otherwise. See docs/hypervisor.md "Accelerator".
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "core/base/command.h"
+#include "drivers/hypervisor/hypervisor.h"
+
+namespace euca::hypervisor {
+
+inline constexpr std::chrono::milliseconds kProbeTimeout{5000};
+
+/// The probe image (multiboot, a.out kludge, loaded at 1 MiB).
+std::string KvmProbeImage();
+
+/// The QEMU command line that runs the probe image at `image_path` with accelerator
+/// `accel_name` ("kvm" or "tcg").
+Command KvmProbeCommand(const std::string& image_path, const std::string& accel_name);
+
+/// Runs the probe under `accel_name` through `runner`; true when the guest reached its exit
+/// port. Writes the image to a temporary file, removed after.
+bool RunAccelProbe(CommandRunner& runner, const std::string& accel_name);
+
+/// "kvm" or "qemu" for `accel`. For kAuto: "qemu" unless `kvm_device_usable()` and
+/// `kvm_probe()` both say yes. Pure policy; the callbacks are the outside world.
+std::string ChooseDomainType(Accel accel, const std::function<bool()>& kvm_device_usable,
+                             const std::function<bool()>& kvm_probe);
+
+/// ChooseDomainType on this machine (/dev/kvm, the probe on RealCommandRunner). The answer
+/// for kAuto is computed once per process and cached (the probe costs up to kProbeTimeout).
+/// Thread-safe.
+std::string ResolveDomainType(Accel accel);
+
+}  // namespace euca::hypervisor
