@@ -18,9 +18,11 @@ DEB_PACKAGES := \
   libboost-dev libboost-filesystem-dev libvirt-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
-  pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base
+  pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base \
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
+  linux-image-amd64 busybox-static cpio xz-utils genisoimage
 
-.PHONY: all build deps test unit cli run bench install clean
+.PHONY: all build deps test unit cli guest run bench install clean
 
 all: build
 
@@ -38,7 +40,12 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The test guest for the hypervisor end-to-end test (cached in $(BUILD)/guest).
+guest: $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target guest
+
 unit: build
+	cmake --build $(BUILD) --target guest
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 cli: build

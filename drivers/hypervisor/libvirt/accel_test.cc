@@ -48,7 +48,7 @@ TEST(AccelTest, ProbeSucceedsOnlyOnTheDebugExitStatus) {
   EXPECT_TRUE(RunAccelProbe(runner, "kvm"));
   runner.SetResult("qemu-system-x86_64", CommandResult{.exit_code = 1, .err = "Could not access KVM kernel module"});
   EXPECT_FALSE(RunAccelProbe(runner, "kvm"));
-  runner.SetError("qemu-system-x86_64", Unavailable("'qemu-system-x86_64' timed out after 5000 ms and was killed"));
+  runner.SetError("qemu-system-x86_64", Unavailable("'qemu-system-x86_64' timed out after 2000 ms and was killed"));
   EXPECT_FALSE(RunAccelProbe(runner, "kvm"));
   EXPECT_EQ(runner.commands().size(), 3u);
 }

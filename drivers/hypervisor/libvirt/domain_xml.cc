@@ -65,7 +65,6 @@ std::string RenderDomainXml(const DomainSpec& spec, std::string_view domain_type
   pugi::xml_node features = Child(domain, "features");
   Child(features, "acpi");
   Child(features, "apic");
-  if (domain_type == "kvm") Attr(Child(domain, "cpu"), "mode", "host-passthrough");
   Attr(Child(domain, "clock"), "offset", "utc");
   Child(domain, "on_poweroff", "destroy");
   Child(domain, "on_reboot", "restart");
