@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -119,6 +120,24 @@ class PosixEnvImpl final : public Env {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat '" + path + "'", errno);
     return static_cast<uint32_t>(st.st_mode & 07777);
+  }
+
+  Result<uint64_t> FileSize(const std::string& path) override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat '" + path + "'", errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Result<uint64_t> AllocatedBytes(const std::string& path) override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat '" + path + "'", errno);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+
+  Result<Space> FilesystemSpace(const std::string& path) override {
+    struct statvfs vfs {};
+    if (::statvfs(path.c_str(), &vfs) != 0) return ErrnoStatus("statvfs '" + path + "'", errno);
+    return Space{static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize, static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize};
   }
 };
 

@@ -28,6 +28,16 @@ class Env {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   /// Permission bits of `path` (e.g. 0600).
   virtual Result<uint32_t> Mode(const std::string& path) = 0;
+  /// Size of the file at `path` in bytes (its length, holes included).
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  /// Bytes `path` occupies on disk (allocated blocks: a sparse file counts what it holds).
+  virtual Result<uint64_t> AllocatedBytes(const std::string& path) = 0;
+  /// Size and free space of the filesystem holding `path` (statvfs), in bytes.
+  struct Space {
+    uint64_t total = 0;
+    uint64_t available = 0;  ///< to unprivileged users
+  };
+  virtual Result<Space> FilesystemSpace(const std::string& path) = 0;
 };
 
 /// The process-wide POSIX Env.
@@ -47,6 +57,9 @@ class EnvWrapper : public Env {
   Status RemoveAll(const std::string& p) override { return target_.RemoveAll(p); }
   Status Rename(const std::string& f, const std::string& t) override { return target_.Rename(f, t); }
   Result<uint32_t> Mode(const std::string& p) override { return target_.Mode(p); }
+  Result<uint64_t> FileSize(const std::string& p) override { return target_.FileSize(p); }
+  Result<uint64_t> AllocatedBytes(const std::string& p) override { return target_.AllocatedBytes(p); }
+  Result<Space> FilesystemSpace(const std::string& p) override { return target_.FilesystemSpace(p); }
 
  private:
   Env& target_;

@@ -1,0 +1,43 @@
+#pragma once
+// An instance's disks (Eucalyptus' disk preparation, reference §3.4, seed 003 §4.3): a qcow2
+// overlay backed by the cached raw image (a warm start copies nothing), an ext4 ephemeral
+// disk and a swap disk filling the VM type's disk, and a NoCloud seed (ISO 9660 labelled
+// `cidata` with `meta-data` and `user-data`, as cloud-init reads it). External programs
+// (qemu-img, mkfs.ext4, mkswap, genisoimage) run through the CommandRunner.
+
+#include <cstdint>
+#include <string>
+
+#include "core/base/command.h"
+#include "core/base/env.h"
+#include "core/nc/nc_types.h"
+
+namespace euca::nc {
+
+/// The files of one instance, all inside its folder.
+struct InstanceDisks {
+  std::string root;       ///< root.qcow2, backed by the cached image
+  std::string ephemeral;  ///< ephemeral.img (ext4, label ephemeral0); empty when no room
+  std::string swap;       ///< swap.img (label swap); empty when no room
+  std::string seed;       ///< seed.iso (cidata)
+};
+
+struct DiskSizes {
+  uint64_t root_bytes = 0;       ///< the image's size
+  uint64_t ephemeral_bytes = 0;  ///< what is left of the VM type's disk
+  uint64_t swap_bytes = 0;
+};
+
+/// Splits the VM type's disk: the image, then swap (`swap_mib`, less when short), then the
+/// rest as ephemeral. InvalidArgument when the image does not fit the VM type's disk.
+Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, uint64_t swap_mib);
+
+/// The NoCloud meta-data (YAML): instance-id, local-hostname and the public key.
+std::string NoCloudMetaData(const RunInstanceRequest& r);
+
+/// Creates the disks of `r` in `dir` (an existing, empty instance folder) from the cached
+/// image at `image_path`. On failure the caller removes the folder.
+Result<InstanceDisks> PrepareDisks(Env& env, CommandRunner& runner, const RunInstanceRequest& r,
+                                   const std::string& dir, const std::string& image_path, uint64_t swap_mib);
+
+}  // namespace euca::nc

@@ -1,0 +1,208 @@
+#include "core/nc/nc_http.h"
+
+#include <algorithm>
+
+#include "core/api/digest.h"
+#include "core/base/error_map.h"
+
+namespace euca::nc {
+namespace {
+
+constexpr std::string_view kPrefix = "/nc/";
+
+http::Response JsonReply(int status, const Json& body) {
+  return http::Response::Text(status, body.dump() + "\n", "application/json");
+}
+
+http::Response ErrorReply(const Status& s) {
+  Json e = {{"code", std::string(CodeName(s.code()))}, {"message", s.message()}};
+  if (!s.wire_code().empty()) e["wire_code"] = s.wire_code();
+  return JsonReply(HttpStatus(s), {{"error", e}});
+}
+
+Result<Code> CodeFromName(const std::string& name) {
+  for (Code c : {Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists, Code::kConflict,
+                 Code::kPermissionDenied, Code::kUnauthenticated, Code::kResourceExhausted, Code::kUnsupported,
+                 Code::kUnavailable, Code::kInternal}) {
+    if (CodeName(c) == name) return c;
+  }
+  return InvalidArgument("unknown error code '" + name + "'");
+}
+
+Result<std::string> InstanceIdOf(const Json& body) {
+  if (!body.is_object() || !body.contains("instance_id") || !body["instance_id"].is_string()) {
+    return InvalidArgument("'instance_id' is required");
+  }
+  std::string id = body["instance_id"].get<std::string>();
+  EUCA_RETURN_IF_ERROR(ValidateInstanceId(id));
+  return id;
+}
+
+Result<Json> Dispatch(NodeController& node, const std::string& op, const Json& body) {
+  if (op == "runInstance") {
+    EUCA_ASSIGN_OR_RETURN(RunInstanceRequest request, RunInstanceRequestFromJson(body));
+    EUCA_ASSIGN_OR_RETURN(Instance instance, node.RunInstance(request));
+    return Json{{"instance", ToJson(instance)}};
+  }
+  if (op == "describeInstances") {
+    std::vector<std::string> ids;
+    if (body.is_object() && body.contains("instance_ids")) {
+      const Json& list = body["instance_ids"];
+      if (!list.is_array()) return InvalidArgument("'instance_ids' must be an array of strings");
+      for (const Json& id : list) {
+        if (!id.is_string()) return InvalidArgument("'instance_ids' must be an array of strings");
+        ids.push_back(id.get<std::string>());
+      }
+    }
+    EUCA_ASSIGN_OR_RETURN(std::vector<Instance> instances, node.DescribeInstances(ids));
+    Json out = Json::array();
+    for (const Instance& i : instances) out.push_back(ToJson(i));
+    return Json{{"instances", out}};
+  }
+  if (op == "terminateInstance") {
+    EUCA_ASSIGN_OR_RETURN(std::string id, InstanceIdOf(body));
+    EUCA_ASSIGN_OR_RETURN(TerminateResult r, node.TerminateInstance(id));
+    return ToJson(r);
+  }
+  if (op == "rebootInstance") {
+    EUCA_ASSIGN_OR_RETURN(std::string id, InstanceIdOf(body));
+    EUCA_RETURN_IF_ERROR(node.RebootInstance(id));
+    return Json{{"status", "ok"}};
+  }
+  if (op == "describeResource") {
+    EUCA_ASSIGN_OR_RETURN(NodeResource r, node.DescribeResource());
+    return ToJson(r);
+  }
+  if (op == "getConsoleOutput") {
+    EUCA_ASSIGN_OR_RETURN(std::string id, InstanceIdOf(body));
+    EUCA_ASSIGN_OR_RETURN(std::string text, node.GetConsoleOutput(id));
+    return Json{{"instance_id", id}, {"output", api::Base64Encode(text)}};
+  }
+  if (op == "startNetwork") {
+    StartNetworkRequest r;
+    if (!body.is_object() || !body.contains("bridge") || !body["bridge"].is_string()) {
+      return InvalidArgument("'bridge' is required");
+    }
+    r.bridge = body["bridge"].get<std::string>();
+    if (body.contains("vlan") && body["vlan"].is_number_integer()) r.vlan = body["vlan"].get<int>();
+    EUCA_RETURN_IF_ERROR(node.StartNetwork(r));
+    return Json{{"status", "ok"}};
+  }
+  return Internal("unroutable operation '" + op + "'");  // MakeNcHandler checks kOperations first
+}
+
+constexpr std::string_view kOperations[] = {"runInstance",      "describeInstances", "terminateInstance",
+                                            "rebootInstance",   "describeResource",  "getConsoleOutput",
+                                            "startNetwork"};
+
+}  // namespace
+
+http::Handler MakeNcHandler(NodeController& node, Authenticator authenticate) {
+  return [&node, authenticate = std::move(authenticate)](const http::RequestHead& head,
+                                                           http::BodyReader& reader) -> http::Response {
+    if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) {
+      return ErrorReply(NotFound("no such path '" + head.path + "': the node controller serves /nc/<operation>"));
+    }
+    const std::string op(head.path.substr(kPrefix.size()));
+    if (std::find(std::begin(kOperations), std::end(kOperations), op) == std::end(kOperations)) {
+      http::Response r = ErrorReply(NotFound("the node controller has no operation '" + op + "'"));
+      r.status = 404;
+      return r;
+    }
+    if (head.method != "POST") {
+      http::Response r = ErrorReply(InvalidArgument("use POST for '" + head.path + "'"));
+      r.status = 405;
+      r.headers.Set("Allow", "POST");
+      return r;
+    }
+    Result<std::string> body = reader.ReadAll(kMaxRequestBody);
+    if (!body.ok()) return ErrorReply(body.status());
+    if (Status auth = authenticate(head, body.value()); !auth.ok()) return ErrorReply(auth);
+    Json json = body.value().empty() ? Json::object() : Json::parse(body.value(), nullptr, false);
+    if (json.is_discarded()) return ErrorReply(InvalidArgument("the request body is not JSON"));
+    Result<Json> answer = Dispatch(node, op, json);
+    if (!answer.ok()) return ErrorReply(answer.status());
+    return JsonReply(200, answer.value());
+  };
+}
+
+NcClient::NcClient(std::string base_url, Signer sign, http::ClientOptions options)
+    : base_url_(std::move(base_url)), sign_(std::move(sign)), options_(options) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+}
+
+Result<Json> NcClient::Call(const std::string& operation, const Json& body) {
+  http::ClientRequest request;
+  request.method = "POST";
+  request.url = base_url_ + std::string(kPrefix) + operation;
+  request.body = body.dump();
+  request.headers.Set("Content-Type", "application/json");
+  if (sign_) EUCA_RETURN_IF_ERROR(sign_(request));
+  http::Client client(options_);
+  Result<http::ClientResponse> response = client.Do(request);
+  if (!response.ok()) return response.status().WithContext("node controller '" + base_url_ + "'");
+  Json json = Json::parse(response.value().body, nullptr, false);
+  if (json.is_discarded()) {
+    return Unavailable("node controller '" + base_url_ + "' answered " + operation + " with HTTP " +
+                       std::to_string(response.value().status) + " and no JSON");
+  }
+  if (response.value().status != 200) {
+    const Json& e = json.is_object() && json.contains("error") ? json["error"] : Json();
+    std::string message = e.is_object() && e.contains("message") && e["message"].is_string()
+                              ? e["message"].get<std::string>()
+                              : "HTTP " + std::to_string(response.value().status);
+    Result<Code> code = e.is_object() && e.contains("code") && e["code"].is_string()
+                            ? CodeFromName(e["code"].get<std::string>())
+                            : Result<Code>(Code::kInternal);
+    std::string wire = e.is_object() && e.contains("wire_code") && e["wire_code"].is_string()
+                           ? e["wire_code"].get<std::string>()
+                           : "";
+    return Status(code.ok() ? code.value() : Code::kInternal, message, wire);
+  }
+  return json;
+}
+
+Result<Instance> NcClient::RunInstance(const RunInstanceRequest& request) {
+  EUCA_ASSIGN_OR_RETURN(Json j, Call("runInstance", ToJson(request)));
+  if (!j.contains("instance")) return Internal("runInstance: the answer has no 'instance'");
+  return InstanceFromJson(j["instance"]);
+}
+
+Result<std::vector<Instance>> NcClient::DescribeInstances(const std::vector<std::string>& ids) {
+  EUCA_ASSIGN_OR_RETURN(Json j, Call("describeInstances", Json{{"instance_ids", ids}}));
+  if (!j.contains("instances") || !j["instances"].is_array()) {
+    return Internal("describeInstances: the answer has no 'instances'");
+  }
+  std::vector<Instance> out;
+  for (const Json& i : j["instances"]) {
+    EUCA_ASSIGN_OR_RETURN(Instance instance, InstanceFromJson(i));
+    out.push_back(std::move(instance));
+  }
+  return out;
+}
+
+Result<TerminateResult> NcClient::TerminateInstance(const std::string& id) {
+  EUCA_ASSIGN_OR_RETURN(Json j, Call("terminateInstance", Json{{"instance_id", id}}));
+  return TerminateResultFromJson(j);
+}
+
+Status NcClient::RebootInstance(const std::string& id) {
+  return Call("rebootInstance", Json{{"instance_id", id}}).status();
+}
+
+Result<NodeResource> NcClient::DescribeResource() {
+  EUCA_ASSIGN_OR_RETURN(Json j, Call("describeResource", Json::object()));
+  return NodeResourceFromJson(j);
+}
+
+Result<std::string> NcClient::GetConsoleOutput(const std::string& id) {
+  EUCA_ASSIGN_OR_RETURN(Json j, Call("getConsoleOutput", Json{{"instance_id", id}}));
+  if (!j.contains("output") || !j["output"].is_string()) return Internal("getConsoleOutput: no 'output'");
+  return api::Base64Decode(j["output"].get<std::string>());
+}
+
+Status NcClient::StartNetwork(const StartNetworkRequest& request) {
+  return Call("startNetwork", Json{{"bridge", request.bridge}, {"vlan", request.vlan}}).status();
+}
+
+}  // namespace euca::nc

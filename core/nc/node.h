@@ -1,0 +1,107 @@
+#pragma once
+// Node: the node controller's logic (Eucalyptus' NC, reference/eucalyptus-internals.md §3)
+// over its seams: the Hypervisor (VMs), the ImageCache (raw images), a CommandRunner (disk
+// tools), an Env (files) and a Clock. The hypervisor is the ground truth: every describe asks
+// it, so a domain that died or was destroyed behind the NC's back shows as Teardown; a
+// restarted Node re-adopts the running domains it started (docs/nc.md).
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/base/command.h"
+#include "core/base/env.h"
+#include "core/nc/disks.h"
+#include "core/nc/image_cache.h"
+#include "core/nc/node_controller.h"
+#include "drivers/hypervisor/hypervisor.h"
+
+namespace euca::nc {
+
+struct NodeOptions {
+  std::string root;     ///< REQUIRES: set. Holds instances/ and cache/ (docs/nc.md)
+  /// Tells this node's domains from others' on a shared hypervisor (stored in each domain's
+  /// metadata); default: derived from `root`.
+  std::string node_id;
+  uint64_t cache_max_bytes = 0;       ///< 0 = unbounded
+  uint64_t swap_mib = 512;            ///< Eucalyptus' SWAP_SIZE
+  int64_t reserved_memory_mib = 256;  ///< kept for the host, as Eucalyptus
+  int max_cores = 0;                  ///< 0 = the host's; else a cap (MAX_CORES)
+  int64_t max_memory_mib = 0;         ///< 0 = the host's less the reserve (MAX_MEM)
+  uint64_t max_disk_gib = 0;          ///< 0 = what the filesystem offers (MAX_DISK)
+  std::string kernel_cmdline = "console=ttyS0 root=/dev/vda";  ///< for direct kernel boot
+  int64_t teardown_keep_ms = 180'000;  ///< how long a Teardown record stays visible
+};
+
+/// Thread-safe. Background starts run on threads the Node joins when destroyed.
+class Node final : public NodeController {
+ public:
+  Node(Env& env, CommandRunner& runner, Clock& clock, hypervisor::Hypervisor& hypervisor, ImageFetcher& fetcher,
+       NodeOptions options);
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// Creates the folders, opens the cache and re-adopts this node's running domains; the
+  /// folders of instances whose domain is gone are removed (they report Teardown).
+  /// REQUIRES: called once, before anything else.
+  Status Open();
+
+  Result<Instance> RunInstance(const RunInstanceRequest& request) override;
+  Result<std::vector<Instance>> DescribeInstances(const std::vector<std::string>& ids) override;
+  Result<TerminateResult> TerminateInstance(const std::string& instance_id) override;
+  Status RebootInstance(const std::string& instance_id) override;
+  Result<NodeResource> DescribeResource() override;
+  Result<std::string> GetConsoleOutput(const std::string& instance_id) override;
+  Status StartNetwork(const StartNetworkRequest& request) override;
+
+  /// The folder of an instance (it exists while the instance has files).
+  std::string InstanceDir(const std::string& instance_id) const;
+  /// Blocks until no instance is being prepared or cleaned up in the background.
+  void WaitIdleForTest();
+  ImageCache& cache() { return cache_; }
+
+ private:
+  struct Record {
+    Instance instance;
+    bool busy = false;     // a background thread owns the instance's files and domain
+    bool cancel = false;   // terminated while busy: the owner cleans up
+    uint64_t extant_seq = 0;           // when it became Extant (see Describe)
+    std::vector<std::string> pinned;   // cache entries its disks use
+  };
+
+  void Boot(const std::string& instance_id);
+  Status Prepare(const std::string& instance_id, const RunInstanceRequest& request, hypervisor::DomainSpec* spec);
+  /// Destroys the domain (if any), removes the files and unpins the cache. No lock held.
+  void Cleanup(const std::string& instance_id, const std::vector<std::string>& pinned, bool destroy);
+  void SetStateLocked(Record& r, InstanceState state, std::string reason);
+  Status PersistLocked(const Record& r);
+  void ForgetOldLocked();
+  void Spawn(std::function<void()> work);
+  Result<NodeResource> ResourceLocked(const Env::Space& space, uint64_t used_bytes);
+  uint64_t UsedBytes();
+
+  Env& env_;
+  CommandRunner& runner_;
+  Clock& clock_;
+  hypervisor::Hypervisor& hypervisor_;
+  NodeOptions options_;
+  ImageCache cache_;
+  hypervisor::HostInfo host_;
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::map<std::string, Record> records_;
+  std::string bridge_;  // from StartNetwork
+  uint64_t seq_ = 0;
+  int in_flight_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace euca::nc

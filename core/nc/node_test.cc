@@ -1,0 +1,307 @@
+#include "core/nc/node.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/nc/test_support.h"
+#include "drivers/hypervisor/fake_hypervisor.h"
+
+namespace euca::nc {
+namespace {
+
+using ::testing::HasSubstr;
+namespace hv = euca::hypervisor;
+
+constexpr char kId[] = "i-0123abcd";
+
+RunInstanceRequest Request(const std::string& id = kId) {
+  RunInstanceRequest r;
+  r.instance_id = id;
+  r.reservation_id = "r-0000beef";
+  r.owner_id = "000000000001";
+  r.image = {"emi-00000001", "b/root.manifest.xml"};
+  r.kernel = {"eki-00000002", "b/kernel.manifest.xml"};
+  r.ramdisk = {"eri-00000003", "b/initrd.manifest.xml"};
+  r.vm_type = {"m1.small", 1, 256, 2};
+  r.key_name = "mykey";
+  r.public_key = "ssh-rsa AAAAB3Nza test@example";
+  r.user_data = "#!/bin/sh\necho hi\n";
+  return r;
+}
+
+class NodeTest : public ::testing::Test {
+ protected:
+  NodeTest() {
+    fetcher_.Put("b/root.manifest.xml", std::string(1 << 20, 'r'));
+    fetcher_.Put("b/kernel.manifest.xml", "kernel");
+    fetcher_.Put("b/initrd.manifest.xml", "initrd");
+    Reopen();
+  }
+
+  void Reopen() {
+    node_.reset();
+    NodeOptions o;
+    o.root = dir_.path() + "/nc";
+    o.teardown_keep_ms = 60'000;
+    node_ = std::make_unique<Node>(PosixEnv(), runner_, clock_, hypervisor_, fetcher_, o);
+    Status s = node_->Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  Instance Describe(const std::string& id = kId) {
+    Result<std::vector<Instance>> r = node_->DescribeInstances({id});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || r.value().size() != 1) return {};
+    return r.value()[0];
+  }
+
+  Instance RunAndWait(const RunInstanceRequest& r = Request()) {
+    Result<Instance> i = node_->RunInstance(r);
+    EXPECT_TRUE(i.ok()) << i.status().ToString();
+    node_->WaitIdleForTest();
+    return Describe(r.instance_id);
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  RecordingCommandRunner runner_;
+  hv::FakeHypervisor hypervisor_;
+  FakeFetcher fetcher_;
+  std::unique_ptr<Node> node_;
+};
+
+TEST_F(NodeTest, RunInstanceBootsFromCachedKernelRamdiskAndAnOverlay) {
+  Result<Instance> pending = node_->RunInstance(Request());
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_EQ(pending.value().state, InstanceState::kPending);
+  node_->WaitIdleForTest();
+  Instance i = Describe();
+  EXPECT_EQ(i.state, InstanceState::kExtant);
+  EXPECT_EQ(i.hypervisor_state, "running");
+
+  Result<hv::DomainSpec> spec = hypervisor_.SpecForTest(kId);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec.value().vcpus, 1);
+  EXPECT_EQ(spec.value().memory_mib, 256);
+  EXPECT_THAT(spec.value().kernel, HasSubstr("/cache/eki-00000002/"));
+  EXPECT_THAT(spec.value().ramdisk, HasSubstr("/cache/eri-00000003/"));
+  EXPECT_EQ(spec.value().cmdline, "console=ttyS0 root=/dev/vda");
+  ASSERT_EQ(spec.value().disks.size(), 4u);
+  EXPECT_EQ(spec.value().disks[0].target, "vda");
+  EXPECT_EQ(spec.value().disks[0].format, "qcow2");
+  EXPECT_EQ(spec.value().disks[0].path, node_->InstanceDir(kId) + "/root.qcow2");
+  EXPECT_EQ(spec.value().disks[3].path, node_->InstanceDir(kId) + "/seed.iso");
+  EXPECT_TRUE(spec.value().disks[3].readonly);
+  EXPECT_EQ(spec.value().console_log, node_->InstanceDir(kId) + "/console.log");
+  EXPECT_EQ(spec.value().metadata.count("node"), 1u);
+  EXPECT_TRUE(spec.value().nics.empty());
+}
+
+TEST_F(NodeTest, DiskPreparationRunsTheseCommands) {
+  RunAndWait();
+  std::string transcript = runner_.Transcript();
+  // Paths of this run are replaced so that the golden file is stable.
+  for (size_t at; (at = transcript.find(dir_.path())) != std::string::npos;) transcript.replace(at, dir_.path().size(), "$DIR");
+  std::string cache_key = transcript.substr(transcript.find("emi-00000001/") + 13, 32);
+  for (size_t at; (at = transcript.find(cache_key)) != std::string::npos;) transcript.replace(at, cache_key.size(), "$KEY");
+  const std::string golden = std::string(EUCA_SOURCE_DIR) + "/tests/data/nc/disks.out";
+  if (getenv("EUCA_TEST_REGENERATE")) std::ofstream(golden) << transcript;
+  std::ifstream in(golden);
+  std::string want((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(transcript, want);
+}
+
+TEST_F(NodeTest, TheSeedCarriesInstanceIdAndKey) {
+  RunInstanceRequest r = Request();
+  EXPECT_EQ(NoCloudMetaData(r),
+            "instance-id: i-0123abcd\nlocal-hostname: i-0123abcd\npublic-keys:\n  - \"ssh-rsa AAAAB3Nza test@example\"\n");
+  r.public_key.clear();
+  EXPECT_EQ(NoCloudMetaData(r), "instance-id: i-0123abcd\nlocal-hostname: i-0123abcd\n");
+}
+
+TEST_F(NodeTest, RepeatingRunInstanceNeverStartsASecondVm) {
+  RunAndWait();
+  Result<Instance> again = node_->RunInstance(Request());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value().state, InstanceState::kExtant);
+  node_->WaitIdleForTest();
+  EXPECT_EQ(hypervisor_.starts_for_test(), 1);
+}
+
+TEST_F(NodeTest, TerminateDestroysTheDomainAndRemovesEveryFile) {
+  RunAndWait();
+  ASSERT_TRUE(std::filesystem::exists(node_->InstanceDir(kId)));
+  Result<TerminateResult> t = node_->TerminateInstance(kId);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t.value().previous_state, "Extant");
+  EXPECT_EQ(t.value().shutdown_state, "Teardown");
+  EXPECT_EQ(hypervisor_.GetDomain(kId).status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  EXPECT_EQ(Describe().state, InstanceState::kTeardown);
+  // Twice is fine, and so is an id this node never saw.
+  EXPECT_TRUE(node_->TerminateInstance(kId).ok());
+  EXPECT_TRUE(node_->TerminateInstance("i-99999999").ok());
+  EXPECT_EQ(node_->TerminateInstance("x-1").status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(NodeTest, ADomainDestroyedBehindOurBackIsReportedTeardownAndCleanedUp) {
+  RunAndWait();
+  ASSERT_TRUE(hypervisor_.KillForTest(kId).ok());
+  Instance i = Describe();
+  EXPECT_EQ(i.state, InstanceState::kTeardown);
+  EXPECT_THAT(i.reason, HasSubstr("gone"));
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  // Its resources are free again.
+  NodeResource r = node_->DescribeResource().value();
+  EXPECT_EQ(r.cores_available, r.cores_max);
+}
+
+TEST_F(NodeTest, ACrashedDomainStaysExtantWithItsState) {
+  RunAndWait();
+  ASSERT_TRUE(hypervisor_.CrashForTest(kId).ok());
+  Instance i = Describe();
+  EXPECT_EQ(i.state, InstanceState::kExtant);
+  EXPECT_EQ(i.hypervisor_state, "crashed");
+}
+
+TEST_F(NodeTest, ARestartedNodeReadoptsItsRunningInstances) {
+  RunAndWait();
+  RunAndWait(Request("i-0000aaaa"));
+  ASSERT_TRUE(hypervisor_.KillForTest("i-0000aaaa").ok());  // dies while the NC is down
+  Reopen();
+  EXPECT_EQ(Describe().state, InstanceState::kExtant);
+  Instance dead = Describe("i-0000aaaa");
+  EXPECT_EQ(dead.state, InstanceState::kTeardown);
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir("i-0000aaaa")));
+  // The re-adopted instance holds its cache entries: it can be terminated cleanly.
+  EXPECT_TRUE(node_->TerminateInstance(kId).ok());
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  EXPECT_EQ(hypervisor_.starts_for_test(), 2);
+}
+
+TEST_F(NodeTest, ADomainOfAnotherNodeIsLeftAlone) {
+  hv::DomainSpec other;
+  other.name = "i-0000ffff";
+  other.disks.push_back({"/var/lib/other/disk", "qcow2", "vda"});
+  other.metadata["node"] = "nc-someone-else";
+  ASSERT_TRUE(hypervisor_.Start(other).ok());
+  Reopen();
+  EXPECT_TRUE(hypervisor_.GetDomain("i-0000ffff").ok());
+  EXPECT_TRUE(node_->DescribeInstances({}).value().empty());
+}
+
+TEST_F(NodeTest, NotEnoughRoomIsInsufficientInstanceCapacity) {
+  RunInstanceRequest big = Request();
+  big.vm_type.cores = 64;
+  Result<Instance> r = node_->RunInstance(big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted);
+  EXPECT_EQ(r.status().wire_code(), "InsufficientInstanceCapacity");
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  // Four 1-core instances fill the fake's four cores; the fifth is refused.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(node_->RunInstance(Request("i-0000000" + std::to_string(i))).ok());
+  EXPECT_EQ(node_->RunInstance(Request("i-00000009")).status().code(), Code::kResourceExhausted);
+  node_->WaitIdleForTest();
+  NodeResource res = node_->DescribeResource().value();
+  EXPECT_EQ(res.cores_max, 4);
+  EXPECT_EQ(res.cores_available, 0);
+  EXPECT_EQ(res.memory_available_mib, res.memory_max_mib - 4 * 256);
+}
+
+TEST_F(NodeTest, AFailedStartIsTeardownWithTheReasonAndLeavesNothing) {
+  hypervisor_.FailStartForTest(Internal("qemu exited"));
+  Instance i = RunAndWait();
+  EXPECT_EQ(i.state, InstanceState::kTeardown);
+  EXPECT_THAT(i.reason, HasSubstr("qemu exited"));
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  // A failed image fetch likewise.
+  fetcher_.Put("b/other.manifest.xml", "other");
+  fetcher_.FailNext(Unavailable("walrus is down"));
+  RunInstanceRequest other = Request("i-0000bbbb");
+  other.image = {"emi-0000000e", "b/other.manifest.xml"};
+  Instance j = RunAndWait(other);
+  EXPECT_EQ(j.state, InstanceState::kTeardown);
+  EXPECT_THAT(j.reason, HasSubstr("walrus is down"));
+  // A failing disk tool too.
+  runner_.SetError("genisoimage", Internal("'genisoimage' exited with status 1: no space"));
+  Instance k = RunAndWait(Request("i-0000cccc"));
+  EXPECT_EQ(k.state, InstanceState::kTeardown);
+  EXPECT_THAT(k.reason, HasSubstr("genisoimage"));
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir("i-0000cccc")));
+}
+
+TEST_F(NodeTest, TerminatingWhileTheImageDownloadsStartsNothing) {
+  fetcher_.Put("b/slow.manifest.xml", "slow", "s1");
+  RunInstanceRequest r = Request();
+  r.kernel = {};
+  r.ramdisk = {};
+  r.image = {"emi-0000000f", "b/slow.manifest.xml"};
+  fetcher_.Hold();
+  ASSERT_TRUE(node_->RunInstance(r).ok());
+  while (fetcher_.fetches.load() == 0) std::this_thread::yield();
+  Result<TerminateResult> t = node_->TerminateInstance(kId);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t.value().previous_state, "Pending");
+  fetcher_.Release();
+  node_->WaitIdleForTest();
+  EXPECT_EQ(hypervisor_.starts_for_test(), 0);
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir(kId)));
+  EXPECT_EQ(Describe().state, InstanceState::kTeardown);
+}
+
+TEST_F(NodeTest, TeardownRecordsAreForgottenAfterAWhile) {
+  RunAndWait();
+  ASSERT_TRUE(node_->TerminateInstance(kId).ok());
+  EXPECT_EQ(node_->DescribeInstances({}).value().size(), 1u);
+  clock_.Advance(61'000);
+  EXPECT_TRUE(node_->DescribeInstances({}).value().empty());
+}
+
+TEST_F(NodeTest, ConsoleOutputIsTheLast64KiB) {
+  RunAndWait();
+  {
+    std::ofstream out(node_->InstanceDir(kId) + "/console.log");
+    out << std::string(70 * 1024, 'a') << "EUCA-GUEST-READY";
+  }
+  Result<std::string> c = node_->GetConsoleOutput(kId);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value().size(), 64u * 1024);
+  EXPECT_THAT(c.value(), ::testing::EndsWith("EUCA-GUEST-READY"));
+  EXPECT_EQ(node_->GetConsoleOutput("i-99999999").status().code(), Code::kNotFound);
+}
+
+TEST_F(NodeTest, RebootAndNetwork) {
+  ASSERT_TRUE(node_->StartNetwork({"br-euca0"}).ok());
+  EXPECT_EQ(node_->StartNetwork({"bad name!"}).code(), Code::kInvalidArgument);
+  RunAndWait();
+  EXPECT_TRUE(node_->RebootInstance(kId).ok());
+  EXPECT_EQ(hypervisor_.reboots_for_test(kId), 1);
+  EXPECT_EQ(node_->RebootInstance("i-99999999").code(), Code::kNotFound);
+  Result<hv::DomainSpec> spec = hypervisor_.SpecForTest(kId);
+  ASSERT_EQ(spec.value().nics.size(), 1u);
+  EXPECT_EQ(spec.value().nics[0].bridge, "br-euca0");
+  EXPECT_EQ(spec.value().nics[0].mac, "d0:0d:01:23:ab:cd");
+}
+
+TEST_F(NodeTest, BadRequestsAreRefusedAndChangeNothing) {
+  RunInstanceRequest r = Request();
+  r.instance_id = "i-XYZ";
+  EXPECT_EQ(node_->RunInstance(r).status().code(), Code::kInvalidArgument);
+  r = Request();
+  r.vm_type.cores = 0;
+  EXPECT_EQ(node_->RunInstance(r).status().code(), Code::kInvalidArgument);
+  r = Request();
+  r.user_data.assign(16385, 'u');
+  EXPECT_THAT(node_->RunInstance(r).status().message(), HasSubstr("16384"));
+  r = Request();
+  r.ramdisk = {"eri-00000003", "b/initrd.manifest.xml"};
+  r.kernel = {};
+  EXPECT_THAT(node_->RunInstance(r).status().message(), HasSubstr("a ramdisk needs a kernel"));
+  EXPECT_TRUE(node_->DescribeInstances({}).value().empty());
+}
+
+}  // namespace
+}  // namespace euca::nc
