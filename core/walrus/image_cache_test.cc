@@ -6,24 +6,16 @@
 #include <thread>
 
 #include "bundles/test_support.h"
+#include "core/walrus/image_test_support.h"
 
 namespace euca::walrus {
 namespace {
 
+using test_support::ReadLease;
 using bundles::test_support::ReadFile;
 using bundles::test_support::TempDir;
 using bundles::test_support::WriteFile;
 
-std::string ReadLease(const ImageLease& lease) {
-  std::string out(lease.size(), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n = lease.ReadAt(done, out.data() + done, out.size() - done);
-    if (!n.ok() || *n == 0) return "<short read>";
-    done += *n;
-  }
-  return out;
-}
 
 class ImageCacheTest : public ::testing::Test {
  protected:

@@ -7,6 +7,7 @@
 
 #include "bundles/bundle.h"
 #include "bundles/test_support.h"
+#include "core/walrus/image_test_support.h"
 #include "core/base/random.h"
 #include "drivers/objects/memory_backend.h"
 #include "drivers/objects/test_support.h"
@@ -14,6 +15,7 @@
 namespace euca::walrus {
 namespace {
 
+using test_support::ReadLease;
 using bundles::test_support::MixedBytes;
 using bundles::test_support::ReadFile;
 using bundles::test_support::TempDir;
@@ -22,16 +24,6 @@ using bundles::test_support::TestPki;
 constexpr char kAccount[] = "123456789012";
 constexpr char kManifest[] = "images/img.manifest.xml";
 
-std::string ReadLease(const ImageLease& lease) {
-  std::string out(lease.size(), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    auto n = lease.ReadAt(done, out.data() + done, out.size() - done);
-    if (!n.ok() || *n == 0) return "<short read>";
-    done += *n;
-  }
-  return out;
-}
 
 class ImageDeliveryTest : public ::testing::Test {
  protected:
