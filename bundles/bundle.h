@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,26 +68,67 @@ struct BundleResult {
 /// end). InvalidArgument for bad options or certificates; I/O errors name the path.
 Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progress = nullptr);
 
+/// Reads one part from its start. Not thread-safe; used by one thread at a time.
+class PartReader {
+ public:
+  virtual ~PartReader() = default;
+  /// Reads up to `n` bytes into `buf`; returns how many, 0 at the end of the part.
+  virtual Result<size_t> Read(uint8_t* buf, size_t n) = 0;
+};
+
+/// Where the parts of a bundle come from: files in a folder (the default), objects in a
+/// bucket (Walrus), ... Unbundle asks for every part's size before it reads any, then opens
+/// the parts one after the other, from one thread at a time.
+class PartSource {
+ public:
+  virtual ~PartSource() = default;
+  /// Where the parts are, for messages: "'/var/tmp/b'", "bucket 'images'".
+  virtual std::string Where() const = 0;
+  /// The part's size in bytes; NotFound if it is missing, other errors as they come.
+  virtual Result<uint64_t> Size(const ManifestPart& part) = 0;
+  /// Opens the part for reading.
+  virtual Result<std::unique_ptr<PartReader>> Open(const ManifestPart& part) = 0;
+};
+
+/// Parts as files named by the manifest in `dir`.
+std::unique_ptr<PartSource> FilePartSource(std::string dir);
+
 struct UnbundleOptions {
-  std::string manifest_path;    ///< required
+  std::string manifest_path;    ///< required: the manifest file (with manifest_xml: only its name in messages)
+  std::string manifest_xml;     ///< optional: the manifest's bytes, read from manifest_path when empty
   std::string source_dir;       ///< folder of the parts; default: the manifest's folder
-  std::string destination_dir;  ///< required: an existing folder
+  PartSource* parts = nullptr;  ///< optional: where the parts come from instead of source_dir
+  std::string destination_dir;  ///< required unless destination_path: an existing folder
+  /// Optional: the file to write the image to (its folder must exist), instead of
+  /// destination_dir / the tar member's name.
+  std::string destination_path;
   /// Required: the user's private key (user_encrypted_key) or the cloud's (ec2_encrypted_key).
   std::string private_key_pem;
   std::string cert_pem;  ///< optional: verify the manifest signature against it
   bool sync = false;     ///< fdatasync the image before renaming it
+  /// Also compute the SHA-256 of the image bytes written (UnbundleResult::image_sha256).
+  bool image_sha256 = false;
+  /// Recompute the tar stream's SHA-1 even when the signature was verified (see Unbundle).
+  bool always_check_tar_digest = false;
 };
 
 struct UnbundleResult {
-  std::string image_path;  ///< destination_dir / the tar member's name
+  std::string image_path;  ///< destination_path, or destination_dir / the tar member's name
   uint64_t size = 0;
   Manifest manifest;
+  std::string image_sha256;        ///< lower-case hex when UnbundleOptions::image_sha256
+  bool tar_digest_checked = false;  ///< whether the tar stream's SHA-1 was recomputed
 };
 
 /// Unpacks the bundle described by `options.manifest_path`: every part's SHA-1 is checked as
-/// it streams by, then decrypted, gunzipped and untarred, and the tar stream's SHA-1 checked
-/// against the manifest. The image is written to a temporary file renamed into place only
-/// when everything matched; on any failure nothing is left at the destination. Errors:
+/// it streams by, then decrypted, gunzipped (the gzip CRC-32 and length checked) and untarred.
+/// The tar stream must hold exactly one regular file whose name is a plain name (a path
+/// that is absolute or has a '..' component is refused). The tar stream's SHA-1 is checked
+/// against the manifest unless the manifest's signature was verified against `cert_pem`: the
+/// signed manifest already fixes every part's SHA-1 and the wrapped key, and so the tar
+/// stream (docs/bundle-format.md, "Unbundle"); `always_check_tar_digest` checks it anyway.
+/// The image is written to a temporary file renamed into place only when everything matched;
+/// on any failure nothing is left at the destination. Errors:
 /// NotFound "part 'x.part.03' ... is missing"; InvalidArgument "part 'x.part.03' is corrupt:
 /// SHA-1 expected E got G"; InvalidArgument "cannot decrypt the bundle key with this
 /// private key ..."; Unauthenticated "manifest signature does not match certificate ...".

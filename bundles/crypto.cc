@@ -7,20 +7,20 @@
 
 namespace euca::bundles {
 
-Sha1::Sha1() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr) != 1) std::abort();
+Digest::Digest(const EVP_MD* md) : md_(md), ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, md_, nullptr) != 1) std::abort();
 }
 
-Sha1::~Sha1() { EVP_MD_CTX_free(ctx_); }
+Digest::~Digest() { EVP_MD_CTX_free(ctx_); }
 
-void Sha1::Update(const void* data, size_t n) {
+void Digest::Update(const void* data, size_t n) {
   if (n > 0 && EVP_DigestUpdate(ctx_, data, n) != 1) std::abort();
 }
 
-std::string Sha1::FinishHex() {
+std::string Digest::FinishHex() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_, md, &len) != 1 || EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr) != 1) std::abort();
+  if (EVP_DigestFinal_ex(ctx_, md, &len) != 1 || EVP_DigestInit_ex(ctx_, md_, nullptr) != 1) std::abort();
   return HexEncode(std::string(reinterpret_cast<char*>(md), len));
 }
 

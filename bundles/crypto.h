@@ -16,20 +16,35 @@
 
 namespace euca::bundles {
 
-/// Streaming SHA-1. Not thread-safe; one per stream.
-class Sha1 final {
+/// A streaming message digest on OpenSSL EVP. Not thread-safe; one per stream.
+class Digest {
  public:
-  Sha1();
-  ~Sha1();
-  Sha1(const Sha1&) = delete;
-  Sha1& operator=(const Sha1&) = delete;
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
 
   void Update(const void* data, size_t n);
   /// Lower-case hex digest of everything updated so far; the object restarts empty.
   std::string FinishHex();
 
+ protected:
+  explicit Digest(const EVP_MD* md);
+  ~Digest();
+
  private:
+  const EVP_MD* md_;
   EVP_MD_CTX* ctx_;
+};
+
+/// Streaming SHA-1 (part and tar stream digests).
+class Sha1 final : public Digest {
+ public:
+  Sha1() : Digest(EVP_sha1()) {}
+};
+
+/// Streaming SHA-256 (the digest of an unbundled image that Walrus delivers).
+class Sha256 final : public Digest {
+ public:
+  Sha256() : Digest(EVP_sha256()) {}
 };
 
 /// The AES-128 key and IV of one bundle as the 32-digit lower-case hex strings the manifest

@@ -12,6 +12,10 @@
 #include <sstream>
 #include <string>
 
+#include "bundles/crypto.h"
+#include "bundles/gzip.h"
+#include "bundles/manifest.h"
+#include "bundles/tar.h"
 #include "core/base/pki.h"
 #include "core/base/strings.h"
 
@@ -110,5 +114,63 @@ inline int Shell(const std::string& command, std::string* output = nullptr) {
 
 /// Single-quoted for the shell.
 inline std::string Quote(const std::string& s) { return ShellQuote(s); }
+
+/// A tar stream of one member named `name` (any bytes, even "../x") of type `type` ('0'
+/// regular, '2' symlink, ...) holding `data`: what a hostile bundler could make.
+inline std::string RawTar(const std::string& name, const std::string& data, char type = '0') {
+  std::string h = *TarMemberHeader("placeholder", data.size(), 0);
+  std::fill(h.begin(), h.begin() + 100, '\0');
+  std::copy(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(name.size(), 100)), h.begin());
+  h[156] = type;
+  std::fill(h.begin() + 148, h.begin() + 156, ' ');
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(&h[148], 8, "%06o", sum);
+  h[155] = ' ';
+  std::string tar = h + data;
+  tar.append((kTarBlock - data.size() % kTarBlock) % kTarBlock, '\0');
+  tar.append(TarTrailerSize(tar.size()), '\0');
+  return tar;
+}
+
+/// A one-part bundle PREFIX.part.00 + PREFIX.manifest.xml in `dir` of an arbitrary tar stream,
+/// gzipped, encrypted for the test cloud and user, and signed by the test user (as
+/// BundleImage would, but with no check of the tar). `digest` overrides the tar SHA-1 the
+/// manifest states. Returns the manifest path.
+inline std::string BundleOfTar(const std::string& tar, const std::string& dir, const std::string& prefix,
+                               uint64_t image_size, const std::string& digest = {}) {
+  const TestPki& pki = TestPki::Get();
+  DeflateBlockCompressor deflate(1);
+  std::string gz = GzipHeader();
+  std::string block(DeflateBlockCompressor::Bound(tar.size()), '\0');
+  size_t n = *deflate.Compress(reinterpret_cast<const uint8_t*>(tar.data()), tar.size(),
+                               reinterpret_cast<uint8_t*>(block.data()), block.size());
+  gz += block.substr(0, n) + GzipTrailer(Crc32(0, reinterpret_cast<const uint8_t*>(tar.data()), tar.size()), tar.size());
+  BundleKey key = NewBundleKey();
+  auto aes = std::move(AesCbc::Create(AesCbc::Direction::kEncrypt, key)).value();
+  std::string cipher(gz.size() + 32, '\0');
+  size_t c = *aes->Update(reinterpret_cast<const uint8_t*>(gz.data()), gz.size(), reinterpret_cast<uint8_t*>(cipher.data()));
+  c += *aes->Finish(reinterpret_cast<uint8_t*>(cipher.data()) + c);
+  cipher.resize(c);
+  Manifest m;
+  m.name = prefix;
+  m.user = "123456789012";
+  Sha1 tar_sha;
+  tar_sha.Update(tar.data(), tar.size());
+  m.digest = digest.empty() ? tar_sha.FinishHex() : digest;
+  m.size = image_size;
+  m.bundled_size = cipher.size();
+  m.ec2_encrypted_key = *WrapForCertificate(pki.ca_cert, key.key_hex);
+  m.ec2_encrypted_iv = *WrapForCertificate(pki.ca_cert, key.iv_hex);
+  m.user_encrypted_key = *WrapForCertificate(pki.user_cert, key.key_hex);
+  m.user_encrypted_iv = *WrapForCertificate(pki.user_cert, key.iv_hex);
+  Sha1 part_sha;
+  part_sha.Update(cipher.data(), cipher.size());
+  m.parts.push_back({prefix + ".part.00", part_sha.FinishHex()});
+  WriteFile(dir + "/" + prefix + ".part.00", cipher);
+  std::string manifest = dir + "/" + prefix + ".manifest.xml";
+  WriteFile(manifest, *SignedManifestXml(m, pki.user_key));
+  return manifest;
+}
 
 }  // namespace euca::bundles::test_support

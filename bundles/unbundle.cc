@@ -1,9 +1,9 @@
 // Unbundle: the reverse pipeline (docs/bundle-format.md, "Unbundle").
 //
-// Threads: a reader reads the parts in order, checks each part's SHA-1 and decrypts; an
-// inflater gunzips; the calling thread feeds the tar stream to libarchive (and the tar
-// SHA-1) and writes the image, leaving holes for zero runs. Two fixed pools of buffers
-// bound memory.
+// Threads: a reader reads the parts in order (from a PartSource), checks each part's SHA-1
+// and decrypts; an inflater gunzips; the calling thread feeds the tar stream to libarchive
+// (and the tar SHA-1, when it is checked) and writes the image, leaving holes for zero runs.
+// Two fixed pools of buffers bound memory.
 //
 // Error precedence: corruption upstream shows up downstream as a gzip or tar error, so
 // the most upstream error wins, and when a later stage fails the reader still reads the
@@ -42,6 +42,54 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+class FileReader final : public PartReader {
+ public:
+  explicit FileReader(File f) : f_(std::move(f)) {}
+  Result<size_t> Read(uint8_t* buf, size_t n) override { return f_.Read(buf, n); }
+
+ private:
+  File f_;
+};
+
+class FileSource final : public PartSource {
+ public:
+  explicit FileSource(std::string dir) : dir_(std::move(dir)) {}
+  std::string Where() const override { return "'" + dir_ + "'"; }
+  Result<uint64_t> Size(const ManifestPart& part) override { return FileSize(Path(part)); }
+  Result<std::unique_ptr<PartReader>> Open(const ManifestPart& part) override {
+    EUCA_ASSIGN_OR_RETURN(File f, File::OpenRead(Path(part)));
+    return std::unique_ptr<PartReader>(new FileReader(std::move(f)));
+  }
+
+ private:
+  std::string Path(const ManifestPart& part) const { return dir_ + "/" + part.filename; }
+  std::string dir_;
+};
+
+// Whether a tar member path would leave the folder it is unpacked in: absolute, or with a
+// ".." component.
+bool EscapesFolder(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return true;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (path.compare(start, end - start, "..") == 0 && end - start == 2) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Feeds `n` zero bytes to `sha` (the holes of a sparse member).
+void HashZeros(Sha256& sha, uint64_t n) {
+  static const uint8_t kZeros[64 * 1024] = {};
+  while (n > 0) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(n, sizeof kZeros));
+    sha.Update(kZeros, take);
+    n -= take;
+  }
 }
 
 struct Key {
@@ -97,6 +145,7 @@ struct TarSource {
   BoundedQueue<BufferPtr>* free;
   BufferPtr current;  // the buffer libarchive is reading; valid until the next callback
   Sha1 sha;
+  bool hash = true;  // whether the tar SHA-1 is computed
   uint64_t bytes = 0;
   Progress* progress = nullptr;
   const std::atomic<uint64_t>* parts_read = nullptr;
@@ -108,7 +157,7 @@ struct TarSource {
     auto item = in->Pop();
     if (!item) return false;
     current = std::move(*item);
-    sha.Update(current->data.get(), current->len);
+    if (hash) sha.Update(current->data.get(), current->len);
     bytes += current->len;
     if (progress != nullptr) progress->Update(parts_read->load(), parts_total);
     return true;
@@ -132,16 +181,29 @@ std::string ArchiveError(struct archive* a) {
 
 }  // namespace
 
+std::unique_ptr<PartSource> FilePartSource(std::string dir) { return std::make_unique<FileSource>(std::move(dir)); }
+
 Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progress) {
   if (options.manifest_path.empty()) return InvalidArgument("no manifest given");
-  if (options.destination_dir.empty()) return InvalidArgument("no destination folder given");
-  if (!IsDirectory(options.destination_dir))
-    return NotFound("destination folder '" + options.destination_dir + "' does not exist");
+  const bool exact_path = !options.destination_path.empty();
+  const std::string out_dir = exact_path ? DirName(options.destination_path) : options.destination_dir;
+  if (out_dir.empty()) return InvalidArgument("no destination folder given");
+  if (!IsDirectory(out_dir)) return NotFound("destination folder '" + out_dir + "' does not exist");
   if (options.private_key_pem.empty()) return InvalidArgument("a private key is required to unbundle");
   const std::string source_dir = options.source_dir.empty() ? DirName(options.manifest_path) : options.source_dir;
+  std::unique_ptr<PartSource> default_source;
+  PartSource* source = options.parts;
+  if (source == nullptr) {
+    default_source = FilePartSource(source_dir);
+    source = default_source.get();
+  }
 
-  EUCA_ASSIGN_OR_RETURN(std::string xml, ReadSmallFile(options.manifest_path, 64 << 20));
-  if (!options.cert_pem.empty()) {
+  std::string xml = options.manifest_xml;
+  if (xml.empty()) {
+    EUCA_ASSIGN_OR_RETURN(xml, ReadSmallFile(options.manifest_path, 64 << 20));
+  }
+  const bool signature_verified = !options.cert_pem.empty();
+  if (signature_verified) {
     Status s = VerifyManifestSignature(xml, options.cert_pem);
     if (!s.ok()) return s.WithContext("'" + options.manifest_path + "'");
   }
@@ -151,22 +213,19 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   EUCA_ASSIGN_OR_RETURN(Key key, UnwrapKey(m, options.private_key_pem, options.manifest_path));
 
   // Every part must be there before anything is written.
-  std::vector<std::string> part_paths;
   uint64_t parts_total = 0;
   for (const auto& part : m.parts) {
-    std::string path = source_dir + "/" + part.filename;
-    auto size = FileSize(path);
+    auto size = source->Size(part);
     if (!size.ok()) {
       if (size.status().code() == Code::kNotFound)
         return NotFound("part '" + part.filename + "' listed in manifest '" + options.manifest_path +
-                        "' is missing from '" + source_dir + "'");
+                        "' is missing from " + source->Where());
       return size.status();
     }
     parts_total += *size;
-    part_paths.push_back(std::move(path));
   }
 
-  EUCA_ASSIGN_OR_RETURN(File out, File::CreateTemp(options.destination_dir, ".unbundle-", 0644));
+  EUCA_ASSIGN_OR_RETURN(File out, File::CreateTemp(out_dir, ".unbundle-", 0644));
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -195,10 +254,10 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
       Buffer raw(kChunk);
       bool downstream_failed = false;
       for (size_t i = 0; i < m.parts.size(); ++i) {
-        EUCA_ASSIGN_OR_RETURN(File f, File::OpenRead(part_paths[i]));
+        EUCA_ASSIGN_OR_RETURN(std::unique_ptr<PartReader> f, source->Open(m.parts[i]));
         Sha1 sha;
         while (true) {
-          EUCA_ASSIGN_OR_RETURN(size_t n, f.Read(raw.data.get(), raw.cap));
+          EUCA_ASSIGN_OR_RETURN(size_t n, f->Read(raw.data.get(), raw.cap));
           if (n == 0) break;
           sha.Update(raw.data.get(), n);
           parts_read += n;
@@ -281,6 +340,9 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   src.progress = progress;
   src.parts_read = &parts_read;
   src.parts_total = parts_total;
+  src.hash = !signature_verified || options.always_check_tar_digest;
+  Sha256 image_sha;
+  uint64_t hashed_to = 0;  // image bytes fed to image_sha
   std::string member;
   uint64_t member_size = 0;
   auto untar = [&]() -> Status {
@@ -293,8 +355,11 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
     int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) return InvalidArgument("the bundle's tar stream holds no file");
     if (r < ARCHIVE_WARN) return InvalidArgument("the bundle's tar stream is invalid: " + ArchiveError(a.get()));
-    const char* path = archive_entry_pathname(entry);
-    member = BaseName(path != nullptr ? path : "");
+    const std::string path = archive_entry_pathname(entry) != nullptr ? archive_entry_pathname(entry) : "";
+    if (EscapesFolder(path))
+      return InvalidArgument("the bundle's tar member '" + path +
+                             "' is not a plain file name (absolute paths and '..' are refused)");
+    member = BaseName(path);
     if (archive_entry_filetype(entry) != AE_IFREG)
       return InvalidArgument("the bundle's tar member '" + member + "' is not a regular file");
     if (member.empty() || member == "." || member == "..") member = m.name;
@@ -304,6 +369,13 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
     la_int64_t offset = 0;
     while ((r = archive_read_data_block(a.get(), &buf, &size, &offset)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
       EUCA_RETURN_IF_ERROR(WriteSparse(out, static_cast<uint64_t>(offset), static_cast<const uint8_t*>(buf), size));
+      if (options.image_sha256) {
+        if (static_cast<uint64_t>(offset) < hashed_to)
+          return InvalidArgument("the bundle's tar member '" + member + "' has overlapping data blocks");
+        HashZeros(image_sha, static_cast<uint64_t>(offset) - hashed_to);
+        image_sha.Update(buf, size);
+        hashed_to = static_cast<uint64_t>(offset) + size;
+      }
     }
     if (r != ARCHIVE_EOF)
       return InvalidArgument("the bundle's tar stream is truncated or invalid: " + ArchiveError(a.get()));
@@ -324,7 +396,7 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
 
   for (const Status* s : {&reader_status, &inflater_status, &tar_status})
     if (!s->ok()) return s->WithContext("unbundle '" + options.manifest_path + "'");
-  std::string digest = src.sha.FinishHex();
+  std::string digest = src.hash ? src.sha.FinishHex() : m.digest;
   if (digest != m.digest)
     return InvalidArgument("unbundle '" + options.manifest_path + "': the image's tar stream has SHA-1 " + digest +
                            " but the manifest says " + m.digest);
@@ -335,7 +407,14 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   if (options.sync) EUCA_RETURN_IF_ERROR(out.Sync());
   EUCA_RETURN_IF_ERROR(out.Close());
   UnbundleResult result;
-  result.image_path = options.destination_dir + "/" + member;
+  if (options.image_sha256) {
+    if (hashed_to > member_size)
+      return InvalidArgument("unbundle '" + options.manifest_path + "': the image's data runs past its size");
+    HashZeros(image_sha, member_size - hashed_to);
+    result.image_sha256 = image_sha.FinishHex();
+  }
+  result.tar_digest_checked = src.hash;
+  result.image_path = exact_path ? options.destination_path : options.destination_dir + "/" + member;
   EUCA_RETURN_IF_ERROR(RenamePath(cleanup.path, result.image_path));
   cleanup.path.clear();
   if (progress != nullptr) progress->Update(parts_total, parts_total);

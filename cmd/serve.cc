@@ -1,4 +1,5 @@
-// The cloud's services run in the foreground: euca serve walrus.
+// The cloud's services run in the foreground: euca serve walrus (S3 REST and, under /_euca/,
+// image delivery to node controllers).
 
 #include <pthread.h>
 #include <signal.h>
@@ -9,7 +10,11 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/common.h"
+#include "core/clc/admin.h"
 #include "core/http/server.h"
+#include "core/walrus/image_cache.h"
+#include "core/walrus/image_delivery.h"
+#include "core/walrus/image_rest.h"
 #include "core/walrus/s3_rest.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
@@ -31,7 +36,7 @@ Handler SetupServeWalrus(CLI::App& app) {
   return [o](Context& ctx) -> Status {
     EUCA_ASSIGN_OR_RETURN(Session session, OpenSession(ctx, /*authenticate=*/false));
     EUCA_ASSIGN_OR_RETURN(std::string region, session.admin->GetProperty("cloud.region"));
-    EUCA_ASSIGN_OR_RETURN(auto backend, objects::OpenFsBackend(ctx.home + "/walrus"));
+    EUCA_ASSIGN_OR_RETURN(auto backend, objects::OpenFsBackend(clc::HomePaths(ctx.home).Walrus()));
     walrus::WalrusOptions wopts;
     wopts.region = region;
     walrus::Walrus walrus(*backend, *ctx.clock, wopts, session.store.get());
@@ -46,6 +51,20 @@ Handler SetupServeWalrus(CLI::App& app) {
     };
     walrus::S3RestOptions sopts{.domains = o->domains, .region = {}, .clock = ctx.clock};
 
+    // Image delivery for node controllers (docs/internal-api.md), beside S3 on one listener.
+    const clc::HomePaths paths(ctx.home);
+    EUCA_ASSIGN_OR_RETURN(std::string cache_bytes, session.admin->GetProperty("walrus.image-cache-bytes"));
+    EUCA_ASSIGN_OR_RETURN(std::string cloud_key, ctx.env->ReadFile(paths.CloudKey()));
+    EUCA_ASSIGN_OR_RETURN(std::string ca_cert, ctx.env->ReadFile(paths.CloudCaCert()));
+    EUCA_ASSIGN_OR_RETURN(auto cache, walrus::ImageCache::Open({.dir = paths.Walrus() + "/image-cache",
+                                                                .max_bytes = std::stoull(cache_bytes),
+                                                                .clock = ctx.clock}));
+    walrus::ImageDelivery delivery(*backend, *cache, walrus::SignerCertificatesFromStore(*session.store),
+                                   {.cloud_key_pem = cloud_key});
+    http::Handler handler = walrus::RouteWalrus(
+        walrus::MakeInternalHandler(delivery, {.ca_cert_pem = ca_cert, .allowed = {}, .clock = ctx.clock}),
+        walrus::MakeS3Handler(walrus, lookup, sopts));
+
     // Block the stop signals in every thread (the server's threads inherit this mask) and
     // wait for them here.
     sigset_t stop_signals;
@@ -57,7 +76,7 @@ Handler SetupServeWalrus(CLI::App& app) {
 
     http::ServerOptions server_options;
     server_options.listen = o->listen;
-    auto server = http::Server::Start(server_options, walrus::MakeS3Handler(walrus, lookup, sopts));
+    auto server = http::Server::Start(server_options, handler);
     if (!server.ok()) {
       pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
       return server.status();

@@ -348,33 +348,56 @@ Result<std::string> RsaDecryptPkcs1(const std::string& private_key_pem, const st
   return out;
 }
 
-Result<std::string> SignRsaSha1(const std::string& private_key_pem, const std::string& data) {
+namespace {
+
+// RSA PKCS#1 v1.5 signature of `data` with digest `md`; `name` ("RSA-SHA1") names it in errors.
+Result<std::string> SignRsa(const EVP_MD* md_type, const char* name, const std::string& private_key_pem,
+                            const std::string& data) {
   EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
-  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA-SHA1 sign"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), std::string(name) + " sign"));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   size_t len = 0;
-  if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha1(), nullptr, key.get()) != 1 ||
+  if (!md || EVP_DigestSignInit(md.get(), nullptr, md_type, nullptr, key.get()) != 1 ||
       EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
-    return SslError(Code::kInternal, "RSA-SHA1 sign");
+    return SslError(Code::kInternal, std::string(name) + " sign");
   std::string out(len, '\0');
   if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
                      reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
-    return SslError(Code::kInternal, "RSA-SHA1 sign");
+    return SslError(Code::kInternal, std::string(name) + " sign");
   out.resize(len);
   return out;
 }
 
-Status VerifyRsaSha1(const std::string& cert_pem, const std::string& data, const std::string& signature) {
+Status VerifyRsa(const EVP_MD* md_type, const char* name, const std::string& cert_pem, const std::string& data,
+                 const std::string& signature) {
   EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPublicKeyOfCert(cert_pem, "read certificate"));
-  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), "RSA-SHA1 verify"));
+  EUCA_RETURN_IF_ERROR(RequireRsa(key.get(), std::string(name) + " verify"));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha1(), nullptr, key.get()) != 1)
-    return SslError(Code::kInternal, "prepare RSA-SHA1 verification");
+  if (!md || EVP_DigestVerifyInit(md.get(), nullptr, md_type, nullptr, key.get()) != 1)
+    return SslError(Code::kInternal, std::string("prepare ") + name + " verification");
   int rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                             reinterpret_cast<const unsigned char*>(data.data()), data.size());
   ERR_clear_error();
-  if (rc != 1) return InvalidArgument("the RSA-SHA1 signature does not match the data and key");
+  if (rc != 1) return InvalidArgument(std::string("the ") + name + " signature does not match the data and key");
   return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> SignRsaSha1(const std::string& private_key_pem, const std::string& data) {
+  return SignRsa(EVP_sha1(), "RSA-SHA1", private_key_pem, data);
+}
+
+Status VerifyRsaSha1(const std::string& cert_pem, const std::string& data, const std::string& signature) {
+  return VerifyRsa(EVP_sha1(), "RSA-SHA1", cert_pem, data, signature);
+}
+
+Result<std::string> SignRsaSha256(const std::string& private_key_pem, const std::string& data) {
+  return SignRsa(EVP_sha256(), "RSA-SHA256", private_key_pem, data);
+}
+
+Status VerifyRsaSha256(const std::string& cert_pem, const std::string& data, const std::string& signature) {
+  return VerifyRsa(EVP_sha256(), "RSA-SHA256", cert_pem, data, signature);
 }
 
 }  // namespace euca

@@ -86,4 +86,12 @@ Result<std::string> SignRsaSha1(const std::string& private_key_pem, const std::s
 /// (certificate or public key PEM); InvalidArgument otherwise.
 Status VerifyRsaSha1(const std::string& cert_pem, const std::string& data, const std::string& signature);
 
+/// RSA-SHA256 (PKCS#1 v1.5, "SHA256withRSA") signature of `data` with `private_key_pem`,
+/// binary. Same bytes as `openssl dgst -sha256 -sign KEY`. Signs internal API requests.
+Result<std::string> SignRsaSha256(const std::string& private_key_pem, const std::string& data);
+
+/// OK if `signature` (binary) is an RSA-SHA256 signature of `data` by the key of `cert_pem`
+/// (certificate or public key PEM); InvalidArgument otherwise.
+Status VerifyRsaSha256(const std::string& cert_pem, const std::string& data, const std::string& signature);
+
 }  // namespace euca

@@ -231,5 +231,18 @@ TEST_F(PkiTest, RsaSha1SignatureVerifiesAgainstCertificate) {
   EXPECT_FALSE(VerifyRsaSha1(*cert, "<machine_configuration/><image/>", "short").ok());
 }
 
+TEST_F(PkiTest, RsaSha256SignatureIsNotASha1Signature) {
+  std::string ca = Ca(ca_key_, "CA");
+  auto cert = IssueCertificatePem(user_key_, ca, ca_key_, {.common_name = "user", .not_before_ms = kNow});
+  ASSERT_TRUE(cert.ok());
+  auto sig = SignRsaSha256(user_key_, "GET\n/_euca/image");
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_EQ(sig->size(), 256u);
+  EXPECT_TRUE(VerifyRsaSha256(*cert, "GET\n/_euca/image", *sig).ok());
+  EXPECT_EQ(VerifyRsaSha256(*cert, "GET\n/_euca/imagE", *sig).code(), Code::kInvalidArgument);
+  EXPECT_FALSE(VerifyRsaSha1(*cert, "GET\n/_euca/image", *sig).ok()) << "the digest is part of the signature";
+  EXPECT_FALSE(VerifyRsaSha256(ca, "GET\n/_euca/image", *sig).ok()) << "signed by another key";
+}
+
 }  // namespace
 }  // namespace euca

@@ -431,7 +431,7 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   for (const auto& p : *all) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.region", "credentials.cert-validity-days",
                                  "services.ec2-url", "services.s3-url",
-                                 "signup.auto-approve"));
+                                 "signup.auto-approve", "walrus.image-cache-bytes"));
   EXPECT_EQ((*all)[1].value, "euca");
   EXPECT_EQ((*all)[1].default_value, "euca");
   EXPECT_EQ((*all)[2].type, "int");

@@ -116,6 +116,13 @@ std::vector<PropertyDef> MakeRegistry() {
        .description = "Validity in days of user certificates issued by get-credentials.",
        .min = 1,
        .max = 36500});
+  add({.name = "walrus.image-cache-bytes",
+       .type = PropertyType::kInt,
+       .default_value = "32212254720",
+       .description = "Bytes of decrypted images Walrus keeps for node controllers (LRU); 0 keeps none. "
+                      "Read when 'euca serve walrus' starts.",
+       .min = 0,
+       .max = int64_t{1} << 50});
   add({.name = "signup.auto-approve",
        .type = PropertyType::kBool,
        .default_value = "false",

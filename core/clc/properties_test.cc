@@ -40,6 +40,16 @@ TEST(PropertiesTest, RegistryIsSortedAndDefaultsAreCanonical) {
   EXPECT_EQ(Def("services.s3-url").default_value, "");
   EXPECT_EQ(Def("credentials.cert-validity-days").default_value, "3650");
   EXPECT_EQ(Def("signup.auto-approve").default_value, "false");
+  EXPECT_EQ(Def("walrus.image-cache-bytes").default_value, "32212254720");
+}
+
+TEST(PropertiesTest, ImageCacheBytesIsABoundedCount) {
+  const PropertyDef& d = Def("walrus.image-cache-bytes");
+  EXPECT_EQ(*CanonicalPropertyValue(d, "0"), "0");
+  EXPECT_EQ(*CanonicalPropertyValue(d, "1125899906842624"), "1125899906842624");
+  EXPECT_FALSE(CanonicalPropertyValue(d, "1125899906842625").ok());
+  EXPECT_FALSE(CanonicalPropertyValue(d, "-1").ok());
+  EXPECT_FALSE(CanonicalPropertyValue(d, "30G").ok());
 }
 
 TEST(PropertiesTest, UnknownNameIsInvalidArgument) {

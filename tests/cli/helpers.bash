@@ -37,6 +37,33 @@ use_cloud() {
 
 euca() { "$EUCA_BIN" "$@"; }
 
+# For setup_file: a new cloud in $WALRUS_HOME (under BATS_FILE_TMPDIR) served by
+# `euca serve walrus` on a free loopback port; exports WALRUS_HOME, WALRUS_LOG, WALRUS_PID
+# and WALRUS_URL. stop_walrus (teardown_file) stops it.
+start_walrus() {
+  clean_env
+  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
+  export WALRUS_PID=$!
+  local i
+  for i in $(seq 100); do
+    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
+    sleep 0.1
+  done
+  export WALRUS_URL
+  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
+  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
+}
+
+stop_walrus() {
+  if [[ -n "${WALRUS_PID:-}" ]]; then
+    kill -TERM "$WALRUS_PID" 2>/dev/null || true
+    wait "$WALRUS_PID" 2>/dev/null || true
+  fi
+}
+
 # What must not change when a command fails: the database content, its schema version and
 # the history head. A file that is not a database is compared byte for byte.
 state_fingerprint() {

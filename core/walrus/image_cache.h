@@ -1,0 +1,134 @@
+#pragma once
+// The decrypted-image cache of Walrus (DESIGN.md §7; docs/walrus-format.md, "Image cache"):
+// raw images unbundled from manifests in the object store, kept on disk under
+// `$EUCA_HOME/walrus/image-cache/`, bounded in size with LRU eviction of whole entries.
+//
+// An entry is named by the manifest's bucket, key and ETag, so an overwritten manifest never
+// serves its old image; when a manifest's new image is cached, the entries of its older
+// versions are removed. Concurrent requests for one uncached image fill it once (single
+// flight): the others wait, then share the entry. An entry being read (a Lease is held) is
+// never evicted; a removed entry stays readable through the leases already open on it.
+// Entries are written to tmp/ and renamed into place; tmp/ is emptied when the cache opens,
+// and entries survive restarts with their LRU order.
+//
+// Thread-safe. Bounds and single flight hold within one process; a second process opening
+// the same folder shares the entries but does not reap tmp/.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <string>
+#include <vector>
+
+#include "bundles/file_io.h"
+#include "core/base/clock.h"
+#include "core/base/status.h"
+
+namespace euca::walrus {
+
+/// Which image: the manifest's location and the ETag of the manifest version it came from.
+struct ImageKey {
+  std::string bucket = {};
+  std::string key = {};
+  std::string etag = {};
+};
+
+/// What a fill made.
+struct FilledImage {
+  uint64_t size = 0;
+  std::string sha256 = {};  ///< lower-case hex of the image bytes
+};
+
+class ImageCache;
+
+/// A pinned cache entry: readable, and never evicted, while the lease lives. Thread-safe.
+class ImageLease final {
+ public:
+  ~ImageLease();
+  ImageLease(const ImageLease&) = delete;
+  ImageLease& operator=(const ImageLease&) = delete;
+
+  /// The entry id: 32 lower-case hex digits (Walrus sends it as the ETag).
+  const std::string& id() const;
+  uint64_t size() const;
+  const std::string& sha256() const;
+  /// Reads up to `n` bytes at `offset`; 0 at the end.
+  Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) const;
+
+  struct Entry;  ///< the cache's record of an entry (image_cache.cc)
+
+ private:
+  friend class ImageCache;
+  ImageLease(ImageCache* cache, std::shared_ptr<Entry> entry, bundles::File file)
+      : cache_(cache), entry_(std::move(entry)), file_(std::move(file)) {}
+  ImageCache* cache_;
+  std::shared_ptr<Entry> entry_;
+  bundles::File file_;
+};
+
+struct ImageCacheOptions {
+  std::string dir = {};     ///< required; created (0700) with missing parents
+  uint64_t max_bytes = 0;   ///< the bound on the bytes of all entries
+  Clock* clock = nullptr;   ///< for the LRU times kept across restarts; nullptr = RealClock()
+};
+
+class ImageCache final {
+ public:
+  /// Opens (creating) the cache folder, empties tmp/ when no other process has it open,
+  /// drops incomplete entries, loads the rest in their LRU order and evicts down to the bound.
+  static Result<std::unique_ptr<ImageCache>> Open(ImageCacheOptions options);
+  /// REQUIRES: no lease is alive.
+  ~ImageCache();
+  ImageCache(const ImageCache&) = delete;
+  ImageCache& operator=(const ImageCache&) = delete;
+
+  /// Writes the image to `path` (which does not exist yet; its folder does).
+  using Fill = std::function<Result<FilledImage>(const std::string& path)>;
+
+  /// The entry of `key`, pinned. On a miss, makes room for `expected_size` bytes, runs `fill`
+  /// (once for all concurrent callers of one key: they wait and share its result, error
+  /// included) and keeps what it wrote. Errors: those of `fill`, or the filesystem's.
+  Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, uint64_t expected_size, const Fill& fill);
+
+  /// The entry id of `key`: the first 32 hex digits of SHA-256(bucket NUL key NUL etag).
+  static std::string EntryId(const ImageKey& key);
+
+  /// Changes the bound and evicts down to it.
+  void SetMaxBytes(uint64_t max_bytes);
+  /// Bytes of all entries (pinned ones included).
+  uint64_t bytes() const;
+  /// Entry ids, least recently used first.
+  std::vector<std::string> EntriesForTest() const;
+  /// How many callers are waiting for another's fill of `key`.
+  int WaitersForTest(const ImageKey& key) const;
+
+ private:
+  friend class ImageLease;
+  using Entry = ImageLease::Entry;
+  struct Flight;
+
+  explicit ImageCache(ImageCacheOptions options);
+  Status Load(bool reap);
+  std::string ImagePath(const std::string& id) const;
+  std::string MetaPath(const std::string& id) const;
+  // The following REQUIRE mu_ held.
+  Result<std::shared_ptr<const ImageLease>> PinLocked(const std::shared_ptr<Entry>& entry);
+  void Touch(Entry& entry);
+  void RemoveLocked(const std::string& id);
+  void TrimLocked(uint64_t incoming);
+  void Unpin(Entry& entry);
+
+  ImageCacheOptions options_;
+  Clock& clock_;
+  int lock_fd_ = -1;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by id
+  std::map<std::string, std::shared_ptr<Flight>> flights_;  // fills in progress, by id
+  uint64_t bytes_ = 0;
+  uint64_t seq_ = 0;  // LRU clock
+};
+
+}  // namespace euca::walrus

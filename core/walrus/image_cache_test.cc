@@ -1,0 +1,175 @@
+#include "core/walrus/image_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "bundles/test_support.h"
+#include "core/walrus/image_test_support.h"
+
+namespace euca::walrus {
+namespace {
+
+using test_support::ReadLease;
+using bundles::test_support::ReadFile;
+using bundles::test_support::TempDir;
+using bundles::test_support::WriteFile;
+
+
+class ImageCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(1000); }
+  void Reopen(uint64_t max_bytes) {
+    cache_.reset();
+    auto c = ImageCache::Open({.dir = dir(), .max_bytes = max_bytes, .clock = &clock_});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    cache_ = std::move(c).value();
+  }
+  std::string dir() const { return tmp_ / "image-cache"; }
+  // Gets `name` (etag "1"), filling it with `size` bytes of `name`'s first letter.
+  std::shared_ptr<const ImageLease> Get(const std::string& name, uint64_t size, const std::string& etag = "1") {
+    auto lease = cache_->Get({"b", name, etag}, size, [&](const std::string& path) -> Result<FilledImage> {
+      ++fills_;
+      WriteFile(path, std::string(size, name[0]));
+      return FilledImage{size, "sha-" + name};
+    });
+    EXPECT_TRUE(lease.ok()) << lease.status().ToString();
+    clock_.Advance(1000);
+    return lease.ok() ? *lease : nullptr;
+  }
+  std::string Id(const std::string& name, const std::string& etag = "1") {
+    return ImageCache::EntryId({"b", name, etag});
+  }
+
+  TempDir tmp_;
+  FakeClock clock_;
+  std::unique_ptr<ImageCache> cache_;
+  int fills_ = 0;
+};
+
+TEST_F(ImageCacheTest, FillsOnceThenHits) {
+  auto a = Get("alpha", 300);
+  EXPECT_EQ(ReadLease(*a), std::string(300, 'a'));
+  EXPECT_EQ(a->sha256(), "sha-alpha");
+  EXPECT_EQ(a->id(), Id("alpha"));
+  a.reset();
+  auto again = Get("alpha", 300);
+  EXPECT_EQ(fills_, 1);
+  EXPECT_EQ(ReadLease(*again), std::string(300, 'a'));
+  EXPECT_EQ(cache_->bytes(), 300u);
+  EXPECT_TRUE(std::filesystem::exists(dir() + "/" + Id("alpha") + ".img"));
+  EXPECT_TRUE(std::filesystem::exists(dir() + "/" + Id("alpha") + ".json"));
+}
+
+TEST_F(ImageCacheTest, EvictsLeastRecentlyUsedWholeEntriesWithinTheBound) {
+  Get("alpha", 400);
+  Get("bravo", 400);
+  Get("alpha", 400);  // alpha is now more recent than bravo
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("bravo"), Id("alpha")}));
+  Get("charlie", 400);  // 1200 > 1000: bravo goes
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("alpha"), Id("charlie")}));
+  EXPECT_EQ(cache_->bytes(), 800u);
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("bravo") + ".img"));
+  Get("delta", 300);  // 1100 > 1000: alpha goes, room is made before the fill
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("charlie"), Id("delta")}));
+  EXPECT_LE(cache_->bytes(), 1000u);
+  EXPECT_EQ(fills_, 4);
+}
+
+TEST_F(ImageCacheTest, EntriesBeingReadAreNeverEvicted) {
+  auto a = Get("alpha", 600);
+  auto b = Get("bravo", 600);  // over the bound, but alpha is pinned
+  EXPECT_EQ(cache_->EntriesForTest().size(), 2u);
+  EXPECT_EQ(ReadLease(*a), std::string(600, 'a'));
+  a.reset();  // released: now alpha can go
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("bravo")});
+  b.reset();
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("bravo")});
+}
+
+TEST_F(ImageCacheTest, AnImageLargerThanTheBoundIsServedThenDropped) {
+  auto big = Get("huge", 5000);
+  EXPECT_EQ(ReadLease(*big), std::string(5000, 'h'));
+  Get("alpha", 100);
+  big.reset();
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha")});
+  EXPECT_EQ(cache_->bytes(), 100u);
+}
+
+TEST_F(ImageCacheTest, NewEtagRemovesTheOldImageButNotItsOpenReaders) {
+  auto old_reader = Get("alpha", 100, "v1");
+  auto fresh = cache_->Get({"b", "alpha", "v2"}, 100, [](const std::string& path) -> Result<FilledImage> {
+    WriteFile(path, std::string(100, 'A'));
+    return FilledImage{100, "sha-v2"};
+  });
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha", "v2")});
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("alpha", "v1") + ".img"));
+  EXPECT_EQ(ReadLease(*old_reader), std::string(100, 'a')) << "an open reader keeps its version";
+  EXPECT_EQ(ReadLease(**fresh), std::string(100, 'A'));
+  EXPECT_EQ(cache_->bytes(), 100u);
+}
+
+TEST_F(ImageCacheTest, FailedFillLeavesNothingAndIsRetried) {
+  auto bad = cache_->Get({"b", "alpha", "1"}, 100, [](const std::string& path) -> Result<FilledImage> {
+    WriteFile(path, "partial");
+    return InvalidArgument("part 'alpha.part.00' is corrupt");
+  });
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(cache_->EntriesForTest().empty());
+  EXPECT_TRUE(std::filesystem::is_empty(dir() + "/tmp"));
+  Get("alpha", 100);
+  EXPECT_EQ(fills_, 1);
+}
+
+TEST_F(ImageCacheTest, ConcurrentMissesFillOnce) {
+  constexpr int kThreads = 8;
+  const ImageKey key{"b", "alpha", "1"};
+  std::atomic<int> fills{0};
+  std::vector<std::string> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto lease = cache_->Get(key, 100, [&](const std::string& path) -> Result<FilledImage> {
+        ++fills;
+        // Hold the fill until every other caller waits for it.
+        while (cache_->WaitersForTest(key) < kThreads - 1) std::this_thread::yield();
+        WriteFile(path, std::string(100, 'z'));
+        return FilledImage{100, "sha"};
+      });
+      if (lease.ok()) got[i] = ReadLease(**lease);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(fills.load(), 1);
+  for (const auto& g : got) EXPECT_EQ(g, std::string(100, 'z'));
+}
+
+TEST_F(ImageCacheTest, SurvivesRestartInLruOrderAndReapsLeftovers) {
+  Get("alpha", 300);
+  Get("bravo", 300);
+  Get("alpha", 300);
+  WriteFile(dir() + "/tmp/" + Id("charlie") + ".img", "half-written");
+  WriteFile(dir() + "/" + Id("delta") + ".img", "renamed in, never described");
+  WriteFile(dir() + "/" + Id("echo") + ".json", "{\"format\":1}");
+  WriteFile(dir() + "/" + Id("golf") + ".json.tmp-1-2", "{");
+  WriteFile(dir() + "/README", "not ours");
+  Reopen(1000);
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("bravo"), Id("alpha")}));
+  EXPECT_EQ(cache_->bytes(), 600u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir() + "/tmp"));
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("delta") + ".img"));
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("echo") + ".json"));
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("golf") + ".json.tmp-1-2"));
+  EXPECT_TRUE(std::filesystem::exists(dir() + "/README"));
+  auto a = Get("alpha", 300);
+  EXPECT_EQ(ReadLease(*a), std::string(300, 'a'));
+  EXPECT_EQ(fills_, 2) << "served from disk after the restart";
+  a.reset();
+  Reopen(400);  // a smaller bound evicts at open, least recently used first
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha")});
+}
+
+}  // namespace
+}  // namespace euca::walrus

@@ -1,0 +1,210 @@
+// Image delivery on the real thing: a cloud made by InitCloud, a bundle made by BundleImage
+// with its administrator's credentials, uploaded into the filesystem object store, served by
+// the HTTP server on loopback and fetched by HttpImageSource with the node controller's keys.
+
+#include "core/walrus/image_client.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "bundles/bundle.h"
+#include "bundles/test_support.h"
+#include "core/base/env.h"
+#include "core/base/random.h"
+#include "core/clc/admin.h"
+#include "core/http/server.h"
+#include "core/walrus/image_cache.h"
+#include "core/walrus/image_delivery.h"
+#include "core/walrus/image_rest.h"
+#include "drivers/objects/fs_backend.h"
+#include "state/sqlite_store.h"
+
+namespace euca::walrus {
+namespace {
+
+using bundles::test_support::MixedBytes;
+using bundles::test_support::ReadFile;
+using bundles::test_support::TempDir;
+using bundles::test_support::WriteFile;
+
+// The file of credentials/admin/ whose name ends with `suffix` (other than cloud-cert.pem).
+std::string AdminFile(const std::string& home, const std::string& suffix) {
+  for (const auto& e : std::filesystem::directory_iterator(home + "/credentials/admin")) {
+    std::string name = e.path().filename().string();
+    if (name != "cloud-cert.pem" && name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return ReadFile(e.path().string());
+  }
+  return "";
+}
+
+class ImageClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    home_ = new TempDir;
+    auto init = clc::InitCloud({.home = (*home_) / "cloud"}, PosixEnv(), RealClock());
+    ASSERT_TRUE(init.ok()) << init.status().ToString();
+    account_ = new std::string(init->account.id);
+  }
+  static void TearDownTestSuite() {
+    delete home_;
+    delete account_;
+  }
+
+  void SetUp() override {
+    const clc::HomePaths paths(home());
+    std::filesystem::remove_all(paths.Walrus());
+    auto backend = objects::OpenFsBackend(paths.Walrus());
+    ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+    backend_ = std::move(backend).value();
+    objects::BucketRecord bucket;
+    bucket.name = "images";
+    bucket.owner_id = *account_;
+    ASSERT_TRUE(backend_->CreateBucket(bucket).ok());
+    auto store = state::OpenSqliteStore(home(), RealClock());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    auto cache = ImageCache::Open({.dir = paths.Walrus() + "/image-cache", .max_bytes = 1 << 30, .clock = nullptr});
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    cache_ = std::move(cache).value();
+    delivery_ = std::make_unique<ImageDelivery>(*backend_, *cache_, SignerCertificatesFromStore(*store_),
+                                                ImageDeliveryOptions{.cloud_key_pem = ReadFile(paths.CloudKey())});
+    http::Handler s3 = [](const http::RequestHead&, http::BodyReader&) {
+      return http::Response::Text(404, "not this test");
+    };
+    auto server = http::Server::Start(
+        {}, RouteWalrus(MakeInternalHandler(*delivery_, {.ca_cert_pem = ReadFile(paths.CloudCaCert()),
+                                                         .allowed = {},
+                                                         .clock = nullptr}),
+                        s3));
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+  void TearDown() override {
+    server_->Stop();
+    server_.reset();
+  }
+
+  static std::string home() { return (*home_) / "cloud"; }
+  std::string url() const { return "http://" + server_->address(); }
+  HttpImageSource Source(const std::string& component) const {
+    const clc::HomePaths paths(home());
+    return HttpImageSource({.walrus_url = url() + "/services/objectstorage",
+                            .credentials = {ReadFile(paths.ComponentCert(component)),
+                                            ReadFile(paths.ComponentKey(component))},
+                            .clock = nullptr,
+                            .client = {}});
+  }
+  // Bundles `image` as the cloud's administrator and uploads it under `prefix`.
+  void BundleAndUpload(const std::string& image, const std::string& prefix) {
+    std::string dir = work_ / ("bundle-" + prefix);
+    std::filesystem::create_directories(dir);
+    bundles::BundleOptions o;
+    o.image_path = image;
+    o.destination_dir = dir;
+    o.prefix = prefix;
+    o.account_id = *account_;
+    o.user_cert_pem = AdminFile(home(), "-cert.pem");
+    o.user_private_key_pem = AdminFile(home(), "-pk.pem");
+    o.cloud_cert_pem = ReadFile(clc::HomePaths(home()).CloudCert());
+    o.part_size = 1 << 20;
+    auto b = bundles::BundleImage(o);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      auto writer = backend_->NewBlob();
+      ASSERT_TRUE(writer.ok());
+      ASSERT_TRUE((*writer)->Write(ReadFile(e.path().string())).ok());
+      auto blob = (*writer)->Commit();
+      ASSERT_TRUE(blob.ok());
+      objects::ObjectRecord r;
+      r.bucket = "images";
+      r.key = e.path().filename().string();
+      r.etag = "\"" + Sha1Hex(ReadFile(e.path().string())) + "\"";
+      r.blobs = {*blob};
+      ASSERT_TRUE(backend_->PutObject(std::move(r)).ok());
+    }
+  }
+
+  static TempDir* home_;
+  static std::string* account_;
+  TempDir work_;
+  std::unique_ptr<objects::FsBackend> backend_;
+  std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<ImageCache> cache_;
+  std::unique_ptr<ImageDelivery> delivery_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TempDir* ImageClientTest::home_ = nullptr;
+std::string* ImageClientTest::account_ = nullptr;
+
+TEST_F(ImageClientTest, NodeControllerFetchesTheRawImage) {
+  std::string data = MixedBytes(5 * 1024 * 1024 + 77, 21);
+  data.replace(1 << 20, 1 << 20, std::string(1 << 20, '\0'));  // a zero run: a hole once fetched
+  WriteFile(work_ / "debian.img", data);
+  BundleAndUpload(work_ / "debian.img", "debian.img");
+
+  HttpImageSource nc = Source("nc");
+  auto got = nc.Fetch("images/debian.img.manifest.xml", work_ / "fetched.img");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size, data.size());
+  EXPECT_TRUE(ReadFile(work_ / "fetched.img") == data);
+  EXPECT_EQ(got->etag.size(), 32u);
+  EXPECT_EQ(delivery_->decryptions(), 1u);
+
+  auto again = Source("cc").Fetch("images/debian.img.manifest.xml", work_ / "again.img");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->sha256, got->sha256);
+  EXPECT_EQ(delivery_->decryptions(), 1u) << "the second fetch comes from the cache";
+}
+
+TEST_F(ImageClientTest, ErrorsKeepTheirCodeAndLeaveNothing) {
+  WriteFile(work_ / "small.img", MixedBytes(300000, 5));
+  BundleAndUpload(work_ / "small.img", "small.img");
+
+  auto missing = Source("nc").Fetch("images/none.manifest.xml", work_ / "out.img");
+  EXPECT_EQ(missing.status().code(), Code::kNotFound) << missing.status().ToString();
+  auto walrus = Source("walrus").Fetch("images/small.img.manifest.xml", work_ / "out.img");
+  EXPECT_EQ(walrus.status().code(), Code::kPermissionDenied) << walrus.status().ToString();
+  EXPECT_NE(walrus.status().message().find("component 'walrus' may not call"), std::string::npos);
+
+  // The parts of an image whose part 00 was replaced.
+  auto writer = backend_->NewBlob();
+  ASSERT_TRUE((*writer)->Write("not the part").ok());
+  objects::ObjectRecord r;
+  r.bucket = "images";
+  r.key = "small.img.part.00";
+  r.etag = "\"x\"";
+  r.blobs = {*(*writer)->Commit()};
+  ASSERT_TRUE(backend_->PutObject(std::move(r)).ok());
+  auto corrupt = Source("nc").Fetch("images/small.img.manifest.xml", work_ / "out.img");
+  EXPECT_EQ(corrupt.status().code(), Code::kInvalidArgument) << corrupt.status().ToString();
+  EXPECT_NE(corrupt.status().message().find("part 'small.img.part.00' is corrupt"), std::string::npos);
+
+  // Unsigned requests never reach delivery.
+  http::Client client;
+  auto bare = client.Do({.method = "GET", .url = url() + "/_euca/image?manifest=images/small.img.manifest.xml"});
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->status, 401);
+  EXPECT_NE(bare->body.find("\"code\":\"Unauthenticated\""), std::string::npos) << bare->body;
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(work_.path()), {}), 2)
+      << "only the image and its bundle folder: no fetch left a file";
+}
+
+TEST(FakeImageSourceTest, ServesWhatItHoldsAndCounts) {
+  TempDir dir;
+  FakeImageSource fake;
+  fake.Add("b/m.manifest.xml", "raw bytes");
+  auto got = fake.Fetch("b/m.manifest.xml", dir / "x.img");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(ReadFile(dir / "x.img"), "raw bytes");
+  EXPECT_EQ(fake.Fetch("b/other", dir / "y.img").status().code(), Code::kNotFound);
+  fake.Fail("b/m.manifest.xml", Unavailable("walrus is down"));
+  EXPECT_EQ(fake.Fetch("b/m.manifest.xml", dir / "z.img").status().code(), Code::kUnavailable);
+  EXPECT_EQ(fake.fetches("b/m.manifest.xml"), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir / "z.img"));
+}
+
+}  // namespace
+}  // namespace euca::walrus
