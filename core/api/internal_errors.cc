@@ -13,6 +13,7 @@ constexpr Code kCodes[] = {Code::kInvalidArgument,  Code::kNotFound,          Co
 
 std::string InternalErrorJson(const Status& status) {
   nlohmann::ordered_json j = {{"error", {{"code", std::string(CodeName(status.code()))}, {"message", status.message()}}}};
+  if (!status.wire_code().empty()) j["error"]["wire_code"] = status.wire_code();
   return j.dump();
 }
 
@@ -22,8 +23,9 @@ Status StatusFromInternalError(int http_status, std::string_view body, const std
     const auto& e = j["error"];
     std::string code = e.value("code", "");
     std::string message = e.value("message", "");
+    std::string wire_code = e.contains("wire_code") && e["wire_code"].is_string() ? e["wire_code"].get<std::string>() : "";
     for (Code c : kCodes)
-      if (CodeName(c) == code) return Status(c, message);
+      if (CodeName(c) == code) return Status(c, message, wire_code);
   }
   std::string message = what + ": HTTP " + std::to_string(http_status);
   switch (http_status) {

@@ -1,6 +1,7 @@
 #pragma once
 // Errors of the internal HTTP/JSON API (docs/internal-api.md): a Status travels as
-//   {"error":{"code":"NotFound","message":"..."}}
+//   {"error":{"code":"NotFound","message":"...","wire_code":"InvalidInstanceID.NotFound"}}
+// (wire_code only when the Status has one)
 // with the HTTP status of the error map (core/base/error_map.h), and comes back as the same
 // Status on the client. Pure functions; thread-safe.
 

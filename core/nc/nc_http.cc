@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/api/digest.h"
+#include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
 
 namespace euca::nc {
@@ -15,18 +16,7 @@ http::Response JsonReply(int status, const Json& body) {
 }
 
 http::Response ErrorReply(const Status& s) {
-  Json e = {{"code", std::string(CodeName(s.code()))}, {"message", s.message()}};
-  if (!s.wire_code().empty()) e["wire_code"] = s.wire_code();
-  return JsonReply(HttpStatus(s), {{"error", e}});
-}
-
-Result<Code> CodeFromName(const std::string& name) {
-  for (Code c : {Code::kInvalidArgument, Code::kNotFound, Code::kAlreadyExists, Code::kConflict,
-                 Code::kPermissionDenied, Code::kUnauthenticated, Code::kResourceExhausted, Code::kUnsupported,
-                 Code::kUnavailable, Code::kInternal}) {
-    if (CodeName(c) == name) return c;
-  }
-  return InvalidArgument("unknown error code '" + name + "'");
+  return http::Response::Text(HttpStatus(s), api::InternalErrorJson(s) + "\n", "application/json");
 }
 
 Result<std::string> InstanceIdOf(const Json& body) {
@@ -141,23 +131,13 @@ Result<Json> NcClient::Call(const std::string& operation, const Json& body) {
   http::Client client(options_);
   Result<http::ClientResponse> response = client.Do(request);
   if (!response.ok()) return response.status().WithContext("node controller '" + base_url_ + "'");
+  if (response.value().status != 200) {
+    return api::StatusFromInternalError(response.value().status, response.value().body,
+                                        "node controller '" + base_url_ + "' " + operation);
+  }
   Json json = Json::parse(response.value().body, nullptr, false);
   if (json.is_discarded()) {
-    return Unavailable("node controller '" + base_url_ + "' answered " + operation + " with HTTP " +
-                       std::to_string(response.value().status) + " and no JSON");
-  }
-  if (response.value().status != 200) {
-    const Json& e = json.is_object() && json.contains("error") ? json["error"] : Json();
-    std::string message = e.is_object() && e.contains("message") && e["message"].is_string()
-                              ? e["message"].get<std::string>()
-                              : "HTTP " + std::to_string(response.value().status);
-    Result<Code> code = e.is_object() && e.contains("code") && e["code"].is_string()
-                            ? CodeFromName(e["code"].get<std::string>())
-                            : Result<Code>(Code::kInternal);
-    std::string wire = e.is_object() && e.contains("wire_code") && e["wire_code"].is_string()
-                           ? e["wire_code"].get<std::string>()
-                           : "";
-    return Status(code.ok() ? code.value() : Code::kInternal, message, wire);
+    return Unavailable("node controller '" + base_url_ + "' answered " + operation + " without JSON");
   }
   return json;
 }
