@@ -201,6 +201,8 @@ EOF
   expect_failure 2 "give -m MANIFEST" download-bundle -b images
   expect_failure 2 "give -m MANIFEST" delete-bundle -b images
   expect_failure 2 "not both" download-bundle -b images -m img.manifest.xml -p img
+  expect_failure 2 "not both" delete-bundle -b images -p img --local-manifest "$MANIFEST"
+  expect_failure 3 "manifest 'nope.xml' does not exist" download-bundle -b images --local-manifest nope.xml
   expect_failure 3 "manifest 'nope.manifest.xml' does not exist" upload-bundle -b images -m nope.manifest.xml
   expect_failure 2 "invalid bucket name 'No_Such'" upload-bundle -b No_Such -m "$MANIFEST"
   expect_failure 2 "names no bucket" upload-bundle -b /x -m "$MANIFEST"
@@ -218,13 +220,6 @@ EOF
   run euca download-bundle -b images -p img -d -
   assert_failure 3
   assert_output --partial "bucket 'images' does not exist"
-}
-
-@test "with S3_URL set the commands refuse: remote S3 comes with the Walrus service" {
-  export S3_URL=http://walrus.example.com:8773/
-  expect_failure 9 "unset S3_URL to use the embedded store" upload-bundle -b images -m "$MANIFEST"
-  expect_failure 9 "unset S3_URL" download-bundle -b images -p img
-  expect_failure 9 "unset S3_URL" delete-bundle -b images -p img
 }
 
 # --- access ------------------------------------------------------------------------------
