@@ -222,6 +222,64 @@ EOF
   assert_output --partial "bucket 'images' does not exist"
 }
 
+# --- euca2ools flags ---------------------------------------------------------------------
+
+@test "upload-bundle --skipmanifest sends the parts only; download-bundle --local-manifest fetches them" {
+  run --separate-stderr euca upload-bundle -b images -m "$MANIFEST" --skipmanifest --debug
+  assert_success
+  assert_output ''
+  assert_equal "$(uploaded_parts "$stderr")" "images/img.part.00 images/img.part.01 images/img.part.02"
+  run euca download-bundle -b images -p img -d -
+  assert_failure 3
+  assert_output --partial "no object 'img.manifest.xml'"
+
+  mkdir down
+  run euca download-bundle -b images --local-manifest "$MANIFEST" -d down
+  assert_success
+  assert_output "Wrote manifest down/img.manifest.xml"
+  for f in img.manifest.xml img.part.00 img.part.01 img.part.02; do
+    cmp "b/$f" "down/$f"
+  done
+  run euca download-bundle -b images --local-manifest "$MANIFEST" --output json
+  assert_success
+}
+
+@test "delete-bundle --local-manifest deletes the parts it names and the manifest object of its name" {
+  euca upload-bundle -b images -m "$MANIFEST" >/dev/null
+  run --separate-stderr euca delete-bundle -b images --local-manifest "$MANIFEST" --clear --debug
+  assert_success
+  for f in img.part.00 img.part.01 img.part.02 img.manifest.xml; do
+    [[ "$stderr" == *"deleted images/$f"* ]] || fail "not deleted: $f: $stderr"
+  done
+  [[ "$stderr" == *"deleted bucket 'images'"* ]] || fail "bucket kept: $stderr"
+}
+
+@test "upload-bundle --part N starts with part N (euca2ools 1.x); --retry is accepted" {
+  run --separate-stderr euca upload-bundle -b images -m "$MANIFEST" --part 1 --retry --debug
+  assert_success
+  assert_output "Uploaded images/img.manifest.xml"
+  assert_equal "$(uploaded_parts "$stderr")" "images/img.part.01 images/img.part.02"
+  expect_failure 2 "--part 3 is not a part of the manifest (it has 3, numbered from 0)" \
+    upload-bundle -b images -m "$MANIFEST" --part 3
+  expect_failure 2 "--part -1 is not a part" upload-bundle -b images -m "$MANIFEST" --part -1
+}
+
+@test "upload-bundle refuses --upload-policy and 1.x --ec2cert, saying why" {
+  expect_failure 9 "--upload-policy, --upload-policy-file and --upload-policy-signature are not supported" \
+    upload-bundle -b images -m "$MANIFEST" --upload-policy e30= --upload-policy-signature c2ln
+  expect_failure 9 "not supported" upload-bundle -b images -m "$MANIFEST" --upload-policy-file policy.json
+  expect_failure 9 "give --ec2cert to bundle-image" upload-bundle -b images -m "$MANIFEST" --ec2cert cloud.pem
+  run euca download-bundle -b images -p img -d -
+  assert_failure 3
+}
+
+@test "-I/-S name the access key in embedded mode too; a wrong secret is refused" {
+  create_user alice
+  euca upload-bundle -b images -m "$MANIFEST" >/dev/null
+  euca download-bundle -b images -p img -d - -I "$KEY_ID" -S "$SECRET" | cmp - <(cat b/img.part.0{0,1,2})
+  expect_failure 7 "secret key does not match" download-bundle -b images -p img -I "$KEY_ID" -S wrong
+}
+
 # --- access ------------------------------------------------------------------------------
 
 @test "another account's user can neither download nor delete the bundle" {
