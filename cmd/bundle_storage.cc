@@ -224,7 +224,7 @@ struct KeyFlags {
 
 void AddKeyFlags(CLI::App& app, KeyFlags& f) {
   app.add_option("-I,-a,--access-key-id,--access-key", f.access_key,
-                 "access key id (default: AWS_ACCESS_KEY_ID, EC2_ACCESS_KEY, else EUCA_HOME/eucarc)")
+                 "access key id (default: AWS_ACCESS_KEY_ID or EC2_ACCESS_KEY; with S3, else the key of EUCA_HOME/eucarc)")
       ->type_name("KEY_ID");
   app.add_option("-S,-s,--secret-key", f.secret_key, "secret key of the access key id")->type_name("KEY");
 }
