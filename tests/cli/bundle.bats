@@ -43,13 +43,6 @@ bundle() {
   [[ -f "$MANIFEST" ]]
 }
 
-# flip_byte FILE OFFSET: inverts one byte in place.
-flip_byte() {
-  /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
-}
-
 # Fails unless folder $1 is empty.
 assert_empty_dir() {
   local left

@@ -10,17 +10,7 @@ setup_file() {
   clean_env
   export WALRUS_HOME="$BATS_FILE_TMPDIR/server"
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
-  export WALRUS_PID=$!
-  local i
-  for i in $(seq 100); do
-    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
-    sleep 0.1
-  done
-  export WALRUS_URL
-  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
-  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
+  start_walrus "$WALRUS_HOME"
   export ADMIN_KEY ADMIN_SECRET
   ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
   ADMIN_SECRET="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
@@ -34,12 +24,7 @@ setup_file() {
   [[ -f "$BUNDLE/img.manifest.xml" && -f "$BUNDLE/img.part.02" ]]
 }
 
-teardown_file() {
-  if [[ -n "${WALRUS_PID:-}" ]]; then
-    kill -TERM "$WALRUS_PID" 2>/dev/null || true
-    wait "$WALRUS_PID" 2>/dev/null || true
-  fi
-}
+teardown_file() { stop_walrus; }
 
 setup() {
   fresh_home
@@ -52,17 +37,6 @@ setup() {
   # Each test its own bucket: the server is shared by the file.
   BUCKET="b$BATS_TEST_NUMBER-$RANDOM"
 }
-
-# flip_byte FILE OFFSET: inverts one byte in place.
-flip_byte() {
-  /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
-}
-
-# The parts --debug reports as uploaded / skipped, sorted, space-separated.
-uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
-skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
 
 # unbundle_with_server_key MANIFEST DIR: unpacks with the administrator's key of the server's home.
 unbundle_with_server_key() { EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" unbundle -m "$1" -d "$2"; }

@@ -24,17 +24,6 @@ setup() {
   [[ -f "$MANIFEST" && -f b/img.part.02 ]]
 }
 
-# flip_byte FILE OFFSET: inverts one byte in place.
-flip_byte() {
-  /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
-}
-
-# The parts --debug reports as uploaded / skipped, sorted, space-separated.
-uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
-skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
-
 # --- round trip --------------------------------------------------------------------------
 
 @test "bundle, upload, download and unbundle give back the same bytes" {
