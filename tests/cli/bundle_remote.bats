@@ -98,13 +98,7 @@ unbundle_with_server_key() { EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" unbundle -m "$
 
   # Delete img.part.01 alone: a manifest naming only that part, given to delete-bundle.
   mkdir one
-  /usr/bin/python3 - "$MANIFEST" one/one.manifest.xml <<'EOF'
-import re, sys
-xml = open(sys.argv[1]).read()
-xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
-xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
-open(sys.argv[2], "w").write(xml)
-EOF
+  middle_part_manifest "$MANIFEST" one/one.manifest.xml
   run euca delete-bundle -b "$BUCKET" --local-manifest one/one.manifest.xml
   assert_success
   run euca download-bundle -b "$BUCKET" -p img -d -

@@ -100,13 +100,7 @@ setup() {
   # Delete img.part.01 through the API: a manifest naming only that part, uploaded (its part
   # is skipped, being stored already) and deleted with delete-bundle.
   mkdir one
-  /usr/bin/python3 - "$MANIFEST" one/one.manifest.xml <<'EOF'
-import re, sys
-xml = open(sys.argv[1]).read()
-xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
-xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
-open(sys.argv[2], "w").write(xml)
-EOF
+  middle_part_manifest "$MANIFEST" one/one.manifest.xml
   run --separate-stderr euca upload-bundle -b images -m one/one.manifest.xml -d b --debug
   assert_success
   assert_equal "$(skipped_parts "$stderr")" "images/img.part.01"

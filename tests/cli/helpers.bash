@@ -127,6 +127,18 @@ b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" 
 uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
 skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
 
+# middle_part_manifest MANIFEST OUT: writes a copy of the three-part MANIFEST that names only
+# its part 1 (unsigned any more: for upload-bundle and delete-bundle, which do not check).
+middle_part_manifest() {
+  /usr/bin/python3 - "$1" "$2" <<'EOF'
+import re, sys
+xml = open(sys.argv[1]).read()
+xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
+xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
+open(sys.argv[2], "w").write(xml)
+EOF
+}
+
 # start_walrus HOME: runs "euca serve walrus" on a free loopback port for a cloud in HOME (for
 # setup_file); sets WALRUS_PID, WALRUS_URL (http://127.0.0.1:PORT) and WALRUS_LOG.
 start_walrus() {
