@@ -239,6 +239,11 @@ TEST_P(ObjectStoreTest, ErrorsCarryTheStoreCodeAndMessage) {
   EXPECT_EQ(carol_->HeadObject("mine", "k").status().code(), Code::kPermissionDenied);
   ASSERT_TRUE(Put(*alice_, "mine", "k", "v", "public-read").ok());
   EXPECT_EQ(*Get(*carol_, "mine", "k"), "v");
+  // A large streamed body refused before it is read (the client waits for 100-continue).
+  PatternSource big(uint64_t{16} << 20);
+  auto denied = carol_->PutObject({.bucket = "mine", .key = "k", .content_length = uint64_t{16} << 20}, big);
+  EXPECT_EQ(denied.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(*Get(*alice_, "mine", "k"), "v");
 
   auto bad = alice_->CreateBucket("Bad_Name", "", "");
   EXPECT_EQ(bad.code(), Code::kInvalidArgument);
