@@ -143,10 +143,15 @@ Result<FileDigest> FileMd5(const std::string& path) {
   return out;
 }
 
-/// The ProgressBar of several threads: a shared byte count, drawn under a lock.
+/// The ProgressBar of several threads: a shared byte count, drawn under a lock, and the
+/// --debug lines of those threads, written under the same lock.
 class SharedProgress {
  public:
-  SharedProgress(ProgressBar& bar, uint64_t total) : bar_(bar), total_(total) {}
+  SharedProgress(const Context& ctx, ProgressBar& bar, uint64_t total) : ctx_(ctx), bar_(bar), total_(total) {}
+  void Debug(std::string_view message) {
+    std::lock_guard lock(mu_);
+    ctx_.Debug(message);
+  }
   /// Adds `n` bytes; a negative `n` takes back what a failed attempt counted.
   void Add(int64_t n) {
     std::lock_guard lock(mu_);
@@ -155,6 +160,7 @@ class SharedProgress {
   }
 
  private:
+  const Context& ctx_;
   ProgressBar& bar_;
   const uint64_t total_;
   std::mutex mu_;
@@ -425,7 +431,7 @@ bool Retryable(const Status& s) {
   return s.code() == Code::kUnavailable || s.code() == Code::kInternal || s.code() == Code::kResourceExhausted;
 }
 
-Status UploadOne(const Context& ctx, walrus::ObjectStore& s, const BucketPath& where, const std::string& canned,
+Status UploadOne(walrus::ObjectStore& s, const BucketPath& where, const std::string& canned,
                  const PartJob& job, const StoredParts& stored, int retries, SharedProgress& progress,
                  std::atomic<int>& skipped) {
   const std::string key = where.Key(job.name);
@@ -443,7 +449,7 @@ Status UploadOne(const Context& ctx, walrus::ObjectStore& s, const BucketPath& w
     return head.status().WithContext(what);
   }
   if (existing && existing->size == job.size && existing->etag == local.Hex()) {
-    ctx.Debug("skipping " + where.Location(job.name) + ": already stored with MD5 " + local.Hex());
+    progress.Debug("skipping " + where.Location(job.name) + ": already stored with MD5 " + local.Hex());
     ++skipped;
     progress.Add(static_cast<int64_t>(job.size));
     return Status::Ok();
@@ -461,13 +467,13 @@ Status UploadOne(const Context& ctx, walrus::ObjectStore& s, const BucketPath& w
     if (put.ok()) {
       if (!put->etag.empty() && put->etag != local.Hex())
         return Internal(what + ": stored ETag " + put->etag + " but sent MD5 " + local.Hex());
-      ctx.Debug("uploaded " + where.Location(job.name) + " (" + std::to_string(job.size) + " bytes, MD5 " +
+      progress.Debug("uploaded " + where.Location(job.name) + " (" + std::to_string(job.size) + " bytes, MD5 " +
                 local.Hex() + ")");
       return Status::Ok();
     }
     progress.Add(-static_cast<int64_t>(body.sent()));
     if (attempt >= retries || !Retryable(put.status())) return put.status().WithContext(what);
-    ctx.Debug(what + " failed (" + put.status().message() + "); retrying, " + std::to_string(retries - attempt) +
+    progress.Debug(what + " failed (" + put.status().message() + "); retrying, " + std::to_string(retries - attempt) +
               " attempt(s) left");
   }
 }
@@ -548,7 +554,7 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
   }
 
   ProgressBar bar(*ctx.err, *ctx.clock, ctx.err_is_tty && !f.quiet);
-  SharedProgress progress(bar, total + (f.skip_manifest ? 0 : xml.size()));
+  SharedProgress progress(ctx, bar, total + (f.skip_manifest ? 0 : xml.size()));
   std::atomic<size_t> next{0};
   std::atomic<int> skipped{0};
   std::atomic<bool> failed{false};
@@ -559,7 +565,7 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
     while (!failed.load()) {
       size_t i = next++;
       if (i >= jobs.size()) return;
-      Status st = UploadOne(ctx, s, where, canned, jobs[i], stored, retries, progress, skipped);
+      Status st = UploadOne(s, where, canned, jobs[i], stored, retries, progress, skipped);
       if (!st.ok()) {
         std::lock_guard lock(error_mu);
         if (!failed.exchange(true)) first_error = st;
