@@ -229,8 +229,9 @@ struct KeyFlags {
 };
 
 void AddKeyFlags(CLI::App& app, KeyFlags& f) {
-  app.add_option("-I,-a,--access-key-id,--access-key", f.access_key,
-                 "access key id (default: AWS_ACCESS_KEY_ID or EC2_ACCESS_KEY; with S3, else the key of EUCA_HOME/eucarc)")
+  app.add_option(
+         "-I,-a,--access-key-id,--access-key", f.access_key,
+         "access key id (default: AWS_ACCESS_KEY_ID or EC2_ACCESS_KEY; with S3, else the key of EUCA_HOME/eucarc)")
       ->type_name("KEY_ID");
   app.add_option("-S,-s,--secret-key", f.secret_key, "secret key of the access key id")->type_name("KEY");
 }
@@ -302,9 +303,9 @@ Result<std::unique_ptr<Store>> OpenStore(const Context& ctx, const KeyFlags& fla
   ctx.Debug("S3 endpoint '" + url + "', region '" + region + "', " +
             (key.access_key_id.empty() ? std::string("anonymous (no access key)")
                                        : "access key '" + key.access_key_id + "' (from " + key_source + ")"));
-  EUCA_ASSIGN_OR_RETURN(store->objects,
-                        walrus::S3Client::Create(
-                            {.endpoint = url, .credentials = key, .region = region, .clock = ctx.clock}));
+  EUCA_ASSIGN_OR_RETURN(
+      store->objects,
+      walrus::S3Client::Create({.endpoint = url, .credentials = key, .region = region, .clock = ctx.clock}));
   return store;
 }
 
@@ -431,9 +432,8 @@ bool Retryable(const Status& s) {
   return s.code() == Code::kUnavailable || s.code() == Code::kInternal || s.code() == Code::kResourceExhausted;
 }
 
-Status UploadOne(walrus::ObjectStore& s, const BucketPath& where, const std::string& canned,
-                 const PartJob& job, const StoredParts& stored, int retries, SharedProgress& progress,
-                 std::atomic<int>& skipped) {
+Status UploadOne(walrus::ObjectStore& s, const BucketPath& where, const std::string& canned, const PartJob& job,
+                 const StoredParts& stored, int retries, SharedProgress& progress, std::atomic<int>& skipped) {
   const std::string key = where.Key(job.name);
   const std::string what = "upload " + where.Location(job.name);
   EUCA_ASSIGN_OR_RETURN(FileDigest local, FileMd5(job.path));
@@ -468,13 +468,13 @@ Status UploadOne(walrus::ObjectStore& s, const BucketPath& where, const std::str
       if (!put->etag.empty() && put->etag != local.Hex())
         return Internal(what + ": stored ETag " + put->etag + " but sent MD5 " + local.Hex());
       progress.Debug("uploaded " + where.Location(job.name) + " (" + std::to_string(job.size) + " bytes, MD5 " +
-                local.Hex() + ")");
+                     local.Hex() + ")");
       return Status::Ok();
     }
     progress.Add(-static_cast<int64_t>(body.sent()));
     if (attempt >= retries || !Retryable(put.status())) return put.status().WithContext(what);
     progress.Debug(what + " failed (" + put.status().message() + "); retrying, " + std::to_string(retries - attempt) +
-              " attempt(s) left");
+                   " attempt(s) left");
   }
 }
 
@@ -496,8 +496,9 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
         "--upload-policy, --upload-policy-file and --upload-policy-signature are not supported: uploads are "
         "signed with the access key (-I/-S, the environment or eucarc); leave them out");
   if (!f.ec2cert.empty())
-    return Unsupported("--ec2cert is not used by upload-bundle: the manifest already holds the key encrypted for "
-                       "the cloud (give --ec2cert to bundle-image)");
+    return Unsupported(
+        "--ec2cert is not used by upload-bundle: the manifest already holds the key encrypted for "
+        "the cloud (give --ec2cert to bundle-image)");
   EUCA_ASSIGN_OR_RETURN(BucketPath where, ParseBucketPath(f.bucket));
   std::string canned;
   for (const auto& [name, stored] : kAclChoices)
@@ -586,11 +587,9 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
   // The manifest last: a bundle is complete in the store once its manifest is.
   if (!f.skip_manifest) {
     walrus::StringSource body(xml);
-    auto put = s.PutObject({.bucket = where.bucket,
-                            .key = where.Key(manifest_name),
-                            .canned_acl = canned,
-                            .content_length = xml.size()},
-                           body);
+    auto put = s.PutObject(
+        {.bucket = where.bucket, .key = where.Key(manifest_name), .canned_acl = canned, .content_length = xml.size()},
+        body);
     if (!put.ok()) {
       bar.Finish();
       return put.status().WithContext("upload " + where.Location(manifest_name));

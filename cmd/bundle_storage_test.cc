@@ -4,15 +4,14 @@
 // that fails, then succeeds when tried again.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
-
-#include <sys/stat.h>
 
 #include "bundles/test_support.h"
 #include "cmd/cli.h"
@@ -50,9 +49,9 @@ class UploadRetryTest : public ::testing::Test {
     std::mt19937 rng(7);
     for (char& c : image) c = static_cast<char>(rng());  // incompressible: three parts of 64 KiB
     WriteFile(dir_ / "img", image);
-    RunResult r = Euca({"bundle-image", "-i", dir_ / "img", "-d", dir_.path(), "-c", dir_ / "cert.pem", "-k",
-                        dir_ / "key.pem", "-u", "111122223333", "--ec2cert", dir_ / "cloud.pem", "--part-size",
-                        "65536"});
+    RunResult r =
+        Euca({"bundle-image", "-i", dir_ / "img", "-d", dir_.path(), "-c", dir_ / "cert.pem", "-k", dir_ / "key.pem",
+              "-u", "111122223333", "--ec2cert", dir_ / "cloud.pem", "--part-size", "65536"});
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_TRUE(std::filesystem::exists(dir_ / "img.part.02"));
 

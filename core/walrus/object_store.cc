@@ -61,8 +61,7 @@ Result<StoredObject> WalrusObjectStore::GetObject(const std::string& bucket, con
   return out;
 }
 
-Result<std::vector<StoredObject>> WalrusObjectStore::ListObjects(const std::string& bucket,
-                                                                 const std::string& prefix) {
+Result<std::vector<StoredObject>> WalrusObjectStore::ListObjects(const std::string& bucket, const std::string& prefix) {
   std::vector<StoredObject> out;
   ListObjectsRequest r;
   r.bucket = bucket;

@@ -51,8 +51,7 @@ class ObjectStore {
   /// (InvalidArgument, BadDigest or IncompleteBody, otherwise: the old object stays).
   virtual Result<StoredObject> PutObject(const PutObjectRequest& request, ByteSource& body) = 0;
   /// Streams the object to `sink`. The result's size is the number of bytes given to it.
-  virtual Result<StoredObject> GetObject(const std::string& bucket, const std::string& key,
-                                         const ObjectSink& sink) = 0;
+  virtual Result<StoredObject> GetObject(const std::string& bucket, const std::string& key, const ObjectSink& sink) = 0;
   /// Every object whose key starts with `prefix`, by key (all pages).
   virtual Result<std::vector<StoredObject>> ListObjects(const std::string& bucket, const std::string& prefix) = 0;
   /// Deletes an object; deleting an absent key succeeds.

@@ -1,8 +1,7 @@
 #include "core/walrus/s3_client.h"
 
-#include <pugixml.hpp>
-
 #include <optional>
+#include <pugixml.hpp>
 #include <sstream>
 
 #include "core/api/encoding.h"
@@ -194,9 +193,7 @@ Status S3Client::CreateBucket(const std::string& bucket, const std::string& loca
   return Send(r).status();
 }
 
-Status S3Client::HeadBucket(const std::string& bucket) {
-  return Send({.method = "HEAD", .bucket = bucket}).status();
-}
+Status S3Client::HeadBucket(const std::string& bucket) { return Send({.method = "HEAD", .bucket = bucket}).status(); }
 
 Status S3Client::DeleteBucket(const std::string& bucket) {
   return Send({.method = "DELETE", .bucket = bucket}).status();

@@ -330,14 +330,16 @@ TEST(S3ClientTest, AnonymousRequestsAreUnsigned) {
   auto alice = cloud.Client();
   ASSERT_TRUE(alice->CreateBucket("pub", "", "public-read").ok());
   StringSource body("open");
-  ASSERT_TRUE(alice->PutObject({.bucket = "pub", .key = "k", .canned_acl = "public-read", .content_length = 4}, body)
-                  .ok());
+  ASSERT_TRUE(
+      alice->PutObject({.bucket = "pub", .key = "k", .canned_acl = "public-read", .content_length = 4}, body).ok());
   auto anon = cloud.Client({});
   std::string got;
-  ASSERT_TRUE(anon->GetObject("pub", "k", [&](std::string_view p) {
-                    got.append(p);
-                    return Status::Ok();
-                  }).ok());
+  ASSERT_TRUE(anon->GetObject("pub", "k",
+                              [&](std::string_view p) {
+                                got.append(p);
+                                return Status::Ok();
+                              })
+                  .ok());
   EXPECT_EQ(got, "open");
   EXPECT_EQ(anon->DeleteObject("pub", "k").code(), Code::kPermissionDenied);
 }
