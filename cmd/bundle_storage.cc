@@ -587,9 +587,14 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
   // The manifest last: a bundle is complete in the store once its manifest is.
   if (!f.skip_manifest) {
     walrus::StringSource body(xml);
-    auto put = s.PutObject(
-        {.bucket = where.bucket, .key = where.Key(manifest_name), .canned_acl = canned, .content_length = xml.size()},
-        body);
+    Md5 md5;
+    md5.Update(xml.data(), xml.size());
+    auto put = s.PutObject({.bucket = where.bucket,
+                            .key = where.Key(manifest_name),
+                            .canned_acl = canned,
+                            .content_md5 = api::Base64Encode(md5.Finish()),
+                            .content_length = xml.size()},
+                           body);
     if (!put.ok()) {
       bar.Finish();
       return put.status().WithContext("upload " + where.Location(manifest_name));
