@@ -11,17 +11,7 @@ setup_file() {
   clean_env
   export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
-  export WALRUS_PID=$!
-  local i
-  for i in $(seq 100); do
-    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
-    sleep 0.1
-  done
-  export WALRUS_URL
-  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
-  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
+  start_walrus "$WALRUS_HOME"
   export WALRUS_HOSTPORT="${WALRUS_URL#http://}"
   export ADMIN_KEY ADMIN_SECRET
   ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
@@ -30,12 +20,7 @@ setup_file() {
   printf '[default]\ns3 =\n  addressing_style = path\n' >"$AWS_CONFIG_FILE"
 }
 
-teardown_file() {
-  if [[ -n "${WALRUS_PID:-}" ]]; then
-    kill -TERM "$WALRUS_PID" 2>/dev/null || true
-    wait "$WALRUS_PID" 2>/dev/null || true
-  fi
-}
+teardown_file() { stop_walrus; }
 
 setup() {
   export EUCA_HOME="$WALRUS_HOME"
