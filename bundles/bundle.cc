@@ -211,7 +211,7 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
   m.type = options.image_type;
   m.size = image_size;
 
-  BundleKey key = NewBundleKey();
+  BundleKey key = options.key ? *options.key : NewBundleKey();
   {
     auto k = WrapForCertificate(options.cloud_cert_pem, key.key_hex);
     if (!k.ok()) return k.status().WithContext("cloud certificate");

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bundles/crypto.h"
 #include "bundles/gzip.h"
 #include "bundles/manifest.h"
 #include "core/base/status.h"
@@ -51,6 +53,9 @@ struct BundleOptions {
   size_t block_size = kDefaultBlockSize;         ///< compression block, 64 KiB..64 MiB
   int threads = 0;                               ///< compression threads; 0 = one per core
   bool sync = false;                             ///< fdatasync parts and manifest before renaming
+  /// The AES key and IV (32 lower-case hex digits each) instead of fresh random ones
+  /// (euca2ools' hidden --enc-key/--enc-iv).
+  std::optional<BundleKey> key = {};
   /// Test hook: called at "part NN" (a part is complete), "rename" and "manifest"; an error
   /// it returns fails the bundle there.
   std::function<Status(std::string_view step)> fault_for_test;

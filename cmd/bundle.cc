@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <ostream>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include "cmd/common.h"
 #include "cmd/progress.h"
 #include "core/base/pki.h"
+#include "core/base/strings.h"
 
 namespace euca::cmd {
 namespace {
@@ -224,8 +226,23 @@ struct BundleFlags {
   std::vector<std::string> mappings;
   std::string product_codes;
   uint64_t part_size = bundles::kDefaultPartSize;
+  std::string enc_key;
+  std::string enc_iv;
+  std::string image_size;
   bool quiet = false;
 };
+
+/// --enc-key and --enc-iv: both or neither, 32 hex digits each (euca2ools' form), kept lower-case.
+Result<std::optional<bundles::BundleKey>> GivenKey(const BundleFlags& f) {
+  if (f.enc_key.empty() && f.enc_iv.empty()) return std::optional<bundles::BundleKey>();
+  if (f.enc_key.empty() || f.enc_iv.empty()) return InvalidArgument("give --enc-key and --enc-iv together");
+  bundles::BundleKey key{AsciiLower(f.enc_key), AsciiLower(f.enc_iv)};
+  for (const auto& [flag, hex] : {std::pair<const char*, const std::string*>{"--enc-key", &key.key_hex},
+                                  {"--enc-iv", &key.iv_hex}})
+    if (hex->size() != 32 || hex->find_first_not_of("0123456789abcdef") != std::string::npos)
+      return InvalidArgument(std::string(flag) + " '" + *hex + "' is not 32 hex digits (128 bits)");
+  return std::optional<bundles::BundleKey>(std::move(key));
+}
 
 /// --kernel, --ramdisk and --image-type together: the image type, or why they disagree.
 Result<std::string> ImageType(const BundleFlags& f) {
@@ -251,6 +268,10 @@ Result<std::string> ImageType(const BundleFlags& f) {
 Status RunBundleImage(Context& ctx, const BundleFlags& f) {
   if (f.image == "-")
     return InvalidArgument("reading the image from standard input is not supported; give a file with -i");
+  if (!f.image_size.empty())
+    return InvalidArgument("--image-size is for an image read from standard input (-i -), which is not supported; "
+                           "leave it out");
+  EUCA_ASSIGN_OR_RETURN(std::optional<bundles::BundleKey> given_key, GivenKey(f));
   EUCA_ASSIGN_OR_RETURN(std::string type, ImageType(f));
   EUCA_ASSIGN_OR_RETURN(auto mappings, ParseMappings(f.mappings));
   if (!ctx.env->Exists(f.image)) return NotFound("image file '" + f.image + "' does not exist");
@@ -283,6 +304,7 @@ Status RunBundleImage(Context& ctx, const BundleFlags& f) {
   if (!f.product_codes.empty()) o.product_codes = SplitCommas(f.product_codes);
   o.account_id = creds.account;
   o.part_size = f.part_size;
+  o.key = std::move(given_key);
   EUCA_ASSIGN_OR_RETURN(o.user_cert_pem, ReadCredential(ctx, creds.cert, "user certificate"));
   EUCA_ASSIGN_OR_RETURN(o.user_private_key_pem, ReadCredential(ctx, creds.key, "private key"));
   EUCA_ASSIGN_OR_RETURN(o.cloud_cert_pem, ReadCredential(ctx, cloud_cert, "cloud certificate"));
@@ -423,6 +445,11 @@ Handler SetupBundleImage(CLI::App& app) {
   app.add_option("--part-size", f->part_size, "bytes per part (default: 10485760)")
       ->type_name("BYTES")
       ->check(PartSizeValidator());
+  app.add_option("--enc-key", f->enc_key, "AES key to encrypt with, 32 hex digits (default: a random one)")
+      ->type_name("HEX");
+  app.add_option("--enc-iv", f->enc_iv, "AES IV to encrypt with, 32 hex digits (default: a random one)")
+      ->type_name("HEX");
+  app.add_option("--image-size", f->image_size, "not supported (for -i -, standard input)")->type_name("BYTES");
   app.add_flag("--quiet", f->quiet, "draw no progress bar");
   return [f](Context& ctx) { return RunBundleImage(ctx, *f); };
 }

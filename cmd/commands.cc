@@ -75,41 +75,56 @@ const std::vector<CommandSpec> kCommands = {
     {"upload-bundle",
      "upload a bundle into a bucket of the object store",
      "Uploads the parts named in the bundle's manifest MANIFEST (-m; the parts are read from -d, "
-     "default the manifest's folder), four at a time, then the manifest last, to "
-     "BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX]). The bucket is created if it does not exist, with "
-     "--location as its location constraint. Uploading again resumes: a part already stored "
-     "with the same size and MD5 (its ETag) is skipped (--debug says so). Prints:\n\n"
+     "default the manifest's folder), four at a time, each with its Content-MD5, then the "
+     "manifest last, to BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX]). The bucket is created if it "
+     "does not exist, with --location as its location constraint. Uploading again resumes: a "
+     "part already stored with the same size and MD5 (its ETag) is skipped (--debug says so). "
+     "--part N starts with part N (euca2ools 1.x); --skipmanifest uploads the parts only and "
+     "prints nothing; --retry tries a part whose upload failed (connection, server error) up to "
+     "5 more times. Prints:\n\n"
      "  Uploaded BUCKET/PREFIX/NAME.manifest.xml\n\n"
      "--acl takes euca2ools' choices: aws-exec-read (the default) and ec2-bundle-read grant "
-     "read to the cloud's EC2 identity in Eucalyptus; the embedded cloud reads bundles from its "
-     "own store, so both are stored as the canned ACL private. public-read is public-read; "
-     "private and authenticated-read are accepted too.\n\n"
-     "For now the commands use the embedded object store of EUCA_HOME (HOME/walrus) as the "
-     "user of the credentials in the environment (else the cloud administrator); with S3_URL "
-     "set they refuse (exit status 9) until the Walrus service has a client. A bad bucket "
-     "name fails with the store's message (exit status 2). A progress bar over all bytes is "
-     "drawn on stderr when stderr is a terminal, unless --quiet.",
+     "read to the cloud's EC2 identity in Eucalyptus; this cloud reads bundles from its own "
+     "store, so both are stored as the canned ACL private. public-read is public-read; "
+     "private and authenticated-read are accepted too. --upload-policy, --upload-policy-file "
+     "and --upload-policy-signature (POST policy uploads) are refused (exit status 9), and so "
+     "is euca2ools 1.x's --ec2cert (give it to bundle-image).\n\n"
+     "Where the bundle goes: with -U/--url URL, or S3_URL, the S3 endpoint there (euca serve "
+     "walrus, or any S3; http://HOST:PORT, with or without /services/objectstorage or "
+     "/services/Walrus), signed (SigV4, region from --region, else the cloud of EUCA_HOME, "
+     "else us-east-1) with the access key of -I/-S (1.x: -a/-s), else AWS_ACCESS_KEY_ID/"
+     "AWS_SECRET_ACCESS_KEY or EC2_ACCESS_KEY/EC2_SECRET_KEY, else the eucarc of EUCA_HOME; "
+     "without a key the requests are anonymous. Otherwise the embedded object store of "
+     "EUCA_HOME (HOME/walrus), as the user of that key (else the cloud administrator).\n\n"
+     "Errors carry the store's message and code: a bad bucket name exit status 2, a wrong "
+     "secret or unknown key 7, another account's bucket 6, a server that cannot be reached 10. "
+     "A progress bar over all bytes is drawn on stderr when stderr is a terminal, unless "
+     "--quiet.",
      {},
      &SetupUploadBundle},
     {"download-bundle",
      "download a bundle from a bucket of the object store",
      "Downloads the manifest BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX] and -m NAME, or -p P for "
-     "P.manifest.xml), then each part it names, checking every part's SHA-1 against the "
-     "manifest as it streams by. The parts and the manifest are written to temporary files in "
-     "the destination folder (-d, default the current folder) and renamed into place only when "
-     "all of them arrived intact: on any failure nothing is left there. Prints:\n\n"
+     "P.manifest.xml; or reads the manifest FILE on this machine, --local-manifest), then each "
+     "part it names, checking every part's SHA-1 against the manifest as it streams by. The "
+     "parts and the manifest are written to temporary files in the destination folder (-d, "
+     "default the current folder) and renamed into place only when all of them arrived intact: "
+     "on any failure nothing is left there. Prints:\n\n"
      "  Wrote manifest DIR/NAME\n\n"
      "With -d - the parts are written, in order, to standard output and nothing is printed. "
-     "A corrupt stored part fails naming the part and both digests (exit status 2); a missing "
-     "bundle fails with exit status 3; another account's bundle with exit status 6.",
+     "The store and the credentials are chosen as for upload-bundle (-U or S3_URL: S3; "
+     "otherwise EUCA_HOME). A corrupt stored part fails naming the part and both digests (exit "
+     "status 2); a missing bundle fails with exit status 3; another account's bundle with exit "
+     "status 6.",
      {},
      &SetupDownloadBundle},
     {"delete-bundle",
      "delete a bundle from a bucket of the object store",
      "Reads the manifest BUCKET/PREFIX/NAME (-b BUCKET[/PREFIX] and -m NAME, or -p P for "
-     "P.manifest.xml), deletes every part it names, then the manifest. With --clear the "
-     "bucket is deleted too when nothing else is left in it (otherwise a note on stderr says "
-     "it was kept). Prints nothing.",
+     "P.manifest.xml; or the manifest FILE on this machine, --local-manifest), deletes every "
+     "part it names, then the manifest object. With --clear the bucket is deleted too when "
+     "nothing else is left in it (otherwise a note on stderr says it was kept). The store and "
+     "the credentials are chosen as for upload-bundle. Prints nothing.",
      {},
      &SetupDeleteBundle},
 

@@ -146,9 +146,11 @@ TEST(ContextTest, UrlFlagOverridesEnvironment) {
   EXPECT_EQ(ctx->ec2_url, "http://a/");
   EXPECT_FALSE(ctx->embedded());
   EXPECT_EQ(ctx->s3_url, "http://s3/");
+  EXPECT_EQ(ctx->url_option, "");
   g.url = "http://b/";
   ctx = MakeContext(g, FakeEnv({{"EC2_URL", "http://a/"}}));
   EXPECT_EQ(ctx->ec2_url, "http://b/");
+  EXPECT_EQ(ctx->url_option, "http://b/");  // the S3 commands' endpoint when given
   g.url.clear();
   ctx = MakeContext(g, FakeEnv({}));
   EXPECT_TRUE(ctx->embedded());

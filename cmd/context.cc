@@ -28,7 +28,10 @@ const std::vector<EnvVarDoc> kEnvironment = {
      "EC2 endpoint of the cloud controller. Unset: embedded mode, the cloud runs "
      "inside the command on EUCA_HOME. -U/--url overrides it. Admin commands use "
      "EUCA_HOME even when it is set (remote administration comes later)."},
-    {"S3_URL", "S3 endpoint of Walrus."},
+    {"S3_URL",
+     "S3 endpoint of Walrus (http://HOST:PORT, optionally with a path such as /services/objectstorage). "
+     "Set: upload-bundle, download-bundle and delete-bundle talk to it; unset: they use the object store "
+     "of EUCA_HOME. -U/--url overrides it for those commands."},
     {"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, EC2_ACCESS_KEY, EC2_SECRET_KEY",
      "Access key id and secret key of the caller. The first of these pairs that is set wins: "
      "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ACCESS_KEY/AWS_SECRET_KEY, "
@@ -118,6 +121,7 @@ Result<Context> MakeContext(const GlobalOptions& globals, const GetenvFn& getenv
   EUCA_ASSIGN_OR_RETURN(ctx.home, ResolveHome(globals, getenv));
   ctx.ec2_url = !globals.url.empty() ? globals.url : getenv("EC2_URL").value_or("");
   ctx.s3_url = getenv("S3_URL").value_or("");
+  ctx.url_option = globals.url;
   ctx.region = !globals.region.empty() ? globals.region
                                        : FirstSet(getenv, {"EUCA_DEFAULT_REGION", "AWS_DEFAULT_REGION"}).value_or("");
   for (const auto& [key_var, secret_var] : kKeyPairs) {

@@ -54,6 +54,7 @@ struct Context {
   bool debug = false;
   std::string ec2_url;          ///< -U/--url, else EC2_URL; empty = embedded mode
   std::string s3_url;           ///< S3_URL
+  std::string url_option;       ///< -U/--url as given: the S3 commands (upload-bundle, ...) take it as their endpoint
   std::string region;           ///< --region, else EUCA_REGION / AWS_DEFAULT_REGION
   std::string access_key_id;    ///< AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else EC2_ACCESS_KEY/...
   std::string secret_key;       ///< from the same pair as access_key_id

@@ -69,7 +69,57 @@ constexpr WireStatus kWireStatuses[] = {
     {"XAmzContentSHA256Mismatch", 400},
 };
 
+// S3 wire codes whose code is not the one whose row names them as its default (the reverse
+// direction, for replies of S3 servers). Mirrors the tables of docs/errors.md.
+struct WireCode {
+  std::string_view wire_code;
+  Code code;
+};
+constexpr WireCode kS3WireCodes[] = {
+    {"NoSuchBucket", Code::kNotFound},
+    {"NoSuchUpload", Code::kNotFound},
+    {"NoSuchVersion", Code::kNotFound},
+    {"BucketAlreadyOwnedByYou", Code::kAlreadyExists},
+    {"BucketNotEmpty", Code::kConflict},
+    {"PreconditionFailed", Code::kConflict},
+    {"SignatureDoesNotMatch", Code::kUnauthenticated},
+    {"RequestTimeTooSkewed", Code::kUnauthenticated},
+    {"ExpiredToken", Code::kUnauthenticated},
+    {"InvalidToken", Code::kUnauthenticated},
+    {"InvalidSecurity", Code::kUnauthenticated},
+    {"MissingSecurityHeader", Code::kUnauthenticated},
+    {"AllAccessDisabled", Code::kPermissionDenied},
+    {"AccountProblem", Code::kPermissionDenied},
+    {"InvalidObjectState", Code::kPermissionDenied},
+    {"MethodNotAllowed", Code::kUnsupported},
+    {"RequestTimeout", Code::kUnavailable},
+    {"TooManyBuckets", Code::kResourceExhausted},
+};
+
 }  // namespace
+
+Code CodeOfS3Error(std::string_view s3_code, int http_status) {
+  for (const auto& row : kS3WireCodes)
+    if (row.wire_code == s3_code) return row.code;
+  for (const auto& row : kTable)
+    if (row.code != Code::kOk && row.s3 == s3_code) return row.code;
+  switch (http_status) {
+    case 401:
+    case 403:
+      return http_status == 401 ? Code::kUnauthenticated : Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 409:
+    case 412:
+      return Code::kConflict;
+    case 501:
+      return Code::kUnsupported;
+    case 503:
+      return Code::kUnavailable;
+    default:
+      return http_status >= 400 && http_status < 500 ? Code::kInvalidArgument : Code::kInternal;
+  }
+}
 
 int HttpStatus(const Status& status) {
   if (!status.wire_code().empty())

@@ -31,6 +31,13 @@ int S3HttpStatus(const Status& status);
 /// The view lives as long as `status`.
 std::string_view S3ErrorCode(const Status& status);
 
+/// The code of an S3 error reply from a server (the reverse of the mapping above, for our S3
+/// client): the wire codes of docs/errors.md (NoSuchBucket -> NotFound, SignatureDoesNotMatch
+/// -> Unauthenticated, BucketNotEmpty -> Conflict, ...), else the code whose row has `s3_code`
+/// as its default, else by `http_status` (404 NotFound, 403 PermissionDenied, 409 Conflict,
+/// 501 Unsupported, 503 Unavailable, other 4xx InvalidArgument, other 5xx Internal).
+Code CodeOfS3Error(std::string_view s3_code, int http_status);
+
 /// Exit status for a usage error found by the argument parser (same as InvalidArgument).
 inline constexpr int kUsageExitStatus = 2;
 

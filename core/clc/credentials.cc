@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "core/base/clock.h"
 
@@ -82,6 +84,68 @@ std::string RenderEucarc(const EucarcSpec& spec) {
   out += "export EC2_PRIVATE_KEY=" + KeyDirPath(spec.file_dir, spec.key_file) + "\n";
   out += "export EUCALYPTUS_CERT=" + KeyDirPath(spec.file_dir, spec.cloud_cert_file) + "\n";
   return out;
+}
+
+namespace {
+
+// The value of a shell assignment's right-hand side when it is a literal: 'single quoted'
+// (with '\'' for a quote), "double quoted" without $, ` or \, or bare word characters.
+std::optional<std::string> ShellLiteral(std::string_view v) {
+  std::string out;
+  size_t i = 0;
+  while (i < v.size()) {
+    char c = v[i];
+    if (c == '\'') {
+      size_t end = v.find('\'', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      out.append(v.substr(i + 1, end - i - 1));
+      i = end + 1;
+    } else if (c == '"') {
+      size_t end = v.find('"', i + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      std::string_view inner = v.substr(i + 1, end - i - 1);
+      if (inner.find_first_of("$`\\") != std::string_view::npos) return std::nullopt;
+      out.append(inner);
+      i = end + 1;
+    } else if (c == '\\' && i + 1 < v.size()) {
+      out.push_back(v[i + 1]);
+      i += 2;
+    } else if (c == ' ' || c == '\t' || c == '#' || c == ';') {
+      break;
+    } else if (c == '$' || c == '`') {
+      return std::nullopt;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::pair<std::string, std::string>> ParseEucarcKeys(std::string_view text) {
+  std::map<std::string, std::string, std::less<>> vars;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.substr(0, 7) == "export ") line.remove_prefix(7);
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos || eq == 0) continue;
+    std::string_view name = line.substr(0, eq);
+    if (name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != std::string_view::npos) continue;
+    if (auto value = ShellLiteral(line.substr(eq + 1))) vars[std::string(name)] = *value;
+  }
+  for (const auto& [key, secret] : {std::pair<const char*, const char*>{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+                                    {"EC2_ACCESS_KEY", "EC2_SECRET_KEY"}}) {
+    auto k = vars.find(key);
+    auto s = vars.find(secret);
+    if (k != vars.end() && s != vars.end() && !k->second.empty() && !s->second.empty())
+      return std::make_pair(k->second, s->second);
+  }
+  return NotFound("the eucarc exports no access key and secret key");
 }
 
 std::string RenderIamrc(const std::string& access_key, const std::string& secret_key) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/base/env.h"
@@ -33,6 +34,12 @@ struct EucarcSpec {
 
 /// The text of a eucarc (sourceable by bash, zsh and sh-compatible shells).
 std::string RenderEucarc(const EucarcSpec& spec);
+
+/// The access key pair a eucarc exports: the literal values of EC2_ACCESS_KEY and
+/// EC2_SECRET_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), single-quoted as
+/// RenderEucarc writes them, double-quoted without expansions, or bare. NotFound when the text
+/// exports no complete pair.
+Result<std::pair<std::string, std::string>> ParseEucarcKeys(std::string_view text);
 
 /// The text of an iamrc: "AWSAccessKeyId=...\nAWSSecretKey=...\n".
 std::string RenderIamrc(const std::string& access_key, const std::string& secret_key);

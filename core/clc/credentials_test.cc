@@ -100,6 +100,22 @@ TEST(CredentialsTest, EucarcSourcedByBashExportsEverything) {
   ASSERT_TRUE(PosixEnv().RemoveAll(dir).ok());
 }
 
+TEST(CredentialsTest, EucarcKeysParseBackFromTheRenderedFile) {
+  EucarcSpec spec{.principal = "admin@eucalyptus", .access_key = "AKIA0123", .secret_key = "s3cr'et/+=x"};
+  auto keys = ParseEucarcKeys(RenderEucarc(spec));
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_EQ(keys->first, "AKIA0123");
+  EXPECT_EQ(keys->second, "s3cr'et/+=x");
+  // Hand-written forms: AWS_* first, double quotes, bare words; expansions are not literals.
+  keys = ParseEucarcKeys(
+      "export AWS_ACCESS_KEY_ID=\"${EC2_ACCESS_KEY}\"\nEC2_ACCESS_KEY=AKIAB  # comment\nexport EC2_SECRET_KEY=\"sec\"\n");
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  EXPECT_EQ(keys->first, "AKIAB");
+  EXPECT_EQ(keys->second, "sec");
+  EXPECT_EQ(ParseEucarcKeys("export EC2_ACCESS_KEY='a'\n").status().code(), Code::kNotFound);
+  EXPECT_EQ(ParseEucarcKeys("EC2_ACCESS_KEY=$(cat k)\nEC2_SECRET_KEY=s\n").status().code(), Code::kNotFound);
+}
+
 TEST(CredentialsTest, EucarcHomeDefaultsToItsFolderAndFilesMayLiveBelow) {
   std::string dir = TempDir();
   EucarcSpec spec = Spec();

@@ -21,6 +21,7 @@ struct Transfer {
   ClientResponse response;
   Status source_error;
   Status sink_error;
+  bool head_reported = false;
   size_t body_pos = 0;  // into request->body when it has no source
 };
 
@@ -45,6 +46,14 @@ size_t OnRead(char* buf, size_t size, size_t nitems, void* userdata) {
 size_t OnWrite(char* data, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nmemb;
+  if (t->request->on_head && !t->head_reported) {
+    t->head_reported = true;
+    Status s = t->request->on_head(t->response.status, t->response.headers);
+    if (!s.ok()) {
+      t->sink_error = s;
+      return 0;
+    }
+  }
   if (t->request->sink) {
     Status s = t->request->sink(std::string_view(data, n));
     if (!s.ok()) {
@@ -155,6 +164,8 @@ Result<ClientResponse> Client::Do(const ClientRequest& request) {
     if (!t.sink_error.ok()) return t.sink_error;
     std::string msg = what + ": " + curl_easy_strerror(rc);
     if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) return InvalidArgument(msg);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
+      return Unavailable(what + ": cannot connect: " + curl_easy_strerror(rc));
     return Unavailable(msg);
   }
   long status = 0;

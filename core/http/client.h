@@ -37,6 +37,10 @@ struct ClientRequest {
   /// Receives the response body piece by piece as it arrives; an error aborts the transfer and
   /// is returned. When unset the body is collected into ClientResponse::body.
   std::function<Status(std::string_view piece)> sink = {};
+  /// Called with the final status and headers before the first byte of the response body
+  /// reaches `sink` (not called for a response without a body), so that a caller can tell an
+  /// error document from the content it asked for. An error aborts the transfer and is returned.
+  std::function<Status(int status, const Headers& headers)> on_head = {};
   /// Overrides ClientOptions::timeout_ms for this request when >= 0.
   int64_t timeout_ms = -1;
 };
@@ -58,8 +62,9 @@ class Client final {
 
   /// Sends `request` and waits for the whole response. Any HTTP status is a success here (the
   /// caller reads ClientResponse::status); errors are transport failures: Unavailable for
-  /// connect failures, timeouts and resets ("GET 'url': ..."), InvalidArgument for a malformed
-  /// URL, or the error of the request's source or sink.
+  /// connect failures ("GET 'url': cannot connect: ..."), timeouts and resets ("GET 'url':
+  /// ..."), InvalidArgument for a malformed URL, or the error of the request's source, sink or
+  /// on_head.
   Result<ClientResponse> Do(const ClientRequest& request);
 
  private:

@@ -43,13 +43,6 @@ bundle() {
   [[ -f "$MANIFEST" ]]
 }
 
-# flip_byte FILE OFFSET: inverts one byte in place.
-flip_byte() {
-  /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
-}
-
 # Fails unless folder $1 is empty.
 assert_empty_dir() {
   local left
@@ -217,6 +210,27 @@ assert_empty_dir() {
     [[ "$stderr" == *"checking the manifest signature against '$ADMIN_CERT'"* ]] || fail "$stderr"
     cmp "$IMG" "out$pretty/scripted"
   done
+}
+
+@test "bundle-image --enc-key/--enc-iv: the parts decrypt with openssl and that key and IV" {
+  local key=00112233445566778899AABBCCDDEEFF iv=0f0e0d0c0b0a09080706050403020100
+  bundle b --enc-key "$key" --enc-iv "$iv"
+  mkdir out
+  cat b/img.part.0{0,1,2} | openssl enc -d -aes-128-cbc -K "$key" -iv "$iv" | gunzip | tar -x -C out
+  cmp "$IMG" out/img
+  mkdir back
+  run euca unbundle -m "$MANIFEST" -d back
+  assert_success
+  cmp "$IMG" back/img
+}
+
+@test "bundle-image: bad --enc-key/--enc-iv and --image-size, exit 2, nothing written" {
+  mkdir b
+  expect_failure 2 "give --enc-key and --enc-iv together" bundle-image -i "$IMG" -d b --enc-key 00112233445566778899aabbccddeeff
+  expect_failure 2 "--enc-iv 'xyz' is not 32 hex digits" bundle-image -i "$IMG" -d b \
+    --enc-key 00112233445566778899aabbccddeeff --enc-iv xyz
+  expect_failure 2 "--image-size is for an image read from standard input" bundle-image -i "$IMG" -d b --image-size 5
+  assert_empty_dir b
 }
 
 # --- bad input: bundle-image ---------------------------------------------------------
@@ -424,7 +438,8 @@ assert_empty_dir() {
   local flag
   for flag in '-i, --image FILE' '-d, --destination DIR' '-p, --prefix PREFIX' '-r, --arch ARCH' '--kernel EKI' \
     '--ramdisk ERI' '--image-type TYPE' '-c, --cert FILE' '-k, --privatekey FILE' '-u, --user ACCOUNT' \
-    '--ec2cert FILE' '-B, --block-device-mappings MAPPING' '--part-size BYTES' '--quiet'; do
+    '--ec2cert FILE' '-B, --block-device-mappings MAPPING' '--part-size BYTES' '--enc-key HEX' '--enc-iv HEX' \
+    '--quiet'; do
     assert_line --partial -- "  $flag  "
   done
   run euca help unbundle

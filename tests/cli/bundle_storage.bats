@@ -24,17 +24,6 @@ setup() {
   [[ -f "$MANIFEST" && -f b/img.part.02 ]]
 }
 
-# flip_byte FILE OFFSET: inverts one byte in place.
-flip_byte() {
-  /usr/bin/python3 -c 'import sys
-p, o = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
-}
-
-# The parts --debug reports as uploaded / skipped, sorted, space-separated.
-uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
-skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
-
 # --- round trip --------------------------------------------------------------------------
 
 @test "bundle, upload, download and unbundle give back the same bytes" {
@@ -111,13 +100,7 @@ skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' 
   # Delete img.part.01 through the API: a manifest naming only that part, uploaded (its part
   # is skipped, being stored already) and deleted with delete-bundle.
   mkdir one
-  /usr/bin/python3 - "$MANIFEST" one/one.manifest.xml <<'EOF'
-import re, sys
-xml = open(sys.argv[1]).read()
-xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
-xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
-open(sys.argv[2], "w").write(xml)
-EOF
+  middle_part_manifest "$MANIFEST" one/one.manifest.xml
   run --separate-stderr euca upload-bundle -b images -m one/one.manifest.xml -d b --debug
   assert_success
   assert_equal "$(skipped_parts "$stderr")" "images/img.part.01"
@@ -201,6 +184,8 @@ EOF
   expect_failure 2 "give -m MANIFEST" download-bundle -b images
   expect_failure 2 "give -m MANIFEST" delete-bundle -b images
   expect_failure 2 "not both" download-bundle -b images -m img.manifest.xml -p img
+  expect_failure 2 "not both" delete-bundle -b images -p img --local-manifest "$MANIFEST"
+  expect_failure 3 "manifest 'nope.xml' does not exist" download-bundle -b images --local-manifest nope.xml
   expect_failure 3 "manifest 'nope.manifest.xml' does not exist" upload-bundle -b images -m nope.manifest.xml
   expect_failure 2 "invalid bucket name 'No_Such'" upload-bundle -b No_Such -m "$MANIFEST"
   expect_failure 2 "names no bucket" upload-bundle -b /x -m "$MANIFEST"
@@ -220,11 +205,62 @@ EOF
   assert_output --partial "bucket 'images' does not exist"
 }
 
-@test "with S3_URL set the commands refuse: remote S3 comes with the Walrus service" {
-  export S3_URL=http://walrus.example.com:8773/
-  expect_failure 9 "unset S3_URL to use the embedded store" upload-bundle -b images -m "$MANIFEST"
-  expect_failure 9 "unset S3_URL" download-bundle -b images -p img
-  expect_failure 9 "unset S3_URL" delete-bundle -b images -p img
+# --- euca2ools flags ---------------------------------------------------------------------
+
+@test "upload-bundle --skipmanifest sends the parts only; download-bundle --local-manifest fetches them" {
+  run --separate-stderr euca upload-bundle -b images -m "$MANIFEST" --skipmanifest --debug
+  assert_success
+  assert_output ''
+  assert_equal "$(uploaded_parts "$stderr")" "images/img.part.00 images/img.part.01 images/img.part.02"
+  run euca download-bundle -b images -p img -d -
+  assert_failure 3
+  assert_output --partial "no object 'img.manifest.xml'"
+
+  mkdir down
+  run euca download-bundle -b images --local-manifest "$MANIFEST" -d down
+  assert_success
+  assert_output "Wrote manifest down/img.manifest.xml"
+  for f in img.manifest.xml img.part.00 img.part.01 img.part.02; do
+    cmp "b/$f" "down/$f"
+  done
+  run euca download-bundle -b images --local-manifest "$MANIFEST" --output json
+  assert_success
+}
+
+@test "delete-bundle --local-manifest deletes the parts it names and the manifest object of its name" {
+  euca upload-bundle -b images -m "$MANIFEST" >/dev/null
+  run --separate-stderr euca delete-bundle -b images --local-manifest "$MANIFEST" --clear --debug
+  assert_success
+  for f in img.part.00 img.part.01 img.part.02 img.manifest.xml; do
+    [[ "$stderr" == *"deleted images/$f"* ]] || fail "not deleted: $f: $stderr"
+  done
+  [[ "$stderr" == *"deleted bucket 'images'"* ]] || fail "bucket kept: $stderr"
+}
+
+@test "upload-bundle --part N starts with part N (euca2ools 1.x); --retry is accepted" {
+  run --separate-stderr euca upload-bundle -b images -m "$MANIFEST" --part 1 --retry --debug
+  assert_success
+  assert_output "Uploaded images/img.manifest.xml"
+  assert_equal "$(uploaded_parts "$stderr")" "images/img.part.01 images/img.part.02"
+  expect_failure 2 "--part 3 is not a part of the manifest (it has 3, numbered from 0)" \
+    upload-bundle -b images -m "$MANIFEST" --part 3
+  expect_failure 2 "--part -1 is not a part" upload-bundle -b images -m "$MANIFEST" --part -1
+}
+
+@test "upload-bundle refuses --upload-policy and 1.x --ec2cert, saying why" {
+  expect_failure 9 "--upload-policy, --upload-policy-file and --upload-policy-signature are not supported" \
+    upload-bundle -b images -m "$MANIFEST" --upload-policy e30= --upload-policy-signature c2ln
+  expect_failure 9 "not supported" upload-bundle -b images -m "$MANIFEST" --upload-policy-file policy.json
+  expect_failure 9 "give --ec2cert to bundle-image" upload-bundle -b images -m "$MANIFEST" --ec2cert cloud.pem
+  run euca download-bundle -b images -p img -d -
+  assert_failure 3
+}
+
+@test "-I/-S name the access key in embedded mode too; a wrong secret is refused" {
+  create_user alice
+  euca upload-bundle -b images -m "$MANIFEST" >/dev/null
+  euca download-bundle -b images -p img -d - -I "$KEY_ID" -S "$SECRET" | cmp - <(cat b/img.part.0{0,1,2})
+  expect_failure 7 "secret key does not match" download-bundle -b images -p img -I "$KEY_ID" -S wrong
 }
 
 # --- access ------------------------------------------------------------------------------

@@ -37,13 +37,16 @@ use_cloud() {
 
 euca() { "$EUCA_BIN" "$@"; }
 
-# For setup_file: a new cloud in $WALRUS_HOME (under BATS_FILE_TMPDIR) served by
-# `euca serve walrus` on a free loopback port; exports WALRUS_HOME, WALRUS_LOG, WALRUS_PID
-# and WALRUS_URL. stop_walrus (teardown_file) stops it.
+# start_walrus [HOME] (for setup_file): runs `euca serve walrus` on a free loopback port for the
+# cloud in HOME, or for a new cloud made in $BATS_FILE_TMPDIR/home; exports WALRUS_HOME,
+# WALRUS_LOG, WALRUS_PID and WALRUS_URL (http://127.0.0.1:PORT). stop_walrus (teardown_file)
+# stops it.
 start_walrus() {
-  clean_env
-  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  export WALRUS_HOME="${1:-$BATS_FILE_TMPDIR/home}"
+  if [[ -z "${1:-}" ]]; then
+    clean_env
+    EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  fi
   export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
   export WALRUS_PID=$!
@@ -57,6 +60,7 @@ start_walrus() {
   [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
 }
 
+# stop_walrus: stops the server of start_walrus (for teardown_file).
 stop_walrus() {
   if [[ -n "${WALRUS_PID:-}" ]]; then
     kill -TERM "$WALRUS_PID" 2>/dev/null || true
@@ -142,3 +146,27 @@ assert_json_array() {
 json_field() {
   /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[int(sys.argv[1])][sys.argv[2]])' "$1" "$2"
 }
+
+# flip_byte FILE OFFSET: inverts one byte in place.
+flip_byte() {
+  /usr/bin/python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
+}
+
+# The parts --debug reports as uploaded / skipped, sorted, space-separated.
+uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
+skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
+
+# middle_part_manifest MANIFEST OUT: writes a copy of the three-part MANIFEST that names only
+# its part 1 (unsigned any more: for upload-bundle and delete-bundle, which do not check).
+middle_part_manifest() {
+  /usr/bin/python3 - "$1" "$2" <<'EOF'
+import re, sys
+xml = open(sys.argv[1]).read()
+xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
+xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
+open(sys.argv[2], "w").write(xml)
+EOF
+}
+
