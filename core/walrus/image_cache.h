@@ -88,10 +88,14 @@ class ImageCache final {
   /// Writes the image to `path` (which does not exist yet; its folder does).
   using Fill = std::function<Result<FilledImage>(const std::string& path)>;
 
-  /// The entry of `key`, pinned. On a miss, makes room for `expected_size` bytes, runs `fill`
-  /// (once for all concurrent callers of one key: they wait and share its result, error
-  /// included) and keeps what it wrote. Errors: those of `fill`, or the filesystem's.
-  Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, uint64_t expected_size, const Fill& fill);
+  /// The entry of `key`, pinned. On a miss, runs `fill` (once for all concurrent callers of
+  /// one key: they wait and share its result, error included) and keeps what it wrote.
+  /// Errors: those of `fill`, or the filesystem's.
+  Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, const Fill& fill);
+
+  /// Evicts unpinned entries, least recently used first, until `bytes` more fit in the bound.
+  /// A fill calls it once it knows the size of what it will write (and trusts it).
+  void MakeRoom(uint64_t bytes);
 
   /// The entry id of `key`: the first 32 hex digits of SHA-256(bucket NUL key NUL etag).
   static std::string EntryId(const ImageKey& key);
