@@ -149,6 +149,9 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
     o.cert_pem = signer;
     o.sync = true;
     o.image_sha256 = true;
+    // Once per image per fill, so the cloud affords the check that also refuses a bundle its
+    // own signer made inconsistent (docs/bundle-format.md).
+    o.always_check_tar_digest = true;
     ++decryptions_;
     EUCA_ASSIGN_OR_RETURN(bundles::UnbundleResult r, bundles::Unbundle(o));
     return FilledImage{r.size, r.image_sha256};

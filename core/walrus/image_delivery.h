@@ -4,8 +4,8 @@
 // version, verifies its signature against the certificates of the account that made it
 // (the state store's "certificates"), and on a cache miss streams the parts out of the object
 // store through bundles::Unbundle (every part's SHA-1 checked, the key unwrapped with the
-// cloud's private key, gunzipped, untarred refusing anything but one plain regular file)
-// into the ImageCache. HTTP is not here: image_rest.h serves it. Thread-safe.
+// cloud's private key, gunzipped, untarred refusing anything but one plain regular file, the
+// tar stream's SHA-1 checked) into the ImageCache. HTTP is not here: image_rest.h serves it. Thread-safe.
 
 #include <atomic>
 #include <cstdint>

@@ -189,6 +189,19 @@ TEST_F(ImageDeliveryTest, PathTraversalTarIsRefused) {
   EXPECT_TRUE(CacheIsEmpty());
 }
 
+TEST_F(ImageDeliveryTest, SignedBundleWhoseTarDigestIsWrongIsRefused) {
+  std::string dir = tmp_ / "inconsistent";
+  std::filesystem::create_directories(dir);
+  std::string data = MixedBytes(20000, 9);
+  bundles::test_support::BundleOfTar(bundles::test_support::RawTar("img", data), dir, "img", data.size(),
+                                     std::string(40, 'a'));
+  UploadFolder(dir);
+  Status s = OpenStatus();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("but the manifest says aaaa"), std::string::npos) << s.message();
+  EXPECT_TRUE(CacheIsEmpty());
+}
+
 TEST_F(ImageDeliveryTest, OverwrittenManifestServesTheNewImage) {
   std::string first = MixedBytes(150000, 6), second = MixedBytes(170000, 7);
   Upload(first);
