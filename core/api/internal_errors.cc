@@ -5,14 +5,15 @@
 namespace euca::api {
 namespace {
 
-constexpr Code kCodes[] = {Code::kInvalidArgument,  Code::kNotFound,          Code::kAlreadyExists, Code::kConflict,
-                           Code::kPermissionDenied, Code::kUnauthenticated,   Code::kResourceExhausted,
-                           Code::kUnsupported,      Code::kUnavailable,       Code::kInternal};
+constexpr Code kCodes[] = {
+    Code::kInvalidArgument, Code::kNotFound,          Code::kAlreadyExists, Code::kConflict,    Code::kPermissionDenied,
+    Code::kUnauthenticated, Code::kResourceExhausted, Code::kUnsupported,   Code::kUnavailable, Code::kInternal};
 
 }  // namespace
 
 std::string InternalErrorJson(const Status& status) {
-  nlohmann::ordered_json j = {{"error", {{"code", std::string(CodeName(status.code()))}, {"message", status.message()}}}};
+  nlohmann::ordered_json j = {
+      {"error", {{"code", std::string(CodeName(status.code()))}, {"message", status.message()}}}};
   return j.dump();
 }
 
@@ -27,10 +28,14 @@ Status StatusFromInternalError(int http_status, std::string_view body, const std
   }
   std::string message = what + ": HTTP " + std::to_string(http_status);
   switch (http_status) {
-    case 401: return Unauthenticated(message);
-    case 403: return PermissionDenied(message);
-    case 404: return NotFound(message);
-    default: return http_status >= 500 ? Unavailable(message) : Internal(message);
+    case 401:
+      return Unauthenticated(message);
+    case 403:
+      return PermissionDenied(message);
+    case 404:
+      return NotFound(message);
+    default:
+      return http_status >= 500 ? Unavailable(message) : Internal(message);
   }
 }
 

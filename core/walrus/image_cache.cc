@@ -45,9 +45,8 @@ namespace {
 constexpr int kMetaFormat = 1;
 
 bool IsEntryId(const std::string& s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 32 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 Result<std::vector<std::string>> ListNames(const std::string& dir) {
@@ -253,8 +252,10 @@ void ImageCache::TrimLocked(uint64_t incoming) {
   std::vector<std::string> oversized;
   for (const auto& [id, e] : entries_) {
     if (e->size <= max) continue;
-    if (e->pins > 0) oversized_pinned += e->size;
-    else oversized.push_back(id);
+    if (e->pins > 0)
+      oversized_pinned += e->size;
+    else
+      oversized.push_back(id);
   }
   for (const auto& id : oversized) RemoveLocked(id);
   // Then the least recently used entries, skipping those being read.
@@ -327,8 +328,10 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
     entries_[id] = entry;
     bytes_ += entry->size;
     auto lease = PinLocked(entry);
-    if (lease.ok()) pinned = *lease;
-    else status = lease.status();
+    if (lease.ok())
+      pinned = *lease;
+    else
+      status = lease.status();
     TrimLocked(0);
   }
   flight->done = true;

@@ -14,12 +14,12 @@
 // Thread-safe. Bounds and single flight hold within one process; a second process opening
 // the same folder shares the entries but does not reap tmp/.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 #include <vector>
 
@@ -70,9 +70,9 @@ class ImageLease final {
 };
 
 struct ImageCacheOptions {
-  std::string dir = {};     ///< required; created (0700) with missing parents
-  uint64_t max_bytes = 0;   ///< the bound on the bytes of all entries
-  Clock* clock = nullptr;   ///< for the LRU times kept across restarts; nullptr = RealClock()
+  std::string dir = {};    ///< required; created (0700) with missing parents
+  uint64_t max_bytes = 0;  ///< the bound on the bytes of all entries
+  Clock* clock = nullptr;  ///< for the LRU times kept across restarts; nullptr = RealClock()
 };
 
 class ImageCache final {
@@ -129,7 +129,7 @@ class ImageCache final {
   Clock& clock_;
   int lock_fd_ = -1;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by id
+  std::map<std::string, std::shared_ptr<Entry>> entries_;   // by id
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // fills in progress, by id
   uint64_t bytes_ = 0;
   uint64_t seq_ = 0;  // LRU clock

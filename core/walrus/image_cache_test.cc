@@ -11,11 +11,10 @@
 namespace euca::walrus {
 namespace {
 
-using test_support::ReadLease;
 using bundles::test_support::ReadFile;
 using bundles::test_support::TempDir;
 using bundles::test_support::WriteFile;
-
+using test_support::ReadLease;
 
 class ImageCacheTest : public ::testing::Test {
  protected:

@@ -34,8 +34,8 @@ SignerCertificates SignerCertificatesFromStore(state::StateStore& store);
 Result<std::pair<std::string, std::string>> ParseManifestLocation(const std::string& location);
 
 struct ImageDeliveryOptions {
-  std::string cloud_key_pem = {};          ///< required: unwraps ec2_encrypted_key/iv
-  size_t max_manifest_bytes = 16 << 20;    ///< a larger manifest object is refused
+  std::string cloud_key_pem = {};        ///< required: unwraps ec2_encrypted_key/iv
+  size_t max_manifest_bytes = 16 << 20;  ///< a larger manifest object is refused
 };
 
 class ImageDelivery final {
