@@ -7,11 +7,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bundles/crypto.h"
 #include "bundles/gzip.h"
 #include "bundles/manifest.h"
 #include "core/base/status.h"

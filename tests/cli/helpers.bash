@@ -37,33 +37,6 @@ use_cloud() {
 
 euca() { "$EUCA_BIN" "$@"; }
 
-# For setup_file: a new cloud in $WALRUS_HOME (under BATS_FILE_TMPDIR) served by
-# `euca serve walrus` on a free loopback port; exports WALRUS_HOME, WALRUS_LOG, WALRUS_PID
-# and WALRUS_URL. stop_walrus (teardown_file) stops it.
-start_walrus() {
-  clean_env
-  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
-  export WALRUS_PID=$!
-  local i
-  for i in $(seq 100); do
-    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
-    sleep 0.1
-  done
-  export WALRUS_URL
-  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
-  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
-}
-
-stop_walrus() {
-  if [[ -n "${WALRUS_PID:-}" ]]; then
-    kill -TERM "$WALRUS_PID" 2>/dev/null || true
-    wait "$WALRUS_PID" 2>/dev/null || true
-  fi
-}
-
 # What must not change when a command fails: the database content, its schema version and
 # the history head. A file that is not a database is compared byte for byte.
 state_fingerprint() {
@@ -141,4 +114,51 @@ assert_json_array() {
 # json_field INDEX FIELD: prints field FIELD of element INDEX of the JSON array on stdin.
 json_field() {
   /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[int(sys.argv[1])][sys.argv[2]])' "$1" "$2"
+}
+
+# flip_byte FILE OFFSET: inverts one byte in place.
+flip_byte() {
+  /usr/bin/python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(p, "rb").read()); b[o] ^= 0xFF; open(p, "wb").write(b)' "$1" "$2"
+}
+
+# The parts --debug reports as uploaded / skipped, sorted, space-separated.
+uploaded_parts() { grep -o 'debug: uploaded [^ ]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
+skipped_parts() { grep -o 'debug: skipping [^ :]*' <<<"$1" | awk '{ print $3 }' | sort | xargs; }
+
+# middle_part_manifest MANIFEST OUT: writes a copy of the three-part MANIFEST that names only
+# its part 1 (unsigned any more: for upload-bundle and delete-bundle, which do not check).
+middle_part_manifest() {
+  /usr/bin/python3 - "$1" "$2" <<'EOF'
+import re, sys
+xml = open(sys.argv[1]).read()
+xml = re.sub(r'<part index="[02]">.*?</part>', '', xml)
+xml = xml.replace('<parts count="3">', '<parts count="1">').replace('<part index="1">', '<part index="0">')
+open(sys.argv[2], "w").write(xml)
+EOF
+}
+
+# start_walrus HOME: runs "euca serve walrus" on a free loopback port for a cloud in HOME (for
+# setup_file); sets WALRUS_PID, WALRUS_URL (http://127.0.0.1:PORT) and WALRUS_LOG.
+start_walrus() {
+  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
+  EUCA_HOME="$1" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
+  export WALRUS_PID=$!
+  local i
+  for i in $(seq 100); do
+    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
+    sleep 0.1
+  done
+  export WALRUS_URL
+  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
+  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
+}
+
+# stop_walrus: stops the server of start_walrus (for teardown_file).
+stop_walrus() {
+  if [[ -n "${WALRUS_PID:-}" ]]; then
+    kill -TERM "$WALRUS_PID" 2>/dev/null || true
+    wait "$WALRUS_PID" 2>/dev/null || true
+  fi
 }
