@@ -2,7 +2,7 @@
 // The one place the bundle pipeline touches POSIX files. The pipeline streams gigabytes
 // through file descriptors, which core/base/env.h (whole-file strings) cannot carry, so
 // bundles keeps its own small seam; errno becomes a Status here, once, with the path.
-// Internal to bundles/.
+// Used by bundles/ and, for the image files it streams, by Walrus' image cache and client.
 
 #include <cstddef>
 #include <cstdint>

@@ -25,20 +25,28 @@ bool IsHexDigest(std::string_view s) {
 
 std::string_view ComponentName(Component c) {
   switch (c) {
-    case Component::kClc: return "clc";
-    case Component::kCc: return "cc";
-    case Component::kNc: return "nc";
-    case Component::kWalrus: return "walrus";
+    case Component::kClc:
+      return "clc";
+    case Component::kCc:
+      return "cc";
+    case Component::kNc:
+      return "nc";
+    case Component::kWalrus:
+      return "walrus";
   }
   return "";
 }
 
 std::string_view ComponentCommonName(Component c) {
   switch (c) {
-    case Component::kClc: return "euca cloud";
-    case Component::kCc: return "euca cc";
-    case Component::kNc: return "euca nc";
-    case Component::kWalrus: return "euca walrus";
+    case Component::kClc:
+      return "euca cloud";
+    case Component::kCc:
+      return "euca cc";
+    case Component::kNc:
+      return "euca nc";
+    case Component::kWalrus:
+      return "euca walrus";
   }
   return "";
 }
@@ -59,16 +67,16 @@ std::string ComponentStringToSign(std::string_view method, std::string_view raw_
   return out;
 }
 
-Status SignComponentRequest(const ComponentCredentials& credentials, std::string_view method,
-                            std::string_view raw_path, const QueryParams& query, std::string_view body_sha256_hex,
-                            int64_t now_ms, Headers& headers) {
+Status SignComponentRequest(const ComponentCredentials& credentials, std::string_view method, std::string_view raw_path,
+                            const QueryParams& query, std::string_view body_sha256_hex, int64_t now_ms,
+                            Headers& headers) {
   const std::string date = FormatIso8601(now_ms);
   auto sig = SignRsaSha256(credentials.key_pem, ComponentStringToSign(method, raw_path, query, date, body_sha256_hex));
   if (!sig.ok()) return sig.status().WithContext("sign an internal request with the component key");
   headers.Set(kEucaDateHeader, date);
   headers.Set(kEucaCertificateHeader, Base64Encode(credentials.cert_pem));
-  headers.Set("Authorization", std::string(kComponentAuthScheme) + " " + std::string(kSignaturePrefix) +
-                                   Base64Encode(*sig));
+  headers.Set("Authorization",
+              std::string(kComponentAuthScheme) + " " + std::string(kSignaturePrefix) + Base64Encode(*sig));
   return Status::Ok();
 }
 

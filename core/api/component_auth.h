@@ -52,14 +52,14 @@ std::string ComponentStringToSign(std::string_view method, std::string_view raw_
 /// Sets X-Euca-Date (`now_ms`), X-Euca-Certificate and Authorization on `headers` for a request
 /// `method` `raw_path`?`query` whose body hashes to `body_sha256_hex` (Sha256Hex("") when
 /// there is none). InvalidArgument if the key is unreadable.
-Status SignComponentRequest(const ComponentCredentials& credentials, std::string_view method,
-                            std::string_view raw_path, const QueryParams& query, std::string_view body_sha256_hex,
-                            int64_t now_ms, Headers& headers);
+Status SignComponentRequest(const ComponentCredentials& credentials, std::string_view method, std::string_view raw_path,
+                            const QueryParams& query, std::string_view body_sha256_hex, int64_t now_ms,
+                            Headers& headers);
 
 struct ComponentVerifyOptions {
-  std::string ca_cert_pem = {};           ///< required: the cloud CA certificate
-  std::vector<Component> allowed = {};    ///< the components this endpoint serves
-  Clock* clock = nullptr;                 ///< now; nullptr = RealClock()
+  std::string ca_cert_pem = {};          ///< required: the cloud CA certificate
+  std::vector<Component> allowed = {};   ///< the components this endpoint serves
+  Clock* clock = nullptr;                ///< now; nullptr = RealClock()
   int64_t max_skew_ms = 15 * 60 * 1000;  ///< allowed distance of X-Euca-Date from now
 };
 

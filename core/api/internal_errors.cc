@@ -5,9 +5,9 @@
 namespace euca::api {
 namespace {
 
-constexpr Code kCodes[] = {Code::kInvalidArgument,  Code::kNotFound,          Code::kAlreadyExists, Code::kConflict,
-                           Code::kPermissionDenied, Code::kUnauthenticated,   Code::kResourceExhausted,
-                           Code::kUnsupported,      Code::kUnavailable,       Code::kInternal};
+constexpr Code kCodes[] = {
+    Code::kInvalidArgument, Code::kNotFound,          Code::kAlreadyExists, Code::kConflict,    Code::kPermissionDenied,
+    Code::kUnauthenticated, Code::kResourceExhausted, Code::kUnsupported,   Code::kUnavailable, Code::kInternal};
 
 }  // namespace
 
@@ -29,10 +29,14 @@ Status StatusFromInternalError(int http_status, std::string_view body, const std
   }
   std::string message = what + ": HTTP " + std::to_string(http_status);
   switch (http_status) {
-    case 401: return Unauthenticated(message);
-    case 403: return PermissionDenied(message);
-    case 404: return NotFound(message);
-    default: return http_status >= 500 ? Unavailable(message) : Internal(message);
+    case 401:
+      return Unauthenticated(message);
+    case 403:
+      return PermissionDenied(message);
+    case 404:
+      return NotFound(message);
+    default:
+      return http_status >= 500 ? Unavailable(message) : Internal(message);
   }
 }
 

@@ -18,7 +18,7 @@ std::string Slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-TEST(ImageCacheTest, FetchesOnceAndServesFromCache) {
+TEST(NodeImageCacheTest, FetchesOnceAndServesFromCache) {
   TempDir dir;
   FakeFetcher fetcher;
   fetcher.Put("b/a.manifest.xml", "image-a");
@@ -34,7 +34,7 @@ TEST(ImageCacheTest, FetchesOnceAndServesFromCache) {
   EXPECT_EQ(fetcher.fetches.load(), 1);
 }
 
-TEST(ImageCacheTest, ConcurrentAcquiresOfOneUncachedImageFetchOnce) {
+TEST(NodeImageCacheTest, ConcurrentAcquiresOfOneUncachedImageFetchOnce) {
   TempDir dir;
   FakeFetcher fetcher;
   fetcher.Put("b/a.manifest.xml", std::string(100000, 'x'));
@@ -56,7 +56,7 @@ TEST(ImageCacheTest, ConcurrentAcquiresOfOneUncachedImageFetchOnce) {
   for (const std::string& p : paths) EXPECT_EQ(Slurp(p).size(), 100000u) << p;
 }
 
-TEST(ImageCacheTest, AFailedFetchReachesEveryWaiterAndTheNextAcquireRetries) {
+TEST(NodeImageCacheTest, AFailedFetchReachesEveryWaiterAndTheNextAcquireRetries) {
   TempDir dir;
   FakeFetcher fetcher;
   fetcher.Put("b/a.manifest.xml", "image-a");
@@ -73,7 +73,7 @@ TEST(ImageCacheTest, AFailedFetchReachesEveryWaiterAndTheNextAcquireRetries) {
   EXPECT_EQ(fetcher.fetches.load(), 2);
 }
 
-TEST(ImageCacheTest, AChangedDigestFetchesAnewAndDropsTheStaleEntryWithItsLastUser) {
+TEST(NodeImageCacheTest, AChangedDigestFetchesAnewAndDropsTheStaleEntryWithItsLastUser) {
   TempDir dir;
   FakeFetcher fetcher;
   fetcher.Put("b/a.manifest.xml", "old", "etag-1");
@@ -91,7 +91,7 @@ TEST(ImageCacheTest, AChangedDigestFetchesAnewAndDropsTheStaleEntryWithItsLastUs
   EXPECT_EQ(fetcher.fetches.load(), 2);
 }
 
-TEST(ImageCacheTest, EvictsLeastRecentlyUsedUnpinnedEntriesBeyondTheBound) {
+TEST(NodeImageCacheTest, EvictsLeastRecentlyUsedUnpinnedEntriesBeyondTheBound) {
   TempDir dir;
   FakeFetcher fetcher;
   const std::string block(64 * 1024, 'z');
@@ -112,7 +112,7 @@ TEST(ImageCacheTest, EvictsLeastRecentlyUsedUnpinnedEntriesBeyondTheBound) {
   EXPECT_LE(cache.UsedBytes(), 2 * 64 * 1024 + 4096u);
 }
 
-TEST(ImageCacheTest, PinnedEntriesAreNeverEvicted) {
+TEST(NodeImageCacheTest, PinnedEntriesAreNeverEvicted) {
   TempDir dir;
   FakeFetcher fetcher;
   const std::string block(64 * 1024, 'z');
@@ -129,7 +129,7 @@ TEST(ImageCacheTest, PinnedEntriesAreNeverEvicted) {
   EXPECT_TRUE(std::filesystem::exists(p2));
 }
 
-TEST(ImageCacheTest, ReopenKeepsEntriesAndReapsStagingFiles) {
+TEST(NodeImageCacheTest, ReopenKeepsEntriesAndReapsStagingFiles) {
   TempDir dir;
   FakeFetcher fetcher;
   fetcher.Put("b/a", "image-a");

@@ -45,9 +45,8 @@ namespace {
 constexpr int kMetaFormat = 1;
 
 bool IsEntryId(const std::string& s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 32 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 Result<std::vector<std::string>> ListNames(const std::string& dir) {
@@ -253,8 +252,10 @@ void ImageCache::TrimLocked(uint64_t incoming) {
   std::vector<std::string> oversized;
   for (const auto& [id, e] : entries_) {
     if (e->size <= max) continue;
-    if (e->pins > 0) oversized_pinned += e->size;
-    else oversized.push_back(id);
+    if (e->pins > 0)
+      oversized_pinned += e->size;
+    else
+      oversized.push_back(id);
   }
   for (const auto& id : oversized) RemoveLocked(id);
   // Then the least recently used entries, skipping those being read.
@@ -267,8 +268,7 @@ void ImageCache::TrimLocked(uint64_t incoming) {
   }
 }
 
-Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, uint64_t expected_size,
-                                                          const Fill& fill) {
+Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, const Fill& fill) {
   const std::string id = EntryId(key);
   std::shared_ptr<Flight> flight;
   {
@@ -287,13 +287,12 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, u
     }
     flight = std::make_shared<Flight>();
     flights_[id] = flight;
-    TrimLocked(expected_size);
   }
 
   const std::string staging = options_.dir + "/tmp/" + id + ".img";
   bundles::RemoveQuietly(staging);
   Result<FilledImage> filled = fill(staging);
-  Result<std::shared_ptr<const ImageLease>> lease = Status::Ok();
+  std::shared_ptr<const ImageLease> pinned;
   Status status;
   if (!filled.ok()) {
     status = filled.status();
@@ -328,8 +327,11 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, u
     for (const auto& s : stale) RemoveLocked(s);
     entries_[id] = entry;
     bytes_ += entry->size;
-    lease = PinLocked(entry);
-    if (!lease.ok()) status = lease.status();
+    auto lease = PinLocked(entry);
+    if (lease.ok())
+      pinned = *lease;
+    else
+      status = lease.status();
     TrimLocked(0);
   }
   flight->done = true;
@@ -337,7 +339,12 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, u
   flights_.erase(id);
   flight->cv.notify_all();
   if (!status.ok()) return status;
-  return lease;
+  return pinned;
+}
+
+void ImageCache::MakeRoom(uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TrimLocked(bytes);
 }
 
 void ImageCache::SetMaxBytes(uint64_t max_bytes) {

@@ -14,12 +14,12 @@
 // Thread-safe. Bounds and single flight hold within one process; a second process opening
 // the same folder shares the entries but does not reap tmp/.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 #include <vector>
 
@@ -70,9 +70,9 @@ class ImageLease final {
 };
 
 struct ImageCacheOptions {
-  std::string dir = {};     ///< required; created (0700) with missing parents
-  uint64_t max_bytes = 0;   ///< the bound on the bytes of all entries
-  Clock* clock = nullptr;   ///< for the LRU times kept across restarts; nullptr = RealClock()
+  std::string dir = {};    ///< required; created (0700) with missing parents
+  uint64_t max_bytes = 0;  ///< the bound on the bytes of all entries
+  Clock* clock = nullptr;  ///< for the LRU times kept across restarts; nullptr = RealClock()
 };
 
 class ImageCache final {
@@ -88,10 +88,14 @@ class ImageCache final {
   /// Writes the image to `path` (which does not exist yet; its folder does).
   using Fill = std::function<Result<FilledImage>(const std::string& path)>;
 
-  /// The entry of `key`, pinned. On a miss, makes room for `expected_size` bytes, runs `fill`
-  /// (once for all concurrent callers of one key: they wait and share its result, error
-  /// included) and keeps what it wrote. Errors: those of `fill`, or the filesystem's.
-  Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, uint64_t expected_size, const Fill& fill);
+  /// The entry of `key`, pinned. On a miss, runs `fill` (once for all concurrent callers of
+  /// one key: they wait and share its result, error included) and keeps what it wrote.
+  /// Errors: those of `fill`, or the filesystem's.
+  Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, const Fill& fill);
+
+  /// Evicts unpinned entries, least recently used first, until `bytes` more fit in the bound.
+  /// A fill calls it once it knows the size of what it will write (and trusts it).
+  void MakeRoom(uint64_t bytes);
 
   /// The entry id of `key`: the first 32 hex digits of SHA-256(bucket NUL key NUL etag).
   static std::string EntryId(const ImageKey& key);
@@ -125,7 +129,7 @@ class ImageCache final {
   Clock& clock_;
   int lock_fd_ = -1;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Entry>> entries_;  // by id
+  std::map<std::string, std::shared_ptr<Entry>> entries_;   // by id
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // fills in progress, by id
   uint64_t bytes_ = 0;
   uint64_t seq_ = 0;  // LRU clock

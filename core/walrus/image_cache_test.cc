@@ -11,11 +11,10 @@
 namespace euca::walrus {
 namespace {
 
-using test_support::ReadLease;
 using bundles::test_support::ReadFile;
 using bundles::test_support::TempDir;
 using bundles::test_support::WriteFile;
-
+using test_support::ReadLease;
 
 class ImageCacheTest : public ::testing::Test {
  protected:
@@ -29,8 +28,9 @@ class ImageCacheTest : public ::testing::Test {
   std::string dir() const { return tmp_ / "image-cache"; }
   // Gets `name` (etag "1"), filling it with `size` bytes of `name`'s first letter.
   std::shared_ptr<const ImageLease> Get(const std::string& name, uint64_t size, const std::string& etag = "1") {
-    auto lease = cache_->Get({"b", name, etag}, size, [&](const std::string& path) -> Result<FilledImage> {
+    auto lease = cache_->Get({"b", name, etag}, [&](const std::string& path) -> Result<FilledImage> {
       ++fills_;
+      cache_->MakeRoom(size);
       WriteFile(path, std::string(size, name[0]));
       return FilledImage{size, "sha-" + name};
     });
@@ -99,7 +99,7 @@ TEST_F(ImageCacheTest, AnImageLargerThanTheBoundIsServedThenDropped) {
 
 TEST_F(ImageCacheTest, NewEtagRemovesTheOldImageButNotItsOpenReaders) {
   auto old_reader = Get("alpha", 100, "v1");
-  auto fresh = cache_->Get({"b", "alpha", "v2"}, 100, [](const std::string& path) -> Result<FilledImage> {
+  auto fresh = cache_->Get({"b", "alpha", "v2"}, [](const std::string& path) -> Result<FilledImage> {
     WriteFile(path, std::string(100, 'A'));
     return FilledImage{100, "sha-v2"};
   });
@@ -112,7 +112,7 @@ TEST_F(ImageCacheTest, NewEtagRemovesTheOldImageButNotItsOpenReaders) {
 }
 
 TEST_F(ImageCacheTest, FailedFillLeavesNothingAndIsRetried) {
-  auto bad = cache_->Get({"b", "alpha", "1"}, 100, [](const std::string& path) -> Result<FilledImage> {
+  auto bad = cache_->Get({"b", "alpha", "1"}, [](const std::string& path) -> Result<FilledImage> {
     WriteFile(path, "partial");
     return InvalidArgument("part 'alpha.part.00' is corrupt");
   });
@@ -131,7 +131,7 @@ TEST_F(ImageCacheTest, ConcurrentMissesFillOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      auto lease = cache_->Get(key, 100, [&](const std::string& path) -> Result<FilledImage> {
+      auto lease = cache_->Get(key, [&](const std::string& path) -> Result<FilledImage> {
         ++fills;
         // Hold the fill until every other caller waits for it.
         while (cache_->WaitersForTest(key) < kThreads - 1) std::this_thread::yield();

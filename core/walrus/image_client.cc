@@ -84,8 +84,7 @@ std::string DirName(const std::string& path) {
 HttpImageSource::HttpImageSource(HttpImageSourceOptions options)
     : options_(std::move(options)), clock_(options_.clock != nullptr ? *options_.clock : RealClock()) {}
 
-Result<FetchedImage> HttpImageSource::Fetch(const std::string& manifest_location,
-                                            const std::string& destination_path) {
+Result<FetchedImage> HttpImageSource::Fetch(const std::string& manifest_location, const std::string& destination_path) {
   const std::string query = "manifest=" + api::UriEncode(manifest_location, /*keep_slash=*/false);
   http::ClientRequest req;
   req.method = "GET";
@@ -143,8 +142,7 @@ int FakeImageSource::fetches(const std::string& manifest_location) const {
   return it == fetches_.end() ? 0 : it->second;
 }
 
-Result<FetchedImage> FakeImageSource::Fetch(const std::string& manifest_location,
-                                            const std::string& destination_path) {
+Result<FetchedImage> FakeImageSource::Fetch(const std::string& manifest_location, const std::string& destination_path) {
   std::string bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);

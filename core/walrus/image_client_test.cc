@@ -74,10 +74,10 @@ class ImageClientTest : public ::testing::Test {
       return http::Response::Text(404, "not this test");
     };
     auto server = http::Server::Start(
-        {}, RouteWalrus(MakeInternalHandler(*delivery_, {.ca_cert_pem = ReadFile(paths.CloudCaCert()),
-                                                         .allowed = {},
-                                                         .clock = nullptr}),
-                        s3));
+        {},
+        RouteWalrus(MakeInternalHandler(
+                        *delivery_, {.ca_cert_pem = ReadFile(paths.CloudCaCert()), .allowed = {}, .clock = nullptr}),
+                    s3));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
   }
@@ -90,11 +90,11 @@ class ImageClientTest : public ::testing::Test {
   std::string url() const { return "http://" + server_->address(); }
   HttpImageSource Source(const std::string& component) const {
     const clc::HomePaths paths(home());
-    return HttpImageSource({.walrus_url = url() + "/services/objectstorage",
-                            .credentials = {ReadFile(paths.ComponentCert(component)),
-                                            ReadFile(paths.ComponentKey(component))},
-                            .clock = nullptr,
-                            .client = {}});
+    return HttpImageSource(
+        {.walrus_url = url() + "/services/objectstorage",
+         .credentials = {ReadFile(paths.ComponentCert(component)), ReadFile(paths.ComponentKey(component))},
+         .clock = nullptr,
+         .client = {}});
   }
   // Bundles `image` as the cloud's administrator and uploads it under `prefix`.
   void BundleAndUpload(const std::string& image, const std::string& prefix) {

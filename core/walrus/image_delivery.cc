@@ -112,7 +112,7 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
   if (!parsed.ok()) return parsed.status().WithContext("manifest '" + name + "'");
   const bundles::Manifest& m = *parsed;
 
-  return cache_.Get(image_key, m.size, [&](const std::string& path) -> Result<FilledImage> {
+  return cache_.Get(image_key, [&](const std::string& path) -> Result<FilledImage> {
     // The signer: a certificate of the manifest's account that verifies the signature.
     EUCA_ASSIGN_OR_RETURN(std::vector<std::string> certs, signers_(m.user));
     std::string signer;
@@ -137,6 +137,7 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
       return last.WithContext("manifest '" + name + "'");
     }
 
+    cache_.MakeRoom(m.size);  // the signed size: nobody else can make it flush the cache
     size_t slash = key.rfind('/');
     ObjectPartSource parts(backend_, bucket, slash == std::string::npos ? "" : key.substr(0, slash + 1));
     bundles::UnbundleOptions o;
@@ -148,6 +149,9 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
     o.cert_pem = signer;
     o.sync = true;
     o.image_sha256 = true;
+    // Once per image per fill, so the cloud affords the check that also refuses a bundle its
+    // own signer made inconsistent (docs/bundle-format.md).
+    o.always_check_tar_digest = true;
     ++decryptions_;
     EUCA_ASSIGN_OR_RETURN(bundles::UnbundleResult r, bundles::Unbundle(o));
     return FilledImage{r.size, r.image_sha256};

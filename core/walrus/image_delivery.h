@@ -4,8 +4,8 @@
 // version, verifies its signature against the certificates of the account that made it
 // (the state store's "certificates"), and on a cache miss streams the parts out of the object
 // store through bundles::Unbundle (every part's SHA-1 checked, the key unwrapped with the
-// cloud's private key, gunzipped, untarred refusing anything but one plain regular file)
-// into the ImageCache. HTTP is not here: image_rest.h serves it. Thread-safe.
+// cloud's private key, gunzipped, untarred refusing anything but one plain regular file, the
+// tar stream's SHA-1 checked) into the ImageCache. HTTP is not here: image_rest.h serves it. Thread-safe.
 
 #include <atomic>
 #include <cstdint>
@@ -34,8 +34,8 @@ SignerCertificates SignerCertificatesFromStore(state::StateStore& store);
 Result<std::pair<std::string, std::string>> ParseManifestLocation(const std::string& location);
 
 struct ImageDeliveryOptions {
-  std::string cloud_key_pem = {};          ///< required: unwraps ec2_encrypted_key/iv
-  size_t max_manifest_bytes = 16 << 20;    ///< a larger manifest object is refused
+  std::string cloud_key_pem = {};        ///< required: unwraps ec2_encrypted_key/iv
+  size_t max_manifest_bytes = 16 << 20;  ///< a larger manifest object is refused
 };
 
 class ImageDelivery final {

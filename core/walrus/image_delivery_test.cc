@@ -7,23 +7,22 @@
 
 #include "bundles/bundle.h"
 #include "bundles/test_support.h"
-#include "core/walrus/image_test_support.h"
 #include "core/base/random.h"
+#include "core/walrus/image_test_support.h"
 #include "drivers/objects/memory_backend.h"
 #include "drivers/objects/test_support.h"
 
 namespace euca::walrus {
 namespace {
 
-using test_support::ReadLease;
 using bundles::test_support::MixedBytes;
 using bundles::test_support::ReadFile;
 using bundles::test_support::TempDir;
 using bundles::test_support::TestPki;
+using test_support::ReadLease;
 
 constexpr char kAccount[] = "123456789012";
 constexpr char kManifest[] = "images/img.manifest.xml";
-
 
 class ImageDeliveryTest : public ::testing::Test {
  protected:
@@ -41,8 +40,8 @@ class ImageDeliveryTest : public ::testing::Test {
       if (account == kAccount) return std::vector<std::string>{pki_.other_cert, pki_.user_cert};
       return std::vector<std::string>{};
     };
-    delivery_ = std::make_unique<ImageDelivery>(backend_, *cache_, signers,
-                                                ImageDeliveryOptions{.cloud_key_pem = pki_.ca_key});
+    delivery_ =
+        std::make_unique<ImageDelivery>(backend_, *cache_, signers, ImageDeliveryOptions{.cloud_key_pem = pki_.ca_key});
   }
 
   // Puts `data` under `key` with an ETag of its own content (as Walrus gives).
@@ -83,9 +82,7 @@ class ImageDeliveryTest : public ::testing::Test {
   Status OpenStatus(const std::string& location = std::string("b/") + kManifest) {
     return delivery_->Open(location).status();
   }
-  bool CacheIsEmpty() {
-    return cache_->EntriesForTest().empty() && std::filesystem::is_empty(tmp_ / "cache/tmp");
-  }
+  bool CacheIsEmpty() { return cache_->EntriesForTest().empty() && std::filesystem::is_empty(tmp_ / "cache/tmp"); }
 
   const TestPki& pki_ = TestPki::Get();
   TempDir tmp_;
@@ -186,6 +183,19 @@ TEST_F(ImageDeliveryTest, PathTraversalTarIsRefused) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
   EXPECT_NE(s.message().find("tar member '../../etc/cron.d/evil' is not a plain file name"), std::string::npos)
       << s.message();
+  EXPECT_TRUE(CacheIsEmpty());
+}
+
+TEST_F(ImageDeliveryTest, SignedBundleWhoseTarDigestIsWrongIsRefused) {
+  std::string dir = tmp_ / "inconsistent";
+  std::filesystem::create_directories(dir);
+  std::string data = MixedBytes(20000, 9);
+  bundles::test_support::BundleOfTar(bundles::test_support::RawTar("img", data), dir, "img", data.size(),
+                                     std::string(40, 'a'));
+  UploadFolder(dir);
+  Status s = OpenStatus();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("but the manifest says aaaa"), std::string::npos) << s.message();
   EXPECT_TRUE(CacheIsEmpty());
 }
 

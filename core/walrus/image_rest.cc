@@ -64,7 +64,7 @@ http::Handler MakeInternalHandler(ImageDelivery& delivery, api::ComponentVerifyO
 
 http::Handler RouteWalrus(http::Handler internal, http::Handler s3) {
   return [internal = std::move(internal), s3 = std::move(s3)](const http::RequestHead& head,
-                                                                http::BodyReader& body) -> http::Response {
+                                                              http::BodyReader& body) -> http::Response {
     if (head.path.rfind(kInternalPathPrefix, 0) == 0) return internal(head, body);
     return s3(head, body);
   };

@@ -6,7 +6,10 @@
 load helpers
 
 setup_file() {
-  start_walrus
+  clean_env
+  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  start_walrus "$WALRUS_HOME"
   # One image, bundled and uploaded by the administrator into the shared object store.
   cd "$BATS_FILE_TMPDIR"
   head -c 3000000 /dev/urandom >image.img

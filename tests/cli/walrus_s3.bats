@@ -8,7 +8,10 @@ AWS=/usr/bin/aws
 S3CMD=/usr/bin/s3cmd
 
 setup_file() {
-  start_walrus
+  clean_env
+  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
+  start_walrus "$WALRUS_HOME"
   export WALRUS_HOSTPORT="${WALRUS_URL#http://}"
   export ADMIN_KEY ADMIN_SECRET
   ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
