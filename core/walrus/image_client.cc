@@ -84,13 +84,33 @@ std::string DirName(const std::string& path) {
 HttpImageSource::HttpImageSource(HttpImageSourceOptions options)
     : options_(std::move(options)), clock_(options_.clock != nullptr ? *options_.clock : RealClock()) {}
 
-Result<FetchedImage> HttpImageSource::Fetch(const std::string& manifest_location, const std::string& destination_path) {
+Result<http::ClientRequest> HttpImageSource::SignedRequest(const std::string& method,
+                                                           const std::string& manifest_location) {
   const std::string query = "manifest=" + api::UriEncode(manifest_location, /*keep_slash=*/false);
   http::ClientRequest req;
-  req.method = "GET";
+  req.method = method;
   req.url = Origin(options_.walrus_url) + kImagePath + "?" + query;
   EUCA_RETURN_IF_ERROR(api::SignComponentRequest(options_.credentials, req.method, kImagePath, api::SplitQuery(query),
                                                  api::Sha256Hex(""), clock_.NowMillis(), req.headers));
+  return req;
+}
+
+Result<std::string> HttpImageSource::Etag(const std::string& manifest_location) {
+  EUCA_ASSIGN_OR_RETURN(http::ClientRequest req, SignedRequest("HEAD", manifest_location));
+  http::Client client(options_.client);
+  EUCA_ASSIGN_OR_RETURN(http::ClientResponse resp, client.Do(req));
+  if (resp.status != 200) {
+    return api::StatusFromInternalError(resp.status, resp.body,
+                                        "image '" + objects::PrintableKey(manifest_location) + "' at '" + req.url + "'");
+  }
+  std::string etag = resp.headers.Get("ETag");
+  etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+  if (etag.empty()) return Unavailable("'" + req.url + "' answered without an ETag");
+  return etag;
+}
+
+Result<FetchedImage> HttpImageSource::Fetch(const std::string& manifest_location, const std::string& destination_path) {
+  EUCA_ASSIGN_OR_RETURN(http::ClientRequest req, SignedRequest("GET", manifest_location));
   const std::string what = "fetch image '" + objects::PrintableKey(manifest_location) + "' from '" + req.url + "'";
 
   EUCA_ASSIGN_OR_RETURN(bundles::File file, bundles::File::CreateTemp(DirName(destination_path), ".fetch-", 0644));
@@ -165,6 +185,16 @@ Result<FetchedImage> FakeImageSource::Fetch(const std::string& manifest_location
   bundles::Sha256 sha;
   sha.Update(bytes.data(), bytes.size());
   return FetchedImage{bytes.size(), sha.FinishHex(), "fake"};
+}
+
+Result<std::string> FakeImageSource::Etag(const std::string& manifest_location) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto f = failures_.find(manifest_location); f != failures_.end()) return f->second;
+  auto it = images_.find(manifest_location);
+  if (it == images_.end()) return Status(Code::kNotFound, "no image for manifest '" + manifest_location + "'", "NoSuchKey");
+  bundles::Sha256 sha;
+  sha.Update(it->second.data(), it->second.size());
+  return sha.FinishHex();
 }
 
 }  // namespace euca::walrus

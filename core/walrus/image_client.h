@@ -32,6 +32,9 @@ class ImageSource {
   /// nothing is left and the source's error is returned (Walrus' own errors keep their code:
   /// NotFound, Unauthenticated, InvalidArgument for a corrupt bundle, ...).
   virtual Result<FetchedImage> Fetch(const std::string& manifest_location, const std::string& destination_path) = 0;
+  /// The ETag the image of `manifest_location` would be served with now: it changes when the
+  /// manifest is overwritten. Same errors as Fetch (Walrus prepares the image to answer).
+  virtual Result<std::string> Etag(const std::string& manifest_location) = 0;
 };
 
 struct HttpImageSourceOptions {
@@ -47,8 +50,13 @@ class HttpImageSource final : public ImageSource {
  public:
   explicit HttpImageSource(HttpImageSourceOptions options);
   Result<FetchedImage> Fetch(const std::string& manifest_location, const std::string& destination_path) override;
+  /// A signed HEAD request.
+  Result<std::string> Etag(const std::string& manifest_location) override;
 
  private:
+  /// A request to the image endpoint for `manifest_location`, signed.
+  Result<http::ClientRequest> SignedRequest(const std::string& method, const std::string& manifest_location);
+
   HttpImageSourceOptions options_;
   Clock& clock_;
 };
@@ -61,6 +69,8 @@ class FakeImageSource final : public ImageSource {
   /// Every fetch of `manifest_location` fails with `status` from now on.
   void Fail(const std::string& manifest_location, Status status);
   Result<FetchedImage> Fetch(const std::string& manifest_location, const std::string& destination_path) override;
+  /// The SHA-256 of the bytes served, or the failure set for the location.
+  Result<std::string> Etag(const std::string& manifest_location) override;
   /// Fetches of `manifest_location` so far (failed ones included).
   int fetches(const std::string& manifest_location) const;
 

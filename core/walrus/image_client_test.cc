@@ -17,6 +17,9 @@
 #include "core/walrus/image_cache.h"
 #include "core/walrus/image_delivery.h"
 #include "core/walrus/image_rest.h"
+#include "core/nc/image_fetchers.h"
+#include "core/nc/node.h"
+#include "drivers/hypervisor/fake_hypervisor.h"
 #include "drivers/objects/fs_backend.h"
 #include "state/sqlite_store.h"
 
@@ -157,6 +160,64 @@ TEST_F(ImageClientTest, NodeControllerFetchesTheRawImage) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->sha256, got->sha256);
   EXPECT_EQ(delivery_->decryptions(), 1u) << "the second fetch comes from the cache";
+}
+
+TEST_F(ImageClientTest, EtagComesFromAHeadAndChangesWhenTheManifestIsOverwritten) {
+  WriteFile(work_ / "a.img", MixedBytes(300000, 1));
+  BundleAndUpload(work_ / "a.img", "a.img");
+  HttpImageSource nc = Source("nc");
+  auto etag = nc.Etag("images/a.img.manifest.xml");
+  ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+  auto got = nc.Fetch("images/a.img.manifest.xml", work_ / "a.fetched");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->etag, *etag);
+  EXPECT_EQ(delivery_->decryptions(), 1u);
+  // The same name bundled again from other bytes: a new ETag.
+  WriteFile(work_ / "a.img", MixedBytes(300000, 2));
+  std::filesystem::remove_all(work_ / "bundle-a.img");
+  BundleAndUpload(work_ / "a.img", "a.img");
+  auto changed = nc.Etag("images/a.img.manifest.xml");
+  ASSERT_TRUE(changed.ok());
+  EXPECT_NE(*changed, *etag);
+  EXPECT_EQ(nc.Etag("images/none.manifest.xml").status().code(), Code::kNotFound);
+}
+
+// The node controller's side of the seam: a Node whose images come from this Walrus.
+TEST_F(ImageClientTest, ANodeControllerStartsAnInstanceFromAWalrusImage) {
+  std::string data = MixedBytes(2 * 1024 * 1024, 5);
+  WriteFile(work_ / "root.img", data);
+  BundleAndUpload(work_ / "root.img", "root.img");
+  HttpImageSource source = Source("nc");
+  auto walrus_fetcher = nc::NewWalrusImageFetcher(source);
+  auto local = nc::NewLocalFileFetcher();
+  auto fetcher = nc::NewImageFetcher(*local, walrus_fetcher.get());
+  FakeClock clock;
+  RecordingCommandRunner runner;
+  hypervisor::FakeHypervisor hv;
+  nc::NodeOptions o;
+  o.root = work_ / "nc";
+  nc::Node node(PosixEnv(), runner, clock, hv, *fetcher, o);
+  ASSERT_TRUE(node.Open().ok());
+  nc::RunInstanceRequest r;
+  r.instance_id = "i-00c0ffee";
+  r.image = {"emi-00000001", "images/root.img.manifest.xml"};
+  r.vm_type = {"m1.small", 1, 128, 1};
+  ASSERT_TRUE(node.RunInstance(r).ok());
+  r.instance_id = "i-00c0ffef";  // a second instance of the image: no second download
+  ASSERT_TRUE(node.RunInstance(r).ok());
+  node.WaitIdleForTest();
+  auto described = node.DescribeInstances({});
+  ASSERT_TRUE(described.ok());
+  ASSERT_EQ(described->size(), 2u);
+  for (const nc::Instance& i : *described) EXPECT_EQ(i.state, nc::InstanceState::kExtant) << i.reason;
+  auto spec = hv.SpecForTest("i-00c0ffee");
+  ASSERT_TRUE(spec.ok());
+  std::string backing = runner.commands()[0].argv[8];  // qemu-img create ... -b BACKING
+  EXPECT_TRUE(ReadFile(backing) == data);
+  EXPECT_EQ(delivery_->decryptions(), 1u);
+  // A location in Walrus with no Walrus configured is refused clearly.
+  auto no_walrus = nc::NewImageFetcher(*local, nullptr);
+  EXPECT_EQ(no_walrus->Digest(r.image).status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(ImageClientTest, ErrorsKeepTheirCodeAndLeaveNothing) {
