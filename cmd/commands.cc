@@ -139,7 +139,11 @@ const std::vector<CommandSpec> kCommands = {
      "in eucarc (mode 0600). Run \"source HOME/eucarc\" to use the credentials from a shell.\n\n"
      "An existing cloud is refused (exit status 4) unless --force is given, which first moves "
      "the old cloud aside into a backup folder of the home (keys are never deleted) and prints "
-     "it as \"backup: DIR\".",
+     "it as \"backup: DIR\".\n\n"
+     "--hypervisor and --accel choose how the embedded node controller runs VMs (the properties "
+     "nc.hypervisor and nc.accel): qemu:///system with KVM when it works, else QEMU's software "
+     "emulation, by default; test:///default or fake:// run a cloud without real VMs. A bad value "
+     "is refused before anything is created.",
      {},
      &SetupAdminInit},
     {"admin create-account",
@@ -294,6 +298,26 @@ const std::vector<CommandSpec> kCommands = {
      "for up to 5 seconds, and exits with status 0.",
      {},
      &SetupServeWalrus},
+
+    {"serve nc",
+     "run a node controller in the foreground",
+     "Runs the node controller of this host: it starts, inspects and stops the VMs of the "
+     "cloud's instances through the hypervisor (--hypervisor, else the cloud's nc.hypervisor, "
+     "else qemu:///system; --accel, else nc.accel), keeps a cache of raw images fetched from "
+     "Walrus (--walrus-url, else services.s3-url) or from file:// locations, and gives each "
+     "instance a qcow2 overlay on its cached image, an ephemeral disk, swap and a NoCloud seed "
+     "(label cidata) with its key and user data. Instances and the cache live under --root "
+     "(default EUCA_HOME/nc).\n\n"
+     "Serves the internal API (POST /nc/runInstance, describeInstances, terminateInstance, "
+     "rebootInstance, describeResource, getConsoleOutput, startNetwork; JSON) on --listen "
+     "(default 127.0.0.1:8775) to cluster and cloud controllers whose requests are signed with "
+     "their component keys; it reads its own keys and the cloud CA from EUCA_HOME/keys.\n\n"
+     "On start it re-adopts the running VMs it started before and cleans up after those that "
+     "died meanwhile. Prints, once it accepts connections:\n\n"
+     "  nc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT; running VMs keep running.",
+     {},
+     &SetupServeNc},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

@@ -18,8 +18,48 @@
 #include "core/walrus/s3_rest.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
+#include "core/api/component_auth.h"
+#include "core/base/command.h"
+#include "core/nc/image_fetchers.h"
+#include "core/nc/nc_http.h"
+#include "core/nc/node.h"
+#include "drivers/hypervisor/hypervisor.h"
+#include "cmd/session.h"
 
 namespace euca::cmd {
+namespace {
+
+// Serves `handler` on `listen`, prints "NAME listening on http://ADDR:PORT" once connections are
+// accepted, and returns when SIGTERM or SIGINT arrives (after requests in flight finish).
+Status ServeUntilStopped(Context& ctx, const std::string& name, const std::string& listen,
+                         const http::Handler& handler) {
+  // Block the stop signals in every thread (the server's threads inherit this mask) and
+  // wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigset_t old_mask;
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+
+  http::ServerOptions server_options;
+  server_options.listen = listen;
+  auto server = http::Server::Start(server_options, handler);
+  if (!server.ok()) {
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    return server.status();
+  }
+  *ctx.out << name << " listening on http://" << (*server)->address() << std::endl;
+  ctx.out->flush();
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  ctx.Debug("stopping on signal " + std::to_string(sig));
+  (*server)->Stop();
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Handler SetupServeWalrus(CLI::App& app) {
   struct Options {
@@ -65,30 +105,101 @@ Handler SetupServeWalrus(CLI::App& app) {
         walrus::MakeInternalHandler(delivery, {.ca_cert_pem = ca_cert, .allowed = {}, .clock = ctx.clock}),
         walrus::MakeS3Handler(walrus, lookup, sopts));
 
-    // Block the stop signals in every thread (the server's threads inherit this mask) and
-    // wait for them here.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigset_t old_mask;
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    return ServeUntilStopped(ctx, "walrus", o->listen, handler);
+  };
+}
 
-    http::ServerOptions server_options;
-    server_options.listen = o->listen;
-    auto server = http::Server::Start(server_options, handler);
-    if (!server.ok()) {
-      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-      return server.status();
+Handler SetupServeNc(CLI::App& app) {
+  struct Options {
+    std::string listen = "127.0.0.1:8775";
+    std::string hypervisor;
+    std::string accel;
+    std::string walrus_url;
+    std::string root;
+    uint64_t cache_bytes = 0;
+    int max_cores = 0;
+    int64_t max_memory_mib = 0;
+    uint64_t max_disk_gib = 0;
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8775; port 0 picks a free port)")
+      ->type_name("ADDR:PORT");
+  app.add_option("--hypervisor", o->hypervisor, "hypervisor URI (default: the cloud's nc.hypervisor, else qemu:///system)")
+      ->type_name("URI");
+  app.add_option("--accel", o->accel, "auto, kvm or tcg (default: the cloud's nc.accel, else auto)")
+      ->type_name("auto|kvm|tcg");
+  app.add_option("--walrus-url", o->walrus_url,
+                 "Walrus to fetch images from (default: the cloud's services.s3-url)")
+      ->type_name("URL");
+  app.add_option("--root", o->root, "folder for instances and the image cache (default EUCA_HOME/nc)")
+      ->type_name("DIR");
+  app.add_option("--cache-bytes", o->cache_bytes, "bound of the image cache in bytes (default 0: unbounded)")
+      ->type_name("BYTES");
+  app.add_option("--max-cores", o->max_cores, "cores offered to instances (default: the host's; more over-commits)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--max-memory", o->max_memory_mib, "MiB offered to instances (default: the host's less 256)")
+      ->type_name("MIB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
+  app.add_option("--max-disk", o->max_disk_gib, "GiB offered to instances (default: what the disk has)")
+      ->type_name("GIB");
+  return [o](Context& ctx) -> Status {
+    const clc::HomePaths paths(ctx.home);
+    // The node's own credentials and the cloud CA: in EUCA_HOME/keys, as `euca admin init`
+    // makes them on the cloud's host (copy them to a node's home on another host).
+    EUCA_ASSIGN_OR_RETURN(std::string ca_cert, ctx.env->ReadFile(paths.CloudCaCert()));
+    EUCA_ASSIGN_OR_RETURN(std::string nc_cert, ctx.env->ReadFile(paths.ComponentCert("nc")));
+    EUCA_ASSIGN_OR_RETURN(std::string nc_key, ctx.env->ReadFile(paths.ComponentKey("nc")));
+    std::string uri = o->hypervisor, accel_text = o->accel, walrus_url = o->walrus_url;
+    if (HasCloud(ctx)) {
+      EUCA_ASSIGN_OR_RETURN(Session session, OpenSession(ctx, /*authenticate=*/false));
+      if (uri.empty()) {
+        EUCA_ASSIGN_OR_RETURN(uri, session.admin->GetProperty("nc.hypervisor"));
+      }
+      if (accel_text.empty()) {
+        EUCA_ASSIGN_OR_RETURN(accel_text, session.admin->GetProperty("nc.accel"));
+      }
+      if (walrus_url.empty()) {
+        EUCA_ASSIGN_OR_RETURN(walrus_url, session.admin->GetProperty("services.s3-url"));
+      }
     }
-    *ctx.out << "walrus listening on http://" << (*server)->address() << std::endl;
-    ctx.out->flush();
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    ctx.Debug("stopping on signal " + std::to_string(sig));
-    (*server)->Stop();
-    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    return Status::Ok();
+    if (uri.empty()) uri = "qemu:///system";
+    EUCA_ASSIGN_OR_RETURN(hypervisor::Accel accel, hypervisor::ParseAccel(accel_text.empty() ? "auto" : accel_text));
+    EUCA_ASSIGN_OR_RETURN(std::unique_ptr<hypervisor::Hypervisor> hv, hypervisor::OpenHypervisor(uri, accel));
+    ctx.Debug("hypervisor '" + uri + "'");
+
+    auto local = nc::NewLocalFileFetcher();
+    std::unique_ptr<walrus::HttpImageSource> source;
+    std::unique_ptr<nc::ImageFetcher> walrus_fetcher;
+    if (!walrus_url.empty()) {
+      source = std::make_unique<walrus::HttpImageSource>(walrus::HttpImageSourceOptions{
+          .walrus_url = walrus_url, .credentials = {nc_cert, nc_key}, .clock = ctx.clock, .client = {}});
+      walrus_fetcher = nc::NewWalrusImageFetcher(*source);
+    }
+    auto fetcher = nc::NewImageFetcher(*local, walrus_fetcher.get());
+
+    nc::NodeOptions node_options;
+    node_options.root = o->root.empty() ? ctx.home + "/nc" : o->root;
+    node_options.cache_max_bytes = o->cache_bytes;
+    node_options.max_cores = o->max_cores;
+    node_options.max_memory_mib = o->max_memory_mib;
+    node_options.max_disk_gib = o->max_disk_gib;
+    nc::Node node(*ctx.env, RealCommandRunner(), *ctx.clock, *hv, *fetcher, node_options);
+    EUCA_RETURN_IF_ERROR(node.Open());
+
+    // Cluster and cloud controllers call nodes (docs/internal-api.md).
+    api::ComponentVerifyOptions verify{
+        .ca_cert_pem = ca_cert, .allowed = {api::Component::kCc, api::Component::kClc}, .clock = ctx.clock};
+    nc::Authenticator authenticate = [verify](const http::RequestHead& head, std::string_view body) -> Status {
+      api::SignableRequest req;
+      req.method = head.method;
+      req.path = head.path;
+      req.query = api::SplitQuery(head.query);
+      req.headers = head.headers;
+      req.body = std::string(body);
+      return api::VerifyComponentRequest(req, verify).status();
+    };
+    return ServeUntilStopped(ctx, "nc", o->listen, nc::MakeNcHandler(node, authenticate));
   };
 }
 

@@ -6,7 +6,7 @@ _euca_words() {
   case "$1" in
     '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback' ;;
-    'serve') echo 'walrus' ;;
+    'serve') echo 'walrus nc' ;;
     'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
   esac
 }
@@ -25,7 +25,7 @@ _euca_options() {
     'upload-bundle') echo '-h --help -b --bucket -m --manifest --acl --location -d --directory --skipmanifest --retry --part --upload-policy --upload-policy-file --upload-policy-signature --ec2cert -I -a --access-key-id --access-key -S -s --secret-key --quiet --output --debug -U --url --region --home' ;;
     'download-bundle') echo '-h --help -b --bucket -m --manifest -p --prefix --local-manifest -d --directory -I -a --access-key-id --access-key -S -s --secret-key --quiet --output --debug -U --url --region --home' ;;
     'delete-bundle') echo '-h --help -b --bucket -m --manifest -p --prefix --local-manifest --clear -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
-    'admin init') echo '-h --help --force --output --debug -U --url --region --home' ;;
+    'admin init') echo '-h --help --force --hypervisor --accel --output --debug -U --url --region --home' ;;
     'admin create-account') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin describe-accounts') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin create-user') echo '-h --help -a --account --output --debug -U --url --region --home' ;;
@@ -44,6 +44,7 @@ _euca_options() {
     'admin diff') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin rollback') echo '-h --help --object --dry-run --output --debug -U --url --region --home' ;;
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
+    'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -140,6 +141,8 @@ _euca_value() {
     'delete-bundle|-S') echo 'any' ;;
     'delete-bundle|-s') echo 'any' ;;
     'delete-bundle|--secret-key') echo 'any' ;;
+    'admin init|--hypervisor') echo 'any' ;;
+    'admin init|--accel') echo 'any' ;;
     'admin create-user|-a') echo 'any' ;;
     'admin create-user|--account') echo 'any' ;;
     'admin disable-user|-a') echo 'any' ;;
@@ -164,6 +167,15 @@ _euca_value() {
     'admin rollback|--object') echo 'any' ;;
     'serve walrus|--listen') echo 'any' ;;
     'serve walrus|--domain') echo 'any' ;;
+    'serve nc|--listen') echo 'any' ;;
+    'serve nc|--hypervisor') echo 'any' ;;
+    'serve nc|--accel') echo 'any' ;;
+    'serve nc|--walrus-url') echo 'any' ;;
+    'serve nc|--root') echo 'dir' ;;
+    'serve nc|--cache-bytes') echo 'any' ;;
+    'serve nc|--max-cores') echo 'any' ;;
+    'serve nc|--max-memory') echo 'any' ;;
+    'serve nc|--max-disk') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -205,6 +217,7 @@ _euca() {
     euca-admin-diff) path='admin diff' ;;
     euca-admin-rollback) path='admin rollback' ;;
     euca-serve-walrus) path='serve walrus' ;;
+    euca-serve-nc) path='serve nc' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -260,4 +273,5 @@ complete -F _euca euca \
   euca-admin-show \
   euca-admin-diff \
   euca-admin-rollback \
-  euca-serve-walrus
+  euca-serve-walrus \
+  euca-serve-nc

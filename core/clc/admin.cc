@@ -327,6 +327,12 @@ Result<std::vector<std::string>> GenerateKeys(size_t n, int bits) {
 // Everything of InitCloud after the old cloud (if any) is out of the way.
 Status CreateCloud(const HomePaths& paths, const InitOptions& opts, Env& env, Clock& clock, InitReport& report) {
   const int64_t now = clock.NowMillis();
+  std::vector<model::Property> initial;
+  for (const auto& [name, value] : opts.properties) {
+    EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty(name));
+    EUCA_ASSIGN_OR_RETURN(std::string canonical, CanonicalPropertyValue(*def, value));
+    initial.push_back({def->name, std::move(canonical)});
+  }
   EUCA_ASSIGN_OR_RETURN(const PropertyDef* validity, FindProperty(kCertValidityProperty));
   const int days = std::stoi(validity->default_value);
 
@@ -375,6 +381,7 @@ Status CreateCloud(const HomePaths& paths, const InitOptions& opts, Env& env, Cl
     EUCA_ASSIGN_OR_RETURN(issued, IssueUserCredentials(admin_key, ca_cert, ca_key, report.account, report.user,
                                                        days, now));
     EUCA_ASSIGN_OR_RETURN(issued.cert.id, FreeId(t, kCertificates, [] { return "cert-" + RandomHex(16); }));
+    for (const model::Property& p : initial) EUCA_RETURN_IF_ERROR(t.Put(ToObject(p)));
     return t.Put(ToObject(issued.cert));
   });
   EUCA_RETURN_IF_ERROR(txn.status());

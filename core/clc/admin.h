@@ -73,6 +73,8 @@ struct InitOptions {
   std::string home;
   bool force = false;
   int rsa_bits = 2048;           ///< tests may not go below 2048 either: RSA ≥ 2048 is the rule
+  /// Properties set at creation (e.g. nc.hypervisor), checked before anything is written.
+  std::vector<std::pair<std::string, std::string>> properties = {};
 };
 
 /// Creates a cloud in `opts.home` (see docs/home-layout.md): home 0700, the cloud CA, the

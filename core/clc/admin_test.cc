@@ -430,7 +430,7 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   std::vector<std::string> names;
   for (const auto& p : *all) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.region", "credentials.cert-validity-days",
-                                 "services.ec2-url", "services.s3-url",
+                                 "nc.accel", "nc.hypervisor", "services.ec2-url", "services.s3-url",
                                  "signup.auto-approve", "walrus.image-cache-bytes"));
   EXPECT_EQ((*all)[1].value, "euca");
   EXPECT_EQ((*all)[1].default_value, "euca");

@@ -88,6 +88,20 @@ std::optional<std::string> CanonicalUrl(std::string_view v) {
   return std::string(scheme) + Lower(authority) + std::string(path);
 }
 
+// A libvirt connection URI the node controller can use: DRIVER[+TRANSPORT]://[HOST]/PATH for the
+// qemu and test drivers (qemu:///system, test:///default, qemu+ssh://host/system), or fake://
+// (the in-memory hypervisor, for trying a cloud without VMs).
+std::optional<std::string> CheckHypervisorUri(std::string_view v) {
+  std::string s(v);
+  size_t sep = s.find("://");
+  if (sep == std::string::npos || sep == 0) return std::nullopt;
+  std::string scheme = Lower(s.substr(0, sep));
+  std::string driver = scheme.substr(0, scheme.find('+'));
+  if (driver != "qemu" && driver != "test" && driver != "fake") return std::nullopt;
+  if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c >= 0x7f; })) return std::nullopt;
+  return scheme + s.substr(sep);
+}
+
 std::vector<PropertyDef> MakeRegistry() {
   std::vector<PropertyDef> defs;
   auto add = [&defs](PropertyDef d) { defs.push_back(std::move(d)); };
@@ -123,6 +137,19 @@ std::vector<PropertyDef> MakeRegistry() {
                       "Read when 'euca serve walrus' starts.",
        .min = 0,
        .max = int64_t{1} << 50});
+  add({.name = "nc.hypervisor",
+       .type = PropertyType::kString,
+       .default_value = "qemu:///system",
+       .description = "Hypervisor URI of the embedded node controller: qemu:///system (real VMs), "
+                      "test:///default (libvirt's fake) or fake:// (in memory).",
+       .check = &CheckHypervisorUri,
+       .form = "a libvirt URI of the qemu or test driver (qemu:///system, test:///default) or fake://"});
+  add({.name = "nc.accel",
+       .type = PropertyType::kEnum,
+       .default_value = "auto",
+       .description = "CPU acceleration of the embedded node controller's VMs: kvm, tcg (QEMU's "
+                      "software emulation) or auto (KVM when it works, else TCG).",
+       .choices = {"auto", "kvm", "tcg"}});
   add({.name = "signup.auto-approve",
        .type = PropertyType::kBool,
        .default_value = "false",

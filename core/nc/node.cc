@@ -160,7 +160,7 @@ uint64_t Node::UsedBytes() {
 
 Result<NodeResource> Node::ResourceLocked(const Env::Space& space, uint64_t used_bytes) {
   NodeResource n;
-  n.cores_max = options_.max_cores > 0 ? std::min(options_.max_cores, host_.cores) : host_.cores;
+  n.cores_max = options_.max_cores > 0 ? options_.max_cores : host_.cores;  // may over-commit, as MAX_CORES
   int64_t memory = host_.memory_mib - options_.reserved_memory_mib;
   if (options_.max_memory_mib > 0) memory = std::min(memory, options_.max_memory_mib);
   n.memory_max_mib = static_cast<uint64_t>(std::max<int64_t>(0, memory));

@@ -32,7 +32,7 @@ struct NodeOptions {
   uint64_t cache_max_bytes = 0;       ///< 0 = unbounded
   uint64_t swap_mib = 512;            ///< Eucalyptus' SWAP_SIZE
   int64_t reserved_memory_mib = 256;  ///< kept for the host, as Eucalyptus
-  int max_cores = 0;                  ///< 0 = the host's; else a cap (MAX_CORES)
+  int max_cores = 0;                  ///< 0 = the host's; else this many (MAX_CORES; may exceed the host's)
   int64_t max_memory_mib = 0;         ///< 0 = the host's less the reserve (MAX_MEM)
   uint64_t max_disk_gib = 0;          ///< 0 = what the filesystem offers (MAX_DISK)
   std::string kernel_cmdline = "console=ttyS0 root=/dev/vda";  ///< for direct kernel boot

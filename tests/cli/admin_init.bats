@@ -108,3 +108,32 @@ setup() { fresh_home; }
   expect_failure 2 "not expected: extra" admin init extra
   [[ ! -e "$EUCA_HOME" ]]
 }
+
+@test "admin init --hypervisor and --accel set the embedded node controller's properties" {
+  run euca admin init --hypervisor test:///default --accel tcg
+  assert_success
+  run euca admin describe-properties nc.
+  assert_success
+  assert_line --regexp '^PROPERTY	nc\.accel	tcg'
+  assert_line --regexp '^PROPERTY	nc\.hypervisor	test:///default'
+  # The same property is one history commit with the cloud, not two.
+  assert_equal "$(history_count)" 1
+}
+
+@test "admin init without --hypervisor uses qemu:///system with auto acceleration" {
+  euca admin init >/dev/null
+  run euca admin describe-properties nc.
+  assert_line --regexp '^PROPERTY	nc\.accel	auto'
+  assert_line --regexp '^PROPERTY	nc\.hypervisor	qemu:///system'
+}
+
+@test "admin init refuses a bad --hypervisor or --accel and creates nothing" {
+  run --separate-stderr euca admin init --hypervisor xen:///
+  assert_failure 2
+  assert_equal "$stderr" "euca: error: property 'nc.hypervisor' cannot be 'xen:///': expected a libvirt URI of the qemu or test driver (qemu:///system, test:///default) or fake://"
+  [[ ! -e "$EUCA_HOME" ]]
+  run --separate-stderr euca admin init --accel fast
+  assert_failure 2
+  assert_equal "$stderr" "euca: error: property 'nc.accel' cannot be 'fast': expected one of auto, kvm, tcg"
+  [[ ! -e "$EUCA_HOME" ]]
+}

@@ -68,6 +68,21 @@ stop_walrus() {
   fi
 }
 
+# component_headers COMPONENT METHOD PATH QUERY BODY_FILE [DATE]: prints curl -H arguments, one
+# per line, that sign a request to the internal API with the key of COMPONENT in
+# $EUCA_HOME/keys, using openssl alone and the format of docs/internal-api.md. QUERY must be in
+# canonical form (sorted, percent-encoded) or empty.
+component_headers() {
+  local component="$1" method="$2" path="$3" query="$4" body_file="$5"
+  local date="${6:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" keys="$EUCA_HOME/keys" body_hash sig
+  body_hash="$(sha256sum <"$body_file" | cut -d' ' -f1)"
+  sig="$(printf 'EUCA-RSA-SHA256\n%s\n%s\n%s\n%s\n%s' "$method" "$path" "$query" "$date" "$body_hash" |
+    openssl dgst -sha256 -sign "$keys/$component-pk.pem" | base64 -w0)"
+  printf '%s\n' -H "X-Euca-Date: $date" \
+    -H "X-Euca-Certificate: $(base64 -w0 "$keys/$component-cert.pem")" \
+    -H "Authorization: EUCA-RSA-SHA256 Signature=$sig"
+}
+
 # What must not change when a command fails: the database content, its schema version and
 # the history head. A file that is not a database is compared byte for byte.
 state_fingerprint() {

@@ -29,17 +29,11 @@ setup() {
 # fetch COMPONENT MANIFEST OUT [DATE]: GET /_euca/image signed with the component's key;
 # prints the HTTP status, the body goes to OUT and the headers to OUT.headers.
 fetch() {
-  local component="$1" manifest="$2" out="$3" date="${4:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"
-  local keys="$WALRUS_HOME/keys" query body_hash sig
+  local component="$1" manifest="$2" out="$3" date="${4:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" query
   query="manifest=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="-_.~"))' "$manifest")"
-  body_hash="$(printf '' | sha256sum | cut -d' ' -f1)"
-  sig="$(printf 'EUCA-RSA-SHA256\nGET\n/_euca/image\n%s\n%s\n%s' "$query" "$date" "$body_hash" |
-    openssl dgst -sha256 -sign "$keys/$component-pk.pem" | base64 -w0)"
-  curl -s -o "$out" -D "$out.headers" -w '%{http_code}' \
-    -H "X-Euca-Date: $date" \
-    -H "X-Euca-Certificate: $(base64 -w0 "$keys/$component-cert.pem")" \
-    -H "Authorization: EUCA-RSA-SHA256 Signature=$sig" \
-    "$WALRUS_URL/_euca/image?$query"
+  local -a auth
+  mapfile -t auth < <(component_headers "$component" GET /_euca/image "$query" /dev/null "$date")
+  curl -s -o "$out" -D "$out.headers" -w '%{http_code}' "${auth[@]}" "$WALRUS_URL/_euca/image?$query"
 }
 
 @test "a node controller gets the raw image, verified and decrypted, with its SHA-256" {
