@@ -20,6 +20,8 @@
 //
 // Usage: bench_walrus [--size-mib 1024] [--runs N] [--clients 16] [--small-ops 4000]
 //                     [--work DIR] [--euca PATH] [--no-s3rver] [--keep]
+//        bench_walrus --small-only HOST:PORT KEY SECRET [--clients 16] [--small-ops 4000]
+//          (the small-object load alone against a running server, for profiling)
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -466,6 +468,20 @@ int main(int argc, char** argv) {
     else if (a == "--euca") euca = value();
     else if (a == "--no-s3rver") use_s3rver = false;
     else if (a == "--keep") keep = true;
+    else if (a == "--small-only") {
+      Endpoint ep{value(), {value(), value()}};
+      for (++i; i < argc; ++i) {
+        std::string b = argv[i];
+        if (b == "--clients" && i + 1 < argc) clients = std::max(1, std::stoi(argv[++i]));
+        else if (b == "--small-ops" && i + 1 < argc) small_ops = std::max(1, std::stoi(argv[++i]));
+        else Die("unknown option '" + b + "' after --small-only");
+      }
+      std::string bucket = "small-" + std::to_string(::getpid());
+      CreateBucket(ep, bucket);
+      SmallResult r = SmallOps(ep, bucket, clients, std::max(1, small_ops / clients));
+      std::printf("%.0f PUT/s, %.0f GET/s\n", r.put_ops, r.get_ops);
+      return 0;
+    }
     else Die("unknown option '" + a + "'; see the comment at the top of bench/walrus/bench_walrus.cc");
   }
   if (!fs::exists(euca)) Die("no euca binary at '" + euca + "'; build first or pass --euca");

@@ -1,5 +1,6 @@
 #include "core/http/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -371,14 +372,17 @@ bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_a
     res.body().more = false;
     return !write();
   }
-  out_.resize(s_->opt.body_buffer_bytes);
+  // A small body needs no more buffer than its length (memory per connection stays small).
+  size_t chunk = s_->opt.body_buffer_bytes;
+  if (length) chunk = static_cast<size_t>(std::clamp<uint64_t>(*length, 4096, chunk));
+  if (out_.size() < chunk) out_.resize(chunk);
   if (auto [ec, unused] =
           Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
       ec)
     return false;
   uint64_t sent = 0;
   for (;;) {
-    Result<size_t> n = r.source(out_.data(), out_.size());
+    Result<size_t> n = r.source(out_.data(), chunk);
     if (!n.ok()) return false;  // the client sees a truncated body and a closed connection
     if (*n == 0) {
       if (length && sent != *length) return false;
