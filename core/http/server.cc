@@ -376,28 +376,20 @@ bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_a
   size_t chunk = s_->opt.body_buffer_bytes;
   if (length) chunk = static_cast<size_t>(std::clamp<uint64_t>(*length, 4096, chunk));
   if (out_.size() < chunk) out_.resize(chunk);
-  if (auto [ec, unused] =
-          Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
-      ec)
-    return false;
+  // The header goes out with the first piece, and a body of known length ends with its last
+  // piece: a small body is one write (one hand-off to the I/O strand), not three.
   uint64_t sent = 0;
   for (;;) {
     Result<size_t> n = r.source(out_.data(), chunk);
-    if (!n.ok()) return false;  // the client sees a truncated body and a closed connection
-    if (*n == 0) {
-      if (length && sent != *length) return false;
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-    } else {
-      sent += *n;
-      if (length && sent > *length) return false;
-      res.body().data = out_.data();
-      res.body().size = *n;
-      res.body().more = true;
-    }
+    if (!n.ok()) return false;  // the client sees a truncated body (or none) and a closed connection
+    sent += *n;
+    if (length && (sent > *length || (*n == 0 && sent != *length))) return false;
+    const bool last = *n == 0 || (length && sent == *length);
+    res.body().data = *n ? out_.data() : nullptr;
+    res.body().size = *n;
+    res.body().more = !last;
     if (write()) return false;
-    if (*n == 0) return true;
+    if (last) return true;
   }
 }
 
