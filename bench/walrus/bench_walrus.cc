@@ -15,8 +15,10 @@
 // signer, the same for every server. s3rver is installed with `npm install --prefix
 // BUILD/npm s3rver` on first use; without npm or the registry its rows are skipped.
 //
-// Every 1 GiB measurement runs --runs times (default 2) and the best counts; the machine is
-// shared and noisy. Caches are warm for both GETs (the file was just written).
+// Every measurement runs --runs rounds (default 3), each round running ours and the peers one
+// after the other, and the best round of each counts: the machine is shared and noisy, and
+// interleaving gives both sides of a ratio the same weather. Caches are warm for the GETs (the
+// file was just written).
 //
 // Usage: bench_walrus [--size-mib 1024] [--runs N] [--clients 16] [--small-ops 4000]
 //                     [--work DIR] [--euca PATH] [--no-s3rver] [--keep]
@@ -446,7 +448,7 @@ std::string Fmt(const char* f, double v) {
 
 int main(int argc, char** argv) {
   uint64_t size_mib = 1024;
-  int runs = 2;
+  int runs = 3;
   int clients = 16;
   int small_ops = 4000;
   bool use_s3rver = true;
@@ -514,28 +516,39 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "preparing a %llu MiB body ...\n", static_cast<unsigned long long>(size_mib));
   BigBody body = MakeBigBody(size);
 
-  auto best = [&](const char* what, const std::function<double()>& fn) {
-    double b = 1e300;
-    for (int i = 0; i < runs; ++i) {
-      double s = fn();
-      std::fprintf(stderr, "  %-34s run %d: %.2f s, %.0f MB/s\n", what, i + 1, s, size / s / kMB);
-      b = std::min(b, s);
-    }
-    return size / b / kMB;
+  // Each round runs every contender once, so that both sides of a ratio meet the same
+  // machine (it is shared and noisy); the best round of each counts.
+  struct Contender {
+    const char* what;
+    std::function<double()> seconds;
+    double best = 1e300;
   };
-  std::fprintf(stderr, "measuring the %llu MiB transfers (%d runs each, best counts) ...\n",
+  auto interleaved = [&](std::vector<Contender*> contenders) {
+    for (int i = 0; i < runs; ++i) {
+      for (Contender* c : contenders) {
+        double s = c->seconds();
+        std::fprintf(stderr, "  %-34s run %d: %.2f s, %.0f MB/s\n", c->what, i + 1, s, size / s / kMB);
+        c->best = std::min(c->best, s);
+      }
+    }
+  };
+  auto rate = [&](const Contender& c) { return size / c.best / kMB; };
+  std::fprintf(stderr, "measuring the %llu MiB transfers (%d rounds, best counts) ...\n",
                static_cast<unsigned long long>(size_mib), runs);
   std::string dd_file = work + "/dd.bin";
-  double dd_write = best("dd write (conv=fsync)", [&] {
-    fs::remove(dd_file);
-    Shell("sync");
-    return Dd("if=/dev/zero of=" + Quote(dd_file) + " bs=1M count=" + std::to_string(size_mib) + " conv=fsync");
-  });
-  fs::remove(dd_file);
-  double put = best("euca PUT", [&] {
-    Shell("sync");
-    return PutBig(ours, "/bench/big", body);
-  });
+  Contender dd_write{"dd write (conv=fsync)", [&] {
+                       fs::remove(dd_file);
+                       Shell("sync");
+                       double s = Dd("if=/dev/zero of=" + Quote(dd_file) + " bs=1M count=" + std::to_string(size_mib) +
+                                     " conv=fsync");
+                       fs::remove(dd_file);
+                       return s;
+                     }};
+  Contender put{"euca PUT", [&] {
+                  Shell("sync");
+                  return PutBig(ours, "/bench/big", body);
+                }};
+  interleaved({&dd_write, &put});
 
   // The object's blob: the one file of that size under the data directory.
   std::string blob;
@@ -546,31 +559,28 @@ int main(int argc, char** argv) {
   fs::create_directories(www);
   fs::create_hard_link(blob, www + "/big");
 
-  double get = best("euca GET", [&] { return GetBig(&ours, ours.host, "/bench/big", size); });
-  double dd_read = best("dd read", [&] { return Dd("if=" + Quote(blob) + " of=/dev/null bs=1M"); });
+  Contender get{"euca GET", [&] { return GetBig(&ours, ours.host, "/bench/big", size); }};
+  Contender dd_read{"dd read", [&] { return Dd("if=" + Quote(blob) + " of=/dev/null bs=1M"); }};
   double nginx_get = 0;
-  long walrus_rss_big = walrus.PeakRssKib();
   {
     Nginx nginx;
     if (StartNginx(nginx, work + "/nginx", www)) {
       std::string host = "127.0.0.1:" + std::to_string(nginx.port);
-      nginx_get = best("nginx GET", [&] { return GetBig(nullptr, host, "/big", size); });
+      Contender nginx_c{"nginx GET", [&] { return GetBig(nullptr, host, "/big", size); }};
+      interleaved({&get, &nginx_c, &dd_read});
+      nginx_get = rate(nginx_c);
+    } else {
+      interleaved({&get, &dd_read});
     }
   }
+  long walrus_rss_big = walrus.PeakRssKib();
 
-  // Small objects, 16 concurrent clients.
-  std::fprintf(stderr, "measuring %d x %d small PUTs and GETs ...\n", clients, per_client);
-  CreateBucket(ours, "small");
-  SmallResult ours_small = SmallOps(ours, "small", clients, per_client);
-  std::fprintf(stderr, "  euca: %.0f PUT/s, %.0f GET/s\n", ours_small.put_ops, ours_small.get_ops);
-  long walrus_rss = walrus.PeakRssKib();
-  walrus.Stop();
-
-  std::optional<SmallResult> peer_small;
+  // Small objects, 16 concurrent clients, each round on fresh keys.
+  std::optional<Endpoint> peer;
+  Child s3rver;
   std::string s3rver_script = use_s3rver ? S3rverScript(self_dir) : "";
   if (!use_s3rver) std::printf("s3rver: skipped (--no-s3rver)\n");
   if (!s3rver_script.empty()) {
-    Child s3rver;
     int port = FreePort();
     fs::create_directories(work + "/s3rver");
     s3rver.Start({"node", s3rver_script, "--directory", work + "/s3rver", "--address", "127.0.0.1", "--port",
@@ -579,22 +589,41 @@ int main(int argc, char** argv) {
     if (!WaitListening(s3rver, port, 30)) {
       std::printf("s3rver: skipped: it did not start: %s\n", ReadText(work + "/s3rver.log").c_str());
     } else {
-      Endpoint peer{"127.0.0.1:" + std::to_string(port), {"S3RVER", "S3RVER"}};
-      CreateBucket(peer, "small");
-      peer_small = SmallOps(peer, "small", clients, per_client);
-      std::fprintf(stderr, "  s3rver: %.0f PUT/s, %.0f GET/s\n", peer_small->put_ops, peer_small->get_ops);
+      peer = Endpoint{"127.0.0.1:" + std::to_string(port), {"S3RVER", "S3RVER"}};
     }
   }
+  std::fprintf(stderr, "measuring %d x %d small PUTs and GETs (%d rounds, best counts) ...\n", clients, per_client,
+               runs);
+  SmallResult ours_small;
+  std::optional<SmallResult> peer_small;
+  for (int i = 0; i < runs; ++i) {
+    std::string bucket = "small-" + std::to_string(i);
+    CreateBucket(ours, bucket);
+    SmallResult r = SmallOps(ours, bucket, clients, per_client);
+    std::fprintf(stderr, "  euca   run %d: %.0f PUT/s, %.0f GET/s\n", i + 1, r.put_ops, r.get_ops);
+    ours_small.put_ops = std::max(ours_small.put_ops, r.put_ops);
+    ours_small.get_ops = std::max(ours_small.get_ops, r.get_ops);
+    if (!peer) continue;
+    CreateBucket(*peer, bucket);
+    r = SmallOps(*peer, bucket, clients, per_client);
+    std::fprintf(stderr, "  s3rver run %d: %.0f PUT/s, %.0f GET/s\n", i + 1, r.put_ops, r.get_ops);
+    if (!peer_small) peer_small = SmallResult{};
+    peer_small->put_ops = std::max(peer_small->put_ops, r.put_ops);
+    peer_small->get_ops = std::max(peer_small->get_ops, r.get_ops);
+  }
+  long walrus_rss = walrus.PeakRssKib();
+  walrus.Stop();
+  s3rver.Stop();
 
   std::vector<Row> rows;
   std::string mib = std::to_string(size_mib) + " MiB";
-  rows.push_back({"PUT " + mib + " (fsynced)", Fmt("%.0f MB/s", put), Fmt("dd conv=fsync %.0f MB/s", dd_write),
-                  put / dd_write, 0.7});
-  rows.push_back({"GET " + mib, Fmt("%.0f MB/s", get),
+  rows.push_back({"PUT " + mib + " (fsynced)", Fmt("%.0f MB/s", rate(put)),
+                  Fmt("dd conv=fsync %.0f MB/s", rate(dd_write)), rate(put) / rate(dd_write), 0.7});
+  rows.push_back({"GET " + mib, Fmt("%.0f MB/s", rate(get)),
                   nginx_get > 0 ? Fmt("nginx %.0f MB/s", nginx_get) : "nginx did not start",
-                  nginx_get > 0 ? get / nginx_get : 0, 0.8});
-  rows.push_back({"GET " + mib + " (orientation)", Fmt("%.0f MB/s", get), Fmt("dd read %.0f MB/s", dd_read),
-                  get / dd_read, 0});
+                  nginx_get > 0 ? rate(get) / nginx_get : 0, 0.8});
+  rows.push_back({"GET " + mib + " (orientation)", Fmt("%.0f MB/s", rate(get)), Fmt("dd read %.0f MB/s", rate(dd_read)),
+                  rate(get) / rate(dd_read), 0});
   auto small_row = [&](const char* op, double ours_ops, std::optional<double> peer_ops) {
     rows.push_back({std::string(op) + " 4 KiB, " + std::to_string(clients) + " clients", Fmt("%.0f ops/s", ours_ops),
                     peer_ops ? Fmt("s3rver %.0f ops/s", *peer_ops) : "s3rver skipped",
