@@ -1,5 +1,7 @@
 #include "core/http/server.h"
 
+#include <sys/sendfile.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -32,6 +34,9 @@ constexpr size_t kDrainLimit = 1 << 20;  // unread request body we read and drop
 // Room in a connection's input buffer once it reads a body. Beast reads at most the buffer's
 // free capacity at a time, which after a header alone is a few hundred bytes.
 constexpr size_t kBodyReadBytes = size_t{128} * 1024;
+// Bodies given as files go out with sendfile(2) from this size on; below it one copying write
+// (header and body together) costs less than the extra hand-off.
+constexpr uint64_t kSendFileMinBytes = 256 * 1024;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
 
@@ -211,6 +216,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void Serve();
   bool Drain();
   bool WriteResponse(const RequestHead& head, Response& r, bool keep_alive);
+  bool SendFiles(const std::vector<FileRange>& files, uint64_t length);
 
   Server::Impl* s_;
   uint64_t id_;
@@ -322,6 +328,53 @@ void Connection::Serve() {
   }
 }
 
+// Sends `files` (exactly `length` bytes in all) after a header already written: sendfile(2) on
+// the strand for as much as the socket takes, then a wait for room bounded by the I/O timeout.
+bool Connection::SendFiles(const std::vector<FileRange>& files, uint64_t length) {
+  uint64_t total = 0;
+  for (const auto& f : files) total += f.length;
+  if (total != length) return false;
+  for (const auto& f : files) {
+    uint64_t offset = f.offset;
+    uint64_t left = f.length;
+    while (left > 0) {
+      bool waited = false;
+      auto [ec, n] = Await([&](auto handler) {
+        beast::error_code ignored;
+        stream_.socket().native_non_blocking(true, ignored);
+        for (;;) {
+          off_t off = static_cast<off_t>(offset);
+          ssize_t k = ::sendfile(stream_.socket().native_handle(), f.fd, &off,
+                                 static_cast<size_t>(std::min<uint64_t>(left, size_t{1} << 30)));
+          if (k >= 0) return handler(beast::error_code(), static_cast<size_t>(k));
+          if (errno == EINTR) continue;
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return handler(beast::error_code(errno, beast::system_category()), 0);
+          break;
+        }
+        waited = true;
+        auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
+        timer->expires_after(Ms(s_->opt.io_timeout_ms));
+        timer->async_wait([self = shared_from_this()](beast::error_code e) {
+          beast::error_code ignored;
+          if (!e) self->stream_.socket().cancel(ignored);  // the client stalled: fail the wait
+        });
+        stream_.socket().async_wait(tcp::socket::wait_write,
+                                    [timer, handler](beast::error_code e) mutable {
+                                      timer->cancel();
+                                      handler(e, 0);
+                                    });
+      });
+      if (ec) return false;  // the client sees a truncated body and a closed connection
+      if (waited) continue;
+      if (n == 0) return false;  // the file is shorter than promised
+      offset += n;
+      left -= n;
+    }
+  }
+  return true;
+}
+
 bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_alive) {
   bhttp::response<bhttp::buffer_body> res;
   res.version(head.version >= 11 ? 11 : 10);
@@ -371,6 +424,13 @@ bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_a
     res.body().size = r.body.size();
     res.body().more = false;
     return !write();
+  }
+  if (!r.files.empty() && length && *length >= kSendFileMinBytes) {
+    if (auto [ec, unused] =
+            Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
+        ec)
+      return false;
+    return SendFiles(r.files, *length);
   }
   // A small body needs no more buffer than its length (memory per connection stays small).
   size_t chunk = s_->opt.body_buffer_bytes;

@@ -761,6 +761,8 @@ class S3Rest final {
     r.content_length = result.content_length;
     if (with_body && result.body) {
       std::shared_ptr<ObjectBody> obj(std::move(result.body));
+      for (const auto& f : obj->FileRanges()) r.files.push_back({f.fd, f.offset, f.length});
+      if (!r.files.empty()) r.files_owner = obj;
       r.source = [obj](char* buf, size_t n) -> Result<size_t> { return obj->Read(buf, n); };
     } else if (with_body) {
       r.source = [](char*, size_t) -> Result<size_t> { return size_t{0}; };

@@ -197,6 +197,9 @@ class ObjectBody final : public ByteSource {
       : reader_(std::move(reader)), offset_(offset), remaining_(length) {}
   Result<size_t> Read(char* buf, size_t n) override;
   uint64_t remaining() const { return remaining_; }
+  /// The files holding the bytes not yet read, for zero-copy sending; empty without files.
+  /// Valid while this body lives.
+  std::vector<objects::FileRange> FileRanges() const { return reader_->FileRanges(offset_, remaining_); }
 
  private:
   std::unique_ptr<objects::ObjectReader> reader_;

@@ -486,6 +486,23 @@ class FsReader final : public ObjectReader {
     return done;
   }
 
+  std::vector<FileRange> FileRanges(uint64_t offset, uint64_t length) const override {
+    std::vector<FileRange> out;
+    uint64_t base = 0;
+    for (size_t i = 0; i < fds_.size() && length > 0; ++i) {
+      uint64_t size = record_.blobs[i].size;
+      if (offset < base + size) {
+        uint64_t in = offset - base;
+        uint64_t take = std::min(length, size - in);
+        out.push_back({fds_[i], in, take});
+        offset += take;
+        length -= take;
+      }
+      base += size;
+    }
+    return out;
+  }
+
  private:
   ObjectRecord record_;
   std::vector<int> fds_;
