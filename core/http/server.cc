@@ -328,51 +328,67 @@ void Connection::Serve() {
   }
 }
 
-// Sends `files` (exactly `length` bytes in all) after a header already written: sendfile(2) on
-// the strand for as much as the socket takes, then a wait for room bounded by the I/O timeout.
+// Sends `files` (exactly `length` bytes in all) after a header already written. The whole
+// transfer runs on the strand: sendfile(2) as much as the socket takes, then a wait for room
+// (bounded by the I/O timeout) and again, so the worker waits once, not once per socket buffer.
 bool Connection::SendFiles(const std::vector<FileRange>& files, uint64_t length) {
   uint64_t total = 0;
   for (const auto& f : files) total += f.length;
   if (total != length) return false;
-  for (const auto& f : files) {
-    uint64_t offset = f.offset;
-    uint64_t left = f.length;
-    while (left > 0) {
-      bool waited = false;
-      auto [ec, n] = Await([&](auto handler) {
-        beast::error_code ignored;
-        stream_.socket().native_non_blocking(true, ignored);
-        for (;;) {
-          off_t off = static_cast<off_t>(offset);
-          ssize_t k = ::sendfile(stream_.socket().native_handle(), f.fd, &off,
-                                 static_cast<size_t>(std::min<uint64_t>(left, size_t{1} << 30)));
-          if (k >= 0) return handler(beast::error_code(), static_cast<size_t>(k));
-          if (errno == EINTR) continue;
-          if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return handler(beast::error_code(errno, beast::system_category()), 0);
-          break;
+  auto [ec, unused] = Await([this, &files](auto handler) {
+    struct State {
+      std::vector<FileRange> files;
+      size_t index = 0;
+      uint64_t done_in_file = 0;
+      std::function<void(beast::error_code)> finish;
+    };
+    auto st = std::make_shared<State>();
+    st->files = files;
+    st->finish = [handler](beast::error_code e) mutable { handler(e, 0); };
+    beast::error_code ignored;
+    stream_.socket().native_non_blocking(true, ignored);
+    auto step = std::make_shared<std::function<void()>>();
+    // The step holds itself only weakly; a pending wait holds it strongly (no cycle, no leak).
+    *step = [this, self = shared_from_this(), st, weak = std::weak_ptr<std::function<void()>>(step)]() {
+      while (st->index < st->files.size()) {
+        const FileRange& f = st->files[st->index];
+        if (st->done_in_file == f.length) {
+          ++st->index;
+          st->done_in_file = 0;
+          continue;
         }
-        waited = true;
+        off_t off = static_cast<off_t>(f.offset + st->done_in_file);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(f.length - st->done_in_file, size_t{1} << 30));
+        ssize_t k = ::sendfile(stream_.socket().native_handle(), f.fd, &off, want);
+        if (k > 0) {
+          st->done_in_file += static_cast<uint64_t>(k);
+          continue;
+        }
+        if (k == 0) return st->finish(beast::error_code(EIO, beast::system_category()));  // file too short
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          return st->finish(beast::error_code(errno, beast::system_category()));
         auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
         timer->expires_after(Ms(s_->opt.io_timeout_ms));
-        timer->async_wait([self = shared_from_this()](beast::error_code e) {
+        timer->async_wait([this, self](beast::error_code e) {
           beast::error_code ignored;
-          if (!e) self->stream_.socket().cancel(ignored);  // the client stalled: fail the wait
+          if (!e) stream_.socket().cancel(ignored);  // the client stalled: fail the wait
         });
-        stream_.socket().async_wait(tcp::socket::wait_write,
-                                    [timer, handler](beast::error_code e) mutable {
-                                      timer->cancel();
-                                      handler(e, 0);
-                                    });
-      });
-      if (ec) return false;  // the client sees a truncated body and a closed connection
-      if (waited) continue;
-      if (n == 0) return false;  // the file is shorter than promised
-      offset += n;
-      left -= n;
-    }
-  }
-  return true;
+        stream_.socket().async_wait(tcp::socket::wait_write, [st, step = weak.lock(), timer](beast::error_code e) {
+          timer->cancel();
+          if (e) {
+            st->finish(e);
+          } else {
+            (*step)();
+          }
+        });
+        return;
+      }
+      st->finish({});
+    };
+    (*step)();
+  });
+  return !ec;  // on failure the client sees a truncated body and a closed connection
 }
 
 bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_alive) {
