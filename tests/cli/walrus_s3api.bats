@@ -10,6 +10,11 @@ setup_file() { walrus_setup_file; }
 teardown_file() { walrus_teardown_file; }
 setup() { walrus_setup; }
 
+# complete BUCKET KEY UPLOAD_ID PARTS: complete-multipart-upload with "Parts=[PARTS]".
+complete() {
+  aws_admin s3api complete-multipart-upload --bucket "$1" --key "$2" --upload-id "$3" --multipart-upload "Parts=[$4]"
+}
+
 # json KEY: a field of the JSON object on stdin.
 json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
@@ -30,20 +35,16 @@ json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.a
   run aws_admin s3api list-multipart-uploads --bucket mpu --query 'Uploads[].[Key,UploadId]' --output text
   assert_output "$(printf 'big/obj\t%s' "$id")"
   # Parts out of order, a wrong ETag, a missing part: refused, the upload stays.
-  run aws_admin s3api complete-multipart-upload --bucket mpu --key big/obj --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=2,ETag=$e2},{PartNumber=1,ETag=$e1}]"
+  run complete mpu big/obj "$id" "{PartNumber=2,ETag=$e2},{PartNumber=1,ETag=$e1}"
   assert_failure
   assert_output --partial InvalidPartOrder
-  run aws_admin s3api complete-multipart-upload --bucket mpu --key big/obj --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$e2},{PartNumber=2,ETag=$e2}]"
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e2},{PartNumber=2,ETag=$e2}"
   assert_failure
   assert_output --partial InvalidPart
-  run aws_admin s3api complete-multipart-upload --bucket mpu --key big/obj --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$e1},{PartNumber=3,ETag=$e2}]"
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=3,ETag=$e2}"
   assert_failure
   assert_output --partial InvalidPart
-  run aws_admin s3api complete-multipart-upload --bucket mpu --key big/obj --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}]"
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
   assert_success
   # The ETag is the MD5 of the part MD5s, then "-2".
   local want
@@ -81,13 +82,11 @@ json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.a
   id="$(aws_admin s3api create-multipart-upload --bucket mpu-small --key k | json UploadId)"
   e1="$(aws_admin s3api upload-part --bucket mpu-small --key k --upload-id "$id" --part-number 1 --body small.bin | json ETag)"
   e2="$(aws_admin s3api upload-part --bucket mpu-small --key k --upload-id "$id" --part-number 2 --body small.bin | json ETag)"
-  run aws_admin s3api complete-multipart-upload --bucket mpu-small --key k --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}]"
+  run complete mpu-small k "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
   assert_failure
   assert_output --partial EntityTooSmall
   # One small part alone is fine (it is the last).
-  run aws_admin s3api complete-multipart-upload --bucket mpu-small --key k --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$e1}]"
+  run complete mpu-small k "$id" "{PartNumber=1,ETag=$e1}"
   assert_success
   assert_output --partial -1
 }
