@@ -11,6 +11,10 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# npm ships inside NodeSource's nodejs (which conflicts with Debian's npm); ask for Debian's only
+# when no npm is on the PATH. nginx and npm (s3rver) are the peers of bench/walrus.
+NPM_PACKAGE := $(shell command -v npm >/dev/null 2>&1 || echo npm)
+
 # Every Debian package the build and the tests need. `make deps` installs the missing ones.
 DEB_PACKAGES := \
   build-essential cmake ninja-build pkg-config ccache git \
@@ -20,7 +24,8 @@ DEB_PACKAGES := \
   bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
   pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base \
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
-  linux-image-amd64 busybox-static cpio xz-utils genisoimage
+  linux-image-amd64 busybox-static cpio xz-utils genisoimage \
+  nginx nodejs $(NPM_PACKAGE)
 
 .PHONY: all build deps test unit cli guest run bench install clean
 
@@ -64,6 +69,7 @@ bench: deps
 	$(MAKE) build
 	$(BUILD)/bench_state
 	$(BUILD)/bench_bundle
+	$(BUILD)/bench_walrus
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base/headers.h"
 #include "core/base/status.h"
@@ -21,6 +23,13 @@ using BodySource = std::function<Result<size_t>(char* buf, size_t n)>;
 
 /// A source over bytes held in memory.
 BodySource StringSource(std::string data);
+
+/// `length` bytes at `offset` of the open file `fd`.
+struct FileRange {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
 
 /// What a server handler learns of a request before its body.
 struct RequestHead {
@@ -61,6 +70,12 @@ struct Response {
   /// With `source`: the body's exact length, sent as Content-Length (else the body goes out
   /// chunked). For a HEAD request: the length announced. Otherwise body.size() is used.
   std::optional<uint64_t> content_length = {};
+  /// With `source` and `content_length`: the same bytes as ranges of open files, which the
+  /// server sends with sendfile(2) instead of pulling `source` (no copy through user space).
+  /// The descriptors must stay open until the response is sent: `files_owner` keeps what
+  /// holds them alive.
+  std::vector<FileRange> files = {};
+  std::shared_ptr<void> files_owner = {};
 
   /// A small response with a body and its Content-Type.
   static Response Text(int status, std::string body, std::string content_type = "text/plain");

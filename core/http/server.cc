@@ -1,5 +1,8 @@
 #include "core/http/server.h"
 
+#include <sys/sendfile.h>
+
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -31,6 +34,9 @@ constexpr size_t kDrainLimit = 1 << 20;  // unread request body we read and drop
 // Room in a connection's input buffer once it reads a body. Beast reads at most the buffer's
 // free capacity at a time, which after a header alone is a few hundred bytes.
 constexpr size_t kBodyReadBytes = size_t{128} * 1024;
+// Bodies given as files go out with sendfile(2) from this size on; below it one copying write
+// (header and body together) costs less than the extra hand-off.
+constexpr uint64_t kSendFileMinBytes = 256 * 1024;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
 
@@ -210,6 +216,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void Serve();
   bool Drain();
   bool WriteResponse(const RequestHead& head, Response& r, bool keep_alive);
+  bool SendFiles(const std::vector<FileRange>& files, uint64_t length);
 
   Server::Impl* s_;
   uint64_t id_;
@@ -321,6 +328,69 @@ void Connection::Serve() {
   }
 }
 
+// Sends `files` (exactly `length` bytes in all) after a header already written. The whole
+// transfer runs on the strand: sendfile(2) as much as the socket takes, then a wait for room
+// (bounded by the I/O timeout) and again, so the worker waits once, not once per socket buffer.
+bool Connection::SendFiles(const std::vector<FileRange>& files, uint64_t length) {
+  uint64_t total = 0;
+  for (const auto& f : files) total += f.length;
+  if (total != length) return false;
+  auto [ec, unused] = Await([this, &files](auto handler) {
+    struct State {
+      std::vector<FileRange> files;
+      size_t index = 0;
+      uint64_t done_in_file = 0;
+      std::function<void(beast::error_code)> finish;
+    };
+    auto st = std::make_shared<State>();
+    st->files = files;
+    st->finish = [handler](beast::error_code e) mutable { handler(e, 0); };
+    beast::error_code ignored;
+    stream_.socket().native_non_blocking(true, ignored);
+    auto step = std::make_shared<std::function<void()>>();
+    // The step holds itself only weakly; a pending wait holds it strongly (no cycle, no leak).
+    *step = [this, self = shared_from_this(), st, weak = std::weak_ptr<std::function<void()>>(step)]() {
+      while (st->index < st->files.size()) {
+        const FileRange& f = st->files[st->index];
+        if (st->done_in_file == f.length) {
+          ++st->index;
+          st->done_in_file = 0;
+          continue;
+        }
+        off_t off = static_cast<off_t>(f.offset + st->done_in_file);
+        size_t want = static_cast<size_t>(std::min<uint64_t>(f.length - st->done_in_file, size_t{1} << 30));
+        ssize_t k = ::sendfile(stream_.socket().native_handle(), f.fd, &off, want);
+        if (k > 0) {
+          st->done_in_file += static_cast<uint64_t>(k);
+          continue;
+        }
+        if (k == 0) return st->finish(beast::error_code(EIO, beast::system_category()));  // file too short
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+          return st->finish(beast::error_code(errno, beast::system_category()));
+        auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
+        timer->expires_after(Ms(s_->opt.io_timeout_ms));
+        timer->async_wait([this, self](beast::error_code e) {
+          beast::error_code ignored;
+          if (!e) stream_.socket().cancel(ignored);  // the client stalled: fail the wait
+        });
+        stream_.socket().async_wait(tcp::socket::wait_write, [st, step = weak.lock(), timer](beast::error_code e) {
+          timer->cancel();
+          if (e) {
+            st->finish(e);
+          } else {
+            (*step)();
+          }
+        });
+        return;
+      }
+      st->finish({});
+    };
+    (*step)();
+  });
+  return !ec;  // on failure the client sees a truncated body and a closed connection
+}
+
 bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_alive) {
   bhttp::response<bhttp::buffer_body> res;
   res.version(head.version >= 11 ? 11 : 10);
@@ -371,29 +441,31 @@ bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_a
     res.body().more = false;
     return !write();
   }
-  out_.resize(s_->opt.body_buffer_bytes);
-  if (auto [ec, unused] =
-          Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
-      ec)
-    return false;
+  if (!r.files.empty() && length && *length >= kSendFileMinBytes) {
+    if (auto [ec, unused] =
+            Await([this, &sr](auto handler) { bhttp::async_write_header(stream_, sr, std::move(handler)); });
+        ec)
+      return false;
+    return SendFiles(r.files, *length);
+  }
+  // A small body needs no more buffer than its length (memory per connection stays small).
+  size_t chunk = s_->opt.body_buffer_bytes;
+  if (length) chunk = static_cast<size_t>(std::clamp<uint64_t>(*length, 4096, chunk));
+  if (out_.size() < chunk) out_.resize(chunk);
+  // The header goes out with the first piece, and a body of known length ends with its last
+  // piece: a small body is one write (one hand-off to the I/O strand), not three.
   uint64_t sent = 0;
   for (;;) {
-    Result<size_t> n = r.source(out_.data(), out_.size());
-    if (!n.ok()) return false;  // the client sees a truncated body and a closed connection
-    if (*n == 0) {
-      if (length && sent != *length) return false;
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
-    } else {
-      sent += *n;
-      if (length && sent > *length) return false;
-      res.body().data = out_.data();
-      res.body().size = *n;
-      res.body().more = true;
-    }
+    Result<size_t> n = r.source(out_.data(), chunk);
+    if (!n.ok()) return false;  // the client sees a truncated body (or none) and a closed connection
+    sent += *n;
+    if (length && (sent > *length || (*n == 0 && sent != *length))) return false;
+    const bool last = *n == 0 || (length && sent == *length);
+    res.body().data = *n ? out_.data() : nullptr;
+    res.body().size = *n;
+    res.body().more = !last;
     if (write()) return false;
-    if (*n == 0) return true;
+    if (last) return true;
   }
 }
 

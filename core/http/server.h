@@ -20,7 +20,7 @@ struct ServerOptions {
   int io_threads = 2;                     ///< threads doing socket I/O and parsing
   int worker_threads = 16;                ///< threads running handlers: the most requests served at once
   size_t max_header_bytes = 16 * 1024;    ///< request line + headers; larger gets 431 and a close
-  size_t body_buffer_bytes = 256 * 1024;  ///< chunk size of streamed response bodies
+  size_t body_buffer_bytes = 1024 * 1024;  ///< chunk size of streamed response bodies
   int64_t idle_timeout_ms = 60'000;       ///< how long a kept-alive connection may wait for a request
   int64_t io_timeout_ms = 120'000;        ///< how long one read or write may make no progress
 };

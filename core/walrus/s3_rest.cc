@@ -391,6 +391,42 @@ void AddAcl(pugi::xml_node root, const Acl& acl) {
   }
 }
 
+// A listing document (ListBucketResult, ListVersionsResult, ListMultipartUploadsResult): keys,
+// prefixes and markers are URL-encoded when the request asked for encoding-type=url.
+struct Listing {
+  Xml xml;
+  bool url;
+  Listing(const Query& q, const char* name) : xml(name), url(q.GetOr("encoding-type") == "url") {}
+
+  pugi::xml_node root() const { return xml.root; }
+  /// An element holding a key, a prefix or a marker.
+  void AddKey(const char* name, const std::string& key) const { Add(xml.root, name, EncodeIf(url, key)); }
+  /// The limit, the delimiter (when given), EncodingType (when url) and IsTruncated.
+  void AddLimits(const char* max_name, int max, const std::string& delimiter, bool truncated) const {
+    Add(xml.root, max_name, std::to_string(max));
+    if (!delimiter.empty()) AddKey("Delimiter", delimiter);
+    if (url) Add(xml.root, "EncodingType", "url");
+    Add(xml.root, "IsTruncated", truncated ? "true" : "false");
+  }
+  /// <NAME><Key>KEY</Key></NAME>, for the caller to fill on.
+  pugi::xml_node AddEntry(const char* name, const std::string& key) {
+    auto n = xml.root.append_child(name);
+    Add(n, "Key", EncodeIf(url, key));
+    return n;
+  }
+  /// The fields of a listed object after its key (and version).
+  static void AddObject(pugi::xml_node n, const ObjectSummary& o, bool with_owner) {
+    Add(n, "LastModified", Iso8601(o.last_modified_ms));
+    Add(n, "ETag", o.etag);
+    Add(n, "Size", std::to_string(o.size));
+    if (with_owner) AddOwner(n, "Owner", o.owner);
+    Add(n, "StorageClass", "STANDARD");
+  }
+  void AddCommonPrefixes(const std::vector<std::string>& prefixes) {
+    for (const auto& p : prefixes) Add(xml.root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
+  }
+};
+
 // --- The handler ------------------------------------------------------------------------------------
 
 class S3Rest final {
@@ -621,39 +657,26 @@ class S3Rest final {
       return S3Error(Code::kInvalidArgument, "invalid encoding type '" + encoding + "': only 'url' is supported",
                      "InvalidArgument");
     }
-    bool url = encoding == "url";
+    Listing out(q, "ListBucketResult");
     bool fetch_owner = q.GetOr("fetch-owner") == "true";
     EUCA_ASSIGN_OR_RETURN(ListObjectsResult result, walrus_.ListObjects(caller, lr));
-    Xml xml("ListBucketResult");
-    auto root = xml.root;
-    Add(root, "Name", lr.bucket);
-    Add(root, "Prefix", EncodeIf(url, lr.prefix));
+    Add(out.root(), "Name", lr.bucket);
+    out.AddKey("Prefix", lr.prefix);
     if (lr.v2) {
-      if (lr.continuation_token) Add(root, "ContinuationToken", *lr.continuation_token);
-      if (!lr.start_after.empty()) Add(root, "StartAfter", EncodeIf(url, lr.start_after));
-      Add(root, "KeyCount", std::to_string(result.key_count));
+      if (lr.continuation_token) Add(out.root(), "ContinuationToken", *lr.continuation_token);
+      if (!lr.start_after.empty()) out.AddKey("StartAfter", lr.start_after);
+      Add(out.root(), "KeyCount", std::to_string(result.key_count));
     } else {
-      Add(root, "Marker", EncodeIf(url, lr.marker));
+      out.AddKey("Marker", lr.marker);
     }
-    Add(root, "MaxKeys", std::to_string(result.max_keys));
-    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
-    if (url) Add(root, "EncodingType", "url");
-    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    out.AddLimits("MaxKeys", result.max_keys, lr.delimiter, result.truncated);
     if (lr.v2 && !result.next_continuation_token.empty()) {
-      Add(root, "NextContinuationToken", result.next_continuation_token);
+      Add(out.root(), "NextContinuationToken", result.next_continuation_token);
     }
-    if (!lr.v2 && !result.next_marker.empty()) Add(root, "NextMarker", EncodeIf(url, result.next_marker));
-    for (const auto& o : result.contents) {
-      auto c = root.append_child("Contents");
-      Add(c, "Key", EncodeIf(url, o.key));
-      Add(c, "LastModified", Iso8601(o.last_modified_ms));
-      Add(c, "ETag", o.etag);
-      Add(c, "Size", std::to_string(o.size));
-      if (!lr.v2 || fetch_owner) AddOwner(c, "Owner", o.owner);
-      Add(c, "StorageClass", "STANDARD");
-    }
-    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
-    return XmlResponse(200, xml);
+    if (!lr.v2 && !result.next_marker.empty()) out.AddKey("NextMarker", result.next_marker);
+    for (const auto& o : result.contents) out.AddObject(out.AddEntry("Contents", o.key), o, !lr.v2 || fetch_owner);
+    out.AddCommonPrefixes(result.common_prefixes);
+    return XmlResponse(200, out.xml);
   }
 
   Result<http::Response> ListVersions(const Caller& caller, const Request& req) {
@@ -665,33 +688,23 @@ class S3Rest final {
     lr.key_marker = q.GetOr("key-marker");
     lr.version_id_marker = q.GetOr("version-id-marker");
     EUCA_ASSIGN_OR_RETURN(lr.max_keys, IntParam(q, "max-keys", 1000));
-    bool url = q.GetOr("encoding-type") == "url";
+    Listing out(q, "ListVersionsResult");
     EUCA_ASSIGN_OR_RETURN(ListObjectVersionsResult result, walrus_.ListObjectVersions(caller, lr));
-    Xml xml("ListVersionsResult");
-    auto root = xml.root;
-    Add(root, "Name", lr.bucket);
-    Add(root, "Prefix", EncodeIf(url, lr.prefix));
-    Add(root, "KeyMarker", EncodeIf(url, lr.key_marker));
-    Add(root, "VersionIdMarker", lr.version_id_marker);
-    if (!result.next_key_marker.empty()) Add(root, "NextKeyMarker", EncodeIf(url, result.next_key_marker));
-    if (!result.next_version_id_marker.empty()) Add(root, "NextVersionIdMarker", result.next_version_id_marker);
-    Add(root, "MaxKeys", std::to_string(result.max_keys));
-    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
-    if (url) Add(root, "EncodingType", "url");
-    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    Add(out.root(), "Name", lr.bucket);
+    out.AddKey("Prefix", lr.prefix);
+    out.AddKey("KeyMarker", lr.key_marker);
+    Add(out.root(), "VersionIdMarker", lr.version_id_marker);
+    if (!result.next_key_marker.empty()) out.AddKey("NextKeyMarker", result.next_key_marker);
+    if (!result.next_version_id_marker.empty()) Add(out.root(), "NextVersionIdMarker", result.next_version_id_marker);
+    out.AddLimits("MaxKeys", result.max_keys, lr.delimiter, result.truncated);
     for (const auto& v : result.versions) {
-      auto n = root.append_child("Version");
-      Add(n, "Key", EncodeIf(url, v.object.key));
+      auto n = out.AddEntry("Version", v.object.key);
       Add(n, "VersionId", v.version_id);
       Add(n, "IsLatest", v.is_latest ? "true" : "false");
-      Add(n, "LastModified", Iso8601(v.object.last_modified_ms));
-      Add(n, "ETag", v.object.etag);
-      Add(n, "Size", std::to_string(v.object.size));
-      AddOwner(n, "Owner", v.object.owner);
-      Add(n, "StorageClass", "STANDARD");
+      out.AddObject(n, v.object, true);
     }
-    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
-    return XmlResponse(200, xml);
+    out.AddCommonPrefixes(result.common_prefixes);
+    return XmlResponse(200, out.xml);
   }
 
   Result<http::Response> ListUploads(const Caller& caller, const Request& req) {
@@ -703,31 +716,26 @@ class S3Rest final {
     lr.key_marker = q.GetOr("key-marker");
     lr.upload_id_marker = q.GetOr("upload-id-marker");
     EUCA_ASSIGN_OR_RETURN(lr.max_uploads, IntParam(q, "max-uploads", 1000));
-    bool url = q.GetOr("encoding-type") == "url";
+    Listing out(q, "ListMultipartUploadsResult");
     EUCA_ASSIGN_OR_RETURN(ListMultipartUploadsResult result, walrus_.ListMultipartUploads(caller, lr));
-    Xml xml("ListMultipartUploadsResult");
-    auto root = xml.root;
-    Add(root, "Bucket", lr.bucket);
-    Add(root, "KeyMarker", EncodeIf(url, lr.key_marker));
-    Add(root, "UploadIdMarker", lr.upload_id_marker);
-    Add(root, "NextKeyMarker", EncodeIf(url, result.next_key_marker));
-    Add(root, "NextUploadIdMarker", result.next_upload_id_marker);
-    Add(root, "Prefix", EncodeIf(url, lr.prefix));
-    if (!lr.delimiter.empty()) Add(root, "Delimiter", EncodeIf(url, lr.delimiter));
-    Add(root, "MaxUploads", std::to_string(result.max_uploads));
-    if (url) Add(root, "EncodingType", "url");
-    Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    Add(out.root(), "Bucket", lr.bucket);
+    out.AddKey("KeyMarker", lr.key_marker);
+    Add(out.root(), "UploadIdMarker", lr.upload_id_marker);
+    out.AddKey("NextKeyMarker", result.next_key_marker);
+    Add(out.root(), "NextUploadIdMarker", result.next_upload_id_marker);
+    out.AddKey("Prefix", lr.prefix);
+    if (!lr.delimiter.empty()) out.AddKey("Delimiter", lr.delimiter);
+    out.AddLimits("MaxUploads", result.max_uploads, "", result.truncated);
     for (const auto& u : result.uploads) {
-      auto n = root.append_child("Upload");
-      Add(n, "Key", EncodeIf(url, u.key));
+      auto n = out.AddEntry("Upload", u.key);
       Add(n, "UploadId", u.upload_id);
       AddOwner(n, "Initiator", u.initiator);
       AddOwner(n, "Owner", u.owner);
       Add(n, "StorageClass", "STANDARD");
       Add(n, "Initiated", Iso8601(u.initiated_ms));
     }
-    for (const auto& p : result.common_prefixes) Add(root.append_child("CommonPrefixes"), "Prefix", EncodeIf(url, p));
-    return XmlResponse(200, xml);
+    out.AddCommonPrefixes(result.common_prefixes);
+    return XmlResponse(200, out.xml);
   }
 
   Result<http::Response> Get(const Caller& caller, const Request& req, bool with_body) {
@@ -753,6 +761,8 @@ class S3Rest final {
     r.content_length = result.content_length;
     if (with_body && result.body) {
       std::shared_ptr<ObjectBody> obj(std::move(result.body));
+      for (const auto& f : obj->FileRanges()) r.files.push_back({f.fd, f.offset, f.length});
+      if (!r.files.empty()) r.files_owner = obj;
       r.source = [obj](char* buf, size_t n) -> Result<size_t> { return obj->Read(buf, n); };
     } else if (with_body) {
       r.source = [](char*, size_t) -> Result<size_t> { return size_t{0}; };

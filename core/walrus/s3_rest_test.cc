@@ -16,6 +16,7 @@
 #include "core/base/clock.h"
 #include "core/http/client.h"
 #include "core/http/server.h"
+#include "core/walrus/s3_test_support.h"
 #include "drivers/objects/memory_backend.h"
 
 namespace euca::walrus {
@@ -52,21 +53,8 @@ class S3RestTest : public ::testing::Test {
   /// Sends `method target` signed by `key` (nullptr: anonymous) with `body`.
   http::ClientResponse Send(const std::string& method, const std::string& target, const std::string& body = "",
                             Headers headers = {}, const api::Credentials* key = &kAliceKey) {
-    auto q = target.find('?');
-    api::SignableRequest req{.method = method,
-                             .path = target.substr(0, q),
-                             .query = q == std::string::npos ? api::QueryParams{} : api::SplitQuery(target.substr(q + 1)),
-                             .headers = std::move(headers),
-                             .body = body};
-    if (!req.headers.Has("Host")) req.headers.Set("Host", host_);
-    if (key) {
-      auto sig = api::SignSigV4(req, *key, {.region = "euca", .now_ms = RealClock().NowMillis()});
-      EXPECT_TRUE(sig.ok()) << sig.status().ToString();
-    }
-    http::ClientRequest creq{.method = method, .url = "http://" + host_ + target, .headers = req.headers, .body = body};
-    auto r = client_.Do(creq);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(*r) : http::ClientResponse{};
+    return test_support::SendSigned(client_, host_, method, target, body, std::move(headers), key,
+                                    RealClock().NowMillis());
   }
 
   objects::MemoryBackend backend_;

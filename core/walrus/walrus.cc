@@ -86,6 +86,12 @@ Pairs LowerNames(const Pairs& metadata) {
   return out;
 }
 
+// What an object (or upload) stores of a request's content headers and user metadata.
+StoredContent StoreContent(const ContentHeaders& content, const Pairs& metadata) {
+  return {content.content_type.empty() ? kDefaultContentType : content.content_type, LowerNames(metadata),
+          HeadersToPairs(content)};
+}
+
 Result<int> EffectiveMax(int value, const char* name) {
   if (value < 0) return S3Error(Code::kInvalidArgument, "InvalidArgument", std::string(name) + " must be 0 or more");
   return std::min(value, kMaxListEntries);
@@ -191,6 +197,17 @@ Result<std::unique_ptr<objects::ObjectReader>> Walrus::OpenForRead(const Caller&
   if (!Allows(acl, caller, permission))
     return AccessDenied(caller, std::string(Verb(permission)) + " " + ObjectName(bucket, key));
   return std::move(reader).value();
+}
+
+Result<std::unique_ptr<objects::ObjectReader>> Walrus::OpenCopySource(const Caller& caller, const std::string& bucket,
+                                                                      const std::string& key,
+                                                                      const Conditions& conditions) {
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, bucket, key, Permission::kRead));
+  const objects::ObjectRecord& src = reader->record();
+  if (EvaluateConditions(conditions, src.etag, src.modified_ms, clock_.NowMillis()) != Precondition::kProceed)
+    return PreconditionFailed("a copy-source precondition failed for " + ObjectName(bucket, key) + " (ETag " +
+                              src.etag + ")");
+  return reader;
 }
 
 // Service and buckets.
@@ -375,21 +392,28 @@ Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectR
   EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
+  EUCA_ASSIGN_OR_RETURN(auto stored,
+                        CommitObject(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned));
+  return PutObjectResult{stored.etag, stored.modified_ms};
+}
+
+Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
+                                                   const std::string& key, Written written, StoredContent content,
+                                                   CannedAcl canned) {
   Owner owner = OwnerOf(caller);
   objects::ObjectRecord rec;
-  rec.bucket = req.bucket;
-  rec.key = req.key;
-  rec.etag = SinglePartEtag(w.md5);
-  rec.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
-  rec.metadata = LowerNames(req.metadata);
-  rec.headers = HeadersToPairs(req.content);
+  rec.bucket = bucket.name;
+  rec.key = key;
+  rec.etag = SinglePartEtag(written.md5);
+  rec.content_type = std::move(content.content_type);
+  rec.metadata = std::move(content.metadata);
+  rec.headers = std::move(content.headers);
   rec.owner_id = owner.id;
   rec.owner_name = owner.display_name;
-  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {b.owner_id, b.owner_name}));
+  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {bucket.owner_id, bucket.owner_name}));
   rec.modified_ms = clock_.NowMillis();
-  rec.blobs = {std::move(w.blob)};
-  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
-  return PutObjectResult{stored.etag, stored.modified_ms};
+  rec.blobs = {std::move(written.blob)};
+  return backend_.PutObject(std::move(rec));
 }
 
 Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {
@@ -463,37 +487,17 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
                    "this copy request is illegal because it is trying to copy an object to itself without changing "
                    "its metadata; use the REPLACE metadata directive");
   EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
-  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.source_bucket, req.source_key, Permission::kRead));
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenCopySource(caller, req.source_bucket, req.source_key, req.source_conditions));
   const objects::ObjectRecord& src = reader->record();
-  if (EvaluateConditions(req.source_conditions, src.etag, src.modified_ms, clock_.NowMillis()) !=
-      Precondition::kProceed)
-    return PreconditionFailed("a copy-source precondition failed for " + ObjectName(req.source_bucket, req.source_key) +
-                              " (ETag " + src.etag + ")");
   if (src.size > options_.max_object_size)
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
                    "the copy source is larger than the copy limit of " + std::to_string(options_.max_object_size) +
                        " bytes; copy it in parts (UploadPartCopy)");
+  StoredContent content = req.directive == MetadataDirective::kCopy
+                              ? StoredContent{src.content_type, src.metadata, src.headers}
+                              : StoreContent(req.content, req.metadata);
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
-  Owner owner = OwnerOf(caller);
-  objects::ObjectRecord rec;
-  rec.bucket = req.bucket;
-  rec.key = req.key;
-  rec.etag = SinglePartEtag(w.md5);
-  if (req.directive == MetadataDirective::kCopy) {
-    rec.content_type = src.content_type;
-    rec.metadata = src.metadata;
-    rec.headers = src.headers;
-  } else {
-    rec.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
-    rec.metadata = LowerNames(req.metadata);
-    rec.headers = HeadersToPairs(req.content);
-  }
-  rec.owner_id = owner.id;
-  rec.owner_name = owner.display_name;
-  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {dest.owner_id, dest.owner_name}));
-  rec.modified_ms = clock_.NowMillis();
-  rec.blobs = {std::move(w.blob)};
-  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
+  EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), canned));
   return CopyObjectResult{stored.etag, stored.modified_ms};
 }
 
@@ -522,9 +526,10 @@ Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const Cr
   u.owner_name = owner.display_name;
   u.initiator_id = caller.anonymous() ? kAnonymousOwnerId : caller.principal().user_id;
   u.initiator_name = caller.anonymous() ? "anonymous" : caller.principal().ToString();
-  u.content_type = req.content.content_type.empty() ? kDefaultContentType : req.content.content_type;
-  u.metadata = LowerNames(req.metadata);
-  u.headers = HeadersToPairs(req.content);
+  StoredContent content = StoreContent(req.content, req.metadata);
+  u.content_type = std::move(content.content_type);
+  u.metadata = std::move(content.metadata);
+  u.headers = std::move(content.headers);
   u.acl = AclToJson(MakeCannedAcl(canned, owner, {b.owner_id, b.owner_name}));
   u.initiated_ms = now;
   EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
@@ -554,12 +559,8 @@ Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartReq
 Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const UploadPartCopyRequest& req) {
   EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
-  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.source_bucket, req.source_key, Permission::kRead));
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenCopySource(caller, req.source_bucket, req.source_key, req.source_conditions));
   const objects::ObjectRecord& src = reader->record();
-  if (EvaluateConditions(req.source_conditions, src.etag, src.modified_ms, clock_.NowMillis()) !=
-      Precondition::kProceed)
-    return PreconditionFailed("a copy-source precondition failed for " + ObjectName(req.source_bucket, req.source_key) +
-                              " (ETag " + src.etag + ")");
   uint64_t offset = 0;
   uint64_t length = src.size;
   if (req.source_range) {

@@ -197,6 +197,9 @@ class ObjectBody final : public ByteSource {
       : reader_(std::move(reader)), offset_(offset), remaining_(length) {}
   Result<size_t> Read(char* buf, size_t n) override;
   uint64_t remaining() const { return remaining_; }
+  /// The files holding the bytes not yet read, for zero-copy sending; empty without files.
+  /// Valid while this body lives.
+  std::vector<objects::FileRange> FileRanges() const { return reader_->FileRanges(offset_, remaining_); }
 
  private:
   std::unique_ptr<objects::ObjectReader> reader_;
@@ -336,6 +339,13 @@ struct ListMultipartUploadsResult {
   std::string next_upload_id_marker;
 };
 
+/// What an object or upload stores of its content headers and user metadata.
+struct StoredContent {
+  std::string content_type;  ///< never empty (binary/octet-stream by default)
+  Pairs metadata;            ///< names lower-cased
+  Pairs headers;             ///< the other stored response headers, as (name, value)
+};
+
 /// A new ACL: a canned name or a grant list (exactly one).
 struct AclSpec {
   std::optional<std::string> canned = {};
@@ -411,12 +421,21 @@ class Walrus final {
   /// Opens an object for reading: READ on it; NoSuchKey only to those who may list the bucket.
   Result<std::unique_ptr<objects::ObjectReader>> OpenForRead(const Caller& caller, const std::string& bucket,
                                                              const std::string& key, Permission permission);
+  /// Opens the source of a copy: READ on it, then its x-amz-copy-source-if-* conditions (any
+  /// failure is 412 PreconditionFailed).
+  Result<std::unique_ptr<objects::ObjectReader>> OpenCopySource(const Caller& caller, const std::string& bucket,
+                                                                const std::string& key, const Conditions& conditions);
   Result<GetObjectResult> Get(const Caller& caller, const GetObjectRequest& request, bool with_body);
   /// Streams `body` into a new blob: size limit, exact length, Content-MD5.
   Result<Written> WriteBlob(ByteSource& body, const std::optional<std::string>& content_md5,
                             const std::optional<uint64_t>& content_length);
   /// Copies `length` bytes at `offset` of `reader` into a new blob.
   Result<Written> CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length);
+  /// Makes `written` the new version of `key` in `bucket`, owned by `caller`, with the canned
+  /// ACL (PutObject and CopyObject). On failure the blob is the backend's to reap.
+  Result<objects::ObjectRecord> CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
+                                             const std::string& key, Written written, StoredContent content,
+                                             CannedAcl canned);
   Result<objects::UploadRecord> UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
                                           const std::string& upload_id, Permission permission);
   Status CheckMetadata(const Pairs& metadata) const;

@@ -110,12 +110,23 @@ class BlobWriter {
 
 /// One version of one object, opened whole: later writes to the key do not change what it
 /// reads. Thread-safe (positional reads).
+/// Bytes of an open file: `length` bytes at `offset` of descriptor `fd`.
+struct FileRange {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 class ObjectReader {
  public:
   virtual ~ObjectReader() = default;
   virtual const ObjectRecord& record() const = 0;
   /// Reads up to `n` bytes at `offset` of the object; returns the count, 0 at the end.
   virtual Result<size_t> ReadAt(uint64_t offset, char* buf, size_t n) = 0;
+  /// The open files holding bytes [offset, offset + length) of this version, in order, so that
+  /// a server may send them without copying (sendfile). The descriptors stay open, and the
+  /// version readable, while the reader lives. Empty when the reader has no files (a fake).
+  virtual std::vector<FileRange> FileRanges(uint64_t /*offset*/, uint64_t /*length*/) const { return {}; }
 };
 
 /// Errors: NotFound with wire code NoSuchBucket, NoSuchKey or NoSuchUpload; AlreadyExists

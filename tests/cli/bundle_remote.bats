@@ -5,12 +5,14 @@
 # test run with an EUCA_HOME of their own that holds no cloud, so only the wire connects them.
 
 load helpers
+load walrus_helpers
 
 setup_file() {
   clean_env
   export WALRUS_HOME="$BATS_FILE_TMPDIR/server"
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  start_walrus "$WALRUS_HOME"
+  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
+  start_walrus
   export ADMIN_KEY ADMIN_SECRET
   ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
   ADMIN_SECRET="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"

@@ -37,37 +37,6 @@ use_cloud() {
 
 euca() { "$EUCA_BIN" "$@"; }
 
-# start_walrus [HOME] (for setup_file): runs `euca serve walrus` on a free loopback port for the
-# cloud in HOME, or for a new cloud made in $BATS_FILE_TMPDIR/home; exports WALRUS_HOME,
-# WALRUS_LOG, WALRUS_PID and WALRUS_URL (http://127.0.0.1:PORT). stop_walrus (teardown_file)
-# stops it.
-start_walrus() {
-  export WALRUS_HOME="${1:-$BATS_FILE_TMPDIR/home}"
-  if [[ -z "${1:-}" ]]; then
-    clean_env
-    EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  fi
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen 127.0.0.1:0 >"$WALRUS_LOG" 2>&1 3>&- &
-  export WALRUS_PID=$!
-  local i
-  for i in $(seq 100); do
-    grep -q '^walrus listening on http://' "$WALRUS_LOG" && break
-    sleep 0.1
-  done
-  export WALRUS_URL
-  WALRUS_URL="$(sed -n 's/^walrus listening on \(http:\/\/.*\)$/\1/p' "$WALRUS_LOG")"
-  [[ -n "$WALRUS_URL" ]] || { cat "$WALRUS_LOG" >&2; return 1; }
-}
-
-# stop_walrus: stops the server of start_walrus (for teardown_file).
-stop_walrus() {
-  if [[ -n "${WALRUS_PID:-}" ]]; then
-    kill -TERM "$WALRUS_PID" 2>/dev/null || true
-    wait "$WALRUS_PID" 2>/dev/null || true
-  fi
-}
-
 # component_headers COMPONENT METHOD PATH QUERY BODY_FILE [DATE]: prints curl -H arguments, one
 # per line, that sign a request to the internal API with the key of COMPONENT in
 # $EUCA_HOME/keys, using openssl alone and the format of docs/internal-api.md. QUERY must be in

@@ -4,12 +4,14 @@
 # documented wire format as much as the server.
 
 load helpers
+load walrus_helpers
 
 setup_file() {
   clean_env
   export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  start_walrus "$WALRUS_HOME"
+  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
+  start_walrus
   # One image, bundled and uploaded by the administrator into the shared object store.
   cd "$BATS_FILE_TMPDIR"
   head -c 3000000 /dev/urandom >image.img

@@ -3,42 +3,11 @@
 # One cloud and one server per file; each test uses buckets of its own.
 
 load helpers
+load walrus_helpers
 
-AWS=/usr/bin/aws
-S3CMD=/usr/bin/s3cmd
-
-setup_file() {
-  clean_env
-  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  start_walrus "$WALRUS_HOME"
-  export WALRUS_HOSTPORT="${WALRUS_URL#http://}"
-  export ADMIN_KEY ADMIN_SECRET
-  ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
-  ADMIN_SECRET="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
-  export AWS_CONFIG_FILE="$BATS_FILE_TMPDIR/aws-config"
-  printf '[default]\ns3 =\n  addressing_style = path\n' >"$AWS_CONFIG_FILE"
-}
-
-teardown_file() { stop_walrus; }
-
-setup() {
-  export EUCA_HOME="$WALRUS_HOME"
-  cd "$BATS_TEST_TMPDIR"
-}
-
-need_aws() { [[ -x "$AWS" ]] || skip "the AWS CLI ($AWS) is not installed (apt-get install awscli)"; }
-need_s3cmd() { [[ -x "$S3CMD" ]] || skip "s3cmd ($S3CMD) is not installed (apt-get install s3cmd)"; }
-
-# aws_as KEY SECRET ARGS...: the AWS CLI against the server with that key.
-aws_as() {
-  local key="$1" secret="$2"
-  shift 2
-  AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=euca \
-    AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true AWS_PAGER= \
-    "$AWS" --endpoint-url "$WALRUS_URL" "$@"
-}
-aws_admin() { aws_as "$ADMIN_KEY" "$ADMIN_SECRET" "$@"; }
+setup_file() { walrus_setup_file; }
+teardown_file() { walrus_teardown_file; }
+setup() { walrus_setup; }
 
 # s3cmd_cfg V2: writes an .s3cfg for the admin key (signature_v2 = V2) and prints its path.
 s3cmd_cfg() {

@@ -1,0 +1,210 @@
+#!/usr/bin/env bats
+# `aws s3api` against euca serve walrus: multipart uploads and their errors, ACLs (canned and
+# grant lists, across accounts), ListObjectVersions, and the S3 error codes the other files
+# do not reach.
+
+load helpers
+load walrus_helpers
+
+setup_file() { walrus_setup_file; }
+teardown_file() { walrus_teardown_file; }
+setup() { walrus_setup; }
+
+# complete BUCKET KEY UPLOAD_ID PARTS: complete-multipart-upload with "Parts=[PARTS]".
+complete() {
+  aws_admin s3api complete-multipart-upload --bucket "$1" --key "$2" --upload-id "$3" --multipart-upload "Parts=[$4]"
+}
+
+# json KEY: a field of the JSON object on stdin.
+json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+@test "s3api multipart: create, upload-part, list-parts, list-multipart-uploads, complete, abort" {
+  need_aws
+  aws_admin s3api create-bucket --bucket mpu
+  head -c $((5 * 1024 * 1024)) /dev/urandom >p1.bin
+  head -c 1000 /dev/urandom >p2.bin
+  local id e1 e2
+  id="$(aws_admin s3api create-multipart-upload --bucket mpu --key big/obj --content-type text/x-test | json UploadId)"
+  e1="$(aws_admin s3api upload-part --bucket mpu --key big/obj --upload-id "$id" --part-number 1 --body p1.bin | json ETag)"
+  e2="$(aws_admin s3api upload-part --bucket mpu --key big/obj --upload-id "$id" --part-number 2 --body p2.bin | json ETag)"
+  assert_equal "$e1" "\"$(md5sum <p1.bin | cut -c1-32)\""
+  run aws_admin s3api list-parts --bucket mpu --key big/obj --upload-id "$id" \
+    --query 'Parts[].[PartNumber,Size,ETag]' --output text
+  assert_success
+  assert_output "$(printf '1\t5242880\t%s\n2\t1000\t%s' "$e1" "$e2")"
+  run aws_admin s3api list-multipart-uploads --bucket mpu --query 'Uploads[].[Key,UploadId]' --output text
+  assert_output "$(printf 'big/obj\t%s' "$id")"
+  # Parts out of order, a wrong ETag, a missing part: refused, the upload stays.
+  run complete mpu big/obj "$id" "{PartNumber=2,ETag=$e2},{PartNumber=1,ETag=$e1}"
+  assert_failure
+  assert_output --partial InvalidPartOrder
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e2},{PartNumber=2,ETag=$e2}"
+  assert_failure
+  assert_output --partial InvalidPart
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=3,ETag=$e2}"
+  assert_failure
+  assert_output --partial InvalidPart
+  run complete mpu big/obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
+  assert_success
+  # The ETag is the MD5 of the part MD5s, then "-2".
+  local want
+  want="$( (md5sum <p1.bin; md5sum <p2.bin) | cut -c1-32 | xxd -r -p | md5sum | cut -c1-32)"
+  assert_output --partial "\"\\\"$want-2\\\"\""
+  run aws_admin s3api head-object --bucket mpu --key big/obj --query '[ContentLength,ContentType,ETag]' --output text
+  assert_output "$(printf '5243880\ttext/x-test\t"%s-2"' "$want")"
+  aws_admin s3 cp s3://mpu/big/obj got.bin
+  cmp got.bin <(cat p1.bin p2.bin)
+  run aws_admin s3api list-multipart-uploads --bucket mpu --query 'Uploads' --output text
+  assert_output None
+  # Completed: the upload id is gone.
+  run aws_admin s3api list-parts --bucket mpu --key big/obj --upload-id "$id"
+  assert_failure
+  assert_output --partial NoSuchUpload
+
+  # Abort: the upload and its parts go.
+  id="$(aws_admin s3api create-multipart-upload --bucket mpu --key aborted | json UploadId)"
+  aws_admin s3api upload-part --bucket mpu --key aborted --upload-id "$id" --part-number 1 --body p2.bin
+  run aws_admin s3api abort-multipart-upload --bucket mpu --key aborted --upload-id "$id"
+  assert_success
+  run aws_admin s3api upload-part --bucket mpu --key aborted --upload-id "$id" --part-number 2 --body p2.bin
+  assert_failure
+  assert_output --partial NoSuchUpload
+  run aws_admin s3api head-object --bucket mpu --key aborted
+  assert_failure
+  assert_equal "$(sqlite3 "$WALRUS_HOME/walrus/walrus.db" 'SELECT count(*) FROM parts')" 0
+}
+
+@test "s3api multipart: a part but the last under 5 MiB is EntityTooSmall" {
+  need_aws
+  aws_admin s3api create-bucket --bucket mpu-small
+  head -c 1000 /dev/urandom >small.bin
+  local id e1 e2
+  id="$(aws_admin s3api create-multipart-upload --bucket mpu-small --key k | json UploadId)"
+  e1="$(aws_admin s3api upload-part --bucket mpu-small --key k --upload-id "$id" --part-number 1 --body small.bin | json ETag)"
+  e2="$(aws_admin s3api upload-part --bucket mpu-small --key k --upload-id "$id" --part-number 2 --body small.bin | json ETag)"
+  run complete mpu-small k "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
+  assert_failure
+  assert_output --partial EntityTooSmall
+  # One small part alone is fine (it is the last).
+  run complete mpu-small k "$id" "{PartNumber=1,ETag=$e1}"
+  assert_success
+  assert_output --partial -1
+}
+
+@test "s3api ACLs: bucket grants let another account list and write; canned object ACLs" {
+  need_aws
+  euca admin create-account acl-other >/dev/null
+  create_user carol acl-other
+  local carol_key="$KEY_ID" carol_secret="$SECRET" carol_id admin_id
+  carol_id="$(aws_as "$carol_key" "$carol_secret" s3api list-buckets --query Owner.ID --output text)"
+  admin_id="$(aws_admin s3api list-buckets --query Owner.ID --output text)"
+  [[ -n "$carol_id" && "$carol_id" != "$admin_id" ]]
+  aws_admin s3api create-bucket --bucket shared-acl
+  echo private >private.txt
+  aws_admin s3api put-object --bucket shared-acl --key private.txt --body private.txt
+  run aws_as "$carol_key" "$carol_secret" s3api list-objects-v2 --bucket shared-acl
+  assert_failure
+  assert_output --partial AccessDenied
+  run aws_as "$carol_key" "$carol_secret" s3api put-object --bucket shared-acl --key carol.txt --body private.txt
+  assert_failure
+  assert_output --partial AccessDenied
+
+  cat >policy.json <<JSON
+{"Owner": {"ID": "$admin_id"},
+ "Grants": [
+  {"Grantee": {"Type": "CanonicalUser", "ID": "$admin_id"}, "Permission": "FULL_CONTROL"},
+  {"Grantee": {"Type": "CanonicalUser", "ID": "$carol_id"}, "Permission": "READ"},
+  {"Grantee": {"Type": "CanonicalUser", "ID": "$carol_id"}, "Permission": "WRITE"}]}
+JSON
+  run aws_admin s3api put-bucket-acl --bucket shared-acl --access-control-policy file://policy.json
+  assert_success
+  run aws_admin s3api get-bucket-acl --bucket shared-acl \
+    --query 'Grants[].[Grantee.ID,Grantee.DisplayName,Permission]' --output text
+  assert_output "$(printf '%s\teucalyptus\tFULL_CONTROL\n%s\tacl-other\tREAD\n%s\tacl-other\tWRITE' \
+    "$admin_id" "$carol_id" "$carol_id")"
+  # Carol may now list and write, but the private object stays private.
+  run aws_as "$carol_key" "$carol_secret" s3api list-objects-v2 --bucket shared-acl --query 'Contents[].Key' --output text
+  assert_success
+  assert_output private.txt
+  run aws_as "$carol_key" "$carol_secret" s3api put-object --bucket shared-acl --key carol.txt --body private.txt
+  assert_success
+  run aws_as "$carol_key" "$carol_secret" s3api get-object --bucket shared-acl --key private.txt out.txt
+  assert_failure
+  assert_output --partial AccessDenied
+  # Carol owns what she wrote; her object's ACL names her account.
+  run aws_as "$carol_key" "$carol_secret" s3api get-object-acl --bucket shared-acl --key carol.txt --query Owner.ID --output text
+  assert_output "$carol_id"
+
+  # Canned ACLs on PUT: public-read opens to anyone, authenticated-read to signed requests.
+  aws_admin s3api put-object --bucket shared-acl --key public.txt --body private.txt --acl public-read
+  aws_admin s3api put-object --bucket shared-acl --key authed.txt --body private.txt --acl authenticated-read
+  run aws_admin s3api get-object-acl --bucket shared-acl --key public.txt --query 'Grants[].[Grantee.URI,Permission]' --output text
+  assert_output --partial "$(printf 'http://acs.amazonaws.com/groups/global/AllUsers\tREAD')"
+  run curl -sf "$WALRUS_URL/shared-acl/public.txt"
+  assert_output private
+  run curl -s "$WALRUS_URL/shared-acl/authed.txt"
+  assert_output --partial AccessDenied
+  run aws_as "$carol_key" "$carol_secret" s3 cp s3://shared-acl/authed.txt -
+  assert_output private
+  # A canned bucket ACL replaces the grant list: Carol is out again.
+  aws_admin s3api put-bucket-acl --bucket shared-acl --acl private
+  run aws_as "$carol_key" "$carol_secret" s3api list-objects-v2 --bucket shared-acl
+  assert_failure
+  assert_output --partial AccessDenied
+}
+
+@test "s3api list-object-versions: every object once, VersionId null, latest" {
+  need_aws
+  aws_admin s3api create-bucket --bucket versions
+  echo v >v.txt
+  local k
+  for k in a.txt dir/b.txt dir/c.txt; do aws_admin s3api put-object --bucket versions --key "$k" --body v.txt >/dev/null; done
+  # Overwriting keeps one version.
+  aws_admin s3api put-object --bucket versions --key a.txt --body v.txt >/dev/null
+  run aws_admin s3api list-object-versions --bucket versions --query 'Versions[].[Key,VersionId,IsLatest,Size]' --output text
+  assert_success
+  assert_output "$(printf 'a.txt\tnull\tTrue\t2\ndir/b.txt\tnull\tTrue\t2\ndir/c.txt\tnull\tTrue\t2')"
+  run aws_admin s3api list-object-versions --bucket versions --delimiter / --query 'CommonPrefixes[].Prefix' --output text
+  assert_output dir/
+  # What tools do to empty a bucket: delete every listed version, then the bucket.
+  run aws_admin s3api delete-objects --bucket versions \
+    --delete 'Objects=[{Key=a.txt,VersionId=null},{Key=dir/b.txt,VersionId=null},{Key=dir/c.txt,VersionId=null}]'
+  assert_success
+  run aws_admin s3api delete-bucket --bucket versions
+  assert_success
+}
+
+@test "S3 error codes: NoSuchBucket, BucketAlreadyExists, BucketAlreadyOwnedByYou, InvalidBucketName, BadDigest, InvalidRange, MalformedXML, NoSuchUpload" {
+  need_aws
+  run aws_admin s3api list-objects-v2 --bucket no-such-bucket-here
+  assert_failure
+  assert_output --partial NoSuchBucket
+  aws_admin s3api create-bucket --bucket errors-bucket --acl public-read-write
+  run aws_admin s3api create-bucket --bucket errors-bucket
+  assert_failure
+  assert_output --partial BucketAlreadyOwnedByYou
+  euca admin create-account err-other >/dev/null
+  create_user dave err-other
+  run aws_as "$KEY_ID" "$SECRET" s3api create-bucket --bucket errors-bucket
+  assert_failure
+  assert_output --partial BucketAlreadyExists
+  run aws_admin s3api create-bucket --bucket Bad_Bucket_Name
+  assert_failure
+  assert_output --partial InvalidBucketName
+  echo "ten bytes" >ten.txt
+  run aws_admin s3api put-object --bucket errors-bucket --key k --body ten.txt --content-md5 "$(echo other | openssl md5 -binary | base64)"
+  assert_failure
+  assert_output --partial BadDigest
+  run aws_admin s3api head-object --bucket errors-bucket --key k
+  assert_failure  # nothing was stored
+  aws_admin s3api put-object --bucket errors-bucket --key k --body ten.txt
+  run aws_admin s3api get-object --bucket errors-bucket --key k --range bytes=100-200 out.bin
+  assert_failure
+  assert_output --partial InvalidRange
+  # Not XML where XML is due (anonymous: the bucket is public-read-write).
+  run curl -s -X POST --data-binary 'not <xml' "$WALRUS_URL/errors-bucket?delete"
+  assert_output --partial '<Code>MalformedXML</Code>'
+  run aws_admin s3api abort-multipart-upload --bucket errors-bucket --key k --upload-id 0123456789abcdef0123456789abcdef
+  assert_failure
+  assert_output --partial NoSuchUpload
+}
