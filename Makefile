@@ -64,6 +64,8 @@ bench: deps
 	$(MAKE) build
 	$(BUILD)/bench_state
 	$(BUILD)/bench_bundle
+	$(MAKE) guest
+	cd $(BUILD) && ./bench_nc
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
