@@ -70,6 +70,8 @@ bench: deps
 	$(BUILD)/bench_state
 	$(BUILD)/bench_bundle
 	$(BUILD)/bench_walrus
+	$(MAKE) guest
+	cd $(BUILD) && ./bench_nc
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
