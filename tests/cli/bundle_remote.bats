@@ -8,14 +8,7 @@ load helpers
 load walrus_helpers
 
 setup_file() {
-  clean_env
-  export WALRUS_HOME="$BATS_FILE_TMPDIR/server"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  start_walrus
-  export ADMIN_KEY ADMIN_SECRET
-  ADMIN_KEY="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
-  ADMIN_SECRET="$(source "$WALRUS_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
+  walrus_setup_file
 
   # A 3 MB incompressible image in three parts, bundled once for the file.
   export IMG="$BATS_FILE_TMPDIR/img"
@@ -26,7 +19,7 @@ setup_file() {
   [[ -f "$BUNDLE/img.manifest.xml" && -f "$BUNDLE/img.part.02" ]]
 }
 
-teardown_file() { stop_walrus; }
+teardown_file() { walrus_teardown_file; }
 
 setup() {
   fresh_home

@@ -7,11 +7,7 @@ load helpers
 load walrus_helpers
 
 setup_file() {
-  clean_env
-  export WALRUS_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin init >/dev/null
-  export WALRUS_LOG="$BATS_FILE_TMPDIR/walrus.log"
-  start_walrus
+  walrus_setup_file
   # One image, bundled and uploaded by the administrator into the shared object store.
   cd "$BATS_FILE_TMPDIR"
   head -c 3000000 /dev/urandom >image.img
@@ -21,12 +17,9 @@ setup_file() {
   EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" upload-bundle -b images -m b/image.img.manifest.xml >/dev/null
 }
 
-teardown_file() { stop_walrus; }
+teardown_file() { walrus_teardown_file; }
 
-setup() {
-  export EUCA_HOME="$WALRUS_HOME"
-  cd "$BATS_TEST_TMPDIR"
-}
+setup() { walrus_setup; }
 
 # fetch COMPONENT MANIFEST OUT [DATE]: GET /_euca/image signed with the component's key;
 # prints the HTTP status, the body goes to OUT and the headers to OUT.headers.
