@@ -6,7 +6,11 @@
 load helpers
 load walrus_helpers
 
-setup_file() { walrus_setup_file; }
+setup_file() {
+  # The tests kill and restart the file's one server and count its temporary files: one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  walrus_setup_file
+}
 teardown_file() { walrus_teardown_file; }
 setup() { walrus_setup; }
 

@@ -6,23 +6,32 @@
 load helpers
 load walrus_helpers
 
-setup_file() { walrus_setup_file; }
+setup_file() {
+  # Each test compares the files around the home before and after: one test at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  walrus_setup_file
+}
 teardown_file() { walrus_teardown_file; }
 setup() { walrus_setup; }
 
-# Every path around the cloud home, except the data folder (whose inside is checked apart).
+# Every path around the cloud home (this file's folder, which other test files running at the
+# same time do not write in), except the data folder (whose inside is checked apart). Farther
+# out, the tests look for their marked names.
 around_home() {
-  find "$BATS_RUN_TMPDIR" -path "$WALRUS_HOME/walrus" -prune -o -path "$BATS_TEST_TMPDIR" -prune -o -print | sort
+  find "$BATS_FILE_TMPDIR" -path "$WALRUS_HOME/walrus" -prune -o -path "$BATS_TEST_TMPDIR" -prune -o -print | sort
 }
 
 # Fails unless every file in the data folder has one of the format's shapes: walrus.db and its
-# journal, LOCK, tmp/, and blobs/XX/ID with a 32-hex-digit ID in the shard of its first two.
+# journal, LOCK, tmp/, blobs/XX/ID with a 32-hex-digit ID in the shard of its first two, and the
+# image cache's image-cache/{LOCK,tmp/,ID.img,ID.json}.
 assert_data_folder_shapes() {
   local data="$WALRUS_HOME/walrus" rel bad=""
   while IFS= read -r rel; do
     case "$rel" in
       walrus.db | walrus.db-wal | walrus.db-shm | LOCK | tmp | blobs) continue ;;
+      image-cache | image-cache/LOCK | image-cache/tmp) continue ;;
     esac
+    [[ "$rel" =~ ^image-cache/[0-9a-f]{32}\.(img|json)$ ]] && continue
     [[ "$rel" =~ ^blobs/([0-9a-f]{2})(/([0-9a-f]{32}))?$ ]] &&
       [[ -z "${BASH_REMATCH[3]}" || "${BASH_REMATCH[3]:0:2}" == "${BASH_REMATCH[1]}" ]] && continue
     bad+="$rel"$'\n'
