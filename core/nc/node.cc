@@ -137,13 +137,29 @@ void Node::ForgetOldLocked() {
 }
 
 void Node::Spawn(std::function<void()> work) {
-  ++in_flight_;  // REQUIRES: mu_ held
+  // REQUIRES: mu_ held. Threads that finished are joined here, so that a long-running node
+  // keeps only the threads of starts in flight.
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (finished_.erase(it->get_id()) > 0) {
+      it->join();  // it has released mu_ and only returns
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  ++in_flight_;
   threads_.emplace_back([this, work = std::move(work)] {
     work();
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
+    finished_.insert(std::this_thread::get_id());
     idle_.notify_all();
   });
+}
+
+size_t Node::ThreadsForTest() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return threads_.size();
 }
 
 uint64_t Node::UsedBytes() {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,8 @@ class Node final : public NodeController {
   std::string InstanceDir(const std::string& instance_id) const;
   /// Blocks until no instance is being prepared or cleaned up in the background.
   void WaitIdleForTest();
+  /// Background threads not yet joined.
+  size_t ThreadsForTest();
   ImageCache& cache() { return cache_; }
 
  private:
@@ -102,6 +105,7 @@ class Node final : public NodeController {
   uint64_t seq_ = 0;
   int in_flight_ = 0;
   std::vector<std::thread> threads_;
+  std::set<std::thread::id> finished_;  // threads_ whose work is done, to be joined
 };
 
 }  // namespace euca::nc

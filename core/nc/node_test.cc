@@ -252,6 +252,16 @@ TEST_F(NodeTest, TerminatingWhileTheImageDownloadsStartsNothing) {
   EXPECT_EQ(Describe().state, InstanceState::kTeardown);
 }
 
+TEST_F(NodeTest, FinishedBackgroundThreadsAreJoinedSoALongRunningNodeKeepsFew) {
+  for (int i = 0; i < 20; ++i) {
+    std::string id = "i-000001" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+    RunAndWait(Request(id));
+    ASSERT_TRUE(node_->TerminateInstance(id).ok());
+  }
+  EXPECT_LE(node_->ThreadsForTest(), 1u);
+  EXPECT_EQ(hypervisor_.starts_for_test(), 20);
+}
+
 TEST_F(NodeTest, TeardownRecordsAreForgottenAfterAWhile) {
   RunAndWait();
   ASSERT_TRUE(node_->TerminateInstance(kId).ok());
