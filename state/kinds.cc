@@ -17,6 +17,11 @@ const std::vector<KindInfo>& Kinds() {
       {"signups", true, "signup-"},
       {"properties", true, ""},        // id = property name, e.g. "cloud.region"
       {"instances", false, "i-"},      // runtime: never resurrected by rollback
+      {"vm-types", true, ""},          // id = type name, e.g. "m1.small"
+      {"key-pairs", true, "key-"},
+      {"images", true, ""},            // emi-/eki-/eri- + hex
+      {"clusters", true, ""},          // id = cluster (zone) name
+      {"nodes", true, "node-"},
   };
   return kKinds;
 }
