@@ -29,10 +29,11 @@ setup() {
   assert_success
   assert_line --index 0 --regexp '^PROPERTY	cloud\.description	'
   assert_line --index 1 "$(printf 'PROPERTY\tcloud.region\teuca')"
-  assert_line --index 2 "$(printf 'PROPERTY\tsignup.auto-approve\tfalse')"
-  assert_equal "${#lines[@]}" 3
+  assert_line --index 2 "$(printf 'PROPERTY\tcloud.terminated-visible-seconds\t3600')"
+  assert_line --index 3 "$(printf 'PROPERTY\tsignup.auto-approve\tfalse')"
+  assert_equal "${#lines[@]}" 4
   run euca admin describe-properties cloud cloud.region
-  assert_equal "${#lines[@]}" 2
+  assert_equal "${#lines[@]}" 3
 }
 
 @test "admin describe-properties --output json" {
