@@ -394,7 +394,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   reservation.owner_id = caller.account_id;
   reservation.groups = plan.groups;
   std::string user_data_b64 = plan.user_data.empty() ? "" : api::Base64Encode(plan.user_data);
-  auto written = store_.Transact({caller.ToString(), "RunInstances", ""}, [&](state::Txn& t) -> Status {
+  auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
     reservation.instances.clear();
     reservation.id = "r-" + RandomHex(8);
     std::set<std::string> taken;
@@ -496,7 +496,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
     if (!ids.empty()) (void)ccs[zone]->TerminateInstances(ids);
   const std::string reason = "launch failed: " + failure.message();
   const int64_t then = clock_.NowMillis();
-  auto marked = store_.Transact({caller.ToString(), "RunInstances rollback", ""}, [&](state::Txn& t) -> Status {
+  auto marked = store_.Transact({caller.ToString(), "RunInstances rollback", request.request_id}, [&](state::Txn& t) -> Status {
     for (auto& i : reservation.instances) {
       i.state = model::kTerminated;
       i.reason = reason;
@@ -696,7 +696,8 @@ Result<DescribeInstancesResult> Compute::DescribeInstances(const model::Principa
 // ---- Terminate, reboot, console ----------------------------------------------------------------
 
 Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model::Principal& caller,
-                                                                     const std::vector<std::string>& ids) {
+                                                                     const std::vector<std::string>& ids,
+                                                                     const std::string& request_id) {
   if (ids.empty()) return Status(Code::kInvalidArgument, "at least one instance id is required", "MissingParameter");
   EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, ids));
   EUCA_RETURN_IF_ERROR(Reconcile(instances));  // drops expired ones: those are NotFound now
@@ -728,7 +729,7 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
 
   const int64_t now = clock_.NowMillis();
   std::unordered_map<std::string, InstanceStateChange> changes;
-  auto seq = store_.Transact({caller.ToString(), "TerminateInstances", ""}, [&](state::Txn& t) -> Status {
+  auto seq = store_.Transact({caller.ToString(), "TerminateInstances", request_id}, [&](state::Txn& t) -> Status {
     changes.clear();
     for (const auto& id : ids) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
@@ -787,6 +788,17 @@ Result<ConsoleOutput> Compute::GetConsoleOutput(const model::Principal& caller, 
     return text.status();
   }
   return out;
+}
+
+Result<std::string> Compute::Region() {
+  EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty("cloud.region"));
+  std::string value = def->default_value;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kProperties, "cloud.region"));
+    if (obj) value = obj->body.value("value", value);
+    return Status::Ok();
+  }));
+  return value;
 }
 
 // ---- Zones --------------------------------------------------------------------------------------

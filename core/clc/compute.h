@@ -47,6 +47,7 @@ struct RunInstancesRequest {
   std::string kernel_id;       ///< "" = the image's
   std::string ramdisk_id;      ///< "" = the image's
   std::string client_token;    ///< idempotency: "" = none; at most 64 ASCII characters
+  std::string request_id;      ///< the API request's id, for the history commit ("" = a new one)
 };
 
 /// A launch after its references are resolved: what the SLA hook reviews and may change.
@@ -149,13 +150,16 @@ class Compute final {
                                                     const DescribeInstancesRequest& request);
   /// All ids are checked first (NotFound names the first unknown); then each is terminated.
   Result<std::vector<InstanceStateChange>> TerminateInstances(const model::Principal& caller,
-                                                              const std::vector<std::string>& ids);
+                                                              const std::vector<std::string>& ids,
+                                                              const std::string& request_id = "");
   Status RebootInstances(const model::Principal& caller, const std::vector<std::string>& ids);
   Result<ConsoleOutput> GetConsoleOutput(const model::Principal& caller, const std::string& id);
   /// Zones named (all when empty; unknown names are NotFound). "verbose" among the names
   /// (administrator only) adds the free/max listing per VM type.
   Result<std::vector<AvailabilityZone>> DescribeAvailabilityZones(const model::Principal& caller,
                                                                   const std::vector<std::string>& names);
+  /// The cloud's region name (property cloud.region), as DescribeAvailabilityZones reports it.
+  Result<std::string> Region();
   /// Reconciles every unfinished instance with the clusters and drops expired terminated
   /// records (servers call it periodically; describe does it for what it shows).
   Status Reconcile();
