@@ -277,7 +277,6 @@ const std::vector<CommandSpec> kCommands = {
      "same lines and changes nothing.",
      {},
      &SetupRollback},
-
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
      "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port 0 "
@@ -318,6 +317,28 @@ const std::vector<CommandSpec> kCommands = {
      "and runs until SIGTERM or SIGINT; running VMs keep running.",
      {},
      &SetupServeNc},
+
+    {"serve cc",
+     "run a cluster controller in the foreground",
+     "Runs the cluster controller of one cluster (availability zone): it polls its node "
+     "controllers (--node, repeatable, and the list the cloud controller sends with setNodes) "
+     "every --poll-seconds (default 6) for their instances and free capacity, places each new "
+     "instance on a node by --policy, and passes terminate, reboot and console requests to the "
+     "node an instance runs on. Policies: greedy (the first node, in registration order, with "
+     "room), roundrobin (the next node with room after the one used last), pack (the fullest "
+     "node with room), spread (the emptiest node). Concurrent requests never over-commit a "
+     "node: instances placed but not yet seen in a poll count against it. A node that does "
+     "not answer a poll is down: its capacity counts as zero until it answers again.\n\n"
+     "Serves the internal API (POST /cc/runInstances, describeInstances, terminateInstances, "
+     "rebootInstances, getConsoleOutput, describeResources, describeNodes, setNodes, poll; "
+     "JSON) on --listen (default 127.0.0.1:8774) to the cloud controller, whose requests are "
+     "signed with the cloud's key; it calls its nodes signed with its own component key, and "
+     "reads its keys and the cloud CA from EUCA_HOME/keys. Prints, once it accepts "
+     "connections:\n\n"
+     "  cc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT; instances keep running on their nodes.",
+     {},
+     &SetupServeCc},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

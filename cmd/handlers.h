@@ -51,6 +51,7 @@ Handler SetupRollback(CLI::App& app);
 // cmd/serve.cc
 Handler SetupServeWalrus(CLI::App& app);
 Handler SetupServeNc(CLI::App& app);
+Handler SetupServeCc(CLI::App& app);
 
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);

@@ -6,7 +6,7 @@ _euca_words() {
   case "$1" in
     '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback' ;;
-    'serve') echo 'walrus nc' ;;
+    'serve') echo 'walrus nc cc' ;;
     'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
   esac
 }
@@ -45,6 +45,7 @@ _euca_options() {
     'admin rollback') echo '-h --help --object --dry-run --output --debug -U --url --region --home' ;;
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
     'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
+    'serve cc') echo '-h --help --listen --policy --poll-seconds --node --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -176,6 +177,10 @@ _euca_value() {
     'serve nc|--max-cores') echo 'any' ;;
     'serve nc|--max-memory') echo 'any' ;;
     'serve nc|--max-disk') echo 'any' ;;
+    'serve cc|--listen') echo 'any' ;;
+    'serve cc|--policy') echo 'any' ;;
+    'serve cc|--poll-seconds') echo 'any' ;;
+    'serve cc|--node') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -218,6 +223,7 @@ _euca() {
     euca-admin-rollback) path='admin rollback' ;;
     euca-serve-walrus) path='serve walrus' ;;
     euca-serve-nc) path='serve nc' ;;
+    euca-serve-cc) path='serve cc' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -274,4 +280,5 @@ complete -F _euca euca \
   euca-admin-diff \
   euca-admin-rollback \
   euca-serve-walrus \
-  euca-serve-nc
+  euca-serve-nc \
+  euca-serve-cc
