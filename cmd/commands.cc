@@ -277,6 +277,61 @@ const std::vector<CommandSpec> kCommands = {
      "same lines and changes nothing.",
      {},
      &SetupRollback},
+    {"admin register-cluster",
+     "register a cluster (availability zone)",
+     "Registers the cluster NAME, which becomes an availability zone of the cloud. With URL "
+     "(http://HOST:8774), the cloud controller reaches the cluster controller there (\"euca "
+     "serve cc\"); without, it runs the cluster controller itself, over the nodes registered "
+     "with \"euca admin register-node\". While no cluster is registered, the cloud has one "
+     "zone, named by the property cloud.embedded-zone, whose node runs inside the cloud "
+     "controller. NAME: 1 to 63 letters, digits, '.', '_' and '-'. One history commit. "
+     "Prints:\n\n"
+     "  CLUSTER\\tname\\turl",
+     {"euca-register-cluster"},
+     &SetupRegisterCluster},
+    {"admin deregister-cluster",
+     "deregister a cluster",
+     "Removes the cluster NAME from the cloud. A cluster that still has nodes is refused "
+     "(exit status 5): deregister its nodes first. Instances on it are not touched. One "
+     "history commit; prints nothing.",
+     {"euca-deregister-cluster"},
+     &SetupDeregisterCluster},
+    {"admin describe-clusters",
+     "list the registered clusters",
+     "Prints the registered clusters in registration order, each asked whether it answers:\n\n"
+     "  CLUSTER\\tname\\turl\\tnodes\\tstate\n\n"
+     "where url is empty for a cluster the cloud controller runs itself, nodes the number of "
+     "nodes registered in it, and state up or down.",
+     {"euca-describe-clusters"},
+     &SetupDescribeClusters},
+    {"admin register-node",
+     "register a node controller in a cluster",
+     "Registers the node controller at URL (http://HOST:8775, \"euca serve nc\") in CLUSTER; "
+     "its cluster controller places instances on it from its next poll. A URL belongs to one "
+     "cluster only. One history commit. Prints:\n\n"
+     "  NODE\\tcluster\\turl\\tid",
+     {},
+     &SetupRegisterNode},
+    {"admin deregister-node",
+     "deregister a node controller",
+     "Removes the node controller at URL from CLUSTER; no new instance goes there. Instances "
+     "on it keep running. One history commit; prints nothing.",
+     {},
+     &SetupDeregisterNode},
+    {"admin describe-nodes",
+     "list the node controllers and their free capacity",
+     "Polls the registered clusters (or only CLUSTER) and prints each node their cluster "
+     "controller has, in registration order:\n\n"
+     "  NODE\\tcluster\\turl\\tstate\\tcores-free\\tcores-max\\tmemory-free\\tmemory-max\\t"
+     "disk-free\\tdisk-max\\tinstances\\terror\n\n"
+     "where state is up or down (the node did not answer: its capacity counts as zero; error "
+     "says why), or unknown when its cluster controller does not answer; memory is in MiB, "
+     "disk in GiB; free capacity counts instances placed but not yet started. Nothing is "
+     "printed while no cluster is registered (the embedded zone's node belongs to the cloud "
+     "controller's process).",
+     {"euca-describe-nodes"},
+     &SetupDescribeNodes},
+
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
      "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port 0 "
