@@ -3,8 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "core/cc/test_support.h"
+#include "core/nc/test_support.h"
 #include "state/memory_store.h"
+#include "state/sqlite_store.h"
 
 namespace euca::clc {
 namespace {
@@ -228,6 +234,57 @@ TEST_F(DirectoryTest, AnUnreachableNodeIsDownNotAnError) {
   std::vector<Zone> zones = dir->Zones().value();
   ASSERT_EQ(zones.size(), 1u);
   EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://gone:8775 down"));
+}
+
+// The real embedded zone: a cloud made by InitCloud on the fake hypervisor; its node is an
+// nc::Node in this process, rooted in the cloud's home.
+TEST(EmbeddedZoneTest, TheEmbeddedNodeRunsAnInstanceInProcess) {
+  nc::TempDir dir;
+  const std::string home = dir.path() + "/cloud";
+  auto init = InitCloud({.home = home, .properties = {{"nc.hypervisor", "fake://"}}}, PosixEnv(), RealClock());
+  ASSERT_TRUE(init.ok()) << init.status().ToString();
+  auto store = state::OpenSqliteStore(home, RealClock());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::ofstream(dir.path() + "/root.img") << std::string(4096, 'r');
+
+  StoreClusterDirectory directory(**store, PosixEnv(), RealClock(), home);
+  std::vector<Zone> zones = Get(directory.Zones());
+  ASSERT_EQ(zones.size(), 1u);
+  EXPECT_EQ(zones[0].name, "local");
+  std::vector<cc::NodeStatus> nodes = Get(zones[0].cc->DescribeNodes());
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].url, "local://nc");
+  EXPECT_EQ(nodes[0].state, "up") << nodes[0].error;
+  EXPECT_GT(nodes[0].resource.cores_max, 0);
+
+  cc::RunInstancesRequest run;
+  nc::RunInstanceRequest r;
+  r.instance_id = "i-0000e001";
+  r.image = {"emi-00000001", "file://" + dir.path() + "/root.img"};
+  r.vm_type = {"m1.small", 1, 128, 1};
+  run.instances.push_back(r);
+  std::vector<cc::Placement> placed = Get(zones[0].cc->RunInstances(run));
+  ASSERT_EQ(placed.size(), 1u);
+  EXPECT_TRUE(placed[0].status.ok()) << placed[0].status.ToString();
+  EXPECT_EQ(placed[0].node, "local://nc");
+  EXPECT_TRUE(std::filesystem::exists(home + "/nc/instances/i-0000e001"));
+  EXPECT_EQ(Get(zones[0].cc->TerminateInstances({"i-0000e001"}))[0].shutdown_state, "Teardown");
+
+  // Walrus locations go to image delivery in this process: a bucket that does not exist
+  // fails there, and the instance goes to Teardown with Walrus' reason.
+  r.instance_id = "i-0000e002";
+  r.image = {"emi-00000002", "nobucket/none.manifest.xml"};
+  run.instances = {r};
+  ASSERT_TRUE(Get(zones[0].cc->RunInstances(run))[0].status.ok());
+  nc::Instance seen;
+  for (int i = 0; i < 2000 && seen.state != nc::InstanceState::kTeardown; ++i) {
+    ASSERT_TRUE(zones[0].cc->Poll().ok());
+    std::vector<cc::CcInstance> d = Get(zones[0].cc->DescribeInstances({"i-0000e002"}));
+    if (!d.empty()) seen = d[0].instance;
+    if (seen.state != nc::InstanceState::kTeardown) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(seen.state, nc::InstanceState::kTeardown);
+  EXPECT_THAT(seen.reason, HasSubstr("nobucket"));
 }
 
 }  // namespace
