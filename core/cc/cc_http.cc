@@ -11,9 +11,9 @@ namespace {
 
 constexpr std::string_view kPrefix = "/cc/";
 
-constexpr std::string_view kOperations[] = {"runInstances",     "describeInstances", "terminateInstances",
-                                            "rebootInstances",  "getConsoleOutput",  "describeResources",
-                                            "describeNodes",    "setNodes",          "poll"};
+constexpr std::string_view kOperations[] = {"runInstances",    "describeInstances", "terminateInstances",
+                                            "rebootInstances", "getConsoleOutput",  "describeResources",
+                                            "describeNodes",   "setNodes",          "poll"};
 
 http::Response JsonReply(int status, const Json& body) {
   return http::Response::Text(status, body.dump() + "\n", "application/json");
@@ -182,7 +182,8 @@ Result<Placement> PlacementFromJson(const Json& j) {
   EUCA_ASSIGN_OR_RETURN(p.node, Str(j, "node"));
   EUCA_ASSIGN_OR_RETURN(const Json* error, Field(j, "error", false));
   if (error != nullptr) {
-    p.status = api::StatusFromInternalError(500, Json{{"error", *error}}.dump(), "placement of '" + p.instance_id + "'");
+    p.status =
+        api::StatusFromInternalError(500, Json{{"error", *error}}.dump(), "placement of '" + p.instance_id + "'");
   }
   return p;
 }
@@ -241,7 +242,7 @@ Result<NodeStatus> NodeStatusFromJson(const Json& j) {
 
 http::Handler MakeCcHandler(ClusterController& cluster, Authenticator authenticate) {
   return [&cluster, authenticate = std::move(authenticate)](const http::RequestHead& head,
-                                                              http::BodyReader& reader) -> http::Response {
+                                                            http::BodyReader& reader) -> http::Response {
     if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) {
       http::Response r =
           ErrorReply(NotFound("no such path '" + head.path + "': the cluster controller serves /cc/<operation>"));

@@ -4,9 +4,8 @@
 // cloud controller uses to reach a remote cluster. Requests are authenticated by the
 // caller-supplied Authenticator (component credentials of the CLC in production).
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/cc/cluster_controller.h"
 #include "core/http/client.h"

@@ -86,7 +86,8 @@ TEST_F(CcHttpTest, EveryOperationRoundTrips) {
   EXPECT_EQ(d.value()[0].instance.request.user_data, std::string("\0\x01binary", 8));
   EXPECT_EQ(cc.DescribeInstances({}).value().size(), 4u);
 
-  Result<std::vector<VmTypeAvailability>> res = cc.DescribeResources({{"m1.small", 1, 256, 5}, {"c1.medium", 2, 256, 5}});
+  Result<std::vector<VmTypeAvailability>> res =
+      cc.DescribeResources({{"m1.small", 1, 256, 5}, {"c1.medium", 2, 256, 5}});
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   ASSERT_EQ(res.value().size(), 2u);
   EXPECT_EQ(res.value()[0].type.name, "m1.small");

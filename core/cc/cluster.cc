@@ -162,10 +162,10 @@ void Cluster::PollNode(const std::shared_ptr<Node>& node) {
   if (gen < node->applied_gen) return;  // a newer poll answered first
   node->applied_gen = gen;
   node->status.last_poll_ms = now;
-  Status failed = !connected.ok()                ? connected
-                  : !answer.instances.ok()       ? answer.instances.status()
-                  : !answer.resource.ok()        ? answer.resource.status()
-                                                 : Status::Ok();
+  Status failed = !connected.ok()          ? connected
+                  : !answer.instances.ok() ? answer.instances.status()
+                  : !answer.resource.ok()  ? answer.resource.status()
+                                           : Status::Ok();
   if (!failed.ok()) {
     MarkDownLocked(*node, failed);
     return;  // the instances stay as last seen
@@ -500,7 +500,8 @@ Result<std::vector<nc::TerminateResult>> Cluster::TerminateInstances(const std::
       continue;
     }
     Result<nc::TerminateResult> r =
-        nc ? nc->TerminateInstance(id) : Result<nc::TerminateResult>(Unavailable("node '" + node->url + "' is not connected"));
+        nc ? nc->TerminateInstance(id)
+           : Result<nc::TerminateResult>(Unavailable("node '" + node->url + "' is not connected"));
     if (!r.ok()) {
       if (first_error.ok()) first_error = r.status().WithContext("terminate '" + id + "' on node '" + node->url + "'");
       continue;

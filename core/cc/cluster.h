@@ -73,7 +73,7 @@ class Cluster final : public ClusterController {
   // An instance placed on a node whose start the node's last poll does not show yet.
   struct InFlight {
     model::VmType type;
-    bool started = false;    // the node accepted it
+    bool started = false;      // the node accepted it
     uint64_t started_gen = 0;  // the node's poll generation when it did
   };
   struct Node {
@@ -116,9 +116,9 @@ class Cluster final : public ClusterController {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<Node>> nodes_;  // registration order
   std::unordered_map<std::string, std::shared_ptr<Node>> by_url_;
-  std::map<std::string, Known> instances_;  // by id: O(log n) lookups, ordered listing
+  std::map<std::string, Known> instances_;                // by id: O(log n) lookups, ordered listing
   std::unordered_map<std::string, std::string> placing_;  // instance id -> node URL while starting
-  size_t next_rr_ = 0;  // round-robin position in nodes_
+  size_t next_rr_ = 0;                                    // round-robin position in nodes_
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

@@ -132,10 +132,10 @@ TEST_F(ClusterTest, RoundRobinStartsAfterTheNodeUsedLast) {
 TEST_F(ClusterTest, PackFillsTheFullestNodeAndSpreadTheEmptiest) {
   auto pack = Make(SchedulePolicy::kPack);
   ASSERT_TRUE(pack->RunInstances([] {
-                     RunInstancesRequest r = Batch(1, 2);
-                     r.target_node = "b";
-                     return r;
-                   }())
+                    RunInstancesRequest r = Batch(1, 2);
+                    r.target_node = "b";
+                    return r;
+                  }())
                   .ok());
   // b has 2 cores left, a and c 4: pack goes to b until it is full, then to a.
   EXPECT_THAT(NodesOf(pack->RunInstances(Batch(10, 3)).value()), ElementsAre("b", "b", "a"));
@@ -177,8 +177,8 @@ TEST_F(ClusterTest, NoRoomIsInsufficientInstanceCapacityNamingTheInstance) {
 
 TEST_F(ClusterTest, NoOverCommitWithManyConcurrentRequests) {
   // The fakes accept whatever they are sent: only the cluster's bookkeeping keeps each at 4.
-  for (SchedulePolicy policy : {SchedulePolicy::kGreedy, SchedulePolicy::kRoundRobin, SchedulePolicy::kPack,
-                                SchedulePolicy::kSpread}) {
+  for (SchedulePolicy policy :
+       {SchedulePolicy::kGreedy, SchedulePolicy::kRoundRobin, SchedulePolicy::kPack, SchedulePolicy::kSpread}) {
     fakes_.clear();
     FakeNodes fresh;
     std::vector<std::string> urls;
@@ -483,7 +483,8 @@ TEST_F(ClusterOnNodesTest, RunsPollsAndTerminatesOnRealNodes) {
   ASSERT_TRUE(cluster_->Poll().ok());
   std::vector<CcInstance> all = cluster_->DescribeInstances({}).value();
   ASSERT_EQ(all.size(), 3u);
-  for (const CcInstance& i : all) EXPECT_EQ(i.instance.state, nc::InstanceState::kExtant) << i.instance.request.instance_id;
+  for (const CcInstance& i : all)
+    EXPECT_EQ(i.instance.state, nc::InstanceState::kExtant) << i.instance.request.instance_id;
   EXPECT_EQ(nodes_["http://n1:8775"]->hypervisor.starts_for_test(), 2);
   std::vector<VmTypeAvailability> r = cluster_->DescribeResources({kLarge, kSmall}).value();
   EXPECT_EQ(r[0].available, 1);

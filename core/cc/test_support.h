@@ -26,10 +26,10 @@ class FakeNc final : public nc::NodeController {
     max_.disk_max_gib = disk_gib;
   }
 
-  std::atomic<bool> down{false};        ///< every call answers Unavailable
-  std::atomic<int> refuse_runs{0};      ///< the next N RunInstance calls answer ResourceExhausted
+  std::atomic<bool> down{false};    ///< every call answers Unavailable
+  std::atomic<int> refuse_runs{0};  ///< the next N RunInstance calls answer ResourceExhausted
   std::atomic<bool> check_capacity{false};
-  std::atomic<int> runs{0};             ///< RunInstance calls that started an instance
+  std::atomic<int> runs{0};  ///< RunInstance calls that started an instance
 
   Result<nc::Instance> RunInstance(const nc::RunInstanceRequest& request) override {
     if (down) return Unavailable("connection refused");
@@ -118,7 +118,8 @@ class FakeNc final : public nc::NodeController {
  private:
   nc::NodeResource ResourceLocked() {
     nc::NodeResource r = max_;
-    int64_t cores = r.cores_max, mem = static_cast<int64_t>(r.memory_max_mib), disk = static_cast<int64_t>(r.disk_max_gib);
+    int64_t cores = r.cores_max, mem = static_cast<int64_t>(r.memory_max_mib),
+            disk = static_cast<int64_t>(r.disk_max_gib);
     for (const auto& [id, i] : instances_) {
       if (i.state == nc::InstanceState::kTeardown) continue;
       cores -= i.request.vm_type.cores;
@@ -151,7 +152,8 @@ class FakeNc final : public nc::NodeController {
 /// Node URLs -> nodes; an unknown URL cannot be connected (NotFound).
 class FakeNodes {
  public:
-  std::shared_ptr<FakeNc> Add(const std::string& url, int cores = 4, uint64_t memory_mib = 4096, uint64_t disk_gib = 100) {
+  std::shared_ptr<FakeNc> Add(const std::string& url, int cores = 4, uint64_t memory_mib = 4096,
+                              uint64_t disk_gib = 100) {
     auto node = std::make_shared<FakeNc>(cores, memory_mib, disk_gib);
     std::lock_guard<std::mutex> lock(mu_);
     nodes_[url] = node;

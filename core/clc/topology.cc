@@ -48,7 +48,8 @@ std::string TrimSlashes(std::string url) {
 }
 
 Status UnknownCluster(const std::string& name) {
-  return NotFound("no cluster '" + name + "'; see 'euca admin describe-clusters', or register it with "
+  return NotFound("no cluster '" + name +
+                  "'; see 'euca admin describe-clusters', or register it with "
                   "'euca admin register-cluster'");
 }
 
@@ -70,9 +71,8 @@ Result<std::vector<model::NodeRecord>> ListNodes(Txn& t, const std::optional<std
     EUCA_ASSIGN_OR_RETURN(model::NodeRecord n, Decode<model::NodeRecord>(o, model::NodeRecordFromJson));
     out.push_back(std::move(n));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.created_ms, a.url) < std::tie(b.created_ms, b.url);
-  });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.created_ms, a.url) < std::tie(b.created_ms, b.url); });
   return out;
 }
 
@@ -209,7 +209,8 @@ Result<std::vector<model::NodeRecord>> Topology::DescribeNodes(const Principal& 
     EUCA_ASSIGN_OR_RETURN(TopologySnapshot snap, ReadTopology(store_));
     std::map<std::string, size_t> rank;
     for (size_t i = 0; i < snap.clusters.size(); ++i) rank[snap.clusters[i].name] = i;
-    std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return rank[a.cluster] < rank[b.cluster]; });
+    std::stable_sort(out.begin(), out.end(),
+                     [&](const auto& a, const auto& b) { return rank[a.cluster] < rank[b.cluster]; });
   }
   return out;
 }
@@ -257,8 +258,8 @@ NodeFactory EmbeddedNodeFactory(state::StateStore& store, Env& env, Clock& clock
       // A Walrus daemon serves the images: fetch them from it as a node controller would.
       EUCA_ASSIGN_OR_RETURN(std::string cert, env.ReadFile(paths.ComponentCert("nc")));
       EUCA_ASSIGN_OR_RETURN(std::string key, env.ReadFile(paths.ComponentKey("nc")));
-      setup.image_source = std::make_unique<walrus::HttpImageSource>(
-          walrus::HttpImageSourceOptions{.walrus_url = s3_url, .credentials = {cert, key}, .clock = &clock, .client = {}});
+      setup.image_source = std::make_unique<walrus::HttpImageSource>(walrus::HttpImageSourceOptions{
+          .walrus_url = s3_url, .credentials = {cert, key}, .clock = &clock, .client = {}});
     } else {
       EUCA_ASSIGN_OR_RETURN(std::string cache_bytes, admin.GetProperty("walrus.image-cache-bytes"));
       EUCA_ASSIGN_OR_RETURN(std::string cloud_key, env.ReadFile(paths.CloudKey()));
@@ -267,14 +268,15 @@ NodeFactory EmbeddedNodeFactory(state::StateStore& store, Env& env, Clock& clock
       EUCA_ASSIGN_OR_RETURN(source->cache, walrus::ImageCache::Open({.dir = paths.Walrus() + "/image-cache",
                                                                      .max_bytes = std::stoull(cache_bytes),
                                                                      .clock = &clock}));
-      source->delivery = std::make_unique<walrus::ImageDelivery>(*source->backend, *source->cache,
-                                                                 walrus::SignerCertificatesFromStore(store),
-                                                                 walrus::ImageDeliveryOptions{.cloud_key_pem = cloud_key});
+      source->delivery = std::make_unique<walrus::ImageDelivery>(
+          *source->backend, *source->cache, walrus::SignerCertificatesFromStore(store),
+          walrus::ImageDeliveryOptions{.cloud_key_pem = cloud_key});
       source->source = std::make_unique<walrus::DeliveryImageSource>(*source->delivery);
       setup.image_source = std::move(source);
     }
     setup.options.root = home + "/nc";
-    EUCA_ASSIGN_OR_RETURN(std::shared_ptr<nc::Node> node, nc::OpenNode(env, RealCommandRunner(), clock, std::move(setup)));
+    EUCA_ASSIGN_OR_RETURN(std::shared_ptr<nc::Node> node,
+                          nc::OpenNode(env, RealCommandRunner(), clock, std::move(setup)));
     return std::shared_ptr<nc::NodeController>(std::move(node));
   };
 }
@@ -289,8 +291,8 @@ StoreClusterDirectory::StoreClusterDirectory(state::StateStore& store, Env& env,
   Clock* clock_ptr = &clock_;
   if (!options_.node_connector) {
     // Registered nodes are reached as the cluster controller would: signed as "cc".
-    options_.node_connector = [paths, env_ptr, clock_ptr](const std::string& url)
-        -> Result<std::shared_ptr<nc::NodeController>> {
+    options_.node_connector = [paths, env_ptr,
+                               clock_ptr](const std::string& url) -> Result<std::shared_ptr<nc::NodeController>> {
       EUCA_ASSIGN_OR_RETURN(std::string cert, env_ptr->ReadFile(paths.ComponentCert("cc")));
       EUCA_ASSIGN_OR_RETURN(std::string key, env_ptr->ReadFile(paths.ComponentKey("cc")));
       return std::shared_ptr<nc::NodeController>(
@@ -299,8 +301,8 @@ StoreClusterDirectory::StoreClusterDirectory(state::StateStore& store, Env& env,
   }
   if (!options_.cluster_connector) {
     // Remote clusters are called as the cloud controller: signed with the cloud's key.
-    options_.cluster_connector = [paths, env_ptr, clock_ptr](const std::string& url)
-        -> Result<std::shared_ptr<cc::ClusterController>> {
+    options_.cluster_connector = [paths, env_ptr,
+                                  clock_ptr](const std::string& url) -> Result<std::shared_ptr<cc::ClusterController>> {
       EUCA_ASSIGN_OR_RETURN(std::string cert, env_ptr->ReadFile(paths.CloudCert()));
       EUCA_ASSIGN_OR_RETURN(std::string key, env_ptr->ReadFile(paths.CloudKey()));
       return std::shared_ptr<cc::ClusterController>(

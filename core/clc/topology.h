@@ -109,11 +109,11 @@ class StoreClusterDirectory final : public ClusterDirectory {
 
  private:
   struct Entry {
-    std::string url;                            // "" for in-process
+    std::string url;  // "" for in-process
     std::shared_ptr<cc::ClusterController> cc;
-    std::shared_ptr<cc::Cluster> local;         // set when in-process
-    std::vector<std::string> nodes;             // the node list last set
-    bool nodes_sent = false;                    // a remote cluster got a node list from us
+    std::shared_ptr<cc::Cluster> local;  // set when in-process
+    std::vector<std::string> nodes;      // the node list last set
+    bool nodes_sent = false;             // a remote cluster got a node list from us
   };
   Result<std::shared_ptr<cc::Cluster>> NewLocalCluster();
   Result<std::string> EmbeddedZoneName();

@@ -182,10 +182,14 @@ TEST_F(DirectoryTest, WithoutClustersTheCloudHasOneEmbeddedZone) {
   EXPECT_THAT(NodesOf(zones[0]), ElementsAre("local://nc up"));
   EXPECT_EQ(zones[0].cc->DescribeResources({{"m1.small", 1, 256, 5}}).value()[0].available, 2);
   // Its name is a property.
-  ASSERT_TRUE(store_.Transact({"admin@eucalyptus", "set", ""}, [](state::Txn& t) {
-                  return t.Put({"properties", "cloud.embedded-zone", "", "",
-                                state::Json{{"name", "cloud.embedded-zone"}, {"value", "home"}}, std::nullopt});
-                }).ok());
+  ASSERT_TRUE(store_
+                  .Transact({"admin@eucalyptus", "set", ""},
+                            [](state::Txn& t) {
+                              return t.Put({"properties", "cloud.embedded-zone", "", "",
+                                            state::Json{{"name", "cloud.embedded-zone"}, {"value", "home"}},
+                                            std::nullopt});
+                            })
+                  .ok());
   EXPECT_THAT(Names(dir->Zones().value()), ElementsAre("home"));
   EXPECT_EQ(embedded_opens_, 1) << "the embedded node is opened once";
 }
