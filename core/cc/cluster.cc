@@ -352,12 +352,10 @@ Placement Cluster::StartOne(const nc::RunInstanceRequest& request, const std::st
   while (true) {
     if (!node) {
       std::lock_guard<std::mutex> lock(mu_);
-      // Another request may have placed it meanwhile: repeating an instance starts nothing.
-      if (auto k = instances_.find(id); k != instances_.end()) return {id, k->second.cc.node, Status::Ok()};
-      if (auto p = placing_.find(id); p != placing_.end()) return {id, p->second, Status::Ok()};
       Status why;
       node = PickLocked(request.vm_type, target, tried, &why);
       if (!node) {
+        placing_.erase(id);
         if (why.code() != Code::kResourceExhausted) return {id, "", why};
         if (!last.ok() && last.code() != Code::kResourceExhausted) return {id, "", last};  // e.g. unreachable
         return {id, "", NoRoom(request, tried.empty() ? why.message() : "on any node of this cluster")};
@@ -373,8 +371,8 @@ Placement Cluster::StartOne(const nc::RunInstanceRequest& request, const std::st
     Result<nc::Instance> started =
         nc ? nc->RunInstance(request) : Result<nc::Instance>(Unavailable("node '" + node->url + "' is not connected"));
     std::lock_guard<std::mutex> lock(mu_);
-    placing_.erase(id);
     if (started.ok()) {
+      placing_.erase(id);
       auto current = by_url_.find(node->url);
       if (current == by_url_.end() || current->second != node) {
         // The node left the cluster while the instance started on it.
@@ -396,7 +394,10 @@ Placement Cluster::StartOne(const nc::RunInstanceRequest& request, const std::st
     last = started.status().WithContext("node '" + node->url + "'");
     const Code code = started.status().code();
     if (code == Code::kUnavailable) MarkDownLocked(*node, started.status());
-    if (code != Code::kResourceExhausted && code != Code::kUnavailable) return {id, "", last};
+    if (code != Code::kResourceExhausted && code != Code::kUnavailable) {
+      placing_.erase(id);
+      return {id, "", last};
+    }
     // Full after all (or unreachable): try the next node that fits.
     tried.insert(node->url);
     node.reset();
@@ -430,7 +431,9 @@ Result<std::vector<Placement>> Cluster::RunInstances(const RunInstancesRequest& 
         continue;
       }
       if (auto p = placing_.find(r.instance_id); p != placing_.end()) {
+        // Being placed by another request: its node once chosen.
         out[i].node = p->second;
+        if (p->second.empty()) out[i].status = Conflict("instance '" + r.instance_id + "' is being placed; try again");
         continue;
       }
       Status why;
@@ -439,10 +442,9 @@ Result<std::vector<Placement>> Cluster::RunInstances(const RunInstancesRequest& 
         out[i].status = why;
         continue;
       }
-      if (node) {
-        node->in_flight[r.instance_id] = InFlight{r.vm_type, false, 0};
-        placing_[r.instance_id] = node->url;
-      }
+      // The id is claimed until StartOne is done with it, so a concurrent repeat starts nothing.
+      if (node) node->in_flight[r.instance_id] = InFlight{r.vm_type, false, 0};
+      placing_[r.instance_id] = node ? node->url : "";
       reserved[i] = node;
       todo[i] = true;
     }

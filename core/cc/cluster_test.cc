@@ -310,6 +310,25 @@ TEST_F(ClusterTest, RepeatingAnInstanceReturnsItsNodeAndStartsNothing) {
   EXPECT_EQ(c->RunInstances({}).status().code(), Code::kInvalidArgument);
 }
 
+TEST_F(ClusterTest, ConcurrentRepeatsOfOneInstanceStartItOnce) {
+  auto c = Make(SchedulePolicy::kRoundRobin);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        Result<std::vector<Placement>> p = c->RunInstances(Batch(1000 + round, 1));
+        if (p.ok() && p.value()[0].status.ok()) ++ok;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_GE(ok, 1);
+  }
+  EXPECT_EQ(fakes_["a"]->runs + fakes_["b"]->runs + fakes_["c"]->runs, 10);
+  EXPECT_EQ(c->DescribeInstances({}).value().size(), 10u);
+  EXPECT_EQ(c->DescribeResources({kSmall}).value()[0].available, 2);
+}
+
 TEST_F(ClusterTest, AnInvalidRequestIsRefusedAndReservesNothing) {
   auto c = Make(SchedulePolicy::kGreedy);
   RunInstancesRequest r = Batch(1, 1);
