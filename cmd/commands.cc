@@ -277,6 +277,60 @@ const std::vector<CommandSpec> kCommands = {
      "same lines and changes nothing.",
      {},
      &SetupRollback},
+    {"admin register-cluster",
+     "register a cluster (availability zone)",
+     "Registers the cluster NAME, which becomes an availability zone of the cloud. With URL "
+     "(http://HOST:8774), the cloud controller reaches the cluster controller there (\"euca "
+     "serve cc\"); without, it runs the cluster controller itself, over the nodes registered "
+     "with \"euca admin register-node\". While no cluster is registered, the cloud has one "
+     "zone, named by the property cloud.embedded-zone, whose node runs inside the cloud "
+     "controller. NAME: 1 to 63 letters, digits, '.', '_' and '-'. One history commit. "
+     "Prints:\n\n"
+     "  CLUSTER\\tname\\turl",
+     {"euca-register-cluster"},
+     &SetupRegisterCluster},
+    {"admin deregister-cluster",
+     "deregister a cluster",
+     "Removes the cluster NAME from the cloud. A cluster that still has nodes is refused "
+     "(exit status 5): deregister its nodes first. Instances on it are not touched. One "
+     "history commit; prints nothing.",
+     {"euca-deregister-cluster"},
+     &SetupDeregisterCluster},
+    {"admin describe-clusters",
+     "list the registered clusters",
+     "Prints the registered clusters in registration order, each asked whether it answers:\n\n"
+     "  CLUSTER\\tname\\turl\\tnodes\\tstate\n\n"
+     "where url is empty for a cluster the cloud controller runs itself, nodes the number of "
+     "nodes registered in it, and state up or down.",
+     {"euca-describe-clusters"},
+     &SetupDescribeClusters},
+    {"admin register-node",
+     "register a node controller in a cluster",
+     "Registers the node controller at URL (http://HOST:8775, \"euca serve nc\") in CLUSTER; "
+     "its cluster controller places instances on it from its next poll. A URL belongs to one "
+     "cluster only. One history commit. Prints:\n\n"
+     "  NODE\\tcluster\\turl\\tid",
+     {},
+     &SetupRegisterNode},
+    {"admin deregister-node",
+     "deregister a node controller",
+     "Removes the node controller at URL from CLUSTER; no new instance goes there. Instances "
+     "on it keep running. One history commit; prints nothing.",
+     {},
+     &SetupDeregisterNode},
+    {"admin describe-nodes",
+     "list the node controllers and their free capacity",
+     "Polls the registered clusters (or only CLUSTER) and prints each node their cluster "
+     "controller has, in registration order:\n\n"
+     "  NODE\\tcluster\\turl\\tstate\\tcores-free\\tcores-max\\tmemory-free\\tmemory-max\\t"
+     "disk-free\\tdisk-max\\tinstances\\terror\n\n"
+     "where state is up or down (the node did not answer: its capacity counts as zero; error "
+     "says why), or unknown when its cluster controller does not answer; memory is in MiB, "
+     "disk in GiB; free capacity counts instances placed but not yet started. Nothing is "
+     "printed while no cluster is registered (the embedded zone's node belongs to the cloud "
+     "controller's process).",
+     {"euca-describe-nodes"},
+     &SetupDescribeNodes},
 
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
@@ -318,6 +372,28 @@ const std::vector<CommandSpec> kCommands = {
      "and runs until SIGTERM or SIGINT; running VMs keep running.",
      {},
      &SetupServeNc},
+
+    {"serve cc",
+     "run a cluster controller in the foreground",
+     "Runs the cluster controller of one cluster (availability zone): it polls its node "
+     "controllers (--node, repeatable, and the list the cloud controller sends with setNodes) "
+     "every --poll-seconds (default 6) for their instances and free capacity, places each new "
+     "instance on a node by --policy, and passes terminate, reboot and console requests to the "
+     "node an instance runs on. Policies: greedy (the first node, in registration order, with "
+     "room), roundrobin (the next node with room after the one used last), pack (the fullest "
+     "node with room), spread (the emptiest node). Concurrent requests never over-commit a "
+     "node: instances placed but not yet seen in a poll count against it. A node that does "
+     "not answer a poll is down: its capacity counts as zero until it answers again.\n\n"
+     "Serves the internal API (POST /cc/runInstances, describeInstances, terminateInstances, "
+     "rebootInstances, getConsoleOutput, describeResources, describeNodes, setNodes, poll; "
+     "JSON) on --listen (default 127.0.0.1:8774) to the cloud controller, whose requests are "
+     "signed with the cloud's key; it calls its nodes signed with its own component key, and "
+     "reads its keys and the cloud CA from EUCA_HOME/keys. Prints, once it accepts "
+     "connections:\n\n"
+     "  cc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT; instances keep running on their nodes.",
+     {},
+     &SetupServeCc},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

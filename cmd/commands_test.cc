@@ -78,7 +78,7 @@ TEST(CommandsTest, NextWords) {
                                       "download-bundle", "delete-bundle", "admin", "serve"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
-  EXPECT_EQ(admin.size(), 18u);
+  EXPECT_EQ(admin.size(), 24u);
   EXPECT_TRUE(NextWords("admin init").empty());
 }
 

@@ -48,9 +48,18 @@ Handler SetupShow(CLI::App& app);
 Handler SetupDiff(CLI::App& app);
 Handler SetupRollback(CLI::App& app);
 
+// cmd/admin_topology.cc
+Handler SetupRegisterCluster(CLI::App& app);
+Handler SetupDeregisterCluster(CLI::App& app);
+Handler SetupDescribeClusters(CLI::App& app);
+Handler SetupRegisterNode(CLI::App& app);
+Handler SetupDeregisterNode(CLI::App& app);
+Handler SetupDescribeNodes(CLI::App& app);
+
 // cmd/serve.cc
 Handler SetupServeWalrus(CLI::App& app);
 Handler SetupServeNc(CLI::App& app);
+Handler SetupServeCc(CLI::App& app);
 
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);

@@ -5,8 +5,8 @@
 _euca_words() {
   case "$1" in
     '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
-    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback' ;;
-    'serve') echo 'walrus nc' ;;
+    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
+    'serve') echo 'walrus nc cc' ;;
     'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
   esac
 }
@@ -43,8 +43,15 @@ _euca_options() {
     'admin show') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin diff') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin rollback') echo '-h --help --object --dry-run --output --debug -U --url --region --home' ;;
+    'admin register-cluster') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin deregister-cluster') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin describe-clusters') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin register-node') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin deregister-node') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin describe-nodes') echo '-h --help --output --debug -U --url --region --home' ;;
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
     'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
+    'serve cc') echo '-h --help --listen --policy --poll-seconds --node --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -176,6 +183,10 @@ _euca_value() {
     'serve nc|--max-cores') echo 'any' ;;
     'serve nc|--max-memory') echo 'any' ;;
     'serve nc|--max-disk') echo 'any' ;;
+    'serve cc|--listen') echo 'any' ;;
+    'serve cc|--policy') echo 'any' ;;
+    'serve cc|--poll-seconds') echo 'any' ;;
+    'serve cc|--node') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -216,8 +227,19 @@ _euca() {
     euca-admin-show) path='admin show' ;;
     euca-admin-diff) path='admin diff' ;;
     euca-admin-rollback) path='admin rollback' ;;
+    euca-admin-register-cluster) path='admin register-cluster' ;;
+    euca-register-cluster) path='admin register-cluster' ;;
+    euca-admin-deregister-cluster) path='admin deregister-cluster' ;;
+    euca-deregister-cluster) path='admin deregister-cluster' ;;
+    euca-admin-describe-clusters) path='admin describe-clusters' ;;
+    euca-describe-clusters) path='admin describe-clusters' ;;
+    euca-admin-register-node) path='admin register-node' ;;
+    euca-admin-deregister-node) path='admin deregister-node' ;;
+    euca-admin-describe-nodes) path='admin describe-nodes' ;;
+    euca-describe-nodes) path='admin describe-nodes' ;;
     euca-serve-walrus) path='serve walrus' ;;
     euca-serve-nc) path='serve nc' ;;
+    euca-serve-cc) path='serve cc' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -273,5 +295,16 @@ complete -F _euca euca \
   euca-admin-show \
   euca-admin-diff \
   euca-admin-rollback \
+  euca-admin-register-cluster \
+  euca-register-cluster \
+  euca-admin-deregister-cluster \
+  euca-deregister-cluster \
+  euca-admin-describe-clusters \
+  euca-describe-clusters \
+  euca-admin-register-node \
+  euca-admin-deregister-node \
+  euca-admin-describe-nodes \
+  euca-describe-nodes \
   euca-serve-walrus \
-  euca-serve-nc
+  euca-serve-nc \
+  euca-serve-cc

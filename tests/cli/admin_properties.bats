@@ -28,11 +28,12 @@ setup() {
   run euca admin describe-properties cloud. signup
   assert_success
   assert_line --index 0 --regexp '^PROPERTY	cloud\.description	'
-  assert_line --index 1 "$(printf 'PROPERTY\tcloud.region\teuca')"
-  assert_line --index 2 "$(printf 'PROPERTY\tsignup.auto-approve\tfalse')"
-  assert_equal "${#lines[@]}" 3
+  assert_line --index 1 "$(printf 'PROPERTY\tcloud.embedded-zone\tlocal')"
+  assert_line --index 2 "$(printf 'PROPERTY\tcloud.region\teuca')"
+  assert_line --index 3 "$(printf 'PROPERTY\tsignup.auto-approve\tfalse')"
+  assert_equal "${#lines[@]}" 4
   run euca admin describe-properties cloud cloud.region
-  assert_equal "${#lines[@]}" 2
+  assert_equal "${#lines[@]}" 3
 }
 
 @test "admin describe-properties --output json" {
