@@ -59,7 +59,7 @@ cloud_commands=(
   run euca --help
   assert_success
   assert_output "$help"
-  assert_equal "$(all_commands | wc -l)" 28
+  assert_equal "$(all_commands | wc -l)" 39
 }
 
 @test "every command has --help, and help COMMAND prints the same" {
@@ -143,7 +143,7 @@ cloud_commands=(
     assert_equal "$(readlink "$bin/euca-${cmd// /-}")" "$EUCA_BIN"
   done < <(all_commands)
   [[ -L "$bin/euca-describe-properties" && -L "$bin/euca-modify-property" ]]
-  assert_equal "$(ls "$bin" | wc -l)" 30
+  assert_equal "$(ls "$bin" | wc -l)" 42
 
   assert_equal "$("$bin/euca-admin-describe-accounts")" "$(euca admin describe-accounts)"
   assert_equal "$("$bin/euca-admin-describe-users" --output json)" "$(euca admin describe-users --output json)"
