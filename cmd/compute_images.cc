@@ -232,8 +232,7 @@ Handler SetupModifyImageAttribute(CLI::App& app) {
     if ((!o->add.empty() || !o->remove.empty()) && !o->launch_permission)
       return InvalidArgument("-a and -r change launch permissions: give -l/--launch-permission too");
     if (o->launch_permission) {
-      if (o->add.empty() && o->remove.empty())
-        return InvalidArgument("-l needs at least one -a ACCOUNT or -r ACCOUNT");
+      if (o->add.empty() && o->remove.empty()) return InvalidArgument("-l needs at least one -a ACCOUNT or -r ACCOUNT");
       int n = 0;
       for (const auto& a : o->add)
         params.emplace_back("LaunchPermission.Add." + std::to_string(++n) + (a == "all" ? ".Group" : ".UserId"), a);

@@ -73,9 +73,9 @@ Handler SetupImportKeypair(CLI::App& app) {
     EUCA_ASSIGN_OR_RETURN(Context c, WithEc2Keys(ctx, o->keys));
     auto text = ctx.env->ReadFile(o->file);
     if (!text.ok()) return text.status().WithContext("public key file");
-    EUCA_ASSIGN_OR_RETURN(pugi::xml_document doc,
-                          CallEc2(c, "ImportKeyPair",
-                                  {{"KeyName", o->name}, {"PublicKeyMaterial", api::Base64Encode(*text)}}));
+    EUCA_ASSIGN_OR_RETURN(
+        pugi::xml_document doc,
+        CallEc2(c, "ImportKeyPair", {{"KeyName", o->name}, {"PublicKeyMaterial", api::Base64Encode(*text)}}));
     PrintRecords(ctx, {KeyPairRecord(Ec2Root(doc))});
     return Status::Ok();
   };

@@ -1,9 +1,8 @@
 #include "cmd/ec2_call.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 #include "cmd/session.h"
 #include "core/api/ec2_query.h"
@@ -92,7 +91,8 @@ Result<pugi::xml_document> CallRemote(const Context& ctx, const std::string& act
                            .status());
   ctx.Debug("EC2 " + action + " POST " + endpoint->origin + path + " (region '" + region + "', access key '" +
             key.access_key_id + "' from " + key_source + ")");
-  http::Client client(http::ClientOptions{.connect_timeout_ms = 10'000, .timeout_ms = 300'000, .stall_timeout_ms = 60'000});
+  http::Client client(
+      http::ClientOptions{.connect_timeout_ms = 10'000, .timeout_ms = 300'000, .stall_timeout_ms = 60'000});
   http::ClientRequest request;
   request.method = "POST";
   request.url = endpoint->origin + path;
@@ -119,7 +119,9 @@ void AddEc2KeyFlags(CLI::App& app, Ec2KeyFlags& f, bool old_letters) {
                  "access key id (default: AWS_ACCESS_KEY_ID or EC2_ACCESS_KEY; with EC2_URL, else the key of "
                  "EUCA_HOME/eucarc)")
       ->type_name("KEY_ID");
-  app.add_option(old_letters ? "-S,-s,--secret-key" : "-S,--secret-key", f.secret_key, "secret key of the access key id")->type_name("KEY");
+  app.add_option(old_letters ? "-S,-s,--secret-key" : "-S,--secret-key", f.secret_key,
+                 "secret key of the access key id")
+      ->type_name("KEY");
 }
 
 Result<Context> WithEc2Keys(const Context& ctx, const Ec2KeyFlags& flags) {
@@ -143,8 +145,7 @@ Result<Ec2Params> FilterParams(const std::vector<std::string>& filters) {
   std::vector<std::pair<std::string, std::vector<std::string>>> grouped;
   for (const auto& f : filters) {
     auto eq = f.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return InvalidArgument("invalid filter '" + f + "': expected NAME=VALUE");
+    if (eq == std::string::npos || eq == 0) return InvalidArgument("invalid filter '" + f + "': expected NAME=VALUE");
     std::string name = f.substr(0, eq), value = f.substr(eq + 1);
     auto it = std::find_if(grouped.begin(), grouped.end(), [&](const auto& g) { return g.first == name; });
     if (it == grouped.end()) {

@@ -6,11 +6,10 @@
 // action's XML reply document and errors are Status values with the EC2 code as wire code
 // and the server's message, so commands print the same from the same XML.
 
+#include <pugixml.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <pugixml.hpp>
 
 #include "cmd/context.h"
 #include "core/base/status.h"

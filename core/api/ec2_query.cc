@@ -17,9 +17,8 @@ bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.s
 
 // Parameters that belong to the signature, not to the action.
 bool IsAuthParam(std::string_view name) {
-  return name == "AWSAccessKeyId" || name == "Signature" || name == "SignatureMethod" ||
-         name == "SignatureVersion" || name == "Timestamp" || name == "Expires" || name == "SecurityToken" ||
-         StartsWith(name, "X-Amz-");
+  return name == "AWSAccessKeyId" || name == "Signature" || name == "SignatureMethod" || name == "SignatureVersion" ||
+         name == "Timestamp" || name == "Expires" || name == "SecurityToken" || StartsWith(name, "X-Amz-");
 }
 
 bool IsVersion(std::string_view v) {
@@ -89,8 +88,8 @@ std::string Ec2Timestamp(int64_t ms) {
   struct tm tm {};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -130,8 +129,7 @@ Result<Ec2Request> Ec2Request::FromParams(const QueryParams& raw, std::string re
 }
 
 Result<Ec2Request> Ec2Request::FromHttp(std::string_view method, std::string_view raw_query,
-                                        std::string_view content_type, std::string_view body,
-                                        std::string request_id) {
+                                        std::string_view content_type, std::string_view body, std::string request_id) {
   QueryParams raw = SplitQuery(raw_query);
   if (method == "POST" && !body.empty()) {
     std::string type(content_type.substr(0, content_type.find(';')));

@@ -9,12 +9,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <pugixml.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <pugixml.hpp>
 
 #include "core/api/encoding.h"
 #include "core/base/status.h"
@@ -56,8 +55,8 @@ class Ec2Request final {
   /// FromParams over an HTTP request: the query string, plus the body of a POST whose
   /// Content-Type is application/x-www-form-urlencoded (InvalidParameterValue for a POST body
   /// of another type).
-  static Result<Ec2Request> FromHttp(std::string_view method, std::string_view raw_query,
-                                     std::string_view content_type, std::string_view body, std::string request_id);
+  static Result<Ec2Request> FromHttp(std::string_view method, std::string_view raw_query, std::string_view content_type,
+                                     std::string_view body, std::string request_id);
 
   const std::string& action() const { return action_; }
   const std::string& version() const { return version_; }

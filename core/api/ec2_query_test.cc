@@ -40,9 +40,7 @@ TEST(Ec2QueryTest, ParsesActionVersionAndParams) {
   EXPECT_EQ(r.List("KeyName"), (std::vector<std::string>{"a b", "c d"}));
 }
 
-TEST(Ec2QueryTest, MissingVersionIsTheDefault) {
-  EXPECT_EQ(Parse("Action=DescribeRegions").version(), kEc2Version);
-}
+TEST(Ec2QueryTest, MissingVersionIsTheDefault) { EXPECT_EQ(Parse("Action=DescribeRegions").version(), kEc2Version); }
 
 TEST(Ec2QueryTest, MissingActionIsMissingAction) {
   auto r = Ec2Request::FromParams(SplitQuery("Version=2016-11-15"), "x");
@@ -58,22 +56,25 @@ TEST(Ec2QueryTest, MalformedVersionIsRejected) {
 }
 
 TEST(Ec2QueryTest, SignatureParamsAreDropped) {
-  auto r = Parse("Action=X&AWSAccessKeyId=AK&Signature=s&SignatureMethod=HmacSHA256&SignatureVersion=2&"
-                 "Timestamp=t&X-Amz-Date=d&Name=n");
+  auto r = Parse(
+      "Action=X&AWSAccessKeyId=AK&Signature=s&SignatureMethod=HmacSHA256&SignatureVersion=2&"
+      "Timestamp=t&X-Amz-Date=d&Name=n");
   ASSERT_EQ(r.params().size(), 1u);
   EXPECT_EQ(r.params()[0].first, "Name");
 }
 
 TEST(Ec2QueryTest, ListsAreInNumericOrder) {
-  auto r = Parse("Action=X&InstanceId.10=j&InstanceId.2=b&InstanceId.1=a&InstanceId.9=i&InstanceId.x=no&"
-                 "InstanceId.0=no&InstanceId.01=no&InstanceIdX.3=no");
+  auto r = Parse(
+      "Action=X&InstanceId.10=j&InstanceId.2=b&InstanceId.1=a&InstanceId.9=i&InstanceId.x=no&"
+      "InstanceId.0=no&InstanceId.01=no&InstanceIdX.3=no");
   EXPECT_EQ(r.List("InstanceId"), (std::vector<std::string>{"a", "b", "i", "j"}));
   EXPECT_EQ(r.Indices("InstanceId"), (std::vector<int>{1, 2, 9, 10}));
 }
 
 TEST(Ec2QueryTest, Filters) {
-  auto r = Parse("Action=X&Filter.2.Name=key-name&Filter.2.Value.1=k*&Filter.1.Name=fingerprint&"
-                 "Filter.1.Value.2=b&Filter.1.Value.1=a");
+  auto r = Parse(
+      "Action=X&Filter.2.Name=key-name&Filter.2.Value.1=k*&Filter.1.Name=fingerprint&"
+      "Filter.1.Value.2=b&Filter.1.Value.1=a");
   auto f = r.Filters();
   ASSERT_TRUE(f.ok());
   ASSERT_EQ(f->size(), 2u);

@@ -50,8 +50,8 @@ ObjectStoreFactory LocalWalrusObjectStores(std::string dir, Clock& clock, state:
   };
   auto shared = std::make_shared<Shared>();
   Clock* c = &clock;
-  return [shared, dir = std::move(dir), c, accounts](const Principal& caller)
-             -> Result<std::unique_ptr<walrus::ObjectStore>> {
+  return [shared, dir = std::move(dir), c,
+          accounts](const Principal& caller) -> Result<std::unique_ptr<walrus::ObjectStore>> {
     std::lock_guard<std::mutex> lock(shared->mu);
     if (!shared->walrus) {
       EUCA_ASSIGN_OR_RETURN(shared->backend, objects::OpenFsBackend(dir));

@@ -53,7 +53,9 @@ class CloudFixture {
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     return {id->principal, created->second};
   }
-  Principal MakeUser(const std::string& account, const std::string& user) { return MakeUserWithKey(account, user).first; }
+  Principal MakeUser(const std::string& account, const std::string& user) {
+    return MakeUserWithKey(account, user).first;
+  }
 
   /// Uploads a manifest of `type` (machine, kernel, ramdisk) as `owner` to BUCKET/KEY.
   void PutManifest(const Principal& owner, const std::string& bucket, const std::string& key,

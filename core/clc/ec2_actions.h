@@ -6,9 +6,8 @@
 
 #include <functional>
 #include <map>
-#include <string>
-
 #include <pugixml.hpp>
+#include <string>
 
 #include "core/api/ec2_query.h"
 #include "core/base/status.h"

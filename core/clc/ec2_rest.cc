@@ -54,10 +54,11 @@ class Ec2Rest final {
  private:
   http::Response Serve(const http::RequestHead& head, http::BodyReader& reader, const std::string& request_id) {
     if (!IsServicePath(head.path))
-      return ErrorResponse(Status(Code::kNotFound, "there is no EC2 service at '" + head.path +
-                                                       "'; use /, /services/compute or /services/Eucalyptus",
-                                  "InvalidAction"),
-                           request_id, 404);
+      return ErrorResponse(
+          Status(Code::kNotFound,
+                 "there is no EC2 service at '" + head.path + "'; use /, /services/compute or /services/Eucalyptus",
+                 "InvalidAction"),
+          request_id, 404);
     if (head.method != "GET" && head.method != "POST")
       return ErrorResponse(Status(Code::kInvalidArgument,
                                   "the method '" + head.method + "' is not allowed; use GET or POST", "InvalidRequest"),
@@ -94,11 +95,12 @@ class Ec2Rest final {
                              .allow_anonymous = false};
     auto verified = api::VerifyRequest(signable, lookup, vopts);
     if (!verified.ok()) return ErrorResponse(verified.status(), request_id);
-    if (!principal) return ErrorResponse(Status(Code::kUnauthenticated, "the request is not signed", "AuthFailure"), request_id);
+    if (!principal)
+      return ErrorResponse(Status(Code::kUnauthenticated, "the request is not signed", "AuthFailure"), request_id);
 
     // Parse and dispatch.
-    auto request = api::Ec2Request::FromHttp(head.method, head.query, head.headers.Get("Content-Type"), *body,
-                                             request_id);
+    auto request =
+        api::Ec2Request::FromHttp(head.method, head.query, head.headers.Get("Content-Type"), *body, request_id);
     if (!request.ok()) return ErrorResponse(request.status(), request_id);
     api::Ec2Response response(request->action(), request->version(), request_id);
     Status s = cloud_.Dispatch(*principal, *request, response);

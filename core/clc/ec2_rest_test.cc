@@ -65,8 +65,11 @@ class Ec2RestTest : public ::testing::Test, public CloudFixture {
                         int64_t skew_ms = 0) {
     auto req = Form(path, body);
     EXPECT_TRUE(api::SignSigV4(req, key,
-                               {.dialect = api::Dialect::kQuery, .region = "euca", .service = "ec2",
-                                .now_ms = clock_.NowMillis() + skew_ms, .payload_hash = {}})
+                               {.dialect = api::Dialect::kQuery,
+                                .region = "euca",
+                                .service = "ec2",
+                                .now_ms = clock_.NowMillis() + skew_ms,
+                                .payload_hash = {}})
                     .ok());
     return Send(req);
   }
@@ -85,8 +88,8 @@ class Ec2RestTest : public ::testing::Test, public CloudFixture {
 constexpr char kRegions[] = "Action=DescribeRegions&Version=2016-11-15";
 
 TEST_F(Ec2RestTest, SigV4AtEveryServicePath) {
-  for (const char* path : {"/", "/services/compute", "/services/compute/", "/services/Eucalyptus",
-                           "/services/Eucalyptus/"}) {
+  for (const char* path :
+       {"/", "/services/compute", "/services/compute/", "/services/Eucalyptus", "/services/Eucalyptus/"}) {
     auto r = PostV4(path, kRegions, key_);
     EXPECT_EQ(r.status, 200) << path << " " << r.body;
     EXPECT_THAT(r.body, HasSubstr("<regionName>euca</regionName>")) << path;
@@ -98,7 +101,8 @@ TEST_F(Ec2RestTest, SigV4AtEveryServicePath) {
 TEST_F(Ec2RestTest, ReplyGolden) {
   auto r = PostV4("/", "Action=DescribeRegions&Version=2014-06-15", key_);
   ASSERT_EQ(r.status, 200);
-  std::string body = std::regex_replace(r.body, std::regex("<requestId>[^<]*</requestId>"), "<requestId>ID</requestId>");
+  std::string body =
+      std::regex_replace(r.body, std::regex("<requestId>[^<]*</requestId>"), "<requestId>ID</requestId>");
   const std::string path = std::string(EUCA_SOURCE_DIR) + "/tests/data/ec2/rest-describe-regions.xml";
   if (std::getenv("EUCA_TEST_REGENERATE")) std::ofstream(path) << body << "\n";
   std::ifstream in(path);
@@ -108,12 +112,15 @@ TEST_F(Ec2RestTest, ReplyGolden) {
 }
 
 TEST_F(Ec2RestTest, SigV4PresignedGet) {
-  api::SignableRequest req{.method = "GET", .path = "/services/compute", .query = api::SplitQuery(kRegions),
-                           .headers = {}, .body = {}};
+  api::SignableRequest req{
+      .method = "GET", .path = "/services/compute", .query = api::SplitQuery(kRegions), .headers = {}, .body = {}};
   req.headers.Set("Host", "127.0.0.1:8773");
   ASSERT_TRUE(api::PresignSigV4(req, key_,
-                                {.dialect = api::Dialect::kQuery, .region = "euca", .service = "ec2",
-                                 .now_ms = clock_.NowMillis(), .payload_hash = {}},
+                                {.dialect = api::Dialect::kQuery,
+                                 .region = "euca",
+                                 .service = "ec2",
+                                 .now_ms = clock_.NowMillis(),
+                                 .payload_hash = {}},
                                 300)
                   .ok());
   auto r = Send(req);
@@ -121,8 +128,8 @@ TEST_F(Ec2RestTest, SigV4PresignedGet) {
 }
 
 TEST_F(Ec2RestTest, SigV2QueryAndForm) {
-  api::SignableRequest get{.method = "GET", .path = "/services/Eucalyptus", .query = api::SplitQuery(kRegions),
-                           .headers = {}, .body = {}};
+  api::SignableRequest get{
+      .method = "GET", .path = "/services/Eucalyptus", .query = api::SplitQuery(kRegions), .headers = {}, .body = {}};
   get.headers.Set("Host", "127.0.0.1:8773");
   ASSERT_TRUE(api::SignQueryV2(get, key_, clock_.NowMillis()).ok());
   auto r = Send(get);

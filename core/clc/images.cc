@@ -46,8 +46,7 @@ Status CheckName(const std::string& name) {
     return std::isalnum(c) || std::string_view("()[] ./-'@_").find(static_cast<char>(c)) != std::string_view::npos;
   };
   if (name.size() < 3 || name.size() > 128 || !std::all_of(name.begin(), name.end(), ok_char))
-    return Invalid("invalid image name '" + name +
-                   "': use 3 to 128 letters, digits, spaces and ( ) [ ] . / - ' @ _");
+    return Invalid("invalid image name '" + name + "': use 3 to 128 letters, digits, spaces and ( ) [ ] . / - ' @ _");
   return Status::Ok();
 }
 
@@ -159,8 +158,7 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
   EUCA_ASSIGN_OR_RETURN(std::unique_ptr<walrus::ObjectStore> store, objects_(caller));
   std::string xml;
   auto got = store->GetObject(bucket, key, [&](std::string_view piece) -> Status {
-    if (xml.size() + piece.size() > kMaxManifestBytes)
-      return Invalid("'" + location + "' is too large for a manifest");
+    if (xml.size() + piece.size() > kMaxManifestBytes) return Invalid("'" + location + "' is too large for a manifest");
     xml.append(piece);
     return Status::Ok();
   });
@@ -174,8 +172,8 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
   }
   auto manifest = bundles::ParseManifest(xml);
   if (!manifest.ok())
-    return ImageError(Code::kInvalidArgument, "'" + location + "' is not a bundle manifest: " + manifest.status().message(),
-                      "InvalidManifest");
+    return ImageError(Code::kInvalidArgument,
+                      "'" + location + "' is not a bundle manifest: " + manifest.status().message(), "InvalidManifest");
 
   model::Image image;
   image.account_id = caller.account_id;
@@ -188,13 +186,15 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
   if (manifest->kernel_id == "true") image.type = "kernel";
   if (manifest->ramdisk_id == "true") image.type = "ramdisk";
   if (image.type != "machine" && image.type != "kernel" && image.type != "ramdisk")
-    return ImageError(Code::kInvalidArgument, "the manifest '" + location + "' has an unknown image type '" +
-                                                  image.type + "'", "InvalidManifest");
+    return ImageError(Code::kInvalidArgument,
+                      "the manifest '" + location + "' has an unknown image type '" + image.type + "'",
+                      "InvalidManifest");
   image.root_device_name = r.root_device_name.empty() ? "/dev/sda1" : r.root_device_name;
   image.created_ms = clock_.NowMillis();
   if (!r.kernel_id.empty() || !r.ramdisk_id.empty()) {
     if (image.type != "machine")
-      return Invalid("a " + image.type + " image cannot have a kernel or ramdisk; give --kernel and --ramdisk "
+      return Invalid("a " + image.type +
+                     " image cannot have a kernel or ramdisk; give --kernel and --ramdisk "
                      "only for machine images");
   }
   if (!r.kernel_id.empty()) {
@@ -272,10 +272,11 @@ Result<std::vector<model::Image>> Images::Describe(const model::Principal& calle
   auto resolve = [&](const std::string& who) { return who == "self" ? caller.account_id : who; };
   std::vector<model::Image> out;
   for (auto& i : selected) {
-    if (!q.owners.empty() &&
-        std::none_of(q.owners.begin(), q.owners.end(), [&](const std::string& o) { return resolve(o) == i.account_id; }))
+    if (!q.owners.empty() && std::none_of(q.owners.begin(), q.owners.end(),
+                                          [&](const std::string& o) { return resolve(o) == i.account_id; }))
       continue;
-    if (!q.executable_by.empty() && std::none_of(q.executable_by.begin(), q.executable_by.end(), [&](const std::string& e) {
+    if (!q.executable_by.empty() &&
+        std::none_of(q.executable_by.begin(), q.executable_by.end(), [&](const std::string& e) {
           if (e == "all") return i.is_public;
           const std::string who = resolve(e);
           return i.account_id == who || Permitted(i, who);
@@ -351,118 +352,122 @@ Result<model::Image> Images::ModifyDescription(const model::Principal& caller, c
 
 void AddImageActions(Ec2Actions& actions, Images& images) {
   Images* im = &images;
-  actions.Add("RegisterImage", [im](const model::Principal& caller, const api::Ec2Request& req,
-                                    pugi::xml_node response) -> Status {
-    RegisterImageRequest r;
-    EUCA_ASSIGN_OR_RETURN(r.location, req.Required("ImageLocation"));
-    EUCA_ASSIGN_OR_RETURN(r.name, req.Required("Name"));
-    r.description = req.GetOr("Description");
-    r.architecture = req.GetOr("Architecture");
-    r.kernel_id = req.GetOr("KernelId");
-    r.ramdisk_id = req.GetOr("RamdiskId");
-    r.root_device_name = req.GetOr("RootDeviceName");
-    EUCA_ASSIGN_OR_RETURN(model::Image image, im->Register(caller, r, req.request_id()));
-    api::AddText(response, "imageId", image.id);
-    return Status::Ok();
-  });
-  actions.Add("DeregisterImage", [im](const model::Principal& caller, const api::Ec2Request& req,
-                                      pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
-    EUCA_RETURN_IF_ERROR(im->Deregister(caller, id, req.request_id()));
-    api::AddBool(response, "return", true);
-    return Status::Ok();
-  });
-  actions.Add("DescribeImages", [im](const model::Principal& caller, const api::Ec2Request& req,
-                                     pugi::xml_node response) -> Status {
-    DescribeImagesQuery q;
-    q.image_ids = req.List("ImageId");
-    auto verbose = std::find(q.image_ids.begin(), q.image_ids.end(), "verbose");
-    if (verbose != q.image_ids.end() && caller.IsCloudAdmin()) {
-      q.all_accounts = true;
-      q.image_ids.erase(verbose);
-    }
-    q.owners = req.List("Owner");
-    q.executable_by = req.List("ExecutableBy");
-    EUCA_ASSIGN_OR_RETURN(q.filters, req.Filters());
-    EUCA_ASSIGN_OR_RETURN(auto found, im->Describe(caller, q));
-    auto set = response.append_child("imagesSet");
-    for (const auto& i : found) AddImageItem(api::AddItem(set), i);
-    return Status::Ok();
-  });
-  actions.Add("DescribeImageAttribute", [im](const model::Principal& caller, const api::Ec2Request& req,
-                                             pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
-    EUCA_ASSIGN_OR_RETURN(std::string attribute, req.Required("Attribute"));
-    EUCA_ASSIGN_OR_RETURN(model::Image image, im->GetOwned(caller, id));
-    api::AddText(response, "imageId", image.id);
-    if (attribute == "launchPermission") {
-      auto set = response.append_child("launchPermission");
-      if (image.is_public) api::AddText(api::AddItem(set), "group", "all");
-      for (const auto& u : image.launch_permissions) api::AddText(api::AddItem(set), "userId", u);
-    } else if (attribute == "description") {
-      api::AddText(response.append_child("description"), "value", image.description);
-    } else if (attribute == "kernel") {
-      api::AddText(response.append_child("kernel"), "value", image.kernel_id);
-    } else if (attribute == "ramdisk") {
-      api::AddText(response.append_child("ramdisk"), "value", image.ramdisk_id);
-    } else if (attribute == "blockDeviceMapping") {
-      response.append_child("blockDeviceMapping");
-    } else if (attribute == "productCodes") {
-      response.append_child("productCodes");
-    } else {
-      return Invalid("invalid attribute '" + attribute +
-                     "': use launchPermission, description, kernel, ramdisk, blockDeviceMapping or productCodes");
-    }
-    return Status::Ok();
-  });
-  actions.Add("ModifyImageAttribute", [im](const model::Principal& caller, const api::Ec2Request& req,
-                                           pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
-    std::vector<std::string> add_users, remove_users;
-    bool add_all = false, remove_all = false, any = false;
-    // LaunchPermission.Add.N.UserId / .Group (AWS CLI, boto3, euca2ools 3) ...
-    for (const char* op : {"Add", "Remove"}) {
-      const std::string base = std::string("LaunchPermission.") + op;
-      for (int n : req.Indices(base)) {
-        const std::string member = base + "." + std::to_string(n);
-        auto user = req.Get(member + ".UserId");
-        auto group = req.Get(member + ".Group");
-        if (user) (op[0] == 'A' ? add_users : remove_users).push_back(*user);
-        if (group) {
-          if (*group != "all") return Invalid("invalid group '" + *group + "': the only group is 'all'");
-          (op[0] == 'A' ? add_all : remove_all) = true;
+  actions.Add("RegisterImage",
+              [im](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                RegisterImageRequest r;
+                EUCA_ASSIGN_OR_RETURN(r.location, req.Required("ImageLocation"));
+                EUCA_ASSIGN_OR_RETURN(r.name, req.Required("Name"));
+                r.description = req.GetOr("Description");
+                r.architecture = req.GetOr("Architecture");
+                r.kernel_id = req.GetOr("KernelId");
+                r.ramdisk_id = req.GetOr("RamdiskId");
+                r.root_device_name = req.GetOr("RootDeviceName");
+                EUCA_ASSIGN_OR_RETURN(model::Image image, im->Register(caller, r, req.request_id()));
+                api::AddText(response, "imageId", image.id);
+                return Status::Ok();
+              });
+  actions.Add("DeregisterImage",
+              [im](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
+                EUCA_RETURN_IF_ERROR(im->Deregister(caller, id, req.request_id()));
+                api::AddBool(response, "return", true);
+                return Status::Ok();
+              });
+  actions.Add("DescribeImages",
+              [im](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                DescribeImagesQuery q;
+                q.image_ids = req.List("ImageId");
+                auto verbose = std::find(q.image_ids.begin(), q.image_ids.end(), "verbose");
+                if (verbose != q.image_ids.end() && caller.IsCloudAdmin()) {
+                  q.all_accounts = true;
+                  q.image_ids.erase(verbose);
+                }
+                q.owners = req.List("Owner");
+                q.executable_by = req.List("ExecutableBy");
+                EUCA_ASSIGN_OR_RETURN(q.filters, req.Filters());
+                EUCA_ASSIGN_OR_RETURN(auto found, im->Describe(caller, q));
+                auto set = response.append_child("imagesSet");
+                for (const auto& i : found) AddImageItem(api::AddItem(set), i);
+                return Status::Ok();
+              });
+  actions.Add(
+      "DescribeImageAttribute",
+      [im](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+        EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
+        EUCA_ASSIGN_OR_RETURN(std::string attribute, req.Required("Attribute"));
+        EUCA_ASSIGN_OR_RETURN(model::Image image, im->GetOwned(caller, id));
+        api::AddText(response, "imageId", image.id);
+        if (attribute == "launchPermission") {
+          auto set = response.append_child("launchPermission");
+          if (image.is_public) api::AddText(api::AddItem(set), "group", "all");
+          for (const auto& u : image.launch_permissions) api::AddText(api::AddItem(set), "userId", u);
+        } else if (attribute == "description") {
+          api::AddText(response.append_child("description"), "value", image.description);
+        } else if (attribute == "kernel") {
+          api::AddText(response.append_child("kernel"), "value", image.kernel_id);
+        } else if (attribute == "ramdisk") {
+          api::AddText(response.append_child("ramdisk"), "value", image.ramdisk_id);
+        } else if (attribute == "blockDeviceMapping") {
+          response.append_child("blockDeviceMapping");
+        } else if (attribute == "productCodes") {
+          response.append_child("productCodes");
+        } else {
+          return Invalid("invalid attribute '" + attribute +
+                         "': use launchPermission, description, kernel, ramdisk, blockDeviceMapping or productCodes");
         }
-        any = true;
-      }
-    }
-    // ... or Attribute=launchPermission&OperationType=add&UserId.N&UserGroup.N (euca2ools 1.x).
-    const std::string attribute = req.GetOr("Attribute");
-    auto description = req.Get("Description.Value");
-    if (!description && attribute == "description") description = req.Get("Value");
-    if (attribute == "launchPermission" || req.Has("OperationType")) {
-      const std::string op = req.GetOr("OperationType");
-      if (op != "add" && op != "remove") return Invalid("invalid OperationType '" + op + "': use add or remove");
-      for (const auto& u : req.List("UserId")) (op == "add" ? add_users : remove_users).push_back(u);
-      for (const auto& g : req.List("UserGroup")) {
-        if (g != "all") return Invalid("invalid group '" + g + "': the only group is 'all'");
-        (op == "add" ? add_all : remove_all) = true;
-      }
-      any = true;
-    } else if (!attribute.empty() && attribute != "description") {
-      return Invalid("invalid attribute '" + attribute + "': use launchPermission or description");
-    }
-    if (description) {
-      EUCA_RETURN_IF_ERROR(im->ModifyDescription(caller, id, *description, req.request_id()).status());
-    } else if (!any) {
-      return ImageError(Code::kInvalidArgument, "the request must name a launch permission or a description to change",
-                        "MissingParameter");
-    }
-    if (any)
-      EUCA_RETURN_IF_ERROR(
-          im->ModifyLaunchPermission(caller, id, add_users, add_all, remove_users, remove_all, req.request_id()).status());
-    api::AddBool(response, "return", true);
-    return Status::Ok();
-  });
+        return Status::Ok();
+      });
+  actions.Add("ModifyImageAttribute",
+              [im](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                EUCA_ASSIGN_OR_RETURN(std::string id, req.Required("ImageId"));
+                std::vector<std::string> add_users, remove_users;
+                bool add_all = false, remove_all = false, any = false;
+                // LaunchPermission.Add.N.UserId / .Group (AWS CLI, boto3, euca2ools 3) ...
+                for (const char* op : {"Add", "Remove"}) {
+                  const std::string base = std::string("LaunchPermission.") + op;
+                  for (int n : req.Indices(base)) {
+                    const std::string member = base + "." + std::to_string(n);
+                    auto user = req.Get(member + ".UserId");
+                    auto group = req.Get(member + ".Group");
+                    if (user) (op[0] == 'A' ? add_users : remove_users).push_back(*user);
+                    if (group) {
+                      if (*group != "all") return Invalid("invalid group '" + *group + "': the only group is 'all'");
+                      (op[0] == 'A' ? add_all : remove_all) = true;
+                    }
+                    any = true;
+                  }
+                }
+                // ... or Attribute=launchPermission&OperationType=add&UserId.N&UserGroup.N (euca2ools 1.x).
+                const std::string attribute = req.GetOr("Attribute");
+                auto description = req.Get("Description.Value");
+                if (!description && attribute == "description") description = req.Get("Value");
+                if (attribute == "launchPermission" || req.Has("OperationType")) {
+                  const std::string op = req.GetOr("OperationType");
+                  if (op != "add" && op != "remove")
+                    return Invalid("invalid OperationType '" + op + "': use add or remove");
+                  for (const auto& u : req.List("UserId")) (op == "add" ? add_users : remove_users).push_back(u);
+                  for (const auto& g : req.List("UserGroup")) {
+                    if (g != "all") return Invalid("invalid group '" + g + "': the only group is 'all'");
+                    (op == "add" ? add_all : remove_all) = true;
+                  }
+                  any = true;
+                } else if (!attribute.empty() && attribute != "description") {
+                  return Invalid("invalid attribute '" + attribute + "': use launchPermission or description");
+                }
+                if (description) {
+                  EUCA_RETURN_IF_ERROR(im->ModifyDescription(caller, id, *description, req.request_id()).status());
+                } else if (!any) {
+                  return ImageError(Code::kInvalidArgument,
+                                    "the request must name a launch permission or a description to change",
+                                    "MissingParameter");
+                }
+                if (any)
+                  EUCA_RETURN_IF_ERROR(im->ModifyLaunchPermission(caller, id, add_users, add_all, remove_users,
+                                                                  remove_all, req.request_id())
+                                           .status());
+                api::AddBool(response, "return", true);
+                return Status::Ok();
+              });
 }
 
 }  // namespace euca::clc

@@ -27,16 +27,15 @@ namespace euca::clc {
 
 /// Opens the object store as `caller` sees it: the embedded Walrus of the home, or an S3
 /// client with the caller's credentials.
-using ObjectStoreFactory =
-    std::function<Result<std::unique_ptr<walrus::ObjectStore>>(const model::Principal& caller)>;
+using ObjectStoreFactory = std::function<Result<std::unique_ptr<walrus::ObjectStore>>(const model::Principal& caller)>;
 
 struct RegisterImageRequest {
-  std::string location;      ///< "BUCKET/KEY.manifest.xml" (a leading '/' is ignored)
-  std::string name;          ///< required, 3..128 of [A-Za-z0-9()[] ./'@_-]
-  std::string description;   ///< at most 255 characters
-  std::string architecture;  ///< "" = the manifest's; i386, x86_64, armhf
-  std::string kernel_id;     ///< an eki- the caller may launch (machine images only)
-  std::string ramdisk_id;    ///< an eri- the caller may launch (machine images only)
+  std::string location;          ///< "BUCKET/KEY.manifest.xml" (a leading '/' is ignored)
+  std::string name;              ///< required, 3..128 of [A-Za-z0-9()[] ./'@_-]
+  std::string description;       ///< at most 255 characters
+  std::string architecture;      ///< "" = the manifest's; i386, x86_64, armhf
+  std::string kernel_id;         ///< an eki- the caller may launch (machine images only)
+  std::string ramdisk_id;        ///< an eri- the caller may launch (machine images only)
   std::string root_device_name;  ///< "" = /dev/sda1
 };
 
@@ -48,7 +47,7 @@ struct DescribeImagesQuery {
   /// for; "all": public images.
   std::vector<std::string> executable_by = {};
   std::vector<api::Ec2Filter> filters = {};
-  bool all_accounts = false;               ///< a cloud admin's `verbose`: every image
+  bool all_accounts = false;  ///< a cloud admin's `verbose`: every image
 };
 
 class Images final {

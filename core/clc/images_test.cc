@@ -179,7 +179,8 @@ TEST_F(ImagesTest, DeregisterHidesThenRemoves) {
 }
 
 TEST_F(ImagesTest, ActionsSpeakEc2Xml) {
-  auto registered = Call(alice_, "RegisterImage", {{"ImageLocation", "alice-bucket/img.manifest.xml"}, {"Name", "img1"}});
+  auto registered =
+      Call(alice_, "RegisterImage", {{"ImageLocation", "alice-bucket/img.manifest.xml"}, {"Name", "img1"}});
   ASSERT_TRUE(registered.ok()) << registered.status().ToString();
   EXPECT_THAT(*registered, HasSubstr("<imageId>emi-"));
   EXPECT_EQ(Call(alice_, "RegisterImage", {{"Name", "img2"}}).status().wire_code(), "MissingParameter");
@@ -188,22 +189,22 @@ TEST_F(ImagesTest, ActionsSpeakEc2Xml) {
   EXPECT_THAT(*described, HasSubstr("<imageState>available</imageState>"));
   EXPECT_THAT(*described, HasSubstr("<imageLocation>alice-bucket/img.manifest.xml</imageLocation>"));
   const std::string id = *described == "" ? "" : described->substr(described->find("<imageId>") + 9, 12);
-  auto shared = Call(alice_, "ModifyImageAttribute",
-                     {{"ImageId", id}, {"LaunchPermission.Add.1.UserId", bob_.account_id},
-                      {"LaunchPermission.Add.2.Group", "all"}});
+  auto shared = Call(
+      alice_, "ModifyImageAttribute",
+      {{"ImageId", id}, {"LaunchPermission.Add.1.UserId", bob_.account_id}, {"LaunchPermission.Add.2.Group", "all"}});
   ASSERT_TRUE(shared.ok()) << shared.status().ToString();
   auto attribute = Call(alice_, "DescribeImageAttribute", {{"ImageId", id}, {"Attribute", "launchPermission"}});
   ASSERT_TRUE(attribute.ok());
   EXPECT_THAT(*attribute, HasSubstr("<launchPermission><item><group>all</group></item><item><userId>" +
                                     bob_.account_id + "</userId></item></launchPermission>"));
   // euca2ools 1.x form.
-  auto old = Call(alice_, "ModifyImageAttribute", {{"ImageId", id}, {"Attribute", "launchPermission"},
-                                                   {"OperationType", "remove"}, {"UserGroup.1", "all"}});
+  auto old =
+      Call(alice_, "ModifyImageAttribute",
+           {{"ImageId", id}, {"Attribute", "launchPermission"}, {"OperationType", "remove"}, {"UserGroup.1", "all"}});
   ASSERT_TRUE(old.ok()) << old.status().ToString();
-  EXPECT_EQ(Call(bob_, "DescribeImageAttribute", {{"ImageId", id}, {"Attribute", "launchPermission"}})
-                .status()
-                .wire_code(),
-            "UnauthorizedOperation");
+  EXPECT_EQ(
+      Call(bob_, "DescribeImageAttribute", {{"ImageId", id}, {"Attribute", "launchPermission"}}).status().wire_code(),
+      "UnauthorizedOperation");
   auto deregistered = Call(alice_, "DeregisterImage", {{"ImageId", id}});
   ASSERT_TRUE(deregistered.ok());
   EXPECT_EQ(Call(alice_, "DescribeImages", {{"ImageId.1", "emi-00000000"}}).status().wire_code(),

@@ -172,7 +172,8 @@ Result<model::KeyPair> KeyPairs::Import(const model::Principal& caller, const st
   key.account_id = caller.account_id;
   key.name = name;
   key.fingerprint = ColonHex(api::Md5(parsed.blob));
-  key.public_key = parsed.type + " " + api::Base64Encode(parsed.blob) + (parsed.comment.empty() ? "" : " " + parsed.comment);
+  key.public_key =
+      parsed.type + " " + api::Base64Encode(parsed.blob) + (parsed.comment.empty() ? "" : " " + parsed.comment);
   key.created_ms = clock_.NowMillis();
   return Store(caller, std::move(key), "ImportKeyPair", request_id);
 }
@@ -234,58 +235,59 @@ Result<model::KeyPair> KeyPairs::Find(const std::string& account_id, const std::
 
 void AddKeyPairActions(Ec2Actions& actions, KeyPairs& key_pairs) {
   KeyPairs* kp = &key_pairs;
-  actions.Add("CreateKeyPair", [kp](const model::Principal& caller, const api::Ec2Request& req,
-                                    pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
-    EUCA_ASSIGN_OR_RETURN(KeyPairs::Created created, kp->Create(caller, name, req.request_id()));
-    api::AddText(response, "keyName", created.key.name);
-    api::AddText(response, "keyFingerprint", created.key.fingerprint);
-    api::AddText(response, "keyMaterial", created.private_key_pem);
-    api::AddText(response, "keyPairId", created.key.id);
-    return Status::Ok();
-  });
-  actions.Add("ImportKeyPair", [kp](const model::Principal& caller, const api::Ec2Request& req,
-                                    pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
-    EUCA_ASSIGN_OR_RETURN(std::string material, req.Required("PublicKeyMaterial"));
-    // The material is base64 of the OpenSSH line (AWS CLI, boto, euca2ools); accept the
-    // line itself too.
-    std::string text = material;
-    if (material.rfind("ssh-", 0) != 0 && material.rfind("ecdsa-", 0) != 0) {
-      auto decoded = api::Base64Decode(material);
-      if (!decoded.ok()) return FormatError("PublicKeyMaterial is neither base64 nor an OpenSSH public key");
-      text = *decoded;
-    }
-    EUCA_ASSIGN_OR_RETURN(model::KeyPair key, kp->Import(caller, name, text, req.request_id()));
-    AddKeyIdentity(response, key);
-    return Status::Ok();
-  });
-  actions.Add("DescribeKeyPairs", [kp](const model::Principal& caller, const api::Ec2Request& req,
-                                       pugi::xml_node response) -> Status {
-    std::vector<std::string> names = req.List("KeyName");
-    bool verbose = false;
-    if (caller.IsCloudAdmin()) {
-      auto it = std::find(names.begin(), names.end(), "verbose");
-      if (it != names.end()) {
-        verbose = true;
-        names.erase(it);
-      }
-    }
-    EUCA_ASSIGN_OR_RETURN(auto filters, req.Filters());
-    std::vector<std::string> ids = req.List("KeyPairId");
-    if (!ids.empty()) filters.push_back({"key-pair-id", ids});
-    EUCA_ASSIGN_OR_RETURN(auto keys, kp->Describe(caller, names, filters, verbose));
-    auto set = response.append_child("keySet");
-    for (const auto& k : keys) AddKeyIdentity(api::AddItem(set), k);
-    return Status::Ok();
-  });
-  actions.Add("DeleteKeyPair", [kp](const model::Principal& caller, const api::Ec2Request& req,
-                                    pugi::xml_node response) -> Status {
-    EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
-    EUCA_RETURN_IF_ERROR(kp->Delete(caller, name, req.request_id()));
-    api::AddBool(response, "return", true);
-    return Status::Ok();
-  });
+  actions.Add("CreateKeyPair",
+              [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
+                EUCA_ASSIGN_OR_RETURN(KeyPairs::Created created, kp->Create(caller, name, req.request_id()));
+                api::AddText(response, "keyName", created.key.name);
+                api::AddText(response, "keyFingerprint", created.key.fingerprint);
+                api::AddText(response, "keyMaterial", created.private_key_pem);
+                api::AddText(response, "keyPairId", created.key.id);
+                return Status::Ok();
+              });
+  actions.Add("ImportKeyPair",
+              [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
+                EUCA_ASSIGN_OR_RETURN(std::string material, req.Required("PublicKeyMaterial"));
+                // The material is base64 of the OpenSSH line (AWS CLI, boto, euca2ools); accept the
+                // line itself too.
+                std::string text = material;
+                if (material.rfind("ssh-", 0) != 0 && material.rfind("ecdsa-", 0) != 0) {
+                  auto decoded = api::Base64Decode(material);
+                  if (!decoded.ok())
+                    return FormatError("PublicKeyMaterial is neither base64 nor an OpenSSH public key");
+                  text = *decoded;
+                }
+                EUCA_ASSIGN_OR_RETURN(model::KeyPair key, kp->Import(caller, name, text, req.request_id()));
+                AddKeyIdentity(response, key);
+                return Status::Ok();
+              });
+  actions.Add("DescribeKeyPairs",
+              [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                std::vector<std::string> names = req.List("KeyName");
+                bool verbose = false;
+                if (caller.IsCloudAdmin()) {
+                  auto it = std::find(names.begin(), names.end(), "verbose");
+                  if (it != names.end()) {
+                    verbose = true;
+                    names.erase(it);
+                  }
+                }
+                EUCA_ASSIGN_OR_RETURN(auto filters, req.Filters());
+                std::vector<std::string> ids = req.List("KeyPairId");
+                if (!ids.empty()) filters.push_back({"key-pair-id", ids});
+                EUCA_ASSIGN_OR_RETURN(auto keys, kp->Describe(caller, names, filters, verbose));
+                auto set = response.append_child("keySet");
+                for (const auto& k : keys) AddKeyIdentity(api::AddItem(set), k);
+                return Status::Ok();
+              });
+  actions.Add("DeleteKeyPair",
+              [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+                EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
+                EUCA_RETURN_IF_ERROR(kp->Delete(caller, name, req.request_id()));
+                api::AddBool(response, "return", true);
+                return Status::Ok();
+              });
 }
 
 }  // namespace euca::clc

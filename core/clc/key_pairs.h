@@ -23,8 +23,8 @@ namespace euca::clc {
 
 /// A parsed OpenSSH public key line ("ssh-rsa AAAA... comment").
 struct SshPublicKey {
-  std::string type;     ///< "ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256", ...
-  std::string blob;     ///< the decoded key blob
+  std::string type;  ///< "ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256", ...
+  std::string blob;  ///< the decoded key blob
   std::string comment;
 };
 
@@ -50,8 +50,8 @@ class KeyPairs final {
   /// for a name outside 1..255 printable ASCII characters.
   Result<Created> Create(const model::Principal& caller, const std::string& name, const std::string& request_id = {});
   /// `public_key` is OpenSSH text (see ParseSshPublicKey).
-  Result<model::KeyPair> Import(const model::Principal& caller, const std::string& name,
-                                const std::string& public_key, const std::string& request_id = {});
+  Result<model::KeyPair> Import(const model::Principal& caller, const std::string& name, const std::string& public_key,
+                                const std::string& request_id = {});
   /// The caller's keys (every account's with `all_accounts`), by name; `names` non-empty:
   /// exactly those, InvalidKeyPair.NotFound for the first missing one. Filters key-name,
   /// fingerprint, key-pair-id.
