@@ -150,6 +150,19 @@ TEST_F(ImagesTest, TenancyAndSharing) {
             "InvalidAMIAttributeItemValue");
 }
 
+TEST_F(ImagesTest, AdminSeesEveryImageOnlyWithVerbose) {
+  auto mine = Register(alice_, "alice-bucket/img.manifest.xml", "mine");
+  ASSERT_TRUE(mine.ok());
+  EXPECT_TRUE(Ids(root_).empty());
+  EXPECT_EQ(Ids(root_, {.all_accounts = true}), std::vector<std::string>{mine->id});
+  auto verbose = Call(root_, "DescribeImages", {{"ImageId.1", "verbose"}});
+  ASSERT_TRUE(verbose.ok());
+  EXPECT_THAT(*verbose, HasSubstr(mine->id));
+  // Anybody else asking for all accounts gets their own view.
+  EXPECT_TRUE(Ids(bob_, {.all_accounts = true}).empty());
+  EXPECT_EQ(Call(bob_, "DescribeImages", {{"ImageId.1", "verbose"}}).status().wire_code(), "InvalidAMIID.Malformed");
+}
+
 TEST_F(ImagesTest, Filters) {
   auto machine = Register(alice_, "alice-bucket/img.manifest.xml", "web server");
   auto kernel = Register(alice_, "alice-bucket/vmlinuz.manifest.xml", "kernel");

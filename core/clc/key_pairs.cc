@@ -281,13 +281,24 @@ void AddKeyPairActions(Ec2Actions& actions, KeyPairs& key_pairs) {
                 for (const auto& k : keys) AddKeyIdentity(api::AddItem(set), k);
                 return Status::Ok();
               });
-  actions.Add("DeleteKeyPair",
-              [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
-                EUCA_ASSIGN_OR_RETURN(std::string name, req.Required("KeyName"));
-                EUCA_RETURN_IF_ERROR(kp->Delete(caller, name, req.request_id()));
-                api::AddBool(response, "return", true);
-                return Status::Ok();
-              });
+  actions.Add(
+      "DeleteKeyPair",
+      [kp](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+        // By name, or (AWS CLI --key-pair-id) by id within the caller's account.
+        std::string name = req.GetOr("KeyName");
+        if (name.empty() && req.Has("KeyPairId")) {
+          EUCA_ASSIGN_OR_RETURN(auto found, kp->Describe(caller, {}, {{"key-pair-id", {req.GetOr("KeyPairId")}}}));
+          if (found.empty()) {
+            api::AddBool(response, "return", true);
+            return Status::Ok();
+          }
+          name = found[0].name;
+        }
+        if (name.empty()) return req.Required("KeyName").status();
+        EUCA_RETURN_IF_ERROR(kp->Delete(caller, name, req.request_id()));
+        api::AddBool(response, "return", true);
+        return Status::Ok();
+      });
 }
 
 }  // namespace euca::clc

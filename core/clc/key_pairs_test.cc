@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "core/api/digest.h"
 #include "core/base/pki.h"
 #include "core/clc/cloud_test_support.h"
@@ -155,6 +158,37 @@ TEST_F(KeyPairsTest, ActionsSpeakEc2Xml) {
   auto deleted = Call(alice, "DeleteKeyPair", {{"KeyName", "nope"}});
   ASSERT_TRUE(deleted.ok());
   EXPECT_THAT(*deleted, HasSubstr("<return>true</return>"));
+}
+
+TEST_F(KeyPairsTest, DeleteByKeyPairIdStaysInTheAccount) {
+  auto alice = MakeUser("acme", "alice");
+  auto bob = MakeUser("other", "bob");
+  auto key = keys().Import(alice, "k", kRsaPub);
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(Call(bob, "DeleteKeyPair", {{"KeyPairId", key->id}}).ok());
+  EXPECT_TRUE(keys().Find(alice.account_id, "k").ok());
+  ASSERT_TRUE(Call(alice, "DeleteKeyPair", {{"KeyPairId", key->id}}).ok());
+  EXPECT_FALSE(keys().Find(alice.account_id, "k").ok());
+  EXPECT_EQ(Call(alice, "DeleteKeyPair").status().wire_code(), "MissingParameter");
+}
+
+TEST_F(KeyPairsTest, ConcurrentImportsOfOneNameCreateOneKey) {
+  auto alice = MakeUser("acme", "alice");
+  std::atomic<int> created{0}, duplicates{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto r = Call(alice, "ImportKeyPair", {{"KeyName", "race"}, {"PublicKeyMaterial", kEdPub}});
+      if (r.ok()) ++created;
+      if (r.status().wire_code() == "InvalidKeyPair.Duplicate") ++duplicates;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(duplicates.load(), 15);
+  auto all = keys().Describe(alice, {}, {});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
 }
 
 TEST_F(KeyPairsTest, AdminSeesEveryAccountOnlyWithVerbose) {
