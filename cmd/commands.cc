@@ -332,6 +332,100 @@ const std::vector<CommandSpec> kCommands = {
      {"euca-describe-nodes"},
      &SetupDescribeNodes},
 
+    {"create-keypair",
+     "create a key pair and print its private key",
+     "Creates the key pair KEYPAIR in your account: the cloud makes a 2048-bit RSA key, keeps "
+     "its public half (given to the instances you start with -k KEYPAIR) and returns the private "
+     "key once; it is not stored anywhere else. Prints:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint\n\n"
+     "followed by the private key (PEM), or, with -f FILE, writes the private key to FILE (mode "
+     "0600) instead. The fingerprint is EC2's: the SHA-1 of the private key (PKCS#8 DER). A key "
+     "of that name already in the account is an error (InvalidKeyPair.Duplicate).\n\n"
+     "Runs in EUCA_HOME, or against the cloud controller at EC2_URL (or -U) with the access key "
+     "of -I/-S or the environment; the same holds for every key pair, image and region command.",
+     {"euca-add-keypair"},
+     &SetupCreateKeypair},
+    {"import-keypair",
+     "import an OpenSSH public key as a key pair",
+     "Imports the OpenSSH public key in FILE (-f; \"ssh-rsa AAAA... comment\", also ssh-ed25519 "
+     "and ecdsa-sha2-*) as the key pair KEYPAIR of your account. Prints:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint\n\n"
+     "where the fingerprint is EC2's for imported keys: the MD5 of the public key blob.",
+     {},
+     &SetupImportKeypair},
+    {"describe-keypairs",
+     "list key pairs",
+     "Lists the key pairs of your account, or only those named (a named key that does not exist is "
+     "an error, InvalidKeyPair.NotFound). --filter key-name=PATTERN or fingerprint=PATTERN narrows "
+     "the list. A cloud administrator who names the keyword verbose sees every account's keys. "
+     "Prints one line per key pair:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint",
+     {},
+     &SetupDescribeKeypairs},
+    {"delete-keypair",
+     "delete a key pair",
+     "Deletes the key pair KEYPAIR of your account; as in EC2, deleting a key pair that does not "
+     "exist succeeds. Instances started with it keep their key. Prints:\n\n"
+     "  KEYPAIR\\tname",
+     {},
+     &SetupDeleteKeypair},
+    {"describe-regions",
+     "list the cloud's region",
+     "Lists the region of the cloud (the property cloud.region) and its EC2 endpoint (the property "
+     "services.ec2-url, empty when unset):\n\n"
+     "  REGION\\tname\\tendpoint",
+     {},
+     &SetupDescribeRegions},
+    {"register",
+     "register an uploaded bundle as an image",
+     "Registers the bundle whose manifest is MANIFEST (BUCKET/PREFIX.manifest.xml, as "
+     "upload-bundle printed it) as an image of your account. The manifest must exist in Walrus "
+     "and be readable by you; its image type gives the id: emi- (machine), eki- (kernel, bundled "
+     "with --kernel true), eri- (ramdisk). -n names the image (default: MANIFEST without "
+     ".manifest.xml); names are unique in an account. -a overrides the manifest's architecture; "
+     "--kernel and --ramdisk give a machine image a default kernel and ramdisk, which must be "
+     "kernel and ramdisk images you may launch. Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupRegister},
+    {"deregister",
+     "deregister an image",
+     "Marks the image IMAGE of your account deregistered: it can no longer be launched, leaves "
+     "listings (asked for by id it still shows, in state deregistered) and its name is free "
+     "again. Deregistering it a second time removes its record. The bundle stays in Walrus. "
+     "Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupDeregister},
+    {"describe-images",
+     "list images",
+     "Lists images, by default yours and those whose launch permission names your account; -a "
+     "adds public images; IMAGE arguments, -o ACCOUNT (self: yours) and -x ACCOUNT (self, or all "
+     "for public images) select instead. Another account's private image does not exist for you "
+     "(InvalidAMIID.NotFound). --filter takes image-id, image-type, name, description, state, "
+     "architecture, owner-id, is-public, kernel-id, ramdisk-id, manifest-location. One line per "
+     "image:\n\n"
+     "  IMAGE\\tid\\tlocation\\towner\\tstate\\tpublic|private\\tarchitecture\\ttype\\tkernel"
+     "\\tramdisk\\tplatform\\troot-device-type\\tvirtualization-type\\thypervisor",
+     {},
+     &SetupDescribeImages},
+    {"describe-image-attribute",
+     "show an attribute of one of your images",
+     "Shows one attribute of your image IMAGE: -l its launch permissions, one line each,\n\n"
+     "  launchPermission\\tid\\tgroup\\tall\n"
+     "  launchPermission\\tid\\tuserId\\tACCOUNT\n\n"
+     "or --description, --kernel, --ramdisk: \"ATTRIBUTE\\tid\\tvalue\".",
+     {},
+     &SetupDescribeImageAttribute},
+    {"modify-image-attribute",
+     "share an image or change its description",
+     "Changes your image IMAGE: -l with -a ACCOUNT grants launch permission to that account (-a "
+     "all makes the image public), with -r ACCOUNT revokes it (-r all makes it private again); "
+     "--description sets the description. Accounts must exist. Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupModifyImageAttribute},
+
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
      "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port 0 "
@@ -352,6 +446,20 @@ const std::vector<CommandSpec> kCommands = {
      "for up to 5 seconds, and exits with status 0.",
      {},
      &SetupServeWalrus},
+
+    {"serve clc",
+     "run the cloud controller (EC2 Query API) in the foreground",
+     "Serves the EC2 Query API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port "
+     "0 picks a free port), at /, /services/compute and /services/Eucalyptus, so that the AWS "
+     "CLI, boto3, euca2ools and the euca-* commands with EC2_URL reach it. Requests must be "
+     "signed with a user's access key (SigV4, or SigV2 Query signatures); an unknown key or a "
+     "disabled user gets AuthFailure, a request more than 15 minutes off the server's clock "
+     "RequestExpired. Image manifests are read from EUCA_HOME/walrus.\n\n"
+     "Prints, once it accepts connections:\n\n"
+     "  clc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT.",
+     {},
+     &SetupServeClc},
 
     {"serve nc",
      "run a node controller in the foreground",

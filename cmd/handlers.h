@@ -60,6 +60,21 @@ Handler SetupDescribeNodes(CLI::App& app);
 Handler SetupServeWalrus(CLI::App& app);
 Handler SetupServeNc(CLI::App& app);
 Handler SetupServeCc(CLI::App& app);
+Handler SetupServeClc(CLI::App& app);
+
+// cmd/compute_keys.cc
+Handler SetupCreateKeypair(CLI::App& app);
+Handler SetupImportKeypair(CLI::App& app);
+Handler SetupDescribeKeypairs(CLI::App& app);
+Handler SetupDeleteKeypair(CLI::App& app);
+Handler SetupDescribeRegions(CLI::App& app);
+
+// cmd/compute_images.cc
+Handler SetupRegister(CLI::App& app);
+Handler SetupDeregister(CLI::App& app);
+Handler SetupDescribeImages(CLI::App& app);
+Handler SetupDescribeImageAttribute(CLI::App& app);
+Handler SetupModifyImageAttribute(CLI::App& app);
 
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);

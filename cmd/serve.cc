@@ -1,5 +1,5 @@
 // The cloud's services run in the foreground: euca serve walrus (S3 REST and, under /_euca/,
-// image delivery to node controllers).
+// image delivery to node controllers), euca serve clc (the EC2 Query API), euca serve nc.
 
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +28,8 @@
 #include "core/nc/node_factory.h"
 #include "drivers/hypervisor/hypervisor.h"
 #include "cmd/session.h"
+#include "core/clc/cloud.h"
+#include "core/clc/ec2_rest.h"
 
 namespace euca::cmd {
 namespace {
@@ -109,6 +111,26 @@ Handler SetupServeWalrus(CLI::App& app) {
         walrus::MakeS3Handler(walrus, lookup, sopts));
 
     return ServeUntilStopped(ctx, "walrus", o->listen, handler);
+  };
+}
+
+Handler SetupServeClc(CLI::App& app) {
+  struct Options {
+    std::string listen = "127.0.0.1:8773";
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8773; port 0 picks a free port)")
+      ->type_name("ADDR:PORT");
+  return [o](Context& ctx) -> Status {
+    EUCA_ASSIGN_OR_RETURN(Session session, OpenSession(ctx, /*authenticate=*/false));
+    clc::CloudOptions options;
+    // Manifests are read from the Walrus data of this home (`euca serve walrus` may serve
+    // it at the same time: the object store is shared between processes).
+    options.object_store =
+        clc::LocalWalrusObjectStores(clc::HomePaths(ctx.home).Walrus(), *ctx.clock, session.store.get());
+    clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
+    http::Handler handler = clc::MakeEc2Handler(cloud, {.region = {}, .clock = ctx.clock});
+    return ServeUntilStopped(ctx, "clc", o->listen, handler);
   };
 }
 
