@@ -297,6 +297,154 @@ const std::vector<CommandSpec> kCommands = {
      "same lines and changes nothing.",
      {},
      &SetupRollback},
+    {"admin register-cluster",
+     "register a cluster (availability zone)",
+     "Registers the cluster NAME, which becomes an availability zone of the cloud. With URL "
+     "(http://HOST:8774), the cloud controller reaches the cluster controller there (\"euca "
+     "serve cc\"); without, it runs the cluster controller itself, over the nodes registered "
+     "with \"euca admin register-node\". While no cluster is registered, the cloud has one "
+     "zone, named by the property cloud.embedded-zone, whose node runs inside the cloud "
+     "controller. NAME: 1 to 63 letters, digits, '.', '_' and '-'. One history commit. "
+     "Prints:\n\n"
+     "  CLUSTER\\tname\\turl",
+     {"euca-register-cluster"},
+     &SetupRegisterCluster},
+    {"admin deregister-cluster",
+     "deregister a cluster",
+     "Removes the cluster NAME from the cloud. A cluster that still has nodes is refused "
+     "(exit status 5): deregister its nodes first. Instances on it are not touched. One "
+     "history commit; prints nothing.",
+     {"euca-deregister-cluster"},
+     &SetupDeregisterCluster},
+    {"admin describe-clusters",
+     "list the registered clusters",
+     "Prints the registered clusters in registration order, each asked whether it answers:\n\n"
+     "  CLUSTER\\tname\\turl\\tnodes\\tstate\n\n"
+     "where url is empty for a cluster the cloud controller runs itself, nodes the number of "
+     "nodes registered in it, and state up or down.",
+     {"euca-describe-clusters"},
+     &SetupDescribeClusters},
+    {"admin register-node",
+     "register a node controller in a cluster",
+     "Registers the node controller at URL (http://HOST:8775, \"euca serve nc\") in CLUSTER; "
+     "its cluster controller places instances on it from its next poll. A URL belongs to one "
+     "cluster only. One history commit. Prints:\n\n"
+     "  NODE\\tcluster\\turl\\tid",
+     {},
+     &SetupRegisterNode},
+    {"admin deregister-node",
+     "deregister a node controller",
+     "Removes the node controller at URL from CLUSTER; no new instance goes there. Instances "
+     "on it keep running. One history commit; prints nothing.",
+     {},
+     &SetupDeregisterNode},
+    {"admin describe-nodes",
+     "list the node controllers and their free capacity",
+     "Polls the registered clusters (or only CLUSTER) and prints each node their cluster "
+     "controller has, in registration order:\n\n"
+     "  NODE\\tcluster\\turl\\tstate\\tcores-free\\tcores-max\\tmemory-free\\tmemory-max\\t"
+     "disk-free\\tdisk-max\\tinstances\\terror\n\n"
+     "where state is up or down (the node did not answer: its capacity counts as zero; error "
+     "says why), or unknown when its cluster controller does not answer; memory is in MiB, "
+     "disk in GiB; free capacity counts instances placed but not yet started. Nothing is "
+     "printed while no cluster is registered (the embedded zone's node belongs to the cloud "
+     "controller's process).",
+     {"euca-describe-nodes"},
+     &SetupDescribeNodes},
+
+    {"create-keypair",
+     "create a key pair and print its private key",
+     "Creates the key pair KEYPAIR in your account: the cloud makes a 2048-bit RSA key, keeps "
+     "its public half (given to the instances you start with -k KEYPAIR) and returns the private "
+     "key once; it is not stored anywhere else. Prints:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint\n\n"
+     "followed by the private key (PEM), or, with -f FILE, writes the private key to FILE (mode "
+     "0600) instead. The fingerprint is EC2's: the SHA-1 of the private key (PKCS#8 DER). A key "
+     "of that name already in the account is an error (InvalidKeyPair.Duplicate).\n\n"
+     "Runs in EUCA_HOME, or against the cloud controller at EC2_URL (or -U) with the access key "
+     "of -I/-S or the environment; the same holds for every key pair, image and region command.",
+     {"euca-add-keypair"},
+     &SetupCreateKeypair},
+    {"import-keypair",
+     "import an OpenSSH public key as a key pair",
+     "Imports the OpenSSH public key in FILE (-f; \"ssh-rsa AAAA... comment\", also ssh-ed25519 "
+     "and ecdsa-sha2-*) as the key pair KEYPAIR of your account. Prints:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint\n\n"
+     "where the fingerprint is EC2's for imported keys: the MD5 of the public key blob.",
+     {},
+     &SetupImportKeypair},
+    {"describe-keypairs",
+     "list key pairs",
+     "Lists the key pairs of your account, or only those named (a named key that does not exist is "
+     "an error, InvalidKeyPair.NotFound). --filter key-name=PATTERN or fingerprint=PATTERN narrows "
+     "the list. A cloud administrator who names the keyword verbose sees every account's keys. "
+     "Prints one line per key pair:\n\n"
+     "  KEYPAIR\\tname\\tfingerprint",
+     {},
+     &SetupDescribeKeypairs},
+    {"delete-keypair",
+     "delete a key pair",
+     "Deletes the key pair KEYPAIR of your account; as in EC2, deleting a key pair that does not "
+     "exist succeeds. Instances started with it keep their key. Prints:\n\n"
+     "  KEYPAIR\\tname",
+     {},
+     &SetupDeleteKeypair},
+    {"describe-regions",
+     "list the cloud's region",
+     "Lists the region of the cloud (the property cloud.region) and its EC2 endpoint (the property "
+     "services.ec2-url, empty when unset):\n\n"
+     "  REGION\\tname\\tendpoint",
+     {},
+     &SetupDescribeRegions},
+    {"register",
+     "register an uploaded bundle as an image",
+     "Registers the bundle whose manifest is MANIFEST (BUCKET/PREFIX.manifest.xml, as "
+     "upload-bundle printed it) as an image of your account. The manifest must exist in Walrus "
+     "and be readable by you; its image type gives the id: emi- (machine), eki- (kernel, bundled "
+     "with --kernel true), eri- (ramdisk). -n names the image (default: MANIFEST without "
+     ".manifest.xml); names are unique in an account. -a overrides the manifest's architecture; "
+     "--kernel and --ramdisk give a machine image a default kernel and ramdisk, which must be "
+     "kernel and ramdisk images you may launch. Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupRegister},
+    {"deregister",
+     "deregister an image",
+     "Marks the image IMAGE of your account deregistered: it can no longer be launched, leaves "
+     "listings (asked for by id it still shows, in state deregistered) and its name is free "
+     "again. Deregistering it a second time removes its record. The bundle stays in Walrus. "
+     "Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupDeregister},
+    {"describe-images",
+     "list images",
+     "Lists images, by default yours and those whose launch permission names your account; -a "
+     "adds public images; IMAGE arguments, -o ACCOUNT (self: yours) and -x ACCOUNT (self, or all "
+     "for public images) select instead. Another account's private image does not exist for you "
+     "(InvalidAMIID.NotFound). --filter takes image-id, image-type, name, description, state, "
+     "architecture, owner-id, is-public, kernel-id, ramdisk-id, manifest-location. One line per "
+     "image:\n\n"
+     "  IMAGE\\tid\\tlocation\\towner\\tstate\\tpublic|private\\tarchitecture\\ttype\\tkernel"
+     "\\tramdisk\\tplatform\\troot-device-type\\tvirtualization-type\\thypervisor",
+     {},
+     &SetupDescribeImages},
+    {"describe-image-attribute",
+     "show an attribute of one of your images",
+     "Shows one attribute of your image IMAGE: -l its launch permissions, one line each,\n\n"
+     "  launchPermission\\tid\\tgroup\\tall\n"
+     "  launchPermission\\tid\\tuserId\\tACCOUNT\n\n"
+     "or --description, --kernel, --ramdisk: \"ATTRIBUTE\\tid\\tvalue\".",
+     {},
+     &SetupDescribeImageAttribute},
+    {"modify-image-attribute",
+     "share an image or change its description",
+     "Changes your image IMAGE: -l with -a ACCOUNT grants launch permission to that account (-a "
+     "all makes the image public), with -r ACCOUNT revokes it (-r all makes it private again); "
+     "--description sets the description. Accounts must exist. Prints:\n\n"
+     "  IMAGE\\tid",
+     {},
+     &SetupModifyImageAttribute},
 
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
@@ -319,6 +467,20 @@ const std::vector<CommandSpec> kCommands = {
      {},
      &SetupServeWalrus},
 
+    {"serve clc",
+     "run the cloud controller (EC2 Query API) in the foreground",
+     "Serves the EC2 Query API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port "
+     "0 picks a free port), at /, /services/compute and /services/Eucalyptus, so that the AWS "
+     "CLI, boto3, euca2ools and the euca-* commands with EC2_URL reach it. Requests must be "
+     "signed with a user's access key (SigV4, or SigV2 Query signatures); an unknown key or a "
+     "disabled user gets AuthFailure, a request more than 15 minutes off the server's clock "
+     "RequestExpired. Image manifests are read from EUCA_HOME/walrus.\n\n"
+     "Prints, once it accepts connections:\n\n"
+     "  clc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT.",
+     {},
+     &SetupServeClc},
+
     {"serve nc",
      "run a node controller in the foreground",
      "Runs the node controller of this host: it starts, inspects and stops the VMs of the "
@@ -338,6 +500,28 @@ const std::vector<CommandSpec> kCommands = {
      "and runs until SIGTERM or SIGINT; running VMs keep running.",
      {},
      &SetupServeNc},
+
+    {"serve cc",
+     "run a cluster controller in the foreground",
+     "Runs the cluster controller of one cluster (availability zone): it polls its node "
+     "controllers (--node, repeatable, and the list the cloud controller sends with setNodes) "
+     "every --poll-seconds (default 6) for their instances and free capacity, places each new "
+     "instance on a node by --policy, and passes terminate, reboot and console requests to the "
+     "node an instance runs on. Policies: greedy (the first node, in registration order, with "
+     "room), roundrobin (the next node with room after the one used last), pack (the fullest "
+     "node with room), spread (the emptiest node). Concurrent requests never over-commit a "
+     "node: instances placed but not yet seen in a poll count against it. A node that does "
+     "not answer a poll is down: its capacity counts as zero until it answers again.\n\n"
+     "Serves the internal API (POST /cc/runInstances, describeInstances, terminateInstances, "
+     "rebootInstances, getConsoleOutput, describeResources, describeNodes, setNodes, poll; "
+     "JSON) on --listen (default 127.0.0.1:8774) to the cloud controller, whose requests are "
+     "signed with the cloud's key; it calls its nodes signed with its own component key, and "
+     "reads its keys and the cloud CA from EUCA_HOME/keys. Prints, once it accepts "
+     "connections:\n\n"
+     "  cc listening on http://ADDR:PORT\n\n"
+     "and runs until SIGTERM or SIGINT; instances keep running on their nodes.",
+     {},
+     &SetupServeCc},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

@@ -75,10 +75,13 @@ TEST(CommandsTest, SuggestCommandFindsPlausibleTypos) {
 TEST(CommandsTest, NextWords) {
   EXPECT_EQ(NextWords(""),
             (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "upload-bundle",
-                                      "download-bundle", "delete-bundle", "admin", "serve"}));
+                                      "download-bundle", "delete-bundle", "admin", "create-keypair",
+                                      "import-keypair", "describe-keypairs", "delete-keypair", "describe-regions",
+                                      "register", "deregister", "describe-images", "describe-image-attribute",
+                                      "modify-image-attribute", "serve"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
-  EXPECT_EQ(admin.size(), 18u);
+  EXPECT_EQ(admin.size(), 26u);
   EXPECT_TRUE(NextWords("admin init").empty());
 }
 

@@ -52,9 +52,33 @@ Handler SetupShow(CLI::App& app);
 Handler SetupDiff(CLI::App& app);
 Handler SetupRollback(CLI::App& app);
 
+// cmd/admin_topology.cc
+Handler SetupRegisterCluster(CLI::App& app);
+Handler SetupDeregisterCluster(CLI::App& app);
+Handler SetupDescribeClusters(CLI::App& app);
+Handler SetupRegisterNode(CLI::App& app);
+Handler SetupDeregisterNode(CLI::App& app);
+Handler SetupDescribeNodes(CLI::App& app);
+
 // cmd/serve.cc
 Handler SetupServeWalrus(CLI::App& app);
 Handler SetupServeNc(CLI::App& app);
+Handler SetupServeCc(CLI::App& app);
+Handler SetupServeClc(CLI::App& app);
+
+// cmd/compute_keys.cc
+Handler SetupCreateKeypair(CLI::App& app);
+Handler SetupImportKeypair(CLI::App& app);
+Handler SetupDescribeKeypairs(CLI::App& app);
+Handler SetupDeleteKeypair(CLI::App& app);
+Handler SetupDescribeRegions(CLI::App& app);
+
+// cmd/compute_images.cc
+Handler SetupRegister(CLI::App& app);
+Handler SetupDeregister(CLI::App& app);
+Handler SetupDescribeImages(CLI::App& app);
+Handler SetupDescribeImageAttribute(CLI::App& app);
+Handler SetupModifyImageAttribute(CLI::App& app);
 
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);

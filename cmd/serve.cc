@@ -1,5 +1,5 @@
 // The cloud's services run in the foreground: euca serve walrus (S3 REST and, under /_euca/,
-// image delivery to node controllers).
+// image delivery to node controllers), euca serve clc (the EC2 Query API), euca serve nc.
 
 #include <pthread.h>
 #include <signal.h>
@@ -23,8 +23,13 @@
 #include "core/nc/image_fetchers.h"
 #include "core/nc/nc_http.h"
 #include "core/nc/node.h"
+#include "core/cc/cc_http.h"
+#include "core/cc/cluster.h"
+#include "core/nc/node_factory.h"
 #include "drivers/hypervisor/hypervisor.h"
 #include "cmd/session.h"
+#include "core/clc/cloud.h"
+#include "core/clc/ec2_rest.h"
 
 namespace euca::cmd {
 namespace {
@@ -109,6 +114,26 @@ Handler SetupServeWalrus(CLI::App& app) {
   };
 }
 
+Handler SetupServeClc(CLI::App& app) {
+  struct Options {
+    std::string listen = "127.0.0.1:8773";
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8773; port 0 picks a free port)")
+      ->type_name("ADDR:PORT");
+  return [o](Context& ctx) -> Status {
+    EUCA_ASSIGN_OR_RETURN(Session session, OpenSession(ctx, /*authenticate=*/false));
+    clc::CloudOptions options;
+    // Manifests are read from the Walrus data of this home (`euca serve walrus` may serve
+    // it at the same time: the object store is shared between processes).
+    options.object_store =
+        clc::LocalWalrusObjectStores(clc::HomePaths(ctx.home).Walrus(), *ctx.clock, session.store.get());
+    clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
+    http::Handler handler = clc::MakeEc2Handler(cloud, {.region = {}, .clock = ctx.clock});
+    return ServeUntilStopped(ctx, "clc", o->listen, handler);
+  };
+}
+
 Handler SetupServeNc(CLI::App& app) {
   struct Options {
     std::string listen = "127.0.0.1:8775";
@@ -164,42 +189,73 @@ Handler SetupServeNc(CLI::App& app) {
       }
     }
     if (uri.empty()) uri = "qemu:///system";
-    EUCA_ASSIGN_OR_RETURN(hypervisor::Accel accel, hypervisor::ParseAccel(accel_text.empty() ? "auto" : accel_text));
-    EUCA_ASSIGN_OR_RETURN(std::unique_ptr<hypervisor::Hypervisor> hv, hypervisor::OpenHypervisor(uri, accel));
     ctx.Debug("hypervisor '" + uri + "'");
 
-    auto local = nc::NewLocalFileFetcher();
-    std::unique_ptr<walrus::HttpImageSource> source;
-    std::unique_ptr<nc::ImageFetcher> walrus_fetcher;
+    nc::NodeSetup setup;
+    setup.hypervisor_uri = uri;
+    setup.accel = accel_text;
     if (!walrus_url.empty()) {
-      source = std::make_unique<walrus::HttpImageSource>(walrus::HttpImageSourceOptions{
+      setup.image_source = std::make_unique<walrus::HttpImageSource>(walrus::HttpImageSourceOptions{
           .walrus_url = walrus_url, .credentials = {nc_cert, nc_key}, .clock = ctx.clock, .client = {}});
-      walrus_fetcher = nc::NewWalrusImageFetcher(*source);
     }
-    auto fetcher = nc::NewImageFetcher(*local, walrus_fetcher.get());
-
-    nc::NodeOptions node_options;
-    node_options.root = o->root.empty() ? ctx.home + "/nc" : o->root;
-    node_options.cache_max_bytes = o->cache_bytes;
-    node_options.max_cores = o->max_cores;
-    node_options.max_memory_mib = o->max_memory_mib;
-    node_options.max_disk_gib = o->max_disk_gib;
-    nc::Node node(*ctx.env, RealCommandRunner(), *ctx.clock, *hv, *fetcher, node_options);
-    EUCA_RETURN_IF_ERROR(node.Open());
+    setup.options.root = o->root.empty() ? ctx.home + "/nc" : o->root;
+    setup.options.cache_max_bytes = o->cache_bytes;
+    setup.options.max_cores = o->max_cores;
+    setup.options.max_memory_mib = o->max_memory_mib;
+    setup.options.max_disk_gib = o->max_disk_gib;
+    EUCA_ASSIGN_OR_RETURN(std::shared_ptr<nc::Node> node,
+                          nc::OpenNode(*ctx.env, RealCommandRunner(), *ctx.clock, std::move(setup)));
 
     // Cluster and cloud controllers call nodes (docs/internal-api.md).
-    api::ComponentVerifyOptions verify{
-        .ca_cert_pem = ca_cert, .allowed = {api::Component::kCc, api::Component::kClc}, .clock = ctx.clock};
-    nc::Authenticator authenticate = [verify](const http::RequestHead& head, std::string_view body) -> Status {
-      api::SignableRequest req;
-      req.method = head.method;
-      req.path = head.path;
-      req.query = api::SplitQuery(head.query);
-      req.headers = head.headers;
-      req.body = std::string(body);
-      return api::VerifyComponentRequest(req, verify).status();
+    nc::Authenticator authenticate = nc::ComponentAuthenticator(
+        {.ca_cert_pem = ca_cert, .allowed = {api::Component::kCc, api::Component::kClc}, .clock = ctx.clock});
+    return ServeUntilStopped(ctx, "nc", o->listen, nc::MakeNcHandler(*node, authenticate));
+  };
+}
+
+Handler SetupServeCc(CLI::App& app) {
+  struct Options {
+    std::string listen = "127.0.0.1:8774";
+    std::string policy = "greedy";
+    int64_t poll_seconds = 6;
+    std::vector<std::string> nodes;
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8774; port 0 picks a free port)")
+      ->type_name("ADDR:PORT");
+  app.add_option("--policy", o->policy, "how instances are placed on nodes (default greedy)")
+      ->type_name("greedy|roundrobin|pack|spread");
+  app.add_option("--poll-seconds", o->poll_seconds, "seconds between polls of the nodes (default 6)")
+      ->type_name("N")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  app.add_option("--node", o->nodes, "URL of a node controller (repeatable; in this order)")
+      ->type_name("URL")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  return [o](Context& ctx) -> Status {
+    EUCA_ASSIGN_OR_RETURN(cc::SchedulePolicy policy, cc::ParseSchedulePolicy(o->policy));
+    const clc::HomePaths paths(ctx.home);
+    // The cluster's own credentials and the cloud CA (copy them to a cluster's home on another host).
+    EUCA_ASSIGN_OR_RETURN(std::string ca_cert, ctx.env->ReadFile(paths.CloudCaCert()));
+    EUCA_ASSIGN_OR_RETURN(std::string cc_cert, ctx.env->ReadFile(paths.ComponentCert("cc")));
+    EUCA_ASSIGN_OR_RETURN(std::string cc_key, ctx.env->ReadFile(paths.ComponentKey("cc")));
+    nc::Signer sign = nc::ComponentSigner({cc_cert, cc_key}, ctx.clock);
+    cc::NodeConnector connect = [sign](const std::string& url) -> Result<std::shared_ptr<nc::NodeController>> {
+      return std::shared_ptr<nc::NodeController>(std::make_shared<nc::NcClient>(url, sign));
     };
-    return ServeUntilStopped(ctx, "nc", o->listen, nc::MakeNcHandler(node, authenticate));
+    cc::ClusterOptions options;
+    options.poll_period_ms = o->poll_seconds * 1000;
+    cc::Cluster cluster(connect, policy, *ctx.clock, options);
+    EUCA_RETURN_IF_ERROR(cluster.SetNodes(o->nodes));
+    cluster.Start();
+    ctx.Debug("policy " + std::string(cc::SchedulePolicyName(policy)) + ", " + std::to_string(o->nodes.size()) +
+              " nodes");
+    // Only the cloud controller calls a cluster (docs/internal-api.md).
+    nc::Authenticator authenticate = nc::ComponentAuthenticator(
+        {.ca_cert_pem = ca_cert, .allowed = {api::Component::kClc}, .clock = ctx.clock});
+    Status served = ServeUntilStopped(ctx, "cc", o->listen, cc::MakeCcHandler(cluster, authenticate));
+    cluster.Stop();
+    return served;
   };
 }
 

@@ -4,10 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
-    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback' ;;
-    'serve') echo 'walrus nc' ;;
-    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin serve' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
+    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
+    'serve') echo 'walrus clc nc cc' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
   esac
 }
 
@@ -45,8 +45,26 @@ _euca_options() {
     'admin show') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin diff') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin rollback') echo '-h --help --object --dry-run --output --debug -U --url --region --home' ;;
+    'admin register-cluster') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin deregister-cluster') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin describe-clusters') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin register-node') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin deregister-node') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin describe-nodes') echo '-h --help --output --debug -U --url --region --home' ;;
+    'create-keypair') echo '-h --help -f --filename -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'import-keypair') echo '-h --help -f --public-key-file -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-keypairs') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'delete-keypair') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-regions') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'register') echo '-h --help -n --name -d --description -a --architecture --kernel --ramdisk --root-device-name -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'deregister') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-images') echo '-h --help -a --all -o --owner -x --executable-by --filter -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'describe-image-attribute') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'modify-image-attribute') echo '-h --help -l --launch-permission -a --add -r --remove --description -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
+    'serve clc') echo '-h --help --listen --output --debug -U --url --region --home' ;;
     'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
+    'serve cc') echo '-h --help --listen --policy --poll-seconds --node --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -174,8 +192,101 @@ _euca_value() {
     'admin history|-n') echo 'any' ;;
     'admin history|--max-count') echo 'any' ;;
     'admin rollback|--object') echo 'any' ;;
+    'create-keypair|-f') echo 'file' ;;
+    'create-keypair|--filename') echo 'file' ;;
+    'create-keypair|-I') echo 'any' ;;
+    'create-keypair|-a') echo 'any' ;;
+    'create-keypair|--access-key-id') echo 'any' ;;
+    'create-keypair|--access-key') echo 'any' ;;
+    'create-keypair|-S') echo 'any' ;;
+    'create-keypair|-s') echo 'any' ;;
+    'create-keypair|--secret-key') echo 'any' ;;
+    'import-keypair|-f') echo 'file' ;;
+    'import-keypair|--public-key-file') echo 'file' ;;
+    'import-keypair|-I') echo 'any' ;;
+    'import-keypair|-a') echo 'any' ;;
+    'import-keypair|--access-key-id') echo 'any' ;;
+    'import-keypair|--access-key') echo 'any' ;;
+    'import-keypair|-S') echo 'any' ;;
+    'import-keypair|-s') echo 'any' ;;
+    'import-keypair|--secret-key') echo 'any' ;;
+    'describe-keypairs|--filter') echo 'any' ;;
+    'describe-keypairs|-I') echo 'any' ;;
+    'describe-keypairs|-a') echo 'any' ;;
+    'describe-keypairs|--access-key-id') echo 'any' ;;
+    'describe-keypairs|--access-key') echo 'any' ;;
+    'describe-keypairs|-S') echo 'any' ;;
+    'describe-keypairs|-s') echo 'any' ;;
+    'describe-keypairs|--secret-key') echo 'any' ;;
+    'delete-keypair|-I') echo 'any' ;;
+    'delete-keypair|-a') echo 'any' ;;
+    'delete-keypair|--access-key-id') echo 'any' ;;
+    'delete-keypair|--access-key') echo 'any' ;;
+    'delete-keypair|-S') echo 'any' ;;
+    'delete-keypair|-s') echo 'any' ;;
+    'delete-keypair|--secret-key') echo 'any' ;;
+    'describe-regions|--filter') echo 'any' ;;
+    'describe-regions|-I') echo 'any' ;;
+    'describe-regions|-a') echo 'any' ;;
+    'describe-regions|--access-key-id') echo 'any' ;;
+    'describe-regions|--access-key') echo 'any' ;;
+    'describe-regions|-S') echo 'any' ;;
+    'describe-regions|-s') echo 'any' ;;
+    'describe-regions|--secret-key') echo 'any' ;;
+    'register|-n') echo 'any' ;;
+    'register|--name') echo 'any' ;;
+    'register|-d') echo 'any' ;;
+    'register|--description') echo 'any' ;;
+    'register|-a') echo 'words:i386 x86_64 armhf' ;;
+    'register|--architecture') echo 'words:i386 x86_64 armhf' ;;
+    'register|--kernel') echo 'any' ;;
+    'register|--ramdisk') echo 'any' ;;
+    'register|--root-device-name') echo 'any' ;;
+    'register|-I') echo 'any' ;;
+    'register|-A') echo 'any' ;;
+    'register|--access-key-id') echo 'any' ;;
+    'register|--access-key') echo 'any' ;;
+    'register|-S') echo 'any' ;;
+    'register|--secret-key') echo 'any' ;;
+    'deregister|-I') echo 'any' ;;
+    'deregister|-a') echo 'any' ;;
+    'deregister|--access-key-id') echo 'any' ;;
+    'deregister|--access-key') echo 'any' ;;
+    'deregister|-S') echo 'any' ;;
+    'deregister|-s') echo 'any' ;;
+    'deregister|--secret-key') echo 'any' ;;
+    'describe-images|-o') echo 'any' ;;
+    'describe-images|--owner') echo 'any' ;;
+    'describe-images|-x') echo 'any' ;;
+    'describe-images|--executable-by') echo 'any' ;;
+    'describe-images|--filter') echo 'any' ;;
+    'describe-images|-I') echo 'any' ;;
+    'describe-images|-A') echo 'any' ;;
+    'describe-images|--access-key-id') echo 'any' ;;
+    'describe-images|--access-key') echo 'any' ;;
+    'describe-images|-S') echo 'any' ;;
+    'describe-images|--secret-key') echo 'any' ;;
+    'describe-image-attribute|-I') echo 'any' ;;
+    'describe-image-attribute|-a') echo 'any' ;;
+    'describe-image-attribute|--access-key-id') echo 'any' ;;
+    'describe-image-attribute|--access-key') echo 'any' ;;
+    'describe-image-attribute|-S') echo 'any' ;;
+    'describe-image-attribute|-s') echo 'any' ;;
+    'describe-image-attribute|--secret-key') echo 'any' ;;
+    'modify-image-attribute|-a') echo 'any' ;;
+    'modify-image-attribute|--add') echo 'any' ;;
+    'modify-image-attribute|-r') echo 'any' ;;
+    'modify-image-attribute|--remove') echo 'any' ;;
+    'modify-image-attribute|--description') echo 'any' ;;
+    'modify-image-attribute|-I') echo 'any' ;;
+    'modify-image-attribute|-A') echo 'any' ;;
+    'modify-image-attribute|--access-key-id') echo 'any' ;;
+    'modify-image-attribute|--access-key') echo 'any' ;;
+    'modify-image-attribute|-S') echo 'any' ;;
+    'modify-image-attribute|--secret-key') echo 'any' ;;
     'serve walrus|--listen') echo 'any' ;;
     'serve walrus|--domain') echo 'any' ;;
+    'serve clc|--listen') echo 'any' ;;
     'serve nc|--listen') echo 'any' ;;
     'serve nc|--hypervisor') echo 'any' ;;
     'serve nc|--accel') echo 'any' ;;
@@ -185,6 +296,10 @@ _euca_value() {
     'serve nc|--max-cores') echo 'any' ;;
     'serve nc|--max-memory') echo 'any' ;;
     'serve nc|--max-disk') echo 'any' ;;
+    'serve cc|--listen') echo 'any' ;;
+    'serve cc|--policy') echo 'any' ;;
+    'serve cc|--poll-seconds') echo 'any' ;;
+    'serve cc|--node') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -229,8 +344,31 @@ _euca() {
     euca-admin-show) path='admin show' ;;
     euca-admin-diff) path='admin diff' ;;
     euca-admin-rollback) path='admin rollback' ;;
+    euca-admin-register-cluster) path='admin register-cluster' ;;
+    euca-register-cluster) path='admin register-cluster' ;;
+    euca-admin-deregister-cluster) path='admin deregister-cluster' ;;
+    euca-deregister-cluster) path='admin deregister-cluster' ;;
+    euca-admin-describe-clusters) path='admin describe-clusters' ;;
+    euca-describe-clusters) path='admin describe-clusters' ;;
+    euca-admin-register-node) path='admin register-node' ;;
+    euca-admin-deregister-node) path='admin deregister-node' ;;
+    euca-admin-describe-nodes) path='admin describe-nodes' ;;
+    euca-describe-nodes) path='admin describe-nodes' ;;
+    euca-create-keypair) path='create-keypair' ;;
+    euca-add-keypair) path='create-keypair' ;;
+    euca-import-keypair) path='import-keypair' ;;
+    euca-describe-keypairs) path='describe-keypairs' ;;
+    euca-delete-keypair) path='delete-keypair' ;;
+    euca-describe-regions) path='describe-regions' ;;
+    euca-register) path='register' ;;
+    euca-deregister) path='deregister' ;;
+    euca-describe-images) path='describe-images' ;;
+    euca-describe-image-attribute) path='describe-image-attribute' ;;
+    euca-modify-image-attribute) path='modify-image-attribute' ;;
     euca-serve-walrus) path='serve walrus' ;;
+    euca-serve-clc) path='serve clc' ;;
     euca-serve-nc) path='serve nc' ;;
+    euca-serve-cc) path='serve cc' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -290,5 +428,28 @@ complete -F _euca euca \
   euca-admin-show \
   euca-admin-diff \
   euca-admin-rollback \
+  euca-admin-register-cluster \
+  euca-register-cluster \
+  euca-admin-deregister-cluster \
+  euca-deregister-cluster \
+  euca-admin-describe-clusters \
+  euca-describe-clusters \
+  euca-admin-register-node \
+  euca-admin-deregister-node \
+  euca-admin-describe-nodes \
+  euca-describe-nodes \
+  euca-create-keypair \
+  euca-add-keypair \
+  euca-import-keypair \
+  euca-describe-keypairs \
+  euca-delete-keypair \
+  euca-describe-regions \
+  euca-register \
+  euca-deregister \
+  euca-describe-images \
+  euca-describe-image-attribute \
+  euca-modify-image-attribute \
   euca-serve-walrus \
-  euca-serve-nc
+  euca-serve-clc \
+  euca-serve-nc \
+  euca-serve-cc

@@ -33,6 +33,20 @@ std::string Sha256(std::string_view data) {
 
 std::string Sha256Hex(std::string_view data) { return Hex(Sha256(data)); }
 
+std::string Sha1(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha1(), nullptr) != 1) abort();
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string Md5(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr) != 1) abort();
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
 std::string HmacSha256(std::string_view key, std::string_view data) { return Hmac(EVP_sha256(), key, data); }
 
 std::string HmacSha1(std::string_view key, std::string_view data) { return Hmac(EVP_sha1(), key, data); }

@@ -13,6 +13,10 @@ namespace euca::api {
 std::string Sha256(std::string_view data);
 /// SHA-256 of `data` as 64 lower-case hex digits.
 std::string Sha256Hex(std::string_view data);
+/// SHA-1 of `data`: 20 raw bytes (EC2 key pair fingerprints, not for security).
+std::string Sha1(std::string_view data);
+/// MD5 of `data`: 16 raw bytes (EC2 fingerprints of imported keys, not for security).
+std::string Md5(std::string_view data);
 /// HMAC-SHA256 of `data` under `key`: 32 raw bytes.
 std::string HmacSha256(std::string_view key, std::string_view data);
 /// HMAC-SHA1 of `data` under `key`: 20 raw bytes.

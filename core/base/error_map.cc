@@ -45,6 +45,8 @@ constexpr WireStatus kWireStatuses[] = {
     {"InvalidArgument", 400},
     {"InvalidBucketName", 400},
     {"InvalidDigest", 400},
+    {"InvalidKeyPair.Duplicate", 400},           // EC2: every client error is a 400
+    {"InvalidAMIName.Duplicate", 400},           // EC2
     {"InvalidLocationConstraint", 400},
     {"InvalidPart", 400},
     {"InvalidPartOrder", 400},
@@ -119,6 +121,24 @@ Code CodeOfS3Error(std::string_view s3_code, int http_status) {
     default:
       return http_status >= 400 && http_status < 500 ? Code::kInvalidArgument : Code::kInternal;
   }
+}
+
+Code CodeOfEc2Error(std::string_view ec2_code, int http_status) {
+  auto ends_with = [&](std::string_view suffix) {
+    return ec2_code.size() >= suffix.size() && ec2_code.substr(ec2_code.size() - suffix.size()) == suffix;
+  };
+  if (ends_with(".NotFound") || ends_with(".Unavailable") || ends_with(".Malformed"))
+    return ends_with(".NotFound") ? Code::kNotFound : Code::kInvalidArgument;
+  if (ends_with(".Duplicate")) return Code::kAlreadyExists;
+  if (ec2_code == "AuthFailure" || ec2_code == "RequestExpired" || ec2_code == "SignatureDoesNotMatch" ||
+      ec2_code == "MissingAuthenticationToken" || ec2_code == "IncompleteSignature")
+    return Code::kUnauthenticated;
+  if (ec2_code == "MissingParameter" || ec2_code == "InvalidAction" || ec2_code == "MissingAction" ||
+      ec2_code.substr(0, 7) == "Invalid")
+    return Code::kInvalidArgument;
+  for (const auto& row : kTable)
+    if (row.code != Code::kOk && row.ec2 == ec2_code) return row.code;
+  return CodeOfS3Error("", http_status);
 }
 
 int HttpStatus(const Status& status) {

@@ -38,6 +38,12 @@ std::string_view S3ErrorCode(const Status& status);
 /// 501 Unsupported, 503 Unavailable, other 4xx InvalidArgument, other 5xx Internal).
 Code CodeOfS3Error(std::string_view s3_code, int http_status);
 
+/// The code of an EC2 error reply from a server (for our EC2 client): "*.NotFound" ->
+/// NotFound, "*.Duplicate" -> AlreadyExists, AuthFailure/RequestExpired -> Unauthenticated,
+/// MissingParameter/InvalidAction/"Invalid*" -> InvalidArgument, else the code whose row has
+/// `ec2_code` as its default, else by `http_status` as CodeOfS3Error does.
+Code CodeOfEc2Error(std::string_view ec2_code, int http_status);
+
 /// Exit status for a usage error found by the argument parser (same as InvalidArgument).
 inline constexpr int kUsageExitStatus = 2;
 

@@ -218,6 +218,54 @@ Result<std::string> PublicKeyPem(const std::string& private_key_pem) {
   return BioText(bio.get(), "write public key PEM");
 }
 
+Result<std::string> PrivateKeyPkcs8Der(const std::string& private_key_pem) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || i2d_PKCS8PrivateKey_bio(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+    return SslError(Code::kInternal, "write private key DER");
+  return BioText(bio.get(), "write private key DER");
+}
+
+Result<std::string> RsaPrivateKeyPkcs1Pem(const std::string& private_key_pem) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
+  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) return InvalidArgument("the private key is not an RSA key");
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey_traditional(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+    return SslError(Code::kInternal, "write RSA private key PEM");
+  return BioText(bio.get(), "write RSA private key PEM");
+}
+
+Result<std::string> SshRsaPublicBlob(const std::string& private_key_pem) {
+  EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(private_key_pem, "read private key"));
+  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) return InvalidArgument("the private key is not an RSA key");
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  if (EVP_PKEY_get_bn_param(key.get(), "n", &n) != 1 || EVP_PKEY_get_bn_param(key.get(), "e", &e) != 1) {
+    BN_free(n);
+    BN_free(e);
+    return SslError(Code::kInternal, "read RSA public key");
+  }
+  auto put_string = [](std::string& out, const std::string& bytes) {
+    uint32_t len = static_cast<uint32_t>(bytes.size());
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((len >> shift) & 0xff));
+    out += bytes;
+  };
+  // An mpint: big-endian magnitude, with a leading zero byte when the top bit is set.
+  auto mpint = [](const BIGNUM* bn) {
+    std::string bytes(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+    BN_bn2bin(bn, reinterpret_cast<unsigned char*>(bytes.data()));
+    if (!bytes.empty() && (static_cast<unsigned char>(bytes[0]) & 0x80)) bytes.insert(bytes.begin(), '\0');
+    return bytes;
+  };
+  std::string blob;
+  put_string(blob, "ssh-rsa");
+  put_string(blob, mpint(e));
+  put_string(blob, mpint(n));
+  BN_free(n);
+  BN_free(e);
+  return blob;
+}
+
 Result<std::string> CreateCaCertificatePem(const std::string& ca_key_pem, const CertSpec& spec) {
   EUCA_RETURN_IF_ERROR(CheckSpec(spec));
   EUCA_ASSIGN_OR_RETURN(PkeyPtr key, LoadPrivateKey(ca_key_pem, "read CA private key"));

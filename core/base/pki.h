@@ -22,6 +22,18 @@ Result<std::string> GenerateRsaKeyPem(int bits = kMinRsaBits);
 /// PEM. InvalidArgument if `private_key_pem` is not a private key.
 Result<std::string> PublicKeyPem(const std::string& private_key_pem);
 
+/// The DER bytes of a private key in PKCS#8 (PrivateKeyInfo): what EC2 hashes (SHA-1) for the
+/// fingerprint of a key pair it created. InvalidArgument if not a private key.
+Result<std::string> PrivateKeyPkcs8Der(const std::string& private_key_pem);
+
+/// The same RSA private key as PKCS#1 PEM ("-----BEGIN RSA PRIVATE KEY-----"), the form EC2's
+/// CreateKeyPair returns and every ssh reads. InvalidArgument if not an RSA private key.
+Result<std::string> RsaPrivateKeyPkcs1Pem(const std::string& private_key_pem);
+
+/// The OpenSSH public key blob (RFC 4253 §6.6: string "ssh-rsa", mpint e, mpint n) of an RSA
+/// private key: raw bytes, to be base64-encoded after "ssh-rsa ".
+Result<std::string> SshRsaPublicBlob(const std::string& private_key_pem);
+
 /// What a certificate says about its subject and validity.
 struct CertSpec {
   std::string common_name = {};   ///< subject CN; required

@@ -102,6 +102,14 @@ std::optional<std::string> CheckHypervisorUri(std::string_view v) {
   return scheme + s.substr(sep);
 }
 
+// A cluster (availability zone) name: [a-zA-Z0-9][a-zA-Z0-9._-]{0,62}.
+std::optional<std::string> CheckZoneName(std::string_view v) {
+  auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
+  if (v.empty() || v.size() > 63 || !std::isalnum(static_cast<unsigned char>(v[0]))) return std::nullopt;
+  if (!std::all_of(v.begin(), v.end(), ok)) return std::nullopt;
+  return std::string(v);
+}
+
 std::vector<PropertyDef> MakeRegistry() {
   std::vector<PropertyDef> defs;
   auto add = [&defs](PropertyDef d) { defs.push_back(std::move(d)); };
@@ -150,6 +158,13 @@ std::vector<PropertyDef> MakeRegistry() {
        .description = "CPU acceleration of the embedded node controller's VMs: kvm, tcg (QEMU's "
                       "software emulation) or auto (KVM when it works, else TCG).",
        .choices = {"auto", "kvm", "tcg"}});
+  add({.name = "cloud.embedded-zone",
+       .type = PropertyType::kString,
+       .default_value = "local",
+       .description = "Name of the availability zone of a cloud without registered clusters, whose "
+                      "cluster controller and node controller run inside the cloud controller.",
+       .check = &CheckZoneName,
+       .form = "a zone name (letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit)"});
   add({.name = "signup.auto-approve",
        .type = PropertyType::kBool,
        .default_value = "false",

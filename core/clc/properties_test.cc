@@ -36,11 +36,20 @@ TEST(PropertiesTest, RegistryIsSortedAndDefaultsAreCanonical) {
   }
   EXPECT_EQ(Def("cloud.region").default_value, "euca");
   EXPECT_EQ(Def("cloud.description").default_value, "");
+  EXPECT_EQ(Def("cloud.embedded-zone").default_value, "local");
   EXPECT_EQ(Def("services.ec2-url").default_value, "");
   EXPECT_EQ(Def("services.s3-url").default_value, "");
   EXPECT_EQ(Def("credentials.cert-validity-days").default_value, "3650");
   EXPECT_EQ(Def("signup.auto-approve").default_value, "false");
   EXPECT_EQ(Def("walrus.image-cache-bytes").default_value, "32212254720");
+}
+
+TEST(PropertiesTest, EmbeddedZoneIsAZoneName) {
+  EXPECT_EQ(Canon("cloud.embedded-zone", "zone-1.a_b"), "zone-1.a_b");
+  EXPECT_EQ(Bad("cloud.embedded-zone", "").code(), Code::kInvalidArgument);
+  EXPECT_EQ(Bad("cloud.embedded-zone", "-zone").code(), Code::kInvalidArgument);
+  EXPECT_EQ(Bad("cloud.embedded-zone", "a zone").code(), Code::kInvalidArgument);
+  EXPECT_EQ(Bad("cloud.embedded-zone", std::string(64, 'z')).code(), Code::kInvalidArgument);
 }
 
 TEST(PropertiesTest, ImageCacheBytesIsABoundedCount) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/api/digest.h"
+#include "core/api/encoding.h"
 #include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
 
@@ -86,6 +87,34 @@ constexpr std::string_view kOperations[] = {"runInstance",      "describeInstanc
                                             "startNetwork"};
 
 }  // namespace
+
+Authenticator ComponentAuthenticator(api::ComponentVerifyOptions options) {
+  return [options = std::move(options)](const http::RequestHead& head, std::string_view body) -> Status {
+    api::SignableRequest req;
+    req.method = head.method;
+    req.path = head.path;
+    req.query = api::SplitQuery(head.query);
+    req.headers = head.headers;
+    req.body = std::string(body);
+    return api::VerifyComponentRequest(req, options).status();
+  };
+}
+
+Signer ComponentSigner(api::ComponentCredentials credentials, Clock* clock) {
+  return [credentials = std::move(credentials), clock](http::ClientRequest& request) -> Status {
+    // "http://host:port/path?query" -> path and query, as the receiver sees them.
+    std::string_view url = request.url;
+    size_t scheme = url.find("://");
+    size_t path_at = url.find('/', scheme == std::string_view::npos ? 0 : scheme + 3);
+    std::string_view target = path_at == std::string_view::npos ? "/" : url.substr(path_at);
+    size_t q = target.find('?');
+    std::string path(target.substr(0, q));
+    std::string query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
+    const int64_t now = (clock != nullptr ? *clock : RealClock()).NowMillis();
+    return api::SignComponentRequest(credentials, request.method, path, api::SplitQuery(query),
+                                     api::Sha256Hex(request.body), now, request.headers);
+  };
+}
 
 http::Handler MakeNcHandler(NodeController& node, Authenticator authenticate) {
   return [&node, authenticate = std::move(authenticate)](const http::RequestHead& head,

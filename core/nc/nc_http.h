@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/api/component_auth.h"
+#include "core/base/clock.h"
 #include "core/http/client.h"
 #include "core/http/message.h"
 #include "core/nc/node_controller.h"
@@ -19,6 +21,13 @@ namespace euca::nc {
 using Authenticator = std::function<Status(const http::RequestHead& head, std::string_view body)>;
 /// Adds authentication to an outgoing request (e.g. component signature headers).
 using Signer = std::function<Status(http::ClientRequest& request)>;
+
+/// Checks the component signature of each request (component_auth.h): the internal API's
+/// Authenticator in production.
+Authenticator ComponentAuthenticator(api::ComponentVerifyOptions options);
+/// Signs each request with a component's credentials (component_auth.h). `clock` (null = the
+/// real one) must outlive the signer.
+Signer ComponentSigner(api::ComponentCredentials credentials, Clock* clock = nullptr);
 
 /// Largest JSON request body accepted (user data is at most 16 KiB).
 inline constexpr size_t kMaxRequestBody = 1 << 20;

@@ -8,6 +8,7 @@
 #include "core/api/digest.h"
 #include "core/api/encoding.h"
 #include "core/api/internal_errors.h"
+#include "core/walrus/image_delivery.h"
 #include "core/walrus/image_rest.h"
 #include "drivers/objects/backend.h"
 
@@ -144,6 +145,46 @@ Result<FetchedImage> HttpImageSource::Fetch(const std::string& manifest_location
   EUCA_RETURN_IF_ERROR(bundles::RenamePath(sink.path(), destination_path));
   cleanup.path.clear();
   return out;
+}
+
+Result<FetchedImage> DeliveryImageSource::Fetch(const std::string& manifest_location,
+                                                const std::string& destination_path) {
+  EUCA_ASSIGN_OR_RETURN(std::shared_ptr<const ImageLease> lease, delivery_.Open(manifest_location));
+  EUCA_ASSIGN_OR_RETURN(bundles::File file, bundles::File::CreateTemp(DirName(destination_path), ".fetch-", 0644));
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      if (!path.empty()) bundles::RemoveQuietly(path);
+    }
+  } cleanup{file.path()};
+  SparseSink sink(std::move(file));
+  std::vector<char> buf(kBuffer);
+  for (uint64_t offset = 0; offset < lease->size();) {
+    EUCA_ASSIGN_OR_RETURN(size_t n, lease->ReadAt(offset, buf.data(), buf.size()));
+    if (n == 0) break;
+    EUCA_RETURN_IF_ERROR(sink.Write(std::string_view(buf.data(), n)));
+    offset += n;
+  }
+  FetchedImage out;
+  out.size = sink.size();
+  out.etag = lease->id();
+  if (out.size != lease->size()) {
+    return Internal("image '" + objects::PrintableKey(manifest_location) + "': read " + std::to_string(out.size) +
+                    " of " + std::to_string(lease->size()) + " bytes");
+  }
+  EUCA_ASSIGN_OR_RETURN(out.sha256, sink.Finish());
+  if (out.sha256 != lease->sha256()) {
+    return Internal("image '" + objects::PrintableKey(manifest_location) + "' is corrupt in the cache: SHA-256 expected '" +
+                    lease->sha256() + "' got " + out.sha256);
+  }
+  EUCA_RETURN_IF_ERROR(bundles::RenamePath(sink.path(), destination_path));
+  cleanup.path.clear();
+  return out;
+}
+
+Result<std::string> DeliveryImageSource::Etag(const std::string& manifest_location) {
+  EUCA_ASSIGN_OR_RETURN(std::shared_ptr<const ImageLease> lease, delivery_.Open(manifest_location));
+  return lease->id();
 }
 
 void FakeImageSource::Add(const std::string& manifest_location, std::string bytes) {

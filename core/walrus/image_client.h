@@ -61,6 +61,21 @@ class HttpImageSource final : public ImageSource {
   Clock& clock_;
 };
 
+class ImageDelivery;
+
+/// Image delivery in the same process (the embedded cloud: no Walrus daemon, no HTTP): the
+/// image is read from `delivery`'s cache, with the same checks as over HTTP. The ETag is the
+/// cache entry id, as Walrus sends it. `delivery` must outlive it.
+class DeliveryImageSource final : public ImageSource {
+ public:
+  explicit DeliveryImageSource(ImageDelivery& delivery) : delivery_(delivery) {}
+  Result<FetchedImage> Fetch(const std::string& manifest_location, const std::string& destination_path) override;
+  Result<std::string> Etag(const std::string& manifest_location) override;
+
+ private:
+  ImageDelivery& delivery_;
+};
+
 /// Images held in memory, for unit tests of node controllers.
 class FakeImageSource final : public ImageSource {
  public:

@@ -182,6 +182,24 @@ TEST_F(ImageClientTest, EtagComesFromAHeadAndChangesWhenTheManifestIsOverwritten
   EXPECT_EQ(nc.Etag("images/none.manifest.xml").status().code(), Code::kNotFound);
 }
 
+TEST_F(ImageClientTest, InProcessDeliveryGivesTheSameImageAndEtagAsHttp) {
+  std::string data = MixedBytes(2 * 1024 * 1024 + 5, 9);
+  data.replace(1 << 20, 1 << 20, std::string(1 << 20, '\0'));
+  WriteFile(work_ / "local.img", data);
+  BundleAndUpload(work_ / "local.img", "local.img");
+  DeliveryImageSource local(*delivery_);
+  auto got = local.Fetch("images/local.img.manifest.xml", work_ / "local.fetched");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size, data.size());
+  EXPECT_TRUE(ReadFile(work_ / "local.fetched") == data);
+  auto etag = local.Etag("images/local.img.manifest.xml");
+  ASSERT_TRUE(etag.ok());
+  EXPECT_EQ(got->etag, *etag);
+  EXPECT_EQ(Source("nc").Etag("images/local.img.manifest.xml").value(), *etag);
+  EXPECT_EQ(local.Fetch("images/none.manifest.xml", work_ / "none").status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(work_ / "none"));
+}
+
 // The node controller's side of the seam: a Node whose images come from this Walrus.
 TEST_F(ImageClientTest, ANodeControllerStartsAnInstanceFromAWalrusImage) {
   std::string data = MixedBytes(2 * 1024 * 1024, 5);

@@ -8,6 +8,7 @@
 
 #include "core/base/random.h"
 #include "core/walrus/listing.h"
+#include "core/walrus/md5_pipeline.h"
 
 namespace euca::walrus {
 namespace {
@@ -342,25 +343,40 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
   size_t buf_size = options_.buffer_size;
   if (content_length) buf_size = static_cast<size_t>(std::clamp<uint64_t>(*content_length + 1, 4096, buf_size));
-  auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
-  Md5 md5;
+  // A large body is hashed on a second thread (Md5Pipeline) while this one receives and
+  // writes; a small one is hashed inline, where a thread would cost more than it saves.
+  const bool pipelined = !content_length || *content_length >= 4 * static_cast<uint64_t>(options_.buffer_size);
+  std::optional<Md5Pipeline> pipeline;
+  std::optional<Md5> md5;
+  std::unique_ptr<char[]> inline_buf;
+  if (pipelined) {
+    pipeline.emplace(buf_size);
+  } else {
+    md5.emplace();
+    inline_buf = std::make_unique_for_overwrite<char[]>(buf_size);
+  }
   uint64_t total = 0;
   for (;;) {
-    EUCA_ASSIGN_OR_RETURN(size_t n, body.Read(buf.get(), buf_size));
+    char* buf = pipelined ? pipeline->Next() : inline_buf.get();
+    EUCA_ASSIGN_OR_RETURN(size_t n, body.Read(buf, buf_size));
     if (n == 0) break;
     total += n;
     if (total > options_.max_object_size) return too_large();
     if (content_length && total > *content_length)
       return S3Error(Code::kInvalidArgument, "IncompleteBody",
                      "the body is longer than its Content-Length of " + std::to_string(*content_length));
-    md5.Update(std::string_view(buf.get(), n));
-    EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf.get(), n)));
+    if (pipelined) {
+      pipeline->Submit(n);
+    } else {
+      md5->Update(std::string_view(buf, n));
+    }
+    EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf, n)));
   }
   if (content_length && total != *content_length)
     return S3Error(
         Code::kInvalidArgument, "IncompleteBody",
         "the body ended after " + std::to_string(total) + " of " + std::to_string(*content_length) + " bytes");
-  std::string digest = md5.Final();
+  std::string digest = pipelined ? pipeline->Final() : md5->Final();
   if (expected && *expected != digest)
     return S3Error(Code::kInvalidArgument, "BadDigest",
                    "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")");

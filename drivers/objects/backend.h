@@ -31,9 +31,18 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 /// A committed blob: immutable bytes under a random id.
 struct BlobRef {
+  BlobRef() = default;
+  BlobRef(std::string id, uint64_t size, bool in_db = false, std::shared_ptr<const std::string> data = nullptr)
+      : id(std::move(id)), size(size), in_db(in_db), data(std::move(data)) {}
   std::string id;  ///< 32 lower-case hex digits
   uint64_t size = 0;
-  bool operator==(const BlobRef&) const = default;
+  /// A small blob a backend keeps in its metadata store instead of a file of its own
+  /// (FsBackend, docs/walrus-format.md). `data` carries its bytes from Commit to the
+  /// PutObject that stores them; a BlobRef read back from the store has `in_db` and no data.
+  bool in_db = false;
+  std::shared_ptr<const std::string> data;
+  /// Equal when they name the same bytes: where they are kept does not matter.
+  bool operator==(const BlobRef& o) const { return id == o.id && size == o.size; }
 };
 
 struct BucketRecord {

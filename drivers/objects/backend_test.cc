@@ -37,11 +37,12 @@ struct MemoryHarness final : Harness {
   size_t Blobs() override { return b.BlobCountForTest(); }
 };
 
+// `inline_max` 0: every blob a file; kInlineBlobMax: small blobs in the database.
 struct FsHarness final : Harness {
   TempDir dir;
   std::unique_ptr<FsBackend> b;
-  FsHarness() {
-    auto opened = OpenFsBackend(dir.path() + "/walrus", {.sync = false});
+  explicit FsHarness(size_t inline_max) {
+    auto opened = OpenFsBackend(dir.path() + "/walrus", {.sync = false, .inline_max_bytes = inline_max});
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     b = std::move(opened).value();
   }
@@ -50,7 +51,7 @@ struct FsHarness final : Harness {
     size_t n = 0;
     for (const auto& f : FilesUnder(dir.path() + "/walrus"))
       if (f.rfind("blobs/", 0) == 0) ++n;
-    return n;
+    return n + b->InlineBlobCountForTest();
   }
 };
 
@@ -341,7 +342,9 @@ TEST_P(BackendTest, MissingThingsHaveTheirWireCodes) {
 INSTANTIATE_TEST_SUITE_P(
     Backends, BackendTest,
     ::testing::Values(std::make_pair("Memory", Factory([] { return std::unique_ptr<Harness>(new MemoryHarness); })),
-                      std::make_pair("Fs", Factory([] { return std::unique_ptr<Harness>(new FsHarness); }))),
+                      std::make_pair("Fs", Factory([] { return std::unique_ptr<Harness>(new FsHarness(0)); })),
+                      std::make_pair("FsInline",
+                                     Factory([] { return std::unique_ptr<Harness>(new FsHarness(kInlineBlobMax)); }))),
     [](const auto& info) { return std::string(info.param.first); });
 
 TEST(BackendHelpersTest, PrefixSuccessor) {

@@ -71,6 +71,11 @@ CREATE TABLE parts(
   PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
 )sql";
 
+// Version 2 adds small blobs kept in the database (kInlineBlobMax).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE inline_blobs(id TEXT PRIMARY KEY, data BLOB NOT NULL);
+)sql";
+
 constexpr char kObjectColumns[] =
     "bucket, key, size, etag, content_type, metadata, headers, owner_id, owner_name, acl, modified_ms, "
     "generation, parts, blobs";
@@ -119,6 +124,7 @@ std::string EncodeBlobs(const std::vector<BlobRef>& blobs) {
   for (const auto& b : blobs) {
     if (!out.empty()) out += ' ';
     out += b.id + ":" + std::to_string(b.size);
+    if (b.in_db) out += ":db";
   }
   return out;
 }
@@ -133,7 +139,13 @@ Result<std::vector<BlobRef>> DecodeBlobs(std::string_view in) {
     size_t colon = item.find(':');
     if (colon == std::string_view::npos || !IsBlobId(item.substr(0, colon))) return Internal("corrupt blobs column");
     BlobRef ref{std::string(item.substr(0, colon)), 0};
-    for (char c : item.substr(colon + 1)) {
+    std::string_view size_text = item.substr(colon + 1);
+    if (size_text.size() > 3 && size_text.substr(size_text.size() - 3) == ":db") {
+      ref.in_db = true;
+      size_text.remove_suffix(3);
+    }
+    if (size_text.empty()) return Internal("corrupt blobs column");
+    for (char c : size_text) {
       if (c < '0' || c > '9') return Internal("corrupt blobs column");
       ref.size = ref.size * 10 + static_cast<uint64_t>(c - '0');
     }
@@ -320,6 +332,37 @@ struct FsBackend::Db {
     return std::optional<ObjectRecord>(std::move(r));
   }
 
+  // In-database blobs (kInlineBlobMax): stored with the row that references them, dropped
+  // with the row that stops referencing them, in the same transaction.
+  Status InsertInlineBlobs(const std::vector<BlobRef>& blobs) {
+    for (const auto& b : blobs) {
+      if (!b.in_db) continue;
+      if (!b.data) return Internal("in-database blob '" + b.id + "' has no bytes to store");
+      EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("INSERT INTO inline_blobs(id, data) VALUES(?1, ?2)"));
+      st.Text(1, b.id).Blob(2, *b.data);
+      EUCA_RETURN_IF_ERROR(st.Run());
+    }
+    return Status::Ok();
+  }
+  Status DeleteInlineBlobs(const std::vector<BlobRef>& blobs) {
+    for (const auto& b : blobs) {
+      if (!b.in_db) continue;
+      EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("DELETE FROM inline_blobs WHERE id = ?1"));
+      st.Text(1, b.id);
+      EUCA_RETURN_IF_ERROR(st.Run());
+    }
+    return Status::Ok();
+  }
+  Result<std::shared_ptr<const std::string>> LoadInlineBlob(const BlobRef& b) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT data FROM inline_blobs WHERE id = ?1"));
+    st.Text(1, b.id);
+    EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Internal("in-database blob '" + b.id + "' is missing from '" + path + "'");
+    auto data = std::make_shared<const std::string>(st.Col(0));
+    if (data->size() != b.size) return Internal("in-database blob '" + b.id + "' is shorter than recorded");
+    return data;
+  }
+
   Status InsertObject(const ObjectRecord& r) {
     EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("INSERT OR REPLACE INTO objects(") + kObjectColumns +
                                            ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
@@ -368,24 +411,34 @@ struct FsBackend::Db {
   }
 };
 
-// Writes into tmp/<id>.tmp; Commit renames it to blobs/<id[0:2]>/<id>.
+// Keeps up to kInlineBlobMax bytes in memory; past that, writes into tmp/<id>.tmp and Commit
+// renames it to blobs/<id[0:2]>/<id>. A blob that stayed small commits as an in-database
+// blob: PutObject stores its bytes in the same transaction as the object's row.
 class FsBlobWriter final : public BlobWriter {
  public:
-  FsBlobWriter(FsBackend* backend, std::string id, std::string tmp, int fd)
-      : backend_(backend), id_(std::move(id)), tmp_(std::move(tmp)), fd_(fd) {}
+  FsBlobWriter(FsBackend* backend, std::string id, std::string tmp)
+      : backend_(backend), id_(std::move(id)), tmp_(std::move(tmp)) {}
   ~FsBlobWriter() override { Abort(); }
 
   Status Write(std::string_view chunk) override {
-    if (fd_ < 0) return Internal("write to a finished blob writer");
-    while (!chunk.empty()) {
-      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("write '" + tmp_ + "'", errno);
-      }
-      chunk.remove_prefix(static_cast<size_t>(n));
-      size_ += static_cast<uint64_t>(n);
+    if (done_) return Internal("write to a finished blob writer");
+    if (fd_ < 0 && pending_.size() + chunk.size() <= backend_->options_.inline_max_bytes) {
+      pending_.append(chunk);
+      size_ += chunk.size();
+      return Status::Ok();
     }
+    if (fd_ < 0) {
+      fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd_ < 0) {
+        done_ = true;
+        return ErrnoStatus("create '" + tmp_ + "'", errno);
+      }
+      std::string spilled = std::move(pending_);
+      pending_.clear();
+      EUCA_RETURN_IF_ERROR(WriteFd(spilled));
+    }
+    EUCA_RETURN_IF_ERROR(WriteFd(chunk));
+    size_ += chunk.size();
     StartWriteback();
     return Status::Ok();
   }
@@ -393,12 +446,20 @@ class FsBlobWriter final : public BlobWriter {
   uint64_t size() const override { return size_; }
 
   Result<BlobRef> Commit() override {
-    if (fd_ < 0) return Internal("commit of a finished blob writer");
+    if (done_) return Internal("commit of a finished blob writer");
+    if (fd_ < 0) {
+      done_ = true;
+      BlobRef ref{id_, size_};
+      ref.in_db = true;
+      ref.data = std::make_shared<const std::string>(std::move(pending_));
+      return ref;
+    }
     if (backend_->options_.sync && ::fsync(fd_) != 0) {
       Status s = ErrnoStatus("sync '" + tmp_ + "'", errno);
       Abort();
       return s;
     }
+    done_ = true;
     int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) {
@@ -423,6 +484,8 @@ class FsBlobWriter final : public BlobWriter {
   }
 
   void Abort() override {
+    done_ = true;
+    pending_.clear();
     if (fd_ < 0) return;
     ::close(fd_);
     fd_ = -1;
@@ -446,10 +509,24 @@ class FsBlobWriter final : public BlobWriter {
 
   static constexpr uint64_t kWritebackWindow = 8u << 20;
 
+  Status WriteFd(std::string_view chunk) {
+    while (!chunk.empty()) {
+      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("write '" + tmp_ + "'", errno);
+      }
+      chunk.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::Ok();
+  }
+
   FsBackend* backend_;
   std::string id_;
   std::string tmp_;
-  int fd_;
+  int fd_ = -1;
+  bool done_ = false;
+  std::string pending_;  // the bytes while the blob is small enough to stay in memory
   uint64_t size_ = 0;
   uint64_t written_back_ = 0;  // bytes whose writeback was started
 };
@@ -460,7 +537,8 @@ class FsReader final : public ObjectReader {
  public:
   FsReader(ObjectRecord record, std::vector<int> fds) : record_(std::move(record)), fds_(std::move(fds)) {}
   ~FsReader() override {
-    for (int fd : fds_) ::close(fd);
+    for (int fd : fds_)
+      if (fd >= 0) ::close(fd);
   }
   const ObjectRecord& record() const override { return record_; }
 
@@ -470,7 +548,13 @@ class FsReader final : public ObjectReader {
     for (size_t i = 0; i < fds_.size() && done < n; ++i) {
       uint64_t size = record_.blobs[i].size;
       uint64_t end = base + size;
-      while (done < n && offset + done < end) {
+      if (fds_[i] < 0 && done < n && offset + done < end) {  // an in-database blob
+        uint64_t in = offset + done - base;
+        size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, size - in));
+        std::memcpy(buf + done, record_.blobs[i].data->data() + in, want);
+        done += want;
+      }
+      while (fds_[i] >= 0 && done < n && offset + done < end) {
         uint64_t in = offset + done - base;
         size_t want = static_cast<size_t>(std::min<uint64_t>(n - done, size - in));
         ssize_t got = ::pread(fds_[i], buf + done, want, static_cast<off_t>(in));
@@ -492,6 +576,7 @@ class FsReader final : public ObjectReader {
     for (size_t i = 0; i < fds_.size() && length > 0; ++i) {
       uint64_t size = record_.blobs[i].size;
       if (offset < base + size) {
+        if (fds_[i] < 0) return {};  // bytes in memory: the caller reads them with ReadAt
         uint64_t in = offset - base;
         uint64_t take = std::min(length, size - in);
         out.push_back({fds_[i], in, take});
@@ -578,6 +663,7 @@ Status FsBackend::Open() {
         if (has && t.ColInt(0) != 0)
           return Internal("'" + db_->path + "' is not a Walrus store (unknown tables); move it away");
         EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV1));
+        EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV2));
         EUCA_ASSIGN_OR_RETURN(Db::Stmt m, db_->Prepare("INSERT INTO meta(key, value) VALUES('format', ?1)"));
         m.Text(1, kFormat);
         EUCA_RETURN_IF_ERROR(m.Run());
@@ -587,6 +673,10 @@ Status FsBackend::Open() {
       auto row2 = f.Step();
       if (!row2.ok() || !*row2 || f.Col(0) != kFormat)
         return Internal("'" + db_->path + "' is not a Walrus store (no format marker); move it away");
+      if (version == 1) {  // upgrade in place: version 2 only adds a table
+        EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV2));
+        return db_->Exec("PRAGMA user_version=2");
+      }
       return Status::Ok();
     });
     EUCA_RETURN_IF_ERROR(s);
@@ -632,6 +722,22 @@ Status FsBackend::Reap() {
       referenced.insert(p.Col(0));
     }
   }
+  {
+    // In-database blobs die with their rows; any left unreferenced (none should be) go too.
+    std::lock_guard lock(mu_);
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt q, db_->Prepare("SELECT id FROM inline_blobs"));
+    std::vector<BlobRef> unreferenced;
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      std::string id = q.Col(0);
+      if (!referenced.count(id)) unreferenced.push_back(BlobRef{id, 0, true, nullptr});
+    }
+    if (!unreferenced.empty()) {
+      EUCA_RETURN_IF_ERROR(InTxnLocked([&] { return db_->DeleteInlineBlobs(unreferenced); }));
+      reap_.orphan_blobs += unreferenced.size();
+    }
+  }
   EUCA_ASSIGN_OR_RETURN(auto shards, ListNames(dir_ + "/blobs"));
   for (const auto& shard : shards) {
     std::string sdir = dir_ + "/blobs/" + shard;
@@ -656,8 +762,51 @@ Status FsBackend::InTxnLocked(Fn&& fn) {
   return s;
 }
 
+size_t FsBackend::InlineBlobCountForTest() {
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT count(*) FROM inline_blobs");
+  if (!st.ok() || !st->Step().value_or(false)) return 0;
+  return static_cast<size_t>(st->ColInt(0));
+}
+
+Result<BlobRef> FsBackend::WriteBlobFile(const BlobRef& blob) {
+  if (!blob.data) return Internal("in-database blob '" + blob.id + "' has no bytes to store");
+  const std::string tmp = dir_ + "/tmp/" + blob.id + ".tmp";
+  const std::string final_path = BlobPath(blob.id);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("create '" + tmp + "'", errno);
+  std::string_view rest(*blob.data);
+  Status s;
+  while (!rest.empty()) {
+    ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      s = ErrnoStatus("write '" + tmp + "'", errno);
+      break;
+    }
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
+  if (s.ok() && options_.sync && ::fsync(fd) != 0) s = ErrnoStatus("sync '" + tmp + "'", errno);
+  if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close '" + tmp + "'", errno);
+  if (s.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0)
+    s = ErrnoStatus("rename '" + tmp + "' to '" + final_path + "'", errno);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  if (options_.sync) {
+    s = FsyncDir(final_path.substr(0, final_path.rfind('/')));
+    if (!s.ok()) {
+      ::unlink(final_path.c_str());
+      return s;
+    }
+  }
+  return BlobRef{blob.id, blob.size};
+}
+
 void FsBackend::DeleteBlobs(const std::vector<BlobRef>& blobs) {
-  for (const auto& b : blobs) ::unlink(BlobPath(b.id).c_str());
+  for (const auto& b : blobs)
+    if (!b.in_db) ::unlink(BlobPath(b.id).c_str());
 }
 
 // Buckets.
@@ -745,9 +894,7 @@ Status FsBackend::DeleteBucket(const std::string& name) {
 Result<std::unique_ptr<BlobWriter>> FsBackend::NewBlob() {
   std::string id = NewBlobId();
   std::string tmp = dir_ + "/tmp/" + id + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus("create '" + tmp + "'", errno);
-  return std::unique_ptr<BlobWriter>(new FsBlobWriter(this, std::move(id), std::move(tmp), fd));
+  return std::unique_ptr<BlobWriter>(new FsBlobWriter(this, std::move(id), std::move(tmp)));
 }
 
 Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
@@ -762,6 +909,8 @@ Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
       EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(record.bucket));
       if (!exists) return NoSuchBucket(record.bucket);
       EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(record.bucket, record.key));
+      if (old) EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
+      EUCA_RETURN_IF_ERROR(db_->InsertInlineBlobs(record.blobs));
       return db_->InsertObject(record);
     });
   }
@@ -770,6 +919,7 @@ Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
     return s;
   }
   if (old) DeleteBlobs(old->blobs);
+  for (auto& b : record.blobs) b.data.reset();  // stored; the record names them only
   return record;
 }
 
@@ -793,7 +943,17 @@ Result<std::unique_ptr<ObjectReader>> FsBackend::OpenObject(const std::string& b
     }
     std::vector<int> fds;
     int err = 0;
-    for (const auto& b : rec->blobs) {
+    for (auto& b : rec->blobs) {
+      if (b.in_db) {  // read under the same lock as the row: no replacement in between
+        auto data = db_->LoadInlineBlob(b);
+        if (!data.ok()) {
+          for (int fd : fds) ::close(fd);
+          return data.status();
+        }
+        b.data = *std::move(data);
+        fds.push_back(-1);
+        continue;
+      }
       int fd = ::open(BlobPath(b.id).c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         err = errno;
@@ -802,7 +962,8 @@ Result<std::unique_ptr<ObjectReader>> FsBackend::OpenObject(const std::string& b
       fds.push_back(fd);
     }
     if (fds.size() == rec->blobs.size()) return std::unique_ptr<ObjectReader>(new FsReader(*std::move(rec), fds));
-    for (int fd : fds) ::close(fd);
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
     if (err != ENOENT || attempt >= kOpenRetries)
       return ErrnoStatus("open blob of '" + PrintableKey(key) + "' in bucket '" + bucket + "'", err);
   }
@@ -854,6 +1015,7 @@ Result<bool> FsBackend::DeleteObject(const std::string& bucket, const std::strin
       if (!exists) return NoSuchBucket(bucket);
       EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(bucket, key));
       if (!old) return Status::Ok();
+      EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
       EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2"));
       st.Text(1, bucket).Blob(2, key);
       return st.Run();
@@ -903,6 +1065,9 @@ Result<std::vector<UploadRecord>> FsBackend::ListUploads(const std::string& buck
 }
 
 Status FsBackend::PutPart(const std::string& upload_id, PartRecord part) {
+  if (part.blob.in_db) {  // parts always live in files: completion takes them as they are
+    EUCA_ASSIGN_OR_RETURN(part.blob, WriteBlobFile(part.blob));
+  }
   std::optional<BlobRef> old;
   Status s;
   {
@@ -939,6 +1104,7 @@ Result<std::vector<PartRecord>> FsBackend::ListParts(const std::string& upload_i
 }
 
 Result<ObjectRecord> FsBackend::CompleteUpload(const std::string& upload_id, ObjectRecord record) {
+  for (auto& b : record.blobs) b = BlobRef{b.id, b.size};  // parts are always files (PutPart)
   record.size = 0;
   for (const auto& b : record.blobs) record.size += b.size;
   record.generation = RandomHex(16);
@@ -968,7 +1134,10 @@ Result<ObjectRecord> FsBackend::CompleteUpload(const std::string& upload_id, Obj
         return Status(Code::kConflict, "a part of upload '" + upload_id + "' was replaced meanwhile; retry",
                       "OperationAborted");
       EUCA_ASSIGN_OR_RETURN(auto old, db_->FindObject(record.bucket, record.key));
-      if (old) dropped.insert(dropped.end(), old->blobs.begin(), old->blobs.end());
+      if (old) {
+        EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
+        dropped.insert(dropped.end(), old->blobs.begin(), old->blobs.end());
+      }
       EUCA_RETURN_IF_ERROR(db_->InsertObject(record));
       return db_->DropUpload(upload_id);
     }));

@@ -15,10 +15,16 @@
 
 namespace euca::objects {
 
+/// Single-PUT objects up to this size live in walrus.db (table inline_blobs) rather than in
+/// a file of their own: creating a file costs more than the write itself for small objects.
+inline constexpr size_t kInlineBlobMax = 64 * 1024;
+
 struct FsBackendOptions {
   /// fsync blobs and their directories, and SQLite synchronous=FULL. Turn off only for
   /// tests and benchmarks that measure without durability.
   bool sync = true;
+  /// Blobs up to this many bytes are kept in the database (0: every blob is a file).
+  size_t inline_max_bytes = kInlineBlobMax;
 };
 
 /// What opening found and removed (when the directory was not in use by anyone else).
@@ -35,7 +41,7 @@ class FsBackend;
 Result<std::unique_ptr<FsBackend>> OpenFsBackend(const std::string& dir, const FsBackendOptions& options = {});
 
 /// Current schema version (PRAGMA user_version of walrus.db).
-inline constexpr int kWalrusSchemaVersion = 1;
+inline constexpr int kWalrusSchemaVersion = 2;
 
 class FsBackend final : public ObjectBackend {
  public:
@@ -65,6 +71,8 @@ class FsBackend final : public ObjectBackend {
   Status AbortUpload(const std::string& upload_id) override;
 
   const ReapReport& reap_report() const { return reap_; }
+  /// Rows of the in-database blob table.
+  size_t InlineBlobCountForTest();
   const std::string& dir() const { return dir_; }
   /// The file holding blob `id`.
   std::string BlobPath(const std::string& id) const;
@@ -77,6 +85,9 @@ class FsBackend final : public ObjectBackend {
   FsBackend(std::string dir, FsBackendOptions options);
   Status Open();
   Status Reap();
+  /// Writes an in-database blob (`data` set) to a blob file of the same id: temp, fsync,
+  /// rename. Returns the file blob.
+  Result<BlobRef> WriteBlobFile(const BlobRef& blob);
   /// Deletes blob files (after the metadata that referenced them is gone). Best effort:
   /// a blob left behind is an orphan the next exclusive open reaps.
   void DeleteBlobs(const std::vector<BlobRef>& blobs);

@@ -34,7 +34,11 @@ using testing::Upload;
 using testing::TempDir;
 using testing::WriteBlob;
 
-std::unique_ptr<FsBackend> MustOpen(const std::string& dir, FsBackendOptions opts = {}) {
+// Every blob a file, as the tests of files, reaping and crashes below need; the tests of
+// in-database blobs pass their own options.
+constexpr FsBackendOptions kFilesOnly{.sync = true, .inline_max_bytes = 0};
+
+std::unique_ptr<FsBackend> MustOpen(const std::string& dir, FsBackendOptions opts = kFilesOnly) {
   auto b = OpenFsBackend(dir, opts);
   EXPECT_TRUE(b.ok()) << b.status().ToString();
   return b.ok() ? std::move(b).value() : nullptr;
@@ -314,12 +318,97 @@ TEST(FsBackendTest, ConcurrentWritersOfOneKeyNeverMix) {
   EXPECT_EQ(BlobFiles(tmp.path() + "/walrus").size(), 1u);       // every replaced version deleted
 }
 
+TEST(FsBackendInlineTest, SmallObjectsLiveInTheDatabaseAndLargeOnesInFiles) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  const std::string small(kInlineBlobMax, 's');
+  const std::string large(kInlineBlobMax + 1, 'L');
+  {
+    auto b = MustOpen(dir, {});
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+    auto put = Put(*b, "bkt", "small", small);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    ASSERT_EQ(put->blobs.size(), 1u);
+    EXPECT_TRUE(put->blobs[0].in_db);
+    EXPECT_EQ(put->blobs[0].data, nullptr);  // the returned record only names the blob
+    ASSERT_TRUE(Put(*b, "bkt", "large", large).ok());
+    EXPECT_EQ(BlobFiles(dir).size(), 1u);
+    EXPECT_EQ(b->InlineBlobCountForTest(), 1u);
+    EXPECT_EQ(*Get(*b, "bkt", "small"), small);
+    // An in-database blob has no file to send; readers fall back to ReadAt.
+    auto reader = b->OpenObject("bkt", "small");
+    ASSERT_TRUE(reader.ok());
+    EXPECT_TRUE((*reader)->FileRanges(0, small.size()).empty());
+    char buf[10];
+    auto n = (*reader)->ReadAt(kInlineBlobMax - 4, buf, sizeof buf);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(std::string(buf, *n), "ssss");
+  }
+  auto b = MustOpen(dir, {});  // survives reopen, and reaping keeps referenced rows
+  EXPECT_EQ(b->reap_report().orphan_blobs, 0u);
+  EXPECT_EQ(*Get(*b, "bkt", "small"), small);
+  EXPECT_EQ(*Get(*b, "bkt", "large"), large);
+  // Replacing small by large and large by small leaves exactly the current versions.
+  ASSERT_TRUE(Put(*b, "bkt", "small", large).ok());
+  ASSERT_TRUE(Put(*b, "bkt", "large", "tiny").ok());
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);
+  EXPECT_EQ(b->InlineBlobCountForTest(), 1u);
+  EXPECT_EQ(*Get(*b, "bkt", "small"), large);
+  EXPECT_EQ(*Get(*b, "bkt", "large"), "tiny");
+  ASSERT_TRUE(b->DeleteObject("bkt", "large").ok());
+  ASSERT_TRUE(b->DeleteObject("bkt", "small").ok());
+  EXPECT_EQ(BlobFiles(dir).size(), 0u);
+  EXPECT_EQ(b->InlineBlobCountForTest(), 0u);
+}
+
+TEST(FsBackendInlineTest, ASmallPartIsWrittenToAFile) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  auto b = MustOpen(dir, {});
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+  ASSERT_TRUE(b->CreateUpload(Upload("u1", "bkt", "k")).ok());
+  auto blob = WriteBlob(*b, "part");
+  ASSERT_TRUE(blob.ok());
+  EXPECT_TRUE(blob->in_db);
+  ASSERT_TRUE(b->PutPart("u1", {1, *blob, "\"e\"", 1}).ok());
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);
+  EXPECT_EQ(b->InlineBlobCountForTest(), 0u);
+  ObjectRecord r = Record("bkt", "k", {*blob}, "\"e-1\"");
+  r.parts = 1;
+  auto done = b->CompleteUpload("u1", r);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  auto got = Get(*b, "bkt", "k");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "part");
+}
+
+TEST(FsBackendInlineTest, AVersion1StoreIsUpgradedInPlace) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  {
+    auto b = MustOpen(dir);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+    ASSERT_TRUE(Put(*b, "bkt", "k", "old").ok());
+  }
+  {  // make it look like a store written by a version-1 euca
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/walrus.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE inline_blobs; PRAGMA user_version=1;", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto b = MustOpen(dir, {});
+  EXPECT_EQ(*Get(*b, "bkt", "k"), "old");
+  ASSERT_TRUE(Put(*b, "bkt", "k2", "new").ok());
+  EXPECT_EQ(*Get(*b, "bkt", "k2"), "new");
+  EXPECT_EQ(b->InlineBlobCountForTest(), 1u);
+}
+
 // The crash tests fork a child that opens the store and writes, then kill -9 it at a chosen
 // step. The child reports reaching the step through a pipe and then waits to be killed.
 enum class CrashPoint { kMidWrite, kAfterBlobCommit };
 
 void CrashChild(const std::string& dir, CrashPoint point, int notify_fd) {
-  auto opened = OpenFsBackend(dir);
+  auto opened = OpenFsBackend(dir, kFilesOnly);
   if (!opened.ok()) _exit(2);
   auto& b = **opened;
   auto writer = b.NewBlob();

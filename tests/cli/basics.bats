@@ -34,6 +34,12 @@ cloud_commands=(
   "admin show HEAD"
   "admin diff HEAD"
   "admin rollback HEAD"
+  "admin register-cluster zone-a"
+  "admin deregister-cluster zone-a"
+  "admin describe-clusters"
+  "admin register-node zone-a http://nc:8775"
+  "admin deregister-node zone-a http://nc:8775"
+  "admin describe-nodes"
 )
 
 @test "--version and version print the version" {
@@ -61,7 +67,7 @@ cloud_commands=(
   run euca --help
   assert_success
   assert_output "$help"
-  assert_equal "$(all_commands | wc -l)" 30
+  assert_equal "$(all_commands | wc -l)" 48
 }
 
 @test "every command has --help, and help COMMAND prints the same" {
@@ -145,7 +151,7 @@ cloud_commands=(
     assert_equal "$(readlink "$bin/euca-${cmd// /-}")" "$EUCA_BIN"
   done < <(all_commands)
   [[ -L "$bin/euca-describe-properties" && -L "$bin/euca-modify-property" ]]
-  assert_equal "$(ls "$bin" | wc -l)" 34
+  assert_equal "$(ls "$bin" | wc -l)" 57
 
   assert_equal "$("$bin/euca-admin-describe-accounts")" "$(euca admin describe-accounts)"
   assert_equal "$("$bin/euca-admin-describe-users" --output json)" "$(euca admin describe-users --output json)"

@@ -16,11 +16,18 @@ setup() { walrus_setup; }
 
 DATA() { echo "$WALRUS_HOME/walrus"; }
 
-# The blob ids the metadata references, sorted.
+# The ids of the blob files the metadata references, sorted (small blobs, "ID:SIZE:db", live
+# in the database instead: docs/walrus-format.md).
 referenced_blobs() {
   sqlite3 "$(DATA)/walrus.db" "SELECT blobs FROM objects; SELECT blob FROM parts;" |
-    tr ' ' '\n' | sed 's/:.*//' | grep -v '^$' | sort
+    tr ' ' '\n' | grep -v ':db$' | sed 's/:.*//' | grep -v '^$' | sort
 }
+
+# The ids of the in-database blobs the metadata references, and those stored, sorted.
+referenced_db_blobs() {
+  sqlite3 "$(DATA)/walrus.db" "SELECT blobs FROM objects" | tr ' ' '\n' | grep ':db$' | sed 's/:.*//' | sort
+}
+stored_db_blobs() { sqlite3 "$(DATA)/walrus.db" "SELECT id FROM inline_blobs" | sort; }
 
 # The blob files on disk, sorted.
 blob_files() {
@@ -62,6 +69,8 @@ blob_files() {
   run find "$(DATA)/tmp" -name '*.tmp'
   assert_output ''
   assert_equal "$(blob_files)" "$(referenced_blobs)"
+  assert_equal "$(stored_db_blobs)" "$(referenced_db_blobs)"
+  assert_equal "$(stored_db_blobs | wc -l)" 1  # the 12-byte "existing"
   # Neither upload is visible: the old version is whole, the new key does not exist.
   run aws_admin s3api list-objects-v2 --bucket durable --query 'Contents[].[Key,Size]' --output text
   assert_success

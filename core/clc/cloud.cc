@@ -1,0 +1,96 @@
+#include "core/clc/cloud.h"
+
+#include <algorithm>
+
+#include "core/walrus/walrus.h"
+#include "drivers/objects/fs_backend.h"
+
+namespace euca::clc {
+
+Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home, CloudOptions options)
+    : store_(store),
+      env_(env),
+      clock_(clock),
+      home_(std::move(home)),
+      options_(std::move(options)),
+      admin_(store, env, clock, home_),
+      key_pairs_(store, clock),
+      images_(store, clock, options_.object_store) {
+  AddKeyPairActions(actions_, key_pairs_);
+  AddImageActions(actions_, images_);
+  AddRegionActions(actions_, *this);
+  // Compute (instances, availability zones, VM types) registers here when options_.clusters
+  // is set: AddInstanceActions(actions_, ..., *options_.clusters).
+}
+
+Result<KeyIdentity> Cloud::AuthenticateKey(const std::string& access_key_id) {
+  std::lock_guard<std::mutex> lock(admin_mu_);
+  return admin_.AuthenticateKey(access_key_id);
+}
+
+Result<Principal> Cloud::LocalAdmin() {
+  std::lock_guard<std::mutex> lock(admin_mu_);
+  return admin_.LocalAdmin();
+}
+
+Result<std::string> Cloud::GetProperty(const std::string& name) {
+  std::lock_guard<std::mutex> lock(admin_mu_);
+  return admin_.GetProperty(name);
+}
+
+Status Cloud::Dispatch(const Principal& caller, const api::Ec2Request& request, api::Ec2Response& response) const {
+  return DispatchEc2(actions_, caller, request, response);
+}
+
+ObjectStoreFactory LocalWalrusObjectStores(std::string dir, Clock& clock, state::StateStore* accounts) {
+  struct Shared {
+    std::mutex mu;
+    std::unique_ptr<objects::FsBackend> backend;
+    std::unique_ptr<walrus::Walrus> walrus;
+  };
+  auto shared = std::make_shared<Shared>();
+  Clock* c = &clock;
+  return [shared, dir = std::move(dir), c,
+          accounts](const Principal& caller) -> Result<std::unique_ptr<walrus::ObjectStore>> {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    if (!shared->walrus) {
+      EUCA_ASSIGN_OR_RETURN(shared->backend, objects::OpenFsBackend(dir));
+      shared->walrus = std::make_unique<walrus::Walrus>(*shared->backend, *c, walrus::WalrusOptions{}, accounts);
+    }
+    return std::unique_ptr<walrus::ObjectStore>(std::make_unique<walrus::WalrusObjectStore>(*shared->walrus, caller));
+  };
+}
+
+void AddRegionActions(Ec2Actions& actions, Cloud& cloud) {
+  Cloud* c = &cloud;
+  actions.Add("DescribeRegions", [c](const Principal&, const api::Ec2Request& req, pugi::xml_node response) -> Status {
+    EUCA_ASSIGN_OR_RETURN(std::string region, c->GetProperty("cloud.region"));
+    EUCA_ASSIGN_OR_RETURN(std::string endpoint, c->GetProperty("services.ec2-url"));
+    std::vector<std::string> names = req.List("RegionName");
+    EUCA_ASSIGN_OR_RETURN(auto filters, req.Filters());
+    for (const auto& n : names)
+      if (n != region)
+        return Status(Code::kInvalidArgument, "the region '" + n + "' does not exist; this cloud is '" + region + "'",
+                      "InvalidParameterValue");
+    bool keep = true;
+    for (const auto& f : filters) {
+      if (f.name == "region-name") {
+        keep = keep && api::FilterMatches(f, region);
+      } else if (f.name == "endpoint") {
+        keep = keep && api::FilterMatches(f, endpoint);
+      } else {
+        return Status(Code::kInvalidArgument, "the filter '" + f.name + "' is invalid for DescribeRegions",
+                      "InvalidParameterValue");
+      }
+    }
+    auto set = response.append_child("regionInfo");
+    if (keep) {
+      auto item = api::AddItem(set);
+      api::AddText(item, "regionName", region);
+      api::AddText(item, "regionEndpoint", endpoint);
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace euca::clc

@@ -1,0 +1,93 @@
+# Shared setup of the EC2 bats files: one cloud and one `euca serve clc` per file, on
+# loopback; commands run either embedded (EUCA_HOME) or remote (EC2_URL) on that one cloud.
+# Load after helpers.
+
+AWS=/usr/bin/aws
+
+# start_clc [ADDR:PORT]: starts the server on CLC_HOME on 127.0.0.1 and a free port unless
+# told; sets CLC_URL. Its pid goes to a file so that teardown_file can stop it.
+start_clc() {
+  (EUCA_HOME="$CLC_HOME" "$EUCA_BIN" serve clc --listen "${1:-127.0.0.1:0}" >"$CLC_LOG.now" 2>&1 3>&- &
+    echo $! >"$BATS_FILE_TMPDIR/clc.pid")
+  local i
+  for i in $(seq 100); do
+    grep -q '^clc listening on http://' "$CLC_LOG.now" && break
+    sleep 0.1
+  done
+  cat "$CLC_LOG.now" >>"$CLC_LOG"
+  export CLC_URL
+  CLC_URL="$(sed -n 's/^clc listening on \(http:\/\/.*\)$/\1/p' "$CLC_LOG.now")"
+  [[ -n "$CLC_URL" ]] || { cat "$CLC_LOG.now" >&2; return 1; }
+}
+
+stop_clc() {
+  local pid
+  pid="$(cat "$BATS_FILE_TMPDIR/clc.pid" 2>/dev/null)" || return 0
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 100); do
+    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || break
+    sleep 0.1
+  done
+  rm -f "$BATS_FILE_TMPDIR/clc.pid"
+}
+
+# For setup_file: a fresh cloud in BATS_FILE_TMPDIR/home, its server, the admin's keys, and a
+# second account "other" with user "bob" (BOB_KEY, BOB_SECRET) for tenancy checks.
+clc_setup_file() {
+  clean_env
+  export CLC_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init >/dev/null
+  export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
+  start_clc
+  export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT
+  ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
+  ADMIN_SECRET="$(source "$CLC_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin create-account other >/dev/null
+  local out
+  out="$(EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin create-user bob --account other)"
+  BOB_KEY="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
+  BOB_SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
+  BOB_ACCOUNT="$(EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin describe-accounts | awk -F'\t' '$2 == "other" { print $3 }')"
+  [[ -n "$BOB_ACCOUNT" ]] || { echo "no account id for other" >&2; return 1; }
+}
+
+clc_teardown_file() { stop_clc; }
+
+clc_setup() {
+  export EUCA_HOME="$CLC_HOME"
+  cd "$BATS_TEST_TMPDIR"
+}
+
+# in_mode MODE ARGS...: euca ARGS embedded (on EUCA_HOME, as the local admin) or remote
+# (EC2_URL = the server, the admin's key from eucarc).
+in_mode() {
+  local mode="$1"
+  shift
+  if [[ "$mode" == remote ]]; then
+    EC2_URL="$CLC_URL" "$EUCA_BIN" "$@"
+  else
+    "$EUCA_BIN" "$@"
+  fi
+}
+
+# as_bob MODE ARGS...: the same as bob@other.
+as_bob() {
+  local mode="$1"
+  shift
+  AWS_ACCESS_KEY_ID="$BOB_KEY" AWS_SECRET_ACCESS_KEY="$BOB_SECRET" in_mode "$mode" "$@"
+}
+
+need_aws() { [[ -x "$AWS" ]] || skip "the AWS CLI ($AWS) is not installed (apt-get install awscli)"; }
+need_boto3() { /usr/bin/python3 -c 'import boto3' 2>/dev/null || skip "python3-boto3 is not installed"; }
+
+# ec2_as KEY SECRET ARGS...: the AWS CLI's ec2 commands against the server with that key.
+ec2_as() {
+  local key="$1" secret="$2"
+  shift 2
+  AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=euca \
+    AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true AWS_PAGER= \
+    "$AWS" --endpoint-url "$CLC_URL" ec2 "$@"
+}
+ec2_admin() { ec2_as "$ADMIN_KEY" "$ADMIN_SECRET" "$@"; }
