@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_set>
 #include <unordered_map>
 
 #include "core/api/digest.h"
@@ -496,6 +497,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   }
   if (failure.ok()) {
     Release(plan.vm_type, allocations, true);
+    Remember(reservation.instances);
     return reservation;
   }
 
@@ -515,6 +517,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   });
   Release(plan.vm_type, allocations, false);
   if (!marked.ok()) return marked.status().WithContext("rolling back reservation '" + reservation.id + "'");
+  Remember(reservation.instances);
   if (failure.code() == Code::kResourceExhausted)
     return Status(Code::kResourceExhausted, "no instances started: " + failure.message(), "InsufficientInstanceCapacity");
   return Status(failure.code(), "no instances started: " + failure.message(), failure.wire_code());
@@ -603,6 +606,8 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
     kept.push_back(std::move(next));
   }
   instances = std::move(kept);
+  Remember(instances);
+  Forget(expired);
   if (changed.empty() && expired.empty()) return Status::Ok();
 
   auto seq = store_.Transact({"system", "ReconcileInstances", ""}, [&](state::Txn& t) -> Status {
@@ -623,17 +628,105 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
   return seq.status();
 }
 
+void Compute::Remember(const std::vector<model::Instance>& instances) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  for (const auto& i : instances) known_[i.id] = {i.zone, i.state, i.launch_time_ms, i.state_change_ms};
+}
+
+void Compute::Forget(const std::vector<std::string>& ids) {
+  std::lock_guard<std::mutex> lock(known_mu_);
+  for (const auto& id : ids) known_.erase(id);
+}
+
 Status Compute::Reconcile() {
-  std::vector<model::Instance> all;
+  bool loaded;
+  {
+    std::lock_guard<std::mutex> lock(known_mu_);
+    loaded = known_loaded_;
+  }
+  if (!loaded) {  // once: every record
+    std::vector<model::Instance> all;
+    EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+      EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kInstances));
+      for (const auto& o : objects) {
+        EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(o));
+        all.push_back(std::move(i));
+      }
+      return Status::Ok();
+    }));
+    EUCA_RETURN_IF_ERROR(Reconcile(all));
+    std::lock_guard<std::mutex> lock(known_mu_);
+    known_loaded_ = true;
+    return Status::Ok();
+  }
+
+  // Only the records whose cluster report would change them, or that expire.
+  const int64_t now = clock_.NowMillis();
+  int64_t visible_ms = 0;
   EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
-    EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kInstances));
-    for (const auto& o : objects) {
-      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(o));
-      all.push_back(std::move(i));
+    EUCA_ASSIGN_OR_RETURN(visible_ms, TerminatedVisibleMs(t));
+    return Status::Ok();
+  }));
+  std::unordered_map<std::string, Known> known;
+  {
+    std::lock_guard<std::mutex> lock(known_mu_);
+    known = known_;
+  }
+  std::set<std::string> candidates;
+  std::set<std::string> busy_zones;
+  for (const auto& [id, k] : known) {
+    if (k.state == model::kTerminated) {
+      if (now - k.state_change_ms >= visible_ms) candidates.insert(id);
+    } else {
+      busy_zones.insert(k.zone);
+    }
+  }
+  if (!busy_zones.empty()) {
+    auto zones = zones_.Zones();
+    if (zones.ok()) {
+      for (const auto& z : *zones) {
+        if (!busy_zones.count(z.name)) continue;
+        auto described = z.cc->DescribeInstances({});
+        if (!described.ok()) continue;
+        std::unordered_set<std::string> reported;
+        for (const auto& ci : *described) {
+          const std::string& id = ci.instance.request.instance_id;
+          reported.insert(id);
+          auto it = known.find(id);
+          if (it == known.end()) {  // started by another process on this store
+            candidates.insert(id);
+            continue;
+          }
+          const std::string& state = it->second.state;
+          if ((ci.instance.state == nc::InstanceState::kExtant && state == model::kPending) ||
+              (ci.instance.state == nc::InstanceState::kTeardown && state != model::kTerminated))
+            candidates.insert(id);
+        }
+        for (const auto& [id, k] : known) {
+          if (k.zone != z.name || k.state == model::kTerminated || reported.count(id)) continue;
+          bool young = k.state == model::kPending && now - k.launch_ms < options_.pending_grace_ms;
+          if (!young) candidates.insert(id);
+        }
+      }
+    }
+  }
+  if (candidates.empty()) return Status::Ok();
+  std::vector<model::Instance> instances;
+  std::vector<std::string> missing;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    for (const auto& id : candidates) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+      if (!obj) {
+        missing.push_back(id);
+        continue;
+      }
+      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
+      instances.push_back(std::move(i));
     }
     return Status::Ok();
   }));
-  return Reconcile(all);
+  Forget(missing);
+  return Reconcile(instances);
 }
 
 // ---- DescribeInstances ------------------------------------------------------------------------
@@ -737,8 +830,10 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
 
   const int64_t now = clock_.NowMillis();
   std::unordered_map<std::string, InstanceStateChange> changes;
+  std::vector<model::Instance> touched;
   auto seq = store_.Transact({caller.ToString(), "TerminateInstances", request_id}, [&](state::Txn& t) -> Status {
     changes.clear();
+    touched.clear();
     for (const auto& id : ids) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
       if (!obj) return InstanceNotFound(id);
@@ -750,12 +845,14 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
         i.state_change_ms = now;
         change.current_state = i.state;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+        touched.push_back(i);
       }
       changes[id] = change;
     }
     return Status::Ok();
   });
   if (!seq.ok()) return seq.status();
+  Remember(touched);
   if (!failure.ok()) return failure;
   std::vector<InstanceStateChange> out;
   for (const auto& id : ids) out.push_back(changes[id]);

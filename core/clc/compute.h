@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -162,7 +163,9 @@ class Compute final {
   /// The cloud's region name (property cloud.region), as DescribeAvailabilityZones reports it.
   Result<std::string> Region();
   /// Reconciles every unfinished instance with the clusters and drops expired terminated
-  /// records (servers call it periodically; describe does it for what it shows).
+  /// records (servers call it periodically; describe does it for what it shows). The first
+  /// call reads every record; later calls compare the clusters' reports with what this
+  /// object last saw and read only the records that change.
   Status Reconcile();
 
   /// Instances reserved but not yet committed or rolled back, per zone (tests: no leaks).
@@ -191,6 +194,14 @@ class Compute final {
   Result<std::optional<Reservation>> FindByToken(const model::Principal& caller, const std::string& token);
   Status Reconcile(std::vector<model::Instance>& instances);
   Result<int64_t> TerminatedVisibleMs(state::Txn& txn);
+  // What the periodic Reconcile() compares the clusters' reports with: the zone, state and
+  // times of every instance record this object wrote or read.
+  struct Known {
+    std::string zone, state;
+    int64_t launch_ms = 0, state_change_ms = 0;
+  };
+  void Remember(const std::vector<model::Instance>& instances);
+  void Forget(const std::vector<std::string>& ids);
 
   state::StateStore& store_;
   Clock& clock_;
@@ -200,6 +211,10 @@ class Compute final {
 
   std::mutex srs_mu_;  // guards ledgers_
   std::map<std::string, ZoneLedger> ledgers_;
+
+  std::mutex known_mu_;  // guards known_loaded_, known_
+  bool known_loaded_ = false;
+  std::unordered_map<std::string, Known> known_;
 };
 
 }  // namespace euca::clc

@@ -411,6 +411,46 @@ TEST_F(ComputeRunTest, TerminatedStayVisibleForTheConfiguredTime) {
   EXPECT_EQ(gone.status().wire_code(), "InvalidInstanceID.NotFound");
 }
 
+TEST_F(ComputeRunTest, PeriodicReconcileFollowsTheClustersWithoutDescribe) {
+  Put({"properties", kTerminatedVisibleProperty, "", "", model::ToJson(model::Property{kTerminatedVisibleProperty, "60"}),
+       std::nullopt});
+  auto r = compute_->RunInstances(kAlice, Req(3, 3));
+  ASSERT_TRUE(r.ok());
+  const std::string a = r->instances[0].id, b = r->instances[1].id, c = r->instances[2].id;
+  ASSERT_TRUE(compute_->Reconcile().ok());  // the first reads everything
+  EXPECT_EQ(Stored(a).state, "pending");
+  zone_->BootAll();
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(Stored(a).state, "running");
+  EXPECT_EQ(Stored(a).node, "http://node-0:8775");
+  zone_->Teardown(b, "guest crashed");
+  zone_->Teardown(c, "", /*forget=*/true);
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(Stored(b).state, "terminated");
+  EXPECT_EQ(Stored(b).reason, "guest crashed");
+  EXPECT_EQ(Stored(c).state, "terminated");
+  EXPECT_EQ(Stored(a).state, "running");
+
+  // An instance another CLC process started on the same store is found through its cluster.
+  Compute other(store_, clock_, dir_);
+  auto theirs = other.RunInstances(kAlice, Req());
+  ASSERT_TRUE(theirs.ok()) << theirs.status().ToString();
+  zone_->BootAll();
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(Stored(theirs->instances[0].id).state, "running");
+
+  // Expired terminated records go.
+  clock_.Advance(60'000);
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  size_t stored = 0;
+  ASSERT_TRUE(store_.Read([&](state::Txn& t) -> Status {
+    auto all = t.List("instances");
+    if (all.ok()) stored = all->size();
+    return all.status();
+  }).ok());
+  EXPECT_EQ(stored, 2u);  // a and theirs
+}
+
 TEST_F(ComputeRunTest, DescribeFiltersAndPages) {
   auto small = compute_->RunInstances(kAlice, Req(2, 2));
   auto req = Req();
