@@ -1,10 +1,9 @@
 // VM types: euca admin describe-vm-types, modify-vm-type (also reachable as Eucalyptus'
 // euca-describe-instance-types and euca-modify-instance-type).
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <optional>
-
-#include <CLI/CLI.hpp>
 
 #include "cmd/common.h"
 #include "core/clc/vm_types.h"
@@ -13,8 +12,7 @@ namespace euca::cmd {
 namespace {
 
 Record VmTypeRecord(const model::VmType& t) {
-  return {"VMTYPE",
-          {{"name", t.name}, {"cores", t.cores}, {"memory_mib", t.memory_mib}, {"disk_gib", t.disk_gib}}};
+  return {"VMTYPE", {{"name", t.name}, {"cores", t.cores}, {"memory_mib", t.memory_mib}, {"disk_gib", t.disk_gib}}};
 }
 
 }  // namespace
@@ -52,9 +50,9 @@ Handler SetupModifyVmType(CLI::App& app) {
     EUCA_ASSIGN_OR_RETURN(auto changed, types.Modify(s.principal, o->name, {o->cores, o->memory, o->disk}));
     Record r = VmTypeRecord(changed.second);
     const model::VmType& was = changed.first;
-    r.fields.push_back({"was", std::to_string(was.cores) + "/" + std::to_string(was.memory_mib) + "/" +
-                                   std::to_string(was.disk_gib),
-                        "was: "});
+    r.fields.push_back(
+        {"was", std::to_string(was.cores) + "/" + std::to_string(was.memory_mib) + "/" + std::to_string(was.disk_gib),
+         "was: "});
     PrintRecords(ctx, {r});
     return Status::Ok();
   });

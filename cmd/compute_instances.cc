@@ -41,8 +41,9 @@ std::string GroupIds(pugi::xml_node parent) {
 }
 
 Record ReservationRecord(pugi::xml_node node) {
-  return {"RESERVATION",
-          {{"id", ChildText(node, "reservationId")}, {"owner", ChildText(node, "ownerId")}, {"groups", GroupNames(node)}}};
+  return {
+      "RESERVATION",
+      {{"id", ChildText(node, "reservationId")}, {"owner", ChildText(node, "ownerId")}, {"groups", GroupNames(node)}}};
 }
 
 // euca2ools 3's INSTANCE line: 32 fields after the tag.
@@ -192,10 +193,10 @@ Handler SetupRunInstances(CLI::App& app) {
       if (!text.ok()) return text.status().WithContext("user data file");
       user_data = std::move(text).value();
     }
-    Ec2Params params = {{"ImageId", o->image},
-                        {"MinCount", std::to_string(count.first)},
-                        {"MaxCount", std::to_string(count.second)}};
-    for (size_t i = 0; i < o->groups.size(); ++i) params.emplace_back("SecurityGroup." + std::to_string(i + 1), o->groups[i]);
+    Ec2Params params = {
+        {"ImageId", o->image}, {"MinCount", std::to_string(count.first)}, {"MaxCount", std::to_string(count.second)}};
+    for (size_t i = 0; i < o->groups.size(); ++i)
+      params.emplace_back("SecurityGroup." + std::to_string(i + 1), o->groups[i]);
     if (!o->key.empty()) params.emplace_back("KeyName", o->key);
     if (!user_data.empty()) params.emplace_back("UserData", api::Base64Encode(user_data));
     if (!o->type.empty()) params.emplace_back("InstanceType", o->type);
@@ -305,10 +306,10 @@ Handler SetupGetConsoleOutput(CLI::App& app) {
       text = std::move(decoded).value();
     }
     if (ctx.output == OutputFormat::kJson) {
-      PrintRecords(ctx, {{"CONSOLE",
-                          {{"id", ChildText(root, "instanceId")},
-                           {"timestamp", ChildText(root, "timestamp")},
-                           {"output", text}}}});
+      PrintRecords(
+          ctx,
+          {{"CONSOLE",
+            {{"id", ChildText(root, "instanceId")}, {"timestamp", ChildText(root, "timestamp")}, {"output", text}}}});
       return Status::Ok();
     }
     *ctx.out << ChildText(root, "instanceId") << '\n' << ChildText(root, "timestamp") << '\n';
@@ -341,10 +342,9 @@ Handler SetupDescribeAvailabilityZones(CLI::App& app) {
         if (!messages.empty()) messages += ", ";
         messages += ChildText(m, "message");
       }
-      records.push_back({"AVAILABILITYZONE",
-                         {{"name", ChildText(item, "zoneName")},
-                          {"state", ChildText(item, "zoneState")},
-                          {"messages", messages}}});
+      records.push_back(
+          {"AVAILABILITYZONE",
+           {{"name", ChildText(item, "zoneName")}, {"state", ChildText(item, "zoneState")}, {"messages", messages}}});
     }
     PrintRecords(ctx, records);
     return Status::Ok();

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <set>
-#include <unordered_set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/api/digest.h"
 #include "core/base/random.h"
@@ -29,9 +29,7 @@ class NoSla final : public SlaHook {
 // ---- Records --------------------------------------------------------------------------------
 
 // The name that makes a client token unique within an account: "TOKEN#LAUNCH_INDEX".
-std::string TokenName(const std::string& token, int launch_index) {
-  return token + "#" + std::to_string(launch_index);
-}
+std::string TokenName(const std::string& token, int launch_index) { return token + "#" + std::to_string(launch_index); }
 
 // User data is kept out of history (it often carries secrets): it goes in the secret part.
 state::Object ToObject(const model::Instance& i) {
@@ -108,7 +106,8 @@ Result<model::Image> ResolveImage(state::Txn& t, const model::Principal& caller,
   }
   if (!CanLaunch(caller, image) || image.state != "available") return not_found;
   if (image.type != type)
-    return Status(Code::kInvalidArgument, std::string(what) + " '" + id + "' is a " + image.type + " image, not a " + type + " image",
+    return Status(Code::kInvalidArgument,
+                  std::string(what) + " '" + id + "' is a " + image.type + " image, not a " + type + " image",
                   "InvalidParameterValue");
   return image;
 }
@@ -185,8 +184,7 @@ SlaHook& NoSlaHook() {
   return hook;
 }
 
-Compute::Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla,
-                 ComputeOptions options)
+Compute::Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla, ComputeOptions options)
     : store_(store), clock_(clock), zones_(zones), sla_(sla ? *sla : NoSlaHook()), options_(options) {}
 
 Result<int64_t> Compute::TerminatedVisibleMs(state::Txn& txn) {
@@ -206,9 +204,9 @@ Result<int64_t> Compute::TerminatedVisibleMs(state::Txn& txn) {
 Result<LaunchPlan> Compute::Resolve(const model::Principal& caller, const RunInstancesRequest& r) {
   if (r.image_id.empty()) return Status(Code::kInvalidArgument, "an image id is required", "MissingParameter");
   if (r.min_count < 1 || r.max_count < r.min_count || r.max_count > kMaxInstancesPerRequest)
-    return InvalidArgument("instance counts must satisfy 1 <= MinCount <= MaxCount <= " +
-                           std::to_string(kMaxInstancesPerRequest) + ", got '" + std::to_string(r.min_count) + "' and '" +
-                           std::to_string(r.max_count) + "'");
+    return InvalidArgument(
+        "instance counts must satisfy 1 <= MinCount <= MaxCount <= " + std::to_string(kMaxInstancesPerRequest) +
+        ", got '" + std::to_string(r.min_count) + "' and '" + std::to_string(r.max_count) + "'");
   if (r.client_token.size() > 64 ||
       std::any_of(r.client_token.begin(), r.client_token.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; }))
     return InvalidArgument("client token '" + r.client_token + "' must be at most 64 printable ASCII characters");
@@ -238,7 +236,8 @@ Result<LaunchPlan> Compute::Resolve(const model::Principal& caller, const RunIns
       if (kernel_id.empty()) return InvalidArgument("ramdisk '" + ramdisk_id + "' needs a kernel");
       EUCA_ASSIGN_OR_RETURN(plan.ramdisk, ResolveImage(t, caller, ramdisk_id, "ramdisk", "ramdisk"));
     }
-    EUCA_ASSIGN_OR_RETURN(plan.vm_type, FindVmType(t, r.instance_type.empty() ? model::kDefaultVmType : r.instance_type));
+    EUCA_ASSIGN_OR_RETURN(plan.vm_type,
+                          FindVmType(t, r.instance_type.empty() ? model::kDefaultVmType : r.instance_type));
     if (!r.key_name.empty()) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.GetByName(kKeyPairs, caller.account_id, r.key_name));
       if (!obj)
@@ -506,20 +505,22 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
     if (!ids.empty()) (void)ccs[zone]->TerminateInstances(ids);
   const std::string reason = "launch failed: " + failure.message();
   const int64_t then = clock_.NowMillis();
-  auto marked = store_.Transact({caller.ToString(), "RunInstances rollback", request.request_id}, [&](state::Txn& t) -> Status {
-    for (auto& i : reservation.instances) {
-      i.state = model::kTerminated;
-      i.reason = reason;
-      i.state_change_ms = then;
-      EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
-    }
-    return Status::Ok();
-  });
+  auto marked =
+      store_.Transact({caller.ToString(), "RunInstances rollback", request.request_id}, [&](state::Txn& t) -> Status {
+        for (auto& i : reservation.instances) {
+          i.state = model::kTerminated;
+          i.reason = reason;
+          i.state_change_ms = then;
+          EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+        }
+        return Status::Ok();
+      });
   Release(plan.vm_type, allocations, false);
   if (!marked.ok()) return marked.status().WithContext("rolling back reservation '" + reservation.id + "'");
   Remember(reservation.instances);
   if (failure.code() == Code::kResourceExhausted)
-    return Status(Code::kResourceExhausted, "no instances started: " + failure.message(), "InsufficientInstanceCapacity");
+    return Status(Code::kResourceExhausted, "no instances started: " + failure.message(),
+                  "InsufficientInstanceCapacity");
   return Status(failure.code(), "no instances started: " + failure.message(), failure.wire_code());
 }
 

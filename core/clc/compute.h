@@ -10,8 +10,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,15 +40,15 @@ struct RunInstancesRequest {
   std::string image_id;
   int min_count = 1;
   int max_count = 1;
-  std::string instance_type;   ///< "" = model::kDefaultVmType
-  std::string key_name;        ///< "" = none
+  std::string instance_type;        ///< "" = model::kDefaultVmType
+  std::string key_name;             ///< "" = none
   std::vector<std::string> groups;  ///< security group names; empty = {"default"}
-  std::string user_data;       ///< base64, at most 16 KiB decoded
-  std::string zone;            ///< a zone, a meta-zone, or "" (= "any")
-  std::string kernel_id;       ///< "" = the image's
-  std::string ramdisk_id;      ///< "" = the image's
-  std::string client_token;    ///< idempotency: "" = none; at most 64 ASCII characters
-  std::string request_id;      ///< the API request's id, for the history commit ("" = a new one)
+  std::string user_data;            ///< base64, at most 16 KiB decoded
+  std::string zone;                 ///< a zone, a meta-zone, or "" (= "any")
+  std::string kernel_id;            ///< "" = the image's
+  std::string ramdisk_id;           ///< "" = the image's
+  std::string client_token;         ///< idempotency: "" = none; at most 64 ASCII characters
+  std::string request_id;           ///< the API request's id, for the history commit ("" = a new one)
 };
 
 /// A launch after its references are resolved: what the SLA hook reviews and may change.
@@ -60,8 +60,8 @@ struct LaunchPlan {
   model::VmType vm_type;
   std::optional<model::KeyPair> key_pair;
   std::vector<std::string> groups;
-  std::string user_data;       ///< decoded bytes
-  std::string zone;            ///< as requested (zone or meta-zone, never empty)
+  std::string user_data;  ///< decoded bytes
+  std::string zone;       ///< as requested (zone or meta-zone, never empty)
   int min_count = 1;
   int max_count = 1;
   std::string client_token;
@@ -82,7 +82,7 @@ SlaHook& NoSlaHook();
 /// One reservation: the instances one RunInstances started.
 struct Reservation {
   std::string id;
-  std::string owner_id;                 ///< account id
+  std::string owner_id;  ///< account id
   std::vector<std::string> groups;
   std::vector<model::Instance> instances;  ///< by launch index
 };
@@ -97,13 +97,13 @@ struct DescribeInstancesRequest {
   /// means every account's instances.
   std::vector<std::string> instance_ids;
   std::vector<Filter> filters;
-  int max_results = 0;       ///< 0 = no paging; else 5..1000 (not with instance ids)
-  std::string next_token;    ///< from a previous page
+  int max_results = 0;     ///< 0 = no paging; else 5..1000 (not with instance ids)
+  std::string next_token;  ///< from a previous page
 };
 
 struct DescribeInstancesResult {
   std::vector<Reservation> reservations;
-  std::string next_token;    ///< "" = last page
+  std::string next_token;  ///< "" = last page
 };
 
 struct InstanceStateChange {
@@ -115,13 +115,13 @@ struct InstanceStateChange {
 struct ConsoleOutput {
   std::string instance_id;
   int64_t timestamp_ms = 0;
-  std::string output;        ///< raw bytes (the EC2 layer encodes base64)
+  std::string output;  ///< raw bytes (the EC2 layer encodes base64)
 };
 
 struct AvailabilityZone {
   std::string name;
-  std::string state;         ///< "available" (its cluster answers) or "unavailable"
-  std::string message;       ///< why unavailable
+  std::string state;    ///< "available" (its cluster answers) or "unavailable"
+  std::string message;  ///< why unavailable
   /// Free/max per VM type, in VM type order (filled for the administrator's verbose only).
   std::vector<cc::VmTypeAvailability> resources;
 };

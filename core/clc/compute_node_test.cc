@@ -54,8 +54,8 @@ class OneNodeCluster final : public cc::ClusterController {
     std::vector<cc::VmTypeAvailability> out;
     for (const auto& t : types) {
       auto fit = [&](int64_t cores, int64_t mem, int64_t disk) {
-        return static_cast<int>(std::min({cores / t.cores, mem / static_cast<int64_t>(t.memory_mib),
-                                          disk / static_cast<int64_t>(t.disk_gib)}));
+        return static_cast<int>(std::min(
+            {cores / t.cores, mem / static_cast<int64_t>(t.memory_mib), disk / static_cast<int64_t>(t.disk_gib)}));
       };
       out.push_back({t,
                      fit(r.cores_available, static_cast<int64_t>(r.memory_available_mib),
@@ -87,9 +87,14 @@ class ComputeOverNodeTest : public ::testing::Test {
     image.account_id = kAlice.account_id;
     image.name = "root";
     image.location = "images/root.manifest.xml";
-    EXPECT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) {
-      return t.Put({"images", image.id, image.account_id, image.name, model::ToJson(image), std::nullopt});
-    }).ok());
+    EXPECT_TRUE(
+        store_
+            .Transact(
+                {"test", "seed", ""},
+                [&](state::Txn& t) {
+                  return t.Put({"images", image.id, image.account_id, image.name, model::ToJson(image), std::nullopt});
+                })
+            .ok());
     compute_ = std::make_unique<Compute>(store_, clock_, dir_zones_);
   }
 

@@ -76,13 +76,15 @@ class ComputeTest : public ::testing::Test {
 
   model::Instance Stored(const std::string& id) {
     model::Instance out;
-    EXPECT_TRUE(store_.Read([&](state::Txn& t) -> Status {
-      auto o = t.Get("instances", id);
-      if (!o.ok()) return o.status();
-      if (!*o) return NotFound(id);
-      out = model::InstanceFromJson((*o)->body);
-      return Status::Ok();
-    }).ok());
+    EXPECT_TRUE(store_
+                    .Read([&](state::Txn& t) -> Status {
+                      auto o = t.Get("instances", id);
+                      if (!o.ok()) return o.status();
+                      if (!*o) return NotFound(id);
+                      out = model::InstanceFromJson((*o)->body);
+                      return Status::Ok();
+                    })
+                    .ok());
     return out;
   }
 
@@ -129,12 +131,14 @@ TEST_F(ComputeRunTest, RunsPendingInstancesInOneTransaction) {
   EXPECT_EQ(zone_->Running(), 2);
   EXPECT_EQ(compute_->InFlightForTest(), 0);
   // User data stays out of the public body (and so out of history).
-  ASSERT_TRUE(store_.Read([&](state::Txn& t) -> Status {
-    auto o = t.Get("instances", r->instances[0].id);
-    EXPECT_FALSE((*o)->body.contains("user_data"));
-    EXPECT_EQ((*o)->secret->value("user_data", ""), req.user_data);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(store_
+                  .Read([&](state::Txn& t) -> Status {
+                    auto o = t.Get("instances", r->instances[0].id);
+                    EXPECT_FALSE((*o)->body.contains("user_data"));
+                    EXPECT_EQ((*o)->secret->value("user_data", ""), req.user_data);
+                    return Status::Ok();
+                  })
+                  .ok());
 }
 
 TEST_F(ComputeRunTest, MinMaxRunsAsManyAsFitOrNone) {
@@ -395,8 +399,8 @@ TEST_F(ComputeRunTest, NewInstancesMissingFromTheClusterStayPendingForAGrace) {
 }
 
 TEST_F(ComputeRunTest, TerminatedStayVisibleForTheConfiguredTime) {
-  Put({"properties", kTerminatedVisibleProperty, "", "", model::ToJson(model::Property{kTerminatedVisibleProperty, "60"}),
-       std::nullopt});
+  Put({"properties", kTerminatedVisibleProperty, "", "",
+       model::ToJson(model::Property{kTerminatedVisibleProperty, "60"}), std::nullopt});
   auto r = compute_->RunInstances(kAlice, Req());
   ASSERT_TRUE(r.ok());
   const std::string id = r->instances[0].id;
@@ -412,8 +416,8 @@ TEST_F(ComputeRunTest, TerminatedStayVisibleForTheConfiguredTime) {
 }
 
 TEST_F(ComputeRunTest, PeriodicReconcileFollowsTheClustersWithoutDescribe) {
-  Put({"properties", kTerminatedVisibleProperty, "", "", model::ToJson(model::Property{kTerminatedVisibleProperty, "60"}),
-       std::nullopt});
+  Put({"properties", kTerminatedVisibleProperty, "", "",
+       model::ToJson(model::Property{kTerminatedVisibleProperty, "60"}), std::nullopt});
   auto r = compute_->RunInstances(kAlice, Req(3, 3));
   ASSERT_TRUE(r.ok());
   const std::string a = r->instances[0].id, b = r->instances[1].id, c = r->instances[2].id;
@@ -443,11 +447,13 @@ TEST_F(ComputeRunTest, PeriodicReconcileFollowsTheClustersWithoutDescribe) {
   clock_.Advance(60'000);
   ASSERT_TRUE(compute_->Reconcile().ok());
   size_t stored = 0;
-  ASSERT_TRUE(store_.Read([&](state::Txn& t) -> Status {
-    auto all = t.List("instances");
-    if (all.ok()) stored = all->size();
-    return all.status();
-  }).ok());
+  ASSERT_TRUE(store_
+                  .Read([&](state::Txn& t) -> Status {
+                    auto all = t.List("instances");
+                    if (all.ok()) stored = all->size();
+                    return all.status();
+                  })
+                  .ok());
   EXPECT_EQ(stored, 2u);  // a and theirs
 }
 
@@ -460,7 +466,8 @@ TEST_F(ComputeRunTest, DescribeFiltersAndPages) {
   EXPECT_EQ(Describe(kAlice, {}, {{"instance-type", {"c1.*"}}}).size(), 1u);
   EXPECT_EQ(Describe(kAlice, {}, {{"instance-state-name", {"pending"}}, {"availability-zone", {"zone-a"}}}).size(), 3u);
   EXPECT_EQ(Describe(kAlice, {}, {{"image-id", {"emi-0000000?"}}, {"key-name", {"nokey"}}}).size(), 0u);
-  EXPECT_EQ(compute_->DescribeInstances(kAlice, {{}, {{"color", {"x"}}}, 0, ""}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(compute_->DescribeInstances(kAlice, {{}, {{"color", {"x"}}}, 0, ""}).status().code(),
+            Code::kInvalidArgument);
   // Grouped by reservation.
   auto all = compute_->DescribeInstances(kAlice, {});
   ASSERT_TRUE(all.ok());
@@ -524,8 +531,7 @@ TEST_F(ComputeRunTest, TerminateRebootAndConsole) {
   ASSERT_TRUE(r.ok());
   const std::string a = r->instances[0].id, b = r->instances[1].id;
   zone_->BootAll();
-  EXPECT_EQ(compute_->TerminateInstances(kAlice, {a, "i-0000dead"}).status().wire_code(),
-            "InvalidInstanceID.NotFound");
+  EXPECT_EQ(compute_->TerminateInstances(kAlice, {a, "i-0000dead"}).status().wire_code(), "InvalidInstanceID.NotFound");
   EXPECT_EQ(compute_->TerminateInstances(kAlice, {"bogus"}).status().wire_code(), "InvalidInstanceID.Malformed");
   ASSERT_TRUE(compute_->RebootInstances(kAlice, {a, b}).ok());
   EXPECT_EQ(zone_->reboots[a], 1);

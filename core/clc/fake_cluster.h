@@ -214,7 +214,9 @@ class FakeCluster final : public cc::ClusterController {
 /// A fixed list of zones.
 class FixedDirectory final : public ClusterDirectory {
  public:
-  void Add(const std::string& name, std::shared_ptr<cc::ClusterController> cc) { zones_.push_back({name, std::move(cc)}); }
+  void Add(const std::string& name, std::shared_ptr<cc::ClusterController> cc) {
+    zones_.push_back({name, std::move(cc)});
+  }
   Result<std::vector<Zone>> Zones() override { return zones_; }
 
  private:

@@ -52,8 +52,8 @@ void AddInstance(pugi::xml_node set, const model::Instance& i) {
   if (!i.reason.empty() && (i.state == model::kTerminated || i.state == model::kShuttingDown)) {
     auto reason = item.append_child("stateReason");
     AddText(reason, "code", i.reason == "User initiated" ? "Client.UserInitiatedShutdown" : "Server.InternalError");
-    AddText(reason, "message", i.reason == "User initiated" ? "Client.UserInitiatedShutdown: User initiated shutdown"
-                                                            : i.reason);
+    AddText(reason, "message",
+            i.reason == "User initiated" ? "Client.UserInitiatedShutdown: User initiated shutdown" : i.reason);
   }
   AddText(item, "architecture", "x86_64");
   AddText(item, "rootDeviceType", "instance-store");

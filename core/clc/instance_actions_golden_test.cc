@@ -17,10 +17,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <pugixml.hpp>
 #include <regex>
 #include <sstream>
-
-#include <pugixml.hpp>
 
 #include "core/api/ec2_query.h"
 #include "core/base/env.h"
@@ -65,10 +64,15 @@ class Runner {
     image.location = "images/guest.manifest.xml";
     image.is_public = true;
     model::KeyPair key{"key-0000000000000001", "200000000002", "alicekey", "aa:bb", "ssh-rsa AAAA alice", 0};
-    EXPECT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) -> Status {
-      EUCA_RETURN_IF_ERROR(t.Put({"images", image.id, image.account_id, image.name, model::ToJson(image), std::nullopt}));
-      return t.Put({"key-pairs", key.id, key.account_id, key.name, model::ToJson(key), std::nullopt});
-    }).ok());
+    EXPECT_TRUE(
+        store_
+            .Transact({"test", "seed", ""},
+                      [&](state::Txn& t) -> Status {
+                        EUCA_RETURN_IF_ERROR(t.Put(
+                            {"images", image.id, image.account_id, image.name, model::ToJson(image), std::nullopt}));
+                        return t.Put({"key-pairs", key.id, key.account_id, key.name, model::ToJson(key), std::nullopt});
+                      })
+            .ok());
     compute_ = std::make_unique<Compute>(store_, clock_, dir_);
     AddInstanceActions(actions_, *compute_);
   }

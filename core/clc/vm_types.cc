@@ -76,9 +76,8 @@ Result<model::VmType> VmTypes::Find(const std::string& name) {
   return type;
 }
 
-Result<std::pair<model::VmType, model::VmType>> VmTypes::Modify(const model::Principal& caller,
-                                                                 const std::string& name,
-                                                                 const VmTypeChange& change) {
+Result<std::pair<model::VmType, model::VmType>> VmTypes::Modify(const model::Principal& caller, const std::string& name,
+                                                                const VmTypeChange& change) {
   if (!caller.IsCloudAdmin()) return PermissionDenied("only a cloud administrator may change VM types");
   if (!change.cores && !change.memory_mib && !change.disk_gib)
     return InvalidArgument("nothing to change: give --cores, --memory or --disk");

@@ -48,7 +48,7 @@ class VmTypes final {
   /// (cores 1..256, memory 32 MiB..4 TiB, disk 1 GiB..64 TiB) or no change given. Returns
   /// the type before and after.
   Result<std::pair<model::VmType, model::VmType>> Modify(const model::Principal& caller, const std::string& name,
-                                                          const VmTypeChange& change);
+                                                         const VmTypeChange& change);
 
  private:
   state::StateStore& store_;
