@@ -243,6 +243,26 @@ const std::vector<CommandSpec> kCommands = {
      "  PROPERTY\\tname\\tnew-value\\twas: old-value",
      {"euca-modify-property"},
      &SetupModifyProperty},
+    {"admin describe-vm-types",
+     "list the VM types instances come in",
+     "Prints the VM types (all, or those NAMEd) in the order describe-availability-zones "
+     "verbose lists them:\n\n"
+     "  VMTYPE\\tname\\tcores\\tmemory-MiB\\tdisk-GiB\n\n"
+     "Until an administrator changes one, the Eucalyptus defaults apply: m1.small 1/256/5, "
+     "c1.medium 2/512/10, m1.large 2/512/10, m1.xlarge 2/1024/10, c1.xlarge 2/2048/10. An unknown "
+     "NAME is an error (exit status 3).",
+     {"euca-describe-instance-types"},
+     &SetupDescribeVmTypes},
+    {"admin modify-vm-type",
+     "change the size of a VM type",
+     "Changes the cores (-c), memory in MiB (-m) and local disk in GiB (-d) of the VM type NAME, "
+     "as one history commit; the sizes not given stay. Instances already running keep their "
+     "size. Only a cloud administrator may do this. Limits: 1 to 256 cores, 32 MiB to 4 TiB of "
+     "memory, 1 GiB to 64 TiB of disk; a value out of range changes nothing (exit status 2), an "
+     "unknown NAME neither (exit status 3). Prints the type and what it was:\n\n"
+     "  VMTYPE\\tname\\tcores\\tmemory-MiB\\tdisk-GiB\\twas: cores/memory/disk",
+     {"euca-modify-instance-type"},
+     &SetupModifyVmType},
     {"admin history",
      "list the committed changes",
      "Prints one line per committed change, newest first:\n\n"

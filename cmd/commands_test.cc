@@ -81,7 +81,7 @@ TEST(CommandsTest, NextWords) {
                                       "modify-image-attribute", "serve"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
-  EXPECT_EQ(admin.size(), 24u);
+  EXPECT_EQ(admin.size(), 26u);
   EXPECT_TRUE(NextWords("admin init").empty());
 }
 

@@ -42,6 +42,10 @@ Handler SetupRejectSignup(CLI::App& app);
 Handler SetupDescribeProperties(CLI::App& app);
 Handler SetupModifyProperty(CLI::App& app);
 
+// cmd/admin_vm_types.cc
+Handler SetupDescribeVmTypes(CLI::App& app);
+Handler SetupModifyVmType(CLI::App& app);
+
 // cmd/admin_history.cc
 Handler SetupHistory(CLI::App& app);
 Handler SetupShow(CLI::App& app);

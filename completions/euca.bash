@@ -5,7 +5,7 @@
 _euca_words() {
   case "$1" in
     '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
-    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
+    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
     'serve') echo 'walrus clc nc cc' ;;
     'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
   esac
@@ -39,6 +39,8 @@ _euca_options() {
     'admin reject-signup') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin describe-properties') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin modify-property') echo '-h --help -p --property -r --reset --output --debug -U --url --region --home' ;;
+    'admin describe-vm-types') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin modify-vm-type') echo '-h --help -c --cores --cpus -m --memory -d --disk --output --debug -U --url --region --home' ;;
     'admin history') echo '-h --help --object -n --max-count --output --debug -U --url --region --home' ;;
     'admin show') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin diff') echo '-h --help --output --debug -U --url --region --home' ;;
@@ -179,6 +181,13 @@ _euca_value() {
     'admin modify-property|--property') echo 'any' ;;
     'admin modify-property|-r') echo 'any' ;;
     'admin modify-property|--reset') echo 'any' ;;
+    'admin modify-vm-type|-c') echo 'any' ;;
+    'admin modify-vm-type|--cores') echo 'any' ;;
+    'admin modify-vm-type|--cpus') echo 'any' ;;
+    'admin modify-vm-type|-m') echo 'any' ;;
+    'admin modify-vm-type|--memory') echo 'any' ;;
+    'admin modify-vm-type|-d') echo 'any' ;;
+    'admin modify-vm-type|--disk') echo 'any' ;;
     'admin history|--object') echo 'any' ;;
     'admin history|-n') echo 'any' ;;
     'admin history|--max-count') echo 'any' ;;
@@ -327,6 +336,10 @@ _euca() {
     euca-describe-properties) path='admin describe-properties' ;;
     euca-admin-modify-property) path='admin modify-property' ;;
     euca-modify-property) path='admin modify-property' ;;
+    euca-admin-describe-vm-types) path='admin describe-vm-types' ;;
+    euca-describe-instance-types) path='admin describe-vm-types' ;;
+    euca-admin-modify-vm-type) path='admin modify-vm-type' ;;
+    euca-modify-instance-type) path='admin modify-vm-type' ;;
     euca-admin-history) path='admin history' ;;
     euca-admin-show) path='admin show' ;;
     euca-admin-diff) path='admin diff' ;;
@@ -407,6 +420,10 @@ complete -F _euca euca \
   euca-describe-properties \
   euca-admin-modify-property \
   euca-modify-property \
+  euca-admin-describe-vm-types \
+  euca-describe-instance-types \
+  euca-admin-modify-vm-type \
+  euca-modify-instance-type \
   euca-admin-history \
   euca-admin-show \
   euca-admin-diff \

@@ -169,6 +169,13 @@ std::vector<PropertyDef> MakeRegistry() {
        .type = PropertyType::kBool,
        .default_value = "false",
        .description = "Approve account sign-up requests without an administrator."});
+  add({.name = "cloud.terminated-visible-seconds",
+       .type = PropertyType::kInt,
+       .default_value = "3600",
+       .description = "Seconds a terminated instance stays visible to describe-instances before its record "
+                      "is removed.",
+       .min = 0,
+       .max = 31'536'000});
   std::sort(defs.begin(), defs.end(), [](const PropertyDef& a, const PropertyDef& b) { return a.name < b.name; });
   return defs;
 }

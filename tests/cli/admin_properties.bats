@@ -28,12 +28,13 @@ setup() {
   run euca admin describe-properties cloud. signup
   assert_success
   assert_line --index 0 --regexp '^PROPERTY	cloud\.description	'
-  assert_line --index 1 "$(printf 'PROPERTY\tcloud.embedded-zone\tlocal')"
-  assert_line --index 2 "$(printf 'PROPERTY\tcloud.region\teuca')"
-  assert_line --index 3 "$(printf 'PROPERTY\tsignup.auto-approve\tfalse')"
-  assert_equal "${#lines[@]}" 4
+  assert_line --index 1 "$(printf 'PROPERTY	cloud.embedded-zone	local')"
+  assert_line --index 2 "$(printf 'PROPERTY	cloud.region	euca')"
+  assert_line --index 3 "$(printf 'PROPERTY	cloud.terminated-visible-seconds	3600')"
+  assert_line --index 4 "$(printf 'PROPERTY	signup.auto-approve	false')"
+  assert_equal "${#lines[@]}" 5
   run euca admin describe-properties cloud cloud.region
-  assert_equal "${#lines[@]}" 3
+  assert_equal "${#lines[@]}" 4
 }
 
 @test "admin describe-properties --output json" {

@@ -48,7 +48,7 @@ $output"
   run euca __man "$dir"
   assert_success
   [[ ! -e "$dir/euca-admin-obsolete.1" && -e "$dir/other.1" ]]
-  assert_equal "$(ls "$dir" | grep -c '^euca')" 54
+  assert_equal "$(ls "$dir" | grep -c '^euca')" 58
   assert_equal "$(cat "$dir/euca-modify-property.1" | tail -1)" ".so man1/euca-admin-modify-property.1"
 }
 

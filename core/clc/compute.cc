@@ -1,0 +1,842 @@
+#include "core/clc/compute.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include "core/api/digest.h"
+#include "core/base/random.h"
+#include "core/clc/properties.h"
+#include "core/clc/vm_types.h"
+#include "core/nc/nc_types.h"
+
+namespace euca::clc {
+namespace {
+
+constexpr char kInstances[] = "instances";
+constexpr char kImages[] = "images";
+constexpr char kKeyPairs[] = "key-pairs";
+constexpr char kProperties[] = "properties";
+constexpr size_t kMaxUserDataBytes = 16 * 1024;
+constexpr int kMaxInstancesPerRequest = 10'000;
+
+class NoSla final : public SlaHook {
+ public:
+  Status Review(LaunchPlan&) override { return Status::Ok(); }
+};
+
+// ---- Records --------------------------------------------------------------------------------
+
+// The name that makes a client token unique within an account: "TOKEN#LAUNCH_INDEX".
+std::string TokenName(const std::string& token, int launch_index) {
+  return token + "#" + std::to_string(launch_index);
+}
+
+// User data is kept out of history (it often carries secrets): it goes in the secret part.
+state::Object ToObject(const model::Instance& i) {
+  state::Object o{kInstances, i.id, i.account_id, "", model::ToJson(i), std::nullopt};
+  o.body.erase("user_data");
+  if (!i.user_data.empty()) o.secret = state::Json{{"user_data", i.user_data}};
+  if (!i.client_token.empty()) o.name = TokenName(i.client_token, i.launch_index);
+  return o;
+}
+
+Result<model::Instance> ToInstance(const state::Object& o) {
+  try {
+    model::Instance i = model::InstanceFromJson(o.body);
+    if (o.secret) i.user_data = o.secret->value("user_data", "");
+    return i;
+  } catch (const std::exception& e) {
+    return Internal("corrupt instance '" + o.id + "': " + e.what());
+  }
+}
+
+Status InstanceNotFound(const std::string& id) {
+  return Status(Code::kNotFound, "instance '" + id + "' does not exist", "InvalidInstanceID.NotFound");
+}
+
+Status CheckInstanceId(const std::string& id) {
+  if (nc::ValidateInstanceId(id).ok()) return Status::Ok();
+  return Status(Code::kInvalidArgument, "invalid instance id '" + id + "'", "InvalidInstanceID.Malformed");
+}
+
+bool Visible(const model::Principal& caller, const model::Instance& i) {
+  return caller.IsCloudAdmin() || i.account_id == caller.account_id;
+}
+
+bool IsFinal(const std::string& state) { return state == model::kTerminated; }
+
+// Reads the instances `ids` visible to `caller`; NotFound names the first that is not.
+Result<std::vector<model::Instance>> ReadOwned(state::StateStore& store, const model::Principal& caller,
+                                               const std::vector<std::string>& ids) {
+  for (const auto& id : ids) EUCA_RETURN_IF_ERROR(CheckInstanceId(id));
+  std::vector<model::Instance> out;
+  EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
+    for (const auto& id : ids) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+      if (!obj) return InstanceNotFound(id);
+      EUCA_ASSIGN_OR_RETURN(auto inst, ToInstance(*obj));
+      if (!Visible(caller, inst)) return InstanceNotFound(id);
+      out.push_back(std::move(inst));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+// ---- Images and key pairs (kinds written by the image and key pair services) ----------------
+
+bool CanLaunch(const model::Principal& caller, const model::Image& image) {
+  if (caller.IsCloudAdmin() || image.account_id == caller.account_id || image.is_public) return true;
+  const auto& perms = image.launch_permissions;
+  return std::find(perms.begin(), perms.end(), caller.account_id) != perms.end() ||
+         std::find(perms.begin(), perms.end(), "all") != perms.end();
+}
+
+// The image `id` of `type` that `caller` may launch, or InvalidAMIID.NotFound.
+Result<model::Image> ResolveImage(state::Txn& t, const model::Principal& caller, const std::string& id,
+                                  const std::string& type, const char* what) {
+  Status not_found(Code::kNotFound, std::string(what) + " '" + id + "' does not exist", "InvalidAMIID.NotFound");
+  EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kImages, id));
+  if (!obj) return not_found;
+  model::Image image;
+  try {
+    image = model::ImageFromJson(obj->body);
+  } catch (const std::exception& e) {
+    return Internal("corrupt image '" + id + "': " + e.what());
+  }
+  if (!CanLaunch(caller, image) || image.state != "available") return not_found;
+  if (image.type != type)
+    return Status(Code::kInvalidArgument, std::string(what) + " '" + id + "' is a " + image.type + " image, not a " + type + " image",
+                  "InvalidParameterValue");
+  return image;
+}
+
+// ---- Filters ----------------------------------------------------------------------------------
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p, ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++, mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1, t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+const std::string* FilterField(const std::string& name, const model::Instance& i) {
+  if (name == "instance-id") return &i.id;
+  if (name == "instance-state-name") return &i.state;
+  if (name == "availability-zone") return &i.zone;
+  if (name == "image-id") return &i.image_id;
+  if (name == "key-name") return &i.key_name;
+  if (name == "instance-type") return &i.vm_type;
+  if (name == "reservation-id") return &i.reservation_id;
+  if (name == "owner-id") return &i.account_id;
+  return nullptr;
+}
+
+bool Matches(const std::vector<Filter>& filters, const model::Instance& i) {
+  for (const auto& f : filters) {
+    const std::string* field = FilterField(f.name, i);
+    if (!std::any_of(f.values.begin(), f.values.end(), [&](const std::string& v) { return GlobMatch(v, *field); }))
+      return false;
+  }
+  return true;
+}
+
+std::vector<Reservation> GroupByReservation(std::vector<model::Instance> instances) {
+  std::vector<Reservation> out;
+  std::unordered_map<std::string, size_t> index;
+  for (auto& i : instances) {
+    auto [it, inserted] = index.emplace(i.reservation_id, out.size());
+    if (inserted) out.push_back({i.reservation_id, i.account_id, i.groups, {}});
+    out[it->second].instances.push_back(std::move(i));
+  }
+  return out;
+}
+
+// ---- Capacity ---------------------------------------------------------------------------------
+
+int64_t CeilDiv(int64_t a, int64_t b) { return b <= 0 ? 0 : (a + b - 1) / b; }
+
+}  // namespace
+
+bool IsMetaZone(const std::string& name) { return name == kZoneAny || name == kZoneSingle || name == kZoneSpread; }
+
+SlaHook& NoSlaHook() {
+  static NoSla hook;
+  return hook;
+}
+
+Compute::Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla,
+                 ComputeOptions options)
+    : store_(store), clock_(clock), zones_(zones), sla_(sla ? *sla : NoSlaHook()), options_(options) {}
+
+Result<int64_t> Compute::TerminatedVisibleMs(state::Txn& txn) {
+  EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty(kTerminatedVisibleProperty));
+  std::string value = def->default_value;
+  EUCA_ASSIGN_OR_RETURN(auto obj, txn.Get(kProperties, kTerminatedVisibleProperty));
+  if (obj) value = obj->body.value("value", value);
+  try {
+    return std::stoll(value) * 1000;
+  } catch (const std::exception&) {
+    return Internal("property '" + std::string(kTerminatedVisibleProperty) + "' holds '" + value + "'");
+  }
+}
+
+// ---- RunInstances -----------------------------------------------------------------------------
+
+Result<LaunchPlan> Compute::Resolve(const model::Principal& caller, const RunInstancesRequest& r) {
+  if (r.image_id.empty()) return Status(Code::kInvalidArgument, "an image id is required", "MissingParameter");
+  if (r.min_count < 1 || r.max_count < r.min_count || r.max_count > kMaxInstancesPerRequest)
+    return InvalidArgument("instance counts must satisfy 1 <= MinCount <= MaxCount <= " +
+                           std::to_string(kMaxInstancesPerRequest) + ", got '" + std::to_string(r.min_count) + "' and '" +
+                           std::to_string(r.max_count) + "'");
+  if (r.client_token.size() > 64 ||
+      std::any_of(r.client_token.begin(), r.client_token.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; }))
+    return InvalidArgument("client token '" + r.client_token + "' must be at most 64 printable ASCII characters");
+
+  LaunchPlan plan;
+  plan.caller = caller;
+  plan.min_count = r.min_count;
+  plan.max_count = r.max_count;
+  plan.zone = r.zone.empty() ? kZoneAny : r.zone;
+  plan.groups = r.groups.empty() ? std::vector<std::string>{"default"} : r.groups;
+  plan.client_token = r.client_token;
+  if (!r.user_data.empty()) {
+    auto decoded = api::Base64Decode(r.user_data);
+    if (!decoded.ok()) return InvalidArgument("user data is not valid base64");
+    if (decoded->size() > kMaxUserDataBytes)
+      return InvalidArgument("user data is " + std::to_string(decoded->size()) + " bytes; at most 16384 are allowed");
+    plan.user_data = std::move(decoded).value();
+  }
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(plan.image, ResolveImage(t, caller, r.image_id, "machine", "image"));
+    std::string kernel_id = r.kernel_id.empty() ? plan.image.kernel_id : r.kernel_id;
+    std::string ramdisk_id = r.ramdisk_id.empty() ? plan.image.ramdisk_id : r.ramdisk_id;
+    if (!kernel_id.empty()) {
+      EUCA_ASSIGN_OR_RETURN(plan.kernel, ResolveImage(t, caller, kernel_id, "kernel", "kernel"));
+    }
+    if (!ramdisk_id.empty()) {
+      if (kernel_id.empty()) return InvalidArgument("ramdisk '" + ramdisk_id + "' needs a kernel");
+      EUCA_ASSIGN_OR_RETURN(plan.ramdisk, ResolveImage(t, caller, ramdisk_id, "ramdisk", "ramdisk"));
+    }
+    EUCA_ASSIGN_OR_RETURN(plan.vm_type, FindVmType(t, r.instance_type.empty() ? model::kDefaultVmType : r.instance_type));
+    if (!r.key_name.empty()) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.GetByName(kKeyPairs, caller.account_id, r.key_name));
+      if (!obj)
+        return Status(Code::kNotFound, "key pair '" + r.key_name + "' does not exist", "InvalidKeyPair.NotFound");
+      try {
+        plan.key_pair = model::KeyPairFromJson(obj->body);
+      } catch (const std::exception& e) {
+        return Internal("corrupt key pair '" + r.key_name + "': " + e.what());
+      }
+    }
+    return Status::Ok();
+  }));
+  return plan;
+}
+
+Result<std::vector<Compute::Allocation>> Compute::Reserve(const LaunchPlan& plan, const std::vector<Zone>& zones) {
+  std::vector<const Zone*> candidates;
+  if (IsMetaZone(plan.zone)) {
+    for (const auto& z : zones) candidates.push_back(&z);
+  } else {
+    for (const auto& z : zones)
+      if (z.name == plan.zone) candidates.push_back(&z);
+    if (candidates.empty())
+      return Status(Code::kInvalidArgument, "availability zone '" + plan.zone + "' does not exist",
+                    "InvalidParameterValue");
+  }
+  const model::VmType& type = plan.vm_type;
+
+  std::lock_guard<std::mutex> lock(srs_mu_);
+  std::vector<model::VmType> all_types;
+  bool have_types = false;
+  // How many of `type` each candidate zone can take now: its cluster's answer when nothing
+  // is in flight there, minus what was reserved since.
+  std::vector<int> room(candidates.size(), 0);
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    ZoneLedger& ledger = ledgers_[candidates[k]->name];
+    if (ledger.in_flight == 0) {  // nothing of ours in flight: the cluster's answer is exact
+      if (!have_types) {
+        auto types = store_.Read([&](state::Txn& t) -> Status {
+          EUCA_ASSIGN_OR_RETURN(all_types, ListVmTypes(t));
+          return Status::Ok();
+        });
+        EUCA_RETURN_IF_ERROR(types);
+        if (std::none_of(all_types.begin(), all_types.end(), [&](const model::VmType& v) { return v == type; }))
+          all_types.push_back(type);
+        have_types = true;
+      }
+      auto answer = candidates[k]->cc->DescribeResources(all_types);
+      ledger.snapshot.clear();
+      ledger.since = {};
+      if (!answer.ok()) continue;  // an unreachable zone has no room
+      for (const auto& a : *answer) ledger.snapshot[a.type.name] = a.available;
+    }
+    auto it = ledger.snapshot.find(type.name);
+    if (it == ledger.snapshot.end()) continue;
+    int64_t used = std::max({CeilDiv(ledger.since.cores, type.cores),
+                             CeilDiv(ledger.since.memory_mib, static_cast<int64_t>(type.memory_mib)),
+                             CeilDiv(ledger.since.disk_gib, static_cast<int64_t>(type.disk_gib))});
+    room[k] = static_cast<int>(std::max<int64_t>(0, it->second - used));
+  }
+
+  std::vector<int> take(candidates.size(), 0);
+  int total = 0;
+  // Zones by room, most first; registration order breaks ties.
+  std::vector<size_t> order(candidates.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return room[a] > room[b]; });
+  if (plan.zone == kZoneSpread) {
+    bool progress = true;
+    while (total < plan.max_count && progress) {
+      progress = false;
+      for (size_t k : order) {
+        if (total == plan.max_count) break;
+        if (take[k] < room[k]) ++take[k], ++total, progress = true;
+      }
+    }
+  } else if (plan.zone == kZoneSingle) {
+    if (!order.empty()) total = take[order[0]] = std::min(plan.max_count, room[order[0]]);
+  } else {  // a named zone (the only candidate), or "any": fill the emptiest, overflow
+    for (size_t k : order) {
+      int n = std::min(plan.max_count - total, room[k]);
+      take[k] = n;
+      total += n;
+    }
+  }
+  if (total < plan.min_count) {
+    int best = plan.zone == kZoneSingle ? (order.empty() ? 0 : room[order[0]]) : 0;
+    if (plan.zone != kZoneSingle)
+      for (int r : room) best += r;
+    return Status(Code::kResourceExhausted,
+                  "not enough capacity for " + std::to_string(plan.min_count) + " instance(s) of type '" + type.name +
+                      "' in '" + plan.zone + "': room for " + std::to_string(best),
+                  "InsufficientInstanceCapacity");
+  }
+  std::vector<Allocation> out;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    if (take[k] == 0) continue;
+    ZoneLedger& ledger = ledgers_[candidates[k]->name];
+    ledger.since.cores += int64_t{type.cores} * take[k];
+    ledger.since.memory_mib += static_cast<int64_t>(type.memory_mib) * take[k];
+    ledger.since.disk_gib += static_cast<int64_t>(type.disk_gib) * take[k];
+    ledger.in_flight += take[k];
+    out.push_back({candidates[k]->name, take[k]});
+  }
+  return out;
+}
+
+void Compute::Release(const model::VmType& type, const std::vector<Allocation>& allocations, bool committed) {
+  std::lock_guard<std::mutex> lock(srs_mu_);
+  for (const auto& a : allocations) {
+    ZoneLedger& ledger = ledgers_[a.zone];
+    ledger.in_flight -= a.count;
+    if (!committed) {
+      // Given back: the cluster never counted them (what started was terminated first).
+      ledger.since.cores -= int64_t{type.cores} * a.count;
+      ledger.since.memory_mib -= static_cast<int64_t>(type.memory_mib) * a.count;
+      ledger.since.disk_gib -= static_cast<int64_t>(type.disk_gib) * a.count;
+    }
+    // Once nothing is in flight, the next Reserve asks the cluster again: its answer then
+    // counts every committed instance itself.
+  }
+}
+
+int Compute::InFlightForTest() {
+  std::lock_guard<std::mutex> lock(srs_mu_);
+  int n = 0;
+  for (const auto& [zone, ledger] : ledgers_) n += ledger.in_flight;
+  return n;
+}
+
+Result<std::optional<Reservation>> Compute::FindByToken(const model::Principal& caller, const std::string& token) {
+  std::optional<Reservation> out;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    for (int index = 0;; ++index) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.GetByName(kInstances, caller.account_id, TokenName(token, index)));
+      if (!obj) break;
+      EUCA_ASSIGN_OR_RETURN(auto inst, ToInstance(*obj));
+      if (!out) out = Reservation{inst.reservation_id, inst.account_id, inst.groups, {}};
+      out->instances.push_back(std::move(inst));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<Reservation> Compute::RunInstances(const model::Principal& caller, const RunInstancesRequest& request) {
+  if (!request.client_token.empty()) {
+    EUCA_ASSIGN_OR_RETURN(auto earlier, FindByToken(caller, request.client_token));
+    if (earlier) return *earlier;
+  }
+  EUCA_ASSIGN_OR_RETURN(LaunchPlan plan, Resolve(caller, request));
+  EUCA_RETURN_IF_ERROR(sla_.Review(plan));
+  if (plan.min_count < 1 || plan.max_count < plan.min_count)
+    return Internal("the SLA hook left MinCount " + std::to_string(plan.min_count) + " > MaxCount " +
+                    std::to_string(plan.max_count));
+  EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+  EUCA_ASSIGN_OR_RETURN(std::vector<Allocation> allocations, Reserve(plan, zones));
+
+  // The records, pending, in one transaction.
+  const int64_t now = clock_.NowMillis();
+  Reservation reservation;
+  reservation.owner_id = caller.account_id;
+  reservation.groups = plan.groups;
+  std::string user_data_b64 = plan.user_data.empty() ? "" : api::Base64Encode(plan.user_data);
+  auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
+    reservation.instances.clear();
+    reservation.id = "r-" + RandomHex(8);
+    std::set<std::string> taken;
+    int index = 0;
+    for (const auto& a : allocations) {
+      for (int n = 0; n < a.count; ++n, ++index) {
+        model::Instance i;
+        for (;;) {  // ids are random; a collision (rare) draws again
+          i.id = "i-" + RandomHex(8);
+          if (taken.count(i.id)) continue;
+          EUCA_ASSIGN_OR_RETURN(auto existing, t.Get(kInstances, i.id));
+          if (!existing) break;
+        }
+        taken.insert(i.id);
+        i.reservation_id = reservation.id;
+        i.account_id = caller.account_id;
+        i.user_id = caller.user_id;
+        i.image_id = plan.image.id;
+        i.kernel_id = plan.kernel ? plan.kernel->id : "";
+        i.ramdisk_id = plan.ramdisk ? plan.ramdisk->id : "";
+        i.vm_type = plan.vm_type.name;
+        i.key_name = plan.key_pair ? plan.key_pair->name : "";
+        i.groups = plan.groups;
+        i.zone = a.zone;
+        i.state = model::kPending;
+        i.launch_index = index;
+        i.launch_time_ms = now;
+        i.state_change_ms = now;
+        i.client_token = plan.client_token;
+        i.user_data = user_data_b64;
+        EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+        reservation.instances.push_back(std::move(i));
+      }
+    }
+    return Status::Ok();
+  });
+  if (!written.ok()) {
+    Release(plan.vm_type, allocations, false);
+    // The same token raced us: the first writer's reservation is the answer.
+    if (written.status().code() == Code::kAlreadyExists && !plan.client_token.empty()) {
+      EUCA_ASSIGN_OR_RETURN(auto earlier, FindByToken(caller, plan.client_token));
+      if (earlier) return *earlier;
+    }
+    return written.status();
+  }
+
+  // Dispatch, one request per zone.
+  std::unordered_map<std::string, std::shared_ptr<cc::ClusterController>> ccs;
+  for (const auto& z : zones) ccs[z.name] = z.cc;
+  Status failure;
+  std::map<std::string, std::vector<std::string>> to_stop;  // zone -> ids that may have started
+  size_t next = 0;
+  for (const auto& a : allocations) {
+    cc::RunInstancesRequest run;
+    std::vector<std::string> ids;
+    for (int n = 0; n < a.count; ++n) {
+      const model::Instance& i = reservation.instances[next++];
+      nc::RunInstanceRequest r;
+      r.instance_id = i.id;
+      r.reservation_id = reservation.id;
+      r.owner_id = caller.account_id;
+      r.user_id = caller.user_id;
+      r.image = {plan.image.id, plan.image.location};
+      if (plan.kernel) r.kernel = {plan.kernel->id, plan.kernel->location};
+      if (plan.ramdisk) r.ramdisk = {plan.ramdisk->id, plan.ramdisk->location};
+      r.vm_type = plan.vm_type;
+      if (plan.key_pair) {
+        r.key_name = plan.key_pair->name;
+        r.public_key = plan.key_pair->public_key;
+      }
+      r.user_data = plan.user_data;
+      r.launch_index = i.launch_index;
+      r.group_names = plan.groups;
+      run.instances.push_back(std::move(r));
+      ids.push_back(i.id);
+    }
+    if (!failure.ok()) continue;
+    auto placed = ccs[a.zone]->RunInstances(run);
+    if (!placed.ok()) {
+      failure = placed.status().WithContext("zone '" + a.zone + "'");
+      to_stop[a.zone] = ids;  // unknown which started: stop them all (unknown ids are fine)
+      continue;
+    }
+    for (const auto& p : *placed) {
+      if (!p.node.empty() || p.status.ok()) to_stop[a.zone].push_back(p.instance_id);
+      if (!p.status.ok() && failure.ok()) failure = p.status.WithContext("instance '" + p.instance_id + "'");
+    }
+    if (placed->size() != ids.size() && failure.ok())
+      failure = Internal("zone '" + a.zone + "' placed " + std::to_string(placed->size()) + " of " +
+                         std::to_string(ids.size()) + " instances");
+  }
+  if (failure.ok()) {
+    Release(plan.vm_type, allocations, true);
+    return reservation;
+  }
+
+  // Roll back: stop what started, then record why nothing runs.
+  for (const auto& [zone, ids] : to_stop)
+    if (!ids.empty()) (void)ccs[zone]->TerminateInstances(ids);
+  const std::string reason = "launch failed: " + failure.message();
+  const int64_t then = clock_.NowMillis();
+  auto marked = store_.Transact({caller.ToString(), "RunInstances rollback", request.request_id}, [&](state::Txn& t) -> Status {
+    for (auto& i : reservation.instances) {
+      i.state = model::kTerminated;
+      i.reason = reason;
+      i.state_change_ms = then;
+      EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+    }
+    return Status::Ok();
+  });
+  Release(plan.vm_type, allocations, false);
+  if (!marked.ok()) return marked.status().WithContext("rolling back reservation '" + reservation.id + "'");
+  if (failure.code() == Code::kResourceExhausted)
+    return Status(Code::kResourceExhausted, "no instances started: " + failure.message(), "InsufficientInstanceCapacity");
+  return Status(failure.code(), "no instances started: " + failure.message(), failure.wire_code());
+}
+
+// ---- Reconciliation ---------------------------------------------------------------------------
+
+Status Compute::Reconcile(std::vector<model::Instance>& instances) {
+  const int64_t now = clock_.NowMillis();
+  int64_t visible_ms = 0;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(visible_ms, TerminatedVisibleMs(t));
+    return Status::Ok();
+  }));
+
+  // What the clusters say about the unfinished ones.
+  std::map<std::string, std::vector<std::string>> by_zone;
+  for (const auto& i : instances)
+    if (!IsFinal(i.state)) by_zone[i.zone].push_back(i.id);
+  std::unordered_map<std::string, cc::CcInstance> seen;
+  std::set<std::string> answered;  // zones whose cluster answered
+  if (!by_zone.empty()) {
+    auto zones = zones_.Zones();
+    if (zones.ok()) {
+      for (const auto& z : *zones) {
+        auto it = by_zone.find(z.name);
+        if (it == by_zone.end()) continue;
+        auto described = z.cc->DescribeInstances(it->second);
+        if (!described.ok()) continue;
+        answered.insert(z.name);
+        for (auto& ci : *described) {
+          std::string id = ci.instance.request.instance_id;
+          seen.emplace(std::move(id), std::move(ci));
+        }
+      }
+    }
+  }
+
+  std::vector<model::Instance> changed;   // new records
+  std::vector<model::Instance> expected;  // what they were (only changed if still so)
+  std::vector<std::string> expired;
+  std::vector<model::Instance> kept;
+  for (auto& i : instances) {
+    if (IsFinal(i.state)) {
+      if (now - i.state_change_ms >= visible_ms) {
+        expired.push_back(i.id);
+      } else {
+        kept.push_back(std::move(i));
+      }
+      continue;
+    }
+    model::Instance next = i;
+    auto it = seen.find(i.id);
+    if (it != seen.end()) {
+      const cc::CcInstance& ci = it->second;
+      if (!ci.node.empty()) next.node = ci.node;
+      if (!ci.instance.request.net.private_ip.empty()) next.private_ip = ci.instance.request.net.private_ip;
+      if (!ci.instance.request.net.public_ip.empty()) next.public_ip = ci.instance.request.net.public_ip;
+      if (!ci.instance.request.net.private_mac.empty()) next.private_mac = ci.instance.request.net.private_mac;
+      switch (ci.instance.state) {
+        case nc::InstanceState::kPending:
+          break;
+        case nc::InstanceState::kExtant:
+          if (next.state == model::kPending) next.state = model::kRunning;
+          break;
+        case nc::InstanceState::kTeardown:
+          if (next.state != model::kShuttingDown && !ci.instance.reason.empty()) next.reason = ci.instance.reason;
+          next.state = model::kTerminated;
+          break;
+      }
+    } else if (answered.count(i.zone)) {
+      // Gone from its cluster: finished, unless it is new and the cluster has not seen it yet.
+      bool young = i.state == model::kPending && now - i.launch_time_ms < options_.pending_grace_ms;
+      if (!young) {
+        if (i.state != model::kShuttingDown) next.reason = "the instance vanished from zone '" + i.zone + "'";
+        next.state = model::kTerminated;
+      }
+    }
+    if (next.state != i.state) next.state_change_ms = now;
+    bool differs = next.state != i.state || next.node != i.node || next.private_ip != i.private_ip ||
+                   next.public_ip != i.public_ip || next.private_mac != i.private_mac || next.reason != i.reason;
+    if (differs) {
+      expected.push_back(i);
+      changed.push_back(next);
+    }
+    kept.push_back(std::move(next));
+  }
+  instances = std::move(kept);
+  if (changed.empty() && expired.empty()) return Status::Ok();
+
+  auto seq = store_.Transact({"system", "ReconcileInstances", ""}, [&](state::Txn& t) -> Status {
+    for (size_t k = 0; k < changed.size(); ++k) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, changed[k].id));
+      if (!obj) continue;
+      EUCA_ASSIGN_OR_RETURN(auto current, ToInstance(*obj));
+      // Changed meanwhile (a terminate, another reconcile): that change stands.
+      if (current.state != expected[k].state || current.state_change_ms != expected[k].state_change_ms) continue;
+      EUCA_RETURN_IF_ERROR(t.Put(ToObject(changed[k])));
+    }
+    for (const auto& id : expired) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+      if (obj) EUCA_RETURN_IF_ERROR(t.Delete(kInstances, id));
+    }
+    return Status::Ok();
+  });
+  return seq.status();
+}
+
+Status Compute::Reconcile() {
+  std::vector<model::Instance> all;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kInstances));
+    for (const auto& o : objects) {
+      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(o));
+      all.push_back(std::move(i));
+    }
+    return Status::Ok();
+  }));
+  return Reconcile(all);
+}
+
+// ---- DescribeInstances ------------------------------------------------------------------------
+
+Result<DescribeInstancesResult> Compute::DescribeInstances(const model::Principal& caller,
+                                                           const DescribeInstancesRequest& request) {
+  bool everyone = false;
+  std::vector<std::string> ids;
+  for (const auto& id : request.instance_ids) {
+    if (id == "verbose") {
+      everyone = caller.IsCloudAdmin();
+      continue;
+    }
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  for (const auto& f : request.filters) {
+    model::Instance probe;
+    if (!FilterField(f.name, probe))
+      return Status(Code::kInvalidArgument, "the filter '" + f.name + "' is invalid", "InvalidParameterValue");
+  }
+  if (request.max_results != 0) {
+    if (!ids.empty())
+      return Status(Code::kInvalidArgument, "MaxResults cannot be combined with instance ids",
+                    "InvalidParameterCombination");
+    if (request.max_results < 5 || request.max_results > 1000)
+      return InvalidArgument("MaxResults must be from 5 to 1000, got '" + std::to_string(request.max_results) + "'");
+  }
+  if (!request.next_token.empty() && !nc::ValidateInstanceId(request.next_token).ok())
+    return InvalidArgument("invalid NextToken '" + request.next_token + "'");
+
+  std::vector<model::Instance> instances;
+  if (!ids.empty()) {
+    EUCA_ASSIGN_OR_RETURN(instances, ReadOwned(store_, caller, ids));
+  } else {
+    EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+      std::optional<std::string> parent;
+      if (!everyone) parent = caller.account_id;
+      EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kInstances, parent));
+      for (const auto& o : objects) {
+        if (!request.next_token.empty() && o.id <= request.next_token) continue;
+        EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(o));
+        instances.push_back(std::move(i));
+      }
+      return Status::Ok();
+    }));
+  }
+  EUCA_RETURN_IF_ERROR(Reconcile(instances));
+  if (!ids.empty()) {
+    for (const auto& id : ids)  // an expired terminated record is gone now
+      if (std::none_of(instances.begin(), instances.end(), [&](const model::Instance& i) { return i.id == id; }))
+        return InstanceNotFound(id);
+  }
+
+  DescribeInstancesResult result;
+  std::vector<model::Instance> shown;
+  for (auto& i : instances) {
+    if (!Matches(request.filters, i)) continue;
+    if (request.max_results != 0 && static_cast<int>(shown.size()) == request.max_results) {
+      result.next_token = shown.back().id;
+      break;
+    }
+    shown.push_back(std::move(i));
+  }
+  result.reservations = GroupByReservation(std::move(shown));
+  return result;
+}
+
+// ---- Terminate, reboot, console ----------------------------------------------------------------
+
+Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model::Principal& caller,
+                                                                     const std::vector<std::string>& ids,
+                                                                     const std::string& request_id) {
+  if (ids.empty()) return Status(Code::kInvalidArgument, "at least one instance id is required", "MissingParameter");
+  EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, ids));
+  EUCA_RETURN_IF_ERROR(Reconcile(instances));  // drops expired ones: those are NotFound now
+  for (const auto& id : ids)
+    if (std::none_of(instances.begin(), instances.end(), [&](const model::Instance& i) { return i.id == id; }))
+      return InstanceNotFound(id);
+
+  std::map<std::string, std::vector<std::string>> by_zone;
+  for (const auto& i : instances)
+    if (!IsFinal(i.state)) by_zone[i.zone].push_back(i.id);
+  std::set<std::string> stopped;  // ids a cluster accepted to terminate
+  Status failure;
+  if (!by_zone.empty()) {
+    EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+    for (const auto& [zone, zone_ids] : by_zone) {
+      auto z = std::find_if(zones.begin(), zones.end(), [&](const Zone& x) { return x.name == zone; });
+      if (z == zones.end()) {  // its zone was deregistered: nothing runs there any more
+        stopped.insert(zone_ids.begin(), zone_ids.end());
+        continue;
+      }
+      auto result = z->cc->TerminateInstances(zone_ids);
+      if (!result.ok()) {
+        if (failure.ok()) failure = result.status().WithContext("zone '" + zone + "'");
+        continue;
+      }
+      stopped.insert(zone_ids.begin(), zone_ids.end());
+    }
+  }
+
+  const int64_t now = clock_.NowMillis();
+  std::unordered_map<std::string, InstanceStateChange> changes;
+  auto seq = store_.Transact({caller.ToString(), "TerminateInstances", request_id}, [&](state::Txn& t) -> Status {
+    changes.clear();
+    for (const auto& id : ids) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+      if (!obj) return InstanceNotFound(id);
+      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
+      InstanceStateChange change{id, i.state, i.state};
+      if (!IsFinal(i.state) && i.state != model::kShuttingDown && stopped.count(id)) {
+        i.state = model::kShuttingDown;
+        i.reason = "User initiated";
+        i.state_change_ms = now;
+        change.current_state = i.state;
+        EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+      }
+      changes[id] = change;
+    }
+    return Status::Ok();
+  });
+  if (!seq.ok()) return seq.status();
+  if (!failure.ok()) return failure;
+  std::vector<InstanceStateChange> out;
+  for (const auto& id : ids) out.push_back(changes[id]);
+  return out;
+}
+
+Status Compute::RebootInstances(const model::Principal& caller, const std::vector<std::string>& ids) {
+  if (ids.empty()) return Status(Code::kInvalidArgument, "at least one instance id is required", "MissingParameter");
+  EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, ids));
+  std::map<std::string, std::vector<std::string>> by_zone;
+  for (const auto& i : instances) {
+    if (i.state == model::kTerminated || i.state == model::kShuttingDown)
+      return Status(Code::kConflict, "instance '" + i.id + "' is " + i.state + " and cannot be rebooted",
+                    "IncorrectInstanceState");
+    by_zone[i.zone].push_back(i.id);
+  }
+  EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+  for (const auto& [zone, zone_ids] : by_zone) {
+    auto z = std::find_if(zones.begin(), zones.end(), [&](const Zone& x) { return x.name == zone; });
+    if (z == zones.end()) return Unavailable("zone '" + zone + "' of instance '" + zone_ids[0] + "' is not registered");
+    EUCA_RETURN_IF_ERROR(z->cc->RebootInstances(zone_ids));
+  }
+  return Status::Ok();
+}
+
+Result<ConsoleOutput> Compute::GetConsoleOutput(const model::Principal& caller, const std::string& id) {
+  EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, {id}));
+  const model::Instance& i = instances[0];
+  ConsoleOutput out{id, clock_.NowMillis(), ""};
+  if (IsFinal(i.state)) return out;
+  EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+  auto z = std::find_if(zones.begin(), zones.end(), [&](const Zone& x) { return x.name == i.zone; });
+  if (z == zones.end()) return out;
+  auto text = z->cc->GetConsoleOutput(id);
+  if (text.ok()) {
+    out.output = std::move(text).value();
+  } else if (text.status().code() != Code::kNotFound) {
+    return text.status();
+  }
+  return out;
+}
+
+Result<std::string> Compute::Region() {
+  EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty("cloud.region"));
+  std::string value = def->default_value;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kProperties, "cloud.region"));
+    if (obj) value = obj->body.value("value", value);
+    return Status::Ok();
+  }));
+  return value;
+}
+
+// ---- Zones --------------------------------------------------------------------------------------
+
+Result<std::vector<AvailabilityZone>> Compute::DescribeAvailabilityZones(const model::Principal& caller,
+                                                                         const std::vector<std::string>& names) {
+  bool verbose = false;
+  std::vector<std::string> wanted;
+  for (const auto& n : names) {
+    if (n == "verbose") {
+      verbose = caller.IsCloudAdmin();
+    } else {
+      wanted.push_back(n);
+    }
+  }
+  EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+  for (const auto& n : wanted)
+    if (std::none_of(zones.begin(), zones.end(), [&](const Zone& z) { return z.name == n; }))
+      return Status(Code::kNotFound, "availability zone '" + n + "' does not exist", "InvalidParameterValue");
+  std::vector<model::VmType> types;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(types, ListVmTypes(t));
+    return Status::Ok();
+  }));
+  std::vector<AvailabilityZone> out;
+  for (const auto& z : zones) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), z.name) == wanted.end()) continue;
+    AvailabilityZone az{z.name, "available", "", {}};
+    auto resources = z.cc->DescribeResources(types);
+    if (!resources.ok()) {
+      az.state = "unavailable";
+      az.message = resources.status().message();
+    } else if (verbose) {
+      az.resources = std::move(resources).value();
+    }
+    out.push_back(std::move(az));
+  }
+  return out;
+}
+
+}  // namespace euca::clc
