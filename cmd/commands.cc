@@ -396,6 +396,73 @@ const std::vector<CommandSpec> kCommands = {
      "  REGION\\tname\\tendpoint",
      {},
      &SetupDescribeRegions},
+    {"run-instances",
+     "start instances of an image",
+     "Starts instances of the machine image IMAGE (emi-...): -n MIN or MIN-MAX of them (default "
+     "1), as many as fit up to MAX, or none when fewer than MIN fit (exit status 8, "
+     "InsufficientInstanceCapacity). -t picks the VM type (default m1.small; \"euca admin "
+     "describe-vm-types\" lists them), -k a key pair of your account whose public key the "
+     "instances get, -g security groups (repeatable; default \"default\"), -d or -f user data "
+     "(at most 16 KiB), --kernel and --ramdisk override the image's. -z names an availability "
+     "zone or a placement rule: any (the emptiest zone first, overflowing into others; the "
+     "default), single (one zone that holds them all) or spread (evenly across zones). "
+     "--client-token makes the call idempotent: the same token from the same account answers "
+     "the first reservation again and starts nothing.\n\n"
+     "The instances are reserved, recorded and started together: if any cannot start, none "
+     "keeps running and their records show terminated with the reason. Prints the reservation "
+     "and its instances as euca2ools 3 does (32 fields after INSTANCE):\n\n"
+     "  RESERVATION\\treservation-id\\towner\\tgroups\n"
+     "  INSTANCE\\tid\\timage\\tpublic-ip\\tprivate-ip\\tstate\\tkey\\tlaunch-index\\tproduct-codes\\ttype\\t"
+     "launch-time\\tzone\\tkernel\\tramdisk\\tplatform\\tmonitoring\\tip\\tprivate-ip\\tvpc\\tsubnet\\t"
+     "root-device-type\\tlifecycle\\tspot\\tlicense\\tplacement-group\\tvirtualization\\thypervisor\\t"
+     "client-token\\tgroup-ids\\ttenancy\\tebs-optimized\\tiam-profile\\tarchitecture\n\n"
+     "Runs in the cloud of EUCA_HOME, or against EC2_URL (-U) when set.",
+     {},
+     &SetupRunInstances},
+    {"describe-instances",
+     "list instances and their states",
+     "Lists your account's instances (only INSTANCEs when given; an id that is not yours is "
+     "unknown, exit status 3), grouped by reservation, with the states the clusters report: "
+     "pending, running, shutting-down, terminated. Terminated instances stay listed for "
+     "cloud.terminated-visible-seconds (default an hour). --filter NAME=VALUE keeps the "
+     "matching ones (instance-id, instance-state-name, availability-zone, image-id, key-name, "
+     "instance-type, reservation-id, owner-id; * and ? are wildcards). A cloud administrator "
+     "sees every account's instances with the word verbose among the INSTANCEs. Prints "
+     "RESERVATION and INSTANCE records as run-instances does.",
+     {},
+     &SetupDescribeInstances},
+    {"terminate-instances",
+     "terminate instances",
+     "Terminates the INSTANCEs. Every id is checked first: an unknown one (or another "
+     "account's) fails the whole call (exit status 3) and nothing is terminated. Prints each "
+     "instance's state before and after:\n\n"
+     "  INSTANCE\\tid\\tprevious-state\\tcurrent-state\n\n"
+     "Terminating a terminated instance prints terminated twice.",
+     {},
+     &SetupTerminateInstances},
+    {"reboot-instances",
+     "reboot instances",
+     "Asks the nodes to reboot the INSTANCEs (an unknown id: exit status 3; a terminated or "
+     "shutting-down instance: exit status 5). Prints nothing.",
+     {},
+     &SetupRebootInstances},
+    {"get-console-output",
+     "show the console output of an instance",
+     "Prints the instance id, the time of the output, and the last 64 KiB of the instance's "
+     "serial console. Control characters are shown as ^@ ^A ... ^? unless -r.",
+     {},
+     &SetupGetConsoleOutput},
+    {"describe-availability-zones",
+     "list the availability zones",
+     "Lists the availability zones (each a cluster; ZONEs only, when given) and whether their "
+     "cluster controller answers:\n\n"
+     "  AVAILABILITYZONE\\tname\\tavailable|unavailable\\tmessages\n\n"
+     "For a cloud administrator, the word verbose among the ZONEs adds Eucalyptus' listing of "
+     "each zone's room per VM type, from its cluster controller:\n\n"
+     "  AVAILABILITYZONE\\t|- vm types\\tfree / max   cpu   ram  disk\n"
+     "  AVAILABILITYZONE\\t|- m1.small\\t0004 / 0008   1    256     5",
+     {},
+     &SetupDescribeAvailabilityZones},
     {"register",
      "register an uploaded bundle as an image",
      "Registers the bundle whose manifest is MANIFEST (BUCKET/PREFIX.manifest.xml, as "

@@ -77,6 +77,8 @@ TEST(CommandsTest, NextWords) {
             (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "upload-bundle",
                                       "download-bundle", "delete-bundle", "admin", "create-keypair",
                                       "import-keypair", "describe-keypairs", "delete-keypair", "describe-regions",
+                                      "run-instances", "describe-instances", "terminate-instances",
+                                      "reboot-instances", "get-console-output", "describe-availability-zones",
                                       "register", "deregister", "describe-images", "describe-image-attribute",
                                       "modify-image-attribute", "serve"}));
   auto admin = NextWords("admin");

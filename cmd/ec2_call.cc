@@ -10,6 +10,7 @@
 #include "core/base/random.h"
 #include "core/clc/cloud.h"
 #include "core/clc/credentials.h"
+#include "core/clc/topology.h"
 #include "core/http/client.h"
 #include "core/walrus/s3_client.h"
 
@@ -28,6 +29,9 @@ Result<pugi::xml_document> CallEmbedded(const Context& ctx, const std::string& a
   clc::CloudOptions options;
   options.object_store =
       clc::LocalWalrusObjectStores(clc::HomePaths(ctx.home).Walrus(), *ctx.clock, session.store.get());
+  // The zones as registered (or the embedded one), their cluster controllers in this process.
+  clc::StoreClusterDirectory clusters(*session.store, *ctx.env, *ctx.clock, ctx.home);
+  options.clusters = &clusters;
   clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
   api::Ec2Request request(action, api::kEc2Version, RandomHex(32), params);
   api::Ec2Response response(action, api::kEc2Version, request.request_id());

@@ -42,6 +42,14 @@ Handler SetupRejectSignup(CLI::App& app);
 Handler SetupDescribeProperties(CLI::App& app);
 Handler SetupModifyProperty(CLI::App& app);
 
+// cmd/compute_instances.cc
+Handler SetupRunInstances(CLI::App& app);
+Handler SetupDescribeInstances(CLI::App& app);
+Handler SetupTerminateInstances(CLI::App& app);
+Handler SetupRebootInstances(CLI::App& app);
+Handler SetupGetConsoleOutput(CLI::App& app);
+Handler SetupDescribeAvailabilityZones(CLI::App& app);
+
 // cmd/admin_vm_types.cc
 Handler SetupDescribeVmTypes(CLI::App& app);
 Handler SetupModifyVmType(CLI::App& app);

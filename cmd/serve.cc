@@ -4,13 +4,17 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <ostream>
 
 #include <CLI/CLI.hpp>
 
 #include "cmd/common.h"
 #include "core/clc/admin.h"
+#include "core/clc/topology.h"
 #include "core/http/server.h"
 #include "core/walrus/image_cache.h"
 #include "core/walrus/image_delivery.h"
@@ -114,6 +118,35 @@ Handler SetupServeWalrus(CLI::App& app) {
   };
 }
 
+// Runs Compute::Reconcile every `period_ms` on a thread of its own until destroyed.
+class Reconciler {
+ public:
+  Reconciler(clc::Compute& compute, int64_t period_ms) : thread_([this, &compute, period_ms] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!stop_) {
+        if (cv_.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return stop_; })) break;
+        lock.unlock();
+        (void)compute.Reconcile();
+        lock.lock();
+      }
+    }) {}
+  ~Reconciler() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+constexpr int64_t kReconcilePeriodMs = 6'000;  // Eucalyptus' CLC_POLLING_FREQUENCY
+
 Handler SetupServeClc(CLI::App& app) {
   struct Options {
     std::string listen = "127.0.0.1:8773";
@@ -128,7 +161,15 @@ Handler SetupServeClc(CLI::App& app) {
     // it at the same time: the object store is shared between processes).
     options.object_store =
         clc::LocalWalrusObjectStores(clc::HomePaths(ctx.home).Walrus(), *ctx.clock, session.store.get());
+    // The zones: registered clusters (remote CCs), else the embedded one, polled in the
+    // background.
+    clc::DirectoryOptions directory;
+    directory.start_polling = true;
+    clc::StoreClusterDirectory clusters(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(directory));
+    options.clusters = &clusters;
     clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
+    // Instance states follow the clusters' polls even when nobody describes them.
+    Reconciler reconciler(*cloud.compute(), kReconcilePeriodMs);
     http::Handler handler = clc::MakeEc2Handler(cloud, {.region = {}, .clock = ctx.clock});
     return ServeUntilStopped(ctx, "clc", o->listen, handler);
   };

@@ -4,10 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
     'serve') echo 'walrus clc nc cc' ;;
-    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
   esac
 }
 
@@ -56,6 +56,12 @@ _euca_options() {
     'describe-keypairs') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'delete-keypair') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-regions') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'run-instances') echo '-h --help -n --instance-count -g --group -k --key -d --user-data -f --user-data-file --user-data-force -t --instance-type -z --availability-zone --kernel --ramdisk --client-token --addressing -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-instances') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'terminate-instances') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'reboot-instances') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'get-console-output') echo '-h --help -r --raw-console-output -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-availability-zones') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'register') echo '-h --help -n --name -d --description -a --architecture --kernel --ramdisk --root-device-name -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'deregister') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-images') echo '-h --help -a --all -o --owner -x --executable-by --filter -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
@@ -233,6 +239,68 @@ _euca_value() {
     'describe-regions|-S') echo 'any' ;;
     'describe-regions|-s') echo 'any' ;;
     'describe-regions|--secret-key') echo 'any' ;;
+    'run-instances|-n') echo 'any' ;;
+    'run-instances|--instance-count') echo 'any' ;;
+    'run-instances|-g') echo 'any' ;;
+    'run-instances|--group') echo 'any' ;;
+    'run-instances|-k') echo 'any' ;;
+    'run-instances|--key') echo 'any' ;;
+    'run-instances|-d') echo 'any' ;;
+    'run-instances|--user-data') echo 'any' ;;
+    'run-instances|-f') echo 'file' ;;
+    'run-instances|--user-data-file') echo 'file' ;;
+    'run-instances|-t') echo 'any' ;;
+    'run-instances|--instance-type') echo 'any' ;;
+    'run-instances|-z') echo 'any' ;;
+    'run-instances|--availability-zone') echo 'any' ;;
+    'run-instances|--kernel') echo 'any' ;;
+    'run-instances|--ramdisk') echo 'any' ;;
+    'run-instances|--client-token') echo 'any' ;;
+    'run-instances|--addressing') echo 'words:public private' ;;
+    'run-instances|-I') echo 'any' ;;
+    'run-instances|-a') echo 'any' ;;
+    'run-instances|--access-key-id') echo 'any' ;;
+    'run-instances|--access-key') echo 'any' ;;
+    'run-instances|-S') echo 'any' ;;
+    'run-instances|-s') echo 'any' ;;
+    'run-instances|--secret-key') echo 'any' ;;
+    'describe-instances|--filter') echo 'any' ;;
+    'describe-instances|-I') echo 'any' ;;
+    'describe-instances|-a') echo 'any' ;;
+    'describe-instances|--access-key-id') echo 'any' ;;
+    'describe-instances|--access-key') echo 'any' ;;
+    'describe-instances|-S') echo 'any' ;;
+    'describe-instances|-s') echo 'any' ;;
+    'describe-instances|--secret-key') echo 'any' ;;
+    'terminate-instances|-I') echo 'any' ;;
+    'terminate-instances|-a') echo 'any' ;;
+    'terminate-instances|--access-key-id') echo 'any' ;;
+    'terminate-instances|--access-key') echo 'any' ;;
+    'terminate-instances|-S') echo 'any' ;;
+    'terminate-instances|-s') echo 'any' ;;
+    'terminate-instances|--secret-key') echo 'any' ;;
+    'reboot-instances|-I') echo 'any' ;;
+    'reboot-instances|-a') echo 'any' ;;
+    'reboot-instances|--access-key-id') echo 'any' ;;
+    'reboot-instances|--access-key') echo 'any' ;;
+    'reboot-instances|-S') echo 'any' ;;
+    'reboot-instances|-s') echo 'any' ;;
+    'reboot-instances|--secret-key') echo 'any' ;;
+    'get-console-output|-I') echo 'any' ;;
+    'get-console-output|-a') echo 'any' ;;
+    'get-console-output|--access-key-id') echo 'any' ;;
+    'get-console-output|--access-key') echo 'any' ;;
+    'get-console-output|-S') echo 'any' ;;
+    'get-console-output|-s') echo 'any' ;;
+    'get-console-output|--secret-key') echo 'any' ;;
+    'describe-availability-zones|--filter') echo 'any' ;;
+    'describe-availability-zones|-I') echo 'any' ;;
+    'describe-availability-zones|-a') echo 'any' ;;
+    'describe-availability-zones|--access-key-id') echo 'any' ;;
+    'describe-availability-zones|--access-key') echo 'any' ;;
+    'describe-availability-zones|-S') echo 'any' ;;
+    'describe-availability-zones|-s') echo 'any' ;;
+    'describe-availability-zones|--secret-key') echo 'any' ;;
     'register|-n') echo 'any' ;;
     'register|--name') echo 'any' ;;
     'register|-d') echo 'any' ;;
@@ -360,6 +428,12 @@ _euca() {
     euca-describe-keypairs) path='describe-keypairs' ;;
     euca-delete-keypair) path='delete-keypair' ;;
     euca-describe-regions) path='describe-regions' ;;
+    euca-run-instances) path='run-instances' ;;
+    euca-describe-instances) path='describe-instances' ;;
+    euca-terminate-instances) path='terminate-instances' ;;
+    euca-reboot-instances) path='reboot-instances' ;;
+    euca-get-console-output) path='get-console-output' ;;
+    euca-describe-availability-zones) path='describe-availability-zones' ;;
     euca-register) path='register' ;;
     euca-deregister) path='deregister' ;;
     euca-describe-images) path='describe-images' ;;
@@ -444,6 +518,12 @@ complete -F _euca euca \
   euca-describe-keypairs \
   euca-delete-keypair \
   euca-describe-regions \
+  euca-run-instances \
+  euca-describe-instances \
+  euca-terminate-instances \
+  euca-reboot-instances \
+  euca-get-console-output \
+  euca-describe-availability-zones \
   euca-register \
   euca-deregister \
   euca-describe-images \

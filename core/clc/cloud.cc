@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/clc/instance_actions.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
 
@@ -19,8 +20,11 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
   AddKeyPairActions(actions_, key_pairs_);
   AddImageActions(actions_, images_);
   AddRegionActions(actions_, *this);
-  // Compute (instances, availability zones, VM types) registers here when options_.clusters
-  // is set: AddInstanceActions(actions_, ..., *options_.clusters).
+  // Compute (instances, availability zones) registers here when there are clusters.
+  if (options_.clusters) {
+    compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters);
+    AddInstanceActions(actions_, *compute_);
+  }
 }
 
 Result<KeyIdentity> Cloud::AuthenticateKey(const std::string& access_key_id) {

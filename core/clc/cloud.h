@@ -19,6 +19,7 @@
 #include "core/base/status.h"
 #include "core/clc/admin.h"
 #include "core/clc/cluster_directory.h"
+#include "core/clc/compute.h"
 #include "core/clc/ec2_actions.h"
 #include "core/clc/images.h"
 #include "core/clc/key_pairs.h"
@@ -65,6 +66,8 @@ class Cloud final {
   const CloudOptions& options() const { return options_; }
   KeyPairs& key_pairs() { return key_pairs_; }
   Images& images() { return images_; }
+  /// The instances part (nullptr without options().clusters).
+  Compute* compute() { return compute_.get(); }
 
  private:
   state::StateStore& store_;
@@ -76,6 +79,7 @@ class Cloud final {
   Admin admin_;  // guarded by admin_mu_
   KeyPairs key_pairs_;
   Images images_;
+  std::unique_ptr<Compute> compute_;  // set when options_.clusters is
   Ec2Actions actions_;
 };
 

@@ -160,6 +160,14 @@ std::vector<Reservation> GroupByReservation(std::vector<model::Instance> instanc
     if (inserted) out.push_back({i.reservation_id, i.account_id, i.groups, {}});
     out[it->second].instances.push_back(std::move(i));
   }
+  // Oldest reservation first, each in launch order (ids are random: not an order).
+  for (auto& r : out)
+    std::sort(r.instances.begin(), r.instances.end(),
+              [](const model::Instance& a, const model::Instance& b) { return a.launch_index < b.launch_index; });
+  std::sort(out.begin(), out.end(), [](const Reservation& a, const Reservation& b) {
+    int64_t ta = a.instances[0].launch_time_ms, tb = b.instances[0].launch_time_ms;
+    return ta != tb ? ta < tb : a.id < b.id;
+  });
   return out;
 }
 

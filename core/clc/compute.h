@@ -83,7 +83,7 @@ struct Reservation {
   std::string id;
   std::string owner_id;                 ///< account id
   std::vector<std::string> groups;
-  std::vector<model::Instance> instances;  ///< by launch index (describe: in id order)
+  std::vector<model::Instance> instances;  ///< by launch index
 };
 
 struct Filter {
@@ -144,7 +144,8 @@ class Compute final {
   /// the first reservation again.
   Result<Reservation> RunInstances(const model::Principal& caller, const RunInstancesRequest& request);
   /// The caller's instances (the administrator's "verbose": everyone's), grouped by
-  /// reservation, states reconciled with the clusters. An id that is not the caller's, or
+  /// reservation (oldest first, instances by launch index; a page holds the next instances
+  /// in id order), states reconciled with the clusters. An id that is not the caller's, or
   /// whose terminated record expired, is NotFound (InvalidInstanceID.NotFound).
   Result<DescribeInstancesResult> DescribeInstances(const model::Principal& caller,
                                                     const DescribeInstancesRequest& request);

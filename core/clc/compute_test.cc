@@ -491,7 +491,7 @@ TEST_F(ComputeRunTest, TerminateRebootAndConsole) {
   EXPECT_EQ(zone_->reboots[a], 1);
   auto console = compute_->GetConsoleOutput(kAlice, a);
   ASSERT_TRUE(console.ok());
-  EXPECT_EQ(console->output, "console of " + a + "\n");
+  EXPECT_EQ(console->output, "Linux version 6.1 (fake)\nready\n");
   EXPECT_EQ(console->timestamp_ms, clock_.NowMillis());
 
   auto t = compute_->TerminateInstances(kAlice, {a});

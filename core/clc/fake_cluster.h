@@ -108,7 +108,7 @@ class FakeCluster final : public cc::ClusterController {
   Result<std::string> GetConsoleOutput(const std::string& instance_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!instances_.count(instance_id)) return NotFound("instance '" + instance_id + "' is not in this cluster");
-    return "console of " + instance_id + "\n";
+    return std::string("Linux version 6.1 (fake)\nready\n");
   }
 
   Result<std::vector<cc::VmTypeAvailability>> DescribeResources(const std::vector<model::VmType>& types) override {

@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# euca run-instances, describe-instances, terminate-instances, reboot-instances,
+# get-console-output, describe-availability-zones: embedded (EUCA_HOME) and remote
+# (EC2_URL = euca serve clc) on one cloud whose embedded zone runs on fake:// (no real VMs).
+
+load helpers
+load ec2_helpers
+
+setup_file() {
+  clean_env
+  export CLC_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
+  export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
+  start_clc
+  export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT EMI
+  ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
+  ADMIN_SECRET="$(source "$CLC_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
+  export EUCA_HOME="$CLC_HOME"
+  "$EUCA_BIN" admin create-account other >/dev/null
+  local out
+  out="$("$EUCA_BIN" admin create-user bob --account other)"
+  BOB_KEY="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
+  BOB_SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
+  BOB_ACCOUNT="$("$EUCA_BIN" admin describe-accounts | awk -F'\t' '$3 == "other" { print $2 }')"
+  cd "$BATS_FILE_TMPDIR"
+  head -c 200000 /dev/urandom >image.img
+  mkdir b
+  "$EUCA_BIN" bundle-image -i image.img -d b >/dev/null
+  "$EUCA_BIN" upload-bundle -b images -m b/image.img.manifest.xml >/dev/null
+  EMI="$("$EUCA_BIN" register images/image.img.manifest.xml -n guest | cut -f2)"
+  "$EUCA_BIN" modify-image-attribute "$EMI" -l -a all >/dev/null
+  "$EUCA_BIN" create-keypair mykey >/dev/null
+}
+
+teardown_file() { clc_teardown_file; }
+
+setup() { clc_setup; }
+
+# Every test leaves the server's zone empty again (a fake:// node has room for four
+# m1.small): terminate what runs, then wait until the cluster's next poll frees the room.
+teardown() {
+  local ids
+  ids="$(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose |
+    awk -F'\t' '$1 == "INSTANCE" && $6 != "terminated" { print $2 }')"
+  [[ -z "$ids" ]] || EC2_URL="$CLC_URL" "$EUCA_BIN" terminate-instances $ids >/dev/null
+  local i
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones verbose |
+      grep -q $'\t|- m1.small\t0004 / 0004' && return 0
+    sleep 0.1
+  done
+  echo "the zone did not free its room" >&2
+  return 1
+}
+
+field() { cut -f"$1" <<<"$2"; }
+
+# run_one MODE ARGS...: run-instances, sets RES and ID (the first instance).
+run_one() {
+  local mode="$1"
+  shift
+  run in_mode "$mode" run-instances "$EMI" "$@"
+  assert_success
+  RES="$(field 2 "${lines[0]}")"
+  ID="$(field 2 "${lines[1]}")"
+}
+
+# --- run-instances ----------------------------------------------------------------------
+
+run_and_describe() {
+  local mode="$1"
+  run in_mode "$mode" run-instances "$EMI" -k mykey -g web
+  assert_success
+  assert_equal "${#lines[@]}" 2
+  assert_line --index 0 --regexp "^RESERVATION	r-[0-9a-f]{8}	[0-9]{12}	web$"
+  assert_line --index 1 --regexp "^INSTANCE	i-[0-9a-f]{8}	$EMI			pending	mykey	0		m1.small	[0-9T:.-]+Z	[^	]+	"
+  # 32 fields after the tag, as euca2ools 3.
+  assert_equal "$(awk -F'\t' '{ print NF }' <<<"${lines[1]}")" 33
+  local id
+  id="$(field 2 "${lines[1]}")"
+  run in_mode "$mode" describe-instances "$id"
+  assert_success
+  assert_line --index 0 --regexp "^RESERVATION	r-[0-9a-f]{8}	"
+  assert_line --index 1 --regexp "^INSTANCE	$id	$EMI	"
+  run in_mode "$mode" describe-instances
+  assert_line --regexp "^INSTANCE	$id	"
+}
+
+@test "run-instances and describe-instances: RESERVATION and INSTANCE records (embedded)" {
+  run_and_describe embedded
+}
+
+@test "run-instances and describe-instances: RESERVATION and INSTANCE records (remote)" {
+  run_and_describe remote
+}
+
+@test "run-instances -n MIN-MAX, -t, -z, user data, client token; describe-instances --filter" {
+  local zone
+  zone="$(euca describe-availability-zones | head -1 | cut -f2)"
+  run in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -z "$zone" -d "hello" --client-token tok-1
+  assert_success
+  assert_equal "${#lines[@]}" 3
+  local res="$(field 2 "${lines[0]}")"
+  # The same client token answers the same reservation.
+  run in_mode remote run-instances "$EMI" -n 2-2 --client-token tok-1
+  assert_success
+  assert_equal "$(field 2 "${lines[0]}")" "$res"
+  run in_mode remote describe-instances --filter "instance-type=m1.small" --filter "availability-zone=$zone"
+  assert_success
+  assert_line --regexp "^RESERVATION	$res	"
+}
+
+@test "run-instances refuses bad input" {
+  expect_failure 2 "IMAGE is required" run-instances
+  expect_failure 2 "--instance-count must be MIN or MIN-MAX" run-instances "$EMI" -n two
+  expect_failure 2 "1 <= MIN <= MAX" run-instances "$EMI" -n 3-2
+  expect_failure 3 "image 'emi-0000beef' does not exist" run-instances emi-0000beef
+  expect_failure 3 "key pair 'nokey' does not exist" run-instances "$EMI" -k nokey
+  expect_failure 2 "unknown instance type 't9.huge'" run-instances "$EMI" -t t9.huge
+  expect_failure 2 "availability zone 'nowhere' does not exist" run-instances "$EMI" -z nowhere
+  run euca run-instances "$EMI" -n 100-100
+  assert_failure 8
+  assert_output --partial "not enough capacity"
+}
+
+# --- terminate, reboot, console -------------------------------------------------------------
+
+@test "terminate-instances prints previous and current state; describe shows terminated" {
+  run_one remote
+  run in_mode remote terminate-instances "$ID"
+  assert_success
+  assert_output --regexp "^INSTANCE	$ID	(pending|running)	shutting-down$"
+  run in_mode remote describe-instances "$ID"
+  assert_line --index 1 --regexp "^INSTANCE	$ID	$EMI			terminated	"
+  run in_mode remote terminate-instances "$ID"
+  assert_output "$(printf 'INSTANCE\t%s\tterminated\tterminated' "$ID")"
+  expect_failure 3 "instance 'i-0000dead' does not exist" terminate-instances i-0000dead
+  expect_failure 2 "INSTANCE is required" terminate-instances
+}
+
+@test "reboot-instances prints nothing; get-console-output prints id and time" {
+  run_one remote
+  run in_mode remote reboot-instances "$ID"
+  # A fake:// instance may still be pending (then reboot is refused by its node).
+  if [[ $status -eq 0 ]]; then assert_output ""; fi
+  run in_mode remote get-console-output "$ID"
+  assert_success
+  assert_line --index 0 "$ID"
+  assert_line --index 1 --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$'
+  expect_failure 3 "instance 'i-0000dead' does not exist" reboot-instances i-0000dead
+  expect_failure 3 "instance 'i-0000dead' does not exist" get-console-output i-0000dead
+  expect_failure 2 "INSTANCE is required" get-console-output
+}
+
+# --- tenancy ----------------------------------------------------------------------------------
+
+@test "another account's instances do not exist for bob; the admin sees all with verbose" {
+  run_one remote
+  local admins="$ID"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+  local bobs="$(field 2 "${lines[1]}")"
+  run as_bob remote describe-instances
+  assert_success
+  assert_line --regexp "^INSTANCE	$bobs	"
+  refute_output --partial "$admins"
+  run as_bob remote describe-instances "$admins"
+  assert_failure 3
+  assert_output --partial "instance '$admins' does not exist"
+  run as_bob remote terminate-instances "$admins"
+  assert_failure 3
+  run as_bob remote get-console-output "$admins"
+  assert_failure 3
+  run as_bob remote reboot-instances "$admins"
+  assert_failure 3
+  run in_mode remote describe-instances
+  refute_output --partial "$bobs"
+  run in_mode remote describe-instances verbose
+  assert_line --regexp "^INSTANCE	$bobs	"
+  assert_line --regexp "^INSTANCE	$admins	"
+}
+
+# --- availability zones ---------------------------------------------------------------------
+
+@test "describe-availability-zones: one line per zone; verbose adds free/max per VM type" {
+  run in_mode remote describe-availability-zones
+  assert_success
+  assert_line --index 0 --regexp '^AVAILABILITYZONE	[^	]+	available	$'
+  local zone="$(field 2 "${lines[0]}")"
+  run in_mode embedded describe-availability-zones verbose
+  assert_success
+  assert_line --index 0 --regexp "^AVAILABILITYZONE	$zone	available	$"
+  assert_line --index 1 "$(printf 'AVAILABILITYZONE\t|- vm types\tfree / max   cpu   ram  disk\t')"
+  assert_line --index 2 --regexp '^AVAILABILITYZONE	\|- m1\.small	[0-9]{4} / [0-9]{4}   1    256     5	$'
+  assert_equal "${#lines[@]}" 7
+  # Verbose is the administrator's: bob sees the zone line only.
+  run as_bob remote describe-availability-zones verbose
+  assert_success
+  assert_equal "${#lines[@]}" 1
+  expect_failure 3 "availability zone 'nowhere' does not exist" describe-availability-zones nowhere
+}
+
+@test "--output json gives the same records" {
+  run in_mode remote run-instances "$EMI" --output json
+  assert_success
+  assert_json_array <<<"$output"
+  assert_equal "$(json_field 0 record <<<"$output")" RESERVATION
+  assert_equal "$(json_field 1 state <<<"$output")" pending
+  run in_mode remote describe-instances --output json
+  assert_success
+  assert_json_array <<<"$output"
+  assert_equal "$(json_field 0 record <<<"$output")" RESERVATION
+  assert_equal "$(json_field 1 record <<<"$output")" INSTANCE
+}
