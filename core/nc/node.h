@@ -36,7 +36,9 @@ struct NodeOptions {
   int max_cores = 0;                  ///< 0 = the host's; else this many (MAX_CORES; may exceed the host's)
   int64_t max_memory_mib = 0;         ///< 0 = the host's less the reserve (MAX_MEM)
   uint64_t max_disk_gib = 0;          ///< 0 = what the filesystem offers (MAX_DISK)
-  std::string kernel_cmdline = "console=ttyS0 root=/dev/vda";  ///< for direct kernel boot
+  /// For direct kernel boot. no_timer_check: under TCG on a busy host the kernel's IO-APIC
+  /// timer check can fail and stop the boot (cloud images set it too).
+  std::string kernel_cmdline = "console=ttyS0 no_timer_check root=/dev/vda";
   int64_t teardown_keep_ms = 180'000;  ///< how long a Teardown record stays visible
 };
 

@@ -7,6 +7,8 @@
 load helpers
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   make_template_cloud
   export NC_HOME="$BATS_FILE_TMPDIR/nc-home"
   EUCA_HOME="$NC_HOME" "$EUCA_BIN" admin init --hypervisor test:///default >/dev/null

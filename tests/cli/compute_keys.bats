@@ -6,6 +6,8 @@ load helpers
 load ec2_helpers
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clc_setup_file
   ssh-keygen -q -t rsa -b 2048 -N '' -C 'test@example' -f "$BATS_FILE_TMPDIR/id_rsa"
 }

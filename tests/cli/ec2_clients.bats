@@ -6,6 +6,8 @@ load helpers
 load ec2_helpers
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clc_setup_file
   cd "$BATS_FILE_TMPDIR"
   head -c 200000 /dev/urandom >image.img

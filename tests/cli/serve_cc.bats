@@ -22,6 +22,8 @@ start_daemon() {
 }
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clean_env
   export CC_HOME="$BATS_FILE_TMPDIR/home"
   EUCA_HOME="$CC_HOME" "$EUCA_BIN" admin init --hypervisor test:///default >/dev/null
