@@ -63,6 +63,7 @@ test: deps
 
 run: deps
 	$(MAKE) build
+	$(MAKE) guest
 	EUCA_BIN=$(CURDIR)/$(BUILD)/euca bash tests/quickstart.sh
 
 bench: deps
@@ -70,6 +71,7 @@ bench: deps
 	$(BUILD)/bench_state
 	$(BUILD)/bench_bundle
 	$(BUILD)/bench_walrus
+	$(BUILD)/bench_clc
 	$(MAKE) guest
 	cd $(BUILD) && ./bench_nc
 

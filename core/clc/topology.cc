@@ -275,6 +275,9 @@ NodeFactory EmbeddedNodeFactory(state::StateStore& store, Env& env, Clock& clock
       setup.image_source = std::move(source);
     }
     setup.options.root = home + "/nc";
+    // A command's process ends with the request: instances it started must finish starting
+    // (the domain then outlives the process and the next command re-adopts it).
+    setup.options.finish_starts_on_close = true;
     EUCA_ASSIGN_OR_RETURN(std::shared_ptr<nc::Node> node,
                           nc::OpenNode(env, RealCommandRunner(), clock, std::move(setup)));
     return std::shared_ptr<nc::NodeController>(std::move(node));

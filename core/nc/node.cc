@@ -42,7 +42,8 @@ Node::Node(Env& env, CommandRunner& runner, Clock& clock, hv::Hypervisor& hyperv
 Node::~Node() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    for (auto& [id, r] : records_) r.cancel = r.cancel || r.instance.state == InstanceState::kPending;
+    if (!options_.finish_starts_on_close)
+      for (auto& [id, r] : records_) r.cancel = r.cancel || r.instance.state == InstanceState::kPending;
     idle_.wait(lock, [&] { return in_flight_ == 0; });
   }
   for (std::thread& t : threads_) t.join();

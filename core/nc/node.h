@@ -40,6 +40,10 @@ struct NodeOptions {
   /// timer check can fail and stop the boot (cloud images set it too).
   std::string kernel_cmdline = "console=ttyS0 no_timer_check root=/dev/vda";
   int64_t teardown_keep_ms = 180'000;  ///< how long a Teardown record stays visible
+  /// On destruction, let instances still being prepared finish starting instead of
+  /// cancelling them. A one-shot command (the embedded zone of `euca run-instances`) sets
+  /// it: its process ends right after the request, and the domain must outlive it.
+  bool finish_starts_on_close = false;
 };
 
 /// Thread-safe. Background starts run on threads the Node joins when destroyed.
