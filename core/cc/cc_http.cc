@@ -5,6 +5,7 @@
 #include "core/api/digest.h"
 #include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
+#include "core/nc/json_service.h"
 
 namespace euca::cc {
 namespace {
@@ -14,14 +15,6 @@ constexpr std::string_view kPrefix = "/cc/";
 constexpr std::string_view kOperations[] = {"runInstances",    "describeInstances", "terminateInstances",
                                             "rebootInstances", "getConsoleOutput",  "describeResources",
                                             "describeNodes",   "setNodes",          "poll"};
-
-http::Response JsonReply(int status, const Json& body) {
-  return http::Response::Text(status, body.dump() + "\n", "application/json");
-}
-
-http::Response ErrorReply(const Status& s) {
-  return http::Response::Text(HttpStatus(s), api::InternalErrorJson(s) + "\n", "application/json");
-}
 
 // Field access that turns every missing or mistyped field into an InvalidArgument naming it.
 Result<const Json*> Field(const Json& j, const char* key, bool required) {
@@ -241,35 +234,10 @@ Result<NodeStatus> NodeStatusFromJson(const Json& j) {
 // --- server --------------------------------------------------------------------------------
 
 http::Handler MakeCcHandler(ClusterController& cluster, Authenticator authenticate) {
-  return [&cluster, authenticate = std::move(authenticate)](const http::RequestHead& head,
-                                                            http::BodyReader& reader) -> http::Response {
-    if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) {
-      http::Response r =
-          ErrorReply(NotFound("no such path '" + head.path + "': the cluster controller serves /cc/<operation>"));
-      r.status = 404;
-      return r;
-    }
-    const std::string op(head.path.substr(kPrefix.size()));
-    if (std::find(std::begin(kOperations), std::end(kOperations), op) == std::end(kOperations)) {
-      http::Response r = ErrorReply(NotFound("the cluster controller has no operation '" + op + "'"));
-      r.status = 404;
-      return r;
-    }
-    if (head.method != "POST") {
-      http::Response r = ErrorReply(InvalidArgument("use POST for '" + head.path + "'"));
-      r.status = 405;
-      r.headers.Set("Allow", "POST");
-      return r;
-    }
-    Result<std::string> body = reader.ReadAll(kMaxRequestBody);
-    if (!body.ok()) return ErrorReply(body.status());
-    if (Status auth = authenticate(head, body.value()); !auth.ok()) return ErrorReply(auth);
-    Json json = body.value().empty() ? Json::object() : Json::parse(body.value(), nullptr, false);
-    if (json.is_discarded()) return ErrorReply(InvalidArgument("the request body is not JSON"));
-    Result<Json> answer = Dispatch(cluster, op, json);
-    if (!answer.ok()) return ErrorReply(answer.status());
-    return JsonReply(200, answer.value());
-  };
+  return nc::MakeJsonServiceHandler(
+      {"cluster controller", std::string(kPrefix), std::vector<std::string>(std::begin(kOperations), std::end(kOperations))},
+      std::move(authenticate),
+      [&cluster](const std::string& op, const Json& body) { return Dispatch(cluster, op, body); });
 }
 
 // --- client --------------------------------------------------------------------------------
@@ -280,24 +248,7 @@ CcClient::CcClient(std::string base_url, Signer sign, http::ClientOptions option
 }
 
 Result<Json> CcClient::Call(const std::string& operation, const Json& body) {
-  http::ClientRequest request;
-  request.method = "POST";
-  request.url = base_url_ + std::string(kPrefix) + operation;
-  request.body = body.dump();
-  request.headers.Set("Content-Type", "application/json");
-  if (sign_) EUCA_RETURN_IF_ERROR(sign_(request));
-  http::Client client(options_);
-  Result<http::ClientResponse> response = client.Do(request);
-  if (!response.ok()) return response.status().WithContext("cluster controller '" + base_url_ + "'");
-  if (response.value().status != 200) {
-    return api::StatusFromInternalError(response.value().status, response.value().body,
-                                        "cluster controller '" + base_url_ + "' " + operation);
-  }
-  Json json = Json::parse(response.value().body, nullptr, false);
-  if (json.is_discarded() || !json.is_object()) {
-    return Unavailable("cluster controller '" + base_url_ + "' answered " + operation + " without JSON");
-  }
-  return json;
+  return nc::CallJsonService("cluster controller", base_url_, kPrefix, operation, body, sign_, options_);
 }
 
 namespace {

@@ -6,19 +6,12 @@
 #include "core/api/encoding.h"
 #include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
+#include "core/nc/json_service.h"
 
 namespace euca::nc {
 namespace {
 
 constexpr std::string_view kPrefix = "/nc/";
-
-http::Response JsonReply(int status, const Json& body) {
-  return http::Response::Text(status, body.dump() + "\n", "application/json");
-}
-
-http::Response ErrorReply(const Status& s) {
-  return http::Response::Text(HttpStatus(s), api::InternalErrorJson(s) + "\n", "application/json");
-}
 
 Result<std::string> InstanceIdOf(const Json& body) {
   if (!body.is_object() || !body.contains("instance_id") || !body["instance_id"].is_string()) {
@@ -117,32 +110,10 @@ Signer ComponentSigner(api::ComponentCredentials credentials, Clock* clock) {
 }
 
 http::Handler MakeNcHandler(NodeController& node, Authenticator authenticate) {
-  return [&node, authenticate = std::move(authenticate)](const http::RequestHead& head,
-                                                           http::BodyReader& reader) -> http::Response {
-    if (head.path.compare(0, kPrefix.size(), kPrefix) != 0) {
-      return ErrorReply(NotFound("no such path '" + head.path + "': the node controller serves /nc/<operation>"));
-    }
-    const std::string op(head.path.substr(kPrefix.size()));
-    if (std::find(std::begin(kOperations), std::end(kOperations), op) == std::end(kOperations)) {
-      http::Response r = ErrorReply(NotFound("the node controller has no operation '" + op + "'"));
-      r.status = 404;
-      return r;
-    }
-    if (head.method != "POST") {
-      http::Response r = ErrorReply(InvalidArgument("use POST for '" + head.path + "'"));
-      r.status = 405;
-      r.headers.Set("Allow", "POST");
-      return r;
-    }
-    Result<std::string> body = reader.ReadAll(kMaxRequestBody);
-    if (!body.ok()) return ErrorReply(body.status());
-    if (Status auth = authenticate(head, body.value()); !auth.ok()) return ErrorReply(auth);
-    Json json = body.value().empty() ? Json::object() : Json::parse(body.value(), nullptr, false);
-    if (json.is_discarded()) return ErrorReply(InvalidArgument("the request body is not JSON"));
-    Result<Json> answer = Dispatch(node, op, json);
-    if (!answer.ok()) return ErrorReply(answer.status());
-    return JsonReply(200, answer.value());
-  };
+  return MakeJsonServiceHandler(
+      {"node controller", std::string(kPrefix), std::vector<std::string>(std::begin(kOperations), std::end(kOperations))},
+      std::move(authenticate),
+      [&node](const std::string& op, const Json& body) { return Dispatch(node, op, body); });
 }
 
 NcClient::NcClient(std::string base_url, Signer sign, http::ClientOptions options)
@@ -151,24 +122,7 @@ NcClient::NcClient(std::string base_url, Signer sign, http::ClientOptions option
 }
 
 Result<Json> NcClient::Call(const std::string& operation, const Json& body) {
-  http::ClientRequest request;
-  request.method = "POST";
-  request.url = base_url_ + std::string(kPrefix) + operation;
-  request.body = body.dump();
-  request.headers.Set("Content-Type", "application/json");
-  if (sign_) EUCA_RETURN_IF_ERROR(sign_(request));
-  http::Client client(options_);
-  Result<http::ClientResponse> response = client.Do(request);
-  if (!response.ok()) return response.status().WithContext("node controller '" + base_url_ + "'");
-  if (response.value().status != 200) {
-    return api::StatusFromInternalError(response.value().status, response.value().body,
-                                        "node controller '" + base_url_ + "' " + operation);
-  }
-  Json json = Json::parse(response.value().body, nullptr, false);
-  if (json.is_discarded()) {
-    return Unavailable("node controller '" + base_url_ + "' answered " + operation + " without JSON");
-  }
-  return json;
+  return CallJsonService("node controller", base_url_, kPrefix, operation, body, sign_, options_);
 }
 
 Result<Instance> NcClient::RunInstance(const RunInstanceRequest& request) {
