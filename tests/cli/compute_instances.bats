@@ -7,6 +7,8 @@ load helpers
 load ec2_helpers
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clean_env
   export CLC_HOME="$BATS_FILE_TMPDIR/home"
   EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
