@@ -5,6 +5,7 @@
 
 #include "core/base/random.h"
 #include "core/cc/cc_http.h"
+#include "core/clc/compute.h"
 #include "core/nc/nc_http.h"
 #include "core/nc/node_factory.h"
 #include "core/walrus/image_cache.h"
@@ -79,6 +80,10 @@ Result<std::vector<model::NodeRecord>> ListNodes(Txn& t, const std::optional<std
 }  // namespace
 
 Status CheckClusterName(const std::string& name) {
+  if (IsMetaZone(name))
+    return InvalidArgument("cluster name '" + name +
+                           "' is reserved: RunInstances reads it as a placement rule (any, single, spread); "
+                           "choose another name");
   auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
   if (!name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0])) &&
       std::all_of(name.begin(), name.end(), ok)) {

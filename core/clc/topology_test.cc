@@ -82,6 +82,12 @@ TEST_F(TopologyTest, BadInputIsRefusedAndChangesNothing) {
     EXPECT_EQ(topo().RegisterCluster(kAdmin, bad, "").status().code(), Code::kInvalidArgument) << bad;
   }
   EXPECT_EQ(topo().RegisterCluster(kAdmin, std::string(64, 'z'), "").status().code(), Code::kInvalidArgument);
+  // The meta-zones of RunInstances cannot name a cluster.
+  for (const char* meta : {"any", "single", "spread"}) {
+    Status s = topo().RegisterCluster(kAdmin, meta, "").status();
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << meta;
+    EXPECT_THAT(s.message(), HasSubstr("is reserved")) << meta;
+  }
   for (const char* bad : {"cc:8774", "ftp://cc", "http://", "http://cc :1", "http:///x"}) {
     Status s = topo().RegisterCluster(kAdmin, "z", bad).status();
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
