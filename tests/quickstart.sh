@@ -67,7 +67,7 @@ fi
 euca admin modify-property "nc.hypervisor=$HYPERVISOR"
 
 WORK="$EUCA_HOME/quickstart"
-mkdir -p "$WORK/kernel" "$WORK/ramdisk" "$WORK/root"
+mkdir -p "$WORK/kernel" "$WORK/ramdisk" "$WORK/machine"
 cp "$GUEST_DIR/kernel" "$WORK/guest-kernel"
 cp "$GUEST_DIR/initramfs.cpio.gz" "$WORK/guest-ramdisk"
 cp "$GUEST_DIR/root.ext2" "$WORK/guest-root"
@@ -75,12 +75,12 @@ cp "$GUEST_DIR/root.ext2" "$WORK/guest-root"
 heading "Bundle the test guest: kernel, ramdisk and root file system"
 euca bundle-image -i "$WORK/guest-kernel" --image-type kernel -d "$WORK/kernel"
 euca bundle-image -i "$WORK/guest-ramdisk" --image-type ramdisk -d "$WORK/ramdisk"
-euca bundle-image -i "$WORK/guest-root" -d "$WORK/root"
+euca bundle-image -i "$WORK/guest-root" -d "$WORK/machine"
 
 heading "Upload the bundles to Walrus"
 euca upload-bundle -b quickstart -m "$WORK/kernel/guest-kernel.manifest.xml"
 euca upload-bundle -b quickstart -m "$WORK/ramdisk/guest-ramdisk.manifest.xml"
-euca upload-bundle -b quickstart -m "$WORK/root/guest-root.manifest.xml"
+euca upload-bundle -b quickstart -m "$WORK/machine/guest-root.manifest.xml"
 
 heading "Register them as images"
 EKI="$("$EUCA_BIN" register quickstart/guest-kernel.manifest.xml -n guest-kernel | cut -f2)"

@@ -91,3 +91,50 @@ ec2_as() {
     "$AWS" --endpoint-url "$CLC_URL" ec2 "$@"
 }
 ec2_admin() { ec2_as "$ADMIN_KEY" "$ADMIN_SECRET" "$@"; }
+
+# For the files that run instances: one cloud whose embedded zone is fake:// (room for four
+# m1.small), `euca serve clc` in front of it, a second account's user bob, and a registered
+# image $EMI. Exports ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT EMI and
+# EUCA_HOME; leaves the working folder at $BATS_FILE_TMPDIR. Its tests run one at a time.
+instances_setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  clean_env
+  export CLC_HOME="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
+  export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
+  start_clc
+  export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT EMI
+  ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
+  ADMIN_SECRET="$(source "$CLC_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
+  export EUCA_HOME="$CLC_HOME"
+  "$EUCA_BIN" admin create-account other >/dev/null
+  local out
+  out="$("$EUCA_BIN" admin create-user bob --account other)"
+  BOB_KEY="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
+  BOB_SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
+  BOB_ACCOUNT="$("$EUCA_BIN" admin describe-accounts | awk -F'\t' '$3 == "other" { print $2 }')"
+  cd "$BATS_FILE_TMPDIR"
+  head -c 200000 /dev/urandom >image.img
+  mkdir b
+  "$EUCA_BIN" bundle-image -i image.img -d b >/dev/null
+  "$EUCA_BIN" upload-bundle -b images -m b/image.img.manifest.xml >/dev/null
+  EMI="$("$EUCA_BIN" register images/image.img.manifest.xml -n guest | cut -f2)"
+}
+
+# Teardown of those files: terminates what runs, then waits until the cluster's next poll
+# frees the zone's room again (four m1.small).
+empty_the_zone() {
+  local ids
+  ids="$(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose |
+    awk -F'\t' '$1 == "INSTANCE" && $6 != "terminated" { print $2 }')"
+  [[ -z "$ids" ]] || EC2_URL="$CLC_URL" "$EUCA_BIN" terminate-instances $ids >/dev/null
+  local i
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones verbose |
+      grep -q $'\t|- m1.small\t0004 / 0004' && return 0
+    sleep 0.1
+  done
+  echo "the zone did not free its room" >&2
+  return 1
+}

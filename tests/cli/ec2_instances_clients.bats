@@ -5,50 +5,14 @@
 load helpers
 load ec2_helpers
 
-setup_file() {
-  # One cloud (and its daemons) for the whole file: its tests run one at a time.
-  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
-  clean_env
-  export CLC_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
-  export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
-  start_clc
-  export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET EMI
-  ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
-  ADMIN_SECRET="$(source "$CLC_HOME/eucarc" && echo "$AWS_SECRET_ACCESS_KEY")"
-  export EUCA_HOME="$CLC_HOME"
-  "$EUCA_BIN" admin create-account other >/dev/null
-  local out
-  out="$("$EUCA_BIN" admin create-user bob --account other)"
-  BOB_KEY="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
-  BOB_SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
-  cd "$BATS_FILE_TMPDIR"
-  head -c 200000 /dev/urandom >image.img
-  mkdir b
-  "$EUCA_BIN" bundle-image -i image.img -d b >/dev/null
-  "$EUCA_BIN" upload-bundle -b images -m b/image.img.manifest.xml >/dev/null
-  EMI="$("$EUCA_BIN" register images/image.img.manifest.xml -n guest | cut -f2)"
-}
+setup_file() { instances_setup_file; }
 
 teardown_file() { clc_teardown_file; }
 
 setup() { clc_setup; }
 
 # Terminates what runs and waits until the zone's next poll frees the room (four m1.small).
-teardown() {
-  local ids
-  ids="$(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose |
-    awk -F'\t' '$1 == "INSTANCE" && $6 != "terminated" { print $2 }')"
-  [[ -z "$ids" ]] || EC2_URL="$CLC_URL" "$EUCA_BIN" terminate-instances $ids >/dev/null
-  local i
-  for i in $(seq 300); do
-    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones verbose |
-      grep -q $'\t|- m1.small\t0004 / 0004' && return 0
-    sleep 0.1
-  done
-  echo "the zone did not free its room" >&2
-  return 1
-}
+teardown() { empty_the_zone; }
 
 @test "aws ec2 run-instances / describe-instances / terminate-instances" {
   need_aws
