@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -26,6 +27,14 @@ using Steady = std::chrono::steady_clock;
 using ::testing::HasSubstr;
 
 constexpr auto kBootDeadline = std::chrono::minutes(5);  // 8 TCG guests on a loaded 2-core machine
+
+// An instance id unique to this test process: i-e2e, the pid as five digits (so short pids still
+// give the eight hex digits an instance id needs), then the suffix.
+std::string TestId(const std::string& suffix) {
+  char pid[8];
+  std::snprintf(pid, sizeof pid, "%05d", static_cast<int>(::getpid() % 100000));
+  return "i-e2e" + std::string(pid) + suffix;
+}
 
 bool WaitFor(const std::function<bool()>& done, Steady::duration deadline) {
   auto until = Steady::now() + deadline;
@@ -126,7 +135,7 @@ std::string NodeE2ETest::skip_;
 std::string NodeE2ETest::setup_error_;
 
 TEST_F(NodeE2ETest, OneGuestBootsWithItsKeyAndVanishesOnTerminate) {
-  const std::string id = "i-e2e" + std::to_string(::getpid() % 100000) + "a";
+  const std::string id = TestId("a");
   ASSERT_TRUE(ValidateInstanceId(id).ok()) << id;
   auto start = Steady::now();
   ASSERT_TRUE(node_->RunInstance(Request(id)).ok());
@@ -150,7 +159,7 @@ TEST_F(NodeE2ETest, OneGuestBootsWithItsKeyAndVanishesOnTerminate) {
 
 TEST_F(NodeE2ETest, EightAtOnceFromOneDownloadThenNothingLeft) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back("i-e2e" + std::to_string(::getpid() % 100000) + "b" + std::to_string(i));
+  for (int i = 0; i < 8; ++i) ids.push_back(TestId("b" + std::to_string(i)));
   for (const std::string& id : ids) ASSERT_TRUE(node_->RunInstance(Request(id)).ok()) << id;
   for (const std::string& id : ids) {
     ASSERT_TRUE(WaitFor([&] { return Booted(id); }, kBootDeadline))
@@ -170,7 +179,7 @@ TEST_F(NodeE2ETest, EightAtOnceFromOneDownloadThenNothingLeft) {
 }
 
 TEST_F(NodeE2ETest, ARestartedNodeReadoptsAndSeesADomainDestroyedBehindItsBack) {
-  const std::string id = "i-e2e" + std::to_string(::getpid() % 100000) + "c";
+  const std::string id = TestId("c");
   ASSERT_TRUE(node_->RunInstance(Request(id)).ok());
   ASSERT_TRUE(WaitFor([&] { return Describe(id).state == InstanceState::kExtant; }, kBootDeadline))
       << Describe(id).reason;
