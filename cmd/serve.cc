@@ -34,6 +34,7 @@
 #include "cmd/session.h"
 #include "core/clc/cloud.h"
 #include "core/clc/ec2_rest.h"
+#include "core/clc/metadata.h"
 
 namespace euca::cmd {
 namespace {
@@ -170,7 +171,13 @@ Handler SetupServeClc(CLI::App& app) {
     clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
     // Instance states follow the clusters' polls even when nobody describes them.
     Reconciler reconciler(*cloud.compute(), kReconcilePeriodMs);
-    http::Handler handler = clc::MakeEc2Handler(cloud, {.region = {}, .clock = ctx.clock});
+    // One port, as Eucalyptus' CLC: the EC2 API, and the instance metadata service that the
+    // network driver's 169.254.169.254 redirect reaches (docs/metadata.md).
+    http::Handler ec2 = clc::MakeEc2Handler(cloud, {.region = {}, .clock = ctx.clock});
+    http::Handler metadata = clc::MakeMetadataHandler(*session.store);
+    http::Handler handler = [ec2, metadata](const http::RequestHead& head, http::BodyReader& body) {
+      return clc::IsMetadataPath(head.path) ? metadata(head, body) : ec2(head, body);
+    };
     return ServeUntilStopped(ctx, "clc", o->listen, handler);
   };
 }

@@ -102,3 +102,12 @@ setup() { clc_setup; }
   assert_success
   refute_output --partial FAILED
 }
+
+@test "serve clc routes metadata paths to the metadata service: a stranger gets 404, not an EC2 error" {
+  run curl -sS -w '\n%{http_code}' "$CLC_URL/latest/meta-data/instance-id"
+  assert_success
+  assert_output $'Not Found\n\n404'
+  # The EC2 API on the same port still answers an unsigned request with an EC2 error.
+  run curl -sS "$CLC_URL/?Action=DescribeRegions"
+  assert_output --partial '<Code>'
+}
