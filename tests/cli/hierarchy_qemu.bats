@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# The whole hierarchy on the real hypervisor: `euca serve walrus`, `euca serve nc` on
+# qemu:///system (TCG), `euca serve cc` in front of it and `euca serve clc` in front of that,
+# five processes speaking HTTP to each other. The euca-* commands talk only to the CLC
+# (EC2_URL) and Walrus (S3_URL): the test guest is bundled, uploaded, registered, run through
+# all three controllers, boots to its ready marker with its key, and is terminated.
+# Needs root (a system libvirt daemon) and the test guest (make guest); skips otherwise.
+
+load helpers
+
+start_daemon() {
+  local name="$1" log="$2"
+  shift 2
+  "$EUCA_BIN" "$@" >"$log" 2>&1 3>&- &
+  echo "$!" >>"$BATS_FILE_TMPDIR/pids"
+  local i
+  for i in $(seq 150); do
+    grep -q "^$name listening on http://" "$log" && break
+    sleep 0.1
+  done
+  sed -n "s/^$name listening on \(http:\/\/.*\)$/\1/p" "$log"
+}
+
+setup_file() {
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  export GUEST_DIR="${EUCA_GUEST_DIR:-$(dirname "$EUCA_BIN")/guest}"
+  : >"$BATS_FILE_TMPDIR/pids"
+  export SKIP_REASON=""
+  if [[ "$(id -u)" != 0 ]]; then
+    SKIP_REASON="needs root (a system libvirt daemon)"
+    return 0
+  fi
+  if [[ ! -f "$GUEST_DIR/VERSION" ]]; then
+    SKIP_REASON="the test guest is not built (make guest)"
+    return 0
+  fi
+  local rc=0
+  bash "$BATS_TEST_DIRNAME/../setup/libvirtd.sh" >"$BATS_FILE_TMPDIR/libvirtd.out" 2>&1 || rc=$?
+  if [[ $rc == 77 ]]; then
+    SKIP_REASON="no libvirt daemon: $(cat "$BATS_FILE_TMPDIR/libvirtd.out")"
+    return 0
+  fi
+  [[ $rc == 0 ]] || { cat "$BATS_FILE_TMPDIR/libvirtd.out" >&2; return 1; }
+
+  clean_env
+  export H="$BATS_FILE_TMPDIR/home"
+  EUCA_HOME="$H" "$EUCA_BIN" admin init >/dev/null
+  export WALRUS_URL NC_URL CC_URL CLC_URL
+  WALRUS_URL="$(EUCA_HOME="$H" start_daemon walrus "$BATS_FILE_TMPDIR/walrus.log" serve walrus --listen 127.0.0.1:0)"
+  [[ -n "$WALRUS_URL" ]] || { cat "$BATS_FILE_TMPDIR/walrus.log" >&2; return 1; }
+  NC_URL="$(EUCA_HOME="$H" start_daemon nc "$BATS_FILE_TMPDIR/nc.log" serve nc --listen 127.0.0.1:0 \
+    --hypervisor qemu:///system --accel tcg --walrus-url "$WALRUS_URL" --root "$BATS_FILE_TMPDIR/nc" \
+    --max-cores 2 --max-memory 1024 --max-disk 8)"
+  [[ -n "$NC_URL" ]] || { cat "$BATS_FILE_TMPDIR/nc.log" >&2; return 1; }
+  CC_URL="$(EUCA_HOME="$H" start_daemon cc "$BATS_FILE_TMPDIR/cc.log" serve cc --listen 127.0.0.1:0 \
+    --poll-seconds 1 --node "$NC_URL")"
+  [[ -n "$CC_URL" ]] || { cat "$BATS_FILE_TMPDIR/cc.log" >&2; return 1; }
+  EUCA_HOME="$H" "$EUCA_BIN" admin register-cluster zone-q "$CC_URL" >/dev/null
+  CLC_URL="$(EUCA_HOME="$H" start_daemon clc "$BATS_FILE_TMPDIR/clc.log" serve clc --listen 127.0.0.1:0)"
+  [[ -n "$CLC_URL" ]] || { cat "$BATS_FILE_TMPDIR/clc.log" >&2; return 1; }
+}
+
+teardown_file() {
+  local pid
+  while read -r pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done <"$BATS_FILE_TMPDIR/pids"
+  while read -r pid; do
+    wait "$pid" 2>/dev/null || true
+  done <"$BATS_FILE_TMPDIR/pids"
+}
+
+setup() {
+  [[ -z "$SKIP_REASON" ]] || skip "$SKIP_REASON"
+  # Remote mode: the commands reach the cloud only through the CLC's and Walrus' URLs, with
+  # the administrator's keys from the cloud's eucarc.
+  export EUCA_HOME="$H"
+  # shellcheck disable=SC1091
+  source "$H/eucarc"
+  export EC2_URL="$CLC_URL/services/compute" S3_URL="$WALRUS_URL/services/objectstorage"
+  cd "$BATS_FILE_TMPDIR"
+}
+
+@test "a guest bundled, uploaded and registered runs through clc -> cc -> nc on QEMU and terminates" {
+  mkdir -p k r m
+  cp "$GUEST_DIR/kernel" guest-kernel
+  cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
+  cp "$GUEST_DIR/root.ext2" guest-root
+  "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
+  "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
+  "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
+  "$EUCA_BIN" upload-bundle -b hier -m k/guest-kernel.manifest.xml >/dev/null
+  "$EUCA_BIN" upload-bundle -b hier -m r/guest-ramdisk.manifest.xml >/dev/null
+  "$EUCA_BIN" upload-bundle -b hier -m m/guest-root.manifest.xml >/dev/null
+  local eki eri emi
+  eki="$("$EUCA_BIN" register hier/guest-kernel.manifest.xml -n hier-kernel | cut -f2)"
+  eri="$("$EUCA_BIN" register hier/guest-ramdisk.manifest.xml -n hier-ramdisk | cut -f2)"
+  emi="$("$EUCA_BIN" register hier/guest-root.manifest.xml -n hier --kernel "$eki" --ramdisk "$eri" | cut -f2)"
+  [[ "$emi" == emi-* ]]
+  "$EUCA_BIN" create-keypair hier-key -f hier-key.pem >/dev/null
+
+  run "$EUCA_BIN" describe-availability-zones
+  assert_success
+  assert_output --partial $'AVAILABILITYZONE\tzone-q\tavailable'
+
+  run "$EUCA_BIN" run-instances "$emi" -k hier-key -t m1.small -z zone-q
+  assert_success
+  local id
+  id="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
+  [[ "$id" == i-* ]]
+
+  # Ready: the guest printed its marker, and its key came through the NoCloud seed.
+  local ready="" state=""
+  for _ in $(seq 300); do
+    "$EUCA_BIN" get-console-output "$id" -r >console.out 2>/dev/null || true
+    if grep -q "EUCA-GUEST-READY $id" console.out; then
+      ready=yes
+      break
+    fi
+    state="$("$EUCA_BIN" describe-instances "$id" | awk -F'\t' '$1 == "INSTANCE" { print $6 }')"
+    [[ "$state" != terminated ]] || break
+    sleep 1
+  done
+  [[ -n "$ready" ]] || { echo "state '$state'"; cat console.out; cat "$BATS_FILE_TMPDIR/nc.log"; false; }
+  grep -q "EUCA-GUEST-KEY ssh-rsa " console.out
+
+  run "$EUCA_BIN" describe-instances "$id"
+  assert_output --partial $'\trunning\thier-key\t'
+  assert_output --partial $'\tzone-q\t'
+  # The domain runs under the real libvirt daemon, named by the instance id.
+  run virsh -c qemu:///system domstate "$id"
+  assert_output --partial running
+
+  run "$EUCA_BIN" terminate-instances "$id"
+  assert_success
+  assert_output --partial "INSTANCE	$id"
+  local gone=""
+  for _ in $(seq 100); do
+    if ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1; then
+      gone=yes
+      break
+    fi
+    sleep 0.2
+  done
+  [[ -n "$gone" ]]
+  [[ ! -e "$BATS_FILE_TMPDIR/nc/instances/$id" ]]
+}
