@@ -129,12 +129,23 @@ empty_the_zone() {
   ids="$(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose |
     awk -F'\t' '$1 == "INSTANCE" && $6 != "terminated" { print $2 }')"
   [[ -z "$ids" ]] || EC2_URL="$CLC_URL" "$EUCA_BIN" terminate-instances $ids >/dev/null
-  local i
+  local i freed=""
   for i in $(seq 300); do
-    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones verbose |
-      grep -q $'\t|- m1.small\t0004 / 0004' && return 0
+    if EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones verbose |
+      grep -q $'\t|- m1.small\t0004 / 0004'; then
+      freed=yes
+      break
+    fi
     sleep 0.1
   done
-  echo "the zone did not free its room" >&2
+  [[ -n "$freed" ]] || { echo "the zone did not free its room" >&2; return 1; }
+  # And every record has settled (terminated): the server's periodic reconcile then has
+  # nothing left to write, so the next test's "changes nothing" checks see only its own doing.
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose |
+      awk -F'\t' '$1 == "INSTANCE" && $6 != "terminated" { found = 1 } END { exit !found }' || return 0
+    sleep 0.1
+  done
+  echo "the instances did not settle" >&2
   return 1
 }
