@@ -21,7 +21,10 @@ struct Assembly {
 Result<std::shared_ptr<Node>> OpenNode(Env& env, CommandRunner& runner, Clock& clock, NodeSetup setup) {
   EUCA_ASSIGN_OR_RETURN(hypervisor::Accel accel, hypervisor::ParseAccel(setup.accel.empty() ? "auto" : setup.accel));
   auto a = std::make_shared<Assembly>();
-  EUCA_ASSIGN_OR_RETURN(a->hypervisor, hypervisor::OpenHypervisor(setup.hypervisor_uri, accel));
+  // The auto accelerator's probe (up to 2 s) is remembered beside the node's files, so one-shot
+  // commands of an embedded cloud do not each probe again.
+  EUCA_ASSIGN_OR_RETURN(a->hypervisor, hypervisor::OpenHypervisor(setup.hypervisor_uri, accel,
+                                                                   setup.options.root + "/accel-probe"));
   a->source = std::move(setup.image_source);
   a->local = NewLocalFileFetcher();
   if (a->source) a->walrus = NewWalrusImageFetcher(*a->source);

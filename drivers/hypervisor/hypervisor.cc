@@ -156,14 +156,15 @@ Status ValidateDomainSpec(const DomainSpec& spec) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Hypervisor>> OpenHypervisor(const std::string& uri, Accel accel) {
+Result<std::unique_ptr<Hypervisor>> OpenHypervisor(const std::string& uri, Accel accel,
+                                                   const std::string& accel_cache) {
   if (uri.starts_with("fake://")) {
     HostInfo host = FakeHypervisor::DefaultHost();
     host.uri = uri;
     return std::unique_ptr<Hypervisor>(std::make_unique<FakeHypervisor>(host));
   }
   if (uri.starts_with("test://") || uri.starts_with("qemu://") || uri.starts_with("qemu+")) {
-    return OpenLibvirtHypervisor(uri, accel);
+    return OpenLibvirtHypervisor(uri, accel, accel_cache);
   }
   return InvalidArgument("hypervisor URI '" + uri +
                          "' is not supported; use qemu:///system, qemu:///session, test:///default or fake:///");

@@ -112,7 +112,9 @@ class Hypervisor {
 Status ValidateDomainSpec(const DomainSpec& spec);
 
 /// Opens the driver for `uri` (see the table at the top). InvalidArgument for an unknown
-/// scheme; Unavailable when the daemon does not answer. `accel` matters for qemu:// only.
-Result<std::unique_ptr<Hypervisor>> OpenHypervisor(const std::string& uri, Accel accel);
+/// scheme; Unavailable when the daemon does not answer. `accel` matters for qemu:// only;
+/// `accel_cache`, a file that remembers kAuto's probe across processes ("" = none).
+Result<std::unique_ptr<Hypervisor>> OpenHypervisor(const std::string& uri, Accel accel,
+                                                   const std::string& accel_cache = "");
 
 }  // namespace euca::hypervisor

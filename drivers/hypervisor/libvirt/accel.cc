@@ -1,11 +1,16 @@
 #include "drivers/hypervisor/libvirt/accel.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <sstream>
 
 namespace euca::hypervisor {
 namespace {
@@ -108,22 +113,82 @@ std::string ChooseDomainType(Accel accel, const std::function<bool()>& kvm_devic
   return "qemu";
 }
 
-std::string ResolveDomainType(Accel accel) {
-  static std::once_flag once;
-  static std::string auto_answer;
+std::string AccelCacheStamp() {
+  std::string boot_id;
+  {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::getline(in, boot_id);
+  }
+  std::string qemu = "none";
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    struct stat st{};
+    std::string candidate = dir + "/qemu-system-x86_64";
+    if (!dir.empty() && ::stat(candidate.c_str(), &st) == 0) {
+      qemu = candidate + ":" + std::to_string(st.st_mtime);
+      break;
+    }
+  }
+  return (boot_id.empty() ? "unknown-boot" : boot_id) + " " + qemu;
+}
+
+std::optional<std::string> ReadAccelCache(const std::string& text, const std::string& stamp) {
+  auto tab = text.find('\t');
+  if (tab == std::string::npos || text.substr(0, tab) != stamp) return std::nullopt;
+  std::string answer = text.substr(tab + 1);
+  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
+  if (answer != "kvm" && answer != "qemu") return std::nullopt;
+  return answer;
+}
+
+namespace {
+
+std::string ProbeThisMachine() {
+  return ChooseDomainType(
+      Accel::kAuto,
+      [] {
+        int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0) return false;
+        ::close(fd);
+        return true;
+      },
+      [] { return RunAccelProbe(RealCommandRunner(), "kvm"); });
+}
+
+std::string ResolveThroughFile(const std::string& cache_file) {
+  const std::string stamp = AccelCacheStamp();
+  {
+    std::ifstream in(cache_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto cached = ReadAccelCache(text.str(), stamp)) return *cached;
+  }
+  std::string answer = ProbeThisMachine();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(cache_file).parent_path(), ec);
+  const std::string tmp = cache_file + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << stamp << '\t' << answer << '\n';
+  }
+  std::filesystem::rename(tmp, cache_file, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+  return answer;
+}
+
+}  // namespace
+
+std::string ResolveDomainType(Accel accel, const std::string& cache_file) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> answers;  // cache file ("" = none) -> answer
   if (accel != Accel::kAuto) return ChooseDomainType(accel, {}, {});
-  std::call_once(once, [] {
-    auto_answer = ChooseDomainType(
-        Accel::kAuto,
-        [] {
-          int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-          if (fd < 0) return false;
-          ::close(fd);
-          return true;
-        },
-        [] { return RunAccelProbe(RealCommandRunner(), "kvm"); });
-  });
-  return auto_answer;
+  std::lock_guard lock(mu);
+  auto it = answers.find(cache_file);
+  if (it != answers.end()) return it->second;
+  std::string answer = cache_file.empty() ? ProbeThisMachine() : ResolveThroughFile(cache_file);
+  answers[cache_file] = answer;
+  return answer;
 }
 
 }  // namespace euca::hypervisor

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/base/command.h"
@@ -36,9 +37,20 @@ bool RunAccelProbe(CommandRunner& runner, const std::string& accel_name);
 std::string ChooseDomainType(Accel accel, const std::function<bool()>& kvm_device_usable,
                              const std::function<bool()>& kvm_probe);
 
+/// What an auto answer is valid for: this boot of this kernel and this QEMU binary
+/// ("<boot id> <qemu-system-x86_64 path>:<mtime>"). A new boot or another QEMU probes again.
+std::string AccelCacheStamp();
+
+/// The answer cached in `text` (a cache file's contents, "<stamp>\t<kvm|qemu>\n") when it was
+/// written under `stamp`; nullopt otherwise. Pure.
+std::optional<std::string> ReadAccelCache(const std::string& text, const std::string& stamp);
+
 /// ChooseDomainType on this machine (/dev/kvm, the probe on RealCommandRunner). The answer
-/// for kAuto is computed once per process and cached (the probe costs up to kProbeTimeout).
+/// for kAuto is computed once per process and cached (the probe costs up to kProbeTimeout);
+/// with `cache_file` it is also remembered there across processes (each one-shot command
+/// would otherwise probe again): read when its stamp matches, else probed and written
+/// (atomically; a file that cannot be written only costs the next process a probe).
 /// Thread-safe.
-std::string ResolveDomainType(Accel accel);
+std::string ResolveDomainType(Accel accel, const std::string& cache_file = "");
 
 }  // namespace euca::hypervisor

@@ -76,3 +76,27 @@ TEST(AccelTest, ProbeGuestRunsUnderTcg) {
 
 }  // namespace
 }  // namespace euca::hypervisor
+
+namespace euca::hypervisor {
+namespace {
+
+TEST(AccelCacheTest, AnAnswerCountsOnlyUnderItsOwnStamp) {
+  EXPECT_EQ(ReadAccelCache("boot-1 /usr/bin/qemu-system-x86_64:100\tkvm\n", "boot-1 /usr/bin/qemu-system-x86_64:100"),
+            "kvm");
+  EXPECT_EQ(ReadAccelCache("boot-1 q:100\tqemu\n", "boot-1 q:100"), "qemu");
+  EXPECT_EQ(ReadAccelCache("boot-1 q:100\tkvm\n", "boot-2 q:100"), std::nullopt);  // rebooted
+  EXPECT_EQ(ReadAccelCache("boot-1 q:100\tkvm\n", "boot-1 q:200"), std::nullopt);  // QEMU changed
+  EXPECT_EQ(ReadAccelCache("boot-1 q:100\txen\n", "boot-1 q:100"), std::nullopt);
+  EXPECT_EQ(ReadAccelCache("", "boot-1 q:100"), std::nullopt);
+  EXPECT_EQ(ReadAccelCache("garbage", "boot-1 q:100"), std::nullopt);
+}
+
+TEST(AccelCacheTest, TheStampNamesThisBoot) {
+  std::string stamp = AccelCacheStamp();
+  EXPECT_EQ(stamp, AccelCacheStamp());
+  EXPECT_EQ(stamp.find('\t'), std::string::npos);
+  EXPECT_NE(stamp.find(' '), std::string::npos);
+}
+
+}  // namespace
+}  // namespace euca::hypervisor

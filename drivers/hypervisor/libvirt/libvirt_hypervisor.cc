@@ -276,8 +276,9 @@ Result<std::unique_ptr<Hypervisor>> OpenLibvirtHypervisorWithType(const std::str
   return std::unique_ptr<Hypervisor>(std::make_unique<LibvirtHypervisor>(uri, domain_type, conn));
 }
 
-Result<std::unique_ptr<Hypervisor>> OpenLibvirtHypervisor(const std::string& uri, Accel accel) {
-  std::string type = uri.starts_with("test:") ? "test" : ResolveDomainType(accel);
+Result<std::unique_ptr<Hypervisor>> OpenLibvirtHypervisor(const std::string& uri, Accel accel,
+                                                          const std::string& accel_cache) {
+  std::string type = uri.starts_with("test:") ? "test" : ResolveDomainType(accel, accel_cache);
   return OpenLibvirtHypervisorWithType(uri, type);
 }
 

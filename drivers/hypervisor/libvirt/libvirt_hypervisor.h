@@ -15,8 +15,10 @@
 
 namespace euca::hypervisor {
 
-/// Connects to `uri`. Unavailable when the daemon does not answer.
-Result<std::unique_ptr<Hypervisor>> OpenLibvirtHypervisor(const std::string& uri, Accel accel);
+/// Connects to `uri`. Unavailable when the daemon does not answer. `accel_cache`: see
+/// ResolveDomainType.
+Result<std::unique_ptr<Hypervisor>> OpenLibvirtHypervisor(const std::string& uri, Accel accel,
+                                                          const std::string& accel_cache = "");
 
 /// As above with the domain type given ("kvm", "qemu", "test"), skipping accelerator
 /// resolution (tests, and callers that resolved it already).
