@@ -515,7 +515,7 @@ const std::vector<CommandSpec> kCommands = {
 
     {"serve walrus",
      "run Walrus, the S3-compatible object store, in the foreground",
-     "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8773; port 0 "
+     "Serves the S3 REST API of the cloud in EUCA_HOME on --listen (default 127.0.0.1:8780; port 0 "
      "picks a free port): buckets and objects live in EUCA_HOME/walrus, requests are checked "
      "against the access keys of the cloud's users (SigV4, including presigned URLs and "
      "aws-chunked uploads, and SigV2); requests without a signature are anonymous and get only "

@@ -73,11 +73,12 @@ Status ServeUntilStopped(Context& ctx, const std::string& name, const std::strin
 
 Handler SetupServeWalrus(CLI::App& app) {
   struct Options {
-    std::string listen = "127.0.0.1:8773";
+    // Not 8773: that is the cloud controller's (EC2 and metadata), and both run on one host.
+    std::string listen = "127.0.0.1:8780";
     std::vector<std::string> domains;
   };
   auto o = std::make_shared<Options>();
-  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8773; port 0 picks a free port)")
+  app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8780; port 0 picks a free port)")
       ->type_name("ADDR:PORT");
   app.add_option("--domain", o->domains, "serve virtual-host-style requests for BUCKET.DOMAIN (repeatable)")
       ->type_name("DOMAIN")

@@ -69,7 +69,7 @@ std::string RenderEucarc(const EucarcSpec& spec) {
   }
   if (spec.ec2_url.empty()) out += "# export EC2_URL=http://clc.example.com:8773/\n";
   else out += "export EC2_URL=" + ShellQuote(spec.ec2_url) + "\n";
-  if (spec.s3_url.empty()) out += "# export S3_URL=http://walrus.example.com:8773/\n";
+  if (spec.s3_url.empty()) out += "# export S3_URL=http://walrus.example.com:8780/\n";
   else out += "export S3_URL=" + ShellQuote(spec.s3_url) + "\n";
   out += "\n";
   out += "export EC2_ACCESS_KEY=" + ShellQuote(spec.access_key) + "\n";
