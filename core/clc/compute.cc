@@ -383,10 +383,36 @@ Result<std::optional<Reservation>> Compute::FindByToken(const model::Principal& 
   return out;
 }
 
+namespace {
+
+// EC2: repeating a client token with other parameters is IdempotentParameterMismatch, not a
+// second launch and not the first reservation.
+Status SameLaunch(const Reservation& earlier, const RunInstancesRequest& r) {
+  if (earlier.instances.empty()) return Status::Ok();
+  const model::Instance& first = earlier.instances.front();
+  const std::string type = r.instance_type.empty() ? model::kDefaultVmType : r.instance_type;
+  const int count = static_cast<int>(earlier.instances.size());
+  std::string differs;
+  if (first.image_id != r.image_id) differs = "image '" + first.image_id + "'";
+  else if (first.vm_type != type) differs = "instance type '" + first.vm_type + "'";
+  else if (first.key_name != r.key_name) differs = "key pair '" + first.key_name + "'";
+  else if (count < r.min_count || count > r.max_count) differs = std::to_string(count) + " instances";
+  if (differs.empty()) return Status::Ok();
+  return Status(Code::kInvalidArgument,
+                "client token '" + r.client_token + "' was used by reservation '" + earlier.id + "' with " + differs +
+                    "; use a new token for a different request",
+                "IdempotentParameterMismatch");
+}
+
+}  // namespace
+
 Result<Reservation> Compute::RunInstances(const model::Principal& caller, const RunInstancesRequest& request) {
   if (!request.client_token.empty()) {
     EUCA_ASSIGN_OR_RETURN(auto earlier, FindByToken(caller, request.client_token));
-    if (earlier) return *earlier;
+    if (earlier) {
+      EUCA_RETURN_IF_ERROR(SameLaunch(*earlier, request));
+      return *earlier;
+    }
   }
   EUCA_ASSIGN_OR_RETURN(LaunchPlan plan, Resolve(caller, request));
   EUCA_RETURN_IF_ERROR(sla_.Review(plan));
@@ -444,7 +470,10 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
     // The same token raced us: the first writer's reservation is the answer.
     if (written.status().code() == Code::kAlreadyExists && !plan.client_token.empty()) {
       EUCA_ASSIGN_OR_RETURN(auto earlier, FindByToken(caller, plan.client_token));
-      if (earlier) return *earlier;
+      if (earlier) {
+        EUCA_RETURN_IF_ERROR(SameLaunch(*earlier, request));
+        return *earlier;
+      }
     }
     return written.status();
   }

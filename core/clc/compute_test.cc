@@ -307,6 +307,19 @@ TEST_F(ComputeRunTest, ClientTokenReturnsTheFirstReservation) {
   ASSERT_EQ(second->instances.size(), 2u);
   EXPECT_EQ(second->instances[1].id, first->instances[1].id);
   EXPECT_EQ(zone_->run_calls, 1);
+  // The same token with other parameters is refused, and launches nothing.
+  auto other = req;
+  other.min_count = other.max_count = 3;
+  auto mismatch = compute_->RunInstances(kAlice, other);
+  EXPECT_EQ(mismatch.status().wire_code(), "IdempotentParameterMismatch");
+  EXPECT_THAT(mismatch.status().message(), ::testing::HasSubstr("reservation '" + first->id + "'"));
+  other = req;
+  other.instance_type = "c1.medium";
+  EXPECT_EQ(compute_->RunInstances(kAlice, other).status().wire_code(), "IdempotentParameterMismatch");
+  other = req;
+  other.min_count = 1;  // 1..2 still admits the 2 it got
+  EXPECT_TRUE(compute_->RunInstances(kAlice, other).ok());
+  EXPECT_EQ(zone_->run_calls, 1);
   // Another account's token is its own.
   PutImage("emi-00000001", kAlice.account_id, "machine", true);
   auto bobs = compute_->RunInstances(kBob, req);
