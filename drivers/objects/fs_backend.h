@@ -7,6 +7,9 @@
 // and a file lock (`LOCK`, shared while open) lets only a process that finds the directory
 // unused reap leftovers, so no one deletes another process's write in progress.
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,12 +97,27 @@ class FsBackend final : public ObjectBackend {
   /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. REQUIRES: mu_ held.
   template <typename Fn>
   Status InTxnLocked(Fn&& fn);
+  /// Runs `fn` in a transaction, committed together with those of concurrent callers (group
+  /// commit: one fsync for all); `fn`'s changes are rolled back alone if it fails, and all
+  /// are if the commit fails. Returns `fn`'s status (or the commit's). `fn` runs on another
+  /// caller's thread, under mu_. REQUIRES: mu_ not held.
+  Status Transact(const std::function<Status()>& fn);
+
+  // A caller queued for Transact.
+  struct Writer {
+    const std::function<Status()>* fn = nullptr;
+    Status status = Status::Ok();
+    bool done = false;
+    std::condition_variable cv;
+  };
 
   std::string dir_;
   FsBackendOptions options_;
   int lock_fd_ = -1;
   ReapReport reap_;
   std::mutex mu_;  // guards db_ (one SQLite connection)
+  std::mutex queue_mu_;  // guards writers_ and the Writers in it; never held with mu_
+  std::deque<Writer*> writers_;
   std::unique_ptr<Db> db_;
 };
 
