@@ -1,5 +1,7 @@
 #include "core/base/command.h"
 
+#include <fcntl.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -11,6 +13,7 @@
 #include <boost/process.hpp>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <string_view>
 #include <system_error>
 
@@ -115,10 +118,22 @@ class BoostCommandRunner final : public CommandRunner {
     }
 
     asio::io_context io;
+    // Boost.Process makes its pipes without close-on-exec. Were another thread to start a
+    // program meanwhile, that program would inherit our pipes, and ours would never see the
+    // end of its input while the other lives (seen: `ip -batch` and `iptables-restore` fed
+    // from two threads, one hung). So pipes are made, marked close-on-exec (dup2 onto the
+    // child's 0, 1, 2 clears the mark there) and the child started under one lock that every
+    // start takes.
+    static std::mutex start_mu;
+    std::unique_lock start_lock(start_mu);
     bp::async_pipe in_pipe(io), out_pipe(io), err_pipe(io);
+    for (bp::async_pipe* p : {&in_pipe, &out_pipe, &err_pipe}) {
+      for (int fd : {p->native_source(), p->native_sink()}) ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
     std::error_code launch_error;
     bp::child child(exe, bp::args(args), bp::std_in<in_pipe, bp::std_out> out_pipe, bp::std_err > err_pipe, env,
                     bp::start_dir(dir), launch_error);
+    start_lock.unlock();
     if (launch_error) {
       return Internal("run '" + program + "': " + launch_error.message());
     }

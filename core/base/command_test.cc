@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 namespace euca {
 namespace {
 
@@ -111,6 +116,35 @@ TEST(RecordingCommandRunnerTest, RecordsAndAnswersScriptedResults) {
   EXPECT_EQ(runner.commands().size(), 4u);
   runner.Clear();
   EXPECT_EQ(runner.Transcript(), "");
+}
+
+}  // namespace
+}  // namespace euca
+
+namespace euca {
+namespace {
+
+// Programs fed on stdin from several threads at once each see the end of their own input:
+// no child keeps another's pipe open (they would wait until the timeout).
+TEST(RealCommandRunnerTest, ConcurrentStdinFedProgramsEachSeeTheirEndOfInput) {
+  constexpr int kThreads = 8;
+  constexpr int kRuns = 15;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRuns; ++r) {
+        Command c{.argv = {"cat"}};
+        const std::string input = "thread " + std::to_string(t) + " run " + std::to_string(r) + "\n";
+        c.stdin_data = input;
+        c.timeout = std::chrono::seconds(10);
+        auto result = RealCommandRunner().Run(c);
+        if (!result.ok() || result->exit_code != 0 || result->out != input) ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 }  // namespace
