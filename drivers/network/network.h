@@ -117,7 +117,22 @@ struct Rendered {
 
 /// Renders `state`; InvalidArgument when it is inconsistent (bad subnet, an endpoint outside
 /// its network, a rule naming an unknown group, duplicate addresses, ...), naming the culprit.
+/// The dnsmasq configurations name their pid and lease files under kDefaultStateDir.
 Result<Rendered> Render(const DesiredState& state);
+/// The same with the dnsmasq pid and lease files under `state_dir` + "/dhcp".
+Result<Rendered> Render(const DesiredState& state, std::string_view state_dir);
+
+/// Where a host's network state lives unless NetworkOptions::state_dir says otherwise.
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/euca/network";
+
+/// Chain names (docs/networking.md, "Driver: chains"). Every chain euca owns starts "EUCA-";
+/// the builtin chains only jump to them (FORWARD -> EUCA-FORWARD in filter; PREROUTING,
+/// OUTPUT, POSTROUTING -> EUCA-PREROUTING, EUCA-OUTPUT, EUCA-POSTROUTING in nat).
+inline constexpr std::string_view kChainPrefix = "EUCA-";
+/// The filter chain holding the ingress rules of network `index` ("EUCA-NET-" + index).
+std::string NetworkChain(int index);
+/// The address instances reach the metadata service at.
+inline constexpr std::string_view kMetadataAddress = "169.254.169.254";
 
 class Network {
  public:
