@@ -168,7 +168,7 @@ Status LinuxNetwork::Discover() {
     (table == "filter" ? filter_chains_ : nat_chains_) = ParseChains(table, saved.out, &jumps_);
   }
   EUCA_ASSIGN_OR_RETURN(CommandResult fwd, Run({"sysctl", "-n", "net.ipv4.ip_forward"}, std::nullopt, false));
-  forwarding_ = StartsWith(fwd.out, "1");
+  forwarding_ = fwd.out == "1\n" || fwd.out == "1";
 
   Env& env = PosixEnv();
   owned_links_.clear();
