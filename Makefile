@@ -73,6 +73,7 @@ bench: deps
 	$(BUILD)/bench_bundle
 	$(BUILD)/bench_walrus
 	$(BUILD)/bench_clc
+	$(BUILD)/bench_network
 	$(MAKE) guest
 	cd $(BUILD) && ./bench_nc
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kFileMode = 0644;
 constexpr uint32_t kDirMode = 0755;
 constexpr std::string_view kBridgePrefix = "eucabr";
+constexpr size_t kParallelStarts = 8;  // dnsmasq processes started at once
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -239,18 +241,43 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
     }
     return Status::Ok();
   }
+  std::vector<std::string> start;
   for (const auto& [bridge, conf] : r.dhcp) {
     auto it = dhcp_.find(bridge);
     if (it != dhcp_.end() && it->second == conf) continue;
     if (it != dhcp_.end()) EUCA_RETURN_IF_ERROR(StopDnsmasq(bridge));
     EUCA_RETURN_IF_ERROR(env.CreateDirs(dir, kDirMode));
-    std::string path = JoinPath(dir, bridge + ".conf");
-    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(path, conf, kFileMode));
+    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(dir, bridge + ".conf"), conf, kFileMode));
     dhcp_.erase(bridge);
-    Result<CommandResult> started = Run({"dnsmasq", "--conf-file=" + path}, std::nullopt, true);
-    if (!started.ok()) return started.status().WithContext("start DHCP on '" + bridge + "'");
+    start.push_back(bridge);
+  }
+  if (start.empty()) return Status::Ok();
+  // Each dnsmasq returns once it serves (or failed); start several at a time, as a full
+  // reconcile may start hundreds.
+  std::vector<Status> results(start.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < start.size(); i = next++) {
+      Command cmd;
+      if (!options_.netns.empty()) cmd.argv = {"ip", "netns", "exec", options_.netns};
+      cmd.argv.push_back("dnsmasq");
+      cmd.argv.push_back("--conf-file=" + JoinPath(dir, start[i] + ".conf"));
+      cmd.timeout = std::chrono::minutes(1);
+      Result<CommandResult> done = runner_->Run(cmd);
+      results[i] = done.status();
+    }
+  };
+  size_t threads = std::min<size_t>(start.size(), kParallelStarts);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  for (size_t i = 0; i < start.size(); ++i) {
+    stats_.commands++;
+    stats_.changing_commands++;
+    if (!results[i].ok()) return results[i].WithContext("start DHCP on '" + start[i] + "'");
     ++stats_.dnsmasq_started;
-    dhcp_[bridge] = conf;
+    dhcp_[start[i]] = r.dhcp.at(start[i]);
   }
   return Status::Ok();
 }
@@ -427,7 +454,10 @@ Status LinuxNetwork::Apply(const DesiredState& state) {
     t = Clock::now();
     EUCA_RETURN_IF_ERROR(ApplyDhcp(r, /*stale_only=*/false));
     stats_.dhcp_ms = dhcp_ms + MsSince(t);
-    return Record(r);
+    t = Clock::now();
+    EUCA_RETURN_IF_ERROR(Record(r));
+    stats_.record_ms = MsSince(t);
+    return Status::Ok();
   }();
   if (!s.ok()) known_ = false;  // look at the host again next time
   return s;

@@ -36,7 +36,7 @@ struct ApplyStats {
   int nat_chains = 0;           ///< nat chains rewritten or deleted
   int dnsmasq_started = 0;
   int dnsmasq_stopped = 0;
-  double render_ms = 0, discover_ms = 0, links_ms = 0, rules_ms = 0, dhcp_ms = 0;
+  double render_ms = 0, discover_ms = 0, links_ms = 0, rules_ms = 0, dhcp_ms = 0, record_ms = 0;
 };
 
 class LinuxNetwork final : public Network {
