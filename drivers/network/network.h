@@ -60,8 +60,10 @@ struct Group {
   std::string id;          ///< "sg-" + hex, stable for the group's life
   std::string account_id;  ///< owner (rendered into comments only)
   std::string name;        ///< the group's name (comments only)
-  int index = 0;           ///< network number, 1..4095, unique in the state: names devices
-  std::string subnet;      ///< "10.1.0.16/28"; the host takes the first usable address (gateway)
+  int index = 0;           ///< network number, 1..4095, unique in the state: names devices;
+                           ///< 0 = no network (the group may still be a rule's source group)
+  std::string subnet;      ///< "10.1.0.16/28" (/8../29, no overlaps); the host takes the first
+                           ///< usable address (gateway); instances the others but the last
   int vlan = -1;           ///< MANAGED: 802.1Q tag 2..4094; MANAGED-NOVLAN: -1
   std::vector<IngressRule> ingress;
   bool operator==(const Group&) const = default;

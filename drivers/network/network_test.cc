@@ -222,6 +222,47 @@ TEST_F(LinuxNetworkTest, FailureForgetsWhatItKnew) {
   EXPECT_EQ(Programs()[0], "ip -o link");
 }
 
+TEST_F(LinuxNetworkTest, ManagedMakesVlanDevicesOnTheirBridges) {
+  DesiredState s = Sample();
+  s.mode = Mode::kManaged;
+  s.private_interface = "eth1";
+  s.groups[0].vlan = 10;
+  s.groups[1].vlan = 11;
+  ASSERT_TRUE(net_->Apply(s).ok());
+  std::vector<Command> cmds = runner_.commands();
+  ASSERT_GE(cmds.size(), 6u);
+  EXPECT_EQ(*cmds[5].stdin_data,
+            "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
+            "link add eucabr2 type bridge\naddress add 10.1.0.17/28 dev eucabr2\nlink set eucabr2 up\n"
+            "link add link eth1 name eth1.10 type vlan id 10\nlink set eth1.10 master eucabr1 up\n"
+            "link add link eth1 name eth1.11 type vlan id 11\nlink set eth1.11 master eucabr2 up\n"
+            "address add 203.0.113.5/32 dev eth0\n");
+  // Group b goes: its bridge and its VLAN device go.
+  running_ = {"eucabr1", "eucabr2"};
+  runner_.Clear();
+  s.groups.pop_back();
+  s.endpoints.pop_back();
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_FALSE(cmds.empty());
+  EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\nlink delete eth1.11\n");
+  // TearDown removes the VLAN device it made (known from the links file), not others.
+  CommandResult links;
+  links.out = "1: lo: <LOOPBACK,UP> mtu 65536\n3: eth1: <UP> mtu 1500\n4: eth1.10@eth1: <UP> mtu 1500 master eucabr1\n"
+              "5: eth1.99@eth1: <UP> mtu 1500\n6: eucabr1: <UP> mtu 1500\n";
+  runner_.SetResult("ip", links);
+  runner_.Clear();
+  ASSERT_TRUE(net_->TearDown().ok());
+  bool saw = false;
+  for (const Command& c : runner_.commands()) {
+    if (c.argv.size() > 5 && c.argv[5] == "-batch") {
+      saw = true;
+      EXPECT_EQ(*c.stdin_data, "link delete eucabr1\nlink delete eth1.10\n");
+    }
+  }
+  EXPECT_TRUE(saw) << runner_.Transcript();
+}
+
 TEST_F(LinuxNetworkTest, InvalidStateRunsNothing) {
   DesiredState s = Sample();
   s.endpoints[0].private_ip = "10.9.9.9";
