@@ -112,7 +112,7 @@ LinuxNetwork::LinuxNetwork(NetworkOptions options)
     : options_(std::move(options)), runner_(options_.runner ? options_.runner : &RealCommandRunner()) {}
 
 ApplyStats LinuxNetwork::last_stats() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard<std::mutex> lock(mu_);
   return stats_;
 }
 

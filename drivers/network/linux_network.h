@@ -69,7 +69,7 @@ class LinuxNetwork final : public Network {
   Status StopDnsmasq(const std::string& bridge);
   Status Record(const Rendered& r);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   const NetworkOptions options_;
   CommandRunner* runner_;
   std::function<bool(const std::string&)> probe_;

@@ -385,5 +385,30 @@ TEST_F(LinuxNetworkKernelTest, FailedRuleApplyKeepsTheOldRules) {
   ExpectBlocked(From("b1"), "10.1.0.2", 22);
 }
 
+TEST_F(LinuxNetworkKernelTest, StaticModeServesTheMacMapOnTheConfiguredBridge) {
+  // STATIC: the bridge exists already (the administrator's); euca only adds DHCP.
+  InNs(host_, "ip link add br-lan type bridge && ip addr add 192.168.50.1/24 dev br-lan && ip link set br-lan up");
+  MakeInstance("s1", "d0:0d:00:00:00:51");
+  DesiredState s;
+  s.mode = Mode::kStatic;
+  s.bridge = "br-lan";
+  s.subnet = "192.168.50.0/24";
+  s.gateway = "192.168.50.1";
+  s.endpoints = {{"i-s1", "", {}, "d0:0d:00:00:00:51", "192.168.50.77", ""}};
+  state_ = s;
+  ASSERT_TRUE(Apply().ok());
+  Attach("s1", "br-lan", "", "", /*configure=*/false);
+  std::string dhcp = Sh("ip netns exec " + From("s1") + " busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s " +
+                        (dir_ / "udhcpc.sh").string() + " 2>&1")
+                         .out;
+  EXPECT_NE(dhcp.find("lease of 192.168.50.77 obtained from 192.168.50.1"), std::string::npos) << dhcp;
+  // No bridge of euca's, no filtering.
+  EXPECT_EQ(OutNs(host_, "ip -o link show type bridge").find("eucabr"), std::string::npos);
+  EXPECT_EQ(Saved().find("-A EUCA-FORWARD"), std::string::npos);
+  ASSERT_TRUE(net_->TearDown().ok());
+  // TearDown leaves the administrator's bridge alone.
+  EXPECT_NE(OutNs(host_, "ip -o link show br-lan"), "");
+}
+
 }  // namespace
 }  // namespace euca::network
