@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -58,22 +59,33 @@ std::map<std::string, std::string> ParseChains(const std::string& table, const s
                                                std::map<std::string, int>* jumps) {
   std::map<std::string, std::string> chains;
   bool in_table = false;
-  for (const std::string& line : Lines(text)) {
+  std::string_view rest(text);
+  std::string* last = nullptr;  // rules of one chain come together: skip the map lookup
+  std::string_view last_name;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (line.empty()) continue;
     if (line[0] == '*') {
       in_table = line.substr(1) == table;
       continue;
     }
     if (!in_table || line[0] == '#') continue;
     if (line[0] == ':') {
-      std::string name = line.substr(1, line.find(' ') - 1);
-      if (StartsWith(name, kChainPrefix)) chains[name];
+      std::string_view name = line.substr(1, line.find(' ') - 1);
+      if (StartsWith(name, kChainPrefix)) chains[std::string(name)];
       continue;
     }
     if (!StartsWith(line, "-A ")) continue;
-    size_t end = line.find(' ', 3);
-    std::string chain = line.substr(3, end - 3);
+    std::string_view chain = line.substr(3, line.find(' ', 3) - 3);
     if (StartsWith(chain, kChainPrefix)) {
-      chains[chain] += line + "\n";
+      if (last == nullptr || chain != last_name) {
+        last = &chains[std::string(chain)];
+        last_name = chain;
+      }
+      last->append(line);
+      last->push_back('\n');
     } else if (jumps != nullptr) {
       for (const auto& [builtin, target] : Jumps(table)) {
         if (line == "-A " + builtin + " -j " + target) ++(*jumps)[table + " " + builtin + " " + target];
@@ -81,6 +93,18 @@ std::map<std::string, std::string> ParseChains(const std::string& table, const s
     }
   }
   return chains;
+}
+
+// Writes `data` to `path` through a temporary file and a rename: atomic, not durable (no
+// fsync). For the record of the rule sets, which the driver never reads back.
+Status WriteRecord(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.flush()) return Internal("write '" + tmp + "' failed");
+  }
+  return PosixEnv().Rename(tmp, path);
 }
 
 std::string DhcpDir(const std::string& state_dir) { return JoinPath(state_dir, "dhcp"); }
@@ -128,8 +152,11 @@ Result<CommandResult> LinuxNetwork::Run(std::vector<std::string> argv, std::opti
   cmd.argv.insert(cmd.argv.end(), argv.begin(), argv.end());
   cmd.stdin_data = std::move(input);
   cmd.timeout = std::chrono::minutes(2);
-  ++stats_.commands;
-  if (changes) ++stats_.changing_commands;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++stats_.commands;
+    if (changes) ++stats_.changing_commands;
+  }
   return runner_->Run(cmd);
 }
 
@@ -273,8 +300,11 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
   worker();
   for (std::thread& t : pool) t.join();
   for (size_t i = 0; i < start.size(); ++i) {
-    stats_.commands++;
-    stats_.changing_commands++;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      stats_.commands++;
+      stats_.changing_commands++;
+    }
     if (!results[i].ok()) return results[i].WithContext("start DHCP on '" + start[i] + "'");
     ++stats_.dnsmasq_started;
     dhcp_[start[i]] = r.dhcp.at(start[i]);
@@ -419,11 +449,11 @@ Status LinuxNetwork::Record(const Rendered& r) {
     recorded_.links = r.links;
   }
   if (recorded_.filter != r.filter) {
-    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(options_.state_dir, "filter.rules"), r.filter, kFileMode));
+    EUCA_RETURN_IF_ERROR(WriteRecord(JoinPath(options_.state_dir, "filter.rules"), r.filter));
     recorded_.filter = r.filter;
   }
   if (recorded_.nat != r.nat) {
-    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(options_.state_dir, "nat.rules"), r.nat, kFileMode));
+    EUCA_RETURN_IF_ERROR(WriteRecord(JoinPath(options_.state_dir, "nat.rules"), r.nat));
     recorded_.nat = r.nat;
   }
   return Status::Ok();
@@ -444,6 +474,8 @@ Status LinuxNetwork::Apply(const DesiredState& state) {
     t = Clock::now();
     EUCA_RETURN_IF_ERROR(ApplyDhcp(r, /*stale_only=*/true));
     double dhcp_ms = MsSince(t);
+    // One command at a time here: commands that read stdin must not run concurrently, as a
+    // child forked meanwhile may inherit the other's stdin pipe and keep it from its EOF.
     t = Clock::now();
     EUCA_RETURN_IF_ERROR(ApplyLinks(r));
     if (IsManaged(state.mode)) EUCA_RETURN_IF_ERROR(EnsureForwarding());

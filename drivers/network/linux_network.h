@@ -73,6 +73,7 @@ class LinuxNetwork final : public Network {
   const NetworkOptions options_;
   CommandRunner* runner_;
   std::function<bool(const std::string&)> probe_;
+  std::mutex stats_mu_;  // guards the command counts of stats_ (dnsmasq processes start at once)
   ApplyStats stats_;
 
   // What the host holds, as far as the driver knows (valid when known_).

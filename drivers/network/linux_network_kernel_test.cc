@@ -370,19 +370,26 @@ TEST_F(LinuxNetworkKernelTest, RemovedNetworkAndTearDownLeaveNothing) {
 
 TEST_F(LinuxNetworkKernelTest, FailedRuleApplyKeepsTheOldRules) {
   ASSERT_NO_FATAL_FAILURE(StartTwoGroups());
+  // A rule of the host's own holds group B's chain, so the kernel refuses to delete it.
+  InNs(host_, "iptables -A INPUT -j EUCA-NET-2");
   std::string before = Saved();
-  // A public interface that does not exist: the links step fails, nothing else changes.
-  DesiredState bad = state_;
-  bad.public_interface = "nosuch0";
-  bad.endpoints[2].public_ip = "203.0.113.7";
-  bad.groups[1].ingress.push_back({"tcp", 22, 22, "0.0.0.0/0", ""});
-  Status s = net_->Apply(bad);
+  DesiredState next = state_;
+  next.groups.pop_back();
+  next.endpoints.pop_back();
+  next.groups[0].ingress.push_back({"tcp", 22, 22, "0.0.0.0/0", ""});
+  Status s = net_->Apply(next);
   EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("iptables-restore"), std::string::npos) << s.ToString();
+  // Neither table changed: not group A's new rule, not the nat rules.
   EXPECT_EQ(Saved(), before);
-  // The next Apply looks at the host again and converges.
-  ASSERT_TRUE(Apply().ok());
-  ExpectReach(From("a2"), "10.1.0.2", 22, "a1 10.1.0.3");
-  ExpectBlocked(From("b1"), "10.1.0.2", 22);
+  ExpectBlocked(outside_, "203.0.113.5", 22);  // the new rule would open it
+  // The hold released, the next Apply looks at the host again and converges.
+  InNs(host_, "iptables -D INPUT -j EUCA-NET-2");
+  ASSERT_TRUE(net_->Apply(next).ok());
+  std::string after = Saved();
+  EXPECT_NE(after.find("-A EUCA-NET-1 -p tcp -m tcp --dport 22 -j ACCEPT"), std::string::npos) << after;
+  EXPECT_EQ(after.find("EUCA-NET-2"), std::string::npos) << after;
+  ExpectReach(outside_, "203.0.113.5", 22, "a1 198.51.100.2");
 }
 
 TEST_F(LinuxNetworkKernelTest, StaticModeServesTheMacMapOnTheConfiguredBridge) {

@@ -6,6 +6,7 @@
 // chain by chain, and apply nothing when they agree.
 
 #include <algorithm>
+#include <initializer_list>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -125,6 +126,8 @@ struct Checked {
   std::map<std::string, const Group*> groups;   // by id
   std::map<std::string, const Net*> net_of;     // group id -> network
   std::vector<const Endpoint*> endpoints;       // by instance id
+  std::map<std::string, std::vector<const Endpoint*>> members;  // group id -> its instances (any of their groups)
+  std::map<std::string, std::vector<const Endpoint*>> on_net;   // group id -> instances in its network
   std::string public_interface;
   std::string metadata_target;                  // "ip:port" canonical, "" = none
 };
@@ -313,10 +316,22 @@ Result<Checked> Check(const DesiredState& s) {
       }
     }
   }
+  for (const Endpoint* e : out.endpoints) {
+    out.on_net[e->group_id].push_back(e);
+    std::set<std::string> seen;
+    if (!e->group_id.empty() && seen.insert(e->group_id).second) out.members[e->group_id].push_back(e);
+    for (const std::string& g : e->groups) {
+      if (seen.insert(g).second) out.members[g].push_back(e);
+    }
+  }
   return out;
 }
 
 // ---- Rules ----
+
+void Cat(std::string& out, std::initializer_list<std::string_view> parts) {
+  for (std::string_view p : parts) out.append(p);
+}
 
 std::string Source(const std::string& cidr) { return cidr == "0.0.0.0/0" ? "" : "-s " + cidr + " "; }
 
@@ -359,26 +374,26 @@ std::string RenderFilter(const DesiredState& s, const Checked& c) {
   }
   for (const Net& n : c.nets) {
     const Group& g = *n.group;
-    out += "# " + n.chain + ": " + g.id + " (" + g.account_id + "/" + g.name + ") " + n.subnet.ToString() + " on " +
-           n.bridge + "\n";
-    out += "-A " + n.chain + " -s " + n.subnet.ToString() + " -j ACCEPT\n";
+    const std::string subnet = n.subnet.ToString();
+    Cat(out, {"# ", n.chain, ": ", g.id, " (", g.account_id, "/", g.name, ") ", subnet, " on ", n.bridge, "\n"});
+    Cat(out, {"-A ", n.chain, " -s ", subnet, " -j ACCEPT\n"});
     for (const IngressRule& r : g.ingress) {
       out += RuleComment(r);
       std::string match = RuleMatch(r);
       if (!r.cidr.empty()) {
         Cidr cidr;
         ParseCidr(r.cidr, false, &cidr);
-        out += "-A " + n.chain + " " + Source(cidr.ToString()) + match + "-j ACCEPT\n";
+        Cat(out, {"-A ", n.chain, " ", Source(cidr.ToString()), match, "-j ACCEPT\n"});
         continue;
       }
-      for (const Endpoint* e : c.endpoints) {
-        bool member = e->group_id == r.source_group ||
-                      std::find(e->groups.begin(), e->groups.end(), r.source_group) != e->groups.end();
-        if (!member || e->private_ip.empty()) continue;
-        out += "-A " + n.chain + " -s " + e->private_ip + "/32 " + match + "-j ACCEPT\n";
+      auto members = c.members.find(r.source_group);
+      if (members == c.members.end()) continue;
+      for (const Endpoint* e : members->second) {
+        if (e->private_ip.empty()) continue;
+        Cat(out, {"-A ", n.chain, " -s ", e->private_ip, "/32 ", match, "-j ACCEPT\n"});
       }
     }
-    out += "-A " + n.chain + " -j DROP\n";
+    Cat(out, {"-A ", n.chain, " -j DROP\n"});
   }
   out += "COMMIT\n";
   return out;
@@ -489,13 +504,10 @@ Result<Rendered> Render(const DesiredState& state, std::string_view state_dir) {
   r.nat = RenderNat(state, c);
   if (IsManaged(state.mode)) {
     for (const Net& n : c.nets) {
-      std::vector<const Endpoint*> hosts;
-      for (const Endpoint* e : c.endpoints) {
-        if (e->group_id == n.group->id) hosts.push_back(e);
-      }
-      if (hosts.empty()) continue;  // nobody to serve: no dnsmasq
+      auto hosts = c.on_net.find(n.group->id);
+      if (hosts == c.on_net.end()) continue;  // nobody to serve: no dnsmasq
       std::string title = n.group->id + " (" + n.group->account_id + "/" + n.group->name + ") " + n.subnet.ToString();
-      r.dhcp[n.bridge] = DhcpConf(n.bridge, title, n.subnet, IpString(n.gateway), state, hosts, state_dir);
+      r.dhcp[n.bridge] = DhcpConf(n.bridge, title, n.subnet, IpString(n.gateway), state, hosts->second, state_dir);
     }
   } else if (state.mode == Mode::kStatic && !c.endpoints.empty()) {
     Cidr net;
