@@ -95,6 +95,33 @@ std::map<std::string, std::string> ParseChains(const std::string& table, const s
   return chains;
 }
 
+// If `now` is `before` with lines added (and none removed or moved), appends to `out` one
+// "-I <chain> <position> <rule>" per added line, positions counted in `now`, and returns
+// true. Lines are "-A <chain> <rule>\n".
+bool InsertsOnly(const std::string& before, const std::string& now, std::string* out) {
+  std::string_view b(before), n(now);
+  std::string add;
+  size_t position = 0;
+  while (!n.empty()) {
+    std::string_view line = n.substr(0, n.find('\n') + 1);
+    n.remove_prefix(line.size());
+    ++position;
+    if (!b.empty() && b.substr(0, line.size()) == line) {
+      b.remove_prefix(line.size());
+      continue;
+    }
+    size_t space = line.find(' ', 3);  // after "-A <chain>"
+    if (line.size() < 4 || space == std::string_view::npos) return false;
+    add += "-I ";
+    add.append(line.substr(3, space - 3));
+    add += " " + std::to_string(position);
+    add.append(line.substr(space));
+  }
+  if (!b.empty()) return false;
+  *out += add;
+  return true;
+}
+
 // Writes `data` to `path` through a temporary file and a rename: atomic, not durable (no
 // fsync). For the record of the rule sets, which the driver never reads back.
 Status WriteRecord(const std::string& path, const std::string& data) {
@@ -406,14 +433,17 @@ Status LinuxNetwork::ApplyRules(const Rendered& r) {
   for (const std::string table : {"filter", "nat"}) {
     auto& current = table == "filter" ? filter_chains_ : nat_chains_;
     std::map<std::string, std::string> desired = ParseChains(table, table == "filter" ? r.filter : r.nat, nullptr);
-    std::string declare, rules, jumps, remove;
+    std::string declare, rules, inserts, jumps, remove;
     int changed = 0;
     for (const auto& [chain, lines] : desired) {
       auto it = current.find(chain);
       if (it != current.end() && it->second == lines) continue;
+      ++changed;
+      // Rules only added (an authorization): insert them where they go; much cheaper for the
+      // nf_tables backend than flushing the chain, which needs the whole table's rules.
+      if (it != current.end() && InsertsOnly(it->second, lines, &inserts)) continue;
       declare += ":" + chain + " - [0:0]\n";  // creates the chain, or (with --noflush) flushes it
       rules += lines;
-      ++changed;
     }
     for (const auto& [chain, lines] : current) {
       if (desired.count(chain)) continue;
@@ -427,8 +457,8 @@ Status LinuxNetwork::ApplyRules(const Rendered& r) {
       for (int i = 1; i < count; ++i) jumps += "-D " + builtin + " -j " + target + "\n";
     }
     (table == "filter" ? stats_.filter_chains : stats_.nat_chains) = changed;
-    if (declare.empty() && jumps.empty()) continue;
-    input += "*" + table + "\n" + declare + rules + jumps + remove + "COMMIT\n";
+    if (declare.empty() && inserts.empty() && jumps.empty()) continue;
+    input += "*" + table + "\n" + declare + rules + inserts + jumps + remove + "COMMIT\n";
     wanted[table] = std::move(desired);
   }
   if (input.empty()) return Status::Ok();

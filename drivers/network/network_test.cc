@@ -175,9 +175,32 @@ TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
   ASSERT_TRUE(net_->Apply(s).ok());
   std::vector<Command> cmds = runner_.commands();
   ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
+  // An added rule is inserted before the DROP.
+  EXPECT_EQ(*cmds[0].stdin_data, "*filter\n-I EUCA-NET-2 2 -s 10.0.0.0/8 -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(net_->last_stats().filter_chains, 1);
+
+  // A removed rule: the chain is rewritten whole.
+  runner_.Clear();
+  s.groups[0].ingress.clear();
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
   EXPECT_EQ(*cmds[0].stdin_data,
-            "*filter\n:EUCA-NET-2 - [0:0]\n-A EUCA-NET-2 -s 10.1.0.16/28 -j ACCEPT\n"
-            "-A EUCA-NET-2 -s 10.0.0.0/8 -p udp -m udp --dport 53 -j ACCEPT\n-A EUCA-NET-2 -j DROP\nCOMMIT\n");
+            "*filter\n:EUCA-NET-1 - [0:0]\n-A EUCA-NET-1 -s 10.1.0.0/28 -j ACCEPT\n-A EUCA-NET-1 -j DROP\nCOMMIT\n");
+
+  // Two rules added at once, in two places of the chain.
+  runner_.Clear();
+  s.groups[0].ingress = {{"tcp", 80, 80, "0.0.0.0/0", ""}};
+  ASSERT_TRUE(net_->Apply(s).ok());
+  runner_.Clear();
+  s.groups[0].ingress = {{"tcp", 79, 79, "0.0.0.0/0", ""}, {"tcp", 80, 80, "0.0.0.0/0", ""},
+                         {"tcp", 81, 81, "0.0.0.0/0", ""}};
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
+  EXPECT_EQ(*cmds[0].stdin_data,
+            "*filter\n-I EUCA-NET-1 2 -p tcp -m tcp --dport 79 -j ACCEPT\n"
+            "-I EUCA-NET-1 4 -p tcp -m tcp --dport 81 -j ACCEPT\nCOMMIT\n");
 }
 
 TEST_F(LinuxNetworkTest, RemovedGroupAndAddress) {
