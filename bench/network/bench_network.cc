@@ -123,11 +123,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     int v = std::atoi(argv[i + 1]);
-    if (flag == "--groups") groups = v;
-    else if (flag == "--rules") rules = v;
-    else if (flag == "--dhcp-groups") dhcp_groups = v;
-    else if (flag == "--changes") changes = v;
-    else if (flag == "--peer-rules") peer_rules = v;
+    if (flag == "--groups")
+      groups = v;
+    else if (flag == "--rules")
+      rules = v;
+    else if (flag == "--dhcp-groups")
+      dhcp_groups = v;
+    else if (flag == "--changes")
+      changes = v;
+    else if (flag == "--peer-rules")
+      peer_rules = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -253,8 +258,10 @@ int main(int argc, char** argv) {
     std::vector<double> peer_change;
     for (int i = 0; i < std::min(changes, 20); ++i) {
       Command cmd;
-      cmd.argv = {"ip", "netns", "exec", peer_ns, "iptables", "-A", "EUCA-NET-1", "-s", "198.51.100.1/32", "-p",
-                  "tcp", "-m", "tcp", "--dport", std::to_string(6000 + i), "-j", "ACCEPT"};
+      cmd.argv = {"ip",  "netns",      "exec", peer_ns,           "iptables",
+                  "-A",  "EUCA-NET-1", "-s",   "198.51.100.1/32", "-p",
+                  "tcp", "-m",         "tcp",  "--dport",         std::to_string(6000 + i),
+                  "-j",  "ACCEPT"};
       t = Clock::now();
       if (RealCommandRunner().Run(cmd).ok()) peer_change.push_back(MsSince(t));
     }
@@ -266,8 +273,8 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "%.1fx", ours > 0 ? peer / ours : 0.0);
       return std::string(buf);
     };
-    std::printf("## bench/network: %d groups x %d rules (%zu rule lines, %zu bridges, %zu dnsmasq)\n\n", groups,
-                rules, rule_lines, state.groups.size(), rendered.dhcp.size());
+    std::printf("## bench/network: %d groups x %d rules (%zu rule lines, %zu bridges, %zu dnsmasq)\n\n", groups, rules,
+                rule_lines, state.groups.size(), rendered.dhcp.size());
     std::printf("| step | euca (linux driver) | naive peer (one `iptables` per rule) | peer / euca |\n");
     std::printf("|---|---|---|---|\n");
     std::printf("| full reconcile, first apply (render + apply) | %s | %s%s | %s |\n", Fmt(first).c_str(),

@@ -47,9 +47,8 @@ std::vector<std::string> Words(const std::string& line) {
 // The builtin chain -> euca chain jumps of each table.
 const std::vector<std::pair<std::string, std::string>>& Jumps(const std::string& table) {
   static const std::vector<std::pair<std::string, std::string>> filter = {{"FORWARD", "EUCA-FORWARD"}};
-  static const std::vector<std::pair<std::string, std::string>> nat = {{"PREROUTING", "EUCA-PREROUTING"},
-                                                                       {"OUTPUT", "EUCA-OUTPUT"},
-                                                                       {"POSTROUTING", "EUCA-POSTROUTING"}};
+  static const std::vector<std::pair<std::string, std::string>> nat = {
+      {"PREROUTING", "EUCA-PREROUTING"}, {"OUTPUT", "EUCA-OUTPUT"}, {"POSTROUTING", "EUCA-POSTROUTING"}};
   return table == "filter" ? filter : nat;
 }
 
@@ -172,8 +171,7 @@ void LinuxNetwork::SetDnsmasqProbeForTest(std::function<bool(const std::string&)
   probe_ = std::move(probe);
 }
 
-Result<CommandResult> LinuxNetwork::Run(std::vector<std::string> argv, std::optional<std::string> input,
-                                        bool changes) {
+Result<CommandResult> LinuxNetwork::Run(std::vector<std::string> argv, std::optional<std::string> input, bool changes) {
   Command cmd;
   if (!options_.netns.empty()) cmd.argv = {"ip", "netns", "exec", options_.netns};
   cmd.argv.insert(cmd.argv.end(), argv.begin(), argv.end());
@@ -340,9 +338,9 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
 }
 
 Status LinuxNetwork::ApplyLinks(const Rendered& r) {
-  std::map<std::string, std::string> bridges;                    // name -> gateway cidr
-  std::map<std::string, std::string> vlans;                      // device -> bridge
-  std::set<std::pair<std::string, std::string>> addresses;       // (cidr, dev)
+  std::map<std::string, std::string> bridges;               // name -> gateway cidr
+  std::map<std::string, std::string> vlans;                 // device -> bridge
+  std::set<std::pair<std::string, std::string>> addresses;  // (cidr, dev)
   for (const std::string& line : Lines(r.links)) {
     std::vector<std::string> w = Words(line);
     if (w.size() == 3 && w[0] == "bridge") bridges[w[1]] = w[2];

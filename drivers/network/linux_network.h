@@ -30,10 +30,10 @@ namespace euca::network {
 
 /// What the last Apply did (for tests and bench/network).
 struct ApplyStats {
-  int commands = 0;             ///< commands run (queries included)
-  int changing_commands = 0;    ///< commands that changed the host
-  int filter_chains = 0;        ///< filter chains rewritten or deleted
-  int nat_chains = 0;           ///< nat chains rewritten or deleted
+  int commands = 0;           ///< commands run (queries included)
+  int changing_commands = 0;  ///< commands that changed the host
+  int filter_chains = 0;      ///< filter chains rewritten or deleted
+  int nat_chains = 0;         ///< nat chains rewritten or deleted
   int dnsmasq_started = 0;
   int dnsmasq_stopped = 0;
   double render_ms = 0, discover_ms = 0, links_ms = 0, rules_ms = 0, dhcp_ms = 0, record_ms = 0;
@@ -78,14 +78,14 @@ class LinuxNetwork final : public Network {
 
   // What the host holds, as far as the driver knows (valid when known_).
   bool known_ = false;
-  std::map<std::string, Link> links_;                  // every link by name
-  std::set<std::string> owned_links_;                  // lines of the last applied links text
-  std::map<std::string, std::string> filter_chains_;   // EUCA-* chain -> its "-A" lines
+  std::map<std::string, Link> links_;                 // every link by name
+  std::set<std::string> owned_links_;                 // lines of the last applied links text
+  std::map<std::string, std::string> filter_chains_;  // EUCA-* chain -> its "-A" lines
   std::map<std::string, std::string> nat_chains_;
-  std::map<std::string, int> jumps_;                   // "filter FORWARD EUCA-FORWARD" -> count
+  std::map<std::string, int> jumps_;  // "filter FORWARD EUCA-FORWARD" -> count
   bool forwarding_ = false;
-  std::map<std::string, std::string> dhcp_;            // bridge -> configuration dnsmasq runs with
-  Rendered recorded_;                                  // what Record last wrote
+  std::map<std::string, std::string> dhcp_;  // bridge -> configuration dnsmasq runs with
+  Rendered recorded_;                        // what Record last wrote
 };
 
 }  // namespace euca::network

@@ -10,10 +10,9 @@
 //      | veth             | veth           | veth
 //   a1 10.1.0.2       a2 10.1.0.3      b1 10.1.0.18        (listeners :22, :23, :7000)
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -98,7 +97,8 @@ class LinuxNetworkKernelTest : public ::testing::Test {
          "ip addr add 198.51.100.2/24 dev eth0 && ip link set eth0 up && "
          "ip route add 203.0.113.0/24 via 198.51.100.1 && ip route add 10.1.0.0/16 via 198.51.100.1");
     // A rule of the host's own, which euca must leave alone.
-    InNs(host_, "iptables -A FORWARD -s 192.0.2.99/32 -j ACCEPT && iptables -t nat -A POSTROUTING -s 192.0.2.99/32 -j RETURN");
+    InNs(host_,
+         "iptables -A FORWARD -s 192.0.2.99/32 -j ACCEPT && iptables -t nat -A POSTROUTING -s 192.0.2.99/32 -j RETURN");
     StartServer(outside_, "outside", 9000);
     StartServer(outside_, "metadata", 8080);
 
@@ -152,8 +152,8 @@ class LinuxNetworkKernelTest : public ::testing::Test {
     for (int port : {22, 23, 7000}) StartServer(ns, name, port);
   }
   // After Apply: the host end joins the instance's bridge; the instance takes its address.
-  void Attach(const std::string& name, const std::string& bridge, const std::string& cidr,
-              const std::string& gateway, bool configure = true) {
+  void Attach(const std::string& name, const std::string& bridge, const std::string& cidr, const std::string& gateway,
+              bool configure = true) {
     InNs(host_, "ip link set vh" + name + " master " + bridge + " up");
     if (configure) {
       InNs(prefix_ + name, "ip addr add " + cidr + " dev eth0 && ip route add default via " + gateway);
@@ -174,8 +174,8 @@ class LinuxNetworkKernelTest : public ::testing::Test {
 
   // "name peer" from the listener at ip:port, "" when the connection failed.
   std::string Connect(const std::string& ns, const std::string& ip, int port, double timeout) {
-    CommandResult r = Sh("ip netns exec " + ns + " /usr/bin/python3 " + (dir_ / "client.py").string() + " " + ip +
-                         " " + std::to_string(port) + " " + std::to_string(timeout));
+    CommandResult r = Sh("ip netns exec " + ns + " /usr/bin/python3 " + (dir_ / "client.py").string() + " " + ip + " " +
+                         std::to_string(port) + " " + std::to_string(timeout));
     if (r.exit_code != 0) return "";
     std::string out = r.out;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
@@ -284,8 +284,8 @@ TEST_F(LinuxNetworkKernelTest, IsolationMatrix) {
   }
   ExpectReach(From("b1"), "10.1.0.2", 22, "a1 10.1.0.18");
   ExpectReach(From("b1"), "10.1.0.3", 22, "a2 10.1.0.18");
-  ExpectBlocked(From("b1"), "10.1.0.2", 23);    // another port
-  ExpectBlocked(From("a1"), "10.1.0.18", 22);   // the reverse direction
+  ExpectBlocked(From("b1"), "10.1.0.2", 23);   // another port
+  ExpectBlocked(From("a1"), "10.1.0.18", 22);  // the reverse direction
   // Revoked: closed again.
   state_.groups[0].ingress.pop_back();
   ASSERT_TRUE(Apply().ok());
@@ -332,7 +332,7 @@ TEST_F(LinuxNetworkKernelTest, ApplyingTwiceChangesNothing) {
   ASSERT_TRUE(fresh.Apply(state_).ok());
   ApplyStats stats = fresh.last_stats();
   EXPECT_EQ(stats.changing_commands, 0) << "filter chains " << stats.filter_chains << ", nat chains "
-                                         << stats.nat_chains << ", dnsmasq started " << stats.dnsmasq_started;
+                                        << stats.nat_chains << ", dnsmasq started " << stats.dnsmasq_started;
   EXPECT_EQ(Saved(), rules);
   EXPECT_EQ(OutNs(host_, "ip -o link show; ip -o addr show"), links);
   EXPECT_EQ(OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr1.pid").string()), pid);

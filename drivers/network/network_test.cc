@@ -139,11 +139,12 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
     EXPECT_EQ(std::vector<std::string>(c.argv.begin(), c.argv.begin() + 4),
               (std::vector<std::string>{"ip", "netns", "exec", "testns"}));
   }
-  EXPECT_EQ(Programs(), (std::vector<std::string>{"ip -o link", "ip -o -4", "iptables-save -t filter",
-                                                  "iptables-save -t nat", "sysctl -n net.ipv4.ip_forward",
-                                                  "ip -batch -", "sysctl -q -w", "iptables-restore --noflush",
-                                                  "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr1.conf",
-                                                  "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr2.conf"}));
+  EXPECT_EQ(Programs(),
+            (std::vector<std::string>{"ip -o link", "ip -o -4", "iptables-save -t filter", "iptables-save -t nat",
+                                      "sysctl -n net.ipv4.ip_forward", "ip -batch -", "sysctl -q -w",
+                                      "iptables-restore --noflush",
+                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr1.conf",
+                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr2.conf"}));
   // The links batch.
   EXPECT_EQ(*cmds[5].stdin_data,
             "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
@@ -151,7 +152,8 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
             "address add 203.0.113.5/32 dev eth0\n");
   // The rules: every euca chain and one jump from each builtin chain.
   const std::string& rules = *cmds[7].stdin_data;
-  EXPECT_NE(rules.find("*filter\n:EUCA-FORWARD - [0:0]\n:EUCA-NET-1 - [0:0]\n:EUCA-NET-2 - [0:0]\n"), std::string::npos);
+  EXPECT_NE(rules.find("*filter\n:EUCA-FORWARD - [0:0]\n:EUCA-NET-1 - [0:0]\n:EUCA-NET-2 - [0:0]\n"),
+            std::string::npos);
   EXPECT_NE(rules.find("-I FORWARD 1 -j EUCA-FORWARD\n"), std::string::npos);
   EXPECT_NE(rules.find("-I PREROUTING 1 -j EUCA-PREROUTING\n"), std::string::npos);
   EXPECT_NE(rules.find("-I OUTPUT 1 -j EUCA-OUTPUT\n"), std::string::npos);
@@ -193,8 +195,8 @@ TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
   s.groups[0].ingress = {{"tcp", 80, 80, "0.0.0.0/0", ""}};
   ASSERT_TRUE(net_->Apply(s).ok());
   runner_.Clear();
-  s.groups[0].ingress = {{"tcp", 79, 79, "0.0.0.0/0", ""}, {"tcp", 80, 80, "0.0.0.0/0", ""},
-                         {"tcp", 81, 81, "0.0.0.0/0", ""}};
+  s.groups[0].ingress = {
+      {"tcp", 79, 79, "0.0.0.0/0", ""}, {"tcp", 80, 80, "0.0.0.0/0", ""}, {"tcp", 81, 81, "0.0.0.0/0", ""}};
   ASSERT_TRUE(net_->Apply(s).ok());
   cmds = runner_.commands();
   ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
@@ -271,8 +273,9 @@ TEST_F(LinuxNetworkTest, ManagedMakesVlanDevicesOnTheirBridges) {
   EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\nlink delete eth1.11\n");
   // TearDown removes the VLAN device it made (known from the links file), not others.
   CommandResult links;
-  links.out = "1: lo: <LOOPBACK,UP> mtu 65536\n3: eth1: <UP> mtu 1500\n4: eth1.10@eth1: <UP> mtu 1500 master eucabr1\n"
-              "5: eth1.99@eth1: <UP> mtu 1500\n6: eucabr1: <UP> mtu 1500\n";
+  links.out =
+      "1: lo: <LOOPBACK,UP> mtu 65536\n3: eth1: <UP> mtu 1500\n4: eth1.10@eth1: <UP> mtu 1500 master eucabr1\n"
+      "5: eth1.99@eth1: <UP> mtu 1500\n6: eucabr1: <UP> mtu 1500\n";
   runner_.SetResult("ip", links);
   runner_.Clear();
   ASSERT_TRUE(net_->TearDown().ok());

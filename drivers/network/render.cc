@@ -6,8 +6,8 @@
 // chain by chain, and apply nothing when they agree.
 
 #include <algorithm>
-#include <initializer_list>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <string>
@@ -122,14 +122,14 @@ struct Net {
 };
 
 struct Checked {
-  std::vector<Net> nets;                        // by index
-  std::map<std::string, const Group*> groups;   // by id
-  std::map<std::string, const Net*> net_of;     // group id -> network
-  std::vector<const Endpoint*> endpoints;       // by instance id
+  std::vector<Net> nets;                                        // by index
+  std::map<std::string, const Group*> groups;                   // by id
+  std::map<std::string, const Net*> net_of;                     // group id -> network
+  std::vector<const Endpoint*> endpoints;                       // by instance id
   std::map<std::string, std::vector<const Endpoint*>> members;  // group id -> its instances (any of their groups)
   std::map<std::string, std::vector<const Endpoint*>> on_net;   // group id -> instances in its network
   std::string public_interface;
-  std::string metadata_target;                  // "ip:port" canonical, "" = none
+  std::string metadata_target;  // "ip:port" canonical, "" = none
 };
 
 Status CheckRule(const Group& g, const IngressRule& r, const std::map<std::string, const Group*>& groups) {
@@ -193,8 +193,8 @@ Result<Checked> Check(const DesiredState& s) {
     }
     out.public_interface = s.public_interface.empty() ? "lo" : s.public_interface;
     if (s.mode == Mode::kManaged && !ValidIfName(s.private_interface)) {
-      return InvalidArgument("MANAGED needs a private interface for its VLAN devices; " +
-                             Quote(s.private_interface) + " is not an interface name");
+      return InvalidArgument("MANAGED needs a private interface for its VLAN devices; " + Quote(s.private_interface) +
+                             " is not an interface name");
     }
     std::set<int> indexes, vlans;
     for (const Group& g : s.groups) {
@@ -223,11 +223,13 @@ Result<Checked> Check(const DesiredState& s) {
                                  " is used by another group");
         }
         std::string dev = s.private_interface + "." + std::to_string(g.vlan);
-        if (!ValidIfName(dev)) return InvalidArgument("VLAN device name " + Quote(dev) + " is longer than 15 characters");
+        if (!ValidIfName(dev))
+          return InvalidArgument("VLAN device name " + Quote(dev) + " is longer than 15 characters");
       }
       out.nets.push_back(n);
     }
-    std::sort(out.nets.begin(), out.nets.end(), [](const Net& a, const Net& b) { return a.group->index < b.group->index; });
+    std::sort(out.nets.begin(), out.nets.end(),
+              [](const Net& a, const Net& b) { return a.group->index < b.group->index; });
     // Subnets must not overlap: sort by first address and compare neighbours.
     std::vector<const Net*> by_addr;
     for (const Net& n : out.nets) by_addr.push_back(&n);
@@ -235,8 +237,9 @@ Result<Checked> Check(const DesiredState& s) {
               [](const Net* a, const Net* b) { return a->subnet.first() < b->subnet.first(); });
     for (size_t i = 1; i < by_addr.size(); ++i) {
       if (by_addr[i]->subnet.first() <= by_addr[i - 1]->subnet.last()) {
-        return InvalidArgument("group " + Quote(by_addr[i]->group->id) + ": subnet " + Quote(by_addr[i]->group->subnet) +
-                               " overlaps the subnet of group " + Quote(by_addr[i - 1]->group->id));
+        return InvalidArgument("group " + Quote(by_addr[i]->group->id) + ": subnet " +
+                               Quote(by_addr[i]->group->subnet) + " overlaps the subnet of group " +
+                               Quote(by_addr[i - 1]->group->id));
       }
     }
     for (const Net& n : out.nets) out.net_of[n.group->id] = &n;
@@ -437,8 +440,8 @@ std::string RenderNat(const DesiredState& s, const Checked& c) {
     for (const Net& n : c.nets) out += "-A EUCA-POSTROUTING -s " + n.subnet.ToString() + " -j MASQUERADE\n";
   } else if (metadata) {
     out += "# metadata requests keep the instance's address\n";
-    out += "-A EUCA-POSTROUTING -m conntrack --ctstate DNAT --ctorigdst " + std::string(kMetadataAddress) +
-           " -j ACCEPT\n";
+    out +=
+        "-A EUCA-POSTROUTING -m conntrack --ctstate DNAT --ctorigdst " + std::string(kMetadataAddress) + " -j ACCEPT\n";
   }
   out += "COMMIT\n";
   return out;
@@ -446,9 +449,8 @@ std::string RenderNat(const DesiredState& s, const Checked& c) {
 
 std::string Netmask(int prefix) { return IpString(Mask(prefix)); }
 
-std::string DhcpConf(const std::string& bridge, const std::string& title, const Cidr& subnet,
-                     const std::string& router, const DesiredState& s, const std::vector<const Endpoint*>& hosts,
-                     std::string_view state_dir) {
+std::string DhcpConf(const std::string& bridge, const std::string& title, const Cidr& subnet, const std::string& router,
+                     const DesiredState& s, const std::vector<const Endpoint*>& hosts, std::string_view state_dir) {
   std::string dir = std::string(state_dir) + "/dhcp/";
   std::string out = "# euca: DHCP on " + bridge + " for " + title + "\n";
   out += "port=0\n";
@@ -512,8 +514,8 @@ Result<Rendered> Render(const DesiredState& state, std::string_view state_dir) {
   } else if (state.mode == Mode::kStatic && !c.endpoints.empty()) {
     Cidr net;
     ParseCidr(state.subnet, true, &net);
-    r.dhcp[state.bridge] = DhcpConf(state.bridge, "STATIC " + net.ToString(), net, state.gateway, state,
-                                    c.endpoints, state_dir);
+    r.dhcp[state.bridge] =
+        DhcpConf(state.bridge, "STATIC " + net.ToString(), net, state.gateway, state, c.endpoints, state_dir);
   }
   return r;
 }

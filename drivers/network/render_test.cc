@@ -169,9 +169,9 @@ TEST(RenderTest, SourceGroupRuleNamesEachMemberOnce) {
 
 TEST(RenderTest, RuleForms) {
   DesiredState s = TwoGroups();
-  s.groups[0].ingress = {{"tcp", 1000, 2000, "0.0.0.0/0", ""},   {"udp", 0, 65535, "198.51.100.7/24", ""},
-                         {"icmp", -1, -1, "10.0.0.0/8", ""},     {"icmp", 3, 4, "10.0.0.0/8", ""},
-                         {"icmp", 8, -1, "10.0.0.0/8", ""},      {"-1", -1, -1, "192.0.2.1/32", ""}};
+  s.groups[0].ingress = {{"tcp", 1000, 2000, "0.0.0.0/0", ""}, {"udp", 0, 65535, "198.51.100.7/24", ""},
+                         {"icmp", -1, -1, "10.0.0.0/8", ""},   {"icmp", 3, 4, "10.0.0.0/8", ""},
+                         {"icmp", 8, -1, "10.0.0.0/8", ""},    {"-1", -1, -1, "192.0.2.1/32", ""}};
   Rendered r = Render(s).value();
   EXPECT_TRUE(Has(r.filter, "-A EUCA-NET-1 -p tcp -m tcp --dport 1000:2000 -j ACCEPT"));
   EXPECT_TRUE(Has(r.filter, "-A EUCA-NET-1 -s 198.51.100.0/24 -p udp -m udp -j ACCEPT"));
@@ -234,8 +234,7 @@ TEST(RenderTest, ManagedMakesVlanDevices) {
   EXPECT_TRUE(Has(r.links, "vlan eth1.11 bridge eucabr2"));
   // The VLAN path filters the same way.
   s.mode = Mode::kManagedNoVlan;
-  EXPECT_EQ(Render(s)->filter.substr(Render(s)->filter.find('\n')),
-            r.filter.substr(r.filter.find('\n')));
+  EXPECT_EQ(Render(s)->filter.substr(Render(s)->filter.find('\n')), r.filter.substr(r.filter.find('\n')));
 }
 
 TEST(RenderTest, SystemRendersNothingButEmptyChains) {
