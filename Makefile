@@ -25,7 +25,8 @@ DEB_PACKAGES := \
   pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base \
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
   linux-image-amd64 busybox-static cpio xz-utils genisoimage \
-  nginx nodejs $(NPM_PACKAGE)
+  nginx nodejs $(NPM_PACKAGE) \
+  iptables dnsmasq-base
 
 .PHONY: all build deps test unit cli guest run bench install clean
 
@@ -72,6 +73,7 @@ bench: deps
 	$(BUILD)/bench_bundle
 	$(BUILD)/bench_walrus
 	$(BUILD)/bench_clc
+	$(BUILD)/bench_network
 	$(MAKE) guest
 	cd $(BUILD) && ./bench_nc
 

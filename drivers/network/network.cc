@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "drivers/network/linux_network.h"
+#include "drivers/network/plan_network.h"
+
 namespace euca::network {
 
 const char* ModeName(Mode mode) {
@@ -33,6 +36,14 @@ Result<std::string> BridgeFor(const DesiredState& state, const Endpoint& endpoin
     if (g.id == endpoint.group_id) return BridgeName(g.index);
   }
   return NotFound("group '" + endpoint.group_id + "' of instance '" + endpoint.instance_id + "' has no network");
+}
+
+Result<std::unique_ptr<Network>> OpenNetwork(std::string_view driver, const NetworkOptions& options) {
+  NetworkOptions o = options;
+  if (o.state_dir.empty()) o.state_dir = std::string(kDefaultStateDir);
+  if (driver == "plan") return std::unique_ptr<Network>(std::make_unique<PlanNetwork>(o.state_dir));
+  if (driver == "linux") return std::unique_ptr<Network>(std::make_unique<LinuxNetwork>(o));
+  return InvalidArgument("network driver '" + std::string(driver) + "' is not one of linux, plan");
 }
 
 }  // namespace euca::network

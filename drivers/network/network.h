@@ -60,8 +60,10 @@ struct Group {
   std::string id;          ///< "sg-" + hex, stable for the group's life
   std::string account_id;  ///< owner (rendered into comments only)
   std::string name;        ///< the group's name (comments only)
-  int index = 0;           ///< network number, 1..4095, unique in the state: names devices
-  std::string subnet;      ///< "10.1.0.16/28"; the host takes the first usable address (gateway)
+  int index = 0;           ///< network number, 1..4095, unique in the state: names devices;
+                           ///< 0 = no network (the group may still be a rule's source group)
+  std::string subnet;      ///< "10.1.0.16/28" (/8../29, no overlaps); the host takes the first
+                           ///< usable address (gateway); instances the others but the last
   int vlan = -1;           ///< MANAGED: 802.1Q tag 2..4094; MANAGED-NOVLAN: -1
   std::vector<IngressRule> ingress;
   bool operator==(const Group&) const = default;
@@ -117,7 +119,22 @@ struct Rendered {
 
 /// Renders `state`; InvalidArgument when it is inconsistent (bad subnet, an endpoint outside
 /// its network, a rule naming an unknown group, duplicate addresses, ...), naming the culprit.
+/// The dnsmasq configurations name their pid and lease files under kDefaultStateDir.
 Result<Rendered> Render(const DesiredState& state);
+/// The same with the dnsmasq pid and lease files under `state_dir` + "/dhcp".
+Result<Rendered> Render(const DesiredState& state, std::string_view state_dir);
+
+/// Where a host's network state lives unless NetworkOptions::state_dir says otherwise.
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/euca/network";
+
+/// Chain names (docs/networking.md, "Driver: chains"). Every chain euca owns starts "EUCA-";
+/// the builtin chains only jump to them (FORWARD -> EUCA-FORWARD in filter; PREROUTING,
+/// OUTPUT, POSTROUTING -> EUCA-PREROUTING, EUCA-OUTPUT, EUCA-POSTROUTING in nat).
+inline constexpr std::string_view kChainPrefix = "EUCA-";
+/// The filter chain holding the ingress rules of network `index` ("EUCA-NET-" + index).
+std::string NetworkChain(int index);
+/// The address instances reach the metadata service at.
+inline constexpr std::string_view kMetadataAddress = "169.254.169.254";
 
 class Network {
  public:

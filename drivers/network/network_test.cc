@@ -1,0 +1,300 @@
+#include "drivers/network/network.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "drivers/network/linux_network.h"
+
+namespace euca::network {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "euca-network-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+DesiredState Sample() {
+  DesiredState s;
+  s.mode = Mode::kManagedNoVlan;
+  s.public_interface = "eth0";
+  s.metadata_target = "192.0.2.10:8773";
+  s.groups = {{"sg-a", "123456789012", "a", 1, "10.1.0.0/28", -1, {{"tcp", 22, 22, "0.0.0.0/0", ""}}},
+              {"sg-b", "123456789012", "b", 2, "10.1.0.16/28", -1, {}}};
+  s.endpoints = {{"i-1", "sg-a", {"sg-a"}, "d0:0d:00:00:00:01", "10.1.0.2", "203.0.113.5"},
+                 {"i-2", "sg-b", {"sg-b"}, "d0:0d:00:00:00:02", "10.1.0.18", ""}};
+  return s;
+}
+
+TEST(NetworkTest, ModesAndNames) {
+  EXPECT_EQ(ParseMode("managed-novlan").value(), Mode::kManagedNoVlan);
+  EXPECT_FALSE(ParseMode("EDGE").ok());
+  EXPECT_EQ(BridgeName(12), "eucabr12");
+  EXPECT_EQ(NetworkChain(12), "EUCA-NET-12");
+  DesiredState s = Sample();
+  EXPECT_EQ(BridgeFor(s, s.endpoints[1]).value(), "eucabr2");
+  s.endpoints[1].group_id = "sg-x";
+  EXPECT_EQ(BridgeFor(s, s.endpoints[1]).status().code(), Code::kNotFound);
+}
+
+TEST(NetworkTest, OpenNetworkNamesTheDrivers) {
+  NetworkOptions options;
+  EXPECT_TRUE(OpenNetwork("plan", options).ok());
+  EXPECT_TRUE(OpenNetwork("linux", options).ok());
+  Result<std::unique_ptr<Network>> bad = OpenNetwork("ovs", options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'ovs'"), std::string::npos);
+}
+
+TEST(PlanNetworkTest, RecordsTheRenderingAndRemovesStaleFiles) {
+  TempDir dir;
+  NetworkOptions options;
+  options.state_dir = dir.path().string();
+  auto net = OpenNetwork("plan", options).value();
+  DesiredState s = Sample();
+  ASSERT_TRUE(net->Apply(s).ok());
+  Rendered r = Render(s, dir.path().string()).value();
+  EXPECT_EQ(ReadAll(dir.path() / "links"), r.links);
+  EXPECT_EQ(ReadAll(dir.path() / "filter.rules"), r.filter);
+  EXPECT_EQ(ReadAll(dir.path() / "nat.rules"), r.nat);
+  EXPECT_EQ(ReadAll(dir.path() / "dhcp/eucabr1.conf"), r.dhcp.at("eucabr1"));
+  EXPECT_TRUE(fs::exists(dir.path() / "dhcp/eucabr2.conf"));
+
+  // Group b's instance goes: its DHCP configuration goes with it.
+  s.endpoints.pop_back();
+  ASSERT_TRUE(net->Apply(s).ok());
+  EXPECT_FALSE(fs::exists(dir.path() / "dhcp/eucabr2.conf"));
+  EXPECT_TRUE(fs::exists(dir.path() / "dhcp/eucabr1.conf"));
+
+  // Bad input changes nothing.
+  std::string before = ReadAll(dir.path() / "filter.rules");
+  DesiredState bad = s;
+  bad.groups[0].ingress.push_back({"tcp", 5, 1, "0.0.0.0/0", ""});
+  EXPECT_EQ(net->Apply(bad).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ReadAll(dir.path() / "filter.rules"), before);
+
+  ASSERT_TRUE(net->TearDown().ok());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+// The linux driver against a RecordingCommandRunner: what it would run.
+class LinuxNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.state_dir = dir_.path().string();
+    options_.netns = "testns";
+    options_.runner = &runner_;
+    net_ = std::make_unique<LinuxNetwork>(options_);
+    net_->SetDnsmasqProbeForTest([this](const std::string& bridge) { return running_.count(bridge) > 0; });
+    // The host: only lo and eth0; forwarding off; no euca chains.
+    CommandResult links;
+    links.out = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n";
+    runner_.SetResult("ip", links);
+    CommandResult fwd;
+    fwd.out = "0\n";
+    runner_.SetResult("sysctl", fwd);
+  }
+
+  std::vector<std::string> Programs() {
+    std::vector<std::string> out;
+    for (const Command& c : runner_.commands()) {
+      std::string line;
+      for (size_t i = 4; i < c.argv.size() && i < 7; ++i) line += (i > 4 ? " " : "") + c.argv[i];
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  NetworkOptions options_;
+  RecordingCommandRunner runner_;
+  std::unique_ptr<LinuxNetwork> net_;
+  std::set<std::string> running_;
+};
+
+TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  std::vector<Command> cmds = runner_.commands();
+  for (const Command& c : cmds) {
+    ASSERT_GE(c.argv.size(), 5u);
+    EXPECT_EQ(std::vector<std::string>(c.argv.begin(), c.argv.begin() + 4),
+              (std::vector<std::string>{"ip", "netns", "exec", "testns"}));
+  }
+  EXPECT_EQ(Programs(),
+            (std::vector<std::string>{"ip -o link", "ip -o -4", "iptables-save -t filter", "iptables-save -t nat",
+                                      "sysctl -n net.ipv4.ip_forward", "ip -batch -", "sysctl -q -w",
+                                      "iptables-restore --noflush",
+                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr1.conf",
+                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr2.conf"}));
+  // The links batch.
+  EXPECT_EQ(*cmds[5].stdin_data,
+            "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
+            "link add eucabr2 type bridge\naddress add 10.1.0.17/28 dev eucabr2\nlink set eucabr2 up\n"
+            "address add 203.0.113.5/32 dev eth0\n");
+  // The rules: every euca chain and one jump from each builtin chain.
+  const std::string& rules = *cmds[7].stdin_data;
+  EXPECT_NE(rules.find("*filter\n:EUCA-FORWARD - [0:0]\n:EUCA-NET-1 - [0:0]\n:EUCA-NET-2 - [0:0]\n"),
+            std::string::npos);
+  EXPECT_NE(rules.find("-I FORWARD 1 -j EUCA-FORWARD\n"), std::string::npos);
+  EXPECT_NE(rules.find("-I PREROUTING 1 -j EUCA-PREROUTING\n"), std::string::npos);
+  EXPECT_NE(rules.find("-I OUTPUT 1 -j EUCA-OUTPUT\n"), std::string::npos);
+  EXPECT_NE(rules.find("-I POSTROUTING 1 -j EUCA-POSTROUTING\n"), std::string::npos);
+  EXPECT_EQ(rules.find("\n-F "), std::string::npos);  // never a flush of a whole table or builtin chain
+  EXPECT_TRUE(fs::exists(dir_.path() / "dhcp/eucabr1.conf"));
+  EXPECT_TRUE(fs::exists(dir_.path() / "filter.rules"));
+
+  running_ = {"eucabr1", "eucabr2"};
+  runner_.Clear();
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  EXPECT_EQ(runner_.Transcript(), "");
+}
+
+TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  running_ = {"eucabr1", "eucabr2"};
+  runner_.Clear();
+  DesiredState s = Sample();
+  s.groups[1].ingress.push_back({"udp", 53, 53, "10.0.0.0/8", ""});
+  ASSERT_TRUE(net_->Apply(s).ok());
+  std::vector<Command> cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
+  // An added rule is inserted before the DROP.
+  EXPECT_EQ(*cmds[0].stdin_data, "*filter\n-I EUCA-NET-2 2 -s 10.0.0.0/8 -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(net_->last_stats().filter_chains, 1);
+
+  // A removed rule: the chain is rewritten whole.
+  runner_.Clear();
+  s.groups[0].ingress.clear();
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
+  EXPECT_EQ(*cmds[0].stdin_data,
+            "*filter\n:EUCA-NET-1 - [0:0]\n-A EUCA-NET-1 -s 10.1.0.0/28 -j ACCEPT\n-A EUCA-NET-1 -j DROP\nCOMMIT\n");
+
+  // Two rules added at once, in two places of the chain.
+  runner_.Clear();
+  s.groups[0].ingress = {{"tcp", 80, 80, "0.0.0.0/0", ""}};
+  ASSERT_TRUE(net_->Apply(s).ok());
+  runner_.Clear();
+  s.groups[0].ingress = {
+      {"tcp", 79, 79, "0.0.0.0/0", ""}, {"tcp", 80, 80, "0.0.0.0/0", ""}, {"tcp", 81, 81, "0.0.0.0/0", ""}};
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
+  EXPECT_EQ(*cmds[0].stdin_data,
+            "*filter\n-I EUCA-NET-1 2 -p tcp -m tcp --dport 79 -j ACCEPT\n"
+            "-I EUCA-NET-1 4 -p tcp -m tcp --dport 81 -j ACCEPT\nCOMMIT\n");
+}
+
+TEST_F(LinuxNetworkTest, RemovedGroupAndAddress) {
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  running_ = {"eucabr1", "eucabr2"};
+  runner_.Clear();
+  DesiredState s = Sample();
+  s.groups.pop_back();
+  s.endpoints.pop_back();
+  s.endpoints[0].public_ip = "";
+  ASSERT_TRUE(net_->Apply(s).ok());
+  std::vector<Command> cmds = runner_.commands();
+  ASSERT_EQ(cmds.size(), 2u) << runner_.Transcript();
+  EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\naddress delete 203.0.113.5/32 dev eth0\n");
+  const std::string& rules = *cmds[1].stdin_data;
+  EXPECT_NE(rules.find(":EUCA-NET-2 - [0:0]\n"), std::string::npos);
+  EXPECT_NE(rules.find("-X EUCA-NET-2\nCOMMIT\n"), std::string::npos);
+  EXPECT_NE(rules.find("*nat\n"), std::string::npos);
+  EXPECT_EQ(net_->last_stats().dnsmasq_stopped, 1);
+  EXPECT_FALSE(fs::exists(dir_.path() / "dhcp/eucabr2.conf"));
+}
+
+TEST_F(LinuxNetworkTest, FailureForgetsWhatItKnew) {
+  runner_.SetResult("ip", {});  // no links at all
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  running_ = {"eucabr1", "eucabr2"};
+  DesiredState s = Sample();
+  s.groups[0].ingress.clear();
+  CommandResult fail;
+  fail.exit_code = 2;
+  fail.err = "iptables-restore: line 3 failed\n";
+  // The runner scripts by argv[0], which is "ip" (ip netns exec): fail every command.
+  runner_.SetResult("ip", fail);
+  Status st = net_->Apply(s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("apply the rules"), std::string::npos) << st.ToString();
+  // The next Apply looks at the host again (discovery commands first).
+  runner_.SetResult("ip", {});
+  runner_.Clear();
+  ASSERT_TRUE(net_->Apply(s).ok());
+  ASSERT_FALSE(runner_.commands().empty());
+  EXPECT_EQ(Programs()[0], "ip -o link");
+}
+
+TEST_F(LinuxNetworkTest, ManagedMakesVlanDevicesOnTheirBridges) {
+  DesiredState s = Sample();
+  s.mode = Mode::kManaged;
+  s.private_interface = "eth1";
+  s.groups[0].vlan = 10;
+  s.groups[1].vlan = 11;
+  ASSERT_TRUE(net_->Apply(s).ok());
+  std::vector<Command> cmds = runner_.commands();
+  ASSERT_GE(cmds.size(), 6u);
+  EXPECT_EQ(*cmds[5].stdin_data,
+            "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
+            "link add eucabr2 type bridge\naddress add 10.1.0.17/28 dev eucabr2\nlink set eucabr2 up\n"
+            "link add link eth1 name eth1.10 type vlan id 10\nlink set eth1.10 master eucabr1 up\n"
+            "link add link eth1 name eth1.11 type vlan id 11\nlink set eth1.11 master eucabr2 up\n"
+            "address add 203.0.113.5/32 dev eth0\n");
+  // Group b goes: its bridge and its VLAN device go.
+  running_ = {"eucabr1", "eucabr2"};
+  runner_.Clear();
+  s.groups.pop_back();
+  s.endpoints.pop_back();
+  ASSERT_TRUE(net_->Apply(s).ok());
+  cmds = runner_.commands();
+  ASSERT_FALSE(cmds.empty());
+  EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\nlink delete eth1.11\n");
+  // TearDown removes the VLAN device it made (known from the links file), not others.
+  CommandResult links;
+  links.out =
+      "1: lo: <LOOPBACK,UP> mtu 65536\n3: eth1: <UP> mtu 1500\n4: eth1.10@eth1: <UP> mtu 1500 master eucabr1\n"
+      "5: eth1.99@eth1: <UP> mtu 1500\n6: eucabr1: <UP> mtu 1500\n";
+  runner_.SetResult("ip", links);
+  runner_.Clear();
+  ASSERT_TRUE(net_->TearDown().ok());
+  bool saw = false;
+  for (const Command& c : runner_.commands()) {
+    if (c.argv.size() > 5 && c.argv[5] == "-batch") {
+      saw = true;
+      EXPECT_EQ(*c.stdin_data, "link delete eucabr1\nlink delete eth1.10\n");
+    }
+  }
+  EXPECT_TRUE(saw) << runner_.Transcript();
+}
+
+TEST_F(LinuxNetworkTest, InvalidStateRunsNothing) {
+  DesiredState s = Sample();
+  s.endpoints[0].private_ip = "10.9.9.9";
+  EXPECT_EQ(net_->Apply(s).code(), Code::kInvalidArgument);
+  EXPECT_EQ(runner_.Transcript(), "");
+}
+
+}  // namespace
+}  // namespace euca::network
