@@ -433,6 +433,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
         i.state_change_ms = now;
         i.client_token = plan.client_token;
         i.user_data = user_data_b64;
+        i.lease_expires_ms = plan.lease_expires_ms;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
         reservation.instances.push_back(std::move(i));
       }
@@ -800,6 +801,19 @@ Result<DescribeInstancesResult> Compute::DescribeInstances(const model::Principa
 Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model::Principal& caller,
                                                                      const std::vector<std::string>& ids,
                                                                      const std::string& request_id) {
+  return Terminate(caller, ids, {caller.ToString(), "TerminateInstances", request_id}, "User initiated");
+}
+
+Result<std::vector<InstanceStateChange>> Compute::TerminateForSystem(const std::string& principal,
+                                                                     const std::vector<std::string>& ids,
+                                                                     const std::string& reason) {
+  model::Principal system{model::kSystemAccount, "", principal, ""};
+  return Terminate(system, ids, {principal, "TerminateInstances", ""}, reason);
+}
+
+Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Principal& caller,
+                                                            const std::vector<std::string>& ids,
+                                                            const state::TxnContext& txn, const std::string& reason) {
   if (ids.empty()) return Status(Code::kInvalidArgument, "at least one instance id is required", "MissingParameter");
   EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, ids));
   EUCA_RETURN_IF_ERROR(Reconcile(instances));  // drops expired ones: those are NotFound now
@@ -832,7 +846,7 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
   const int64_t now = clock_.NowMillis();
   std::unordered_map<std::string, InstanceStateChange> changes;
   std::vector<model::Instance> touched;
-  auto seq = store_.Transact({caller.ToString(), "TerminateInstances", request_id}, [&](state::Txn& t) -> Status {
+  auto seq = store_.Transact(txn, [&](state::Txn& t) -> Status {
     changes.clear();
     touched.clear();
     for (const auto& id : ids) {
@@ -842,7 +856,7 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
       InstanceStateChange change{id, i.state, i.state};
       if (!IsFinal(i.state) && i.state != model::kShuttingDown && stopped.count(id)) {
         i.state = model::kShuttingDown;
-        i.reason = "User initiated";
+        i.reason = reason;
         i.state_change_ms = now;
         change.current_state = i.state;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
