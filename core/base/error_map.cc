@@ -69,6 +69,9 @@ constexpr WireStatus kWireStatuses[] = {
     {"SignatureDoesNotMatch", 403},              // S3 and EC2
     {"SlowDown", 503},
     {"XAmzContentSHA256Mismatch", 400},
+    {"InstanceLimitExceeded", 400},              // EC2 (SLA rules, docs/sla.md)
+    {"VcpuLimitExceeded", 400},                  // EC2 (SLA rules)
+    {"AddressLimitExceeded", 400},               // EC2 (SLA rules)
 };
 
 // S3 wire codes whose code is not the one whose row names them as its default (the reverse
@@ -130,6 +133,7 @@ Code CodeOfEc2Error(std::string_view ec2_code, int http_status) {
   if (ends_with(".NotFound") || ends_with(".Unavailable") || ends_with(".Malformed"))
     return ends_with(".NotFound") ? Code::kNotFound : Code::kInvalidArgument;
   if (ends_with(".Duplicate")) return Code::kAlreadyExists;
+  if (ends_with("LimitExceeded")) return Code::kResourceExhausted;  // SLA limits (docs/sla.md)
   if (ec2_code == "AuthFailure" || ec2_code == "RequestExpired" || ec2_code == "SignatureDoesNotMatch" ||
       ec2_code == "MissingAuthenticationToken" || ec2_code == "IncompleteSignature")
     return Code::kUnauthenticated;

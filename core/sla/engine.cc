@@ -53,7 +53,7 @@ Status Engine::Review(clc::LaunchPlan& plan) {
     EUCA_ASSIGN_OR_RETURN(auto objects, t.List("instances", caller.account_id));
     for (const auto& o : objects) {
       std::string state = o.body.value("state", "");
-      if (state == model::kTerminated) continue;
+      if (state == model::kTerminated || state == model::kShuttingDown) continue;  // going away
       live.push_back({o.body.value("user", ""), o.body.value("zone", ""), o.body.value("vm_type", "")});
     }
     EUCA_ASSIGN_OR_RETURN(auto all, clc::ListVmTypes(t));
