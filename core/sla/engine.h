@@ -27,7 +27,8 @@ class Engine final : public clc::SlaHook {
 
   /// Applies, in rule name order: the first matching zone-policy (only when the plan's zone
   /// is "any", i.e. the request named none), then every matching limit rule (InstanceLimitExceeded,
-  /// VcpuLimitExceeded; MaxCount lowered when MinCount still fits), then the account's runtime lease.
+  /// VcpuLimitExceeded; MaxCount lowered when MinCount still fits; pending and running
+  /// instances count, shutting-down ones no longer), then the account's runtime lease.
   Status Review(clc::LaunchPlan& plan) override;
 
  private:
