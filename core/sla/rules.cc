@@ -75,7 +75,7 @@ Result<Rule> Build(const Section& s) {
   };
   auto forbid = [&](const std::string& key, const std::string& kind) -> Status {
     if (const Given* g = get(key))
-      return Bad(g->line, "key '" + key + "' does not apply to a " + kind + " rule ('" + s.name + "')");
+      return Bad(g->line, "key '" + key + "' does not apply to rule '" + s.name + "' of kind " + kind);
     return Status::Ok();
   };
   Rule r;
@@ -97,7 +97,7 @@ Result<Rule> Build(const Section& s) {
 
   r.action = DefaultAction(r.kind);
   if (const Given* g = get("action"); g && g->value != r.action)
-    return Bad(g->line, "a " + r.kind + " rule's action is '" + r.action + "', not '" + g->value + "'");
+    return Bad(g->line, "the action of kind " + r.kind + " is '" + r.action + "', not '" + g->value + "'");
 
   if (IsLimit(r.kind) || IsQuota(r.kind)) {
     EUCA_RETURN_IF_ERROR(forbid("duration", r.kind));
@@ -108,7 +108,7 @@ Result<Rule> Build(const Section& s) {
       if (g->value != "user" && g->value != "account")
         return Bad(g->line, "scope '" + g->value + "' must be 'user' or 'account'");
       if (IsQuota(r.kind) && g->value != "account")
-        return Bad(g->line, "a " + r.kind + " rule counts per account: scope must be 'account'");
+        return Bad(g->line, "kind " + r.kind + " counts per account: scope must be 'account'");
       r.scope = g->value;
     }
     if (IsQuota(r.kind)) {
