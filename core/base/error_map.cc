@@ -72,6 +72,7 @@ constexpr WireStatus kWireStatuses[] = {
     {"InstanceLimitExceeded", 400},              // EC2 (SLA rules, docs/sla.md)
     {"VcpuLimitExceeded", 400},                  // EC2 (SLA rules)
     {"AddressLimitExceeded", 400},               // EC2 (SLA rules)
+    {"QuotaExceeded", 403},                      // S3 (SLA storage quota; as Ceph RGW)
 };
 
 // S3 wire codes whose code is not the one whose row names them as its default (the reverse
@@ -99,6 +100,7 @@ constexpr WireCode kS3WireCodes[] = {
     {"MethodNotAllowed", Code::kUnsupported},
     {"RequestTimeout", Code::kUnavailable},
     {"TooManyBuckets", Code::kResourceExhausted},
+    {"QuotaExceeded", Code::kResourceExhausted},
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "core/clc/instance_actions.h"
 #include "core/sla/actions.h"
+#include "core/sla/engine.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
 
@@ -63,7 +64,9 @@ ObjectStoreFactory LocalWalrusObjectStores(std::string dir, Clock& clock, state:
     std::lock_guard<std::mutex> lock(shared->mu);
     if (!shared->walrus) {
       EUCA_ASSIGN_OR_RETURN(shared->backend, objects::OpenFsBackend(dir));
-      shared->walrus = std::make_unique<walrus::Walrus>(*shared->backend, *c, walrus::WalrusOptions{}, accounts);
+      walrus::WalrusOptions options;
+      if (accounts) options.admit_put = sla::StorageQuotaHook(*accounts);  // storage-quota rules (docs/sla.md)
+      shared->walrus = std::make_unique<walrus::Walrus>(*shared->backend, *c, std::move(options), accounts);
     }
     return std::unique_ptr<walrus::ObjectStore>(std::make_unique<walrus::WalrusObjectStore>(*shared->walrus, caller));
   };

@@ -149,4 +149,25 @@ Status CheckStorageQuota(state::StateStore& store, const std::string& account_id
                 "QuotaExceeded");
 }
 
+std::function<Status(const std::string&, uint64_t, const std::function<Result<uint64_t>()>&)> StorageQuotaHook(
+    state::StateStore& store) {
+  state::StateStore* s = &store;
+  return [s](const std::string& account_id, uint64_t bytes,
+             const std::function<Result<uint64_t>()>& used) -> Status {
+    std::vector<Rule> rules;
+    std::string name;
+    EUCA_RETURN_IF_ERROR(s->Read([&](state::Txn& t) -> Status {
+      EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+      EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
+      return Status::Ok();
+    }));
+    bool applies = std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+      return r.kind == kStorageQuota && Matches(r.match, name, "", "", "");
+    });
+    if (!applies) return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(uint64_t now, used());
+    return CheckStorageQuota(*s, account_id, static_cast<int64_t>(now), static_cast<int64_t>(bytes));
+  };
+}
+
 }  // namespace euca::sla

@@ -11,6 +11,7 @@
 // process on the store. Thread-safe (the store is).
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/base/clock.h"
@@ -44,5 +45,11 @@ Status CheckAddressQuota(state::StateStore& store, const std::string& account_id
 /// Whether the account may store `adding` more bytes when it stores `used` now: OK, or
 /// ResourceExhausted (wire code QuotaExceeded) naming the storage-quota rule.
 Status CheckStorageQuota(state::StateStore& store, const std::string& account_id, int64_t used, int64_t adding);
+
+/// The Walrus put-path hook (walrus::WalrusOptions::admit_put) of the storage quotas: reads
+/// the rules on every PUT, sums the account's stored bytes only when a storage-quota rule
+/// matches it, and refuses with CheckStorageQuota's error. REQUIRES: `store` outlives it.
+std::function<Status(const std::string& account_id, uint64_t bytes, const std::function<Result<uint64_t>()>& used)>
+StorageQuotaHook(state::StateStore& store);
 
 }  // namespace euca::sla

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "core/clc/fake_cluster.h"
+#include "core/walrus/object_store.h"
+#include "core/walrus/walrus.h"
+#include "drivers/objects/memory_backend.h"
 #include "core/sla/store.h"
 #include "state/memory_store.h"
 
@@ -193,6 +196,72 @@ TEST_F(EngineTest, RulesAreAdminOnly) {
   EXPECT_EQ(PutRules(store_, kAlice, {Parse("[rule x]\nkind = instance-limit\nlimit = 1\n")}).code(),
             Code::kPermissionDenied);
   EXPECT_EQ(DeleteRule(store_, kAdmin, "nope").code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace euca::sla
+
+namespace euca::sla {
+namespace {
+
+// The storage quota in the Walrus put path (walrus::WalrusOptions::admit_put).
+TEST(StorageQuotaHookTest, RefusesThePutThatWouldPassTheQuota) {
+  state::MemoryStateStore store;
+  model::Account a{kAlice.account_id, "alice", 0};
+  ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                     return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                   }).ok());
+  auto hook = StorageQuotaHook(store);
+  int sums = 0;
+  auto used = [&]() -> Result<uint64_t> {
+    ++sums;
+    return uint64_t{900};
+  };
+  EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  EXPECT_EQ(sums, 0);  // no rule: the usage is not even summed
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\nmatch.account = alice\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(store, kAdmin, *rules).ok());
+  EXPECT_TRUE(hook(kAlice.account_id, 124, used).ok());
+  Status refused = hook(kAlice.account_id, 125, used);
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted);
+  EXPECT_EQ(refused.wire_code(), "QuotaExceeded");
+  EXPECT_EQ(sums, 2);
+  EXPECT_TRUE(hook(kBob.account_id, 1 << 20, used).ok());  // the rule matches alice only
+}
+
+TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
+  state::MemoryStateStore store;
+  model::Account a{kAlice.account_id, "alice", 0};
+  ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                     return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                   }).ok());
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(store, kAdmin, *rules).ok());
+  objects::MemoryBackend backend;
+  FakeClock clock;
+  walrus::WalrusOptions options;
+  options.admit_put = StorageQuotaHook(store);
+  walrus::Walrus w(backend, clock, options);
+  walrus::WalrusObjectStore alice(w, kAlice);
+  ASSERT_TRUE(alice.CreateBucket("quota", "", "").ok());
+  auto put = [&](const std::string& key, size_t n) {
+    walrus::StringSource body(std::string(n, 'x'));
+    walrus::PutObjectRequest req;
+    req.bucket = "quota";
+    req.key = key;
+    req.content_length = n;
+    return alice.PutObject(req, body).status();
+  };
+  EXPECT_TRUE(put("one", 600).ok());
+  Status refused = put("two", 600);
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted);
+  EXPECT_EQ(refused.wire_code(), "QuotaExceeded");
+  auto listed = alice.ListObjects("quota", "");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
+  EXPECT_TRUE(put("three", 424).ok());  // exactly up to the quota
 }
 
 }  // namespace

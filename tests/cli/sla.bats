@@ -318,3 +318,18 @@ limit_rules() {
   euca admin modify-account eucalyptus --runtime-lease none >/dev/null
   expect_failure 2 "has no default runtime lease: give --for DURATION" renew-lease "$id"
 }
+
+@test "storage-quota: an upload beyond the account's quota is refused (exit 8)" {
+  cd "$BATS_TEST_TMPDIR"
+  head -c 50000 /dev/urandom >big.img
+  mkdir b
+  euca bundle-image -i big.img -d b >/dev/null
+  euca admin put-rule "$(rules_file '[rule bytes]\nkind = storage-quota\nlimit = 1K\nmatch.account = eucalyptus\n')" \
+    >/dev/null
+  run --separate-stderr euca upload-bundle -b quota -m b/big.img.manifest.xml
+  assert_failure 8
+  [[ "$stderr" == *"rule 'bytes' limits account 'eucalyptus' to 1024 stored bytes"* ]] || fail "stderr: $stderr"
+  euca admin delete-rule bytes >/dev/null
+  run euca upload-bundle -b quota -m b/big.img.manifest.xml
+  assert_success
+}
