@@ -619,6 +619,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
       EUCA_ASSIGN_OR_RETURN(auto current, ToInstance(*obj));
       // Changed meanwhile (a terminate, another reconcile): that change stands.
       if (current.state != expected[k].state || current.state_change_ms != expected[k].state_change_ms) continue;
+      changed[k].lease_expires_ms = current.lease_expires_ms;  // a renew-lease meanwhile stands (core/sla)
       EUCA_RETURN_IF_ERROR(t.Put(ToObject(changed[k])));
     }
     for (const auto& id : expired) {
