@@ -28,6 +28,7 @@
 #include "cmd/progress.h"
 #include "core/api/digest.h"
 #include "core/clc/credentials.h"
+#include "core/sla/engine.h"
 #include "core/walrus/object_store.h"
 #include "core/walrus/s3_client.h"
 #include "core/walrus/walrus.h"
@@ -279,8 +280,10 @@ Result<std::unique_ptr<Store>> OpenStore(const Context& ctx, const KeyFlags& fla
     const std::string dir = clc::HomePaths(ctx.home).Walrus();
     ctx.Debug("object store '" + dir + "'");
     EUCA_ASSIGN_OR_RETURN(store->backend, objects::OpenFsBackend(dir));
-    store->walrus = std::make_unique<walrus::Walrus>(*store->backend, *ctx.clock, walrus::WalrusOptions{},
-                                                     store->session.store.get());
+    walrus::WalrusOptions wopts;
+    wopts.admit_put = sla::StorageQuotaHook(*store->session.store);  // storage-quota rules (docs/sla.md)
+    store->walrus =
+        std::make_unique<walrus::Walrus>(*store->backend, *ctx.clock, std::move(wopts), store->session.store.get());
     store->objects = std::make_unique<walrus::WalrusObjectStore>(*store->walrus, store->session.principal);
     return store;
   }

@@ -590,6 +590,109 @@ const std::vector<CommandSpec> kCommands = {
      {},
      &SetupServeCc},
 
+    {"admin describe-rules",
+     "list the SLA rules",
+     "Prints the SLA rules (all, or those NAMEd; an unknown NAME is an error, exit status 3) in "
+     "name order, the order in which they fire:\n\n"
+     "  RULE\\tname\\tkind\\taccount\\tuser\\tzone\\ttype\\tparameters\\taction\n\n"
+     "where * matches anything and parameters are KEY=VALUE pairs (scope=user limit=4, "
+     "duration=6h, policy=spread). With --as-file the rules are printed in the rule file format "
+     "instead, ready to edit and give back to put-rule. The rule kinds and the file format are "
+     "described in docs/sla.md and under put-rule.",
+     {},
+     &SetupDescribeRules},
+    {"admin put-rule",
+     "add or replace SLA rules from a rule file",
+     "Reads the rule file FILE, one or more sections of KEY = VALUE lines ('#' starts a "
+     "comment):\n\n"
+     "  [rule four-per-user]\n"
+     "  kind = instance-limit\n"
+     "  scope = user\n"
+     "  limit = 4\n\n"
+     "  [rule six-hours]\n"
+     "  kind = max-runtime\n"
+     "  duration = 6h\n"
+     "  match.account = students\n\n"
+     "Kinds: instance-limit, core-limit and memory-limit (scope user or account, limit; "
+     "RunInstances beyond the limit is refused with InstanceLimitExceeded or VcpuLimitExceeded, "
+     "exit status 8, or gets fewer instances when MinCount still fits), max-runtime (duration; "
+     "euca admin cleanup terminates instances that ran longer), zone-policy (policy any, "
+     "emptiest, single with zone = NAME, or spread: where a request that names no zone goes), "
+     "storage-quota and address-quota (limit per account). match.account, match.user, "
+     "match.zone and match.type narrow a rule; absent, they match anything. Every rule of the "
+     "file is checked first: an error names the line and the key (exit status 2) and nothing "
+     "changes. A rule of the same name is replaced. All rules of the file are one history "
+     "commit. Prints the rules as describe-rules does.",
+     {},
+     &SetupPutRule},
+    {"admin delete-rule",
+     "delete an SLA rule",
+     "Deletes the rule NAME (an unknown NAME is an error, exit status 3) as one history commit. "
+     "Prints:\n\n"
+     "  RULE\\tname\\tdeleted",
+     {},
+     &SetupDeleteRule},
+    {"admin modify-account",
+     "change an account's default leases",
+     "Sets the default runtime lease (--runtime-lease: how long the account's new instances may "
+     "run before euca admin cleanup terminates them) and storage lease (--storage-lease: how "
+     "long its newly registered images stay before they expire) of the account NAME. DURATION "
+     "is 30m, 6h, 7d (also 45s) or none (no expiry, the default). Existing instances and images "
+     "keep their leases (euca renew-lease changes one). One history commit. Prints:\n\n"
+     "  ACCOUNT\\tname\\tid\\truntime-lease: DURATION\\tstorage-lease: DURATION",
+     {},
+     &SetupModifyAccount},
+    {"admin cleanup",
+     "act on everything expired: leases, maximum runtimes, expired images",
+     "Acts on what is due at --now (ISO 8601; default: now): terminates instances whose runtime "
+     "lease ended or that ran longer than a max-runtime rule allows; marks images whose storage "
+     "lease ended expired (they can no longer be launched; euca renew-lease makes them "
+     "available again); and for expired images whose grace (the property "
+     "cloud.storage-lease-grace, default 7d) is over too, deletes their bundle (manifest and "
+     "parts) from Walrus and deregisters them. Each action is one history commit by the "
+     "principal cleanup. Running it again acts on nothing new: it is idempotent. --dry-run "
+     "reports what is due and changes nothing. Only a cloud administrator may run it.\n\n"
+     "Prints one summary line, e.g.\n\n"
+     "  cleanup: terminated 2 instances, expired 1 image, deleted 0 images, 0 failed\n\n"
+     "or \"cleanup: nothing to do\"; --verbose prints an ACTION line per action before it, and "
+     "failed actions always get one:\n\n"
+     "  ACTION\\taction\\tid\\towner\\tresult\\treason\\terror\n\n"
+     "Unlike the other admin commands it runs against the cloud controller at EC2_URL (-U) when "
+     "one is set (EC2 action EucaCleanup), else in the cloud of EUCA_HOME.\n\n"
+     "# Running from cron\n\n"
+     "Run it every few minutes as the cloud's administrator, e.g. in root's crontab for a cloud "
+     "in /var/lib/euca:\n\n"
+     "  */5 * * * * EUCA_HOME=/var/lib/euca euca admin cleanup\n\n"
+     "Only one cleanup runs at a time per cloud (a lock on EUCA_HOME/cleanup.lock, also held "
+     "by euca serve clc while it cleans up): when cron starts a second one while the first "
+     "still works, the second does nothing, prints \"cleanup: another cleanup is running; this "
+     "one did nothing\" and exits 0. Exit status: 0 when everything due was done (or nothing "
+     "was due, or another cleanup was running); 10 when some actions failed (a cluster or "
+     "Walrus did not answer; the summary counts them, the ACTION lines say why, the next run "
+     "retries them); any other non-zero status when it could not run at all (see EXIT STATUS "
+     "in euca(1): 2 for a bad --now, 6 when not an administrator, 3 when there is no cloud).",
+     {},
+     &SetupCleanup},
+    {"describe-leases",
+     "list the leases of your instances and images",
+     "Lists the runtime leases of your instances and the storage leases of your images (a cloud "
+     "administrator: everyone's), or only of the IDs given (an ID that is not yours is an "
+     "error, exit status 3):\n\n"
+     "  LEASE\\tid\\tinstance|image\\towner\\tstate\\texpires\n\n"
+     "where expires is an ISO 8601 time, or none. The same time shows in describe-instances "
+     "and describe-images output as the tag euca:lease-expires. Runs in the cloud of "
+     "EUCA_HOME, or against EC2_URL (-U) when set (EC2 action EucaDescribeLeases).",
+     {},
+     &SetupDescribeLeases},
+    {"renew-lease",
+     "renew the lease of an instance or image",
+     "Sets the lease of the instance or image ID (yours, or any for a cloud administrator) to "
+     "end DURATION from now (--for 30m, 6h, 7d; none removes the lease), by default the "
+     "account's default lease (euca admin modify-account). An expired image becomes available "
+     "again. One history commit. Prints the lease as describe-leases does.",
+     {},
+     &SetupRenewLease},
+
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},
     {"__completions", "print the bash or zsh completion script", "", {}, &SetupCompletions, true},

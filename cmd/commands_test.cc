@@ -80,10 +80,10 @@ TEST(CommandsTest, NextWords) {
                                       "run-instances", "describe-instances", "terminate-instances",
                                       "reboot-instances", "get-console-output", "describe-availability-zones",
                                       "register", "deregister", "describe-images", "describe-image-attribute",
-                                      "modify-image-attribute", "serve"}));
+                                      "modify-image-attribute", "serve", "describe-leases", "renew-lease"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
-  EXPECT_EQ(admin.size(), 26u);
+  EXPECT_EQ(admin.size(), 31u);
   EXPECT_TRUE(NextWords("admin init").empty());
 }
 

@@ -142,18 +142,23 @@ Handler SetupDescribeImages(CLI::App& app) {
       AddList(params, "ExecutableBy", o->executable_by);
       calls = {params};
     }
-    std::vector<std::pair<std::string, Record>> found;
+    std::vector<std::pair<std::string, std::vector<Record>>> found;
     for (const auto& params : calls) {
       EUCA_ASSIGN_OR_RETURN(pugi::xml_document doc, CallEc2(c, "DescribeImages", params));
       for (auto item : Ec2Root(doc).child("imagesSet").children("item")) {
         std::string id = ChildText(item, "imageId");
-        if (std::none_of(found.begin(), found.end(), [&](const auto& f) { return f.first == id; }))
-          found.emplace_back(id, ImageRecord(item));
+        if (std::any_of(found.begin(), found.end(), [&](const auto& f) { return f.first == id; })) continue;
+        std::vector<Record> image{ImageRecord(item)};
+        // Tags as euca2ools prints them (the SLA's euca:lease-expires, docs/sla.md).
+        for (auto tag : item.child("tagSet").children("item"))
+          image.push_back(
+              {"TAG", {{"type", "image"}, {"id", id}, {"key", ChildText(tag, "key")}, {"value", ChildText(tag, "value")}}});
+        found.emplace_back(id, std::move(image));
       }
     }
     std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<Record> records;
-    for (auto& [id, r] : found) records.push_back(std::move(r));
+    for (auto& [id, r] : found) records.insert(records.end(), r.begin(), r.end());
     PrintRecords(ctx, records);
     return Status::Ok();
   };

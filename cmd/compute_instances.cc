@@ -98,7 +98,16 @@ void AddReservation(pugi::xml_node reservation, std::vector<Record>& records) {
   std::stable_sort(items.begin(), items.end(), [](pugi::xml_node a, pugi::xml_node b) {
     return ChildText(a, "launchTime") < ChildText(b, "launchTime");
   });
-  for (auto item : items) records.push_back(InstanceRecord(item));
+  for (auto item : items) {
+    records.push_back(InstanceRecord(item));
+    // Tags as euca2ools prints them (the SLA's euca:lease-expires, docs/sla.md).
+    for (auto tag : item.child("tagSet").children("item"))
+      records.push_back({"TAG",
+                         {{"type", "instance"},
+                          {"id", ChildText(item, "instanceId")},
+                          {"key", ChildText(tag, "key")},
+                          {"value", ChildText(tag, "value")}}});
+  }
 }
 
 void AddIds(Ec2Params& params, const std::vector<std::string>& ids) {

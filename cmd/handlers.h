@@ -54,6 +54,15 @@ Handler SetupDescribeAvailabilityZones(CLI::App& app);
 Handler SetupDescribeVmTypes(CLI::App& app);
 Handler SetupModifyVmType(CLI::App& app);
 
+// cmd/sla.cc
+Handler SetupDescribeRules(CLI::App& app);
+Handler SetupPutRule(CLI::App& app);
+Handler SetupDeleteRule(CLI::App& app);
+Handler SetupModifyAccount(CLI::App& app);
+Handler SetupCleanup(CLI::App& app);
+Handler SetupDescribeLeases(CLI::App& app);
+Handler SetupRenewLease(CLI::App& app);
+
 // cmd/admin_history.cc
 Handler SetupHistory(CLI::App& app);
 Handler SetupShow(CLI::App& app);

@@ -106,10 +106,16 @@ std::vector<std::string> Paragraphs(std::string_view text) {
   return out;
 }
 
-/// Description paragraphs; a paragraph whose lines start with two spaces is verbatim.
+/// Description paragraphs; a paragraph whose lines start with two spaces is verbatim, one
+/// of the form "# TITLE" starts a section of its own (e.g. "# Running from cron").
 void Describe(std::ostringstream& out, std::string_view text) {
   bool first = true;
   for (const auto& p : Paragraphs(text)) {
+    if (p.rfind("# ", 0) == 0) {
+      out << ".SH " << Esc(Upper(p.substr(2))) << "\n";
+      first = true;
+      continue;
+    }
     if (!first) out << ".PP\n";
     first = false;
     if (p.rfind("  ", 0) == 0) {

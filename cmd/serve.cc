@@ -16,6 +16,7 @@
 #include "core/clc/admin.h"
 #include "core/clc/topology.h"
 #include "core/http/server.h"
+#include "core/sla/engine.h"
 #include "core/walrus/image_cache.h"
 #include "core/walrus/image_delivery.h"
 #include "core/walrus/image_rest.h"
@@ -90,6 +91,7 @@ Handler SetupServeWalrus(CLI::App& app) {
     EUCA_ASSIGN_OR_RETURN(auto backend, objects::OpenFsBackend(clc::HomePaths(ctx.home).Walrus()));
     walrus::WalrusOptions wopts;
     wopts.region = region;
+    wopts.admit_put = sla::StorageQuotaHook(*session.store);  // storage-quota rules (docs/sla.md)
     walrus::Walrus walrus(*backend, *ctx.clock, wopts, session.store.get());
 
     // Admin is thread-compatible; the server's workers take turns resolving keys.

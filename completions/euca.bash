@@ -4,10 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
-    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
+    'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes describe-rules put-rule delete-rule modify-account cleanup' ;;
     'serve') echo 'walrus clc nc cc' ;;
-    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
   esac
 }
 
@@ -71,6 +71,13 @@ _euca_options() {
     'serve clc') echo '-h --help --listen --output --debug -U --url --region --home' ;;
     'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
     'serve cc') echo '-h --help --listen --policy --poll-seconds --node --output --debug -U --url --region --home' ;;
+    'admin describe-rules') echo '-h --help --as-file --output --debug -U --url --region --home' ;;
+    'admin put-rule') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin delete-rule') echo '-h --help --output --debug -U --url --region --home' ;;
+    'admin modify-account') echo '-h --help --runtime-lease --storage-lease --output --debug -U --url --region --home' ;;
+    'admin cleanup') echo '-h --help --dry-run --now --verbose -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-leases') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'renew-lease') echo '-h --help --for -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -368,6 +375,31 @@ _euca_value() {
     'serve cc|--policy') echo 'any' ;;
     'serve cc|--poll-seconds') echo 'any' ;;
     'serve cc|--node') echo 'any' ;;
+    'admin modify-account|--runtime-lease') echo 'any' ;;
+    'admin modify-account|--storage-lease') echo 'any' ;;
+    'admin cleanup|--now') echo 'any' ;;
+    'admin cleanup|-I') echo 'any' ;;
+    'admin cleanup|-a') echo 'any' ;;
+    'admin cleanup|--access-key-id') echo 'any' ;;
+    'admin cleanup|--access-key') echo 'any' ;;
+    'admin cleanup|-S') echo 'any' ;;
+    'admin cleanup|-s') echo 'any' ;;
+    'admin cleanup|--secret-key') echo 'any' ;;
+    'describe-leases|-I') echo 'any' ;;
+    'describe-leases|-a') echo 'any' ;;
+    'describe-leases|--access-key-id') echo 'any' ;;
+    'describe-leases|--access-key') echo 'any' ;;
+    'describe-leases|-S') echo 'any' ;;
+    'describe-leases|-s') echo 'any' ;;
+    'describe-leases|--secret-key') echo 'any' ;;
+    'renew-lease|--for') echo 'any' ;;
+    'renew-lease|-I') echo 'any' ;;
+    'renew-lease|-a') echo 'any' ;;
+    'renew-lease|--access-key-id') echo 'any' ;;
+    'renew-lease|--access-key') echo 'any' ;;
+    'renew-lease|-S') echo 'any' ;;
+    'renew-lease|-s') echo 'any' ;;
+    'renew-lease|--secret-key') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -443,6 +475,13 @@ _euca() {
     euca-serve-clc) path='serve clc' ;;
     euca-serve-nc) path='serve nc' ;;
     euca-serve-cc) path='serve cc' ;;
+    euca-admin-describe-rules) path='admin describe-rules' ;;
+    euca-admin-put-rule) path='admin put-rule' ;;
+    euca-admin-delete-rule) path='admin delete-rule' ;;
+    euca-admin-modify-account) path='admin modify-account' ;;
+    euca-admin-cleanup) path='admin cleanup' ;;
+    euca-describe-leases) path='describe-leases' ;;
+    euca-renew-lease) path='renew-lease' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -532,4 +571,11 @@ complete -F _euca euca \
   euca-serve-walrus \
   euca-serve-clc \
   euca-serve-nc \
-  euca-serve-cc
+  euca-serve-cc \
+  euca-admin-describe-rules \
+  euca-admin-put-rule \
+  euca-admin-delete-rule \
+  euca-admin-modify-account \
+  euca-admin-cleanup \
+  euca-describe-leases \
+  euca-renew-lease

@@ -22,6 +22,8 @@ const std::vector<KindInfo>& Kinds() {
       {"images", true, ""},            // emi-/eki-/eri- + hex
       {"clusters", true, ""},          // id = cluster (zone) name
       {"nodes", true, "node-"},
+      {"sla-rules", true, ""},         // id = rule name (core/sla, docs/sla.md)
+      {"lease-defaults", true, ""},    // id = account id: default runtime/storage leases
   };
   return kKinds;
 }

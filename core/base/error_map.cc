@@ -69,6 +69,10 @@ constexpr WireStatus kWireStatuses[] = {
     {"SignatureDoesNotMatch", 403},              // S3 and EC2
     {"SlowDown", 503},
     {"XAmzContentSHA256Mismatch", 400},
+    {"InstanceLimitExceeded", 400},              // EC2 (SLA rules, docs/sla.md)
+    {"VcpuLimitExceeded", 400},                  // EC2 (SLA rules)
+    {"AddressLimitExceeded", 400},               // EC2 (SLA rules)
+    {"QuotaExceeded", 403},                      // S3 (SLA storage quota; as Ceph RGW)
 };
 
 // S3 wire codes whose code is not the one whose row names them as its default (the reverse
@@ -96,6 +100,7 @@ constexpr WireCode kS3WireCodes[] = {
     {"MethodNotAllowed", Code::kUnsupported},
     {"RequestTimeout", Code::kUnavailable},
     {"TooManyBuckets", Code::kResourceExhausted},
+    {"QuotaExceeded", Code::kResourceExhausted},
 };
 
 }  // namespace
@@ -130,6 +135,7 @@ Code CodeOfEc2Error(std::string_view ec2_code, int http_status) {
   if (ends_with(".NotFound") || ends_with(".Unavailable") || ends_with(".Malformed"))
     return ends_with(".NotFound") ? Code::kNotFound : Code::kInvalidArgument;
   if (ends_with(".Duplicate")) return Code::kAlreadyExists;
+  if (ends_with("LimitExceeded")) return Code::kResourceExhausted;  // SLA limits (docs/sla.md)
   if (ec2_code == "AuthFailure" || ec2_code == "RequestExpired" || ec2_code == "SignatureDoesNotMatch" ||
       ec2_code == "MissingAuthenticationToken" || ec2_code == "IncompleteSignature")
     return Code::kUnauthenticated;

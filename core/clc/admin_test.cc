@@ -430,15 +430,17 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   std::vector<std::string> names;
   for (const auto& p : *all) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.embedded-zone", "cloud.region",
-                                 "cloud.terminated-visible-seconds", "credentials.cert-validity-days", "nc.accel",
-                                 "nc.hypervisor", "services.ec2-url", "services.s3-url", "signup.auto-approve",
-                                 "walrus.image-cache-bytes"));
+                                 "cloud.storage-lease-grace", "cloud.terminated-visible-seconds",
+                                 "credentials.cert-validity-days", "nc.accel", "nc.hypervisor", "services.ec2-url",
+                                 "services.s3-url", "signup.auto-approve", "walrus.image-cache-bytes"));
   EXPECT_EQ((*all)[2].value, "euca");
   EXPECT_EQ((*all)[2].default_value, "euca");
-  EXPECT_EQ((*all)[3].type, "int");
-  EXPECT_EQ((*all)[3].value, "3600");
-  EXPECT_EQ((*all)[4].value, "3650");
-  EXPECT_FALSE((*all)[4].description.empty());
+  EXPECT_EQ((*all)[3].type, "duration");
+  EXPECT_EQ((*all)[3].value, "7d");
+  EXPECT_EQ((*all)[4].type, "int");
+  EXPECT_EQ((*all)[4].value, "3600");
+  EXPECT_EQ((*all)[5].value, "3650");
+  EXPECT_FALSE((*all)[5].description.empty());
 
   auto services = admin_.DescribeProperties(root_, "services.");
   ASSERT_TRUE(services.ok());

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "core/clc/instance_actions.h"
+#include "core/sla/actions.h"
+#include "core/sla/engine.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
 
@@ -16,15 +18,18 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
       options_(std::move(options)),
       admin_(store, env, clock, home_),
       key_pairs_(store, clock),
-      images_(store, clock, options_.object_store) {
+      images_(store, clock, options_.object_store),
+      sla_(store, clock) {
   AddKeyPairActions(actions_, key_pairs_);
   AddImageActions(actions_, images_);
   AddRegionActions(actions_, *this);
   // Compute (instances, availability zones) registers here when there are clusters.
   if (options_.clusters) {
-    compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters);
+    compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters, &sla_);
     AddInstanceActions(actions_, *compute_);
   }
+  // SLA: cleanup and leases (core/sla, docs/sla.md).
+  sla::AddSlaActions(actions_, {&store_, &clock_, compute_.get(), options_.object_store, home_ + "/cleanup.lock"});
 }
 
 Result<KeyIdentity> Cloud::AuthenticateKey(const std::string& access_key_id) {
@@ -59,7 +64,9 @@ ObjectStoreFactory LocalWalrusObjectStores(std::string dir, Clock& clock, state:
     std::lock_guard<std::mutex> lock(shared->mu);
     if (!shared->walrus) {
       EUCA_ASSIGN_OR_RETURN(shared->backend, objects::OpenFsBackend(dir));
-      shared->walrus = std::make_unique<walrus::Walrus>(*shared->backend, *c, walrus::WalrusOptions{}, accounts);
+      walrus::WalrusOptions options;
+      if (accounts) options.admit_put = sla::StorageQuotaHook(*accounts);  // storage-quota rules (docs/sla.md)
+      shared->walrus = std::make_unique<walrus::Walrus>(*shared->backend, *c, std::move(options), accounts);
     }
     return std::unique_ptr<walrus::ObjectStore>(std::make_unique<walrus::WalrusObjectStore>(*shared->walrus, caller));
   };

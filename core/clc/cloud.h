@@ -23,6 +23,7 @@
 #include "core/clc/ec2_actions.h"
 #include "core/clc/images.h"
 #include "core/clc/key_pairs.h"
+#include "core/sla/engine.h"
 #include "core/walrus/object_store.h"
 #include "state/store.h"
 
@@ -79,6 +80,7 @@ class Cloud final {
   Admin admin_;  // guarded by admin_mu_
   KeyPairs key_pairs_;
   Images images_;
+  sla::Engine sla_;                   // the SLA rules RunInstances passes (core/sla)
   std::unique_ptr<Compute> compute_;  // set when options_.clusters is
   Ec2Actions actions_;
 };

@@ -459,6 +459,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
         i.state_change_ms = now;
         i.client_token = plan.client_token;
         i.user_data = user_data_b64;
+        i.lease_expires_ms = plan.lease_expires_ms;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
         reservation.instances.push_back(std::move(i));
       }
@@ -647,6 +648,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
       EUCA_ASSIGN_OR_RETURN(auto current, ToInstance(*obj));
       // Changed meanwhile (a terminate, another reconcile): that change stands.
       if (current.state != expected[k].state || current.state_change_ms != expected[k].state_change_ms) continue;
+      changed[k].lease_expires_ms = current.lease_expires_ms;  // a renew-lease meanwhile stands (core/sla)
       EUCA_RETURN_IF_ERROR(t.Put(ToObject(changed[k])));
     }
     for (const auto& id : expired) {
@@ -829,6 +831,19 @@ Result<DescribeInstancesResult> Compute::DescribeInstances(const model::Principa
 Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model::Principal& caller,
                                                                      const std::vector<std::string>& ids,
                                                                      const std::string& request_id) {
+  return Terminate(caller, ids, {caller.ToString(), "TerminateInstances", request_id}, "User initiated");
+}
+
+Result<std::vector<InstanceStateChange>> Compute::TerminateForSystem(const std::string& principal,
+                                                                     const std::vector<std::string>& ids,
+                                                                     const std::string& reason) {
+  model::Principal system{model::kSystemAccount, "", principal, ""};
+  return Terminate(system, ids, {principal, "TerminateInstances", ""}, reason);
+}
+
+Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Principal& caller,
+                                                            const std::vector<std::string>& ids,
+                                                            const state::TxnContext& txn, const std::string& reason) {
   if (ids.empty()) return Status(Code::kInvalidArgument, "at least one instance id is required", "MissingParameter");
   EUCA_ASSIGN_OR_RETURN(auto instances, ReadOwned(store_, caller, ids));
   EUCA_RETURN_IF_ERROR(Reconcile(instances));  // drops expired ones: those are NotFound now
@@ -861,7 +876,7 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
   const int64_t now = clock_.NowMillis();
   std::unordered_map<std::string, InstanceStateChange> changes;
   std::vector<model::Instance> touched;
-  auto seq = store_.Transact({caller.ToString(), "TerminateInstances", request_id}, [&](state::Txn& t) -> Status {
+  auto seq = store_.Transact(txn, [&](state::Txn& t) -> Status {
     changes.clear();
     touched.clear();
     for (const auto& id : ids) {
@@ -871,7 +886,7 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
       InstanceStateChange change{id, i.state, i.state};
       if (!IsFinal(i.state) && i.state != model::kShuttingDown && stopped.count(id)) {
         i.state = model::kShuttingDown;
-        i.reason = "User initiated";
+        i.reason = reason;
         i.state_change_ms = now;
         change.current_state = i.state;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));

@@ -65,6 +65,9 @@ struct LaunchPlan {
   int min_count = 1;
   int max_count = 1;
   std::string client_token;
+  /// The runtime lease the SLA hook sets (core/sla): written into every instance record;
+  /// 0 = none.
+  int64_t lease_expires_ms = 0;
 };
 
 /// The SLA issue's rules plug in here. Thread-safe in every implementation.
@@ -154,6 +157,11 @@ class Compute final {
   Result<std::vector<InstanceStateChange>> TerminateInstances(const model::Principal& caller,
                                                               const std::vector<std::string>& ids,
                                                               const std::string& request_id = "");
+  /// TerminateInstances on behalf of the system (the SLA cleanup): any account's instances,
+  /// the history commit's principal is `principal`, the state reason `reason`.
+  Result<std::vector<InstanceStateChange>> TerminateForSystem(const std::string& principal,
+                                                              const std::vector<std::string>& ids,
+                                                              const std::string& reason);
   Status RebootInstances(const model::Principal& caller, const std::vector<std::string>& ids);
   Result<ConsoleOutput> GetConsoleOutput(const model::Principal& caller, const std::string& id);
   /// Zones named (all when empty; unknown names are NotFound). "verbose" among the names
@@ -194,6 +202,8 @@ class Compute final {
   Result<std::optional<Reservation>> FindByToken(const model::Principal& caller, const std::string& token);
   Status Reconcile(std::vector<model::Instance>& instances);
   Result<int64_t> TerminatedVisibleMs(state::Txn& txn);
+  Result<std::vector<InstanceStateChange>> Terminate(const model::Principal& caller, const std::vector<std::string>& ids,
+                                                     const state::TxnContext& txn, const std::string& reason);
   // What the periodic Reconcile() compares the clusters' reports with: the zone, state and
   // times of every instance record this object wrote or read.
   struct Known {

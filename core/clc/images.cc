@@ -5,6 +5,8 @@
 
 #include "bundles/manifest.h"
 #include "core/base/random.h"
+#include "core/sla/actions.h"
+#include "core/sla/store.h"
 
 namespace euca::clc {
 namespace {
@@ -132,6 +134,7 @@ void AddImageItem(pugi::xml_node item, const model::Image& i) {
   item.append_child("blockDeviceMapping");
   api::AddText(item, "virtualizationType", VirtualizationType(i));
   api::AddText(item, "hypervisor", "kvm");
+  if (i.lease_expires_ms != 0) sla::AddLeaseTag(item, i.lease_expires_ms);
 }
 
 }  // namespace
@@ -214,6 +217,8 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
       return ImageError(Code::kAlreadyExists,
                         "an image named '" + image.name + "' already exists (" + existing->id + ")",
                         "InvalidAMIName.Duplicate");
+    // The account's storage lease (core/sla, docs/sla.md).
+    EUCA_ASSIGN_OR_RETURN(image.lease_expires_ms, sla::StorageLeaseExpiry(t, image.account_id, image.created_ms));
     for (;;) {
       image.id = PrefixOf(image.type) + RandomHex(8);
       EUCA_ASSIGN_OR_RETURN(auto taken, t.Get(kKind, image.id));

@@ -5,6 +5,7 @@
 #include "core/api/digest.h"
 #include "core/api/ec2_query.h"
 #include "core/base/clock.h"
+#include "core/sla/actions.h"
 
 namespace euca::clc {
 namespace {
@@ -62,6 +63,7 @@ void AddInstance(pugi::xml_node set, const model::Instance& i) {
   AddText(item, "virtualizationType", "paravirtual");
   if (!i.client_token.empty()) AddText(item, "clientToken", i.client_token);
   AddText(item, "hypervisor", "kvm");
+  if (i.lease_expires_ms != 0) sla::AddLeaseTag(item, i.lease_expires_ms);
 }
 
 // InstanceId.N, checked non-empty.

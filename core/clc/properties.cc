@@ -169,6 +169,11 @@ std::vector<PropertyDef> MakeRegistry() {
        .type = PropertyType::kBool,
        .default_value = "false",
        .description = "Approve account sign-up requests without an administrator."});
+  add({.name = "cloud.storage-lease-grace",
+       .type = PropertyType::kDuration,
+       .default_value = "7d",
+       .description = "How long an image whose storage lease expired stays (expired, not launchable) before "
+                      "euca admin cleanup deregisters it and deletes its bundle (docs/sla.md)."});
   add({.name = "cloud.terminated-visible-seconds",
        .type = PropertyType::kInt,
        .default_value = "3600",

@@ -22,7 +22,7 @@ Json ToJson(const KeyPair& k) {
           {"created", k.created_ms}};
 }
 Json ToJson(const Image& i) {
-  return {{"id", i.id},
+  Json j = {{"id", i.id},
           {"account", i.account_id},
           {"name", i.name},
           {"description", i.description},
@@ -36,9 +36,11 @@ Json ToJson(const Image& i) {
           {"launch_permissions", i.launch_permissions},
           {"root_device_name", i.root_device_name},
           {"created", i.created_ms}};
+  if (i.lease_expires_ms != 0) j["lease_expires"] = i.lease_expires_ms;
+  return j;
 }
 Json ToJson(const Instance& i) {
-  return {{"id", i.id},
+  Json j = {{"id", i.id},
           {"reservation", i.reservation_id},
           {"account", i.account_id},
           {"user", i.user_id},
@@ -60,6 +62,8 @@ Json ToJson(const Instance& i) {
           {"private_mac", i.private_mac},
           {"client_token", i.client_token},
           {"user_data", i.user_data}};
+  if (i.lease_expires_ms != 0) j["lease_expires"] = i.lease_expires_ms;
+  return j;
 }
 Json ToJson(const Cluster& c) { return {{"name", c.name}, {"url", c.url}, {"created", c.created_ms}}; }
 Json ToJson(const NodeRecord& n) {
@@ -90,6 +94,7 @@ Image ImageFromJson(const Json& j) {
   i.launch_permissions = j.value("launch_permissions", std::vector<std::string>{});
   i.root_device_name = j.value("root_device_name", "/dev/sda1");
   i.created_ms = j.value("created", int64_t{0});
+  i.lease_expires_ms = j.value("lease_expires", int64_t{0});
   return i;
 }
 Instance InstanceFromJson(const Json& j) {
@@ -116,6 +121,7 @@ Instance InstanceFromJson(const Json& j) {
   i.private_mac = j.value("private_mac", "");
   i.client_token = j.value("client_token", "");
   i.user_data = j.value("user_data", "");
+  i.lease_expires_ms = j.value("lease_expires", int64_t{0});
   return i;
 }
 Cluster ClusterFromJson(const Json& j) {

@@ -48,6 +48,8 @@ struct Image {
   std::vector<std::string> launch_permissions;  ///< account ids allowed to launch it
   std::string root_device_name = "/dev/sda1";
   int64_t created_ms = 0;
+  /// Storage lease (docs/sla.md): when it ends, 0 = never. "lease_expires" in JSON, only when set.
+  int64_t lease_expires_ms = 0;
 };
 
 /// EC2 instance states as the CLC reports them.
@@ -81,6 +83,9 @@ struct Instance {
   std::string private_mac;
   std::string client_token;    ///< RunInstances ClientToken ("" = none)
   std::string user_data;       ///< base64, as given to RunInstances (≤ 16 KiB decoded)
+  /// Runtime lease (docs/sla.md): when cleanup terminates it, 0 = never. "lease_expires" in
+  /// JSON, only when set.
+  int64_t lease_expires_ms = 0;
 };
 
 /// A cluster = an availability zone. Kind "clusters": id = name. `url` is the CC's internal

@@ -407,10 +407,32 @@ Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectR
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
+  if (options_.admit_put && !caller.anonymous()) {
+    const std::string account = OwnerOf(caller).id;
+    EUCA_RETURN_IF_ERROR(
+        options_.admit_put(account, req.content_length.value_or(0), [&] { return StoredBytes(account); }));
+  }
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
   EUCA_ASSIGN_OR_RETURN(auto stored,
                         CommitObject(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned));
   return PutObjectResult{stored.etag, stored.modified_ms};
+}
+
+Result<uint64_t> Walrus::StoredBytes(const std::string& account_id) {
+  uint64_t total = 0;
+  EUCA_ASSIGN_OR_RETURN(auto buckets, backend_.ListBuckets());
+  for (const auto& b : buckets) {
+    objects::ListRange range;
+    for (;;) {
+      EUCA_ASSIGN_OR_RETURN(auto page, backend_.ListObjects(b.name, range));
+      for (const auto& o : page)
+        if (o.owner_id == account_id) total += o.size;
+      if (page.size() < range.limit) break;
+      range.start = page.back().key;
+      range.start_inclusive = false;
+    }
+  }
+  return total;
 }
 
 Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,

@@ -13,6 +13,7 @@
 // Thread-safe: Walrus keeps no mutable state of its own; the backend is thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,12 @@ struct WalrusOptions {
   size_t max_metadata_bytes = 2048;
   /// Streaming buffer size for PUT and copy.
   size_t buffer_size = 1 << 20;
+  /// Admits a PutObject of `bytes` (its Content-Length; 0 when unknown) by the account
+  /// `account_id` before anything is written: the SLA storage quota (sla::StorageQuotaHook).
+  /// `used` sums what the account's objects hold now (costly: call it only when a quota
+  /// applies). A failed Status refuses the PUT as is. Unset: every PUT is admitted.
+  std::function<Status(const std::string& account_id, uint64_t bytes, const std::function<Result<uint64_t>()>& used)>
+      admit_put = {};
 };
 
 /// A stream of request body bytes.
@@ -415,6 +422,8 @@ class Walrus final {
     std::string md5;  // raw 16 bytes
   };
 
+  /// Bytes of the objects the account `account_id` owns, in every bucket (for admit_put).
+  Result<uint64_t> StoredBytes(const std::string& account_id);
   /// The bucket, if `caller` holds `permission` on it (nullopt: owner only).
   Result<objects::BucketRecord> BucketFor(const Caller& caller, const std::string& bucket,
                                           std::optional<Permission> permission);

@@ -30,11 +30,12 @@ setup() {
   assert_line --index 0 --regexp '^PROPERTY	cloud\.description	'
   assert_line --index 1 "$(printf 'PROPERTY	cloud.embedded-zone	local')"
   assert_line --index 2 "$(printf 'PROPERTY	cloud.region	euca')"
-  assert_line --index 3 "$(printf 'PROPERTY	cloud.terminated-visible-seconds	3600')"
-  assert_line --index 4 "$(printf 'PROPERTY	signup.auto-approve	false')"
-  assert_equal "${#lines[@]}" 5
+  assert_line --index 3 "$(printf 'PROPERTY	cloud.storage-lease-grace	7d')"
+  assert_line --index 4 "$(printf 'PROPERTY	cloud.terminated-visible-seconds	3600')"
+  assert_line --index 5 "$(printf 'PROPERTY	signup.auto-approve	false')"
+  assert_equal "${#lines[@]}" 6
   run euca admin describe-properties cloud cloud.region
-  assert_equal "${#lines[@]}" 4
+  assert_equal "${#lines[@]}" 5
 }
 
 @test "admin describe-properties --output json" {

@@ -1,0 +1,207 @@
+#include "core/sla/cleanup.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "core/clc/properties.h"
+#include "core/sla/store.h"
+
+namespace euca::sla {
+namespace {
+
+constexpr char kImages[] = "images";
+constexpr char kManifestSuffix[] = ".manifest.xml";
+
+std::string Plural(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+Result<int64_t> GraceMs(state::Txn& t) {
+  EUCA_ASSIGN_OR_RETURN(const clc::PropertyDef* def, clc::FindProperty(kStorageGraceProperty));
+  std::string value = def->default_value;
+  EUCA_ASSIGN_OR_RETURN(auto obj, t.Get("properties", kStorageGraceProperty));
+  if (obj) value = obj->body.value("value", value);
+  EUCA_ASSIGN_OR_RETURN(auto d, clc::ParseDuration(value));
+  return d ? *d * 1000 : INT64_MAX;  // "none": expired images are kept
+}
+
+state::Object ImageObject(const model::Image& i) {
+  return state::Object{kImages, i.id, i.account_id, i.state == "deregistered" ? std::string() : i.name,
+                       model::ToJson(i), std::nullopt};
+}
+
+// Changes the image `id` from `from` to `to` as the cleanup, unless someone changed it since.
+Status SetImageState(state::StateStore& store, const std::string& id, const std::string& from, const std::string& to,
+                     const std::string& action) {
+  return store
+      .Transact({kCleanupPrincipal, action + " " + id, ""},
+                [&](state::Txn& t) -> Status {
+                  EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kImages, id));
+                  if (!obj) return NotFound("image '" + id + "' is gone");
+                  model::Image i = model::ImageFromJson(obj->body);
+                  if (i.state != from) return Status(Code::kConflict, "image '" + id + "' is " + i.state + " now");
+                  i.state = to;
+                  return t.Put(ImageObject(i));
+                })
+      .status();
+}
+
+// Deletes the bundle of `image` (its manifest and the parts beside it) as its owner.
+Status DeleteBundle(const model::Image& image, const std::string& owner_name, const clc::ObjectStoreFactory& objects) {
+  if (!objects) return Unavailable("no object store is configured to delete bundles from");
+  const std::string& loc = image.location;
+  auto slash = loc.find('/');
+  if (slash == std::string::npos) return InvalidArgument("image location '" + loc + "' has no bucket");
+  const std::string bucket = loc.substr(0, slash), key = loc.substr(slash + 1);
+  std::string prefix = key;
+  if (prefix.size() > strlen(kManifestSuffix) &&
+      prefix.compare(prefix.size() - strlen(kManifestSuffix), std::string::npos, kManifestSuffix) == 0)
+    prefix.resize(prefix.size() - strlen(kManifestSuffix));
+  model::Principal owner{owner_name, image.account_id, model::kAccountAdminUser, ""};
+  EUCA_ASSIGN_OR_RETURN(auto store, objects(owner));
+  auto parts = store->ListObjects(bucket, prefix + ".part.");
+  if (!parts.ok() && parts.status().code() != Code::kNotFound) return parts.status().WithContext("list '" + loc + "'");
+  if (parts.ok())
+    for (const auto& p : *parts) {
+      Status s = store->DeleteObject(bucket, p.key);
+      if (!s.ok() && s.code() != Code::kNotFound) return s.WithContext("delete '" + bucket + "/" + p.key + "'");
+    }
+  Status s = store->DeleteObject(bucket, key);
+  if (!s.ok() && s.code() != Code::kNotFound) return s.WithContext("delete '" + loc + "'");
+  return Status::Ok();
+}
+
+}  // namespace
+
+int CleanupReport::Failed() const {
+  int n = 0;
+  for (const auto& a : actions) n += !a.result.ok();
+  return n;
+}
+
+std::string CleanupReport::Summary() const {
+  if (actions.empty()) return dry_run ? "cleanup (dry run): nothing to do" : "cleanup: nothing to do";
+  int terminate = 0, expire = 0, del = 0;
+  for (const auto& a : actions) {
+    if (!a.result.ok()) continue;
+    terminate += a.action == "terminate";
+    expire += a.action == "expire-image";
+    del += a.action == "delete-image";
+  }
+  if (dry_run)
+    return "cleanup (dry run): would terminate " + Plural(terminate, "instance", "instances") + ", expire " +
+           Plural(expire, "image", "images") + ", delete " + Plural(del, "image", "images");
+  return "cleanup: terminated " + Plural(terminate, "instance", "instances") + ", expired " +
+         Plural(expire, "image", "images") + ", deleted " + Plural(del, "image", "images") + ", " +
+         std::to_string(Failed()) + " failed";
+}
+
+Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Compute* compute,
+                                 const clc::ObjectStoreFactory& objects, const CleanupOptions& options) {
+  const int64_t now = options.now_ms ? options.now_ms : clock.NowMillis();
+  CleanupReport report;
+  report.dry_run = options.dry_run;
+
+  std::vector<Rule> rules;
+  std::vector<model::Instance> instances;
+  std::vector<model::Image> images;
+  std::map<std::string, std::string> accounts, users;  // id -> name
+  int64_t grace_ms = 0;
+  EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+    EUCA_ASSIGN_OR_RETURN(grace_ms, GraceMs(t));
+    EUCA_ASSIGN_OR_RETURN(auto objs, t.List("accounts"));
+    for (const auto& o : objs) accounts[o.id] = o.body.value("name", "");
+    EUCA_ASSIGN_OR_RETURN(objs, t.List("users"));
+    for (const auto& o : objs) users[o.id] = o.body.value("name", "");
+    EUCA_ASSIGN_OR_RETURN(objs, t.List("instances"));
+    try {
+      for (const auto& o : objs) instances.push_back(model::InstanceFromJson(o.body));
+      EUCA_ASSIGN_OR_RETURN(objs, t.List(kImages));
+      for (const auto& o : objs) images.push_back(model::ImageFromJson(o.body));
+    } catch (const std::exception& e) {
+      return Internal(std::string("corrupt record: ") + e.what());
+    }
+    return Status::Ok();
+  }));
+
+  // 1. Instances: runtime leases and maximum runtimes.
+  for (const auto& i : instances) {
+    if (i.state == model::kTerminated || i.state == model::kShuttingDown) continue;
+    std::string reason;
+    if (i.lease_expires_ms != 0 && i.lease_expires_ms <= now) {
+      reason = "runtime lease ended " + FormatIso8601(i.lease_expires_ms);
+    } else {
+      for (const auto& r : rules) {
+        if (r.kind != kMaxRuntime) continue;
+        if (!Matches(r.match, accounts[i.account_id], users[i.user_id], i.zone, i.vm_type)) continue;
+        if (i.launch_time_ms + r.duration_s * 1000 <= now) {
+          reason = "rule '" + r.name + "' limits the runtime to " + std::to_string(r.duration_s) + "s";
+          break;
+        }
+      }
+    }
+    if (reason.empty()) continue;
+    CleanupAction a{"terminate", i.id, i.account_id, reason, Status::Ok()};
+    if (!options.dry_run) {
+      if (!compute) {
+        a.result = Unavailable("this cloud has no compute part to terminate instances with");
+      } else {
+        auto done = compute->TerminateForSystem(kCleanupPrincipal, {i.id}, reason);
+        // Gone meanwhile (terminated and expired): nothing left to do.
+        if (!done.ok() && done.status().code() != Code::kNotFound) a.result = done.status();
+      }
+    }
+    report.actions.push_back(std::move(a));
+  }
+
+  // 2 and 3. Images: storage leases, then the grace period.
+  for (auto i : images) {
+    if (i.lease_expires_ms == 0) continue;
+    if (i.state == "available" && i.lease_expires_ms <= now) {
+      CleanupAction a{"expire-image", i.id, i.account_id, "storage lease ended " + FormatIso8601(i.lease_expires_ms),
+                      Status::Ok()};
+      if (!options.dry_run) a.result = SetImageState(store, i.id, "available", "expired", "ExpireImage");
+      bool ok = a.result.ok();
+      report.actions.push_back(std::move(a));
+      if (!ok) continue;
+      i.state = "expired";
+    }
+    if (i.state == "expired" && grace_ms != INT64_MAX && i.lease_expires_ms + grace_ms <= now) {
+      CleanupAction a{"delete-image", i.id, i.account_id,
+                      "storage lease ended " + FormatIso8601(i.lease_expires_ms) + " and its grace is over",
+                      Status::Ok()};
+      if (!options.dry_run) {
+        a.result = DeleteBundle(i, accounts[i.account_id], objects);
+        if (a.result.ok()) a.result = SetImageState(store, i.id, "expired", "deregistered", "DeregisterImage");
+      }
+      report.actions.push_back(std::move(a));
+    }
+  }
+  return report;
+}
+
+Result<bool> CleanupLock::TryLock(const std::string& path) {
+  if (fd_ >= 0) return Internal("the cleanup lock is already held by this object");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Internal("open '" + path + "': " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return false;
+    return Internal("flock '" + path + "': " + std::strerror(err));
+  }
+  fd_ = fd;
+  return true;
+}
+
+CleanupLock::~CleanupLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace euca::sla

@@ -1,0 +1,338 @@
+#include "core/sla/cleanup.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/clc/cloud_test_support.h"
+#include "core/clc/fake_cluster.h"
+#include "core/sla/actions.h"
+#include "core/sla/engine.h"
+#include "core/sla/store.h"
+#include "state/memory_store.h"
+
+namespace euca::sla {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr int64_t kHour = 3600 * 1000;
+constexpr int64_t kDay = 24 * kHour;
+
+const model::Principal kAdmin{"eucalyptus", "100000000001", "admin", "AIDAADMIN"};
+const model::Principal kAlice{"alice", "200000000002", "admin", "AIDAALICE"};
+const model::Principal kBob{"bob", "300000000003", "admin", "AIDABOB"};
+
+class InstanceCleanupTest : public ::testing::Test {
+ protected:
+  InstanceCleanupTest() : engine_(store_, clock_) {
+    for (const auto* p : {&kAdmin, &kAlice, &kBob}) {
+      model::Account a{p->account_id, p->account_name, 0};
+      model::User u{p->user_id, p->account_id, p->user_name, true, 0};
+      Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+      Put({"users", u.id, a.id, u.name, model::ToJson(u), std::nullopt});
+    }
+    model::Image i;
+    i.id = "emi-00000001";
+    i.account_id = kAlice.account_id;
+    i.name = "img";
+    i.location = "bucket/img.manifest.xml";
+    i.is_public = true;
+    Put({"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
+    zone_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{16, 256 * 64, 5 * 64});
+    dir_.Add("zone-a", zone_);
+    compute_ = std::make_unique<clc::Compute>(store_, clock_, dir_, &engine_);
+  }
+
+  void Put(const state::Object& o) {
+    ASSERT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) { return t.Put(o); }).ok());
+  }
+
+  std::vector<std::string> Run(const model::Principal& who, int n) {
+    clc::RunInstancesRequest r;
+    r.image_id = "emi-00000001";
+    r.min_count = r.max_count = n;
+    auto res = compute_->RunInstances(who, r);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    std::vector<std::string> ids;
+    if (res.ok())
+      for (const auto& i : res->instances) ids.push_back(i.id);
+    return ids;
+  }
+
+  std::string StateOf(const std::string& id) {
+    std::string state;
+    EXPECT_TRUE(store_
+                    .Read([&](state::Txn& t) -> Status {
+                      EUCA_ASSIGN_OR_RETURN(auto o, t.Get("instances", id));
+                      if (o) state = o->body.value("state", "");
+                      return Status::Ok();
+                    })
+                    .ok());
+    return state;
+  }
+
+  CleanupReport Cleanup(int64_t now_ms = 0, bool dry_run = false) {
+    auto r = RunCleanup(store_, clock_, compute_.get(), {}, {dry_run, now_ms});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : CleanupReport{};
+  }
+
+  static std::vector<std::string> Ids(const CleanupReport& r, const std::string& action) {
+    std::vector<std::string> out;
+    for (const auto& a : r.actions)
+      if (a.action == action) out.push_back(a.resource_id);
+    return out;
+  }
+
+  state::MemoryStateStore store_;
+  FakeClock clock_;
+  clc::FixedDirectory dir_;
+  Engine engine_;
+  std::shared_ptr<clc::FakeCluster> zone_;
+  std::unique_ptr<clc::Compute> compute_;
+};
+
+TEST_F(InstanceCleanupTest, RuntimeLeaseExpiryTerminatesExactlyTheExpired) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(1 * 3600), std::nullopt).ok());
+  auto early = Run(kAlice, 2);
+  auto bob = Run(kBob, 1);  // no lease
+  clock_.Advance(kHour / 2);
+  auto late = Run(kAlice, 1);  // ends half an hour after the first two
+  zone_->BootAll();
+  clock_.Advance(kHour / 2 - 1000);
+  EXPECT_EQ(Cleanup().actions.size(), 0u);  // one second early: nothing
+  clock_.Advance(1000);
+
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport report = Cleanup();
+  EXPECT_THAT(Ids(report, "terminate"), UnorderedElementsAre(early[0], early[1]));
+  EXPECT_EQ(report.Failed(), 0);
+  EXPECT_EQ(report.Summary(), "cleanup: terminated 2 instances, expired 0 images, deleted 0 images, 0 failed");
+  for (const auto& id : early) EXPECT_EQ(StateOf(id), model::kShuttingDown);
+  EXPECT_EQ(StateOf(late[0]), model::kPending);
+  EXPECT_EQ(StateOf(bob[0]), model::kPending);
+  // One history commit per action, by "cleanup" (the others: the states the cluster reported).
+  auto by_cleanup = [&] {
+    int n = 0;
+    const auto& committed = store_.CommittedForTest();
+    for (size_t k = commits; k < committed.size(); ++k)
+      if (committed[k].principal == "cleanup") {
+        ++n;
+        EXPECT_EQ(committed[k].action, "TerminateInstances");
+      }
+    return n;
+  };
+  EXPECT_EQ(by_cleanup(), 2);
+
+  // Idempotent: what was done is not due again.
+  size_t after = store_.CommittedForTest().size();
+  EXPECT_EQ(Cleanup().Summary(), "cleanup: nothing to do");
+  EXPECT_EQ(store_.CommittedForTest().size(), after);
+  // The later one, in its turn.
+  EXPECT_THAT(Ids(Cleanup(clock_.NowMillis() + kHour / 2), "terminate"), UnorderedElementsAre(late[0]));
+}
+
+TEST_F(InstanceCleanupTest, DryRunChangesNothing) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(60), std::nullopt).ok());
+  auto ids = Run(kAlice, 2);
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport report = Cleanup(clock_.NowMillis() + kHour, /*dry_run=*/true);
+  EXPECT_EQ(report.actions.size(), 2u);
+  EXPECT_EQ(report.Summary(), "cleanup (dry run): would terminate 2 instances, expire 0 images, delete 0 images");
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  for (const auto& id : ids) EXPECT_EQ(StateOf(id), model::kPending);
+  EXPECT_EQ(zone_->terminated, 0);
+}
+
+TEST_F(InstanceCleanupTest, MaxRuntimeRuleTerminatesWhatRanTooLong) {
+  auto rules = ParseRules("[rule six-hours]\nkind = max-runtime\nduration = 6h\nmatch.account = alice\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(store_, kAdmin, *rules).ok());
+  auto alice = Run(kAlice, 1);
+  auto bob = Run(kBob, 1);
+  EXPECT_TRUE(Cleanup(clock_.NowMillis() + 6 * kHour - 1).actions.empty());
+  CleanupReport report = Cleanup(clock_.NowMillis() + 6 * kHour);
+  EXPECT_THAT(Ids(report, "terminate"), UnorderedElementsAre(alice[0]));
+  EXPECT_THAT(report.actions[0].reason, HasSubstr("six-hours"));
+  EXPECT_EQ(StateOf(bob[0]), model::kPending);
+}
+
+TEST_F(InstanceCleanupTest, AFailingZoneIsReportedAndRetried) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(60), std::nullopt).ok());
+  auto ids = Run(kAlice, 1);
+  // Without a compute part to terminate with, the action fails and is reported.
+  auto r = RunCleanup(store_, clock_, nullptr, {}, {false, clock_.NowMillis() + kHour});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Failed(), 1);
+  EXPECT_THAT(r->Summary(), HasSubstr("1 failed"));
+  EXPECT_THAT(Ids(Cleanup(clock_.NowMillis() + kHour), "terminate"), UnorderedElementsAre(ids[0]));
+}
+
+TEST(CleanupLockTest, SecondHolderIsRefused) {
+  std::string dir = ::testing::TempDir() + "/cleanup-lock-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/cleanup.lock";
+  {
+    CleanupLock first, second;
+    ASSERT_EQ(first.TryLock(path).value(), true);
+    EXPECT_EQ(second.TryLock(path).value(), false);
+  }
+  CleanupLock again;
+  EXPECT_EQ(again.TryLock(path).value(), true);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CleanupActionTest, TwoAtOnceActOnce) {
+  state::MemoryStateStore store;
+  FakeClock clock;
+  std::string dir = ::testing::TempDir() + "/cleanup-action-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  clc::Ec2Actions actions;
+  AddSlaActions(actions, {&store, &clock, nullptr, {}, dir + "/cleanup.lock"});
+  auto call = [&](const model::Principal& who) -> Result<std::string> {
+    api::Ec2Request request("EucaCleanup", api::kEc2Version, "req-1", {});
+    api::Ec2Response response("EucaCleanup", api::kEc2Version, "req-1");
+    EUCA_RETURN_IF_ERROR(clc::DispatchEc2(actions, who, request, response));
+    return response.ToString();
+  };
+  auto free = call(kAdmin);
+  ASSERT_TRUE(free.ok()) << free.status().ToString();
+  EXPECT_THAT(*free, HasSubstr("<busy>false</busy>"));
+  EXPECT_THAT(*free, HasSubstr("nothing to do"));
+  {
+    CleanupLock held;  // as a cron run in another process would
+    ASSERT_TRUE(held.TryLock(dir + "/cleanup.lock").value());
+    auto busy = call(kAdmin);
+    ASSERT_TRUE(busy.ok());
+    EXPECT_THAT(*busy, HasSubstr("<busy>true</busy>"));
+  }
+  auto denied = call(kAlice);
+  EXPECT_EQ(denied.status().code(), Code::kPermissionDenied);
+  std::filesystem::remove_all(dir);
+}
+
+// Storage leases, on a cloud with Walrus (on a MemoryBackend) holding the bundles.
+class ImageCleanupTest : public ::testing::Test, public clc::CloudFixture {
+ protected:
+  void PutPart(const model::Principal& owner, const std::string& bucket, const std::string& key) {
+    walrus::WalrusObjectStore store(walrus_, owner);
+    walrus::StringSource body("part bytes");
+    walrus::PutObjectRequest put;
+    put.bucket = bucket;
+    put.key = key;
+    ASSERT_TRUE(store.PutObject(put, body).ok());
+  }
+  std::string Register(const model::Principal& owner, const std::string& prefix) {
+    PutManifest(owner, "bundles", prefix + ".manifest.xml");
+    PutPart(owner, "bundles", prefix + ".part.00");
+    PutPart(owner, "bundles", prefix + ".part.01");
+    auto image = cloud_->images().Register(owner, {.location = "bundles/" + prefix + ".manifest.xml",
+                                                   .name = prefix,
+                                                   .description = "",
+                                                   .architecture = "",
+                                                   .kernel_id = "",
+                                                   .ramdisk_id = "",
+                                                   .root_device_name = ""});
+    EXPECT_TRUE(image.ok()) << image.status().ToString();
+    return image.ok() ? image->id : "";
+  }
+  std::vector<std::string> Keys(const model::Principal& owner) {
+    walrus::WalrusObjectStore store(walrus_, owner);
+    auto listed = store.ListObjects("bundles", "");
+    EXPECT_TRUE(listed.ok());
+    std::vector<std::string> out;
+    if (listed.ok())
+      for (const auto& o : *listed) out.push_back(o.key);
+    return out;
+  }
+  model::Image Image(const std::string& id) {
+    model::Image out;
+    EXPECT_TRUE(store_
+                    .Read([&](state::Txn& t) -> Status {
+                      EUCA_ASSIGN_OR_RETURN(auto o, t.Get("images", id));
+                      if (o) out = model::ImageFromJson(o->body);
+                      return Status::Ok();
+                    })
+                    .ok());
+    return out;
+  }
+  CleanupReport Cleanup(int64_t now_ms, bool dry_run = false) {
+    auto r = RunCleanup(store_, clock_, nullptr, cloud_->options().object_store, {dry_run, now_ms});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : CleanupReport{};
+  }
+};
+
+TEST_F(ImageCleanupTest, StorageLeaseExpiryThenGraceDeletesExactlyTheExpiredBundles) {
+  model::Principal alice = MakeUser("alice", "dev");
+  const int64_t t0 = clock_.NowMillis();
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
+  std::string one = Register(alice, "one");  // lease: 1 day
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(2 * 86400)).ok());
+  std::string three = Register(alice, "three");  // lease: 2 days
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<std::optional<int64_t>>(
+                                                                            std::optional<int64_t>())).ok());
+  std::string two = Register(alice, "two");  // no lease
+  EXPECT_EQ(Image(one).lease_expires_ms, t0 + kDay);
+  EXPECT_EQ(Image(two).lease_expires_ms, 0);
+
+  // Expiry: marked expired (not launchable), nothing deleted.
+  CleanupReport r1 = Cleanup(t0 + kDay);
+  ASSERT_EQ(r1.actions.size(), 1u);
+  EXPECT_EQ(r1.actions[0].action, "expire-image");
+  EXPECT_EQ(Image(one).state, "expired");
+  EXPECT_EQ(Image(three).state, "available");
+  EXPECT_EQ(Keys(alice).size(), 9u);
+  EXPECT_EQ(cloud_->images().FindLaunchable(alice, one).status().code(), Code::kNotFound);
+
+  // Dry run after the grace (7 days by default): reports, changes nothing.
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport dry = Cleanup(t0 + 8 * kDay, /*dry_run=*/true);
+  EXPECT_EQ(dry.actions.size(), 2u);  // delete one, expire three
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  EXPECT_EQ(Keys(alice).size(), 9u);
+
+  // After the grace: exactly the bundle of `one` goes, and the image is deregistered.
+  CleanupReport r2 = Cleanup(t0 + 8 * kDay);
+  EXPECT_EQ(r2.Failed(), 0);
+  EXPECT_EQ(r2.Summary(), "cleanup: terminated 0 instances, expired 1 image, deleted 1 image, 0 failed");
+  EXPECT_EQ(Image(one).state, "deregistered");
+  EXPECT_EQ(Image(three).state, "expired");
+  EXPECT_EQ(Image(two).state, "available");
+  EXPECT_THAT(Keys(alice), UnorderedElementsAre("three.manifest.xml", "three.part.00", "three.part.01",
+                                                "two.manifest.xml", "two.part.00", "two.part.01"));
+  EXPECT_EQ(store_.CommittedForTest().back().principal, "cleanup");
+  EXPECT_EQ(Cleanup(t0 + 8 * kDay).Summary(), "cleanup: nothing to do");
+}
+
+TEST_F(ImageCleanupTest, RenewLeaseMakesAnExpiredImageAvailable) {
+  model::Principal alice = MakeUser("alice", "dev");
+  const int64_t t0 = clock_.NowMillis();
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
+  std::string one = Register(alice, "one");
+  Cleanup(t0 + kDay);
+  ASSERT_EQ(Image(one).state, "expired");
+  clock_.Set(t0 + kDay);
+  auto renewed = Call(alice, "EucaRenewLease", {{"ResourceId", one}, {"Duration", "3d"}});
+  ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+  EXPECT_THAT(*renewed, HasSubstr("<state>available</state>"));
+  EXPECT_EQ(Image(one).lease_expires_ms, t0 + 4 * kDay);
+  auto described = Call(alice, "DescribeImages", {{"ImageId.1", one}});
+  ASSERT_TRUE(described.ok());
+  EXPECT_THAT(*described, HasSubstr("<key>euca:lease-expires</key>"));
+  auto leases = Call(alice, "EucaDescribeLeases");
+  ASSERT_TRUE(leases.ok());
+  EXPECT_THAT(*leases, HasSubstr(one));
+  // Another account's image does not exist for bob; bad durations are refused.
+  model::Principal bob = MakeUser("bob", "dev");
+  EXPECT_EQ(Call(bob, "EucaRenewLease", {{"ResourceId", one}}).status().code(), Code::kNotFound);
+  EXPECT_EQ(Call(alice, "EucaRenewLease", {{"ResourceId", one}, {"Duration", "soon"}}).status().code(),
+            Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace euca::sla

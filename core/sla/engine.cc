@@ -1,0 +1,173 @@
+#include "core/sla/engine.h"
+
+#include <algorithm>
+#include <map>
+
+#include "core/clc/vm_types.h"
+#include "core/sla/store.h"
+
+namespace euca::sla {
+namespace {
+
+struct Live {
+  std::string user_id, zone, vm_type;
+};
+
+// What one instance of the plan costs against a limit rule, and what `live` already uses.
+int64_t Cost(const Rule& r, const model::VmType& type) {
+  if (r.kind == kCoreLimit) return type.cores;
+  if (r.kind == kMemoryLimit) return static_cast<int64_t>(type.memory_mib);
+  return 1;
+}
+
+const char* Unit(const Rule& r) {
+  if (r.kind == kCoreLimit) return "core(s)";
+  if (r.kind == kMemoryLimit) return "MiB";
+  return "instance(s)";
+}
+
+const char* WireCode(const Rule& r) { return r.kind == kCoreLimit ? "VcpuLimitExceeded" : "InstanceLimitExceeded"; }
+
+std::string MetaZoneOf(const Rule& r) {
+  if (r.policy == "emptiest") return clc::kZoneSingle;  // the zone with the most room takes all
+  if (r.policy == "single") return r.zone;
+  if (r.policy == "spread") return clc::kZoneSpread;
+  return clc::kZoneAny;
+}
+
+}  // namespace
+
+Status Engine::Review(clc::LaunchPlan& plan) {
+  const model::Principal& caller = plan.caller;
+  std::vector<Rule> rules;
+  std::vector<Live> live;
+  std::map<std::string, model::VmType> types;
+  LeaseDefaults leases;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+    EUCA_ASSIGN_OR_RETURN(leases, GetLeaseDefaults(t, caller.account_id));
+    bool limits = std::any_of(rules.begin(), rules.end(), [](const Rule& r) {
+      return r.kind == kInstanceLimit || r.kind == kCoreLimit || r.kind == kMemoryLimit;
+    });
+    if (!limits) return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(auto objects, t.List("instances", caller.account_id));
+    for (const auto& o : objects) {
+      std::string state = o.body.value("state", "");
+      if (state == model::kTerminated || state == model::kShuttingDown) continue;  // going away
+      live.push_back({o.body.value("user", ""), o.body.value("zone", ""), o.body.value("vm_type", "")});
+    }
+    EUCA_ASSIGN_OR_RETURN(auto all, clc::ListVmTypes(t));
+    for (auto& v : all) types[v.name] = v;
+    return Status::Ok();
+  }));
+
+  // Request arrival, 1: where (only when the request named no zone).
+  if (plan.zone == clc::kZoneAny) {
+    for (const auto& r : rules) {
+      if (r.kind != kZonePolicy) continue;
+      if (!Matches(r.match, caller.account_name, caller.user_name, "", plan.vm_type.name)) continue;
+      plan.zone = MetaZoneOf(r);
+      break;
+    }
+  }
+
+  // Request arrival, 2: how many.
+  for (const auto& r : rules) {
+    if (r.kind != kInstanceLimit && r.kind != kCoreLimit && r.kind != kMemoryLimit) continue;
+    if (!Matches(r.match, caller.account_name, caller.user_name, plan.zone, plan.vm_type.name)) continue;
+    int64_t used = 0;
+    for (const auto& l : live) {
+      if (r.scope == "user" && l.user_id != caller.user_id) continue;
+      if (!r.match.zone.empty() && l.zone != r.match.zone) continue;
+      if (!r.match.type.empty() && l.vm_type != r.match.type) continue;
+      auto it = types.find(l.vm_type);
+      used += it == types.end() ? (r.kind == kInstanceLimit ? 1 : 0) : Cost(r, it->second);
+    }
+    const int64_t cost = std::max<int64_t>(1, Cost(r, plan.vm_type));
+    const int64_t fits = std::max<int64_t>(0, r.limit - used) / cost;
+    if (fits < plan.min_count) {
+      const std::string who = r.scope == "user" ? "user '" + caller.user_name + "@" + caller.account_name + "'"
+                                                : "account '" + caller.account_name + "'";
+      return Status(Code::kResourceExhausted,
+                    "rule '" + r.name + "' limits " + who + " to " + std::to_string(r.limit) + " " + Unit(r) + "; " +
+                        std::to_string(used) + " in use, so " + std::to_string(fits) + " more instance(s) of type '" +
+                        plan.vm_type.name + "' fit, not " + std::to_string(plan.min_count),
+                    WireCode(r));
+    }
+    if (fits < plan.max_count) plan.max_count = static_cast<int>(fits);
+  }
+
+  // Request arrival, 3: for how long.
+  if (leases.runtime_s) plan.lease_expires_ms = clock_.NowMillis() + *leases.runtime_s * 1000;
+  return Status::Ok();
+}
+
+namespace {
+
+Result<const Rule*> FirstQuota(const std::vector<Rule>& rules, const char* kind, const std::string& account_name,
+                               int64_t used, int64_t adding) {
+  for (const auto& r : rules) {
+    if (r.kind != kind || !Matches(r.match, account_name, "", "", "")) continue;
+    if (used + adding > r.limit) return &r;
+  }
+  return static_cast<const Rule*>(nullptr);
+}
+
+}  // namespace
+
+Status CheckAddressQuota(state::StateStore& store, const std::string& account_id, int64_t held) {
+  const Rule* hit = nullptr;
+  std::string name;
+  std::vector<Rule> rules;
+  EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+    EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
+    return Status::Ok();
+  }));
+  EUCA_ASSIGN_OR_RETURN(hit, FirstQuota(rules, kAddressQuota, name, held, 1));
+  if (!hit) return Status::Ok();
+  return Status(Code::kResourceExhausted,
+                "rule '" + hit->name + "' limits account '" + name + "' to " + std::to_string(hit->limit) +
+                    " public address(es); it holds " + std::to_string(held) + ": release one first",
+                "AddressLimitExceeded");
+}
+
+Status CheckStorageQuota(state::StateStore& store, const std::string& account_id, int64_t used, int64_t adding) {
+  const Rule* hit = nullptr;
+  std::string name;
+  std::vector<Rule> rules;
+  EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+    EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
+    return Status::Ok();
+  }));
+  EUCA_ASSIGN_OR_RETURN(hit, FirstQuota(rules, kStorageQuota, name, used, adding));
+  if (!hit) return Status::Ok();
+  return Status(Code::kResourceExhausted,
+                "rule '" + hit->name + "' limits account '" + name + "' to " + std::to_string(hit->limit) +
+                    " stored bytes; it stores " + std::to_string(used) + " and this adds " + std::to_string(adding),
+                "QuotaExceeded");
+}
+
+std::function<Status(const std::string&, uint64_t, const std::function<Result<uint64_t>()>&)> StorageQuotaHook(
+    state::StateStore& store) {
+  state::StateStore* s = &store;
+  return [s](const std::string& account_id, uint64_t bytes,
+             const std::function<Result<uint64_t>()>& used) -> Status {
+    std::vector<Rule> rules;
+    std::string name;
+    EUCA_RETURN_IF_ERROR(s->Read([&](state::Txn& t) -> Status {
+      EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+      EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
+      return Status::Ok();
+    }));
+    bool applies = std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+      return r.kind == kStorageQuota && Matches(r.match, name, "", "", "");
+    });
+    if (!applies) return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(uint64_t now, used());
+    return CheckStorageQuota(*s, account_id, static_cast<int64_t>(now), static_cast<int64_t>(bytes));
+  };
+}
+
+}  // namespace euca::sla

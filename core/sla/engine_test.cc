@@ -1,0 +1,268 @@
+#include "core/sla/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/clc/fake_cluster.h"
+#include "core/walrus/object_store.h"
+#include "core/walrus/walrus.h"
+#include "drivers/objects/memory_backend.h"
+#include "core/sla/store.h"
+#include "state/memory_store.h"
+
+namespace euca::sla {
+namespace {
+
+using ::testing::HasSubstr;
+
+const model::Principal kAdmin{"eucalyptus", "100000000001", "admin", "AIDAADMIN"};
+const model::Principal kAlice{"alice", "200000000002", "admin", "AIDAALICE"};
+const model::Principal kAlice2{"alice", "200000000002", "dev", "AIDAALICEDEV"};
+const model::Principal kBob{"bob", "300000000003", "admin", "AIDABOB"};
+
+Rule Parse(const std::string& text) {
+  auto rules = ParseRules(text);
+  EXPECT_TRUE(rules.ok()) << rules.status().ToString();
+  return rules.ok() ? (*rules)[0] : Rule{};
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : engine_(store_, clock_) {
+    for (const auto* p : {&kAdmin, &kAlice, &kBob}) {
+      model::Account a{p->account_id, p->account_name, 0};
+      Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+    }
+    model::Image i;
+    i.id = "emi-00000001";
+    i.account_id = kAlice.account_id;
+    i.name = "img";
+    i.location = "bucket/img.manifest.xml";
+    i.is_public = true;
+    Put({"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
+    zone_a_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
+    zone_b_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
+    dir_.Add("zone-a", zone_a_);
+    dir_.Add("zone-b", zone_b_);
+    compute_ = std::make_unique<clc::Compute>(store_, clock_, dir_, &engine_);
+  }
+
+  void Put(const state::Object& o) {
+    ASSERT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) { return t.Put(o); }).ok());
+  }
+  void PutRule(const std::string& text) { ASSERT_TRUE(PutRules(store_, kAdmin, {Parse(text)}).ok()); }
+
+  Result<clc::Reservation> Run(const model::Principal& who, int min, int max, const std::string& type = "",
+                               const std::string& zone = "") {
+    clc::RunInstancesRequest r;
+    r.image_id = "emi-00000001";
+    r.min_count = min;
+    r.max_count = max;
+    r.instance_type = type;
+    r.zone = zone;
+    return compute_->RunInstances(who, r);
+  }
+
+  state::MemoryStateStore store_;
+  FakeClock clock_;
+  clc::FixedDirectory dir_;
+  Engine engine_;
+  std::shared_ptr<clc::FakeCluster> zone_a_, zone_b_;
+  std::unique_ptr<clc::Compute> compute_;
+};
+
+TEST_F(EngineTest, NoRulesAdmitsUnchanged) {
+  auto r = Run(kAlice, 3, 3);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->instances.size(), 3u);
+  EXPECT_EQ(r->instances[0].lease_expires_ms, 0);
+}
+
+TEST_F(EngineTest, InstanceLimitPerUserAdmitsModifiesAndRejects) {
+  PutRule("[rule four-per-user]\nkind = instance-limit\nscope = user\nlimit = 4\n");
+  auto first = Run(kAlice, 3, 3);  // admitted as asked
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->instances.size(), 3u);
+  auto second = Run(kAlice, 1, 5);  // modified: MaxCount lowered to what fits
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->instances.size(), 1u);
+  auto third = Run(kAlice, 1, 1);  // rejected
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), Code::kResourceExhausted);
+  EXPECT_EQ(third.status().wire_code(), "InstanceLimitExceeded");
+  EXPECT_THAT(third.status().message(), HasSubstr("rule 'four-per-user'"));
+  EXPECT_EQ(compute_->InFlightForTest(), 0);
+  // Another user of the same account has a count of its own.
+  EXPECT_TRUE(Run(kAlice2, 4, 4).ok());
+  // Terminated instances do not count.
+  ASSERT_TRUE(compute_->TerminateInstances(kAlice, {first->instances[0].id}).ok());
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  auto fourth = Run(kAlice, 1, 1);
+  EXPECT_TRUE(fourth.ok()) << fourth.status().ToString();
+}
+
+TEST_F(EngineTest, InstanceLimitPerAccountCountsEveryUser) {
+  PutRule("[rule acct]\nkind = instance-limit\nscope = account\nlimit = 2\nmatch.account = alice\n");
+  ASSERT_TRUE(Run(kAlice, 1, 1).ok());
+  ASSERT_TRUE(Run(kAlice2, 1, 1).ok());
+  auto r = Run(kAlice, 1, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().wire_code(), "InstanceLimitExceeded");
+  EXPECT_TRUE(Run(kBob, 3, 3).ok());  // the rule matches only alice
+}
+
+TEST_F(EngineTest, CoreLimitRejectsWithVcpuLimitExceeded) {
+  PutRule("[rule cores]\nkind = core-limit\nscope = account\nlimit = 3\n");
+  // c1.medium has 2 cores (the default VM types of docs/clc.md).
+  ASSERT_TRUE(Run(kAlice, 1, 1, "c1.medium").ok());
+  auto r = Run(kAlice, 1, 1, "c1.medium");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().wire_code(), "VcpuLimitExceeded");
+  EXPECT_TRUE(Run(kAlice, 1, 1, "m1.small").ok());  // 1 core still fits
+}
+
+TEST_F(EngineTest, MemoryLimitCountsMebibytes) {
+  PutRule("[rule mem]\nkind = memory-limit\nscope = user\nlimit = 1G\nmatch.type = m1.small\n");
+  // m1.small: 256 MiB; 1 GiB holds four.
+  auto r = Run(kAlice, 1, 10);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->instances.size(), 4u);
+  auto again = Run(kAlice, 1, 1);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().wire_code(), "InstanceLimitExceeded");
+  EXPECT_THAT(again.status().message(), HasSubstr("MiB"));
+  EXPECT_TRUE(Run(kAlice, 1, 1, "c1.medium").ok());  // the rule matches only m1.small
+}
+
+TEST_F(EngineTest, ZonePolicySetsTheZoneOnlyWhenNoneIsNamed) {
+  PutRule("[rule pin]\nkind = zone-policy\npolicy = single\nzone = zone-b\n");
+  auto r = Run(kAlice, 2, 2);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& i : r->instances) EXPECT_EQ(i.zone, "zone-b");
+  auto named = Run(kAlice, 1, 1, "", "zone-a");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->instances[0].zone, "zone-a");
+}
+
+TEST_F(EngineTest, ZonePolicySpreadDealsAcrossZones) {
+  PutRule("[rule spread]\nkind = zone-policy\npolicy = spread\n");
+  auto r = Run(kAlice, 4, 4);
+  ASSERT_TRUE(r.ok());
+  int a = 0;
+  for (const auto& i : r->instances) a += i.zone == "zone-a";
+  EXPECT_EQ(a, 2);
+}
+
+TEST_F(EngineTest, ZonePolicyEmptiestPutsAllInOneZone) {
+  ASSERT_TRUE(Run(kBob, 3, 3, "", "zone-a").ok());
+  PutRule("[rule e]\nkind = zone-policy\npolicy = emptiest\nmatch.account = alice\n");
+  auto r = Run(kAlice, 6, 6);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& i : r->instances) EXPECT_EQ(i.zone, "zone-b");
+  // With "any" (no rule) the same request overflows into the fuller zone.
+  ASSERT_TRUE(DeleteRule(store_, kAdmin, "e").ok());
+  auto any = Run(kAlice, 3, 3);
+  ASSERT_TRUE(any.ok()) << any.status().ToString();
+}
+
+TEST_F(EngineTest, RuntimeLeaseFromTheAccountDefault) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(6 * 3600), std::nullopt).ok());
+  auto r = Run(kAlice, 1, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->instances[0].lease_expires_ms, clock_.NowMillis() + 6 * 3600 * 1000);
+  auto b = Run(kBob, 1, 1);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->instances[0].lease_expires_ms, 0);
+}
+
+TEST_F(EngineTest, AddressQuota) {
+  EXPECT_TRUE(CheckAddressQuota(store_, kAlice.account_id, 5).ok());
+  PutRule("[rule addr]\nkind = address-quota\nlimit = 2\n");
+  EXPECT_TRUE(CheckAddressQuota(store_, kAlice.account_id, 1).ok());
+  Status s = CheckAddressQuota(store_, kAlice.account_id, 2);
+  EXPECT_EQ(s.code(), Code::kResourceExhausted);
+  EXPECT_EQ(s.wire_code(), "AddressLimitExceeded");
+}
+
+TEST_F(EngineTest, StorageQuota) {
+  PutRule("[rule bytes]\nkind = storage-quota\nlimit = 1M\nmatch.account = alice\n");
+  EXPECT_TRUE(CheckStorageQuota(store_, kAlice.account_id, 1000, 1000).ok());
+  Status s = CheckStorageQuota(store_, kAlice.account_id, 1 << 20, 1);
+  EXPECT_EQ(s.wire_code(), "QuotaExceeded");
+  EXPECT_TRUE(CheckStorageQuota(store_, kBob.account_id, 1 << 20, 1).ok());
+}
+
+TEST_F(EngineTest, RulesAreAdminOnly) {
+  EXPECT_EQ(PutRules(store_, kAlice, {Parse("[rule x]\nkind = instance-limit\nlimit = 1\n")}).code(),
+            Code::kPermissionDenied);
+  EXPECT_EQ(DeleteRule(store_, kAdmin, "nope").code(), Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace euca::sla
+
+namespace euca::sla {
+namespace {
+
+// The storage quota in the Walrus put path (walrus::WalrusOptions::admit_put).
+TEST(StorageQuotaHookTest, RefusesThePutThatWouldPassTheQuota) {
+  state::MemoryStateStore store;
+  model::Account a{kAlice.account_id, "alice", 0};
+  ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                     return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                   }).ok());
+  auto hook = StorageQuotaHook(store);
+  int sums = 0;
+  auto used = [&]() -> Result<uint64_t> {
+    ++sums;
+    return uint64_t{900};
+  };
+  EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  EXPECT_EQ(sums, 0);  // no rule: the usage is not even summed
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\nmatch.account = alice\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(store, kAdmin, *rules).ok());
+  EXPECT_TRUE(hook(kAlice.account_id, 124, used).ok());
+  Status refused = hook(kAlice.account_id, 125, used);
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted);
+  EXPECT_EQ(refused.wire_code(), "QuotaExceeded");
+  EXPECT_EQ(sums, 2);
+  EXPECT_TRUE(hook(kBob.account_id, 1 << 20, used).ok());  // the rule matches alice only
+}
+
+TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
+  state::MemoryStateStore store;
+  model::Account a{kAlice.account_id, "alice", 0};
+  ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                     return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                   }).ok());
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(store, kAdmin, *rules).ok());
+  objects::MemoryBackend backend;
+  FakeClock clock;
+  walrus::WalrusOptions options;
+  options.admit_put = StorageQuotaHook(store);
+  walrus::Walrus w(backend, clock, options);
+  walrus::WalrusObjectStore alice(w, kAlice);
+  ASSERT_TRUE(alice.CreateBucket("quota", "", "").ok());
+  auto put = [&](const std::string& key, size_t n) {
+    walrus::StringSource body(std::string(n, 'x'));
+    walrus::PutObjectRequest req;
+    req.bucket = "quota";
+    req.key = key;
+    req.content_length = n;
+    return alice.PutObject(req, body).status();
+  };
+  EXPECT_TRUE(put("one", 600).ok());
+  Status refused = put("two", 600);
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted);
+  EXPECT_EQ(refused.wire_code(), "QuotaExceeded");
+  auto listed = alice.ListObjects("quota", "");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
+  EXPECT_TRUE(put("three", 424).ok());  // exactly up to the quota
+}
+
+}  // namespace
+}  // namespace euca::sla
