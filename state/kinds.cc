@@ -22,6 +22,8 @@ const std::vector<KindInfo>& Kinds() {
       {"images", true, ""},            // emi-/eki-/eri- + hex
       {"clusters", true, ""},          // id = cluster (zone) name
       {"nodes", true, "node-"},
+      {"security-groups", true, "sg-"},
+      {"addresses", true, ""},         // id = the public IPv4 address
   };
   return kKinds;
 }
