@@ -489,6 +489,10 @@ Result<std::map<std::string, nc::NetParams>> InstanceNetworking::Assign(state::T
   EUCA_ASSIGN_OR_RETURN(auto live, LiveInstances(t));
   std::map<std::string, nc::NetParams> out;
   const bool want_public = addressing == "public" || (addressing.empty() && c.public_at_launch);
+  // The NICs join bridges only when the linux driver makes them (or, in SYSTEM and STATIC,
+  // when the host is the operator's to configure); the plan driver touches nothing, so its
+  // instances get no NIC rather than one on a bridge that does not exist.
+  const bool attach = c.driver == "linux";
 
   if (!network::IsManaged(c.mode)) {
     std::set<std::string> used_macs;
@@ -496,7 +500,7 @@ Result<std::map<std::string, nc::NetParams>> InstanceNetworking::Assign(state::T
     size_t next_pair = 0;
     for (auto& i : instances) {
       nc::NetParams p;
-      p.bridge = c.bridge;
+      p.bridge = attach ? c.bridge : "";
       if (c.mode == network::Mode::kStatic) {
         while (next_pair < c.mac_map.size() && used_macs.count(c.mac_map[next_pair].first)) ++next_pair;
         if (next_pair == c.mac_map.size())
@@ -578,7 +582,7 @@ Result<std::map<std::string, nc::NetParams>> InstanceNetworking::Assign(state::T
     p.private_mac = i.private_mac;
     p.private_ip = i.private_ip;
     p.public_ip = i.public_ip;
-    p.bridge = network::BridgeName(net.network_index);
+    p.bridge = attach ? network::BridgeName(net.network_index) : "";
     p.vlan = c.mode == network::Mode::kManaged ? net.network_index : -1;
     out[i.id] = p;
   }

@@ -113,6 +113,7 @@ TEST(NetworkConfigTest, ParsesAddresses) {
 }
 
 TEST_F(NetworkingTest, LaunchGivesEachInstanceAnAddressInItsGroupsBlock) {
+  SetProperty("network.driver", "linux");  // NICs join the bridges the driver makes
   auto instances = Run(kAlice, 2);
   ASSERT_EQ(instances.size(), 2u);
   // The default group was made, got network 2 = 10.1.0.0/27 (32 per net): +2, +3.
@@ -147,6 +148,16 @@ TEST_F(NetworkingTest, LaunchGivesEachInstanceAnAddressInItsGroupsBlock) {
   EXPECT_EQ(web[0].private_ip, "10.1.0.34");
   ASSERT_NE(GroupNamed("web"), nullptr);
   EXPECT_EQ(GroupNamed("web")->vlan, 3);
+}
+
+TEST_F(NetworkingTest, ThePlanDriverGivesNoBridge) {
+  auto instances = Run(kAlice, 1);
+  ASSERT_EQ(instances.size(), 1u);
+  auto described = cluster_->DescribeInstances({instances[0].id});
+  ASSERT_TRUE(described.ok());
+  ASSERT_EQ(described->size(), 1u);
+  EXPECT_EQ((*described)[0].instance.request.net.bridge, "");  // the host has no such bridge
+  EXPECT_EQ((*described)[0].instance.request.net.private_ip, "10.1.0.2");
 }
 
 TEST_F(NetworkingTest, UnknownGroupFailsTheLaunchAndWritesNothing) {
