@@ -5,8 +5,10 @@
 
 #include <thread>
 
+#include "core/base/env.h"
 #include "core/base/error_map.h"
 #include "core/clc/addresses.h"
+#include "core/clc/cloud.h"
 #include "core/clc/fake_cluster.h"
 #include "core/clc/properties.h"
 #include "core/clc/security_groups.h"
@@ -424,6 +426,35 @@ TEST(NetworkPropertiesTest, ValuesAreCheckedAndCanonical) {
   EXPECT_EQ(Canonical("network.metadata-target", "10.0.0.1:8773"), "10.0.0.1:8773");
   EXPECT_EQ(Canonical("network.metadata-target", "10.0.0.1"), "bad");
   EXPECT_EQ(Canonical("network.default-addressing", "PUBLIC"), "public");
+}
+
+}  // namespace
+}  // namespace euca::clc
+
+namespace euca::clc {
+namespace {
+
+// The cloud assembled: its EC2 actions apply through the network it was given.
+TEST(CloudNetworkTest, ActionsApplyThroughTheCloudsNetwork) {
+  state::MemoryStateStore store;
+  FakeClock clock{1'700'000'000'000};
+  network::FakeNetwork net;
+  CloudOptions options;
+  options.network = &net;
+  Cloud cloud(store, PosixEnv(), clock, "/nonexistent/home", std::move(options));
+  auto call = [&](const std::string& action, std::vector<std::pair<std::string, std::string>> params) {
+    api::Ec2Request request(action, api::kEc2Version, "req-1", std::move(params));
+    api::Ec2Response response(action, api::kEc2Version, "req-1");
+    return cloud.Dispatch(kAlice, request, response);
+  };
+  ASSERT_TRUE(call("CreateSecurityGroup", {{"GroupName", "web"}, {"GroupDescription", "web"}}).ok());
+  ASSERT_TRUE(call("AuthorizeSecurityGroupIngress",
+                   {{"GroupName", "web"}, {"IpProtocol", "tcp"}, {"FromPort", "22"}, {"ToPort", "22"}})
+                  .ok());
+  EXPECT_EQ(net.applied.size(), 1u);  // the create changes no network; the rule is applied
+  EXPECT_TRUE(cloud.ApplyNetwork().ok());
+  EXPECT_EQ(net.applied.size(), 2u);
+  EXPECT_TRUE(call("AllocateAddress", {}).code() == Code::kResourceExhausted);
 }
 
 }  // namespace
