@@ -89,8 +89,8 @@ class NetworkHook {
   /// groups and gives each instance its addresses (private_mac, private_ip, public_ip);
   /// returns what each node controller needs, by instance id. A failure fails the launch.
   virtual Result<std::map<std::string, nc::NetParams>> Assign(state::Txn& txn, const LaunchPlan& plan,
-                                                               const std::string& addressing,
-                                                               std::vector<model::Instance>& instances) = 0;
+                                                              const std::string& addressing,
+                                                              std::vector<model::Instance>& instances) = 0;
   /// After instances were started or ended (the desired network state changed).
   virtual void Changed() = 0;
 };
