@@ -6,6 +6,8 @@ load helpers
 load ec2_helpers
 
 setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clc_setup_file
   EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin modify-property network.public-ips="198.51.100.10 198.51.100.11" >/dev/null
 }

@@ -5,7 +5,11 @@
 load helpers
 load ec2_helpers
 
-setup_file() { clc_setup_file; }
+setup_file() {
+  # One cloud (and its daemons) for the whole file: its tests run one at a time.
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  clc_setup_file
+}
 
 teardown_file() { clc_teardown_file; }
 
