@@ -1,8 +1,14 @@
 #include "core/clc/networking.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <set>
 
@@ -46,6 +52,33 @@ Status ConfigError(const std::string& message) {
 }
 
 bool IsLive(const model::Instance& i) { return i.state != model::kTerminated && i.state != model::kShuttingDown; }
+
+// An exclusive flock(2) on a file, held until Unlock or destruction.
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() { Unlock(); }
+  Status Lock(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Internal("cannot open '" + path + "': " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      Status s = Internal("cannot lock '" + path + "': " + std::strerror(errno));
+      Unlock();
+      return s;
+    }
+    return Status::Ok();
+  }
+  void Unlock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 std::string MacOf(const std::string& instance_id) {
   std::string hex = instance_id.size() > 2 ? instance_id.substr(2) : "";
@@ -407,6 +440,13 @@ Status NetworkApplier::Apply() {
     Status result = open_error_;
     network::DesiredState desired;
     if (result.ok() && !network_) result = Internal("no network driver");
+    // Other processes of the same cloud (embedded commands, `euca serve clc`) apply too: one at
+    // a time, each reading the store after the previous applied, so the newest state wins.
+    FileLock cross_process;
+    if (result.ok() && env_ && !record_dir_.empty()) {
+      result = env_->CreateDirs(record_dir_, 0755);
+      if (result.ok()) result = cross_process.Lock(record_dir_ + "/apply.lock");
+    }
     if (result.ok()) {
       result = store_.Read([&](state::Txn& t) -> Status {
         EUCA_ASSIGN_OR_RETURN(desired, BuildDesiredState(t));
@@ -414,13 +454,11 @@ Status NetworkApplier::Apply() {
       });
     }
     if (result.ok()) result = network_->Apply(desired);
-    if (result.ok() && env_ && !record_dir_.empty()) {
-      Status rec = env_->CreateDirs(record_dir_, 0755);
-      if (rec.ok())
-        rec = env_->WriteFileAtomic(record_dir_ + "/desired-state.json", DesiredStateToJson(desired).dump(2) + "\n",
-                                    0644);
-      result = rec;
-    }
+    if (result.ok() && env_ && !record_dir_.empty())
+      result =
+          env_->WriteFileAtomic(record_dir_ + "/desired-state.json", DesiredStateToJson(desired).dump(2) + "\n", 0644);
+    cross_process.Unlock();
+
     if (!result.ok()) result = result.WithContext("applying the network state");
     if (!result.ok()) report_(result);
     lock.lock();

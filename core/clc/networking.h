@@ -105,7 +105,8 @@ state::Json DesiredStateToJson(const network::DesiredState& state);
 /// state from the store and applies it; concurrent calls coalesce (a caller waits for an
 /// apply that started after its call, so it sees its own change applied). A failure is
 /// reported (the `report` callback, by default stderr) and returned, the records stay as they
-/// are; the next Apply tries again. Thread-safe.
+/// are; the next Apply tries again. With `record_dir`, processes take turns through an flock
+/// on record_dir/apply.lock from reading the store to the end of the apply. Thread-safe.
 class NetworkApplier final {
  public:
   /// `network` nullptr: every Apply fails with `open_error` (a driver that could not open).

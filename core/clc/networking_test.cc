@@ -12,6 +12,7 @@
 #include "core/clc/fake_cluster.h"
 #include "core/clc/properties.h"
 #include "core/clc/security_groups.h"
+#include "core/nc/test_support.h"
 #include "state/memory_store.h"
 
 namespace euca::clc {
@@ -455,6 +456,34 @@ TEST(CloudNetworkTest, ActionsApplyThroughTheCloudsNetwork) {
   EXPECT_TRUE(cloud.ApplyNetwork().ok());
   EXPECT_EQ(net.applied.size(), 2u);
   EXPECT_TRUE(call("AllocateAddress", {}).code() == Code::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace euca::clc
+
+namespace euca::clc {
+namespace {
+
+// Appliers of several processes on one cloud take turns (a lock file beside the record) and
+// record what they applied.
+TEST(NetworkApplierTest, RecordsTheStateAppliedUnderALock) {
+  nc::TempDir dir;
+  state::MemoryStateStore store;
+  network::FakeNetwork a_net, b_net;
+  const std::string record = dir.path() + "/network";
+  NetworkApplier a(store, &a_net, Status::Ok(), &PosixEnv(), record);
+  NetworkApplier b(store, &b_net, Status::Ok(), &PosixEnv(), record);
+  std::thread other([&] { EXPECT_TRUE(b.Apply().ok()); });
+  EXPECT_TRUE(a.Apply().ok());
+  other.join();
+  EXPECT_TRUE(PosixEnv().Exists(record + "/apply.lock"));
+  auto text = PosixEnv().ReadFile(record + "/desired-state.json");
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(state::Json::parse(*text).value("mode", ""), "MANAGED-NOVLAN");
+  // A driver that could not open fails every apply, naming why.
+  NetworkApplier broken(store, nullptr, InvalidArgument("network driver 'ovs' is not one of plan, linux"), nullptr, "",
+                        [](const Status&) {});
+  EXPECT_THAT(broken.Apply().message(), HasSubstr("'ovs'"));
 }
 
 }  // namespace
