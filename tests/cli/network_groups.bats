@@ -151,3 +151,19 @@ group_life() {
   assert_output --partial "create-group"
   assert_output --partial "--description"
 }
+
+@test "network properties: checked values; the mode decides about public addresses" {
+  expect_failure 2 "expected a power of 2 from 16 to 2048" admin modify-property network.addrs-per-net=48
+  expect_failure 2 "network.subnet' '10.1.0.1' has host bits" admin modify-property network.subnet=10.1.0.1
+  expect_failure 2 "expected one of SYSTEM, STATIC, MANAGED, MANAGED-NOVLAN" admin modify-property network.mode=VPC
+  expect_failure 2 "expected IPv4 addresses and FIRST-LAST ranges" admin modify-property network.public-ips=1.2.3.9-1.2.3.1
+  run "$EUCA_BIN" admin modify-property network.public-ips="203.0.113.5, 203.0.113.6" network.mode=static
+  assert_success
+  run "$EUCA_BIN" admin describe-properties network.public-ips network.mode
+  assert_line "$(printf 'PROPERTY\tnetwork.mode\tSTATIC')"
+  assert_line "$(printf 'PROPERTY\tnetwork.public-ips\t203.0.113.5 203.0.113.6')"
+  expect_failure 2 "public addresses need network.mode MANAGED or MANAGED-NOVLAN; this cloud runs STATIC" \
+    allocate-address
+  run "$EUCA_BIN" admin modify-property network.mode=MANAGED-NOVLAN network.public-ips=
+  assert_success
+}
