@@ -441,7 +441,8 @@ const std::vector<CommandSpec> kCommands = {
      "list security groups and their rules",
      "Lists the security groups of your account (the group \"default\" always among them), or "
      "only the GROUPs named (names or sg-ids; an unknown one is exit status 3). --filter "
-     "NAME=VALUE with group-name, group-id, description or owner-id narrows the list. Prints "
+     "NAME=VALUE with group-name, group-id, description or owner-id narrows the list; a cloud "
+     "administrator sees every account's groups with the word verbose among the GROUPs. Prints "
      "each group and its ingress rules:\n\n"
      "  GROUP\\tsg-id\\towner\\tname\\tdescription\\tvpc\n"
      "  PERMISSION\\towner\\tname\\tALLOWS\\tprotocol\\tfrom\\tto\\tFROM\\tCIDR\\tcidr\\tingress\n"

@@ -187,19 +187,23 @@ Status SecurityGroups::Delete(const model::Principal& caller, const std::string&
 
 Result<std::vector<model::SecurityGroup>> SecurityGroups::Describe(const model::Principal& caller,
                                                                    const std::vector<std::string>& names_or_ids,
-                                                                   const std::vector<api::Ec2Filter>& filters) {
+                                                                   const std::vector<api::Ec2Filter>& filters,
+                                                                   bool all_accounts) {
   std::vector<model::SecurityGroup> groups;
   // The default group exists from the account's first look (no history when it does).
   auto txn = store_.Transact(Txn(caller, "CreateSecurityGroup default", ""), [&](state::Txn& t) -> Status {
     groups.clear();
     EUCA_RETURN_IF_ERROR(EnsureDefaultGroup(t, caller.account_id, clock_.NowMillis()).status());
-    EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kSecurityGroupsKind, caller.account_id));
+    std::optional<std::string> parent;
+    if (!all_accounts) parent = caller.account_id;
+    EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kSecurityGroupsKind, parent));
     for (const auto& o : objects) groups.push_back(model::SecurityGroupFromJson(o.body));
     return Status::Ok();
   });
   EUCA_RETURN_IF_ERROR(txn.status());
-  std::sort(groups.begin(), groups.end(),
-            [](const model::SecurityGroup& a, const model::SecurityGroup& b) { return a.name < b.name; });
+  std::sort(groups.begin(), groups.end(), [](const model::SecurityGroup& a, const model::SecurityGroup& b) {
+    return std::tie(a.account_id, a.name) < std::tie(b.account_id, b.name);
+  });
   auto named = [&](const model::SecurityGroup& g, const std::string& n) { return g.name == n || g.id == n; };
   for (const auto& n : names_or_ids)
     if (std::none_of(groups.begin(), groups.end(), [&](const model::SecurityGroup& g) { return named(g, n); }))
@@ -396,8 +400,16 @@ void AddSecurityGroupActions(Ec2Actions& actions, SecurityGroups& groups) {
               [sg](const model::Principal& caller, const api::Ec2Request& req, pugi::xml_node response) -> Status {
                 std::vector<std::string> wanted = req.List("GroupName");
                 for (auto& id : req.List("GroupId")) wanted.push_back(id);
+                bool verbose = false;
+                if (caller.IsCloudAdmin()) {
+                  auto it = std::find(wanted.begin(), wanted.end(), "verbose");
+                  if (it != wanted.end()) {
+                    verbose = true;
+                    wanted.erase(it);
+                  }
+                }
                 EUCA_ASSIGN_OR_RETURN(auto filters, req.Filters());
-                EUCA_ASSIGN_OR_RETURN(auto found, sg->Describe(caller, wanted, filters));
+                EUCA_ASSIGN_OR_RETURN(auto found, sg->Describe(caller, wanted, filters, verbose));
                 std::map<std::string, std::string> names;
                 for (const auto& g : found)
                   for (const auto& r : g.rules)

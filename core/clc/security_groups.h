@@ -48,10 +48,12 @@ class SecurityGroups final {
   Status Delete(const model::Principal& caller, const std::string& name_or_id, const std::string& request_id = {});
   /// The caller's groups (the default one made if missing), by name; names and ids given:
   /// exactly those (InvalidGroup.NotFound for the first missing). Filters group-name,
-  /// group-id, description, owner-id.
+  /// group-id, description, owner-id. `all_accounts` (the administrator's "verbose"): every
+  /// account's groups, by owner then name.
   Result<std::vector<model::SecurityGroup>> Describe(const model::Principal& caller,
                                                      const std::vector<std::string>& names_or_ids,
-                                                     const std::vector<api::Ec2Filter>& filters);
+                                                     const std::vector<api::Ec2Filter>& filters,
+                                                     bool all_accounts = false);
   /// Adds the permissions to the group (all or none): InvalidPermission.Duplicate when one is
   /// there already, InvalidParameterValue for a bad protocol, port, type or CIDR,
   /// InvalidGroup.NotFound for an unknown group or source group.
