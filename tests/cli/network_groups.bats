@@ -86,6 +86,11 @@ group_life() {
   assert_output --partial "the security group 'shared' does not exist"
   run as_bob remote create-group shared -d "bob's"
   assert_success
+  # The administrator sees every account's groups with verbose.
+  run "$EUCA_BIN" describe-groups verbose
+  assert_line --regexp "^GROUP	sg-[0-9a-f]{8}	$BOB_ACCOUNT	shared	bob's	$"
+  run as_bob remote describe-groups verbose
+  assert_failure 3
   local admin_account
   admin_account="$("$EUCA_BIN" describe-groups shared | cut -f3)"
   run as_bob remote authorize shared -p 80 -o shared -u "$admin_account"
