@@ -396,6 +396,124 @@ const std::vector<CommandSpec> kCommands = {
      "  REGION\\tname\\tendpoint",
      {},
      &SetupDescribeRegions},
+    {"create-group",
+     "create a security group",
+     "Creates the security group GROUP in your account with the description -d (both 1 to 255 "
+     "printable characters; a name cannot start with sg-). Instances started with -g GROUP are in "
+     "it; instances started without -g are in the group \"default\", which every account has and "
+     "which allows all traffic from its own members. A group of that name already in the account "
+     "is an error (InvalidGroup.Duplicate, exit status 4). Prints:\n\n"
+     "  GROUP\\tsg-id\\tname\\tdescription\n\n"
+     "NETWORK MODES. What a group means on the wire depends on the cloud property network.mode "
+     "(\"euca admin modify-property network.mode=MANAGED\"; changed only while no instance runs):\n\n"
+     "  SYSTEM          instances join the bridge network.bridge on the LAN; its DHCP\n"
+     "                  gives the addresses; no filtering, no public addresses\n"
+     "  STATIC          one flat network on network.bridge; instances get the MAC=IP\n"
+     "                  pairs of network.mac-map; no filtering, no public addresses\n"
+     "  MANAGED         each security group with instances is a network of its own:\n"
+     "                  a block of network.addrs-per-net addresses of network.subnet/\n"
+     "                  network.netmask and an 802.1Q VLAN tag on\n"
+     "                  network.private-interface; traffic between networks is denied\n"
+     "                  unless a rule (euca-authorize) allows it; public addresses\n"
+     "                  (network.public-ips) by DNAT in and SNAT out\n"
+     "  MANAGED-NOVLAN  MANAGED without VLAN tags (the default)\n\n"
+     "In the MANAGED modes an instance sits in its first group's network: the group's block is "
+     "network.subnet + (N-2) x network.addrs-per-net for the group's network number N (2, 3, ...; "
+     "allocated on the group's first instance), the block's second address is the router, "
+     "instances get the third and on, the last is the broadcast address; the instance's MAC is "
+     "d0:0d: and the hex of its id. network.public-interface carries the public addresses, "
+     "network.dns is handed out by DHCP, network.metadata-target is where 169.254.169.254:80 is "
+     "redirected. network.driver says how the state is applied: plan (the default) renders and "
+     "records it under EUCA_HOME/network without touching the host; linux applies it (bridges, "
+     "VLAN devices, iptables, dnsmasq). \"euca admin describe-properties network.\" lists them all.",
+     {"euca-add-group"},
+     &SetupCreateGroup},
+    {"delete-group",
+     "delete a security group",
+     "Deletes the security group GROUP (name or sg-id) of your account. Refused while an "
+     "instance that has not terminated is in it or a rule of another group names it as its "
+     "source (InvalidGroup.InUse, exit status 5), and for the group \"default\"; an unknown group "
+     "is exit status 3. Prints:\n\n"
+     "  RETURN\\ttrue",
+     {},
+     &SetupDeleteGroup},
+    {"describe-groups",
+     "list security groups and their rules",
+     "Lists the security groups of your account (the group \"default\" always among them), or "
+     "only the GROUPs named (names or sg-ids; an unknown one is exit status 3). --filter "
+     "NAME=VALUE with group-name, group-id, description or owner-id narrows the list; a cloud "
+     "administrator sees every account's groups with the word verbose among the GROUPs. Prints "
+     "each group and its ingress rules:\n\n"
+     "  GROUP\\tsg-id\\towner\\tname\\tdescription\\tvpc\n"
+     "  PERMISSION\\towner\\tname\\tALLOWS\\tprotocol\\tfrom\\tto\\tFROM\\tCIDR\\tcidr\\tingress\n"
+     "  PERMISSION\\towner\\tname\\tALLOWS\\tprotocol\\tfrom\\tto\\tFROM\\tUSER\\taccount\\tNAME\\tgroup\\tID\\tsg-id\\tingress\n\n"
+     "See euca-create-group(1) for what groups mean in each network mode.",
+     {},
+     &SetupDescribeGroups},
+    {"authorize",
+     "allow traffic into a security group",
+     "Adds an ingress rule to GROUP (name or sg-id): traffic of protocol -P (tcp, the default; "
+     "udp; icmp; -1 or all for every protocol) to ports -p (PORT or FROM-TO, required for tcp "
+     "and udp; -1 means 1-65535) or of ICMP -t TYPE:CODE (default -1:-1, any) may enter the "
+     "group's instances from the addresses -s CIDR (repeatable; default 0.0.0.0/0) or from the "
+     "members of the source group -o GROUP (of the account -u, default yours). In the MANAGED "
+     "modes the rule reaches running instances within seconds, without restarting them; in "
+     "SYSTEM and STATIC rules are kept but not enforced. An identical rule already there is "
+     "InvalidPermission.Duplicate (exit status 4). Prints:\n\n"
+     "  GROUP\\tgroup\n"
+     "  PERMISSION\\tgroup\\tALLOWS\\tprotocol\\tfrom\\tto[\\tUSER\\taccount][\\tNAME\\tgroup][\\tFROM\\tCIDR\\tcidr]\n\n"
+     "The access key flags are -A/-I and -S (-s is the CIDR here, as in euca2ools).",
+     {},
+     &SetupAuthorize},
+    {"revoke",
+     "remove a rule from a security group",
+     "Removes the ingress rule given as euca-authorize(1) gives it (same flags and defaults) from "
+     "GROUP; traffic it allowed stops within seconds. A rule that is not there is "
+     "InvalidPermission.NotFound (exit status 3). Prints what it removed, as euca-authorize does.",
+     {},
+     &SetupRevoke},
+    {"allocate-address",
+     "allocate a public address",
+     "Takes the first free address of the cloud property network.public-ips for your account. "
+     "Public addresses exist only in the MANAGED modes (see euca-create-group(1)); in SYSTEM and "
+     "STATIC the request is refused (exit status 2). None free is AddressLimitExceeded (exit "
+     "status 8). Prints:\n\n"
+     "  ADDRESS\\tip\\tstandard\\tallocation-id",
+     {},
+     &SetupAllocateAddress},
+    {"associate-address",
+     "give an instance a public address",
+     "Associates your public address IP with your pending or running instance -i: traffic to IP "
+     "reaches the instance (DNAT) and the instance's outbound traffic leaves from IP (SNAT). An "
+     "address on another instance moves; an address the instance had lets go (one it got at "
+     "launch goes back to the pool). Prints:\n\n"
+     "  ADDRESS\\tip\\tinstance",
+     {},
+     &SetupAssociateAddress},
+    {"disassociate-address",
+     "take a public address off its instance",
+     "Takes your public address IP off its instance; the address stays allocated to your "
+     "account (one given at launch goes back to the pool). Prints:\n\n"
+     "  ADDRESS\\tip",
+     {},
+     &SetupDisassociateAddress},
+    {"release-address",
+     "give a public address back",
+     "Disassociates your public address IP if needed and returns it to the pool "
+     "(network.public-ips). Prints:\n\n"
+     "  ADDRESS\\tip\\tallocation-id",
+     {},
+     &SetupReleaseAddress},
+    {"describe-addresses",
+     "list public addresses",
+     "Lists your account's public addresses (only the IPs named, when given; one not yours is "
+     "exit status 3) and the instances they are associated with; --filter public-ip, "
+     "instance-id or domain narrows the list; a cloud administrator sees every account's with "
+     "the word verbose. Addresses given at launch are listed while their instance lives. "
+     "Prints:\n\n"
+     "  ADDRESS\\tip\\tinstance\\tdomain\\tallocation-id\\tassociation-id\\tinterface\\tprivate-ip",
+     {},
+     &SetupDescribeAddresses},
     {"run-instances",
      "start instances of an image",
      "Starts instances of the machine image IMAGE (emi-...): -n MIN or MIN-MAX of them (default "

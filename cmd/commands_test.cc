@@ -77,7 +77,9 @@ TEST(CommandsTest, NextWords) {
             (std::vector<std::string>{"help", "version", "signup", "bundle-image", "unbundle", "upload-bundle",
                                       "download-bundle", "delete-bundle", "admin", "create-keypair",
                                       "import-keypair", "describe-keypairs", "delete-keypair", "describe-regions",
-                                      "run-instances", "describe-instances", "terminate-instances",
+                                      "create-group", "delete-group", "describe-groups", "authorize", "revoke",
+                                      "allocate-address", "associate-address", "disassociate-address",
+                                      "release-address", "describe-addresses", "run-instances", "describe-instances", "terminate-instances",
                                       "reboot-instances", "get-console-output", "describe-availability-zones",
                                       "register", "deregister", "describe-images", "describe-image-attribute",
                                       "modify-image-attribute", "serve", "describe-leases", "renew-lease"}));

@@ -184,7 +184,9 @@ Handler SetupRunInstances(CLI::App& app) {
   app.add_option("--ramdisk", o->ramdisk, "ramdisk image (eri-...) instead of the image's")->type_name("RAMDISK");
   app.add_option("--client-token", o->client_token, "idempotency token: repeating it returns the first reservation")
       ->type_name("TOKEN");
-  app.add_option("--addressing", o->addressing, "public or private addressing (accepted; networking decides)")
+  app.add_option("--addressing", o->addressing,
+                 "public: each instance also gets a public address (MANAGED modes); private: none "
+                 "(default: the cloud's network.default-addressing)")
       ->type_name("public|private")
       ->check(CLI::IsMember({"public", "private"}));
   AddEc2KeyFlags(app, o->keys);
@@ -213,6 +215,7 @@ Handler SetupRunInstances(CLI::App& app) {
     if (!o->kernel.empty()) params.emplace_back("KernelId", o->kernel);
     if (!o->ramdisk.empty()) params.emplace_back("RamdiskId", o->ramdisk);
     if (!o->client_token.empty()) params.emplace_back("ClientToken", o->client_token);
+    if (!o->addressing.empty()) params.emplace_back("AddressingType", o->addressing);
     EUCA_ASSIGN_OR_RETURN(pugi::xml_document doc, CallEc2(c, "RunInstances", params));
     std::vector<Record> records;
     AddReservation(Ec2Root(doc), records);

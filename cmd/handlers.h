@@ -90,6 +90,20 @@ Handler SetupDescribeKeypairs(CLI::App& app);
 Handler SetupDeleteKeypair(CLI::App& app);
 Handler SetupDescribeRegions(CLI::App& app);
 
+// cmd/network_groups.cc
+Handler SetupCreateGroup(CLI::App& app);
+Handler SetupDeleteGroup(CLI::App& app);
+Handler SetupDescribeGroups(CLI::App& app);
+Handler SetupAuthorize(CLI::App& app);
+Handler SetupRevoke(CLI::App& app);
+
+// cmd/network_addresses.cc
+Handler SetupAllocateAddress(CLI::App& app);
+Handler SetupAssociateAddress(CLI::App& app);
+Handler SetupDisassociateAddress(CLI::App& app);
+Handler SetupReleaseAddress(CLI::App& app);
+Handler SetupDescribeAddresses(CLI::App& app);
+
 // cmd/compute_images.cc
 Handler SetupRegister(CLI::App& app);
 Handler SetupDeregister(CLI::App& app);

@@ -172,6 +172,9 @@ Handler SetupServeClc(CLI::App& app) {
     clc::StoreClusterDirectory clusters(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(directory));
     options.clusters = &clusters;
     clc::Cloud cloud(*session.store, *ctx.env, *ctx.clock, ctx.home, std::move(options));
+    // The host's networking rebuilt from the store (a failure is reported; the next change
+    // applies again).
+    (void)cloud.ApplyNetwork();
     // Instance states follow the clusters' polls even when nobody describes them.
     Reconciler reconciler(*cloud.compute(), kReconcilePeriodMs);
     // One port, as Eucalyptus' CLC: the EC2 API, and the instance metadata service that the

@@ -4,10 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes describe-rules put-rule delete-rule modify-account cleanup' ;;
     'serve') echo 'walrus clc nc cc' ;;
-    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
   esac
 }
 
@@ -56,6 +56,16 @@ _euca_options() {
     'describe-keypairs') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'delete-keypair') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-regions') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'create-group') echo '-h --help -d --description -c --vpc -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'delete-group') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-groups') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'authorize') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'revoke') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'allocate-address') echo '-h --help -d --domain -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'associate-address') echo '-h --help -i --instance-id --instance -a --allocation-id -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'disassociate-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'release-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
+    'describe-addresses') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'run-instances') echo '-h --help -n --instance-count -g --group -k --key -d --user-data -f --user-data-file --user-data-force -t --instance-type -z --availability-zone --kernel --ramdisk --client-token --addressing -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-instances') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'terminate-instances') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
@@ -246,6 +256,110 @@ _euca_value() {
     'describe-regions|-S') echo 'any' ;;
     'describe-regions|-s') echo 'any' ;;
     'describe-regions|--secret-key') echo 'any' ;;
+    'create-group|-d') echo 'any' ;;
+    'create-group|--description') echo 'any' ;;
+    'create-group|-c') echo 'any' ;;
+    'create-group|--vpc') echo 'any' ;;
+    'create-group|-I') echo 'any' ;;
+    'create-group|-a') echo 'any' ;;
+    'create-group|--access-key-id') echo 'any' ;;
+    'create-group|--access-key') echo 'any' ;;
+    'create-group|-S') echo 'any' ;;
+    'create-group|-s') echo 'any' ;;
+    'create-group|--secret-key') echo 'any' ;;
+    'delete-group|-I') echo 'any' ;;
+    'delete-group|-a') echo 'any' ;;
+    'delete-group|--access-key-id') echo 'any' ;;
+    'delete-group|--access-key') echo 'any' ;;
+    'delete-group|-S') echo 'any' ;;
+    'delete-group|-s') echo 'any' ;;
+    'delete-group|--secret-key') echo 'any' ;;
+    'describe-groups|--filter') echo 'any' ;;
+    'describe-groups|-I') echo 'any' ;;
+    'describe-groups|-a') echo 'any' ;;
+    'describe-groups|--access-key-id') echo 'any' ;;
+    'describe-groups|--access-key') echo 'any' ;;
+    'describe-groups|-S') echo 'any' ;;
+    'describe-groups|-s') echo 'any' ;;
+    'describe-groups|--secret-key') echo 'any' ;;
+    'authorize|-P') echo 'any' ;;
+    'authorize|--protocol') echo 'any' ;;
+    'authorize|-p') echo 'any' ;;
+    'authorize|--port-range') echo 'any' ;;
+    'authorize|-t') echo 'any' ;;
+    'authorize|--icmp-type-code') echo 'any' ;;
+    'authorize|-s') echo 'any' ;;
+    'authorize|--cidr') echo 'any' ;;
+    'authorize|--source-subnet') echo 'any' ;;
+    'authorize|-o') echo 'any' ;;
+    'authorize|--source-group') echo 'any' ;;
+    'authorize|-u') echo 'any' ;;
+    'authorize|--source-group-user') echo 'any' ;;
+    'authorize|-I') echo 'any' ;;
+    'authorize|-A') echo 'any' ;;
+    'authorize|--access-key-id') echo 'any' ;;
+    'authorize|--access-key') echo 'any' ;;
+    'authorize|-S') echo 'any' ;;
+    'authorize|--secret-key') echo 'any' ;;
+    'revoke|-P') echo 'any' ;;
+    'revoke|--protocol') echo 'any' ;;
+    'revoke|-p') echo 'any' ;;
+    'revoke|--port-range') echo 'any' ;;
+    'revoke|-t') echo 'any' ;;
+    'revoke|--icmp-type-code') echo 'any' ;;
+    'revoke|-s') echo 'any' ;;
+    'revoke|--cidr') echo 'any' ;;
+    'revoke|--source-subnet') echo 'any' ;;
+    'revoke|-o') echo 'any' ;;
+    'revoke|--source-group') echo 'any' ;;
+    'revoke|-u') echo 'any' ;;
+    'revoke|--source-group-user') echo 'any' ;;
+    'revoke|-I') echo 'any' ;;
+    'revoke|-A') echo 'any' ;;
+    'revoke|--access-key-id') echo 'any' ;;
+    'revoke|--access-key') echo 'any' ;;
+    'revoke|-S') echo 'any' ;;
+    'revoke|--secret-key') echo 'any' ;;
+    'allocate-address|-d') echo 'any' ;;
+    'allocate-address|--domain') echo 'any' ;;
+    'allocate-address|-I') echo 'any' ;;
+    'allocate-address|-a') echo 'any' ;;
+    'allocate-address|--access-key-id') echo 'any' ;;
+    'allocate-address|--access-key') echo 'any' ;;
+    'allocate-address|-S') echo 'any' ;;
+    'allocate-address|-s') echo 'any' ;;
+    'allocate-address|--secret-key') echo 'any' ;;
+    'associate-address|-i') echo 'any' ;;
+    'associate-address|--instance-id') echo 'any' ;;
+    'associate-address|--instance') echo 'any' ;;
+    'associate-address|-a') echo 'any' ;;
+    'associate-address|--allocation-id') echo 'any' ;;
+    'associate-address|-I') echo 'any' ;;
+    'associate-address|-A') echo 'any' ;;
+    'associate-address|--access-key-id') echo 'any' ;;
+    'associate-address|--access-key') echo 'any' ;;
+    'associate-address|-S') echo 'any' ;;
+    'associate-address|--secret-key') echo 'any' ;;
+    'disassociate-address|-I') echo 'any' ;;
+    'disassociate-address|-A') echo 'any' ;;
+    'disassociate-address|--access-key-id') echo 'any' ;;
+    'disassociate-address|--access-key') echo 'any' ;;
+    'disassociate-address|-S') echo 'any' ;;
+    'disassociate-address|--secret-key') echo 'any' ;;
+    'release-address|-I') echo 'any' ;;
+    'release-address|-A') echo 'any' ;;
+    'release-address|--access-key-id') echo 'any' ;;
+    'release-address|--access-key') echo 'any' ;;
+    'release-address|-S') echo 'any' ;;
+    'release-address|--secret-key') echo 'any' ;;
+    'describe-addresses|--filter') echo 'any' ;;
+    'describe-addresses|-I') echo 'any' ;;
+    'describe-addresses|-a') echo 'any' ;;
+    'describe-addresses|--access-key-id') echo 'any' ;;
+    'describe-addresses|--access-key') echo 'any' ;;
+    'describe-addresses|-S') echo 'any' ;;
+    'describe-addresses|-s') echo 'any' ;;
+    'describe-addresses|--secret-key') echo 'any' ;;
     'run-instances|-n') echo 'any' ;;
     'run-instances|--instance-count') echo 'any' ;;
     'run-instances|-g') echo 'any' ;;
@@ -460,6 +574,17 @@ _euca() {
     euca-describe-keypairs) path='describe-keypairs' ;;
     euca-delete-keypair) path='delete-keypair' ;;
     euca-describe-regions) path='describe-regions' ;;
+    euca-create-group) path='create-group' ;;
+    euca-add-group) path='create-group' ;;
+    euca-delete-group) path='delete-group' ;;
+    euca-describe-groups) path='describe-groups' ;;
+    euca-authorize) path='authorize' ;;
+    euca-revoke) path='revoke' ;;
+    euca-allocate-address) path='allocate-address' ;;
+    euca-associate-address) path='associate-address' ;;
+    euca-disassociate-address) path='disassociate-address' ;;
+    euca-release-address) path='release-address' ;;
+    euca-describe-addresses) path='describe-addresses' ;;
     euca-run-instances) path='run-instances' ;;
     euca-describe-instances) path='describe-instances' ;;
     euca-terminate-instances) path='terminate-instances' ;;
@@ -557,6 +682,17 @@ complete -F _euca euca \
   euca-describe-keypairs \
   euca-delete-keypair \
   euca-describe-regions \
+  euca-create-group \
+  euca-add-group \
+  euca-delete-group \
+  euca-describe-groups \
+  euca-authorize \
+  euca-revoke \
+  euca-allocate-address \
+  euca-associate-address \
+  euca-disassociate-address \
+  euca-release-address \
+  euca-describe-addresses \
   euca-run-instances \
   euca-describe-instances \
   euca-terminate-instances \

@@ -24,6 +24,8 @@ const std::vector<KindInfo>& Kinds() {
       {"nodes", true, "node-"},
       {"sla-rules", true, ""},         // id = rule name (core/sla, docs/sla.md)
       {"lease-defaults", true, ""},    // id = account id: default runtime/storage leases
+      {"security-groups", true, "sg-"},
+      {"addresses", true, ""},         // id = the public IPv4 address
   };
   return kKinds;
 }

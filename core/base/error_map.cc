@@ -47,6 +47,10 @@ constexpr WireStatus kWireStatuses[] = {
     {"InvalidDigest", 400},
     {"InvalidKeyPair.Duplicate", 400},           // EC2: every client error is a 400
     {"InvalidAMIName.Duplicate", 400},           // EC2
+    {"InvalidGroup.Duplicate", 400},             // EC2
+    {"InvalidGroup.InUse", 400},                 // EC2
+    {"InvalidPermission.Duplicate", 400},        // EC2
+    {"AddressLimitExceeded", 400},               // EC2
     {"InvalidLocationConstraint", 400},
     {"InvalidPart", 400},
     {"InvalidPartOrder", 400},
@@ -136,6 +140,8 @@ Code CodeOfEc2Error(std::string_view ec2_code, int http_status) {
     return ends_with(".NotFound") ? Code::kNotFound : Code::kInvalidArgument;
   if (ends_with(".Duplicate")) return Code::kAlreadyExists;
   if (ends_with("LimitExceeded")) return Code::kResourceExhausted;  // SLA limits (docs/sla.md)
+  if (ends_with(".InUse")) return Code::kConflict;
+  if (ec2_code == "AddressLimitExceeded") return Code::kResourceExhausted;
   if (ec2_code == "AuthFailure" || ec2_code == "RequestExpired" || ec2_code == "SignatureDoesNotMatch" ||
       ec2_code == "MissingAuthenticationToken" || ec2_code == "IncompleteSignature")
     return Code::kUnauthenticated;

@@ -12,6 +12,7 @@
 #include "core/base/pki.h"
 #include "core/base/random.h"
 #include "core/clc/credentials.h"
+#include "core/clc/networking.h"
 #include "core/clc/properties.h"
 #include "state/sqlite_store.h"
 
@@ -813,14 +814,18 @@ Result<std::vector<std::pair<PropertyView, std::string>>> Admin::ModifyPropertie
     action += " " + name;
   }
   std::vector<std::pair<PropertyView, std::string>> out;
+  std::vector<std::string> changed;
   auto txn = store_.Transact(Ctx(caller.ToString(), action), [&](Txn& t) -> Status {
     out.clear();
+    changed.clear();
     for (const auto& [def, value] : changes) {
       EUCA_ASSIGN_OR_RETURN(std::string old, ReadProperty(t, *def));
       out.emplace_back(ViewOf(*def, old), value);
       EUCA_RETURN_IF_ERROR(t.Put(ToObject(model::Property{def->name, value})));
+      if (old != value) changed.push_back(def->name);
     }
-    return Status::Ok();
+    // The network properties fit together; layout changes wait for instances to end.
+    return CheckNetworkPropertyChanges(t, changed);
   });
   EUCA_RETURN_IF_ERROR(txn.status());
   return out;

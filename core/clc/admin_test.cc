@@ -431,8 +431,13 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   for (const auto& p : *all) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.embedded-zone", "cloud.region",
                                  "cloud.storage-lease-grace", "cloud.terminated-visible-seconds",
-                                 "credentials.cert-validity-days", "nc.accel", "nc.hypervisor", "services.ec2-url",
-                                 "services.s3-url", "signup.auto-approve", "walrus.image-cache-bytes"));
+                                 "credentials.cert-validity-days", "nc.accel", "nc.hypervisor",
+                                 "network.addrs-per-net", "network.bridge", "network.default-addressing",
+                                 "network.dns", "network.driver", "network.mac-map", "network.metadata-target",
+                                 "network.mode", "network.netmask", "network.private-interface",
+                                 "network.public-interface", "network.public-ips", "network.subnet",
+                                 "services.ec2-url", "services.s3-url", "signup.auto-approve",
+                                 "walrus.image-cache-bytes"));
   EXPECT_EQ((*all)[2].value, "euca");
   EXPECT_EQ((*all)[2].default_value, "euca");
   EXPECT_EQ((*all)[3].type, "duration");

@@ -19,17 +19,38 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
       admin_(store, env, clock, home_),
       key_pairs_(store, clock),
       images_(store, clock, options_.object_store),
-      sla_(store, clock) {
+      sla_(store, clock),
+      applier_(OpenApplier()),
+      instance_networking_(std::make_unique<InstanceNetworking>(clock, applier_.get())),
+      security_groups_(store, clock, [this] { (void)applier_->Apply(); }),
+      addresses_(store, clock, [this] { (void)applier_->Apply(); }) {
   AddKeyPairActions(actions_, key_pairs_);
   AddImageActions(actions_, images_);
   AddRegionActions(actions_, *this);
+  AddSecurityGroupActions(actions_, security_groups_);
+  AddAddressActions(actions_, addresses_);
   // Compute (instances, availability zones) registers here when there are clusters.
   if (options_.clusters) {
     compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters, &sla_);
+    compute_->SetNetworkHook(instance_networking_.get());
     AddInstanceActions(actions_, *compute_);
   }
   // SLA: cleanup and leases (core/sla, docs/sla.md).
   sla::AddSlaActions(actions_, {&store_, &clock_, compute_.get(), options_.object_store, home_ + "/cleanup.lock"});
+}
+
+std::unique_ptr<NetworkApplier> Cloud::OpenApplier() {
+  if (options_.network) return std::make_unique<NetworkApplier>(store_, options_.network);
+  // The driver of network.driver, its state (and the record of what was applied) in
+  // HOME/network. A driver that cannot open fails every apply, naming why; the records stay.
+  std::string driver = "plan";
+  if (auto d = GetProperty("network.driver"); d.ok()) driver = *d;
+  const std::string dir = home_ + "/network";
+  auto opened = OpenCloudNetwork(driver, dir);
+  Status open_error = opened.status();
+  if (opened.ok()) own_network_ = std::move(opened).value();
+  Env* record_env = env_.Exists(home_) ? &env_ : nullptr;
+  return std::make_unique<NetworkApplier>(store_, own_network_.get(), open_error, record_env, dir);
 }
 
 Result<KeyIdentity> Cloud::AuthenticateKey(const std::string& access_key_id) {

@@ -21,9 +21,12 @@
 #include "core/clc/cluster_directory.h"
 #include "core/clc/compute.h"
 #include "core/clc/ec2_actions.h"
+#include "core/clc/addresses.h"
 #include "core/clc/images.h"
 #include "core/clc/key_pairs.h"
 #include "core/sla/engine.h"
+#include "core/clc/networking.h"
+#include "core/clc/security_groups.h"
 #include "core/walrus/object_store.h"
 #include "state/store.h"
 
@@ -37,6 +40,10 @@ struct CloudOptions {
   /// The availability zones and their cluster controllers, for the compute actions
   /// (instances, zones). Unset: no compute actions are registered. Must outlive the Cloud.
   ClusterDirectory* clusters = nullptr;
+  /// The network driver the desired network state is applied through (tests: a
+  /// network::FakeNetwork). Unset: the driver of the property network.driver, its state in
+  /// HOME/network, where the last state applied is also recorded (desired-state.json).
+  network::Network* network = nullptr;
 };
 
 class Cloud final {
@@ -69,8 +76,16 @@ class Cloud final {
   Images& images() { return images_; }
   /// The instances part (nullptr without options().clusters).
   Compute* compute() { return compute_.get(); }
+  SecurityGroups& security_groups() { return security_groups_; }
+  Addresses& addresses() { return addresses_; }
+  /// Applies the whole desired network state now (servers call it on start: a restarted
+  /// cloud rebuilds the host's networking from the store).
+  Status ApplyNetwork() { return applier_->Apply(); }
+  NetworkApplier& network_applier() { return *applier_; }
 
  private:
+  std::unique_ptr<NetworkApplier> OpenApplier();
+
   state::StateStore& store_;
   Env& env_;
   Clock& clock_;
@@ -81,6 +96,11 @@ class Cloud final {
   KeyPairs key_pairs_;
   Images images_;
   sla::Engine sla_;                   // the SLA rules RunInstances passes (core/sla)
+  std::unique_ptr<network::Network> own_network_;  // the driver opened here (options_.network unset)
+  std::unique_ptr<NetworkApplier> applier_;
+  std::unique_ptr<InstanceNetworking> instance_networking_;
+  SecurityGroups security_groups_;
+  Addresses addresses_;
   std::unique_ptr<Compute> compute_;  // set when options_.clusters is
   Ec2Actions actions_;
 };

@@ -428,6 +428,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   reservation.owner_id = caller.account_id;
   reservation.groups = plan.groups;
   std::string user_data_b64 = plan.user_data.empty() ? "" : api::Base64Encode(plan.user_data);
+  std::map<std::string, nc::NetParams> net_params;  // by instance id, from the network hook
   auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
     reservation.instances.clear();
     reservation.id = "r-" + RandomHex(8);
@@ -460,10 +461,13 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
         i.client_token = plan.client_token;
         i.user_data = user_data_b64;
         i.lease_expires_ms = plan.lease_expires_ms;
-        EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
         reservation.instances.push_back(std::move(i));
       }
     }
+    if (network_) {
+      EUCA_ASSIGN_OR_RETURN(net_params, network_->Assign(t, plan, request.addressing, reservation.instances));
+    }
+    for (const auto& i : reservation.instances) EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
     return Status::Ok();
   });
   if (!written.ok()) {
@@ -506,6 +510,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
       r.user_data = plan.user_data;
       r.launch_index = i.launch_index;
       r.group_names = plan.groups;
+      if (auto net = net_params.find(i.id); net != net_params.end()) r.net = net->second;
       run.instances.push_back(std::move(r));
       ids.push_back(i.id);
     }
@@ -527,6 +532,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   if (failure.ok()) {
     Release(plan.vm_type, allocations, true);
     Remember(reservation.instances);
+    if (network_) network_->Changed();
     return reservation;
   }
 
@@ -548,6 +554,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   Release(plan.vm_type, allocations, false);
   if (!marked.ok()) return marked.status().WithContext("rolling back reservation '" + reservation.id + "'");
   Remember(reservation.instances);
+  if (network_) network_->Changed();
   if (failure.code() == Code::kResourceExhausted)
     return Status(Code::kResourceExhausted, "no instances started: " + failure.message(),
                   "InsufficientInstanceCapacity");
@@ -606,7 +613,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
       const cc::CcInstance& ci = it->second;
       if (!ci.node.empty()) next.node = ci.node;
       if (!ci.instance.request.net.private_ip.empty()) next.private_ip = ci.instance.request.net.private_ip;
-      if (!ci.instance.request.net.public_ip.empty()) next.public_ip = ci.instance.request.net.public_ip;
+      // public_ip: the cloud's address records are the truth (associate/disassociate change it).
       if (!ci.instance.request.net.private_mac.empty()) next.private_mac = ci.instance.request.net.private_mac;
       switch (ci.instance.state) {
         case nc::InstanceState::kPending:
@@ -657,6 +664,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
     }
     return Status::Ok();
   });
+  if (seq.ok() && network_) network_->Changed();
   return seq.status();
 }
 
@@ -898,6 +906,7 @@ Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Princip
   });
   if (!seq.ok()) return seq.status();
   Remember(touched);
+  if (network_ && !touched.empty()) network_->Changed();
   if (!failure.ok()) return failure;
   std::vector<InstanceStateChange> out;
   for (const auto& id : ids) out.push_back(changes[id]);

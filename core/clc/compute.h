@@ -21,6 +21,7 @@
 #include "core/clc/cluster_directory.h"
 #include "core/model/account.h"
 #include "core/model/compute.h"
+#include "core/nc/nc_types.h"
 #include "state/store.h"
 
 namespace euca::clc {
@@ -48,6 +49,7 @@ struct RunInstancesRequest {
   std::string kernel_id;            ///< "" = the image's
   std::string ramdisk_id;           ///< "" = the image's
   std::string client_token;         ///< idempotency: "" = none; at most 64 ASCII characters
+  std::string addressing;           ///< "public", "private" or "" (network.default-addressing)
   std::string request_id;           ///< the API request's id, for the history commit ("" = a new one)
 };
 
@@ -81,6 +83,20 @@ class SlaHook {
 };
 /// The default: accepts every plan unchanged.
 SlaHook& NoSlaHook();
+
+/// The networking issue's part of a launch (core/clc/networking.h). Thread-safe.
+class NetworkHook {
+ public:
+  virtual ~NetworkHook() = default;
+  /// Inside RunInstances' transaction, before the records are written: resolves the plan's
+  /// groups and gives each instance its addresses (private_mac, private_ip, public_ip);
+  /// returns what each node controller needs, by instance id. A failure fails the launch.
+  virtual Result<std::map<std::string, nc::NetParams>> Assign(state::Txn& txn, const LaunchPlan& plan,
+                                                              const std::string& addressing,
+                                                              std::vector<model::Instance>& instances) = 0;
+  /// After instances were started or ended (the desired network state changed).
+  virtual void Changed() = 0;
+};
 
 /// One reservation: the instances one RunInstances started.
 struct Reservation {
@@ -140,6 +156,9 @@ class Compute final {
   /// REQUIRES: every argument outlives this object. `sla` nullptr = NoSlaHook().
   Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla = nullptr,
           ComputeOptions options = {});
+  /// Networking (addresses at launch, applies after changes); nullptr = none. Only before
+  /// the first request. REQUIRES: `hook` outlives this object.
+  void SetNetworkHook(NetworkHook* hook) { network_ = hook; }
 
   /// Runs between min_count and max_count instances (as many as fit), or none:
   /// ResourceExhausted (InsufficientInstanceCapacity) when fewer than min_count fit or the
@@ -218,6 +237,7 @@ class Compute final {
   ClusterDirectory& zones_;
   SlaHook& sla_;
   ComputeOptions options_;
+  NetworkHook* network_ = nullptr;
 
   std::mutex srs_mu_;  // guards ledgers_
   std::map<std::string, ZoneLedger> ledgers_;

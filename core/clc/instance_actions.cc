@@ -95,6 +95,7 @@ Status RunInstances(Compute& compute, const model::Principal& caller, const api:
   r.kernel_id = request.GetOr("KernelId");
   r.ramdisk_id = request.GetOr("RamdiskId");
   r.client_token = request.GetOr("ClientToken");
+  r.addressing = request.GetOr("AddressingType");
   r.request_id = request.request_id();
   EUCA_ASSIGN_OR_RETURN(Reservation reservation, compute.RunInstances(caller, r));
   AddText(response, "reservationId", reservation.id);

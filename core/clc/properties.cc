@@ -110,6 +110,133 @@ std::optional<std::string> CheckZoneName(std::string_view v) {
   return std::string(v);
 }
 
+// ---- Network properties (issue 7; docs/networking.md) ----
+
+std::optional<uint32_t> Ipv4(std::string_view s) {
+  uint32_t out = 0;
+  for (int part = 0; part < 4; ++part) {
+    size_t dot = part < 3 ? s.find('.') : s.size();
+    if (dot == std::string_view::npos) return std::nullopt;
+    std::string_view p = s.substr(0, dot);
+    auto v = ParseInt(p);
+    if (!v || *v < 0 || *v > 255 || p.front() == '+' || (p.size() > 1 && p.front() == '0')) return std::nullopt;
+    out = (out << 8) | static_cast<uint32_t>(*v);
+    s.remove_prefix(std::min(s.size(), dot + 1));
+    if (part < 3 && s.empty()) return std::nullopt;
+  }
+  return out;
+}
+
+std::vector<std::string> ListWords(std::string_view v) {
+  std::vector<std::string> out;
+  std::string w;
+  for (char c : v) {
+    if (c == ' ' || c == ',' || c == '\t') {
+      if (!w.empty()) out.push_back(std::move(w));
+      w.clear();
+    } else {
+      w += c;
+    }
+  }
+  if (!w.empty()) out.push_back(std::move(w));
+  return out;
+}
+
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+std::optional<std::string> CheckIpv4(std::string_view v) {
+  if (!Ipv4(v)) return std::nullopt;
+  return std::string(v);
+}
+
+std::optional<std::string> CheckNetmask(std::string_view v) {
+  auto m = Ipv4(v);
+  if (!m) return std::nullopt;
+  uint32_t inverted = ~*m;
+  if ((inverted & (inverted + 1)) != 0 || *m == 0) return std::nullopt;  // contiguous ones, at least /1
+  return std::string(v);
+}
+
+std::optional<std::string> CheckAddrsPerNet(std::string_view v) {
+  auto n = ParseInt(v);
+  if (!n || *n < 16 || *n > 2048 || (*n & (*n - 1)) != 0) return std::nullopt;
+  return std::to_string(*n);
+}
+
+// "a.b.c.d e.f.g.h", "a.b.c.d-e.f.g.h", or both mixed; at most 65536 addresses.
+std::optional<std::string> CheckPublicIps(std::string_view v) {
+  std::vector<std::string> words = ListWords(v);
+  uint64_t total = 0;
+  for (const auto& w : words) {
+    size_t dash = w.find('-');
+    if (dash == std::string::npos) {
+      if (!Ipv4(w)) return std::nullopt;
+      ++total;
+      continue;
+    }
+    auto a = Ipv4(std::string_view(w).substr(0, dash)), b = Ipv4(std::string_view(w).substr(dash + 1));
+    if (!a || !b || *b < *a) return std::nullopt;
+    total += uint64_t{*b} - *a + 1;
+  }
+  if (total > 65536) return std::nullopt;
+  return JoinWords(words);
+}
+
+std::optional<std::string> CheckIpList(std::string_view v) {
+  std::vector<std::string> words = ListWords(v);
+  for (const auto& w : words)
+    if (!Ipv4(w)) return std::nullopt;
+  return JoinWords(words);
+}
+
+bool IsMac(std::string_view s) {
+  if (s.size() != 17) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i % 3 == 2 ? s[i] != ':' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// "MAC=IP MAC=IP": MACs lower case, each MAC and IP at most once.
+std::optional<std::string> CheckMacMap(std::string_view v) {
+  std::vector<std::string> words = ListWords(v);
+  std::vector<std::string> macs, ips;
+  for (auto& w : words) {
+    size_t eq = w.find('=');
+    if (eq == std::string::npos) return std::nullopt;
+    std::string mac = Lower(std::string_view(w).substr(0, eq)), ip = w.substr(eq + 1);
+    if (!IsMac(mac) || !Ipv4(ip)) return std::nullopt;
+    if (std::find(macs.begin(), macs.end(), mac) != macs.end() || std::find(ips.begin(), ips.end(), ip) != ips.end())
+      return std::nullopt;
+    macs.push_back(mac);
+    ips.push_back(ip);
+    w = mac + "=" + ip;
+  }
+  return JoinWords(words);
+}
+
+// A network interface name ("" = none): at most 15 of [A-Za-z0-9._-].
+std::optional<std::string> CheckInterface(std::string_view v) {
+  if (v.size() > 15) return std::nullopt;
+  auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
+  if (!std::all_of(v.begin(), v.end(), ok)) return std::nullopt;
+  return std::string(v);
+}
+
+// "" or IP:PORT.
+std::optional<std::string> CheckHostPort(std::string_view v) {
+  if (v.empty()) return std::string();
+  size_t colon = v.rfind(':');
+  if (colon == std::string_view::npos || !Ipv4(v.substr(0, colon))) return std::nullopt;
+  auto port = ParseInt(v.substr(colon + 1));
+  if (!port || *port < 1 || *port > 65535 || v[colon + 1] == '+') return std::nullopt;
+  return std::string(v.substr(0, colon)) + ":" + std::to_string(*port);
+}
+
 std::vector<PropertyDef> MakeRegistry() {
   std::vector<PropertyDef> defs;
   auto add = [&defs](PropertyDef d) { defs.push_back(std::move(d)); };
@@ -181,6 +308,90 @@ std::vector<PropertyDef> MakeRegistry() {
                       "is removed.",
        .min = 0,
        .max = 31'536'000});
+  // Networking (issue 7): docs/networking.md "Cloud side"; the modes are in euca-networking(7).
+  add({.name = "network.mode",
+       .type = PropertyType::kEnum,
+       .default_value = "MANAGED-NOVLAN",
+       .description = "Networking mode: SYSTEM (the LAN's bridge and DHCP), STATIC (network.mac-map pairs), "
+                      "MANAGED (a network and VLAN per security group) or MANAGED-NOVLAN (the same without "
+                      "VLAN tags). Changed only while no instance runs.",
+       .choices = {"SYSTEM", "STATIC", "MANAGED", "MANAGED-NOVLAN"}});
+  add({.name = "network.driver",
+       .type = PropertyType::kEnum,
+       .default_value = "plan",
+       .description = "How the network state is applied: plan (rendered and recorded under EUCA_HOME/network, "
+                      "the host untouched) or linux (bridges, VLANs, iptables, dnsmasq). Read when the cloud starts.",
+       .choices = {"plan", "linux"}});
+  add({.name = "network.subnet",
+       .type = PropertyType::kString,
+       .default_value = "10.1.0.0",
+       .description = "MANAGED modes: the private range cut into one block per security group; STATIC: the "
+                      "flat network. Changed only while no instance runs.",
+       .check = &CheckIpv4,
+       .form = "an IPv4 address such as 10.1.0.0"});
+  add({.name = "network.netmask",
+       .type = PropertyType::kString,
+       .default_value = "255.255.0.0",
+       .description = "Netmask of network.subnet. Changed only while no instance runs.",
+       .check = &CheckNetmask,
+       .form = "an IPv4 netmask such as 255.255.0.0"});
+  add({.name = "network.addrs-per-net",
+       .type = PropertyType::kString,
+       .default_value = "32",
+       .description = "MANAGED modes: addresses in each security group's block (network, router, instances, "
+                      "broadcast). Changed only while no instance runs.",
+       .check = &CheckAddrsPerNet,
+       .form = "a power of 2 from 16 to 2048"});
+  add({.name = "network.public-ips",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "MANAGED modes: the public addresses allocate-address hands out: a list (\"a b c\") and/or "
+                      "ranges (\"a-b\"); empty = none.",
+       .check = &CheckPublicIps,
+       .form = "IPv4 addresses and FIRST-LAST ranges separated by blanks, at most 65536 addresses"});
+  add({.name = "network.dns",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "Name servers handed to instances by DHCP (blank-separated IPv4 addresses).",
+       .check = &CheckIpList,
+       .form = "IPv4 addresses separated by blanks"});
+  add({.name = "network.mac-map",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "STATIC: the MAC=IP pairs instances get, first free pair first.",
+       .check = &CheckMacMap,
+       .form = "MAC=IP pairs separated by blanks (aa:bb:cc:dd:ee:ff=10.0.0.5), each MAC and IP once"});
+  add({.name = "network.bridge",
+       .type = PropertyType::kString,
+       .default_value = "br0",
+       .description = "SYSTEM and STATIC: the existing bridge instances join.",
+       .check = &CheckInterface,
+       .form = "an interface name (at most 15 letters, digits, '.', '_' and '-')"});
+  add({.name = "network.public-interface",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "MANAGED modes: the interface public addresses are added to (empty = lo).",
+       .check = &CheckInterface,
+       .form = "an interface name (at most 15 letters, digits, '.', '_' and '-'), or empty"});
+  add({.name = "network.private-interface",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "MANAGED: the interface the VLAN devices are made on.",
+       .check = &CheckInterface,
+       .form = "an interface name (at most 15 letters, digits, '.', '_' and '-'), or empty"});
+  add({.name = "network.metadata-target",
+       .type = PropertyType::kString,
+       .default_value = "",
+       .description = "MANAGED modes: IP:PORT of the instance metadata service that 169.254.169.254:80 is "
+                      "redirected to; empty = no redirect.",
+       .check = &CheckHostPort,
+       .form = "IP:PORT, or empty"});
+  add({.name = "network.default-addressing",
+       .type = PropertyType::kEnum,
+       .default_value = "private",
+       .description = "MANAGED modes: whether instances get a public address at launch when run-instances does "
+                      "not say (--addressing): public or private.",
+       .choices = {"private", "public"}});
   std::sort(defs.begin(), defs.end(), [](const PropertyDef& a, const PropertyDef& b) { return a.name < b.name; });
   return defs;
 }

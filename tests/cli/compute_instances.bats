@@ -36,11 +36,14 @@ run_one() {
 
 run_and_describe() {
   local mode="$1"
-  run in_mode "$mode" run-instances "$EMI" -k mykey -g web
+  run in_mode "$mode" create-group "web-$mode" -d "web servers"
+  assert_success
+  run in_mode "$mode" run-instances "$EMI" -k mykey -g "web-$mode"
   assert_success
   assert_equal "${#lines[@]}" 2
-  assert_line --index 0 --regexp "^RESERVATION	r-[0-9a-f]{8}	[0-9]{12}	web$"
-  assert_line --index 1 --regexp "^INSTANCE	i-[0-9a-f]{8}	$EMI			pending	mykey	0		m1.small	[0-9T:.-]+Z	[^	]+	"
+  assert_line --index 0 --regexp "^RESERVATION	r-[0-9a-f]{8}	[0-9]{12}	web-$mode$"
+  # The private address is the group network's (network.mode MANAGED-NOVLAN by default).
+  assert_line --index 1 --regexp "^INSTANCE	i-[0-9a-f]{8}	$EMI		10\.1\.0\.[0-9]+	pending	mykey	0		m1.small	[0-9T:.-]+Z	[^	]+	"
   # 32 fields after the tag, as euca2ools 3.
   assert_equal "$(awk -F'\t' '{ print NF }' <<<"${lines[1]}")" 33
   local id
@@ -98,7 +101,7 @@ run_and_describe() {
   assert_success
   assert_output --regexp "^INSTANCE	$ID	(pending|running)	shutting-down$"
   run in_mode remote describe-instances "$ID"
-  assert_line --index 1 --regexp "^INSTANCE	$ID	$EMI			terminated	"
+  assert_line --index 1 --regexp "^INSTANCE	$ID	$EMI		10\.1\.0\.[0-9]+	terminated	"
   run in_mode remote terminate-instances "$ID"
   assert_output "$(printf 'INSTANCE\t%s\tterminated\tterminated' "$ID")"
   expect_failure 3 "instance 'i-0000dead' does not exist" terminate-instances i-0000dead

@@ -27,7 +27,7 @@ setup() {
   # (serial console lines may end in a carriage return)
   assert_line --regexp "^EUCA-GUEST-READY $id"
   assert_line --regexp "^EUCA-GUEST-KEY ssh-rsa AAAA.* admin@eucalyptus"
-  assert_line --regexp "^INSTANCE	$id	emi-[0-9a-f]{8}			running	quickstart	0		m1.small	"
+  assert_line --regexp "^INSTANCE	$id	emi-[0-9a-f]{8}		10\.1\.0\.[0-9]+	running	quickstart	0		m1.small	"
   assert_line "$(printf 'INSTANCE\t%s\trunning\tshutting-down' "$id")"
 }
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# euca allocate-address, associate-address, disassociate-address, release-address,
+# describe-addresses, and the network side of run-instances: embedded (EUCA_HOME) and remote
+# (EC2_URL = euca serve clc) on one cloud whose embedded zone runs on fake:// (no real VMs).
+# The cloud applies its network state with the plan driver and records it in
+# EUCA_HOME/network/desired-state.json.
+
+load helpers
+load ec2_helpers
+
+setup_file() {
+  instances_setup_file
+  "$EUCA_BIN" modify-image-attribute "$EMI" -l -a all >/dev/null
+}
+
+teardown_file() { clc_teardown_file; }
+
+setup() { clc_setup; }
+
+teardown() { empty_the_zone; }
+
+STATE="network/desired-state.json"
+
+# fails STATUS MESSAGE ARGS...: euca ARGS exits STATUS with MESSAGE on stderr and prints
+# nothing. (expect_failure also compares the state before and after; here the server's
+# reconciler may record instance states meanwhile.)
+fails() {
+  local want="$1" message="$2"
+  shift 2
+  run --separate-stderr "$EUCA_BIN" "$@"
+  [[ "$status" == "$want" ]] || fail "euca $*: exit status $status, expected $want; stderr: $stderr"
+  [[ "$stderr" == *"error: "*"$message"* ]] || fail "euca $*: stderr lacks '$message': $stderr"
+  assert_output ''
+}
+
+# run_one MODE ARGS...: run-instances; sets ID.
+run_one() {
+  local mode="$1"
+  shift
+  run in_mode "$mode" run-instances "$EMI" "$@"
+  assert_success
+  ID="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
+}
+
+@test "allocate-address: none configured is exit status 8; the pool is network.public-ips" {
+  expect_failure 8 "no public addresses: the property network.public-ips is empty" allocate-address
+  run "$EUCA_BIN" admin modify-property network.public-ips=203.0.113.1-203.0.113.4
+  assert_success
+}
+
+# address_life MODE IP: allocate, associate, describe, move, disassociate, release.
+address_life() {
+  local mode="$1"
+  run in_mode "$mode" allocate-address
+  assert_success
+  assert_output --regexp "^ADDRESS	203\.0\.113\.[1-4]	standard	$"
+  local ip
+  ip="$(cut -f2 <<<"$output")"
+  run_one "$mode"
+  local first="$ID"
+  run_one "$mode"
+  local second="$ID"
+  run in_mode "$mode" associate-address "$ip" -i "$first"
+  assert_success
+  assert_output "$(printf 'ADDRESS\t%s\t%s' "$ip" "$first")"
+  run in_mode "$mode" describe-addresses "$ip"
+  assert_success
+  assert_output "$(printf 'ADDRESS\t%s\t%s\tstandard\t\t\t\t' "$ip" "$first")"
+  run in_mode "$mode" describe-instances "$first"
+  assert_line --index 1 --regexp "^INSTANCE	$first	$EMI	$ip	10\.1\.0\.[0-9]+	"
+  # The applied state has the address on the instance.
+  jq -e --arg id "$first" --arg ip "$ip" '.endpoints[] | select(.instance == $id) | .public_ip == $ip' \
+    "$CLC_HOME/$STATE" >/dev/null
+  # Associating again moves it.
+  run in_mode "$mode" associate-address "$ip" -i "$second"
+  assert_success
+  run in_mode "$mode" describe-addresses --filter instance-id="$second"
+  assert_output --partial "$ip"
+  run in_mode "$mode" describe-instances "$first"
+  assert_line --index 1 --regexp "^INSTANCE	$first	$EMI		10\.1\.0\.[0-9]+	"
+  run in_mode "$mode" disassociate-address "$ip"
+  assert_success
+  assert_output "$(printf 'ADDRESS\t%s' "$ip")"
+  jq -e --arg id "$second" '.endpoints[] | select(.instance == $id) | .public_ip == ""' "$CLC_HOME/$STATE" >/dev/null
+  run in_mode "$mode" release-address "$ip"
+  assert_success
+  assert_output "$(printf 'ADDRESS\t%s\t' "$ip")"
+  run in_mode "$mode" describe-addresses
+  assert_success
+  refute_output --partial "$ip"
+}
+
+@test "allocate, associate, describe, disassociate, release (embedded)" {
+  address_life embedded
+}
+
+@test "allocate, associate, describe, disassociate, release (remote)" {
+  address_life remote
+}
+
+@test "associate-address and release-address: bad input" {
+  fails 3 "the address '203.0.113.9' is not allocated to your account" release-address 203.0.113.9
+  fails 2 "invalid public address 'nope'" release-address nope
+  fails 3 "the address '203.0.113.9' is not allocated to your account" \
+    associate-address 203.0.113.9 -i i-0000dead
+  run "$EUCA_BIN" associate-address 203.0.113.9
+  assert_failure 2
+  local ip
+  ip="$("$EUCA_BIN" allocate-address | cut -f2)"
+  fails 3 "instance 'i-0000dead' does not exist" associate-address "$ip" -i i-0000dead
+  # Bob cannot see or use it.
+  run as_bob remote describe-addresses "$ip"
+  assert_failure 3
+  run as_bob remote release-address "$ip"
+  assert_failure 3
+  fails 2 "domain 'vpc' is not supported" allocate-address -d vpc
+  "$EUCA_BIN" release-address "$ip" >/dev/null
+}
+
+@test "run-instances --addressing public: a public address for the instance's life" {
+  run_one remote --addressing public
+  assert_line --index 1 --regexp "^INSTANCE	$ID	$EMI	203\.0\.113\.[1-4]	10\.1\.0\.[0-9]+	pending	"
+  local ip
+  ip="$(awk -F'\t' '$1 == "INSTANCE" { print $4 }' <<<"$output")"
+  run in_mode remote describe-addresses
+  assert_line "$(printf 'ADDRESS\t%s\t%s\tstandard\t\t\t\t' "$ip" "$ID")"
+  run in_mode remote terminate-instances "$ID"
+  assert_success
+  run in_mode remote describe-addresses
+  refute_output --partial "$ip"
+  jq -e --arg id "$ID" '[.endpoints[] | select(.instance == $id)] | length == 0' "$CLC_HOME/$STATE" >/dev/null
+  run "$EUCA_BIN" run-instances "$EMI" --addressing sideways
+  assert_failure 2
+}
+
+@test "instances of a group sit in its network; a group in use cannot be deleted" {
+  "$EUCA_BIN" create-group db -d "databases" >/dev/null
+  run_one embedded -g db
+  jq -e --arg id "$ID" '.endpoints[] | select(.instance == $id) | .private_ip | startswith("10.1.0.")' \
+    "$CLC_HOME/$STATE" >/dev/null
+  jq -e '.groups[] | select(.name == "db") | .subnet | test("^10\\.1\\.0\\.[0-9]+/27$")' "$CLC_HOME/$STATE" >/dev/null
+  "$EUCA_BIN" authorize db -p 5432 -o default >/dev/null
+  jq -e '.groups[] | select(.name == "db") | .ingress[0].protocol == "tcp"' "$CLC_HOME/$STATE" >/dev/null
+  fails 5 "the security group 'db' is used by instance '$ID'" delete-group db
+  run in_mode remote delete-group db
+  assert_failure 5
+  # The network layout cannot change under running instances.
+  fails 5 "while instance '" admin modify-property network.mode=MANAGED
+  fails 3 "the security group 'nope' does not exist" run-instances "$EMI" -g nope
+}
