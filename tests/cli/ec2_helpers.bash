@@ -113,7 +113,8 @@ instances_setup_file() {
   out="$("$EUCA_BIN" admin create-user bob --account other)"
   BOB_KEY="$(awk -F'\t' '$1 == "ACCESSKEY" { print $2 }' <<<"$out")"
   BOB_SECRET="$(awk -F'\t' '$1 == "ACCESSKEY" { print $3 }' <<<"$out")"
-  BOB_ACCOUNT="$("$EUCA_BIN" admin describe-accounts | awk -F'\t' '$3 == "other" { print $2 }')"
+  BOB_ACCOUNT="$("$EUCA_BIN" admin describe-accounts | awk -F'\t' '$2 == "other" { print $3 }')"
+  [[ -n "$BOB_ACCOUNT" ]] || { echo "no account id for other" >&2; return 1; }
   cd "$BATS_FILE_TMPDIR"
   head -c 200000 /dev/urandom >image.img
   mkdir b
