@@ -483,6 +483,10 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
     return written.status();
   }
 
+  // The network first: the bridges, rules and DHCP entries of the new instances exist before
+  // any node controller starts them (a NIC cannot join a bridge that is not there yet).
+  if (network_) network_->Changed();
+
   // Dispatch, one request per zone.
   std::unordered_map<std::string, std::shared_ptr<cc::ClusterController>> ccs;
   for (const auto& z : zones) ccs[z.name] = z.cc;
@@ -532,7 +536,6 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   if (failure.ok()) {
     Release(plan.vm_type, allocations, true);
     Remember(reservation.instances);
-    if (network_) network_->Changed();
     return reservation;
   }
 

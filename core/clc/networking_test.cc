@@ -426,6 +426,8 @@ TEST(NetworkPropertiesTest, ValuesAreCheckedAndCanonical) {
   EXPECT_EQ(Canonical("network.bridge", "a very long bridge name"), "bad");
   EXPECT_EQ(Canonical("network.metadata-target", "10.0.0.1:8773"), "10.0.0.1:8773");
   EXPECT_EQ(Canonical("network.metadata-target", "10.0.0.1"), "bad");
+  EXPECT_EQ(Canonical("network.metadata-target", ":8773"), ":8773");  // each network's gateway
+  EXPECT_EQ(Canonical("network.metadata-target", ":0"), "bad");
   EXPECT_EQ(Canonical("network.default-addressing", "PUBLIC"), "public");
 }
 

@@ -231,7 +231,8 @@ std::optional<std::string> CheckInterface(std::string_view v) {
 std::optional<std::string> CheckHostPort(std::string_view v) {
   if (v.empty()) return std::string();
   size_t colon = v.rfind(':');
-  if (colon == std::string_view::npos || !Ipv4(v.substr(0, colon))) return std::nullopt;
+  // ":PORT" = that port on the gateway of each instance's network (the host itself).
+  if (colon == std::string_view::npos || (colon != 0 && !Ipv4(v.substr(0, colon)))) return std::nullopt;
   auto port = ParseInt(v.substr(colon + 1));
   if (!port || *port < 1 || *port > 65535 || v[colon + 1] == '+') return std::nullopt;
   return std::string(v.substr(0, colon)) + ":" + std::to_string(*port);
@@ -383,9 +384,10 @@ std::vector<PropertyDef> MakeRegistry() {
        .type = PropertyType::kString,
        .default_value = "",
        .description = "MANAGED modes: IP:PORT of the instance metadata service that 169.254.169.254:80 is "
-                      "redirected to; empty = no redirect.",
+                      "redirected to, or :PORT for that port on the gateway of each instance's network (a "
+                      "`euca serve clc` on this host listening on all addresses); empty = no redirect.",
        .check = &CheckHostPort,
-       .form = "IP:PORT, or empty"});
+       .form = "IP:PORT, :PORT, or empty"});
   add({.name = "network.default-addressing",
        .type = PropertyType::kEnum,
        .default_value = "private",

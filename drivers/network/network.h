@@ -91,7 +91,8 @@ struct DesiredState {
   std::vector<std::string> dns;   ///< DHCP option 6 (name servers)
   /// "ip:port" of the instance metadata service: TCP to 169.254.169.254:80 from an instance
   /// is redirected there (DNAT, the source address kept so the service knows the instance).
-  /// "" = no metadata redirect.
+  /// ":port" (MANAGED modes): to that port on the gateway of the instance's own network, i.e.
+  /// a service on this host listening on all addresses. "" = no metadata redirect.
   std::string metadata_target;
   std::vector<Group> groups;        ///< sorted by index
   std::vector<Endpoint> endpoints;  ///< sorted by instance id

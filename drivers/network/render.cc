@@ -129,7 +129,7 @@ struct Checked {
   std::map<std::string, std::vector<const Endpoint*>> members;  // group id -> its instances (any of their groups)
   std::map<std::string, std::vector<const Endpoint*>> on_net;   // group id -> instances in its network
   std::string public_interface;
-  std::string metadata_target;  // "ip:port" canonical, "" = none
+  std::string metadata_target;  // "ip:port" or ":port" (each network's gateway) canonical, "" = none
 };
 
 Status CheckRule(const Group& g, const IngressRule& r, const std::map<std::string, const Group*>& groups) {
@@ -172,14 +172,19 @@ Result<Checked> Check(const DesiredState& s) {
   }
   if (!s.metadata_target.empty()) {
     size_t colon = s.metadata_target.rfind(':');
-    uint32_t ip;
+    uint32_t ip = 0;
     std::string_view port = colon == std::string::npos ? "" : std::string_view(s.metadata_target).substr(colon + 1);
-    bool ok = colon != std::string::npos && ParseIp(std::string_view(s.metadata_target).substr(0, colon), &ip) &&
+    // ":PORT": the gateway of each instance's own network (the host), in the MANAGED modes.
+    const bool gateway = colon == 0 && managed;
+    bool ok = colon != std::string::npos && (gateway || ParseIp(std::string_view(s.metadata_target).substr(0, colon), &ip)) &&
               !port.empty() && port.size() <= 5 &&
               std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
               std::stoi(std::string(port)) >= 1 && std::stoi(std::string(port)) <= 65535;
-    if (!ok) return InvalidArgument("metadata target " + Quote(s.metadata_target) + " is not ip:port");
-    out.metadata_target = IpString(ip) + ":" + std::to_string(std::stoi(std::string(port)));
+    if (!ok) {
+      return InvalidArgument("metadata target " + Quote(s.metadata_target) + " is not ip:port" +
+                             (managed ? " or :port" : ""));
+    }
+    out.metadata_target = (gateway ? "" : IpString(ip)) + ":" + std::to_string(std::stoi(std::string(port)));
   }
 
   // Groups (every mode: rules may name them; only MANAGED* makes networks of them).
@@ -409,7 +414,15 @@ std::string RenderNat(const DesiredState& s, const Checked& c) {
   bool managed = IsManaged(s.mode);
   std::string from = managed ? "eucabr+" : s.bridge;
   bool metadata = !c.metadata_target.empty() && (s.mode == Mode::kStatic || (managed && !c.nets.empty()));
-  if (metadata) {
+  if (metadata && c.metadata_target.front() == ':') {
+    // The service on the host, reached at each network's own gateway address.
+    out += "# instance metadata: " + std::string(kMetadataAddress) + ":80 -> each network's gateway" +
+           c.metadata_target + "\n";
+    for (const Net& n : c.nets) {
+      out += "-A EUCA-PREROUTING -d " + std::string(kMetadataAddress) + "/32 -i " + n.bridge +
+             " -p tcp -m tcp --dport 80 -j DNAT --to-destination " + IpString(n.gateway) + c.metadata_target + "\n";
+    }
+  } else if (metadata) {
     out += "# instance metadata: " + std::string(kMetadataAddress) + ":80 -> " + c.metadata_target + "\n";
     out += "-A EUCA-PREROUTING -d " + std::string(kMetadataAddress) + "/32 -i " + from +
            " -p tcp -m tcp --dport 80 -j DNAT --to-destination " + c.metadata_target + "\n";

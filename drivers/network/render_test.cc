@@ -202,6 +202,30 @@ TEST(RenderTest, PublicAddressesAndMetadata) {
   EXPECT_TRUE(Has(Render(s)->links, "address 203.0.113.5/32 dev lo"));
 }
 
+TEST(RenderTest, MetadataAtEachNetworksGateway) {
+  DesiredState s = TwoGroups();
+  s.metadata_target = ":8773";  // a service on this host, on all addresses
+  Rendered r = Render(s).value();
+  EXPECT_TRUE(Has(r.nat,
+                  "-A EUCA-PREROUTING -d 169.254.169.254/32 -i eucabr1 -p tcp -m tcp --dport 80 -j DNAT "
+                  "--to-destination 10.1.0.1:8773"));
+  EXPECT_TRUE(Has(r.nat,
+                  "-A EUCA-PREROUTING -d 169.254.169.254/32 -i eucabr2 -p tcp -m tcp --dport 80 -j DNAT "
+                  "--to-destination 10.1.0.17:8773"));
+  EXPECT_FALSE(Has(r.nat, "-i eucabr+ -p tcp"));
+  EXPECT_TRUE(Has(r.nat, "--ctorigdst 169.254.169.254 -j ACCEPT"));  // the source is kept
+  // Only the MANAGED modes have a gateway per network.
+  s.mode = Mode::kStatic;
+  s.bridge = "br0";
+  s.subnet = "10.2.0.0/24";
+  s.groups.clear();
+  s.endpoints.clear();
+  Result<Rendered> refused = Render(s);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("metadata target ':8773' is not ip:port"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST(RenderTest, DhcpPerBridgeWithInstances) {
   DesiredState s = TwoGroups();
   s.groups.push_back(MakeGroup("sg-empty", 3, "10.1.0.32/28"));
