@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -88,6 +89,20 @@ class PipeReader {
   std::array<char, 64 * 1024> buf_{};
 };
 
+// In the child, between fork and exec: programs start with every signal unblocked and
+// SIGPIPE at its default. Both are inherited across exec, and `euca serve` blocks SIGTERM
+// (it waits for it with sigwait) while this process ignores SIGPIPE: a daemon started from a
+// server (dnsmasq) would otherwise never stop on SIGTERM.
+struct DefaultSignals : bp::extend::handler {
+  template <typename Executor>
+  void on_exec_setup(Executor&) const {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+  }
+};
+
 class BoostCommandRunner final : public CommandRunner {
  public:
   BoostCommandRunner() {
@@ -132,7 +147,7 @@ class BoostCommandRunner final : public CommandRunner {
     }
     std::error_code launch_error;
     bp::child child(exe, bp::args(args), bp::std_in<in_pipe, bp::std_out> out_pipe, bp::std_err > err_pipe, env,
-                    bp::start_dir(dir), launch_error);
+                    bp::start_dir(dir), DefaultSignals(), launch_error);
     start_lock.unlock();
     if (launch_error) {
       return Internal("run '" + program + "': " + launch_error.message());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -145,6 +147,30 @@ TEST(RealCommandRunnerTest, ConcurrentStdinFedProgramsEachSeeTheirEndOfInput) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+}  // namespace
+}  // namespace euca
+
+namespace euca {
+namespace {
+
+// Programs start with no signal blocked and SIGPIPE at its default, whatever the caller
+// blocks or ignores (`euca serve` blocks SIGTERM; a daemon it starts must still stop on it).
+TEST(RealCommandRunnerTest, ProgramsStartWithDefaultSignals) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+  auto r = RealCommandRunner().Run(Command{.argv = {"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}});
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->out.find("SigBlk:\t0000000000000000"), std::string::npos) << r->out;
+  // SigIgn is a hex mask; SIGPIPE (13) is bit 12.
+  auto at = r->out.find("SigIgn:\t");
+  ASSERT_NE(at, std::string::npos);
+  unsigned long long ignored = std::stoull(r->out.substr(at + 8, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (1ULL << (SIGPIPE - 1)), 0u) << r->out;
 }
 
 }  // namespace
