@@ -1,8 +1,9 @@
-// Golden files for the EC2 XML of the security group and address actions (CONVENTIONS.md):
-// each tests/data/ec2-network/<case>.in is a script of EC2 requests run through the action
-// registry against fresh security groups, addresses and a Compute with networking over a
-// fake cluster, at a fixed time; <case>.out holds the (indented) XML replies of the requests
-// marked with '>'. EUCA_TEST_REGENERATE=1 rewrites the .out files.
+// Golden files for the EC2 XML of the instance, security group and address actions
+// (CONVENTIONS.md): each tests/data/ec2-instances/<case>.in and tests/data/ec2-network/<case>.in
+// is a script of EC2 requests run through the action registry against fresh security groups,
+// addresses and a Compute with networking over fake clusters, at a fixed time; <case>.out holds
+// the (indented) XML replies of the requests marked with '>'. EUCA_TEST_REGENERATE=1 rewrites
+// the .out files.
 //
 // Script lines:
 //   [>] CALLER Action [Name=Value...]   CALLER is alice, bob or admin; '>' records the reply
@@ -34,7 +35,8 @@
 namespace euca::clc {
 namespace {
 
-const std::string kData = std::string(EUCA_SOURCE_DIR) + "/tests/data/ec2-network";
+const std::string kDataDirs[] = {std::string(EUCA_SOURCE_DIR) + "/tests/data/ec2-instances",
+                                  std::string(EUCA_SOURCE_DIR) + "/tests/data/ec2-network"};
 const std::map<std::string, model::Principal> kCallers = {
     {"admin", {"eucalyptus", "100000000001", "admin", "AIDAADMIN"}},
     {"alice", {"alice", "200000000002", "admin", "AIDAALICE"}},
@@ -186,23 +188,32 @@ class Runner {
   std::map<std::string, int> next_;
 };
 
-TEST(NetworkActionsGoldenTest, Cases) {
+TEST(Ec2ActionsGoldenTest, Cases) {
   bool regenerate = std::getenv("EUCA_TEST_REGENERATE") != nullptr;
-  int cases = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(kData)) {
-    if (entry.path().extension() != ".in") continue;
-    ++cases;
-    std::string out_path = entry.path().string();
-    out_path.replace(out_path.size() - 3, 3, ".out");
-    Runner runner;
-    std::string got = runner.Run(ReadFile(entry.path().string()));
-    if (regenerate) {
-      ASSERT_TRUE(PosixEnv().WriteFileAtomic(out_path, got, 0644).ok());
-      continue;
+  for (const std::string& dir : kDataDirs) {
+    int cases = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() != ".in") continue;
+      ++cases;
+      std::string out_path = entry.path().string();
+      out_path.replace(out_path.size() - 3, 3, ".out");
+      Runner runner;
+      std::string got = runner.Run(ReadFile(entry.path().string()));
+      if (regenerate) {
+        ASSERT_TRUE(PosixEnv().WriteFileAtomic(out_path, got, 0644).ok());
+        continue;
+      }
+      EXPECT_EQ(got, ReadFile(out_path)) << "golden file " << out_path << " differs; EUCA_TEST_REGENERATE=1 rewrites it";
     }
-    EXPECT_EQ(got, ReadFile(out_path)) << "golden file " << out_path << " differs; EUCA_TEST_REGENERATE=1 rewrites it";
+    EXPECT_GE(cases, 3) << dir;
   }
-  EXPECT_GE(cases, 3);
+}
+
+TEST(InstanceActionsTest, StateCodes) {
+  EXPECT_EQ(InstanceStateCode("pending"), 0);
+  EXPECT_EQ(InstanceStateCode("running"), 16);
+  EXPECT_EQ(InstanceStateCode("shutting-down"), 32);
+  EXPECT_EQ(InstanceStateCode("terminated"), 48);
 }
 
 }  // namespace
