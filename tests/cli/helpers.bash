@@ -154,3 +154,39 @@ open(sys.argv[2], "w").write(xml)
 EOF
 }
 
+# start_daemon NAME LOG ARGS...: starts `euca ARGS` in the background, waits for "NAME
+# listening on URL" in LOG and prints the URL.
+start_daemon() {
+  local name="$1" log="$2"
+  shift 2
+  "$EUCA_BIN" "$@" >"$log" 2>&1 3>&- &
+  echo "$!" >>"$BATS_FILE_TMPDIR/pids"
+  local i
+  for i in $(seq 150); do
+    grep -q "^$name listening on http://" "$log" && break
+    sleep 0.1
+  done
+  sed -n "s/^$name listening on \(http:\/\/.*\)$/\1/p" "$log"
+}
+
+# qemu_guest_skip_reason: why a test with a real guest cannot run here ("" when it can): it
+# needs root (the system libvirt daemon), the test guest (make guest) and a daemon that
+# answers (tests/setup/libvirtd.sh starts one). Uses BATS_FILE_TMPDIR and GUEST_DIR.
+qemu_guest_skip_reason() {
+  if [[ "$(id -u)" != 0 ]]; then
+    echo "needs root (a system libvirt daemon)"
+    return 0
+  fi
+  if [[ ! -f "$GUEST_DIR/VERSION" ]]; then
+    echo "the test guest is not built (make guest)"
+    return 0
+  fi
+  local rc=0
+  bash "$BATS_TEST_DIRNAME/../setup/libvirtd.sh" >"$BATS_FILE_TMPDIR/libvirtd.out" 2>&1 || rc=$?
+  if [[ $rc == 77 ]]; then
+    echo "no libvirt daemon: $(cat "$BATS_FILE_TMPDIR/libvirtd.out")"
+  elif [[ $rc != 0 ]]; then
+    cat "$BATS_FILE_TMPDIR/libvirtd.out" >&2
+    return 1
+  fi
+}

@@ -8,39 +8,13 @@
 
 load helpers
 
-start_daemon() {
-  local name="$1" log="$2"
-  shift 2
-  "$EUCA_BIN" "$@" >"$log" 2>&1 3>&- &
-  echo "$!" >>"$BATS_FILE_TMPDIR/pids"
-  local i
-  for i in $(seq 150); do
-    grep -q "^$name listening on http://" "$log" && break
-    sleep 0.1
-  done
-  sed -n "s/^$name listening on \(http:\/\/.*\)$/\1/p" "$log"
-}
-
 setup_file() {
   export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   export GUEST_DIR="${EUCA_GUEST_DIR:-$(dirname "$EUCA_BIN")/guest}"
   : >"$BATS_FILE_TMPDIR/pids"
-  export SKIP_REASON=""
-  if [[ "$(id -u)" != 0 ]]; then
-    SKIP_REASON="needs root (a system libvirt daemon)"
-    return 0
-  fi
-  if [[ ! -f "$GUEST_DIR/VERSION" ]]; then
-    SKIP_REASON="the test guest is not built (make guest)"
-    return 0
-  fi
-  local rc=0
-  bash "$BATS_TEST_DIRNAME/../setup/libvirtd.sh" >"$BATS_FILE_TMPDIR/libvirtd.out" 2>&1 || rc=$?
-  if [[ $rc == 77 ]]; then
-    SKIP_REASON="no libvirt daemon: $(cat "$BATS_FILE_TMPDIR/libvirtd.out")"
-    return 0
-  fi
-  [[ $rc == 0 ]] || { cat "$BATS_FILE_TMPDIR/libvirtd.out" >&2; return 1; }
+  export SKIP_REASON
+  SKIP_REASON="$(qemu_guest_skip_reason)" || return 1
+  [[ -z "$SKIP_REASON" ]] || return 0
 
   clean_env
   export H="$BATS_FILE_TMPDIR/home"

@@ -19,25 +19,12 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 setup_file() {
   export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   export GUEST_DIR="${EUCA_GUEST_DIR:-$(dirname "$EUCA_BIN")/guest}"
-  export SKIP_REASON=""
-  if [[ "$(id -u)" != 0 ]]; then
-    SKIP_REASON="needs root (libvirt's system daemon, bridges, iptables)"
-    return 0
-  fi
-  if [[ ! -f "$GUEST_DIR/VERSION" ]]; then
-    SKIP_REASON="the test guest is not built (make guest)"
-    return 0
-  fi
+  export SKIP_REASON
+  SKIP_REASON="$(qemu_guest_skip_reason)" || return 1
+  [[ -z "$SKIP_REASON" ]] || return 0
   for tool in iptables-restore dnsmasq ip curl; do
     command -v "$tool" >/dev/null || { SKIP_REASON="'$tool' is not installed (make deps)"; return 0; }
   done
-  local rc=0
-  bash "$BATS_TEST_DIRNAME/../setup/libvirtd.sh" >"$BATS_FILE_TMPDIR/libvirtd.out" 2>&1 || rc=$?
-  if [[ $rc == 77 ]]; then
-    SKIP_REASON="no libvirt daemon: $(cat "$BATS_FILE_TMPDIR/libvirtd.out")"
-    return 0
-  fi
-  [[ $rc == 0 ]] || { cat "$BATS_FILE_TMPDIR/libvirtd.out" >&2; return 1; }
 
   # The test ranges never leave this host: what no bridge or /32 claims is dropped here
   # (a released public address must reach nothing, not the default route).

@@ -6,21 +6,6 @@
 
 load helpers
 
-# start_daemon NAME LOG ARGS...: starts `euca ARGS` in the background, waits for "NAME
-# listening on URL" in LOG and prints the URL.
-start_daemon() {
-  local name="$1" log="$2"
-  shift 2
-  "$EUCA_BIN" "$@" >"$log" 2>&1 3>&- &
-  echo "$!" >>"$BATS_FILE_TMPDIR/pids"
-  local i
-  for i in $(seq 150); do
-    grep -q "^$name listening on http://" "$log" && break
-    sleep 0.1
-  done
-  sed -n "s/^$name listening on \(http:\/\/.*\)$/\1/p" "$log"
-}
-
 setup_file() {
   # One cloud (and its daemons) for the whole file: its tests run one at a time.
   export BATS_NO_PARALLELIZE_WITHIN_FILE=true
