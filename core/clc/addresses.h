@@ -28,8 +28,16 @@ class Addresses final {
   Addresses(state::StateStore& store, Clock& clock, std::function<void()> on_change = nullptr)
       : store_(store), clock_(clock), on_change_(std::move(on_change)) {}
 
+  /// Who may hold one more address: called by Allocate with the account and how many
+  /// addresses it holds now; an error refuses the allocation as is (the SLA issue's address
+  /// quotas, sla::CheckAddressQuota). Checked before the allocation's transaction, so two
+  /// allocations at the same instant may both pass it (docs/sla.md).
+  using AllocationCheck = std::function<Status(const std::string& account_id, int64_t held)>;
+  void SetAllocationCheck(AllocationCheck check) { allocation_check_ = std::move(check); }
+
   /// The first free address of network.public-ips: AddressLimitExceeded when none is free;
-  /// InvalidParameterValue in SYSTEM and STATIC (no public addresses there).
+  /// InvalidParameterValue in SYSTEM and STATIC (no public addresses there); the allocation
+  /// check's error when it refuses.
   Result<model::Address> Allocate(const model::Principal& caller, const std::string& request_id = {});
   /// Associates the caller's `public_ip` with the caller's pending or running instance; an
   /// address already on another instance moves, an address the instance had is
@@ -53,6 +61,7 @@ class Addresses final {
 
   state::StateStore& store_;
   Clock& clock_;
+  AllocationCheck allocation_check_;
   std::function<void()> on_change_;
 };
 

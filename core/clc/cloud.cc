@@ -28,6 +28,10 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
   AddImageActions(actions_, images_);
   AddRegionActions(actions_, *this);
   AddSecurityGroupActions(actions_, security_groups_);
+  // The SLA's address quotas (core/sla, docs/sla.md).
+  addresses_.SetAllocationCheck([this](const std::string& account_id, int64_t held) {
+    return sla::CheckAddressQuota(store_, account_id, held);
+  });
   AddAddressActions(actions_, addresses_);
   // Compute (instances, availability zones) registers here when there are clusters.
   if (options_.clusters) {

@@ -131,6 +131,30 @@ limit_rules() {
   assert_output --partial "answered HTTP 400"
 }
 
+@test "address-quota: allocate-address is refused at the limit, embedded and remote" {
+  euca admin modify-property network.public-ips=10.214.1.10-10.214.1.13 >/dev/null
+  euca admin put-rule "$(rules_file '[rule one-address]\nkind = address-quota\nlimit = 1\n')" >/dev/null
+  run in_mode remote allocate-address
+  assert_success
+  local ip
+  ip="$(cut -f2 <<<"$output")"
+  local mode
+  for mode in embedded remote; do
+    run --separate-stderr in_mode "$mode" allocate-address
+    assert_failure 8
+    [[ "$stderr" == *"rule 'one-address'"* ]] || fail "$mode: stderr: $stderr"
+  done
+  # Another account has its own count.
+  run as_bob remote allocate-address
+  assert_success
+  as_bob remote release-address "$(cut -f2 <<<"$output")" >/dev/null
+  # Released, the account is under its limit again.
+  in_mode remote release-address "$ip" >/dev/null
+  run in_mode embedded allocate-address
+  assert_success
+  in_mode embedded release-address "$(cut -f2 <<<"$output")" >/dev/null
+}
+
 @test "zone-policy: sets the zone of a request that names none" {
   euca admin put-rule "$(rules_file '[rule pin]\nkind = zone-policy\npolicy = single\nzone = nowhere\n')" >/dev/null
   run in_mode remote run-instances "$EMI"
