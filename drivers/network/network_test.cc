@@ -7,31 +7,15 @@
 #include <sstream>
 
 #include "drivers/network/linux_network.h"
+#include "drivers/network/test_support.h"
 
 namespace euca::network {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "euca-network-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using testing::ReadAll;
+using testing::TempDir;
 
 DesiredState Sample() {
   DesiredState s;

@@ -7,18 +7,14 @@
 #include <sstream>
 
 #include "drivers/network/network.h"
+#include "drivers/network/test_support.h"
 
 namespace euca::network {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadAll;
 
 DesiredState StateFromJson(const nlohmann::json& j) {
   DesiredState s;

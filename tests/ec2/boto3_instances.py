@@ -9,27 +9,7 @@ Prints one "ok: ..." line per check; exits non-zero with the failing check other
 """
 import sys
 
-import boto3
-from botocore.exceptions import ClientError
-
-
-def client(endpoint, key, secret):
-    return boto3.client("ec2", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                        region_name="euca")
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit("FAILED: " + what)
-    print("ok: " + what)
-
-
-def error_code(fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
+from ec2_checks import check, client, error_code
 
 
 def main():
@@ -55,7 +35,7 @@ def main():
                                         {"Name": "availability-zone", "Values": [zone]}])
     check(any(i["InstanceId"] == ids[0] for res in f["Reservations"] for i in res["Instances"]),
           "describe_instances with filters")
-    check(error_code(ec2.describe_instances, InstanceIds=["i-0000dead"]) == "InvalidInstanceID.NotFound",
+    check(error_code(ec2.describe_instances, InstanceIds=["i-0000dead"])[0] == "InvalidInstanceID.NotFound",
           "describe_instances unknown id")
 
     out = ec2.get_console_output(InstanceId=ids[0])
@@ -67,11 +47,11 @@ def main():
                        (other.terminate_instances, {"InstanceIds": [ids[0]]}),
                        (other.reboot_instances, {"InstanceIds": [ids[0]]}),
                        (other.get_console_output, {"InstanceId": ids[0]})]:
-        check(error_code(fn, **kwargs) == "InvalidInstanceID.NotFound", "another account: " + fn.__name__)
+        check(error_code(fn, **kwargs)[0] == "InvalidInstanceID.NotFound", "another account: " + fn.__name__)
 
-    check(error_code(ec2.run_instances, ImageId=image, MinCount=1000, MaxCount=1000) ==
+    check(error_code(ec2.run_instances, ImageId=image, MinCount=1000, MaxCount=1000)[0] ==
           "InsufficientInstanceCapacity", "run_instances beyond capacity")
-    check(error_code(ec2.run_instances, ImageId="emi-0000beef", MinCount=1, MaxCount=1) ==
+    check(error_code(ec2.run_instances, ImageId="emi-0000beef", MinCount=1, MaxCount=1)[0] ==
           "InvalidAMIID.NotFound", "run_instances unknown image")
 
     t = ec2.terminate_instances(InstanceIds=ids)

@@ -10,27 +10,7 @@ Prints one "ok: ..." line per check; exits non-zero with the failing check other
 """
 import sys
 
-import boto3
-from botocore.exceptions import ClientError
-
-
-def client(endpoint, key, secret):
-    return boto3.client("ec2", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
-                        region_name="euca")
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit("FAILED: " + what)
-    print("ok: " + what)
-
-
-def error_code(fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    return None, 200
+from ec2_checks import check, client, error_code
 
 
 def main():
