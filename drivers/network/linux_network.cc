@@ -1,9 +1,11 @@
 #include "drivers/network/linux_network.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -18,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kFileMode = 0644;
 constexpr uint32_t kDirMode = 0755;
 constexpr std::string_view kBridgePrefix = "eucabr";
-constexpr size_t kParallelStarts = 8;  // dnsmasq processes started at once
+const std::string kDnsmasqName = "dnsmasq";  // its files: dnsmasq.conf, .pid, .leases
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -156,6 +158,19 @@ bool ProcessMatches(int pid, const std::string& needle) {
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
 }
 
+// True when every folder from / down to `dir` lets others through (o+x), so that dnsmasq,
+// which drops to the user nobody, can re-read its hosts file there on SIGHUP.
+bool OthersCanReach(const std::string& dir) {
+  std::filesystem::path p = std::filesystem::absolute(dir), walked = p.root_path();
+  for (const auto& part : p.relative_path()) {
+    walked /= part;
+    struct stat st;
+    if (::stat(walked.c_str(), &st) != 0) return true;  // made later with mode 0755
+    if (!(st.st_mode & S_IXOTH)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 LinuxNetwork::LinuxNetwork(NetworkOptions options)
@@ -234,35 +249,42 @@ Status LinuxNetwork::Discover() {
   recorded_.links = owned.value_or("");
   recorded_.filter = env.ReadFile(JoinPath(options_.state_dir, "filter.rules")).value_or("");
   recorded_.nat = env.ReadFile(JoinPath(options_.state_dir, "nat.rules")).value_or("");
-  dhcp_.clear();
+  dhcp_conf_.clear();
+  dhcp_hosts_.clear();
   std::string dir = DhcpDir(options_.state_dir);
   if (env.Exists(dir)) {
+    // Earlier versions ran one dnsmasq per bridge (eucabrN.conf, .pid, .leases): stop them.
     EUCA_ASSIGN_OR_RETURN(std::vector<std::string> names, env.ListDir(dir));
     for (const std::string& name : names) {
-      if (name.size() <= 5 || name.substr(name.size() - 5) != ".conf") continue;
-      std::string bridge = name.substr(0, name.size() - 5);
-      Result<std::string> conf = env.ReadFile(JoinPath(dir, name));
-      // A configuration whose dnsmasq is not running counts as not applied (restarted below).
-      dhcp_[bridge] = conf.ok() && DnsmasqRunning(bridge) ? *conf : std::string("#stopped\n");
+      if (name.size() <= 5 || name.substr(name.size() - 5) != ".conf" || name == kDnsmasqName + ".conf") continue;
+      std::string base = name.substr(0, name.size() - 5);
+      EUCA_RETURN_IF_ERROR(StopDnsmasq(base));
+      for (const char* ext : {".conf", ".pid", ".leases"}) EUCA_RETURN_IF_ERROR(env.RemoveAll(JoinPath(dir, base + ext)));
+    }
+    // A configuration whose dnsmasq is not running counts as not applied (started below).
+    Result<std::string> conf = env.ReadFile(JoinPath(dir, kDnsmasqName + ".conf"));
+    if (conf.ok() && DnsmasqRunning(kDnsmasqName)) {
+      dhcp_conf_ = *conf;
+      dhcp_hosts_ = env.ReadFile(JoinPath(dir, "hosts")).value_or("");
     }
   }
   known_ = true;
   return Status::Ok();
 }
 
-bool LinuxNetwork::DnsmasqRunning(const std::string& bridge) {
-  if (probe_) return probe_(bridge);
+bool LinuxNetwork::DnsmasqRunning(const std::string& name) {
+  if (probe_) return probe_(name);
   std::string dir = DhcpDir(options_.state_dir);
-  Result<int> pid = ReadPid(JoinPath(dir, bridge + ".pid"));
-  return pid.ok() && ProcessMatches(*pid, JoinPath(dir, bridge + ".conf"));
+  Result<int> pid = ReadPid(JoinPath(dir, name + ".pid"));
+  return pid.ok() && ProcessMatches(*pid, JoinPath(dir, name + ".conf"));
 }
 
-Status LinuxNetwork::StopDnsmasq(const std::string& bridge) {
+Status LinuxNetwork::StopDnsmasq(const std::string& name) {
   ++stats_.dnsmasq_stopped;
   if (probe_) return Status::Ok();
   std::string dir = DhcpDir(options_.state_dir);
-  std::string conf = JoinPath(dir, bridge + ".conf");
-  Result<int> pid = ReadPid(JoinPath(dir, bridge + ".pid"));
+  std::string conf = JoinPath(dir, name + ".conf");
+  Result<int> pid = ReadPid(JoinPath(dir, name + ".pid"));
   if (!pid.ok() || !ProcessMatches(*pid, conf)) return Status::Ok();
   ::kill(*pid, SIGTERM);
   auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -276,64 +298,64 @@ Status LinuxNetwork::StopDnsmasq(const std::string& bridge) {
   return Status::Ok();
 }
 
+std::string LinuxNetwork::ServerConf(const Rendered& r) const {
+  if (r.dhcp_conf.empty()) return "";
+  // dnsmasq reads its hosts file as nobody; where nobody cannot reach it (a private EUCA_HOME)
+  // it keeps root instead. Noted in the configuration so that it shows in the file.
+  if (!probe_ && !OthersCanReach(DhcpDir(options_.state_dir))) {
+    return r.dhcp_conf + "# the state directory is private to its owner: dnsmasq stays root to read hosts\nuser=root\n";
+  }
+  return r.dhcp_conf;
+}
+
 Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
   Env& env = PosixEnv();
   std::string dir = DhcpDir(options_.state_dir);
+  const std::string conf = ServerConf(r);
+  std::string conf_path = JoinPath(dir, kDnsmasqName + ".conf"), hosts_path = JoinPath(dir, "hosts");
   if (stale_only) {
-    for (auto it = dhcp_.begin(); it != dhcp_.end();) {
-      if (r.dhcp.count(it->first)) {
-        ++it;
-        continue;
+    // Before the links change: a server whose configuration changes (networks come or go)
+    // stops now, so that it never holds a bridge being deleted; it starts again after the links.
+    if (dhcp_conf_.empty() || dhcp_conf_ == conf) return Status::Ok();
+    EUCA_RETURN_IF_ERROR(StopDnsmasq(kDnsmasqName));
+    dhcp_conf_.clear();
+    if (conf.empty()) {
+      for (const std::string& path : {conf_path, hosts_path, JoinPath(dir, kDnsmasqName + ".pid")}) {
+        EUCA_RETURN_IF_ERROR(env.RemoveAll(path));
       }
-      EUCA_RETURN_IF_ERROR(StopDnsmasq(it->first));
-      for (const char* ext : {".conf", ".pid", ".leases"}) {
-        EUCA_RETURN_IF_ERROR(env.RemoveAll(JoinPath(dir, it->first + ext)));
-      }
-      it = dhcp_.erase(it);
+      dhcp_hosts_.clear();
     }
     return Status::Ok();
   }
-  std::vector<std::string> start;
-  for (const auto& [bridge, conf] : r.dhcp) {
-    auto it = dhcp_.find(bridge);
-    if (it != dhcp_.end() && it->second == conf) continue;
-    if (it != dhcp_.end()) EUCA_RETURN_IF_ERROR(StopDnsmasq(bridge));
-    EUCA_RETURN_IF_ERROR(env.CreateDirs(dir, kDirMode));
-    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(dir, bridge + ".conf"), conf, kFileMode));
-    dhcp_.erase(bridge);
-    start.push_back(bridge);
-  }
-  if (start.empty()) return Status::Ok();
-  // Each dnsmasq returns once it serves (or failed); start several at a time, as a full
-  // reconcile may start hundreds.
-  std::vector<Status> results(start.size());
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < start.size(); i = next++) {
-      Command cmd;
-      if (!options_.netns.empty()) cmd.argv = {"ip", "netns", "exec", options_.netns};
-      cmd.argv.push_back("dnsmasq");
-      cmd.argv.push_back("--conf-file=" + JoinPath(dir, start[i] + ".conf"));
-      cmd.timeout = std::chrono::minutes(1);
-      Result<CommandResult> done = runner_->Run(cmd);
-      results[i] = done.status();
+  if (conf.empty()) return Status::Ok();
+  if (dhcp_conf_ == conf) {
+    if (dhcp_hosts_ == r.dhcp_hosts) return Status::Ok();
+    // Only instances changed: dnsmasq re-reads its hosts file on SIGHUP, keeping its socket.
+    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(hosts_path, r.dhcp_hosts, kFileMode));
+    if (!probe_) {
+      Result<int> pid = ReadPid(JoinPath(dir, kDnsmasqName + ".pid"));
+      if (!pid.ok() || ::kill(*pid, SIGHUP) != 0) {
+        dhcp_conf_.clear();  // gone meanwhile: start it again next time
+        return Unavailable("the DHCP server (dnsmasq) is not running; the next apply starts it");
+      }
     }
-  };
-  size_t threads = std::min<size_t>(start.size(), kParallelStarts);
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-  for (size_t i = 0; i < start.size(); ++i) {
-    {
-      std::lock_guard<std::mutex> lock(stats_mu_);
-      stats_.commands++;
-      stats_.changing_commands++;
-    }
-    if (!results[i].ok()) return results[i].WithContext("start DHCP on '" + start[i] + "'");
-    ++stats_.dnsmasq_started;
-    dhcp_[start[i]] = r.dhcp.at(start[i]);
+    dhcp_hosts_ = r.dhcp_hosts;
+    ++stats_.dnsmasq_reloaded;
+    return Status::Ok();
   }
+  if (!dhcp_conf_.empty()) {  // (only when stale_only was skipped)
+    EUCA_RETURN_IF_ERROR(StopDnsmasq(kDnsmasqName));
+    dhcp_conf_.clear();
+  }
+  EUCA_RETURN_IF_ERROR(env.CreateDirs(dir, kDirMode));
+  EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(hosts_path, r.dhcp_hosts, kFileMode));
+  EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(conf_path, conf, kFileMode));
+  dhcp_hosts_ = r.dhcp_hosts;
+  // dnsmasq returns once it serves (or failed to).
+  Result<CommandResult> done = Run({"dnsmasq", "--conf-file=" + conf_path}, std::nullopt, true);
+  if (!done.ok()) return done.status().WithContext("start the DHCP server (dnsmasq)");
+  ++stats_.dnsmasq_started;
+  dhcp_conf_ = conf;
   return Status::Ok();
 }
 
@@ -502,18 +524,28 @@ Status LinuxNetwork::Apply(const DesiredState& state) {
     t = Clock::now();
     EUCA_RETURN_IF_ERROR(ApplyDhcp(r, /*stale_only=*/true));
     double dhcp_ms = MsSince(t);
-    // One command at a time here: commands that read stdin must not run concurrently, as a
-    // child forked meanwhile may inherit the other's stdin pipe and keep it from its EOF.
+    // The rules and the links are independent (rules name bridges only by the eucabr+
+    // wildcard), so iptables-restore runs while ip -batch makes the bridges and the DHCP
+    // servers, which need their bridges, start; on two cores this overlaps the kernel's
+    // bridge work with the rule parsing. ApplyRules touches only the rule members.
     t = Clock::now();
-    EUCA_RETURN_IF_ERROR(ApplyLinks(r));
-    if (IsManaged(state.mode)) EUCA_RETURN_IF_ERROR(EnsureForwarding());
-    stats_.links_ms = MsSince(t);
-    t = Clock::now();
-    EUCA_RETURN_IF_ERROR(ApplyRules(r));
-    stats_.rules_ms = MsSince(t);
-    t = Clock::now();
-    EUCA_RETURN_IF_ERROR(ApplyDhcp(r, /*stale_only=*/false));
-    stats_.dhcp_ms = dhcp_ms + MsSince(t);
+    Status rules;
+    std::thread rules_thread([&] {
+      rules = ApplyRules(r);
+      stats_.rules_ms = MsSince(t);
+    });
+    Status links_and_dhcp = [&]() -> Status {
+      EUCA_RETURN_IF_ERROR(ApplyLinks(r));
+      if (IsManaged(state.mode)) EUCA_RETURN_IF_ERROR(EnsureForwarding());
+      stats_.links_ms = MsSince(t);
+      auto dhcp_start = Clock::now();
+      EUCA_RETURN_IF_ERROR(ApplyDhcp(r, /*stale_only=*/false));
+      stats_.dhcp_ms = dhcp_ms + MsSince(dhcp_start);
+      return Status::Ok();
+    }();
+    rules_thread.join();
+    EUCA_RETURN_IF_ERROR(links_and_dhcp);
+    EUCA_RETURN_IF_ERROR(rules);
     t = Clock::now();
     EUCA_RETURN_IF_ERROR(Record(r));
     stats_.record_ms = MsSince(t);
@@ -531,8 +563,9 @@ Status LinuxNetwork::TearDown() {
   known_ = false;
   // DHCP first (it holds the bridges), then links, then rules.
   Env& env = PosixEnv();
-  for (const auto& [bridge, conf] : dhcp_) EUCA_RETURN_IF_ERROR(StopDnsmasq(bridge));
-  dhcp_.clear();
+  if (!dhcp_conf_.empty()) EUCA_RETURN_IF_ERROR(StopDnsmasq(kDnsmasqName));
+  dhcp_conf_.clear();
+  dhcp_hosts_.clear();
   EUCA_RETURN_IF_ERROR(env.RemoveAll(DhcpDir(options_.state_dir)));
   std::string batch;
   for (const auto& [name, link] : links_) {

@@ -9,8 +9,10 @@
 //     `iptables-restore --noflush` (atomic per table: on failure the old rules stay), with the
 //     jumps from the builtin chains kept at exactly one each; chains no longer rendered are
 //     deleted
-//   - DHCP: one dnsmasq per served bridge, (re)started only when its configuration changed
-//     or it is not running; stopped (by pid file) when its bridge is no longer served
+//   - DHCP: one dnsmasq for every served network, (re)started only when its configuration
+//     (the set of served networks) changed or it is not running; when only the instances
+//     changed, its hosts file is rewritten and it gets a SIGHUP; stopped (by pid file) when
+//     nothing is served. Processes of earlier versions (one per bridge) are stopped.
 // The driver learns what the host holds once (ip, iptables-save, pid files) and from then on
 // compares with what it applied itself, so applying the same state twice runs no command the
 // second time. Any failure forgets what it knew: the next Apply looks at the host again.
@@ -36,6 +38,9 @@ struct ApplyStats {
   int nat_chains = 0;         ///< nat chains rewritten or deleted
   int dnsmasq_started = 0;
   int dnsmasq_stopped = 0;
+  int dnsmasq_reloaded = 0;  ///< SIGHUPs sent: only the hosts changed
+  /// Milliseconds per step. The rules are applied beside the links and then the DHCP
+  /// servers, so rules_ms overlaps links_ms + dhcp_ms.
   double render_ms = 0, discover_ms = 0, links_ms = 0, rules_ms = 0, dhcp_ms = 0, record_ms = 0;
 };
 
@@ -47,10 +52,11 @@ class LinuxNetwork final : public Network {
 
   ApplyStats last_stats() const;
 
-  /// Replaces the check "is the dnsmasq of `bridge` (pid file `pid_file`) running?"
+  /// Replaces the check "is the dnsmasq `name` (pid file `<name>.pid`) running?"
   /// (default: the pid file names a live process whose command line names its
   /// configuration). Tests with a RecordingCommandRunner use it.
-  void SetDnsmasqProbeForTest(std::function<bool(const std::string& bridge)> probe);
+  /// With a probe, no signal is sent either.
+  void SetDnsmasqProbeForTest(std::function<bool(const std::string& name)> probe);
 
  private:
   struct Link {
@@ -64,16 +70,17 @@ class LinuxNetwork final : public Network {
   Status ApplyLinks(const Rendered& r);
   Status ApplyRules(const Rendered& r);
   Status ApplyDhcp(const Rendered& r, bool stale_only);
+  std::string ServerConf(const Rendered& r) const;  // r.dhcp_conf as this host runs it
   Status EnsureForwarding();
-  bool DnsmasqRunning(const std::string& bridge);
-  Status StopDnsmasq(const std::string& bridge);
+  bool DnsmasqRunning(const std::string& name);  // name: of its .conf and .pid files
+  Status StopDnsmasq(const std::string& name);
   Status Record(const Rendered& r);
 
   mutable std::mutex mu_;
   const NetworkOptions options_;
   CommandRunner* runner_;
   std::function<bool(const std::string&)> probe_;
-  std::mutex stats_mu_;  // guards the command counts of stats_ (dnsmasq processes start at once)
+  std::mutex stats_mu_;  // guards the command counts of stats_ (rules apply beside the links)
   ApplyStats stats_;
 
   // What the host holds, as far as the driver knows (valid when known_).
@@ -84,7 +91,8 @@ class LinuxNetwork final : public Network {
   std::map<std::string, std::string> nat_chains_;
   std::map<std::string, int> jumps_;  // "filter FORWARD EUCA-FORWARD" -> count
   bool forwarding_ = false;
-  std::map<std::string, std::string> dhcp_;  // bridge -> configuration dnsmasq runs with
+  std::string dhcp_conf_;   // configuration the running dnsmasq started with ("" = none runs)
+  std::string dhcp_hosts_;  // hosts file it has read
   Rendered recorded_;                        // what Record last wrote
 };
 

@@ -23,6 +23,7 @@
 #include "core/base/command.h"
 #include "core/base/strings.h"
 #include "drivers/network/linux_network.h"
+#include "drivers/network/test_support.h"
 
 namespace euca::network {
 namespace {
@@ -321,7 +322,7 @@ TEST_F(LinuxNetworkKernelTest, ApplyingTwiceChangesNothing) {
   // Devices, masters and IPv4 addresses; not the operational state or IPv6 DAD flags, which
   // the kernel changes on its own a moment after a bridge gains a port.
   std::string links = OutNs(host_, "ip -o link show | sed -E 's/ state [A-Z]+//'; ip -o -4 addr show");
-  std::string pid = OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr1.pid").string());
+  std::string pid = OutNs(host_, "cat " + (dir_ / "state/dhcp/dnsmasq.pid").string());
   ASSERT_FALSE(pid.empty());
 
   ASSERT_TRUE(Apply().ok());
@@ -337,7 +338,7 @@ TEST_F(LinuxNetworkKernelTest, ApplyingTwiceChangesNothing) {
                                         << stats.nat_chains << ", dnsmasq started " << stats.dnsmasq_started;
   EXPECT_EQ(Saved(), rules);
   EXPECT_EQ(OutNs(host_, "ip -o link show | sed -E 's/ state [A-Z]+//'; ip -o -4 addr show"), links);
-  EXPECT_EQ(OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr1.pid").string()), pid);
+  EXPECT_EQ(OutNs(host_, "cat " + (dir_ / "state/dhcp/dnsmasq.pid").string()), pid);
   // Exactly one jump from each builtin chain.
   for (const char* jump : {"-A FORWARD -j EUCA-FORWARD\n", "-A PREROUTING -j EUCA-PREROUTING\n",
                            "-A OUTPUT -j EUCA-OUTPUT\n", "-A POSTROUTING -j EUCA-POSTROUTING\n"}) {
@@ -346,29 +347,42 @@ TEST_F(LinuxNetworkKernelTest, ApplyingTwiceChangesNothing) {
     EXPECT_EQ(rules.find(jump, first + 1), std::string::npos) << jump;
   }
 
-  // A changed endpoint restarts only its bridge's dnsmasq.
-  std::string pid2 = OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr2.pid").string());
+  // Another instance on a served network: the same dnsmasq re-reads its hosts (SIGHUP) and
+  // hands the newcomer its address.
+  MakeInstance("b2", "d0:0d:00:00:00:04");
   state_.endpoints.push_back({"i-b2", "sg-b", {"sg-b"}, "d0:0d:00:00:00:04", "10.1.0.19", ""});
   ASSERT_TRUE(Apply().ok());
-  EXPECT_EQ(net_->last_stats().dnsmasq_started, 1);
-  EXPECT_EQ(OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr1.pid").string()), pid);
-  EXPECT_NE(OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr2.pid").string()), pid2);
+  EXPECT_EQ(net_->last_stats().dnsmasq_started, 0);
+  EXPECT_EQ(net_->last_stats().dnsmasq_reloaded, 1);
+  EXPECT_EQ(OutNs(host_, "cat " + (dir_ / "state/dhcp/dnsmasq.pid").string()), pid);
+  Attach("b2", "eucabr2", "10.1.0.19/28", "10.1.0.17", /*configure=*/false);
+  std::string dhcp = Sh("ip netns exec " + From("b2") + " busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s " +
+                        (dir_ / "udhcpc.sh").string() + " 2>&1")
+                         .out;
+  EXPECT_NE(dhcp.find("lease of 10.1.0.19 obtained from 10.1.0.17"), std::string::npos) << dhcp;
 }
 
 TEST_F(LinuxNetworkKernelTest, RemovedNetworkAndTearDownLeaveNothing) {
   ASSERT_NO_FATAL_FAILURE(StartTwoGroups());
-  std::string pid2 = OutNs(host_, "cat " + (dir_ / "state/dhcp/eucabr2.pid").string());
-  // Group B's instance leaves: its bridge, chain and dnsmasq go.
+  std::string pid = OutNs(host_, "cat " + (dir_ / "state/dhcp/dnsmasq.pid").string());
+  // Group B's instance leaves: its bridge and chain go, and DHCP serves group A only.
   state_.groups.pop_back();
   state_.endpoints.pop_back();
   ASSERT_TRUE(Apply().ok());
   EXPECT_EQ(OutNs(host_, "ip -o link show eucabr2 2>/dev/null"), "");
   EXPECT_EQ(Saved().find("EUCA-NET-2"), std::string::npos);
-  EXPECT_FALSE(fs::exists(dir_ / "state/dhcp/eucabr2.conf"));
-  // Its dnsmasq is gone (a zombie left to a non-reaping init has an empty command line).
-  std::ifstream cmdline("/proc/" + std::to_string(std::stoi(pid2)) + "/cmdline");
-  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(args.find("dnsmasq"), std::string::npos) << args;
+  std::string conf = testing::ReadAll(dir_ / "state/dhcp/dnsmasq.conf");
+  EXPECT_EQ(conf.find("eucabr2"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("interface=eucabr1\n"), std::string::npos) << conf;
+  // The server was restarted without that network (a zombie left to a non-reaping init has
+  // an empty command line).
+  auto cmdline_of = [](const std::string& p) {
+    std::ifstream in("/proc/" + std::to_string(std::stoi(p)) + "/cmdline");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(cmdline_of(pid).find("dnsmasq"), std::string::npos) << cmdline_of(pid);
+  std::string pid_now = OutNs(host_, "cat " + (dir_ / "state/dhcp/dnsmasq.pid").string());
+  EXPECT_NE(cmdline_of(pid_now).find("dnsmasq"), std::string::npos);
 
   ASSERT_TRUE(net_->TearDown().ok());
   std::string saved = Saved();
@@ -414,7 +428,11 @@ TEST_F(LinuxNetworkKernelTest, StaticModeServesTheMacMapOnTheConfiguredBridge) {
   s.gateway = "192.168.50.1";
   s.endpoints = {{"i-s1", "", {}, "d0:0d:00:00:00:51", "192.168.50.77", ""}};
   state_ = s;
+  // A state directory private to root (as a EUCA_HOME of mode 0700): dnsmasq, which reads its
+  // hosts file after dropping to nobody, must keep root to serve anyone.
+  fs::permissions(dir_, fs::perms::owner_all);
   ASSERT_TRUE(Apply().ok());
+  EXPECT_NE(testing::ReadAll(dir_ / "state/dhcp/dnsmasq.conf").find("\nuser=root\n"), std::string::npos);
   Attach("s1", "br-lan", "", "", /*configure=*/false);
   std::string dhcp = Sh("ip netns exec " + From("s1") + " busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s " +
                         (dir_ / "udhcpc.sh").string() + " 2>&1")

@@ -7,7 +7,7 @@
 //          the golden-file tests and a cloud tried without root use it
 //   linux  bridges (ip link), 802.1Q devices (MANAGED), public addresses on the public
 //          interface, the filter and nat rules rendered whole and applied atomically with
-//          iptables-restore, one dnsmasq per network for DHCP
+//          iptables-restore, one dnsmasq for the DHCP of every network
 // Drivers are stateless about the cloud: everything they apply comes from the DesiredState,
 // so a restarted cluster controller rebuilds the host by applying the state once more.
 // Applying the same state twice changes nothing the second time.
@@ -114,15 +114,21 @@ struct Rendered {
   std::string links;
   std::string filter;  ///< iptables-restore input (--noflush) for the filter table: euca's chains
   std::string nat;     ///< iptables-restore input (--noflush) for the nat table: euca's chains
-  std::map<std::string, std::string> dhcp;  ///< bridge -> dnsmasq configuration text
+  /// DHCP: one dnsmasq serves every network that has instances (as Eucalyptus' CC ran one
+  /// dhcpd for all its VLANs). `dhcp_conf` is its configuration, empty when nothing is
+  /// served: shared options, then per network its interface, static range and tagged
+  /// router/DNS options. `dhcp_hosts` is its hosts file (`<state_dir>/dhcp/hosts`), one
+  /// "mac,ip" per instance: a change there alone needs only a SIGHUP, not a restart.
+  std::string dhcp_conf;
+  std::string dhcp_hosts;
   bool operator==(const Rendered&) const = default;
 };
 
 /// Renders `state`; InvalidArgument when it is inconsistent (bad subnet, an endpoint outside
 /// its network, a rule naming an unknown group, duplicate addresses, ...), naming the culprit.
-/// The dnsmasq configurations name their pid and lease files under kDefaultStateDir.
+/// The dnsmasq configuration names its hosts, pid and lease files under kDefaultStateDir.
 Result<Rendered> Render(const DesiredState& state);
-/// The same with the dnsmasq pid and lease files under `state_dir` + "/dhcp".
+/// The same with the dnsmasq hosts, pid and lease files under `state_dir` + "/dhcp".
 Result<Rendered> Render(const DesiredState& state, std::string_view state_dir);
 
 /// Where a host's network state lives unless NetworkOptions::state_dir says otherwise.
@@ -148,8 +154,9 @@ class Network {
 };
 
 struct NetworkOptions {
-  /// plan: where the rendering is recorded (links, filter.rules, nat.rules, dhcp/<bridge>.conf,
-  /// written atomically). linux: where dnsmasq configurations, leases and pid files live.
+  /// plan: where the rendering is recorded (links, filter.rules, nat.rules, dhcp/dnsmasq.conf,
+  /// dhcp/hosts, written atomically). linux: where dnsmasq's configuration, hosts, leases and
+  /// pid file live.
   std::string state_dir;
   /// linux: run every command inside this network namespace ("" = the host's). Tests use it.
   std::string netns;

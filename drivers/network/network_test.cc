@@ -60,14 +60,20 @@ TEST(PlanNetworkTest, RecordsTheRenderingAndRemovesStaleFiles) {
   EXPECT_EQ(ReadAll(dir.path() / "links"), r.links);
   EXPECT_EQ(ReadAll(dir.path() / "filter.rules"), r.filter);
   EXPECT_EQ(ReadAll(dir.path() / "nat.rules"), r.nat);
-  EXPECT_EQ(ReadAll(dir.path() / "dhcp/eucabr1.conf"), r.dhcp.at("eucabr1"));
-  EXPECT_TRUE(fs::exists(dir.path() / "dhcp/eucabr2.conf"));
+  EXPECT_EQ(ReadAll(dir.path() / "dhcp/dnsmasq.conf"), r.dhcp_conf);
+  EXPECT_EQ(ReadAll(dir.path() / "dhcp/hosts"), r.dhcp_hosts);
+  EXPECT_NE(r.dhcp_conf.find("interface=eucabr2\n"), std::string::npos);
 
-  // Group b's instance goes: its DHCP configuration goes with it.
+  // Group b's instance goes: its network is served no more.
   s.endpoints.pop_back();
   ASSERT_TRUE(net->Apply(s).ok());
-  EXPECT_FALSE(fs::exists(dir.path() / "dhcp/eucabr2.conf"));
-  EXPECT_TRUE(fs::exists(dir.path() / "dhcp/eucabr1.conf"));
+  EXPECT_EQ(ReadAll(dir.path() / "dhcp/dnsmasq.conf").find("interface=eucabr2\n"), std::string::npos);
+  EXPECT_EQ(ReadAll(dir.path() / "dhcp/hosts"), Render(s, dir.path().string())->dhcp_hosts);
+  // Nobody left to serve: no DHCP files.
+  s.endpoints.clear();
+  ASSERT_TRUE(net->Apply(s).ok());
+  EXPECT_FALSE(fs::exists(dir.path() / "dhcp/dnsmasq.conf"));
+  EXPECT_FALSE(fs::exists(dir.path() / "dhcp/hosts"));
 
   // Bad input changes nothing.
   std::string before = ReadAll(dir.path() / "filter.rules");
@@ -88,7 +94,7 @@ class LinuxNetworkTest : public ::testing::Test {
     options_.netns = "testns";
     options_.runner = &runner_;
     net_ = std::make_unique<LinuxNetwork>(options_);
-    net_->SetDnsmasqProbeForTest([this](const std::string& bridge) { return running_.count(bridge) > 0; });
+    net_->SetDnsmasqProbeForTest([this](const std::string& name) { return running_.count(name) > 0; });
     // The host: only lo and eth0; forwarding off; no euca chains.
     CommandResult links;
     links.out = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n";
@@ -98,7 +104,23 @@ class LinuxNetworkTest : public ::testing::Test {
     runner_.SetResult("sysctl", fwd);
   }
 
+  // The one recorded command whose program line (see Programs) starts with `prefix`. The
+  // rules are applied beside the links, so the order of those commands is not fixed.
+  const Command& Find(const std::string& prefix) {
+    std::vector<std::string> programs = Programs();
+    const Command* found = nullptr;
+    for (size_t i = 0; i < programs.size(); ++i) {
+      if (programs[i].rfind(prefix, 0) != 0) continue;
+      EXPECT_EQ(found, nullptr) << "two commands start with " << prefix << ":\n" << runner_.Transcript();
+      found = &commands_[i];
+    }
+    if (found == nullptr) ADD_FAILURE() << "no command starts with " << prefix << ":\n" << runner_.Transcript();
+    static const Command none{};
+    return found ? *found : none;
+  }
+
   std::vector<std::string> Programs() {
+    commands_ = runner_.commands();
     std::vector<std::string> out;
     for (const Command& c : runner_.commands()) {
       std::string line;
@@ -113,6 +135,7 @@ class LinuxNetworkTest : public ::testing::Test {
   RecordingCommandRunner runner_;
   std::unique_ptr<LinuxNetwork> net_;
   std::set<std::string> running_;
+  std::vector<Command> commands_;  // of the last Programs()
 };
 
 TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
@@ -123,19 +146,26 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
     EXPECT_EQ(std::vector<std::string>(c.argv.begin(), c.argv.begin() + 4),
               (std::vector<std::string>{"ip", "netns", "exec", "testns"}));
   }
-  EXPECT_EQ(Programs(),
+  std::vector<std::string> programs = Programs();
+  ASSERT_EQ(programs.size(), 9u) << runner_.Transcript();
+  // Discovery first; then the rules beside the links, forwarding and the DHCP server, in order.
+  EXPECT_EQ(std::vector<std::string>(programs.begin(), programs.begin() + 5),
             (std::vector<std::string>{"ip -o link", "ip -o -4", "iptables-save -t filter", "iptables-save -t nat",
-                                      "sysctl -n net.ipv4.ip_forward", "ip -batch -", "sysctl -q -w",
-                                      "iptables-restore --noflush",
-                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr1.conf",
-                                      "dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/eucabr2.conf"}));
+                                      "sysctl -n net.ipv4.ip_forward"}));
+  std::vector<std::string> links_then_dhcp;
+  for (size_t i = 5; i < programs.size(); ++i) {
+    if (programs[i] != "iptables-restore --noflush") links_then_dhcp.push_back(programs[i]);
+  }
+  EXPECT_EQ(links_then_dhcp, (std::vector<std::string>{"ip -batch -", "sysctl -q -w",
+                                                       "dnsmasq --conf-file=" + dir_.path().string() +
+                                                           "/dhcp/dnsmasq.conf"}));
   // The links batch.
-  EXPECT_EQ(*cmds[5].stdin_data,
+  EXPECT_EQ(*Find("ip -batch").stdin_data,
             "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
             "link add eucabr2 type bridge\naddress add 10.1.0.17/28 dev eucabr2\nlink set eucabr2 up\n"
             "address add 203.0.113.5/32 dev eth0\n");
   // The rules: every euca chain and one jump from each builtin chain.
-  const std::string& rules = *cmds[7].stdin_data;
+  const std::string& rules = *Find("iptables-restore").stdin_data;
   EXPECT_NE(rules.find("*filter\n:EUCA-FORWARD - [0:0]\n:EUCA-NET-1 - [0:0]\n:EUCA-NET-2 - [0:0]\n"),
             std::string::npos);
   EXPECT_NE(rules.find("-I FORWARD 1 -j EUCA-FORWARD\n"), std::string::npos);
@@ -143,10 +173,10 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
   EXPECT_NE(rules.find("-I OUTPUT 1 -j EUCA-OUTPUT\n"), std::string::npos);
   EXPECT_NE(rules.find("-I POSTROUTING 1 -j EUCA-POSTROUTING\n"), std::string::npos);
   EXPECT_EQ(rules.find("\n-F "), std::string::npos);  // never a flush of a whole table or builtin chain
-  EXPECT_TRUE(fs::exists(dir_.path() / "dhcp/eucabr1.conf"));
+  EXPECT_TRUE(fs::exists(dir_.path() / "dhcp/dnsmasq.conf"));
   EXPECT_TRUE(fs::exists(dir_.path() / "filter.rules"));
 
-  running_ = {"eucabr1", "eucabr2"};
+  running_ = {"dnsmasq"};
   runner_.Clear();
   ASSERT_TRUE(net_->Apply(Sample()).ok());
   EXPECT_EQ(runner_.Transcript(), "");
@@ -154,7 +184,7 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
 
 TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
   ASSERT_TRUE(net_->Apply(Sample()).ok());
-  running_ = {"eucabr1", "eucabr2"};
+  running_ = {"dnsmasq"};
   runner_.Clear();
   DesiredState s = Sample();
   s.groups[1].ingress.push_back({"udp", 53, 53, "10.0.0.0/8", ""});
@@ -162,7 +192,7 @@ TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
   std::vector<Command> cmds = runner_.commands();
   ASSERT_EQ(cmds.size(), 1u) << runner_.Transcript();
   // An added rule is inserted before the DROP.
-  EXPECT_EQ(*cmds[0].stdin_data, "*filter\n-I EUCA-NET-2 2 -s 10.0.0.0/8 -p udp -m udp --dport 53 -j ACCEPT\nCOMMIT\n");
+  EXPECT_EQ(*cmds[0].stdin_data, "*filter\n-I EUCA-NET-2 2 -s 10.0.0.0/8 -p udp -m multiport --dports 53 -j ACCEPT\nCOMMIT\n");
   EXPECT_EQ(net_->last_stats().filter_chains, 1);
 
   // A removed rule: the chain is rewritten whole.
@@ -191,28 +221,29 @@ TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
 
 TEST_F(LinuxNetworkTest, RemovedGroupAndAddress) {
   ASSERT_TRUE(net_->Apply(Sample()).ok());
-  running_ = {"eucabr1", "eucabr2"};
+  running_ = {"dnsmasq"};
   runner_.Clear();
   DesiredState s = Sample();
   s.groups.pop_back();
   s.endpoints.pop_back();
   s.endpoints[0].public_ip = "";
   ASSERT_TRUE(net_->Apply(s).ok());
-  std::vector<Command> cmds = runner_.commands();
-  ASSERT_EQ(cmds.size(), 2u) << runner_.Transcript();
-  EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\naddress delete 203.0.113.5/32 dev eth0\n");
-  const std::string& rules = *cmds[1].stdin_data;
+  ASSERT_EQ(Programs().size(), 3u) << runner_.Transcript();
+  EXPECT_EQ(*Find("ip -batch").stdin_data, "link delete eucabr2\naddress delete 203.0.113.5/32 dev eth0\n");
+  const std::string& rules = *Find("iptables-restore").stdin_data;
   EXPECT_NE(rules.find(":EUCA-NET-2 - [0:0]\n"), std::string::npos);
   EXPECT_NE(rules.find("-X EUCA-NET-2\nCOMMIT\n"), std::string::npos);
   EXPECT_NE(rules.find("*nat\n"), std::string::npos);
+  // The DHCP server stops before the bridge goes and starts again without that network.
   EXPECT_EQ(net_->last_stats().dnsmasq_stopped, 1);
-  EXPECT_FALSE(fs::exists(dir_.path() / "dhcp/eucabr2.conf"));
+  EXPECT_EQ(net_->last_stats().dnsmasq_started, 1);
+  EXPECT_EQ(ReadAll(dir_.path() / "dhcp/dnsmasq.conf").find("eucabr2"), std::string::npos);
 }
 
 TEST_F(LinuxNetworkTest, FailureForgetsWhatItKnew) {
   runner_.SetResult("ip", {});  // no links at all
   ASSERT_TRUE(net_->Apply(Sample()).ok());
-  running_ = {"eucabr1", "eucabr2"};
+  running_ = {"dnsmasq"};
   DesiredState s = Sample();
   s.groups[0].ingress.clear();
   CommandResult fail;
@@ -238,23 +269,21 @@ TEST_F(LinuxNetworkTest, ManagedMakesVlanDevicesOnTheirBridges) {
   s.groups[0].vlan = 10;
   s.groups[1].vlan = 11;
   ASSERT_TRUE(net_->Apply(s).ok());
-  std::vector<Command> cmds = runner_.commands();
-  ASSERT_GE(cmds.size(), 6u);
-  EXPECT_EQ(*cmds[5].stdin_data,
+  ASSERT_GE(Programs().size(), 6u);
+  EXPECT_EQ(*Find("ip -batch").stdin_data,
             "link add eucabr1 type bridge\naddress add 10.1.0.1/28 dev eucabr1\nlink set eucabr1 up\n"
             "link add eucabr2 type bridge\naddress add 10.1.0.17/28 dev eucabr2\nlink set eucabr2 up\n"
             "link add link eth1 name eth1.10 type vlan id 10\nlink set eth1.10 master eucabr1 up\n"
             "link add link eth1 name eth1.11 type vlan id 11\nlink set eth1.11 master eucabr2 up\n"
             "address add 203.0.113.5/32 dev eth0\n");
   // Group b goes: its bridge and its VLAN device go.
-  running_ = {"eucabr1", "eucabr2"};
+  running_ = {"dnsmasq"};
   runner_.Clear();
   s.groups.pop_back();
   s.endpoints.pop_back();
   ASSERT_TRUE(net_->Apply(s).ok());
-  cmds = runner_.commands();
-  ASSERT_FALSE(cmds.empty());
-  EXPECT_EQ(*cmds[0].stdin_data, "link delete eucabr2\nlink delete eth1.11\n");
+  Programs();
+  EXPECT_EQ(*Find("ip -batch").stdin_data, "link delete eucabr2\nlink delete eth1.11\n");
   // TearDown removes the VLAN device it made (known from the links file), not others.
   CommandResult links;
   links.out =
@@ -271,6 +300,26 @@ TEST_F(LinuxNetworkTest, ManagedMakesVlanDevicesOnTheirBridges) {
     }
   }
   EXPECT_TRUE(saw) << runner_.Transcript();
+}
+
+TEST_F(LinuxNetworkTest, AnotherInstanceOnAServedNetworkOnlyReloadsTheHosts) {
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  running_ = {"dnsmasq"};
+  runner_.Clear();
+  DesiredState s = Sample();
+  s.endpoints.push_back({"i-3", "sg-a", {"sg-a"}, "d0:0d:00:00:00:03", "10.1.0.3", ""});
+  ASSERT_TRUE(net_->Apply(s).ok());
+  // No command at all (no rule names group a as a source): a SIGHUP re-reads the hosts.
+  EXPECT_EQ(runner_.Transcript(), "");
+  EXPECT_EQ(net_->last_stats().dnsmasq_reloaded, 1);
+  EXPECT_EQ(net_->last_stats().dnsmasq_started, 0);
+  EXPECT_NE(ReadAll(dir_.path() / "dhcp/hosts").find("d0:0d:00:00:00:03,10.1.0.3\n"), std::string::npos);
+  // A new driver (a restarted cluster controller) finds the server running with these hosts.
+  LinuxNetwork again(options_);
+  again.SetDnsmasqProbeForTest([](const std::string& name) { return name == "dnsmasq"; });
+  runner_.Clear();
+  ASSERT_TRUE(again.Apply(s).ok());
+  EXPECT_EQ(again.last_stats().dnsmasq_started + again.last_stats().dnsmasq_reloaded, 0) << runner_.Transcript();
 }
 
 TEST_F(LinuxNetworkTest, InvalidStateRunsNothing) {

@@ -26,14 +26,14 @@ Status PlanNetwork::Apply(const DesiredState& state) {
   EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(state_dir_, "links"), r.links, kFileMode));
   EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(state_dir_, "filter.rules"), r.filter, kFileMode));
   EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(state_dir_, "nat.rules"), r.nat, kFileMode));
-  for (const auto& [bridge, conf] : r.dhcp) {
-    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(dhcp_dir, bridge + ".conf"), conf, kFileMode));
+  for (const auto& [name, text] : {std::pair{"dnsmasq.conf", &r.dhcp_conf}, std::pair{"hosts", &r.dhcp_hosts}}) {
+    std::string path = JoinPath(dhcp_dir, name);
+    EUCA_RETURN_IF_ERROR(text->empty() ? env.RemoveAll(path) : env.WriteFileAtomic(path, *text, kFileMode));
   }
+  // Earlier versions recorded one configuration per bridge (eucabrN.conf).
   EUCA_ASSIGN_OR_RETURN(std::vector<std::string> names, env.ListDir(dhcp_dir));
   for (const std::string& name : names) {
-    if (!EndsWith(name, ".conf")) continue;
-    if (r.dhcp.count(name.substr(0, name.size() - 5))) continue;
-    EUCA_RETURN_IF_ERROR(env.RemoveAll(JoinPath(dhcp_dir, name)));
+    if (EndsWith(name, ".conf") && name != "dnsmasq.conf") EUCA_RETURN_IF_ERROR(env.RemoveAll(JoinPath(dhcp_dir, name)));
   }
   return Status::Ok();
 }

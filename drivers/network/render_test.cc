@@ -61,7 +61,7 @@ DesiredState StateFromJson(const nlohmann::json& j) {
 
 std::string Concatenate(const Rendered& r) {
   std::string out = "==> links <==\n" + r.links + "==> filter.rules <==\n" + r.filter + "==> nat.rules <==\n" + r.nat;
-  for (const auto& [bridge, conf] : r.dhcp) out += "==> dhcp/" + bridge + ".conf <==\n" + conf;
+  if (!r.dhcp_conf.empty()) out += "==> dhcp/dnsmasq.conf <==\n" + r.dhcp_conf + "==> dhcp/hosts <==\n" + r.dhcp_hosts;
   return out;
 }
 
@@ -222,25 +222,38 @@ TEST(RenderTest, MetadataAtEachNetworksGateway) {
       << refused.status().message();
 }
 
-TEST(RenderTest, DhcpPerBridgeWithInstances) {
+TEST(RenderTest, OneDhcpServerForTheNetworksWithInstances) {
   DesiredState s = TwoGroups();
   s.groups.push_back(MakeGroup("sg-empty", 3, "10.1.0.32/28"));
   s.dns = {"192.0.2.53"};
   Rendered r = Render(s, "/srv/net").value();
-  ASSERT_EQ(r.dhcp.size(), 2u);  // no dnsmasq for a network without instances
-  const std::string& conf = r.dhcp.at("eucabr2");
+  const std::string& conf = r.dhcp_conf;
   EXPECT_TRUE(Has(conf, "port=0"));
   EXPECT_TRUE(Has(conf, "bind-interfaces"));
+  EXPECT_TRUE(Has(conf, "dhcp-hostsfile=/srv/net/dhcp/hosts"));
+  EXPECT_TRUE(Has(conf, "pid-file=/srv/net/dhcp/dnsmasq.pid"));
+  EXPECT_TRUE(Has(conf, "dhcp-leasefile=/srv/net/dhcp/dnsmasq.leases"));
+  // Per network: its interface, its range tagged with the bridge, the options for that tag.
   EXPECT_TRUE(Has(conf, "interface=eucabr2"));
-  EXPECT_TRUE(Has(conf, "dhcp-range=10.1.0.16,static,255.255.255.240,20m"));
-  EXPECT_TRUE(Has(conf, "dhcp-option=option:router,10.1.0.17"));
-  EXPECT_TRUE(Has(conf, "dhcp-option=option:dns-server,192.0.2.53"));
-  EXPECT_TRUE(Has(conf, "dhcp-host=d0:0d:00:00:00:02,10.1.0.18"));
-  EXPECT_TRUE(Has(conf, "dhcp-host=d0:0d:00:00:00:03,10.1.0.19"));
-  EXPECT_EQ(conf.find("10.1.0.2\n"), std::string::npos);  // another network's instance
-  EXPECT_TRUE(Has(conf, "pid-file=/srv/net/dhcp/eucabr2.pid"));
-  EXPECT_TRUE(Has(conf, "dhcp-leasefile=/srv/net/dhcp/eucabr2.leases"));
+  EXPECT_TRUE(Has(conf, "dhcp-range=set:eucabr2,10.1.0.16,static,255.255.255.240,20m"));
+  EXPECT_TRUE(Has(conf, "dhcp-option=tag:eucabr2,option:router,10.1.0.17"));
+  EXPECT_TRUE(Has(conf, "dhcp-option=tag:eucabr2,option:dns-server,192.0.2.53"));
+  EXPECT_TRUE(Has(conf, "interface=eucabr1"));
+  EXPECT_TRUE(Has(conf, "dhcp-option=tag:eucabr1,option:router,10.1.0.1"));
+  EXPECT_FALSE(Has(conf, "interface=eucabr3"));  // a network without instances is not served
   EXPECT_TRUE(Has(r.links, "bridge eucabr3 10.1.0.33/28"));
+  // Hosts: one "mac,ip" per instance, of every network.
+  EXPECT_TRUE(Has(r.dhcp_hosts, "d0:0d:00:00:00:02,10.1.0.18"));
+  EXPECT_TRUE(Has(r.dhcp_hosts, "d0:0d:00:00:00:03,10.1.0.19"));
+  // Instances change the hosts, not the configuration (no restart of the server).
+  DesiredState more = s;
+  more.endpoints.push_back(more.endpoints.back());
+  more.endpoints.back().instance_id = "i-more";
+  more.endpoints.back().mac = "d0:0d:00:00:00:09";
+  more.endpoints.back().private_ip = "10.1.0.20";
+  Rendered r2 = Render(more, "/srv/net").value();
+  EXPECT_EQ(r2.dhcp_conf, r.dhcp_conf);
+  EXPECT_TRUE(Has(r2.dhcp_hosts, "d0:0d:00:00:00:09,10.1.0.20"));
 }
 
 TEST(RenderTest, ManagedMakesVlanDevices) {
@@ -264,7 +277,8 @@ TEST(RenderTest, SystemRendersNothingButEmptyChains) {
   s.endpoints = {MakeEndpoint("i-1", "", "", 1)};
   Rendered r = Render(s).value();
   EXPECT_EQ(r.links, "");
-  EXPECT_TRUE(r.dhcp.empty());
+  EXPECT_TRUE(r.dhcp_conf.empty());
+  EXPECT_TRUE(r.dhcp_hosts.empty());
   EXPECT_EQ(r.filter.find("-A "), std::string::npos);
   EXPECT_EQ(r.nat.find("-A "), std::string::npos);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Networking with a real guest: a cloud in MANAGED-NOVLAN with the linux driver, `euca serve
 # clc` on this host, and the test guest booted under QEMU (TCG) on a tap in its group's bridge.
-# The guest takes its address from the group's dnsmasq, asks 169.254.169.254 who it is (the
+# The guest takes its address from the cloud's dnsmasq, asks 169.254.169.254 who it is (the
 # redirect to the CLC's metadata service at its network's gateway), and serves TCP 80. A
 # public address reaches it while associated and nothing after release.
 # The driver works on this host's own network stack (libvirt's taps live there): it makes
