@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
     nc::NodeOptions o;
     o.root = root;
     o.node_id = "nc-bench-" + std::to_string(::getpid());
-    o.kernel_cmdline = "console=ttyS0 quiet no_timer_check root=/dev/vda";
+    o.kernel_cmdline = "console=ttyS0 quiet no_timer_check cryptomgr.notests root=/dev/vda";
     o.swap_mib = 64;
     o.max_cores = 64;
     auto node = std::make_unique<nc::Node>(PosixEnv(), RealCommandRunner(), RealClock(), **hv, *fetcher, o);

@@ -37,8 +37,10 @@ struct NodeOptions {
   int64_t max_memory_mib = 0;         ///< 0 = the host's less the reserve (MAX_MEM)
   uint64_t max_disk_gib = 0;          ///< 0 = what the filesystem offers (MAX_DISK)
   /// For direct kernel boot. no_timer_check: under TCG on a busy host the kernel's IO-APIC
-  /// timer check can fail and stop the boot (cloud images set it too).
-  std::string kernel_cmdline = "console=ttyS0 no_timer_check root=/dev/vda";
+  /// timer check can fail and stop the boot (cloud images set it too). cryptomgr.notests:
+  /// the kernel's self-tests of its crypto algorithms took about a second of a TCG boot (a
+  /// guest booted with fips=1 runs them all the same).
+  std::string kernel_cmdline = "console=ttyS0 no_timer_check cryptomgr.notests root=/dev/vda";
   int64_t teardown_keep_ms = 180'000;  ///< how long a Teardown record stays visible
   /// On destruction, let instances still being prepared finish starting instead of
   /// cancelling them. A one-shot command (the embedded zone of `euca run-instances`) sets

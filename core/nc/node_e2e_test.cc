@@ -91,7 +91,7 @@ class NodeE2ETest : public ::testing::Test {
     NodeOptions o;
     o.root = dir_.path() + "/nc";
     o.node_id = "nc-e2e-" + std::to_string(::getpid());
-    o.kernel_cmdline = "console=ttyS0 quiet no_timer_check root=/dev/vda";
+    o.kernel_cmdline = "console=ttyS0 quiet no_timer_check cryptomgr.notests root=/dev/vda";
     o.swap_mib = 64;
     o.max_cores = 16;  // eight 1-core guests on a 2-core host: TCG guests mostly wait
     node_ = std::make_unique<Node>(PosixEnv(), RealCommandRunner(), RealClock(), *hv_, *fetcher_, o);

@@ -88,7 +88,7 @@ TEST_F(NodeTest, RunInstanceBootsFromCachedKernelRamdiskAndAnOverlay) {
   EXPECT_EQ(spec.value().memory_mib, 256);
   EXPECT_THAT(spec.value().kernel, HasSubstr("/cache/eki-00000002/"));
   EXPECT_THAT(spec.value().ramdisk, HasSubstr("/cache/eri-00000003/"));
-  EXPECT_EQ(spec.value().cmdline, "console=ttyS0 no_timer_check root=/dev/vda");
+  EXPECT_EQ(spec.value().cmdline, "console=ttyS0 no_timer_check cryptomgr.notests root=/dev/vda");
   ASSERT_EQ(spec.value().disks.size(), 4u);
   EXPECT_EQ(spec.value().disks[0].target, "vda");
   EXPECT_EQ(spec.value().disks[0].format, "qcow2");
