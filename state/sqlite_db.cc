@@ -3,6 +3,9 @@
 namespace euca::state {
 
 Db::~Db() {
+  for (auto& [sql, stmts] : cache_) {
+    for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
+  }
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -46,14 +49,33 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  auto cached = cache_.find(std::string(sql));
+  if (cached != cache_.end() && !cached->second.empty()) {
+    sqlite3_stmt* stmt = cached->second.back();
+    cached->second.pop_back();
+    --cached_;
+    return Stmt(this, stmt);
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Error("'" + path_ + "'", rc);
   return Stmt(this, stmt);
 }
 
+void Db::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  if (cached_ >= kMaxCached || sql == nullptr) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  cache_[sql].push_back(stmt);
+  ++cached_;
+}
+
 Stmt::~Stmt() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (stmt_) db_->Release(stmt_);
 }
 
 Stmt& Stmt::Bind(int i, std::string_view v) {

@@ -1,5 +1,8 @@
 #include "core/nc/nc_types.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <regex>
 
 #include "core/api/digest.h"
@@ -74,13 +77,26 @@ ImageRef ReadImage(Reader& parent, const char* key) {
   return ref;
 }
 
-bool Matches(const std::string& s, const char* pattern) { return std::regex_match(s, std::regex(pattern)); }
+// Each pattern is compiled once: compiling a std::regex per check took ~8% of a RunInstances
+// in bench/clc. A compiled regex is safe to match from many threads.
+bool Matches(const std::string& s, const std::string& pattern) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const std::regex>> compiled;
+  std::shared_ptr<const std::regex> re;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::shared_ptr<const std::regex>& slot = compiled[pattern];
+    if (!slot) slot = std::make_shared<const std::regex>(pattern);
+    re = slot;
+  }
+  return std::regex_match(s, *re);
+}
 
 Status CheckImage(const ImageRef& ref, const char* field, const char* prefix, bool required) {
   if (ref.empty()) {
     return required ? InvalidArgument(std::string("'") + field + "' is required") : Status::Ok();
   }
-  if (!Matches(ref.id, (std::string("^") + prefix + "-[0-9a-f]{8,17}$").c_str())) {
+  if (!Matches(ref.id, std::string("^") + prefix + "-[0-9a-f]{8,17}$")) {
     return InvalidArgument(std::string("'") + field + ".id' is '" + ref.id + "': expected " + prefix +
                            "- and 8 to 17 lower-case hex digits");
   }
