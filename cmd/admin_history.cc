@@ -1,10 +1,12 @@
 // The history of the state store: euca admin history, show, diff, rollback.
 
+#include <algorithm>
 #include <ostream>
 
 #include <CLI/CLI.hpp>
 
 #include "cmd/common.h"
+#include "core/clc/networking.h"
 #include "state/kinds.h"
 
 namespace euca::cmd {
@@ -116,6 +118,18 @@ Handler SetupRollback(CLI::App& app) {
       records.push_back({"ROLLBACK", {{"kind", c.kind}, {"id", c.id}, {"what", c.what}}});
     PrintRecords(ctx, records);
     if (result.changes.empty()) ctx.Debug("nothing to roll back: the objects are as they were at " + o->rev);
+    // Groups, rules, addresses and network properties that came back (or went) must reach
+    // the host's networking as an EC2 change would; a failure is reported and the next
+    // network change applies again (the rollback itself stands).
+    bool network = std::any_of(result.changes.begin(), result.changes.end(), [](const auto& c) {
+      return c.kind == "security-groups" || c.kind == "addresses" || c.kind == "instances" ||
+             (c.kind == "properties" && c.id.rfind("network.", 0) == 0);
+    });
+    if (network && !o->dry_run) {
+      std::string driver = s.admin->GetProperty("network.driver").value_or("plan");
+      Status applied = clc::ApplyCloudNetwork(*s.store, *ctx.env, ctx.home, driver);
+      ctx.Debug(applied.ok() ? "network state applied (" + driver + ")" : applied.ToString());
+    }
     return Status::Ok();
   });
 }

@@ -487,6 +487,13 @@ Result<std::unique_ptr<network::Network>> OpenCloudNetwork(const std::string& dr
   return network::OpenNetwork(driver, {.state_dir = state_dir, .netns = "", .runner = nullptr});
 }
 
+Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver) {
+  const std::string dir = home + "/network";
+  auto opened = OpenCloudNetwork(driver, dir);
+  NetworkApplier applier(store, opened.ok() ? opened->get() : nullptr, opened.status(), &env, dir);
+  return applier.Apply();
+}
+
 // ---- Instances ----------------------------------------------------------------------------------
 
 Result<std::map<std::string, nc::NetParams>> InstanceNetworking::Assign(state::Txn& t, const LaunchPlan& plan,

@@ -137,6 +137,11 @@ class NetworkApplier final {
   Status last_ = Status::Ok();  // guarded by mu_
 };
 
+/// Applies the cloud's whole desired network state once, through the driver `driver` with its
+/// state in HOME/network, as a Cloud's applier does. For changes of network objects made
+/// outside the EC2 actions (`euca admin rollback`). Errors are reported on stderr too.
+Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver);
+
 /// The driver the cloud applies through: network.driver ("plan" or "linux") with state under
 /// `state_dir` (EUCA_HOME/network).
 Result<std::unique_ptr<network::Network>> OpenCloudNetwork(const std::string& driver, const std::string& state_dir);

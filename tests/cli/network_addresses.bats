@@ -148,3 +148,22 @@ address_life() {
   fails 5 "while instance '" admin modify-property network.mode=MANAGED
   fails 3 "the security group 'nope' does not exist" run-instances "$EMI" -g nope
 }
+
+@test "admin rollback of a revoke brings the rule back to the host's network" {
+  "$EUCA_BIN" create-group rb -d "rolled back" >/dev/null
+  run_one embedded -g rb
+  "$EUCA_BIN" authorize rb -p 2222 >/dev/null
+  grep -q -- "--dport 2222 " "$CLC_HOME/network/filter.rules"
+  local before
+  before="$(git --git-dir="$CLC_HOME/history.git" rev-parse HEAD)"
+  "$EUCA_BIN" revoke rb -p 2222 >/dev/null
+  run grep -c -- "--dport 2222 " "$CLC_HOME/network/filter.rules"
+  assert_output 0
+  local gid
+  gid="$("$EUCA_BIN" describe-groups rb | awk -F'\t' '$1 == "GROUP" { print $2; exit }')"
+  run "$EUCA_BIN" admin rollback "$before" --object "$gid"
+  assert_success
+  assert_output --partial $'ROLLBACK\tsecurity-groups\t'
+  # The plan driver's record is the rendering applied: the rule is back.
+  grep -q -- "--dport 2222 " "$CLC_HOME/network/filter.rules"
+}
