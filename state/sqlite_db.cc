@@ -2,8 +2,20 @@
 
 namespace euca::state {
 
+namespace {
+constexpr size_t kMaxIdleStatements = 64;
+}  // namespace
+
 Db::~Db() {
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
   if (db_) sqlite3_close_v2(db_);
+}
+
+void Db::Recycle(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  if (!sql || idle_.size() >= kMaxIdleStatements || !idle_.emplace(sql, stmt).second) sqlite3_finalize(stmt);
 }
 
 Status Db::Open(const std::string& path, bool create) {
@@ -33,6 +45,10 @@ Status Db::Error(std::string_view what, int rc) const {
 }
 
 Status Db::Exec(std::string_view sql) {
+  if (sql.find(';') == std::string_view::npos) {  // one statement: through the cache
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
+    return st.Run();
+  }
   char* err = nullptr;
   std::string text(sql);
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
@@ -46,6 +62,11 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  if (auto it = idle_.find(sql); it != idle_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);  // in use now: a second Prepare of the same text meanwhile gets its own
+    return Stmt(this, stmt);
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Error("'" + path_ + "'", rc);
@@ -53,7 +74,7 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
 }
 
 Stmt::~Stmt() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (stmt_) db_->Recycle(stmt_);
 }
 
 Stmt& Stmt::Bind(int i, std::string_view v) {

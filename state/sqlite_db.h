@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/base/status.h"
 
@@ -26,6 +27,8 @@ class Db final {
   Status Open(const std::string& path, bool create);
   /// Runs one or more statements without results.
   Status Exec(std::string_view sql);
+  /// A statement for `sql`: a cached one reset for reuse if this text was prepared before
+  /// (compiling costs more than running for the store's short queries), else a new one.
   Result<Stmt> Prepare(std::string_view sql);
   /// Translates the connection's last error: "<what>: <sqlite message>".
   Status Error(std::string_view what, int rc) const;
@@ -34,8 +37,18 @@ class Db final {
   const std::string& path() const { return path_; }
 
  private:
+  friend class Stmt;
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  /// Takes back a statement its Stmt is done with: reset, and kept for the next Prepare of
+  /// its text (or finalized if one is kept already).
+  void Recycle(sqlite3_stmt* stmt);
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> idle_;  // by SQL text
 };
 
 /// A prepared statement. Bind indexes start at 1, column indexes at 0.
