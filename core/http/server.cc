@@ -141,6 +141,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   // On the strand: closes the connection if it is waiting for a request, or for the rest of a
   // small one whose handler has not started (Stop()).
   void CloseIfIdle() {
+    if (pre_reading_) dropped_ = true;
     if (idle_ || pre_reading_) Close();
   }
   // On the strand: closes the socket whatever it is doing; pending operations fail.
@@ -198,7 +199,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     pre_reading_ = true;
     FillBody([this, self = shared_from_this(), len](beast::error_code ec, size_t) {
       pre_reading_ = false;
-      if (s_->stopping) return Close();  // no handler started: as if the request never came
+      if (dropped_) return;  // closed by Stop() before its handler started: as if it never came
       if (ec == bhttp::error::need_buffer) ec = {};
       small_body_.resize(len - parser_->get().body().size);
       parser_->get().body().data = nullptr;
@@ -303,6 +304,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   // A small request body read ahead by the I/O thread (PreReadBody): valid when pre_read_.
   bool pre_read_ = false;
   std::atomic<bool> pre_reading_{false};  // PreReadBody waits for the body
+  bool dropped_ = false;                   // CloseIfIdle closed it while pre_reading_ (strand only)
   beast::error_code pre_read_ec_;
   std::string small_body_;
   size_t small_read_ = 0;
