@@ -14,6 +14,7 @@
 
 #include "cmd/common.h"
 #include "core/clc/admin.h"
+#include "core/clc/key_cache.h"
 #include "core/clc/topology.h"
 #include "core/http/server.h"
 #include "core/sla/engine.h"
@@ -94,12 +95,11 @@ Handler SetupServeWalrus(CLI::App& app) {
     wopts.admit_put = sla::StorageQuotaHook(*session.store);  // storage-quota rules (docs/sla.md)
     walrus::Walrus walrus(*backend, *ctx.clock, wopts, session.store.get());
 
-    // Admin is thread-compatible; the server's workers take turns resolving keys.
-    auto admin_mu = std::make_shared<std::mutex>();
-    clc::Admin* admin = session.admin.get();
-    walrus::KeyLookup lookup = [admin, admin_mu](const std::string& akid) -> Result<walrus::KeyOwner> {
-      std::lock_guard<std::mutex> lock(*admin_mu);
-      EUCA_ASSIGN_OR_RETURN(clc::KeyIdentity id, admin->AuthenticateKey(akid));
+    // Every request is signed: keys are resolved through a cache that any change of the
+    // state store (a key or user disabled, by any process) empties.
+    auto keys = std::make_shared<clc::KeyCache>(*session.admin, *session.store);
+    walrus::KeyLookup lookup = [keys](const std::string& akid) -> Result<walrus::KeyOwner> {
+      EUCA_ASSIGN_OR_RETURN(clc::KeyIdentity id, keys->Authenticate(akid));
       return walrus::KeyOwner{id.principal, id.secret};
     };
     walrus::S3RestOptions sopts{.domains = o->domains, .region = {}, .clock = ctx.clock};

@@ -81,6 +81,11 @@ Status MemoryStateStore::Read(const TxnFn& fn) {
   return fn(txn);
 }
 
+std::optional<uint64_t> MemoryStateStore::ChangeCounter() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return seq_;
+}
+
 Result<std::vector<CommitInfo>> MemoryStateStore::Log(const std::optional<std::string>&, size_t) {
   return Unsupported("the in-memory store keeps no history");
 }

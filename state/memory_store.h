@@ -15,6 +15,7 @@ class MemoryStateStore final : public StateStore {
  public:
   Result<uint64_t> Transact(const TxnContext& ctx, const TxnFn& fn) override;
   Status Read(const TxnFn& fn) override;
+  std::optional<uint64_t> ChangeCounter() override;
   Result<std::vector<CommitInfo>> Log(const std::optional<std::string>& object, size_t limit) override;
   Result<std::pair<CommitInfo, std::string>> Show(const std::string& rev) override;
   Result<std::string> Diff(const std::string& from, const std::optional<std::string>& to) override;

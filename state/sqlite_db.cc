@@ -2,11 +2,20 @@
 
 namespace euca::state {
 
+namespace {
+constexpr size_t kMaxIdleStatements = 64;
+}  // namespace
+
 Db::~Db() {
-  for (auto& [sql, stmts] : cache_) {
-    for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
-  }
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
   if (db_) sqlite3_close_v2(db_);
+}
+
+void Db::Recycle(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  if (!sql || idle_.size() >= kMaxIdleStatements || !idle_.emplace(sql, stmt).second) sqlite3_finalize(stmt);
 }
 
 Status Db::Open(const std::string& path, bool create) {
@@ -36,6 +45,10 @@ Status Db::Error(std::string_view what, int rc) const {
 }
 
 Status Db::Exec(std::string_view sql) {
+  if (sql.find(';') == std::string_view::npos) {  // one statement: through the cache
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
+    return st.Run();
+  }
   char* err = nullptr;
   std::string text(sql);
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
@@ -49,11 +62,9 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
-  auto cached = cache_.find(std::string(sql));
-  if (cached != cache_.end() && !cached->second.empty()) {
-    sqlite3_stmt* stmt = cached->second.back();
-    cached->second.pop_back();
-    --cached_;
+  if (auto it = idle_.find(sql); it != idle_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);  // in use now: a second Prepare of the same text meanwhile gets its own
     return Stmt(this, stmt);
   }
   sqlite3_stmt* stmt = nullptr;
@@ -62,20 +73,8 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
   return Stmt(this, stmt);
 }
 
-void Db::Release(sqlite3_stmt* stmt) {
-  sqlite3_reset(stmt);
-  sqlite3_clear_bindings(stmt);
-  const char* sql = sqlite3_sql(stmt);
-  if (cached_ >= kMaxCached || sql == nullptr) {
-    sqlite3_finalize(stmt);
-    return;
-  }
-  cache_[sql].push_back(stmt);
-  ++cached_;
-}
-
 Stmt::~Stmt() {
-  if (stmt_) db_->Release(stmt_);
+  if (stmt_) db_->Recycle(stmt_);
 }
 
 Stmt& Stmt::Bind(int i, std::string_view v) {

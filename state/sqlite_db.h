@@ -9,7 +9,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
 #include "core/base/status.h"
 
@@ -28,9 +27,8 @@ class Db final {
   Status Open(const std::string& path, bool create);
   /// Runs one or more statements without results.
   Status Exec(std::string_view sql);
-  /// A statement for `sql`, reused from the cache of statements this connection prepared
-  /// before when one is free (parsing SQL took ~8% of a RunInstances in bench/clc); it goes
-  /// back there, reset and unbound, when the Stmt is destroyed.
+  /// A statement for `sql`: a cached one reset for reuse if this text was prepared before
+  /// (compiling costs more than running for the store's short queries), else a new one.
   Result<Stmt> Prepare(std::string_view sql);
   /// Translates the connection's last error: "<what>: <sqlite message>".
   Status Error(std::string_view what, int rc) const;
@@ -40,13 +38,17 @@ class Db final {
 
  private:
   friend class Stmt;
-  static constexpr size_t kMaxCached = 64;
-  void Release(sqlite3_stmt* stmt);  // from ~Stmt: into the cache, or finalized
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  /// Takes back a statement its Stmt is done with: reset, and kept for the next Prepare of
+  /// its text (or finalized if one is kept already).
+  void Recycle(sqlite3_stmt* stmt);
 
   sqlite3* db_ = nullptr;
   std::string path_;
-  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> cache_;  // SQL -> free statements
-  size_t cached_ = 0;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> idle_;  // by SQL text
 };
 
 /// A prepared statement. Bind indexes start at 1, column indexes at 0.

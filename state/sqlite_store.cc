@@ -201,6 +201,7 @@ class SqliteStore final : public StateStore {
 
   Result<uint64_t> Transact(const TxnContext& ctx, const TxnFn& fn) override;
   Status Read(const TxnFn& fn) override;
+  std::optional<uint64_t> ChangeCounter() override;
   Result<std::vector<CommitInfo>> Log(const std::optional<std::string>& object, size_t limit) override;
   Result<std::pair<CommitInfo, std::string>> Show(const std::string& rev) override;
   Result<std::string> Diff(const std::string& from, const std::optional<std::string>& to) override;
@@ -224,8 +225,10 @@ class SqliteStore final : public StateStore {
   Clock& clock_;
   OpenOptions options_;
   // Lock order: mu_ before git_mu_.
-  std::mutex mu_;          // guards db_
+  std::mutex mu_;          // guards db_, changes_ and data_version_
   Db db_;
+  uint64_t changes_ = 0;       // ChangeCounter(): commits of ours plus changes seen of others
+  int64_t data_version_ = -1;  // PRAGMA data_version when ChangeCounter last looked
   std::mutex git_mu_;      // guards git_ and journal_db_
   Db journal_db_;          // second connection: history catch-up reads without blocking writers
   std::unique_ptr<GitHistory> git_;
@@ -477,21 +480,26 @@ Result<uint64_t> SqliteStore::Transact(const TxnContext& ctx, const TxnFn& fn) {
     c["content"] = content ? Json(*content) : Json(nullptr);
     changes.push_back(std::move(c));
   }
-  auto journal = db_.Prepare("INSERT INTO journal(time_ms, principal, action, request_id, changes) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!journal.ok()) {
-    (void)db_.Exec("ROLLBACK");
-    return journal.status();
+  uint64_t seq = 0;
+  {
+    // Scoped: the statement goes back to db_'s cache while mu_ is held.
+    auto journal = db_.Prepare("INSERT INTO journal(time_ms, principal, action, request_id, changes) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!journal.ok()) {
+      (void)db_.Exec("ROLLBACK");
+      return journal.status();
+    }
+    std::string request_id = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
+    journal->Bind(1, clock_.NowMillis())
+        .Bind(2, ctx.principal.empty() ? std::string("system") : ctx.principal)
+        .Bind(3, ctx.action.empty() ? std::string("Change") : ctx.action)
+        .Bind(4, request_id)
+        .Bind(5, changes.dump());
+    s = journal->Run();
+    seq = static_cast<uint64_t>(db_.LastInsertRowid());
   }
-  std::string request_id = ctx.request_id.empty() ? NewRequestId() : ctx.request_id;
-  journal->Bind(1, clock_.NowMillis())
-      .Bind(2, ctx.principal.empty() ? std::string("system") : ctx.principal)
-      .Bind(3, ctx.action.empty() ? std::string("Change") : ctx.action)
-      .Bind(4, request_id)
-      .Bind(5, changes.dump());
-  s = journal->Run();
-  uint64_t seq = static_cast<uint64_t>(db_.LastInsertRowid());
   if (s.ok()) s = db_.Exec("COMMIT");
+  ++changes_;  // even after a failed COMMIT: caches then read again, which is always safe
   if (!s.ok()) {
     (void)db_.Exec("ROLLBACK");
     return s;
@@ -520,6 +528,22 @@ Status SqliteStore::Read(const TxnFn& fn) {
   Status s = RunTxn(false, fn, &txn);
   (void)db_.Exec("COMMIT");
   return s;
+}
+
+// PRAGMA data_version changes when another connection (of this process or another) has
+// committed since this connection last asked; our own commits count in Transact.
+std::optional<uint64_t> SqliteStore::ChangeCounter() {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto st = db_.Prepare("PRAGMA data_version");
+  if (!st.ok()) return std::nullopt;
+  auto row = st->Step();
+  if (!row.ok() || !*row) return std::nullopt;
+  int64_t v = st->Int(0);
+  if (v != data_version_) {
+    data_version_ = v;
+    ++changes_;
+  }
+  return changes_;
 }
 
 Result<std::vector<CommitInfo>> SqliteStore::Log(const std::optional<std::string>& object, size_t limit) {

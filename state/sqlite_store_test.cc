@@ -339,6 +339,30 @@ TEST(SqliteStoreTest, ConcurrentWritersFromTwoStoresAllReachHistoryInOrder) {
   ExpectHistoryMatchesDatabase(home.path(), *a);
 }
 
+TEST(SqliteStoreTest, ChangeCounterSeesCommitsOfThisAndOtherConnections) {
+  TempHome home;
+  FakeClock clock;
+  { MustOpen(home.path(), clock, CreateOpts()); }
+  auto a = MustOpen(home.path(), clock);
+  auto b = MustOpen(home.path(), clock);  // as another process would
+  std::optional<uint64_t> first = a->ChangeCounter();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(a->ChangeCounter(), first);  // nothing changed: the same
+  ASSERT_TRUE(a->Read([](Txn& t) { return t.Get("users", "AIDA1").status(); }).ok());
+  EXPECT_EQ(a->ChangeCounter(), first);  // reads change nothing
+
+  ASSERT_TRUE(PutOne(*a, User("AIDA1", "alice")).ok());  // ours
+  std::optional<uint64_t> second = a->ChangeCounter();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_GT(*second, *first);
+
+  ASSERT_TRUE(PutOne(*b, User("AIDA2", "bob")).ok());  // another connection's
+  std::optional<uint64_t> third = a->ChangeCounter();
+  ASSERT_TRUE(third.has_value());
+  EXPECT_GT(*third, *second);
+  EXPECT_EQ(a->ChangeCounter(), third);
+}
+
 TEST(SqliteStoreTest, RollbackPastDeleteRestoresObjectWithItsSecret) {
   TempHome home;
   FakeClock clock;

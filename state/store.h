@@ -92,6 +92,10 @@ class StateStore {
   virtual Result<uint64_t> Transact(const TxnContext& ctx, const TxnFn& fn) = 0;
   /// Runs `fn` on a consistent read-only snapshot; writes fail with Internal.
   virtual Status Read(const TxnFn& fn) = 0;
+  /// A number that grows whenever stored objects may have changed since the last call, by
+  /// this process or another one, for caches of what was read (e.g. the S3 server's
+  /// credentials). Cheap compared with a Read. nullopt: the store cannot tell; cache nothing.
+  virtual std::optional<uint64_t> ChangeCounter() { return std::nullopt; }
 
   // History. Implementations without history answer Unsupported.
 

@@ -517,12 +517,37 @@ TEST(ServerTest, StopCutsRequestsThatOutliveTheGrace) {
     return Response::Text(200, "x");
   });
   Raw r(s->port());
-  r.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+  // A body over 64 KiB: the handler starts before it arrives (a small one is read first).
+  r.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
   while (!entered) std::this_thread::sleep_for(5ms);
   auto start = std::chrono::steady_clock::now();
   s->Stop(200);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_EQ(read_failed, 1);
+}
+
+TEST(ServerTest, ASmallBodyIsReadBeforeTheHandlerAndStopDropsOneThatNeverCame) {
+  std::atomic<int> handled{0};
+  auto s = StartServer({}, [&](const RequestHead&, BodyReader& body) {
+    ++handled;
+    auto all = body.ReadAll(1 << 20);
+    return Response::Text(200, all.ok() ? "got " + *all : "failed");
+  });
+  Raw ok(s->port());
+  ok.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234");
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(handled, 0);  // half the body: the handler waits for the rest, holding no worker
+  ok.Send("56789");
+  EXPECT_NE(ok.ReadUntil("got 0123456789").find("got 0123456789"), std::string::npos);
+  EXPECT_EQ(handled, 1);
+
+  Raw stalled(s->port());
+  stalled.Send("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n");
+  while (s->connections_accepted() < 2) std::this_thread::sleep_for(5ms);
+  auto start = std::chrono::steady_clock::now();
+  s->Stop(60'000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // closed at once, not after the grace
+  EXPECT_EQ(handled, 1);
 }
 
 TEST(ClientTest, TimeoutsAndConnectFailures) {

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/base/random.h"
@@ -198,9 +200,25 @@ Status MakeDir(const std::string& path) {
 struct FsBackend::Db {
   sqlite3* db = nullptr;
   std::string path;
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Statements done with, reset, by SQL text: every request runs the same few queries, and
+  // compiling one costs more than running it.
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> idle;
+  static constexpr size_t kMaxIdle = 64;
 
   ~Db() {
+    for (auto& [sql, st] : idle) sqlite3_finalize(st);
     if (db) sqlite3_close_v2(db);
+  }
+
+  void Recycle(sqlite3_stmt* st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    const char* sql = sqlite3_sql(st);
+    if (!sql || idle.size() >= kMaxIdle || !idle.emplace(sql, st).second) sqlite3_finalize(st);
   }
 
   Status Error(int rc) const { return SqliteError(db, path, rc); }
@@ -223,7 +241,7 @@ struct FsBackend::Db {
     Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
     Stmt& operator=(Stmt&&) = delete;
     ~Stmt() {
-      if (st_) sqlite3_finalize(st_);
+      if (st_) db_->Recycle(st_);
     }
     Stmt& Text(int i, std::string_view v) {
       sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -260,12 +278,24 @@ struct FsBackend::Db {
     sqlite3_stmt* st_;
   };
 
-  Result<Stmt> Prepare(const std::string& sql) {
+  /// Runs one statement without results through the statement cache (BEGIN, COMMIT, ...).
+  Status Run(std::string_view sql) {
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
+    return st.Run();
+  }
+
+  Result<Stmt> Prepare(std::string_view sql) {
+    if (auto it = idle.find(sql); it != idle.end()) {
+      sqlite3_stmt* st = it->second;
+      idle.erase(it);  // in use now: a second Prepare of the same text meanwhile gets its own
+      return Stmt(this, st);
+    }
     sqlite3_stmt* st = nullptr;
-    int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &st, nullptr);
+    int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st, nullptr);
     if (rc != SQLITE_OK) return Error(rc);
     return Stmt(this, st);
   }
+
 
   /// Every remaining row of `st`, each read by `read` (returning Result<T>).
   template <typename T>
@@ -775,7 +805,7 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
   queue_lock.unlock();
   {
     std::lock_guard lock(mu_);
-    Status begun = db_->Exec("BEGIN IMMEDIATE");
+    Status begun = db_->Run("BEGIN IMMEDIATE");
     bool any_ok = false;
     for (Writer* w : batch) {
       if (!begun.ok()) {
@@ -785,22 +815,22 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
       if (batch.size() == 1) {
         w->status = (*w->fn)();
       } else {
-        Status s = db_->Exec("SAVEPOINT w");
+        Status s = db_->Run("SAVEPOINT w");
         if (s.ok()) s = (*w->fn)();
         if (s.ok()) {
-          s = db_->Exec("RELEASE w");
+          s = db_->Run("RELEASE w");
         } else {
-          (void)db_->Exec("ROLLBACK TO w");
-          (void)db_->Exec("RELEASE w");
+          (void)db_->Run("ROLLBACK TO w");
+          (void)db_->Run("RELEASE w");
         }
         w->status = s;
       }
       any_ok = any_ok || w->status.ok();
     }
     if (begun.ok()) {
-      Status committed = any_ok ? db_->Exec("COMMIT") : db_->Exec("ROLLBACK");
+      Status committed = any_ok ? db_->Run("COMMIT") : db_->Run("ROLLBACK");
       if (any_ok && !committed.ok()) {
-        (void)db_->Exec("ROLLBACK");
+        (void)db_->Run("ROLLBACK");
         for (Writer* w : batch) {
           if (w->status.ok()) w->status = committed;
         }
@@ -821,10 +851,10 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
 
 template <typename Fn>
 Status FsBackend::InTxnLocked(Fn&& fn) {
-  EUCA_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  EUCA_RETURN_IF_ERROR(db_->Run("BEGIN IMMEDIATE"));
   Status s = fn();
-  if (s.ok()) s = db_->Exec("COMMIT");
-  if (!s.ok()) (void)db_->Exec("ROLLBACK");
+  if (s.ok()) s = db_->Run("COMMIT");
+  if (!s.ok()) (void)db_->Run("ROLLBACK");
   return s;
 }
 
