@@ -477,8 +477,12 @@ const std::vector<CommandSpec> kCommands = {
      "Takes the first free address of the cloud property network.public-ips for your account. "
      "Public addresses exist only in the MANAGED modes (see euca-create-group(1)); in SYSTEM and "
      "STATIC the request is refused (exit status 2). None free is AddressLimitExceeded (exit "
-     "status 8). Prints:\n\n"
-     "  ADDRESS\\tip\\tstandard\\tallocation-id",
+     "status 8). With --lease DURATION (30m, 6h, 7d or none; EC2 parameter EucaLease) or the "
+     "account's default address lease (euca admin modify-account --address-lease), euca admin "
+     "cleanup releases the address once the lease ends. Prints:\n\n"
+     "  ADDRESS\\tip\\tstandard\\tallocation-id\n\n"
+     "followed, for an address with a lease, by\n\n"
+     "  TAG\\taddress\\tip\\teuca:lease-expires\\tTIME",
      {},
      &SetupAllocateAddress},
     {"associate-address",
@@ -511,7 +515,9 @@ const std::vector<CommandSpec> kCommands = {
      "instance-id or domain narrows the list; a cloud administrator sees every account's with "
      "the word verbose. Addresses given at launch are listed while their instance lives. "
      "Prints:\n\n"
-     "  ADDRESS\\tip\\tinstance\\tdomain\\tallocation-id\\tassociation-id\\tinterface\\tprivate-ip",
+     "  ADDRESS\\tip\\tinstance\\tdomain\\tallocation-id\\tassociation-id\\tinterface\\tprivate-ip\n\n"
+     "An address with a lease (see euca-allocate-address(1)) is followed by\n\n"
+     "  TAG\\taddress\\tip\\teuca:lease-expires\\tTIME",
      {},
      &SetupDescribeAddresses},
     {"run-instances",
@@ -754,21 +760,26 @@ const std::vector<CommandSpec> kCommands = {
      "change an account's default leases",
      "Sets the default runtime lease (--runtime-lease: how long the account's new instances may "
      "run before euca admin cleanup terminates them) and storage lease (--storage-lease: how "
-     "long its newly registered images stay before they expire) of the account NAME. DURATION "
-     "is 30m, 6h, 7d (also 45s) or none (no expiry, the default). Existing instances and images "
-     "keep their leases (euca renew-lease changes one). One history commit. Prints:\n\n"
-     "  ACCOUNT\\tname\\tid\\truntime-lease: DURATION\\tstorage-lease: DURATION",
+     "long its newly registered images stay before they expire) and address lease "
+     "(--address-lease: how long its newly allocated public addresses stay before euca admin "
+     "cleanup releases them) of the account NAME. DURATION "
+     "is 30m, 6h, 7d (also 45s) or none (no expiry, the default). Existing instances, images "
+     "and addresses keep their leases (euca renew-lease changes one). One history commit. "
+     "Prints:\n\n"
+     "  ACCOUNT\\tname\\tid\\truntime-lease: DURATION\\tstorage-lease: DURATION\n\n"
+     "and, when the account has an address lease, a last field address-lease: DURATION.",
      {},
      &SetupModifyAccount},
     {"admin cleanup",
-     "act on everything expired: leases, maximum runtimes, expired images",
+     "act on everything expired: leases, maximum runtimes, expired images, address leases",
      "Acts on what is due at --now (ISO 8601; default: now): terminates instances whose runtime "
      "lease ended or that ran longer than a max-runtime rule allows; marks images whose storage "
      "lease ended expired (they can no longer be launched; euca renew-lease makes them "
      "available again); and for expired images whose grace (the property "
      "cloud.storage-lease-grace, default 7d) is over too, deletes their bundle (manifest and "
-     "parts) from Walrus and deregisters them. Each action is one history commit by the "
-     "principal cleanup. Running it again acts on nothing new: it is idempotent. --dry-run "
+     "parts) from Walrus and deregisters them; disassociates and releases public addresses "
+     "whose lease ended (counted as \"released N addresses\" when there are any). Each action "
+     "is one history commit by the principal cleanup. Running it again acts on nothing new: it is idempotent. --dry-run "
      "reports what is due and changes nothing. Only a cloud administrator may run it.\n\n"
      "Prints one summary line, e.g.\n\n"
      "  cleanup: terminated 2 instances, expired 1 image, deleted 0 images, 0 failed\n\n"
@@ -792,19 +803,22 @@ const std::vector<CommandSpec> kCommands = {
      {},
      &SetupCleanup},
     {"describe-leases",
-     "list the leases of your instances and images",
-     "Lists the runtime leases of your instances and the storage leases of your images (a cloud "
-     "administrator: everyone's), or only of the IDs given (an ID that is not yours is an "
-     "error, exit status 3):\n\n"
-     "  LEASE\\tid\\tinstance|image\\towner\\tstate\\texpires\n\n"
-     "where expires is an ISO 8601 time, or none. The same time shows in describe-instances "
-     "and describe-images output as the tag euca:lease-expires. Runs in the cloud of "
+     "list the leases of your instances, images and addresses",
+     "Lists the runtime leases of your instances, the storage leases of your images and the "
+     "leases of your public addresses (a cloud administrator: everyone's), or only of the IDs "
+     "given (instance ids, image ids, public addresses; an ID that is not yours is an error, "
+     "exit status 3):\n\n"
+     "  LEASE\\tid\\tinstance|image|address\\towner\\tstate\\texpires\n\n"
+     "where expires is an ISO 8601 time, or none, and the state of an address is allocated or "
+     "associated. The same time shows in describe-instances, describe-images and "
+     "describe-addresses output as the tag euca:lease-expires. Runs in the cloud of "
      "EUCA_HOME, or against EC2_URL (-U) when set (EC2 action EucaDescribeLeases).",
      {},
      &SetupDescribeLeases},
     {"renew-lease",
-     "renew the lease of an instance or image",
-     "Sets the lease of the instance or image ID (yours, or any for a cloud administrator) to "
+     "renew the lease of an instance, image or address",
+     "Sets the lease of the instance, image or public address ID (yours, or any for a cloud "
+     "administrator) to "
      "end DURATION from now (--for 30m, 6h, 7d; none removes the lease), by default the "
      "account's default lease (euca admin modify-account). An expired image becomes available "
      "again. One history commit. Prints the lease as describe-leases does.",

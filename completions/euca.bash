@@ -61,7 +61,7 @@ _euca_options() {
     'describe-groups') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'authorize') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'revoke') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
-    'allocate-address') echo '-h --help -d --domain -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'allocate-address') echo '-h --help -d --domain --lease -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'associate-address') echo '-h --help -i --instance-id --instance -a --allocation-id -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'disassociate-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'release-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
@@ -84,7 +84,7 @@ _euca_options() {
     'admin describe-rules') echo '-h --help --as-file --output --debug -U --url --region --home' ;;
     'admin put-rule') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin delete-rule') echo '-h --help --output --debug -U --url --region --home' ;;
-    'admin modify-account') echo '-h --help --runtime-lease --storage-lease --output --debug -U --url --region --home' ;;
+    'admin modify-account') echo '-h --help --runtime-lease --storage-lease --address-lease --output --debug -U --url --region --home' ;;
     'admin cleanup') echo '-h --help --dry-run --now --verbose -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-leases') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'renew-lease') echo '-h --help --for -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
@@ -322,6 +322,7 @@ _euca_value() {
     'revoke|--secret-key') echo 'any' ;;
     'allocate-address|-d') echo 'any' ;;
     'allocate-address|--domain') echo 'any' ;;
+    'allocate-address|--lease') echo 'any' ;;
     'allocate-address|-I') echo 'any' ;;
     'allocate-address|-a') echo 'any' ;;
     'allocate-address|--access-key-id') echo 'any' ;;
@@ -491,6 +492,7 @@ _euca_value() {
     'serve cc|--node') echo 'any' ;;
     'admin modify-account|--runtime-lease') echo 'any' ;;
     'admin modify-account|--storage-lease') echo 'any' ;;
+    'admin modify-account|--address-lease') echo 'any' ;;
     'admin cleanup|--now') echo 'any' ;;
     'admin cleanup|-I') echo 'any' ;;
     'admin cleanup|-a') echo 'any' ;;

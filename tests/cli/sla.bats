@@ -24,7 +24,8 @@ setup() { clc_setup; }
 teardown() {
   local r
   for r in $("$EUCA_BIN" admin describe-rules | cut -f2); do "$EUCA_BIN" admin delete-rule "$r" >/dev/null; done
-  "$EUCA_BIN" admin modify-account eucalyptus --runtime-lease none --storage-lease none >/dev/null
+  "$EUCA_BIN" admin modify-account eucalyptus --runtime-lease none --storage-lease none --address-lease none \
+    >/dev/null
   "$EUCA_BIN" admin modify-account other --runtime-lease none --storage-lease none >/dev/null
   empty_the_zone
 }
@@ -155,6 +156,97 @@ limit_rules() {
   in_mode embedded release-address "$(cut -f2 <<<"$output")" >/dev/null
 }
 
+# --- address leases -------------------------------------------------------------------------------
+
+@test "address lease: default and --lease; describe shows it; cleanup disassociates and releases the expired" {
+  euca admin modify-property network.public-ips=10.214.1.20-10.214.1.23 >/dev/null
+  run euca admin modify-account eucalyptus --address-lease 1h
+  assert_success
+  assert_output --regexp "^ACCOUNT	eucalyptus	[0-9]{12}	runtime-lease: none	storage-lease: none	address-lease: 1h$"
+  local leased=10.214.1.20 longer=10.214.1.21 kept=10.214.1.22
+  run in_mode remote allocate-address
+  assert_success
+  assert_line --index 0 --regexp "^ADDRESS	$leased	"
+  assert_line --index 1 --regexp "^TAG	address	$leased	euca:lease-expires	[0-9T:-]+Z$"
+  run in_mode embedded allocate-address --lease 3h
+  assert_line --index 1 --regexp "^TAG	address	$longer	euca:lease-expires	"
+  run in_mode remote allocate-address --lease none
+  assert_success
+  assert_equal "${#lines[@]}" 1  # no lease, no tag
+  run in_mode remote run-instances "$EMI"
+  local id
+  id="$(instance_ids)"
+  in_mode remote associate-address "$leased" -i "$id" >/dev/null
+  run in_mode embedded describe-addresses
+  assert_line --regexp "^ADDRESS	$leased	$id	standard"
+  assert_line --regexp "^TAG	address	$leased	euca:lease-expires	[0-9T:-]+Z$"
+  refute_line --regexp "^TAG	address	$kept	"
+  run in_mode remote describe-addresses --output json
+  assert_output --partial '"key": "euca:lease-expires"'
+  run in_mode remote describe-leases
+  assert_line --regexp "^LEASE	$leased	address	[0-9]{12}	associated	[0-9T:-]+Z$"
+  assert_line --regexp "^LEASE	$kept	address	[0-9]{12}	allocated	none$"
+  run in_mode remote describe-leases "$longer"
+  assert_output --regexp "^LEASE	$longer	address	[0-9]{12}	allocated	[0-9T:-]+Z$"
+
+  run in_mode remote admin cleanup --now "$(at '+59 minutes')"
+  assert_output "cleanup: nothing to do"
+  local head
+  head="$(history_head)"
+  run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
+  assert_success
+  assert_output "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, release 1 address"
+  assert_equal "$(history_head)" "$head"
+  run in_mode embedded admin cleanup --verbose --now "$(at '+2 hours')"
+  assert_success
+  assert_line --index 0 --regexp "^ACTION	release-address	$leased	[0-9]{12}	done	address lease ended "
+  assert_line --index 1 \
+    "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, released 1 address, 0 failed"
+  run euca admin history
+  assert_line --index 0 --regexp "	cleanup	ReleaseAddress $leased	"
+  assert_line --index 1 --regexp "	cleanup	DisassociateAddress $leased	"
+  run in_mode remote describe-addresses
+  refute_line --regexp "^ADDRESS	$leased	"
+  assert_line --regexp "^ADDRESS	$longer	"
+  run in_mode remote describe-instances "$id"
+  refute_output --partial "$leased"
+  run in_mode remote admin cleanup --now "$(at '+2 hours')"
+  assert_output "cleanup: nothing to do"
+  # Renewed, the longer one outlives its first end; then it goes too (remote).
+  run in_mode remote renew-lease "$longer" --for 5h
+  assert_success
+  assert_output --regexp "^LEASE	$longer	address	[0-9]{12}	allocated	[0-9T:-]+Z$"
+  run in_mode remote admin cleanup --now "$(at '+4 hours')"
+  assert_output "cleanup: nothing to do"
+  run in_mode remote admin cleanup --now "$(at '+6 hours')"
+  assert_output "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, released 1 address, 0 failed"
+  run in_mode remote describe-addresses
+  assert_output --regexp "^ADDRESS	$kept	"
+  assert_equal "${#lines[@]}" 1
+  in_mode remote release-address "$kept" >/dev/null
+}
+
+@test "address lease: bad input changes nothing" {
+  euca admin modify-property network.public-ips=10.214.1.20-10.214.1.23 >/dev/null
+  expect_failure 2 "--address-lease: duration 'soon' is not of the form 30m, 6h, 7d or none" \
+    admin modify-account eucalyptus --address-lease soon
+  expect_failure 2 "--lease: duration 'soon' is not of the form" allocate-address --lease soon
+  run --separate-stderr in_mode remote allocate-address --lease soon
+  assert_failure 2
+  expect_failure 3 "the address '10.214.1.23' is not allocated to your account" renew-lease 10.214.1.23 --for 1h
+  run in_mode remote allocate-address
+  local ip
+  ip="$(cut -f2 <<<"${lines[0]}")"
+  expect_failure 2 "has no default address lease: give --for DURATION" renew-lease "$ip"
+  run as_bob remote renew-lease "$ip" --for 1h
+  assert_failure 3
+  run in_mode remote describe-leases "$ip"
+  assert_output --regexp "	allocated	none$"
+  in_mode remote release-address "$ip" >/dev/null
+  run in_mode remote describe-addresses
+  assert_output ""
+}
+
 @test "zone-policy: sets the zone of a request that names none" {
   euca admin put-rule "$(rules_file '[rule pin]\nkind = zone-policy\npolicy = single\nzone = nowhere\n')" >/dev/null
   run in_mode remote run-instances "$EMI"
@@ -180,7 +272,7 @@ limit_rules() {
   expect_failure 2 "--runtime-lease: duration 'soon' is not of the form 30m, 6h, 7d or none" \
     admin modify-account other --runtime-lease soon
   expect_failure 3 "account 'nobody' does not exist" admin modify-account nobody --runtime-lease 1h
-  expect_failure 2 "give --runtime-lease or --storage-lease" admin modify-account other
+  expect_failure 2 "give --runtime-lease, --storage-lease or --address-lease" admin modify-account other
 }
 
 @test "runtime lease: describe shows it; cleanup terminates exactly the expired, once, as 'cleanup'" {
