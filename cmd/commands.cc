@@ -824,6 +824,40 @@ const std::vector<CommandSpec> kCommands = {
      "again. One history commit. Prints the lease as describe-leases does.",
      {},
      &SetupRenewLease},
+    {"create-capacity-reservation",
+     "reserve room for instances in a zone, optionally until a date",
+     "Reserves room for -n instances of the type -t in the zone -z for your account (EC2 "
+     "CreateCapacityReservation). Matching is EC2's open: your pending and running instances "
+     "of that type in that zone use the reservation first; what they leave unused is held away "
+     "from every other launch, so other accounts get InsufficientInstanceCapacity (exit status "
+     "8) when only reserved room is left. A reservation that does not fit the zone's free room "
+     "is refused the same way. Without --end-date it lasts until cancelled "
+     "(euca-cancel-capacity-reservation(1)); with --end-date TIME (ISO 8601; end date type "
+     "limited) euca admin cleanup marks it expired once TIME passed, and its room is free again "
+     "(it holds nothing from TIME on). One history commit. Prints:\n\n"
+     "  CAPACITYRESERVATION\\tid\\towner\\ttype\\tzone\\ttotal\\tavailable\\tstate\\t"
+     "end-date-type\\tend-date\\tmatch-criteria\\tcreated\n\n"
+     "where available is how many of total your instances leave unused, state is active, "
+     "expired or cancelled, and end-date is an ISO 8601 time or none.",
+     {},
+     &SetupCreateCapacityReservation},
+    {"describe-capacity-reservations",
+     "list capacity reservations",
+     "Lists your account's capacity reservations (only the IDs named, when given; one not "
+     "yours is exit status 3), oldest first, as euca-create-capacity-reservation(1) prints "
+     "them; --filter instance-type, availability-zone, state, owner-id, end-date-type or "
+     "capacity-reservation-id narrows the list; a cloud administrator sees every account's with "
+     "the word verbose.",
+     {},
+     &SetupDescribeCapacityReservations},
+    {"cancel-capacity-reservation",
+     "cancel a capacity reservation",
+     "Cancels your active capacity reservation ID: its room is free at once. A reservation that "
+     "is not active (cancelled or expired) is exit status 5; one that is not yours, 3. One "
+     "history commit. Prints:\n\n"
+     "  CAPACITYRESERVATION\\tid\\tcancelled",
+     {},
+     &SetupCancelCapacityReservation},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

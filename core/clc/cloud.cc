@@ -43,6 +43,7 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
     compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters, &sla_);
     compute_->SetNetworkHook(instance_networking_.get());
     AddInstanceActions(actions_, *compute_);
+    AddCapacityReservationActions(actions_, *compute_);  // time-limited capacity (docs/sla.md)
   }
   // SLA: cleanup and leases (core/sla, docs/sla.md).
   sla::AddSlaActions(actions_, {&store_, &clock_, compute_.get(), options_.object_store, home_ + "/cleanup.lock",

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/clc/capacity_reservations.h"
 #include "core/clc/networking.h"
 #include "core/clc/properties.h"
 #include "core/sla/store.h"
@@ -87,26 +88,30 @@ int CleanupReport::Failed() const {
 
 std::string CleanupReport::Summary() const {
   if (actions.empty()) return dry_run ? "cleanup (dry run): nothing to do" : "cleanup: nothing to do";
-  int terminate = 0, expire = 0, del = 0, release = 0;
+  int terminate = 0, expire = 0, del = 0, release = 0, reservations = 0;
   for (const auto& a : actions) {
     if (!a.result.ok()) continue;
     terminate += a.action == "terminate";
     expire += a.action == "expire-image";
     del += a.action == "delete-image";
     release += a.action == "release-address";
+    reservations += a.action == "expire-reservation";
   }
   // Counts that are new since the first summary appear only when non-zero (scripts match it).
-  auto extra = [&](const char* verb) {
+  auto extra = [&](const char* release_verb, const char* expire_verb) {
     std::string out;
-    if (release) out += std::string(", ") + verb + " " + Plural(release, "address", "addresses");
+    if (release) out += std::string(", ") + release_verb + " " + Plural(release, "address", "addresses");
+    if (reservations)
+      out += std::string(", ") + expire_verb + " " + Plural(reservations, "reservation", "reservations");
     return out;
   };
   if (dry_run)
     return "cleanup (dry run): would terminate " + Plural(terminate, "instance", "instances") + ", expire " +
-           Plural(expire, "image", "images") + ", delete " + Plural(del, "image", "images") + extra("release");
+           Plural(expire, "image", "images") + ", delete " + Plural(del, "image", "images") +
+           extra("release", "expire");
   return "cleanup: terminated " + Plural(terminate, "instance", "instances") + ", expired " +
-         Plural(expire, "image", "images") + ", deleted " + Plural(del, "image", "images") + extra("released") +
-         ", " + std::to_string(Failed()) + " failed";
+         Plural(expire, "image", "images") + ", deleted " + Plural(del, "image", "images") +
+         extra("released", "expired") + ", " + std::to_string(Failed()) + " failed";
 }
 
 Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Compute* compute,
@@ -210,6 +215,18 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
         Status s = addresses->ReleaseExpired(kCleanupPrincipal, addr.public_ip, now);
         if (!s.ok() && s.code() != Code::kNotFound) a.result = s;  // released meanwhile: done
       }
+    }
+    report.actions.push_back(std::move(a));
+  }
+
+  // 5. Capacity reservations whose end date passed: expired, their room free.
+  EUCA_ASSIGN_OR_RETURN(auto ended, clc::ExpiredCapacityReservations(store, now));
+  for (const auto& r : ended) {
+    CleanupAction a{"expire-reservation", r.id, r.account_id, "end date " + FormatIso8601(r.end_ms) + " passed",
+                    Status::Ok()};
+    if (!options.dry_run) {
+      Status s = clc::ExpireCapacityReservation(store, kCleanupPrincipal, r.id, now);
+      if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kConflict) a.result = s;  // changed meanwhile
     }
     report.actions.push_back(std::move(a));
   }

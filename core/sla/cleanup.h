@@ -7,7 +7,8 @@
 //  3. expired images whose grace (property cloud.storage-lease-grace) is over too: their
 //     bundle (manifest and parts) deleted from Walrus, then the image deregistered;
 //  4. public addresses whose lease ended: disassociated, then released (through
-//     clc::Addresses, so the network is applied as for the owner's release).
+//     clc::Addresses, so the network is applied as for the owner's release);
+//  5. capacity reservations whose end date passed: marked expired (their room is free).
 // Idempotent: what was acted on is no longer due. A failed action is reported and retried by
 // the next run; the others go on.
 
@@ -35,8 +36,8 @@ struct CleanupOptions {
 };
 
 struct CleanupAction {
-  std::string action;       ///< "terminate", "expire-image", "delete-image", "release-address"
-  std::string resource_id;  ///< instance or image id, public address
+  std::string action;  ///< "terminate", "expire-image", "delete-image", "release-address", "expire-reservation"
+  std::string resource_id;  ///< instance or image id, public address, capacity reservation id
   std::string owner_id;     ///< account id
   std::string reason;       ///< e.g. "runtime lease ended 2026-12-01T10:00:00Z"
   Status result;            ///< OK (or not run: dry run), else why it failed
@@ -48,7 +49,8 @@ struct CleanupReport {
   int Failed() const;
   /// One line for cron mail: "cleanup: terminated 2 instances, expired 1 image, deleted 0
   /// images, 0 failed" or "cleanup: nothing to do" (dry run: "would terminate ..."); released
-  /// addresses are counted after the images when there are any ("released 1 address").
+  /// addresses and expired reservations are counted after the images when there are any
+  /// ("released 1 address, expired 2 reservations").
   std::string Summary() const;
 };
 

@@ -279,6 +279,28 @@ TEST_F(AddressCleanupTest, ReleaseExpiredLeavesARenewedAddress) {
   EXPECT_TRUE(Held(kAlice).empty());
 }
 
+TEST_F(InstanceCleanupTest, ExpiresExactlyTheCapacityReservationsPastTheirEnd) {
+  clc::CapacityReservationRequest limited{"m1.small", "zone-a", 2, "limited", clock_.NowMillis() + kHour, ""};
+  auto ending = compute_->CreateCapacityReservation(kAlice, limited);
+  ASSERT_TRUE(ending.ok()) << ending.status().ToString();
+  clc::CapacityReservationRequest unlimited{"m1.small", "zone-a", 2, "", 0, ""};
+  ASSERT_TRUE(compute_->CreateCapacityReservation(kAlice, unlimited).ok());
+  EXPECT_TRUE(Cleanup(clock_.NowMillis() + kHour - 1).actions.empty());
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport dry = Cleanup(clock_.NowMillis() + kHour, /*dry_run=*/true);
+  EXPECT_EQ(dry.Summary(),
+            "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, expire 1 reservation");
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  CleanupReport report = Cleanup(clock_.NowMillis() + kHour);
+  EXPECT_THAT(Ids(report, "expire-reservation"), UnorderedElementsAre(ending->id));
+  EXPECT_EQ(report.Summary(),
+            "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, expired 1 reservation, 0 failed");
+  ASSERT_EQ(store_.CommittedForTest().size(), commits + 1);
+  EXPECT_EQ(store_.CommittedForTest().back().principal, "cleanup");
+  EXPECT_EQ(store_.CommittedForTest().back().action, "ExpireCapacityReservation " + ending->id);
+  EXPECT_EQ(Cleanup(clock_.NowMillis() + kHour).Summary(), "cleanup: nothing to do");
+}
+
 TEST(CleanupLockTest, SecondHolderIsRefused) {
   std::string dir = ::testing::TempDir() + "/cleanup-lock-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);

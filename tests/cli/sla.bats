@@ -20,9 +20,14 @@ teardown_file() { clc_teardown_file; }
 
 setup() { clc_setup; }
 
-# Every test leaves no rules, no lease defaults and an empty zone behind.
+# Every test leaves no rules, no lease defaults, no active capacity reservation and an empty
+# zone behind.
 teardown() {
   local r
+  for r in $(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-capacity-reservations verbose |
+    awk -F'\t' '$8 == "active" { print $2 }'); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" cancel-capacity-reservation "$r" >/dev/null
+  done
   for r in $("$EUCA_BIN" admin describe-rules | cut -f2); do "$EUCA_BIN" admin delete-rule "$r" >/dev/null; done
   "$EUCA_BIN" admin modify-account eucalyptus --runtime-lease none --storage-lease none --address-lease none \
     >/dev/null
@@ -245,6 +250,107 @@ limit_rules() {
   in_mode remote release-address "$ip" >/dev/null
   run in_mode remote describe-addresses
   assert_output ""
+}
+
+# --- capacity reservations -----------------------------------------------------------------------
+
+zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
+
+@test "capacity reservation: held from others, used by the owner, expired by cleanup" {
+  local zone
+  zone="$(zone_name)"
+  run in_mode remote create-capacity-reservation -t m1.small -z "$zone" -n 3 --end-date "$(at '+1 hour')"
+  assert_success
+  assert_output --regexp \
+    "^CAPACITYRESERVATION	cr-[0-9a-f]{17}	[0-9]{12}	m1.small	$zone	3	3	active	limited	[0-9T:-]+Z	open	[0-9T:-]+Z$"
+  local cr
+  cr="$(cut -f2 <<<"$output")"
+  # Another account: one of the zone's four is left.
+  run --separate-stderr as_bob remote run-instances "$EMI" -n 2
+  assert_failure 8
+  [[ "$stderr" == *"not enough capacity for 2 instance(s)"* ]] || fail "stderr: $stderr"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+  # The owner uses the reservation.
+  run in_mode remote run-instances "$EMI" -n 2
+  assert_success
+  run in_mode embedded describe-capacity-reservations
+  assert_output --regexp "^CAPACITYRESERVATION	$cr	[0-9]{12}	m1.small	$zone	3	1	active	limited	"
+  run in_mode remote describe-capacity-reservations "$cr" --output json
+  assert_success
+  assert_json_array <<<"$output"
+  assert_output --partial '"available": "1"'
+  run as_bob remote describe-capacity-reservations
+  assert_output ""
+  run as_bob remote run-instances "$EMI"
+  assert_failure 8
+
+  # The end date passes: cleanup expires it (dry run first), once; the room is free.
+  run in_mode remote admin cleanup --now "$(at '+59 minutes')"
+  assert_output "cleanup: nothing to do"
+  local head
+  head="$(history_head)"
+  run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
+  assert_output "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, expire 1 reservation"
+  assert_equal "$(history_head)" "$head"
+  run in_mode remote admin cleanup --verbose --now "$(at '+2 hours')"
+  assert_success
+  assert_line --index 0 --regexp "^ACTION	expire-reservation	$cr	[0-9]{12}	done	end date "
+  assert_line --index 1 \
+    "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, expired 1 reservation, 0 failed"
+  run euca admin history
+  assert_line --index 0 --regexp "	cleanup	ExpireCapacityReservation $cr	"
+  run in_mode remote describe-capacity-reservations "$cr"
+  assert_output --regexp "	expired	limited	"
+  run in_mode remote admin cleanup --now "$(at '+2 hours')"
+  assert_output "cleanup: nothing to do"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+}
+
+@test "capacity reservation: cancel frees the room; what does not fit and bad input change nothing" {
+  local zone
+  zone="$(zone_name)"
+  run in_mode remote create-capacity-reservation -t m1.small -z "$zone" -n 4
+  assert_success
+  assert_output --regexp "^CAPACITYRESERVATION	cr-[0-9a-f]{17}	[0-9]{12}	m1.small	$zone	4	4	active	unlimited	none	open	"
+  local cr
+  cr="$(cut -f2 <<<"$output")"
+  run as_bob remote run-instances "$EMI"
+  assert_failure 8
+  run --separate-stderr as_bob remote create-capacity-reservation -t m1.small -z "$zone" -n 1
+  assert_failure 8
+  [[ "$stderr" == *"not enough capacity to reserve 1 instance(s) of type 'm1.small'"* ]] || fail "stderr: $stderr"
+  run as_bob remote cancel-capacity-reservation "$cr"
+  assert_failure 3
+  run in_mode remote cancel-capacity-reservation "$cr"
+  assert_success
+  assert_output "$(printf 'CAPACITYRESERVATION\t%s\tcancelled' "$cr")"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+  run euca admin history
+  assert_line --regexp "	admin@eucalyptus	CancelCapacityReservation $cr	"
+
+  expect_failure 5 "only an active reservation can be cancelled" cancel-capacity-reservation "$cr"
+  expect_failure 3 "capacity reservation 'cr-00000000000000000' does not exist" \
+    cancel-capacity-reservation cr-00000000000000000
+  expect_failure 3 "capacity reservation 'cr-00000000000000000' does not exist" \
+    describe-capacity-reservations cr-00000000000000000
+  expect_failure 2 "ID is required" cancel-capacity-reservation
+  expect_failure 2 "--instance-count must be at least 1" create-capacity-reservation -t m1.small -z "$zone" -n 0
+  expect_failure 2 "--instance-type is required" create-capacity-reservation -z "$zone" -n 1
+  expect_failure 2 "--end-date 'soon' is not an ISO 8601 time" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date soon
+  expect_failure 2 "is not in the future" create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date 2020-01-01
+  expect_failure 2 "InstanceMatchCriteria 'targeted' is not supported: use open" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --instance-match-criteria targeted
+  expect_failure 2 "EndDateType limited needs an EndDate" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date-type limited
+  expect_failure 2 "availability zone 'nowhere' does not exist" create-capacity-reservation -t m1.small -z nowhere -n 1
+  expect_failure 2 "unknown instance type 'm9.huge'" create-capacity-reservation -t m9.huge -z "$zone" -n 1
+  run in_mode remote describe-capacity-reservations
+  assert_line --regexp "^CAPACITYRESERVATION	$cr	.*	cancelled	"
+  refute_line --regexp "	active	"
 }
 
 @test "zone-policy: sets the zone of a request that names none" {
