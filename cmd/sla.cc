@@ -39,6 +39,8 @@ std::string Parameters(const sla::Rule& r) {
   } else if (r.kind == sla::kZonePolicy) {
     add("policy", r.policy);
     add("zone", r.zone);
+  } else if (r.kind == sla::kReleaseOnTerminate || r.kind == sla::kNetworkGuard) {
+    // no parameters
   } else {
     add("scope", r.scope);
     add("limit", std::to_string(r.limit));

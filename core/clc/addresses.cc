@@ -198,21 +198,36 @@ Status Addresses::Release(const model::Principal& caller, const std::string& pub
 }
 
 Status Addresses::ReleaseExpired(const std::string& principal, const std::string& public_ip, int64_t now_ms) {
-  // The address as it is now, if it is still allocated and its lease still ended.
-  auto expired = [&](state::Txn& t) -> Result<model::Address> {
-    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, public_ip));
-    std::optional<model::Address> a;
-    if (obj) {
-      EUCA_ASSIGN_OR_RETURN(a, Effective(t, *obj));
-    }
+  return ReleaseAsSystem(principal, public_ip, [&](state::Txn& t, const state::Object& o) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto a, Effective(t, o));
     if (!a) return NotFound("the address '" + public_ip + "' is no longer allocated");
     if (a->lease_expires_ms == 0 || a->lease_expires_ms > now_ms)
       return Status(Code::kConflict, "the lease of the address '" + public_ip + "' was renewed");
-    return *a;
+    return Status::Ok();
+  });
+}
+
+Status Addresses::ReleaseOfInstance(const std::string& principal, const std::string& public_ip,
+                                    const std::string& instance_id) {
+  return ReleaseAsSystem(principal, public_ip, [&](state::Txn&, const state::Object& o) -> Status {
+    model::Address a = model::AddressFromJson(o.body);
+    if (a.auto_assigned || a.instance_id != instance_id)
+      return Status(Code::kConflict, "the address '" + public_ip + "' is no longer on '" + instance_id + "'");
+    return Status::Ok();
+  });
+}
+
+Status Addresses::ReleaseAsSystem(const std::string& principal, const std::string& public_ip, const DueFn& due) {
+  // The stored record, if it is still allocated and still due.
+  auto stored = [&](state::Txn& t) -> Result<model::Address> {
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, public_ip));
+    if (!obj) return NotFound("the address '" + public_ip + "' is no longer allocated");
+    EUCA_RETURN_IF_ERROR(due(t, *obj));
+    return model::AddressFromJson(obj->body);
   };
   bool associated = false;
   auto first = store_.Transact({principal, "DisassociateAddress " + public_ip, ""}, [&](state::Txn& t) -> Status {
-    EUCA_ASSIGN_OR_RETURN(model::Address a, expired(t));
+    EUCA_ASSIGN_OR_RETURN(model::Address a, stored(t));
     if (a.instance_id.empty()) return Status::Ok();
     associated = true;
     EUCA_RETURN_IF_ERROR(SetInstancePublicIp(t, a.instance_id, ""));
@@ -222,8 +237,10 @@ Status Addresses::ReleaseExpired(const std::string& principal, const std::string
   EUCA_RETURN_IF_ERROR(first.status());
   if (associated) Notify();
   auto second = store_.Transact({principal, "ReleaseAddress " + public_ip, ""}, [&](state::Txn& t) -> Status {
-    EUCA_ASSIGN_OR_RETURN(model::Address a, expired(t));
-    EUCA_RETURN_IF_ERROR(SetInstancePublicIp(t, a.instance_id, ""));  // associated again meanwhile
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, public_ip));
+    if (!obj) return NotFound("the address '" + public_ip + "' is no longer allocated");
+    model::Address a = model::AddressFromJson(obj->body);
+    if (!a.instance_id.empty()) return Status(Code::kConflict, "the address '" + public_ip + "' was associated again");
     return t.Delete(kAddressesKind, a.public_ip);
   });
   EUCA_RETURN_IF_ERROR(second.status());

@@ -65,6 +65,9 @@ class Addresses final {
   /// each, as for the owner's own calls. NotFound when the address is no longer allocated;
   /// Conflict (nothing done) when its lease was renewed meanwhile.
   Status ReleaseExpired(const std::string& principal, const std::string& public_ip, int64_t now_ms);
+  /// The SLA's release-on-terminate (docs/sla.md): as ReleaseExpired, for an address (not
+  /// given at launch) whose record still names `instance_id`; Conflict when it does not.
+  Status ReleaseOfInstance(const std::string& principal, const std::string& public_ip, const std::string& instance_id);
   /// The caller's addresses (the administrator's "verbose": every account's), by address;
   /// `ips` non-empty: exactly those (InvalidAddress.NotFound). Filters public-ip,
   /// instance-id, domain.
@@ -72,6 +75,11 @@ class Addresses final {
                                                const std::vector<api::Ec2Filter>& filters);
 
  private:
+  // Disassociates (one commit, when associated), then releases (one commit) `public_ip` as
+  // `principal`, if `due` (called in each transaction with the stored record) says OK.
+  using DueFn = std::function<Status(state::Txn&, const state::Object&)>;
+  Status ReleaseAsSystem(const std::string& principal, const std::string& public_ip, const DueFn& due);
+
   void Notify() {
     if (on_change_) on_change_();
   }

@@ -757,7 +757,9 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
   Forget(expired);
   if (changed.empty() && expired.empty()) return Status::Ok();
 
+  std::vector<std::pair<model::Instance, std::string>> transitions;  // committed state changes
   auto seq = store_.Transact({"system", "ReconcileInstances", ""}, [&](state::Txn& t) -> Status {
+    transitions.clear();
     for (size_t k = 0; k < changed.size(); ++k) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, changed[k].id));
       if (!obj) continue;
@@ -766,6 +768,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
       if (current.state != expected[k].state || current.state_change_ms != expected[k].state_change_ms) continue;
       changed[k].lease_expires_ms = current.lease_expires_ms;  // a renew-lease meanwhile stands (core/sla)
       EUCA_RETURN_IF_ERROR(t.Put(ToObject(changed[k])));
+      if (changed[k].state != current.state) transitions.emplace_back(changed[k], current.state);
     }
     for (const auto& id : expired) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
@@ -774,6 +777,8 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
     return Status::Ok();
   });
   if (seq.ok() && network_) network_->Changed();
+  if (seq.ok())
+    for (const auto& [instance, previous] : transitions) sla_.StateChanged(instance, previous);
   return seq.status();
 }
 
@@ -1016,6 +1021,7 @@ Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Princip
   if (!seq.ok()) return seq.status();
   Remember(touched);
   if (network_ && !touched.empty()) network_->Changed();
+  for (const auto& i : touched) sla_.StateChanged(i, changes[i.id].previous_state);
   if (!failure.ok()) return failure;
   std::vector<InstanceStateChange> out;
   for (const auto& id : ids) out.push_back(changes[id]);

@@ -81,6 +81,13 @@ class SlaHook {
   /// reserved. A failed Status rejects the request (returned to the caller as is); the hook
   /// may change the plan (type, zone, counts, groups) instead. Nothing is written before it.
   virtual Status Review(LaunchPlan& plan) = 0;
+  /// The instance-state-change event (docs/sla.md): called once per committed change of an
+  /// instance's state (TerminateInstances: shutting-down; reconciliation: running,
+  /// terminated), after its transaction and outside Compute's locks. Default: nothing.
+  virtual void StateChanged(const model::Instance& instance, const std::string& previous_state) {
+    (void)instance;
+    (void)previous_state;
+  }
 };
 /// The default: accepts every plan unchanged.
 SlaHook& NoSlaHook();

@@ -353,6 +353,89 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   refute_line --regexp "	active	"
 }
 
+# --- events: instance state change, network property change ---------------------------------
+
+# Waits (polling the server, which reconciles on describe) until instance $1 is terminated.
+wait_terminated() {
+  local i
+  for i in $(seq 600); do
+    [[ "$(state_of "$1")" == terminated ]] && return 0
+    sleep 0.1
+  done
+  fail "instance $1 is $(state_of "$1"), not terminated"
+}
+
+@test "release-on-terminate: a terminated instance's address is disassociated and released by 'sla'" {
+  euca admin modify-property network.public-ips=10.214.1.30-10.214.1.33 >/dev/null
+  run euca admin put-rule \
+    "$(rules_file '[rule give-back]\nkind = release-on-terminate\nmatch.account = eucalyptus\n')"
+  assert_success
+  assert_output "$(printf 'RULE\tgive-back\trelease-on-terminate\teucalyptus\t*\t*\t*\t\trelease')"
+  run in_mode remote run-instances "$EMI" -n 2
+  local ids
+  ids="$(instance_ids | xargs)"
+  local first="${ids%% *}" second="${ids##* }"
+  local ip kept
+  ip="$(in_mode remote allocate-address | cut -f2)"
+  kept="$(in_mode remote allocate-address | cut -f2)"
+  in_mode remote associate-address "$ip" -i "$first" >/dev/null
+  in_mode remote associate-address "$kept" -i "$second" >/dev/null
+  in_mode remote terminate-instances "$first" >/dev/null
+  wait_terminated "$first"
+  run in_mode remote describe-addresses
+  refute_line --regexp "^ADDRESS	$ip	"
+  assert_line --regexp "^ADDRESS	$kept	$second	"
+  run euca admin history
+  assert_line --regexp "	sla	DisassociateAddress $ip	"
+  assert_line --regexp "	sla	ReleaseAddress $ip	"
+  # Without a matching rule, termination keeps the address allocated.
+  euca admin delete-rule give-back >/dev/null
+  in_mode remote terminate-instances "$second" >/dev/null
+  wait_terminated "$second"
+  run in_mode remote describe-addresses
+  assert_line --regexp "^ADDRESS	$kept		"
+  in_mode remote release-address "$kept" >/dev/null
+  # Bad input: an event rule takes no parameters.
+  expect_failure 2 "line 3: key 'limit' does not apply to rule 'x' of kind release-on-terminate" admin put-rule \
+    "$(rules_file '[rule x]\nkind = release-on-terminate\nlimit = 1\n')"
+}
+
+@test "network-guard: network property changes are refused while matching instances run" {
+  local dns
+  dns="$(euca admin describe-properties network.dns | cut -f3)"
+  euca admin put-rule "$(rules_file '[rule hands-off]\nkind = network-guard\nmatch.account = eucalyptus\n')" \
+    >/dev/null
+  run as_bob remote run-instances "$EMI"  # another account: not guarded
+  assert_success
+  run euca admin modify-property network.dns=10.0.0.53
+  assert_success
+  run in_mode remote run-instances "$EMI"
+  local id
+  id="$(instance_ids)"
+  local commits
+  commits="$(history_count)"
+  run --separate-stderr euca admin modify-property network.dns=10.0.0.54
+  assert_failure 5
+  [[ "$stderr" == *"rule 'hands-off' guards the network while matching instances run: 'network.dns' cannot change while instance '$id'"* ]] ||
+    fail "stderr: $stderr"
+  assert_equal "$(history_count)" "$commits"
+  run euca admin describe-properties network.dns
+  assert_output --partial "10.0.0.53"
+  # Other properties are not guarded; once the instance ended, the change goes through.
+  local visible
+  visible="$(euca admin describe-properties cloud.terminated-visible-seconds | cut -f3)"
+  run euca admin modify-property "cloud.terminated-visible-seconds=$((visible + 1))"
+  assert_success
+  euca admin modify-property "cloud.terminated-visible-seconds=$visible" >/dev/null
+  in_mode remote terminate-instances "$id" >/dev/null
+  wait_terminated "$id"
+  run euca admin modify-property network.dns=10.0.0.54
+  assert_success
+  euca admin modify-property "network.dns=$dns" >/dev/null
+  expect_failure 2 "line 3: key 'duration' does not apply to rule 'g' of kind network-guard" admin put-rule \
+    "$(rules_file '[rule g]\nkind = network-guard\nduration = 1h\n')"
+}
+
 @test "zone-policy: sets the zone of a request that names none" {
   euca admin put-rule "$(rules_file '[rule pin]\nkind = zone-policy\npolicy = single\nzone = nowhere\n')" >/dev/null
   run in_mode remote run-instances "$EMI"
