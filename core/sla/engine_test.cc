@@ -384,3 +384,85 @@ TEST(EngineEventRulesTest, EventKindsTakeOnlyMatchKeys) {
 
 }  // namespace
 }  // namespace euca::sla
+
+namespace euca::sla {
+namespace {
+
+// The storage quota also counts copies and completed multipart uploads.
+class StorageQuotaWalrusTest : public ::testing::Test {
+ protected:
+  StorageQuotaWalrusTest() {
+    model::Account a{kAlice.account_id, "alice", 0};
+    EXPECT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                        return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                      }).ok());
+    auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
+    EXPECT_TRUE(rules.ok());
+    EXPECT_TRUE(PutRules(store_, kAdmin, *rules).ok());
+    options_.admit_put = StorageQuotaHook(store_);
+    options_.min_part_size = 1;
+    walrus_ = std::make_unique<walrus::Walrus>(backend_, clock_, options_);
+    EXPECT_TRUE(walrus_->CreateBucket(kAlice, {"quota", "", ""}).ok());
+  }
+  Status Put(const std::string& key, size_t n) {
+    walrus::StringSource body(std::string(n, 'x'));
+    walrus::PutObjectRequest req;
+    req.bucket = "quota";
+    req.key = key;
+    req.content_length = n;
+    return walrus_->PutObject(kAlice, req, body).status();
+  }
+  Result<std::string> Multipart(const std::string& key, std::vector<size_t> sizes) {
+    EUCA_ASSIGN_OR_RETURN(std::string id, walrus_->CreateMultipartUpload(kAlice, {"quota", key, {}, {}, ""}));
+    walrus::CompleteMultipartUploadRequest done{"quota", key, id, {}};
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      walrus::StringSource body(std::string(sizes[i], 'y'));
+      walrus::UploadPartRequest part{"quota", key, id, static_cast<int>(i + 1), std::nullopt, sizes[i]};
+      EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_->UploadPart(kAlice, part, body));
+      done.parts.push_back({static_cast<int>(i + 1), etag});
+    }
+    EUCA_RETURN_IF_ERROR(walrus_->CompleteMultipartUpload(kAlice, done).status());
+    return id;
+  }
+  size_t Objects() {
+    walrus::WalrusObjectStore alice(*walrus_, kAlice);
+    auto listed = alice.ListObjects("quota", "");
+    EXPECT_TRUE(listed.ok());
+    return listed.ok() ? listed->size() : 0;
+  }
+
+  state::MemoryStateStore store_;
+  objects::MemoryBackend backend_;
+  FakeClock clock_;
+  walrus::WalrusOptions options_;
+  std::unique_ptr<walrus::Walrus> walrus_;
+};
+
+TEST_F(StorageQuotaWalrusTest, CopyBeyondTheQuotaIsRefused) {
+  ASSERT_TRUE(Put("one", 600).ok());
+  walrus::CopyObjectRequest copy;
+  copy.source_bucket = "quota";
+  copy.source_key = "one";
+  copy.bucket = "quota";
+  copy.key = "two";
+  auto refused = walrus_->CopyObject(kAlice, copy);
+  EXPECT_EQ(refused.status().wire_code(), "QuotaExceeded");
+  EXPECT_EQ(Objects(), 1u);
+  ASSERT_TRUE(Put("small", 100).ok());
+  copy.source_key = "small";
+  EXPECT_TRUE(walrus_->CopyObject(kAlice, copy).ok());  // 600 + 100 + 100 fit
+  EXPECT_EQ(Objects(), 3u);
+}
+
+TEST_F(StorageQuotaWalrusTest, CompleteMultipartUploadBeyondTheQuotaIsRefused) {
+  ASSERT_TRUE(Put("one", 600).ok());
+  auto refused = Multipart("big", {300, 200});
+  EXPECT_EQ(refused.status().wire_code(), "QuotaExceeded");
+  EXPECT_EQ(Objects(), 1u);
+  auto fits = Multipart("fits", {300, 124});
+  EXPECT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(Objects(), 2u);
+}
+
+}  // namespace
+}  // namespace euca::sla
