@@ -479,8 +479,12 @@ const std::vector<CommandSpec> kCommands = {
      "Takes the first free address of the cloud property network.public-ips for your account. "
      "Public addresses exist only in the MANAGED modes (see euca-create-group(1)); in SYSTEM and "
      "STATIC the request is refused (exit status 2). None free is AddressLimitExceeded (exit "
-     "status 8). Prints:\n\n"
-     "  ADDRESS\\tip\\tstandard\\tallocation-id",
+     "status 8). With --lease DURATION (30m, 6h, 7d or none; EC2 parameter EucaLease) or the "
+     "account's default address lease (euca admin modify-account --address-lease), euca admin "
+     "cleanup releases the address once the lease ends. Prints:\n\n"
+     "  ADDRESS\\tip\\tstandard\\tallocation-id\n\n"
+     "followed, for an address with a lease, by\n\n"
+     "  TAG\\taddress\\tip\\teuca:lease-expires\\tTIME",
      {},
      &SetupAllocateAddress},
     {"associate-address",
@@ -513,7 +517,9 @@ const std::vector<CommandSpec> kCommands = {
      "instance-id or domain narrows the list; a cloud administrator sees every account's with "
      "the word verbose. Addresses given at launch are listed while their instance lives. "
      "Prints:\n\n"
-     "  ADDRESS\\tip\\tinstance\\tdomain\\tallocation-id\\tassociation-id\\tinterface\\tprivate-ip",
+     "  ADDRESS\\tip\\tinstance\\tdomain\\tallocation-id\\tassociation-id\\tinterface\\tprivate-ip\n\n"
+     "An address with a lease (see euca-allocate-address(1)) is followed by\n\n"
+     "  TAG\\taddress\\tip\\teuca:lease-expires\\tTIME",
      {},
      &SetupDescribeAddresses},
     {"run-instances",
@@ -738,7 +744,10 @@ const std::vector<CommandSpec> kCommands = {
      "exit status 8, or gets fewer instances when MinCount still fits), max-runtime (duration; "
      "euca admin cleanup terminates instances that ran longer), zone-policy (policy any, "
      "emptiest, single with zone = NAME, or spread: where a request that names no zone goes), "
-     "storage-quota and address-quota (limit per account). match.account, match.user, "
+     "storage-quota and address-quota (limit per account), release-on-terminate (the "
+     "addresses of an instance that reached terminated are released) and network-guard "
+     "(changes of network.* properties are refused, exit status 5, while matching instances "
+     "run). match.account, match.user, "
      "match.zone and match.type narrow a rule; absent, they match anything. Every rule of the "
      "file is checked first: an error names the line and the key (exit status 2) and nothing "
      "changes. A rule of the same name is replaced. All rules of the file are one history "
@@ -756,21 +765,26 @@ const std::vector<CommandSpec> kCommands = {
      "change an account's default leases",
      "Sets the default runtime lease (--runtime-lease: how long the account's new instances may "
      "run before euca admin cleanup terminates them) and storage lease (--storage-lease: how "
-     "long its newly registered images stay before they expire) of the account NAME. DURATION "
-     "is 30m, 6h, 7d (also 45s) or none (no expiry, the default). Existing instances and images "
-     "keep their leases (euca renew-lease changes one). One history commit. Prints:\n\n"
-     "  ACCOUNT\\tname\\tid\\truntime-lease: DURATION\\tstorage-lease: DURATION",
+     "long its newly registered images stay before they expire) and address lease "
+     "(--address-lease: how long its newly allocated public addresses stay before euca admin "
+     "cleanup releases them) of the account NAME. DURATION "
+     "is 30m, 6h, 7d (also 45s) or none (no expiry, the default). Existing instances, images "
+     "and addresses keep their leases (euca renew-lease changes one). One history commit. "
+     "Prints:\n\n"
+     "  ACCOUNT\\tname\\tid\\truntime-lease: DURATION\\tstorage-lease: DURATION\n\n"
+     "and, when the account has an address lease, a last field address-lease: DURATION.",
      {},
      &SetupModifyAccount},
     {"admin cleanup",
-     "act on everything expired: leases, maximum runtimes, expired images",
+     "act on everything expired: leases, maximum runtimes, expired images, address leases",
      "Acts on what is due at --now (ISO 8601; default: now): terminates instances whose runtime "
      "lease ended or that ran longer than a max-runtime rule allows; marks images whose storage "
      "lease ended expired (they can no longer be launched; euca renew-lease makes them "
      "available again); and for expired images whose grace (the property "
      "cloud.storage-lease-grace, default 7d) is over too, deletes their bundle (manifest and "
-     "parts) from Walrus and deregisters them. Each action is one history commit by the "
-     "principal cleanup. Running it again acts on nothing new: it is idempotent. --dry-run "
+     "parts) from Walrus and deregisters them; disassociates and releases public addresses "
+     "whose lease ended (counted as \"released N addresses\" when there are any). Each action "
+     "is one history commit by the principal cleanup. Running it again acts on nothing new: it is idempotent. --dry-run "
      "reports what is due and changes nothing. Only a cloud administrator may run it.\n\n"
      "Prints one summary line, e.g.\n\n"
      "  cleanup: terminated 2 instances, expired 1 image, deleted 0 images, 0 failed\n\n"
@@ -794,24 +808,61 @@ const std::vector<CommandSpec> kCommands = {
      {},
      &SetupCleanup},
     {"describe-leases",
-     "list the leases of your instances and images",
-     "Lists the runtime leases of your instances and the storage leases of your images (a cloud "
-     "administrator: everyone's), or only of the IDs given (an ID that is not yours is an "
-     "error, exit status 3):\n\n"
-     "  LEASE\\tid\\tinstance|image\\towner\\tstate\\texpires\n\n"
-     "where expires is an ISO 8601 time, or none. The same time shows in describe-instances "
-     "and describe-images output as the tag euca:lease-expires. Runs in the cloud of "
+     "list the leases of your instances, images and addresses",
+     "Lists the runtime leases of your instances, the storage leases of your images and the "
+     "leases of your public addresses (a cloud administrator: everyone's), or only of the IDs "
+     "given (instance ids, image ids, public addresses; an ID that is not yours is an error, "
+     "exit status 3):\n\n"
+     "  LEASE\\tid\\tinstance|image|address\\towner\\tstate\\texpires\n\n"
+     "where expires is an ISO 8601 time, or none, and the state of an address is allocated or "
+     "associated. The same time shows in describe-instances, describe-images and "
+     "describe-addresses output as the tag euca:lease-expires. Runs in the cloud of "
      "EUCA_HOME, or against EC2_URL (-U) when set (EC2 action EucaDescribeLeases).",
      {},
      &SetupDescribeLeases},
     {"renew-lease",
-     "renew the lease of an instance or image",
-     "Sets the lease of the instance or image ID (yours, or any for a cloud administrator) to "
+     "renew the lease of an instance, image or address",
+     "Sets the lease of the instance, image or public address ID (yours, or any for a cloud "
+     "administrator) to "
      "end DURATION from now (--for 30m, 6h, 7d; none removes the lease), by default the "
      "account's default lease (euca admin modify-account). An expired image becomes available "
      "again. One history commit. Prints the lease as describe-leases does.",
      {},
      &SetupRenewLease},
+    {"create-capacity-reservation",
+     "reserve room for instances in a zone, optionally until a date",
+     "Reserves room for -n instances of the type -t in the zone -z for your account (EC2 "
+     "CreateCapacityReservation). Matching is EC2's open: your pending and running instances "
+     "of that type in that zone use the reservation first; what they leave unused is held away "
+     "from every other launch, so other accounts get InsufficientInstanceCapacity (exit status "
+     "8) when only reserved room is left. A reservation that does not fit the zone's free room "
+     "is refused the same way. Without --end-date it lasts until cancelled "
+     "(euca-cancel-capacity-reservation(1)); with --end-date TIME (ISO 8601; end date type "
+     "limited) euca admin cleanup marks it expired once TIME passed, and its room is free again "
+     "(it holds nothing from TIME on). One history commit. Prints:\n\n"
+     "  CAPACITYRESERVATION\\tid\\towner\\ttype\\tzone\\ttotal\\tavailable\\tstate\\t"
+     "end-date-type\\tend-date\\tmatch-criteria\\tcreated\n\n"
+     "where available is how many of total your instances leave unused, state is active, "
+     "expired or cancelled, and end-date is an ISO 8601 time or none.",
+     {},
+     &SetupCreateCapacityReservation},
+    {"describe-capacity-reservations",
+     "list capacity reservations",
+     "Lists your account's capacity reservations (only the IDs named, when given; one not "
+     "yours is exit status 3), oldest first, as euca-create-capacity-reservation(1) prints "
+     "them; --filter instance-type, availability-zone, state, owner-id, end-date-type or "
+     "capacity-reservation-id narrows the list; a cloud administrator sees every account's with "
+     "the word verbose.",
+     {},
+     &SetupDescribeCapacityReservations},
+    {"cancel-capacity-reservation",
+     "cancel a capacity reservation",
+     "Cancels your active capacity reservation ID: its room is free at once. A reservation that "
+     "is not active (cancelled or expired) is exit status 5; one that is not yours, 3. One "
+     "history commit. Prints:\n\n"
+     "  CAPACITYRESERVATION\\tid\\tcancelled",
+     {},
+     &SetupCancelCapacityReservation},
 
     {"__symlinks", "create euca-* program links in DIR", "", {}, &SetupSymlinks, true},
     {"__man", "write the man pages into DIR", "", {}, &SetupManPages, true},

@@ -82,7 +82,9 @@ TEST(CommandsTest, NextWords) {
                                       "release-address", "describe-addresses", "run-instances", "describe-instances", "terminate-instances",
                                       "reboot-instances", "get-console-output", "describe-availability-zones",
                                       "register", "deregister", "describe-images", "describe-image-attribute",
-                                      "modify-image-attribute", "serve", "describe-leases", "renew-lease"}));
+                                      "modify-image-attribute", "serve", "describe-leases", "renew-lease",
+                                      "create-capacity-reservation", "describe-capacity-reservations",
+                                      "cancel-capacity-reservation"}));
   auto admin = NextWords("admin");
   EXPECT_EQ(admin.front(), "init");
   EXPECT_EQ(admin.size(), 31u);

@@ -111,6 +111,11 @@ Handler SetupDescribeImages(CLI::App& app);
 Handler SetupDescribeImageAttribute(CLI::App& app);
 Handler SetupModifyImageAttribute(CLI::App& app);
 
+// cmd/compute_capacity.cc
+Handler SetupCreateCapacityReservation(CLI::App& app);
+Handler SetupDescribeCapacityReservations(CLI::App& app);
+Handler SetupCancelCapacityReservation(CLI::App& app);
+
 // cmd/tools.cc (hidden build tooling)
 Handler SetupSymlinks(CLI::App& app);
 Handler SetupManPages(CLI::App& app);

@@ -39,6 +39,8 @@ std::string Parameters(const sla::Rule& r) {
   } else if (r.kind == sla::kZonePolicy) {
     add("policy", r.policy);
     add("zone", r.zone);
+  } else if (r.kind == sla::kReleaseOnTerminate || r.kind == sla::kNetworkGuard) {
+    // no parameters
   } else {
     add("scope", r.scope);
     add("limit", std::to_string(r.limit));
@@ -132,7 +134,7 @@ Handler SetupDeleteRule(CLI::App& app) {
 
 Handler SetupModifyAccount(CLI::App& app) {
   struct Options {
-    std::string name, runtime, storage;
+    std::string name, runtime, storage, address;
   };
   auto o = std::make_shared<Options>();
   AddRequiredArg(app, "NAME", o->name, "account");
@@ -140,16 +142,23 @@ Handler SetupModifyAccount(CLI::App& app) {
       ->type_name("DURATION");
   app.add_option("--storage-lease", o->storage, "default storage lease of new images (30m, 6h, 7d or none)")
       ->type_name("DURATION");
+  app.add_option("--address-lease", o->address,
+                 "default lease of newly allocated public addresses (30m, 6h, 7d or none)")
+      ->type_name("DURATION");
   return WithAdminSession([o](Context& ctx, Session& s) -> Status {
     EUCA_ASSIGN_OR_RETURN(auto runtime, DurationOption("--runtime-lease", o->runtime));
     EUCA_ASSIGN_OR_RETURN(auto storage, DurationOption("--storage-lease", o->storage));
+    EUCA_ASSIGN_OR_RETURN(auto address, DurationOption("--address-lease", o->address));
     EUCA_ASSIGN_OR_RETURN(sla::LeaseDefaults d,
-                          sla::SetLeaseDefaults(*s.store, s.principal, o->name, runtime, storage));
-    PrintRecords(ctx, {{"ACCOUNT",
-                        {{"name", o->name},
-                         {"id", d.account_id},
-                         {"runtime_lease", DurationText(d.runtime_s), "runtime-lease: "},
-                         {"storage_lease", DurationText(d.storage_s), "storage-lease: "}}}});
+                          sla::SetLeaseDefaults(*s.store, s.principal, o->name, runtime, storage, address));
+    Record record{"ACCOUNT",
+                  {{"name", o->name},
+                   {"id", d.account_id},
+                   {"runtime_lease", DurationText(d.runtime_s), "runtime-lease: "},
+                   {"storage_lease", DurationText(d.storage_s), "storage-lease: "}}};
+    // The address lease (added later) is printed only when set, so the line stays as it was.
+    if (d.address_s) record.fields.push_back({"address_lease", DurationText(d.address_s), "address-lease: "});
+    PrintRecords(ctx, {record});
     return Status::Ok();
   });
 }
@@ -216,7 +225,8 @@ Handler SetupDescribeLeases(CLI::App& app) {
     Ec2KeyFlags keys;
   };
   auto o = std::make_shared<Options>();
-  app.add_option("ID", o->ids, "instances (i-...) and images (emi-/eki-/eri-...) to show (default: all yours)")
+  app.add_option("ID", o->ids,
+                 "instances (i-...), images (emi-/eki-/eri-...) and public addresses to show (default: all yours)")
       ->type_name("ID");
   AddEc2KeyFlags(app, o->keys);
   return [o](Context& ctx) -> Status {
@@ -237,7 +247,7 @@ Handler SetupRenewLease(CLI::App& app) {
     Ec2KeyFlags keys;
   };
   auto o = std::make_shared<Options>();
-  AddRequiredArg(app, "ID", o->id, "instance (i-...) or image (emi-/eki-/eri-...)");
+  AddRequiredArg(app, "ID", o->id, "instance (i-...), image (emi-/eki-/eri-...) or public address");
   app.add_option("--for", o->duration, "new lease from now (30m, 6h, 7d or none; default: the account's default)")
       ->type_name("DURATION");
   AddEc2KeyFlags(app, o->keys);

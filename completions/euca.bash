@@ -4,10 +4,10 @@
 # _euca_words PATH: the command words that may follow PATH.
 _euca_words() {
   case "$1" in
-    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
+    '') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease create-capacity-reservation describe-capacity-reservations cancel-capacity-reservation' ;;
     'admin') echo 'init create-account describe-accounts create-user disable-user enable-user delete-user describe-users get-credentials describe-signups approve-signup reject-signup describe-properties modify-property describe-vm-types modify-vm-type history show diff rollback register-cluster deregister-cluster describe-clusters register-node deregister-node describe-nodes describe-rules put-rule delete-rule modify-account cleanup' ;;
     'serve') echo 'walrus clc nc cc' ;;
-    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease' ;;
+    'help') echo 'help version signup bundle-image unbundle upload-bundle download-bundle delete-bundle admin create-keypair import-keypair describe-keypairs delete-keypair describe-regions create-group delete-group describe-groups authorize revoke allocate-address associate-address disassociate-address release-address describe-addresses run-instances describe-instances terminate-instances reboot-instances get-console-output describe-availability-zones register deregister describe-images describe-image-attribute modify-image-attribute serve describe-leases renew-lease create-capacity-reservation describe-capacity-reservations cancel-capacity-reservation' ;;
   esac
 }
 
@@ -61,7 +61,7 @@ _euca_options() {
     'describe-groups') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'authorize') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'revoke') echo '-h --help -P --protocol -p --port-range -t --icmp-type-code -s --cidr --source-subnet -o --source-group -u --source-group-user --egress -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
-    'allocate-address') echo '-h --help -d --domain -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'allocate-address') echo '-h --help -d --domain --lease -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'associate-address') echo '-h --help -i --instance-id --instance -a --allocation-id -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'disassociate-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'release-address') echo '-h --help -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
@@ -84,10 +84,13 @@ _euca_options() {
     'admin describe-rules') echo '-h --help --as-file --output --debug -U --url --region --home' ;;
     'admin put-rule') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin delete-rule') echo '-h --help --output --debug -U --url --region --home' ;;
-    'admin modify-account') echo '-h --help --runtime-lease --storage-lease --output --debug -U --url --region --home' ;;
+    'admin modify-account') echo '-h --help --runtime-lease --storage-lease --address-lease --output --debug -U --url --region --home' ;;
     'admin cleanup') echo '-h --help --dry-run --now --verbose -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'describe-leases') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
     'renew-lease') echo '-h --help --for -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'create-capacity-reservation') echo '-h --help -t --instance-type -z --availability-zone -n --instance-count --end-date --end-date-type --instance-match-criteria -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'describe-capacity-reservations') echo '-h --help --filter -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
+    'cancel-capacity-reservation') echo '-h --help -I -a --access-key-id --access-key -S -s --secret-key --output --debug -U --url --region --home' ;;
   esac
 }
 
@@ -322,6 +325,7 @@ _euca_value() {
     'revoke|--secret-key') echo 'any' ;;
     'allocate-address|-d') echo 'any' ;;
     'allocate-address|--domain') echo 'any' ;;
+    'allocate-address|--lease') echo 'any' ;;
     'allocate-address|-I') echo 'any' ;;
     'allocate-address|-a') echo 'any' ;;
     'allocate-address|--access-key-id') echo 'any' ;;
@@ -491,6 +495,7 @@ _euca_value() {
     'serve cc|--node') echo 'any' ;;
     'admin modify-account|--runtime-lease') echo 'any' ;;
     'admin modify-account|--storage-lease') echo 'any' ;;
+    'admin modify-account|--address-lease') echo 'any' ;;
     'admin cleanup|--now') echo 'any' ;;
     'admin cleanup|-I') echo 'any' ;;
     'admin cleanup|-a') echo 'any' ;;
@@ -514,6 +519,37 @@ _euca_value() {
     'renew-lease|-S') echo 'any' ;;
     'renew-lease|-s') echo 'any' ;;
     'renew-lease|--secret-key') echo 'any' ;;
+    'create-capacity-reservation|-t') echo 'any' ;;
+    'create-capacity-reservation|--instance-type') echo 'any' ;;
+    'create-capacity-reservation|-z') echo 'any' ;;
+    'create-capacity-reservation|--availability-zone') echo 'any' ;;
+    'create-capacity-reservation|-n') echo 'any' ;;
+    'create-capacity-reservation|--instance-count') echo 'any' ;;
+    'create-capacity-reservation|--end-date') echo 'any' ;;
+    'create-capacity-reservation|--end-date-type') echo 'any' ;;
+    'create-capacity-reservation|--instance-match-criteria') echo 'any' ;;
+    'create-capacity-reservation|-I') echo 'any' ;;
+    'create-capacity-reservation|-a') echo 'any' ;;
+    'create-capacity-reservation|--access-key-id') echo 'any' ;;
+    'create-capacity-reservation|--access-key') echo 'any' ;;
+    'create-capacity-reservation|-S') echo 'any' ;;
+    'create-capacity-reservation|-s') echo 'any' ;;
+    'create-capacity-reservation|--secret-key') echo 'any' ;;
+    'describe-capacity-reservations|--filter') echo 'any' ;;
+    'describe-capacity-reservations|-I') echo 'any' ;;
+    'describe-capacity-reservations|-a') echo 'any' ;;
+    'describe-capacity-reservations|--access-key-id') echo 'any' ;;
+    'describe-capacity-reservations|--access-key') echo 'any' ;;
+    'describe-capacity-reservations|-S') echo 'any' ;;
+    'describe-capacity-reservations|-s') echo 'any' ;;
+    'describe-capacity-reservations|--secret-key') echo 'any' ;;
+    'cancel-capacity-reservation|-I') echo 'any' ;;
+    'cancel-capacity-reservation|-a') echo 'any' ;;
+    'cancel-capacity-reservation|--access-key-id') echo 'any' ;;
+    'cancel-capacity-reservation|--access-key') echo 'any' ;;
+    'cancel-capacity-reservation|-S') echo 'any' ;;
+    'cancel-capacity-reservation|-s') echo 'any' ;;
+    'cancel-capacity-reservation|--secret-key') echo 'any' ;;
     *'|--output') echo 'words:text json' ;;
     *'|-U') echo 'any' ;;
     *'|--url') echo 'any' ;;
@@ -607,6 +643,9 @@ _euca() {
     euca-admin-cleanup) path='admin cleanup' ;;
     euca-describe-leases) path='describe-leases' ;;
     euca-renew-lease) path='renew-lease' ;;
+    euca-create-capacity-reservation) path='create-capacity-reservation' ;;
+    euca-describe-capacity-reservations) path='describe-capacity-reservations' ;;
+    euca-cancel-capacity-reservation) path='cancel-capacity-reservation' ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="${COMP_WORDS[i]}"
@@ -714,4 +753,7 @@ complete -F _euca euca \
   euca-admin-modify-account \
   euca-admin-cleanup \
   euca-describe-leases \
-  euca-renew-lease
+  euca-renew-lease \
+  euca-create-capacity-reservation \
+  euca-describe-capacity-reservations \
+  euca-cancel-capacity-reservation

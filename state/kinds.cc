@@ -26,6 +26,7 @@ const std::vector<KindInfo>& Kinds() {
       {"lease-defaults", true, ""},    // id = account id: default runtime/storage leases
       {"security-groups", true, "sg-"},
       {"addresses", true, ""},         // id = the public IPv4 address
+      {"capacity-reservations", false, "cr-"},  // runtime: capacity held (core/clc, docs/sla.md)
   };
   return kKinds;
 }

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "core/clc/networking.h"
+#include "core/clc/properties.h"
+#include "core/sla/actions.h"
 
 namespace euca::clc {
 namespace {
@@ -38,16 +40,8 @@ Result<bool> InstanceLive(state::Txn& t, const std::string& id) {
   return state != model::kTerminated && state != model::kShuttingDown;
 }
 
-// The address record as it counts now: the association of an ended instance is dropped, an
-// auto-assigned address of an ended instance is free (nullopt).
 Result<std::optional<model::Address>> Effective(state::Txn& t, const state::Object& o) {
-  model::Address a = model::AddressFromJson(o.body);
-  EUCA_ASSIGN_OR_RETURN(bool live, InstanceLive(t, a.instance_id));
-  if (!live) {
-    if (a.auto_assigned) return std::optional<model::Address>();
-    a.instance_id.clear();
-  }
-  return std::optional<model::Address>(a);
+  return EffectiveAddress(t, o);
 }
 
 // Sets the instance record's public address (keeping its secret part).
@@ -82,7 +76,18 @@ Status RequireManaged(state::Txn& t) {
 
 }  // namespace
 
-Result<model::Address> Addresses::Allocate(const model::Principal& caller, const std::string& request_id) {
+Result<std::optional<model::Address>> EffectiveAddress(state::Txn& t, const state::Object& o) {
+  model::Address a = model::AddressFromJson(o.body);
+  EUCA_ASSIGN_OR_RETURN(bool live, InstanceLive(t, a.instance_id));
+  if (!live) {
+    if (a.auto_assigned) return std::optional<model::Address>();
+    a.instance_id.clear();
+  }
+  return std::optional<model::Address>(a);
+}
+
+Result<model::Address> Addresses::Allocate(const model::Principal& caller, const std::string& request_id,
+                                           std::optional<std::optional<int64_t>> lease_s) {
   if (allocation_check_) {
     int64_t held = 0;
     EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
@@ -105,7 +110,15 @@ Result<model::Address> Addresses::Allocate(const model::Principal& caller, const
         EUCA_ASSIGN_OR_RETURN(auto a, Effective(t, *obj));
         if (a) continue;  // taken
       }
-      out = model::Address{ip, caller.account_id, "", false, clock_.NowMillis()};
+      const int64_t now = clock_.NowMillis();
+      out = model::Address{ip, caller.account_id, "", false, now};
+      std::optional<int64_t> seconds;
+      if (lease_s) {
+        seconds = *lease_s;
+      } else if (default_lease_) {
+        EUCA_ASSIGN_OR_RETURN(seconds, default_lease_(t, caller.account_id));
+      }
+      if (seconds) out.lease_expires_ms = now + *seconds * 1000;
       return t.Put(ToObject(out));
     }
     return Status(Code::kResourceExhausted,
@@ -184,6 +197,57 @@ Status Addresses::Release(const model::Principal& caller, const std::string& pub
   return Status::Ok();
 }
 
+Status Addresses::ReleaseExpired(const std::string& principal, const std::string& public_ip, int64_t now_ms) {
+  return ReleaseAsSystem(principal, public_ip, [&](state::Txn& t, const state::Object& o) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto a, Effective(t, o));
+    if (!a) return NotFound("the address '" + public_ip + "' is no longer allocated");
+    if (a->lease_expires_ms == 0 || a->lease_expires_ms > now_ms)
+      return Status(Code::kConflict, "the lease of the address '" + public_ip + "' was renewed");
+    return Status::Ok();
+  });
+}
+
+Status Addresses::ReleaseOfInstance(const std::string& principal, const std::string& public_ip,
+                                    const std::string& instance_id) {
+  return ReleaseAsSystem(principal, public_ip, [&](state::Txn&, const state::Object& o) -> Status {
+    model::Address a = model::AddressFromJson(o.body);
+    if (a.auto_assigned || a.instance_id != instance_id)
+      return Status(Code::kConflict, "the address '" + public_ip + "' is no longer on '" + instance_id + "'");
+    return Status::Ok();
+  });
+}
+
+Status Addresses::ReleaseAsSystem(const std::string& principal, const std::string& public_ip, const DueFn& due) {
+  // The stored record, if it is still allocated and still due.
+  auto stored = [&](state::Txn& t) -> Result<model::Address> {
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, public_ip));
+    if (!obj) return NotFound("the address '" + public_ip + "' is no longer allocated");
+    EUCA_RETURN_IF_ERROR(due(t, *obj));
+    return model::AddressFromJson(obj->body);
+  };
+  bool associated = false;
+  auto first = store_.Transact({principal, "DisassociateAddress " + public_ip, ""}, [&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(model::Address a, stored(t));
+    if (a.instance_id.empty()) return Status::Ok();
+    associated = true;
+    EUCA_RETURN_IF_ERROR(SetInstancePublicIp(t, a.instance_id, ""));
+    a.instance_id.clear();
+    return t.Put(ToObject(a));
+  });
+  EUCA_RETURN_IF_ERROR(first.status());
+  if (associated) Notify();
+  auto second = store_.Transact({principal, "ReleaseAddress " + public_ip, ""}, [&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, public_ip));
+    if (!obj) return NotFound("the address '" + public_ip + "' is no longer allocated");
+    model::Address a = model::AddressFromJson(obj->body);
+    if (!a.instance_id.empty()) return Status(Code::kConflict, "the address '" + public_ip + "' was associated again");
+    return t.Delete(kAddressesKind, a.public_ip);
+  });
+  EUCA_RETURN_IF_ERROR(second.status());
+  Notify();
+  return Status::Ok();
+}
+
 Result<std::vector<model::Address>> Addresses::Describe(const model::Principal& caller,
                                                         const std::vector<std::string>& ips,
                                                         const std::vector<api::Ec2Filter>& filters) {
@@ -241,9 +305,18 @@ void AddAddressActions(Ec2Actions& actions, Addresses& addresses) {
                 if (domain != "standard")
                   return Status(Code::kInvalidArgument, "domain '" + domain + "' is not supported: use standard",
                                 "InvalidParameterValue");
-                EUCA_ASSIGN_OR_RETURN(model::Address a, ad->Allocate(caller, req.request_id()));
+                // The euca extension EucaLease=DURATION (docs/sla.md): the address's lease.
+                std::optional<std::optional<int64_t>> lease;
+                if (std::string text = req.GetOr("EucaLease"); !text.empty()) {
+                  auto d = ParseDuration(text);
+                  if (!d.ok()) return Status(Code::kInvalidArgument, "EucaLease: " + d.status().message(),
+                                             "InvalidParameterValue");
+                  lease = *d;
+                }
+                EUCA_ASSIGN_OR_RETURN(model::Address a, ad->Allocate(caller, req.request_id(), lease));
                 api::AddText(response, "publicIp", a.public_ip);
                 api::AddText(response, "domain", "standard");
+                if (a.lease_expires_ms != 0) sla::AddLeaseTag(response, a.lease_expires_ms);
                 return Status::Ok();
               });
   actions.Add("AssociateAddress",
@@ -280,6 +353,7 @@ void AddAddressActions(Ec2Actions& actions, Addresses& addresses) {
                   api::AddText(item, "instanceId", a.instance_id);
                   if (caller.IsCloudAdmin() && a.account_id != caller.account_id)
                     api::AddText(item, "ownerId", a.account_id);
+                  if (a.lease_expires_ms != 0) sla::AddLeaseTag(item, a.lease_expires_ms);
                 }
                 return Status::Ok();
               });

@@ -14,6 +14,7 @@
 #include "core/clc/credentials.h"
 #include "core/clc/networking.h"
 #include "core/clc/properties.h"
+#include "core/sla/engine.h"
 #include "state/sqlite_store.h"
 
 namespace euca::clc {
@@ -825,7 +826,9 @@ Result<std::vector<std::pair<PropertyView, std::string>>> Admin::ModifyPropertie
       if (old != value) changed.push_back(def->name);
     }
     // The network properties fit together; layout changes wait for instances to end.
-    return CheckNetworkPropertyChanges(t, changed);
+    EUCA_RETURN_IF_ERROR(CheckNetworkPropertyChanges(t, changed));
+    // The SLA's network-property-change event: network-guard rules (docs/sla.md).
+    return sla::CheckNetworkPropertyChange(t, changed);
   });
   EUCA_RETURN_IF_ERROR(txn.status());
   return out;

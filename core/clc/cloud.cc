@@ -5,6 +5,7 @@
 #include "core/clc/instance_actions.h"
 #include "core/sla/actions.h"
 #include "core/sla/engine.h"
+#include "core/sla/store.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
 
@@ -32,15 +33,22 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
   addresses_.SetAllocationCheck([this](const std::string& account_id, int64_t held) {
     return sla::CheckAddressQuota(store_, account_id, held);
   });
+  // ... and their address leases.
+  addresses_.SetDefaultLease([](state::Txn& t, const std::string& account_id) {
+    return sla::AddressLeaseDefault(t, account_id);
+  });
   AddAddressActions(actions_, addresses_);
+  sla_.SetAddresses(&addresses_);  // release-on-terminate (docs/sla.md)
   // Compute (instances, availability zones) registers here when there are clusters.
   if (options_.clusters) {
     compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters, &sla_);
     compute_->SetNetworkHook(instance_networking_.get());
     AddInstanceActions(actions_, *compute_);
+    AddCapacityReservationActions(actions_, *compute_);  // time-limited capacity (docs/sla.md)
   }
   // SLA: cleanup and leases (core/sla, docs/sla.md).
-  sla::AddSlaActions(actions_, {&store_, &clock_, compute_.get(), options_.object_store, home_ + "/cleanup.lock"});
+  sla::AddSlaActions(actions_, {&store_, &clock_, compute_.get(), options_.object_store, home_ + "/cleanup.lock",
+                                &addresses_});
 }
 
 std::unique_ptr<NetworkApplier> Cloud::OpenApplier() {

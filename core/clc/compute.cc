@@ -267,36 +267,17 @@ Result<std::vector<Compute::Allocation>> Compute::Reserve(const LaunchPlan& plan
   const model::VmType& type = plan.vm_type;
 
   std::lock_guard<std::mutex> lock(srs_mu_);
+  // Capacity reservations (capacity_reservations.h): what others' reservations hold is not
+  // room; the caller's own reservations of the type make their zones come first.
+  std::map<std::string, HeldCapacity> held;
+  std::map<std::string, int> mine;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) {
+    return ReadHeldCapacity(t, plan.caller.account_id, type.name, clock_.NowMillis(), held, mine);
+  }));
   std::vector<model::VmType> all_types;
-  bool have_types = false;
-  // How many of `type` each candidate zone can take now: its cluster's answer when nothing
-  // is in flight there, minus what was reserved since.
   std::vector<int> room(candidates.size(), 0);
   for (size_t k = 0; k < candidates.size(); ++k) {
-    ZoneLedger& ledger = ledgers_[candidates[k]->name];
-    if (ledger.in_flight == 0) {  // nothing of ours in flight: the cluster's answer is exact
-      if (!have_types) {
-        auto types = store_.Read([&](state::Txn& t) -> Status {
-          EUCA_ASSIGN_OR_RETURN(all_types, ListVmTypes(t));
-          return Status::Ok();
-        });
-        EUCA_RETURN_IF_ERROR(types);
-        if (std::none_of(all_types.begin(), all_types.end(), [&](const model::VmType& v) { return v == type; }))
-          all_types.push_back(type);
-        have_types = true;
-      }
-      auto answer = candidates[k]->cc->DescribeResources(all_types);
-      ledger.snapshot.clear();
-      ledger.since = {};
-      if (!answer.ok()) continue;  // an unreachable zone has no room
-      for (const auto& a : *answer) ledger.snapshot[a.type.name] = a.available;
-    }
-    auto it = ledger.snapshot.find(type.name);
-    if (it == ledger.snapshot.end()) continue;
-    int64_t used = std::max({CeilDiv(ledger.since.cores, type.cores),
-                             CeilDiv(ledger.since.memory_mib, static_cast<int64_t>(type.memory_mib)),
-                             CeilDiv(ledger.since.disk_gib, static_cast<int64_t>(type.disk_gib))});
-    room[k] = static_cast<int>(std::max<int64_t>(0, it->second - used));
+    EUCA_ASSIGN_OR_RETURN(room[k], RoomLocked(*candidates[k], type, held[candidates[k]->name], all_types));
   }
 
   std::vector<int> take(candidates.size(), 0);
@@ -304,7 +285,11 @@ Result<std::vector<Compute::Allocation>> Compute::Reserve(const LaunchPlan& plan
   // Zones by room, most first; registration order breaks ties.
   std::vector<size_t> order(candidates.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return room[a] > room[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    int mine_a = std::min(room[a], mine[candidates[a]->name]), mine_b = std::min(room[b], mine[candidates[b]->name]);
+    if (mine_a != mine_b) return mine_a > mine_b;  // the caller's reserved room first
+    return room[a] > room[b];
+  });
   if (plan.zone == kZoneSpread) {
     bool progress = true;
     while (total < plan.max_count && progress) {
@@ -343,6 +328,127 @@ Result<std::vector<Compute::Allocation>> Compute::Reserve(const LaunchPlan& plan
     out.push_back({candidates[k]->name, take[k]});
   }
   return out;
+}
+
+Result<int> Compute::RoomLocked(const Zone& zone, const model::VmType& type, const HeldCapacity& held,
+                                std::vector<model::VmType>& all_types) {
+  ZoneLedger& ledger = ledgers_[zone.name];
+  if (ledger.in_flight == 0) {  // nothing of ours in flight: the cluster's answer is exact
+    if (all_types.empty()) {
+      EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+        EUCA_ASSIGN_OR_RETURN(all_types, ListVmTypes(t));
+        return Status::Ok();
+      }));
+      if (std::none_of(all_types.begin(), all_types.end(), [&](const model::VmType& v) { return v == type; }))
+        all_types.push_back(type);
+    }
+    auto answer = zone.cc->DescribeResources(all_types);
+    ledger.snapshot.clear();
+    ledger.since = {};
+    if (!answer.ok()) return 0;  // an unreachable zone has no room
+    for (const auto& a : *answer) ledger.snapshot[a.type.name] = a.available;
+  }
+  auto it = ledger.snapshot.find(type.name);
+  if (it == ledger.snapshot.end()) return 0;
+  int64_t used = std::max({CeilDiv(ledger.since.cores + held.cores, type.cores),
+                           CeilDiv(ledger.since.memory_mib + held.memory_mib, static_cast<int64_t>(type.memory_mib)),
+                           CeilDiv(ledger.since.disk_gib + held.disk_gib, static_cast<int64_t>(type.disk_gib))});
+  return static_cast<int>(std::max<int64_t>(0, it->second - used));
+}
+
+Result<CapacityReservation> Compute::CreateCapacityReservation(const model::Principal& caller,
+                                                               const CapacityReservationRequest& request,
+                                                               const std::string& request_id) {
+  CapacityReservation r;
+  r.account_id = caller.account_id;
+  r.zone = request.zone;
+  r.instance_count = request.instance_count;
+  r.end_date_type = request.end_date_type.empty() ? "unlimited" : request.end_date_type;
+  r.match_criteria = request.match_criteria.empty() ? "open" : request.match_criteria;
+  const int64_t now = clock_.NowMillis();
+  r.created_ms = r.state_change_ms = now;
+  auto bad = [](const std::string& message) {
+    return Status(Code::kInvalidArgument, message, "InvalidParameterValue");
+  };
+  if (r.instance_count < 1) return bad("InstanceCount must be at least 1");
+  if (r.match_criteria != "open")
+    return bad("InstanceMatchCriteria '" + r.match_criteria + "' is not supported: use open");
+  if (r.end_date_type == "unlimited") {
+    if (request.end_ms != 0) return bad("EndDate needs EndDateType limited");
+  } else if (r.end_date_type == "limited") {
+    if (request.end_ms == 0) return bad("EndDateType limited needs an EndDate");
+    if (request.end_ms <= now) return bad("EndDate " + FormatIso8601(request.end_ms) + " is not in the future");
+    r.end_ms = request.end_ms;
+  } else {
+    return bad("EndDateType '" + r.end_date_type + "' must be unlimited or limited");
+  }
+  model::VmType type;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    auto found = FindVmType(t, request.instance_type);
+    if (!found.ok()) return bad(found.status().message());
+    type = *found;
+    return Status::Ok();
+  }));
+  r.instance_type = type.name;
+  EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
+  const Zone* zone = nullptr;
+  for (const auto& z : zones)
+    if (z.name == request.zone) zone = &z;
+  if (!zone) return bad("availability zone '" + request.zone + "' does not exist");
+
+  std::lock_guard<std::mutex> lock(srs_mu_);
+  std::map<std::string, HeldCapacity> held;
+  std::map<std::string, int> mine;
+  int live = 0;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_RETURN_IF_ERROR(ReadHeldCapacity(t, caller.account_id, type.name, now, held, mine));
+    EUCA_ASSIGN_OR_RETURN(auto all, t.List(kInstances, caller.account_id));
+    for (const auto& o : all) {
+      std::string state = o.body.value("state", "");
+      if ((state == model::kPending || state == model::kRunning) && o.body.value("vm_type", "") == type.name &&
+          o.body.value("zone", "") == zone->name)
+        ++live;
+    }
+    return Status::Ok();
+  }));
+  std::vector<model::VmType> all_types;
+  EUCA_ASSIGN_OR_RETURN(int room, RoomLocked(*zone, type, held[zone->name], all_types));
+  // What the caller's reservations of the type would keep unused there, with this one: the
+  // room the zone has for the caller (their unused part is in it) must hold it.
+  int64_t total_reserved = r.instance_count;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto all, t.List(kCapacityReservationsKind, caller.account_id));
+    for (const auto& o : all) {
+      CapacityReservation other;
+      try {
+        other = CapacityReservationFromJson(o.body);
+      } catch (const std::exception& e) {
+        return Internal("corrupt capacity reservation '" + o.id + "': " + e.what());
+      }
+      if (Holds(other, now) && other.instance_type == type.name && other.zone == zone->name)
+        total_reserved += other.instance_count;
+    }
+    return Status::Ok();
+  }));
+  const int64_t unused_before = std::max<int64_t>(0, total_reserved - r.instance_count - live);
+  const int64_t unused_after = std::max<int64_t>(0, total_reserved - live);
+  if (unused_after > room)
+    return Status(Code::kResourceExhausted,
+                  "not enough capacity to reserve " + std::to_string(r.instance_count) + " instance(s) of type '" +
+                      type.name + "' in '" + zone->name + "': room for " +
+                      std::to_string(std::max<int64_t>(0, room - unused_before)),
+                  "InsufficientInstanceCapacity");
+  r.id = "cr-" + RandomHex(17);
+  auto written = store_.Transact(
+      {caller.ToString(), "CreateCapacityReservation " + r.id, request_id}, [&](state::Txn& t) -> Status {
+        EUCA_ASSIGN_OR_RETURN(auto existing, t.Get(kCapacityReservationsKind, r.id));
+        if (existing) return Status(Code::kAlreadyExists, "capacity reservation id '" + r.id + "' is taken; try again");
+        return t.Put({kCapacityReservationsKind, r.id, r.account_id, "", ToJson(r), std::nullopt});
+      });
+  if (!written.ok()) return written.status();
+  // The caller's instances fill the older reservations first.
+  r.available_count = static_cast<int>(std::min<int64_t>(r.instance_count, unused_after));
+  return r;
 }
 
 void Compute::Release(const model::VmType& type, const std::vector<Allocation>& allocations, bool committed) {
@@ -651,7 +757,9 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
   Forget(expired);
   if (changed.empty() && expired.empty()) return Status::Ok();
 
+  std::vector<std::pair<model::Instance, std::string>> transitions;  // committed state changes
   auto seq = store_.Transact({"system", "ReconcileInstances", ""}, [&](state::Txn& t) -> Status {
+    transitions.clear();
     for (size_t k = 0; k < changed.size(); ++k) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, changed[k].id));
       if (!obj) continue;
@@ -660,6 +768,7 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
       if (current.state != expected[k].state || current.state_change_ms != expected[k].state_change_ms) continue;
       changed[k].lease_expires_ms = current.lease_expires_ms;  // a renew-lease meanwhile stands (core/sla)
       EUCA_RETURN_IF_ERROR(t.Put(ToObject(changed[k])));
+      if (changed[k].state != current.state) transitions.emplace_back(changed[k], current.state);
     }
     for (const auto& id : expired) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
@@ -668,6 +777,8 @@ Status Compute::Reconcile(std::vector<model::Instance>& instances) {
     return Status::Ok();
   });
   if (seq.ok() && network_) network_->Changed();
+  if (seq.ok())
+    for (const auto& [instance, previous] : transitions) sla_.StateChanged(instance, previous);
   return seq.status();
 }
 
@@ -910,6 +1021,7 @@ Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Princip
   if (!seq.ok()) return seq.status();
   Remember(touched);
   if (network_ && !touched.empty()) network_->Changed();
+  for (const auto& i : touched) sla_.StateChanged(i, changes[i.id].previous_state);
   if (!failure.ok()) return failure;
   std::vector<InstanceStateChange> out;
   for (const auto& id : ids) out.push_back(changes[id]);

@@ -18,6 +18,7 @@
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/cc/cluster_controller.h"
+#include "core/clc/capacity_reservations.h"
 #include "core/clc/cluster_directory.h"
 #include "core/model/account.h"
 #include "core/model/compute.h"
@@ -80,6 +81,13 @@ class SlaHook {
   /// reserved. A failed Status rejects the request (returned to the caller as is); the hook
   /// may change the plan (type, zone, counts, groups) instead. Nothing is written before it.
   virtual Status Review(LaunchPlan& plan) = 0;
+  /// The instance-state-change event (docs/sla.md): called once per committed change of an
+  /// instance's state (TerminateInstances: shutting-down; reconciliation: running,
+  /// terminated), after its transaction and outside Compute's locks. Default: nothing.
+  virtual void StateChanged(const model::Instance& instance, const std::string& previous_state) {
+    (void)instance;
+    (void)previous_state;
+  }
 };
 /// The default: accepts every plan unchanged.
 SlaHook& NoSlaHook();
@@ -195,6 +203,19 @@ class Compute final {
   /// object last saw and read only the records that change.
   Status Reconcile();
 
+  /// Creates a capacity reservation (capacity_reservations.h) for `caller`: InstanceCount
+  /// instances of the type in the zone, unlimited or until EndDate (limited), matching
+  /// "open". Refused with InsufficientInstanceCapacity when the zone has no room for what it
+  /// would hold beyond the caller's matching instances (checked and written under the zone
+  /// ledgers' lock, so reservations and launches never over-commit a zone together). One
+  /// commit "CreateCapacityReservation cr-...".
+  Result<CapacityReservation> CreateCapacityReservation(const model::Principal& caller,
+                                                        const CapacityReservationRequest& request,
+                                                        const std::string& request_id = "");
+
+  state::StateStore& store() { return store_; }
+  Clock& clock() { return clock_; }
+
   /// Instances reserved but not yet committed or rolled back, per zone (tests: no leaks).
   int InFlightForTest();
 
@@ -217,6 +238,11 @@ class Compute final {
 
   Result<LaunchPlan> Resolve(const model::Principal& caller, const RunInstancesRequest& request);
   Result<std::vector<Allocation>> Reserve(const LaunchPlan& plan, const std::vector<Zone>& zones);
+  // Under srs_mu_: how many of `type` zone `zone` can take now (its cluster's answer, asked
+  // again when nothing is in flight there, minus what was reserved since and `held`).
+  // `all_types` is filled on first need.
+  Result<int> RoomLocked(const Zone& zone, const model::VmType& type, const HeldCapacity& held,
+                         std::vector<model::VmType>& all_types);
   void Release(const model::VmType& type, const std::vector<Allocation>& allocations, bool committed);
   Result<std::optional<Reservation>> FindByToken(const model::Principal& caller, const std::string& token);
   Status Reconcile(std::vector<model::Instance>& instances);

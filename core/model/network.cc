@@ -21,11 +21,13 @@ Json ToJson(const SecurityGroup& g) {
 }
 
 Json ToJson(const Address& a) {
-  return {{"public_ip", a.public_ip},
+  Json j = {{"public_ip", a.public_ip},
           {"account", a.account_id},
           {"instance", a.instance_id},
           {"auto_assigned", a.auto_assigned},
           {"allocated", a.allocated_ms}};
+  if (a.lease_expires_ms != 0) j["lease_expires"] = a.lease_expires_ms;
+  return j;
 }
 
 GroupRule GroupRuleFromJson(const Json& j) {
@@ -59,6 +61,7 @@ Address AddressFromJson(const Json& j) {
   a.instance_id = j.value("instance", "");
   a.auto_assigned = j.value("auto_assigned", false);
   a.allocated_ms = j.value("allocated", int64_t{0});
+  a.lease_expires_ms = j.value("lease_expires", int64_t{0});
   return a;
 }
 

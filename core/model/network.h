@@ -43,6 +43,7 @@ struct Address {
   std::string instance_id;     ///< associated instance, "" = none
   bool auto_assigned = false;  ///< given at launch (--addressing public): released at terminate
   int64_t allocated_ms = 0;
+  int64_t lease_expires_ms = 0;  ///< the SLA's address lease (docs/sla.md): released after it; 0 = none
 };
 
 Json ToJson(const GroupRule& r);

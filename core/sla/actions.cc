@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "core/clc/networking.h"
 #include "core/clc/properties.h"
 #include "core/sla/cleanup.h"
 #include "core/sla/store.h"
@@ -53,7 +54,7 @@ Status Cleanup(Shared& s, const model::Principal& caller, const api::Ec2Request&
     if (!taken) return busy();
   }
   EUCA_ASSIGN_OR_RETURN(CleanupReport report, RunCleanup(*s.services.store, *s.services.clock, s.services.compute,
-                                                         s.services.objects, options));
+                                                         s.services.objects, options, s.services.addresses));
   AddText(response, "busy", "false");
   AddText(response, "dryRun", options.dry_run ? "true" : "false");
   AddText(response, "summary", report.Summary());
@@ -76,19 +77,45 @@ struct Lease {
   int64_t expires_ms = 0;
 };
 
+// What an id names: an instance (i-...), a public address (a dotted IPv4 address) or an image.
+enum class IdKind { kInstance, kAddress, kImage };
+IdKind KindOf(const std::string& id) {
+  if (id.rfind("i-", 0) == 0) return IdKind::kInstance;
+  if (clc::ParseIpv4(id)) return IdKind::kAddress;
+  return IdKind::kImage;
+}
+const char* StoreKind(IdKind k) {
+  return k == IdKind::kInstance ? "instances" : k == IdKind::kAddress ? clc::kAddressesKind : "images";
+}
+
 Status NotFoundId(const std::string& id) {
-  if (id.rfind("i-", 0) == 0)
-    return Status(Code::kNotFound, "instance '" + id + "' does not exist", "InvalidInstanceID.NotFound");
+  switch (KindOf(id)) {
+    case IdKind::kInstance:
+      return Status(Code::kNotFound, "instance '" + id + "' does not exist", "InvalidInstanceID.NotFound");
+    case IdKind::kAddress:
+      return Status(Code::kNotFound, "the address '" + id + "' is not allocated to your account",
+                    "InvalidAddress.NotFound");
+    case IdKind::kImage:
+      break;
+  }
   return Status(Code::kNotFound, "image '" + id + "' does not exist", "InvalidAMIID.NotFound");
 }
 
-// The lease of an object of kind "instances" or "images", if it is live and `caller` owns it.
-std::optional<Lease> LeaseOf(const model::Principal& caller, const state::Object& o) {
-  if (!caller.IsCloudAdmin() && o.parent != caller.account_id) return std::nullopt;
+// The lease of an object of kind "instances", "images" or "addresses", if it is live and
+// `caller` owns it. An address's state is "associated" or "allocated"; addresses given at
+// launch (they end with their instance) have no lease of their own and are not listed.
+Result<std::optional<Lease>> LeaseOf(state::Txn& t, const model::Principal& caller, const state::Object& o) {
+  if (!caller.IsCloudAdmin() && o.parent != caller.account_id) return std::optional<Lease>();
+  if (o.kind == clc::kAddressesKind) {
+    EUCA_ASSIGN_OR_RETURN(auto a, clc::EffectiveAddress(t, o));
+    if (!a || a->auto_assigned) return std::optional<Lease>();
+    return std::optional<Lease>(
+        Lease{o.id, "address", o.parent, a->instance_id.empty() ? "allocated" : "associated", a->lease_expires_ms});
+  }
   Lease l{o.id, o.kind == "instances" ? "instance" : "image", o.parent, o.body.value("state", ""),
           o.body.value("lease_expires", int64_t{0})};
-  if (l.state == model::kTerminated || l.state == "deregistered") return std::nullopt;
-  return l;
+  if (l.state == model::kTerminated || l.state == "deregistered") return std::optional<Lease>();
+  return std::optional<Lease>(l);
 }
 
 Status DescribeLeases(Shared& s, const model::Principal& caller, const api::Ec2Request& request,
@@ -98,9 +125,11 @@ Status DescribeLeases(Shared& s, const model::Principal& caller, const api::Ec2R
   EUCA_RETURN_IF_ERROR(s.services.store->Read([&](state::Txn& t) -> Status {
     if (!ids.empty()) {
       for (const auto& id : ids) {
-        EUCA_ASSIGN_OR_RETURN(auto o, t.Get(id.rfind("i-", 0) == 0 ? "instances" : "images", id));
+        EUCA_ASSIGN_OR_RETURN(auto o, t.Get(StoreKind(KindOf(id)), id));
         std::optional<Lease> l;
-        if (o) l = LeaseOf(caller, *o);
+        if (o) {
+          EUCA_ASSIGN_OR_RETURN(l, LeaseOf(t, caller, *o));
+        }
         if (!l) return NotFoundId(id);
         leases.push_back(*l);
       }
@@ -108,10 +137,12 @@ Status DescribeLeases(Shared& s, const model::Principal& caller, const api::Ec2R
     }
     std::optional<std::string> parent;
     if (!caller.IsCloudAdmin()) parent = caller.account_id;
-    for (const char* kind : {"instances", "images"}) {
+    for (const char* kind : {"instances", "images", clc::kAddressesKind}) {
       EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kind, parent));
-      for (const auto& o : objects)
-        if (auto l = LeaseOf(caller, o)) leases.push_back(*l);
+      for (const auto& o : objects) {
+        EUCA_ASSIGN_OR_RETURN(auto l, LeaseOf(t, caller, o));
+        if (l) leases.push_back(*l);
+      }
     }
     return Status::Ok();
   }));
@@ -136,15 +167,18 @@ Status RenewLease(Shared& s, const model::Principal& caller, const api::Ec2Reque
     if (!d.ok()) return Status(Code::kInvalidArgument, d.status().message(), "InvalidParameterValue");
     asked = *d;
   }
-  const bool instance = id.rfind("i-", 0) == 0;
-  const char* kind = instance ? "instances" : "images";
+  const IdKind id_kind = KindOf(id);
+  const bool instance = id_kind == IdKind::kInstance;
+  const char* kind = StoreKind(id_kind);
   const int64_t now = s.services.clock->NowMillis();
   Lease out;
   auto seq = s.services.store->Transact({caller.ToString(), "RenewLease " + id, request.request_id()},
                                         [&](state::Txn& t) -> Status {
     EUCA_ASSIGN_OR_RETURN(auto o, t.Get(kind, id));
     std::optional<Lease> l;
-    if (o) l = LeaseOf(caller, *o);
+    if (o) {
+      EUCA_ASSIGN_OR_RETURN(l, LeaseOf(t, caller, *o));
+    }
     if (!l) return NotFoundId(id);
     if (instance && l->state == model::kShuttingDown)
       return Status(Code::kConflict, "instance '" + id + "' is shutting-down; its lease cannot be renewed",
@@ -154,10 +188,11 @@ Status RenewLease(Shared& s, const model::Principal& caller, const api::Ec2Reque
       seconds = *asked;
     } else {
       EUCA_ASSIGN_OR_RETURN(LeaseDefaults d, GetLeaseDefaults(t, o->parent));
-      seconds = instance ? d.runtime_s : d.storage_s;
+      const char* which = instance ? "runtime" : id_kind == IdKind::kAddress ? "address" : "storage";
+      seconds = instance ? d.runtime_s : id_kind == IdKind::kAddress ? d.address_s : d.storage_s;
       if (!seconds)
         return Status(Code::kInvalidArgument,
-                      std::string("the account of '") + id + "' has no default " + (instance ? "runtime" : "storage") +
+                      std::string("the account of '") + id + "' has no default " + which +
                           " lease: give --for DURATION (or --for none)",
                       "InvalidParameterValue");
     }
@@ -168,11 +203,11 @@ Status RenewLease(Shared& s, const model::Principal& caller, const api::Ec2Reque
     } else {
       changed.body.erase("lease_expires");
     }
-    if (!instance && l->state == "expired") changed.body["state"] = "available";  // launchable again
+    if (id_kind == IdKind::kImage && l->state == "expired") changed.body["state"] = "available";  // launchable
     EUCA_RETURN_IF_ERROR(t.Put(changed));
     out = *l;
     out.expires_ms = expires;
-    out.state = changed.body.value("state", "");
+    if (id_kind != IdKind::kAddress) out.state = changed.body.value("state", "");
     return Status::Ok();
   });
   if (!seq.ok()) return seq.status();

@@ -1,7 +1,8 @@
 #pragma once
 // The EC2 Query actions of the SLA part (docs/ec2-api.md "SLA actions"): EucaCleanup
-// (cloud admins), EucaDescribeLeases and EucaRenewLease (owners and cloud admins); and the
-// lease tag describe output carries (tagSet item "euca:lease-expires").
+// (cloud admins), EucaDescribeLeases and EucaRenewLease (owners and cloud admins; instances,
+// images and public addresses); and the lease tag describe output carries (tagSet item
+// "euca:lease-expires").
 
 #include <cstdint>
 #include <mutex>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "core/base/clock.h"
+#include "core/clc/addresses.h"
 #include "core/clc/compute.h"
 #include "core/clc/ec2_actions.h"
 #include "core/clc/images.h"
@@ -28,6 +30,7 @@ struct SlaServices {
   clc::Compute* compute = nullptr;     ///< nullptr: no instances to act on
   clc::ObjectStoreFactory objects;     ///< opens the object store as an image owner
   std::string lock_path;               ///< the cleanup lock file ("" = only the in-process lock)
+  clc::Addresses* addresses = nullptr; ///< nullptr: address leases are not acted on
 };
 
 /// Registers EucaCleanup, EucaDescribeLeases and EucaRenewLease.

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <map>
 
+#include "core/clc/capacity_reservations.h"
+#include "core/clc/networking.h"
 #include "core/clc/properties.h"
 #include "core/sla/store.h"
 
@@ -86,23 +88,35 @@ int CleanupReport::Failed() const {
 
 std::string CleanupReport::Summary() const {
   if (actions.empty()) return dry_run ? "cleanup (dry run): nothing to do" : "cleanup: nothing to do";
-  int terminate = 0, expire = 0, del = 0;
+  int terminate = 0, expire = 0, del = 0, release = 0, reservations = 0;
   for (const auto& a : actions) {
     if (!a.result.ok()) continue;
     terminate += a.action == "terminate";
     expire += a.action == "expire-image";
     del += a.action == "delete-image";
+    release += a.action == "release-address";
+    reservations += a.action == "expire-reservation";
   }
+  // Counts that are new since the first summary appear only when non-zero (scripts match it).
+  auto extra = [&](const char* release_verb, const char* expire_verb) {
+    std::string out;
+    if (release) out += std::string(", ") + release_verb + " " + Plural(release, "address", "addresses");
+    if (reservations)
+      out += std::string(", ") + expire_verb + " " + Plural(reservations, "reservation", "reservations");
+    return out;
+  };
   if (dry_run)
     return "cleanup (dry run): would terminate " + Plural(terminate, "instance", "instances") + ", expire " +
-           Plural(expire, "image", "images") + ", delete " + Plural(del, "image", "images");
+           Plural(expire, "image", "images") + ", delete " + Plural(del, "image", "images") +
+           extra("release", "expire");
   return "cleanup: terminated " + Plural(terminate, "instance", "instances") + ", expired " +
-         Plural(expire, "image", "images") + ", deleted " + Plural(del, "image", "images") + ", " +
-         std::to_string(Failed()) + " failed";
+         Plural(expire, "image", "images") + ", deleted " + Plural(del, "image", "images") +
+         extra("released", "expired") + ", " + std::to_string(Failed()) + " failed";
 }
 
 Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Compute* compute,
-                                 const clc::ObjectStoreFactory& objects, const CleanupOptions& options) {
+                                 const clc::ObjectStoreFactory& objects, const CleanupOptions& options,
+                                 clc::Addresses* addresses) {
   const int64_t now = options.now_ms ? options.now_ms : clock.NowMillis();
   CleanupReport report;
   report.dry_run = options.dry_run;
@@ -110,6 +124,7 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
   std::vector<Rule> rules;
   std::vector<model::Instance> instances;
   std::vector<model::Image> images;
+  std::vector<model::Address> leased_addresses;  // allocated ones whose lease ended
   std::map<std::string, std::string> accounts, users;  // id -> name
   int64_t grace_ms = 0;
   EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
@@ -124,6 +139,11 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
       for (const auto& o : objs) instances.push_back(model::InstanceFromJson(o.body));
       EUCA_ASSIGN_OR_RETURN(objs, t.List(kImages));
       for (const auto& o : objs) images.push_back(model::ImageFromJson(o.body));
+      EUCA_ASSIGN_OR_RETURN(objs, t.List(clc::kAddressesKind));
+      for (const auto& o : objs) {
+        EUCA_ASSIGN_OR_RETURN(auto a, clc::EffectiveAddress(t, o));
+        if (a && a->lease_expires_ms != 0 && a->lease_expires_ms <= now) leased_addresses.push_back(*a);
+      }
     } catch (const std::exception& e) {
       return Internal(std::string("corrupt record: ") + e.what());
     }
@@ -182,6 +202,33 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
       }
       report.actions.push_back(std::move(a));
     }
+  }
+
+  // 4. Public addresses whose lease ended: disassociated, then released.
+  for (const auto& addr : leased_addresses) {
+    CleanupAction a{"release-address", addr.public_ip, addr.account_id,
+                    "address lease ended " + FormatIso8601(addr.lease_expires_ms), Status::Ok()};
+    if (!options.dry_run) {
+      if (!addresses) {
+        a.result = Unavailable("this cloud has no address part to release addresses with");
+      } else {
+        Status s = addresses->ReleaseExpired(kCleanupPrincipal, addr.public_ip, now);
+        if (!s.ok() && s.code() != Code::kNotFound) a.result = s;  // released meanwhile: done
+      }
+    }
+    report.actions.push_back(std::move(a));
+  }
+
+  // 5. Capacity reservations whose end date passed: expired, their room free.
+  EUCA_ASSIGN_OR_RETURN(auto ended, clc::ExpiredCapacityReservations(store, now));
+  for (const auto& r : ended) {
+    CleanupAction a{"expire-reservation", r.id, r.account_id, "end date " + FormatIso8601(r.end_ms) + " passed",
+                    Status::Ok()};
+    if (!options.dry_run) {
+      Status s = clc::ExpireCapacityReservation(store, kCleanupPrincipal, r.id, now);
+      if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kConflict) a.result = s;  // changed meanwhile
+    }
+    report.actions.push_back(std::move(a));
   }
   return report;
 }

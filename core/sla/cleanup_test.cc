@@ -11,6 +11,7 @@
 #include "core/sla/actions.h"
 #include "core/sla/engine.h"
 #include "core/sla/store.h"
+#include "core/clc/addresses.h"
 #include "state/memory_store.h"
 
 namespace euca::sla {
@@ -170,6 +171,134 @@ TEST_F(InstanceCleanupTest, AFailingZoneIsReportedAndRetried) {
   EXPECT_EQ(r->Failed(), 1);
   EXPECT_THAT(r->Summary(), HasSubstr("1 failed"));
   EXPECT_THAT(Ids(Cleanup(clock_.NowMillis() + kHour), "terminate"), UnorderedElementsAre(ids[0]));
+}
+
+// Public addresses with a lease: the cleanup disassociates, then releases, exactly the
+// expired ones, through clc::Addresses (the network is applied after each step).
+class AddressCleanupTest : public InstanceCleanupTest {
+ protected:
+  AddressCleanupTest() {
+    Put({"properties", "network.public-ips", "", "",
+         model::ToJson(model::Property{"network.public-ips", "203.0.113.1-203.0.113.4"}), std::nullopt});
+    addresses_.SetDefaultLease([](state::Txn& t, const std::string& account) { return AddressLeaseDefault(t, account); });
+  }
+  std::string Allocate(const model::Principal& who, std::optional<std::optional<int64_t>> lease = std::nullopt) {
+    auto a = addresses_.Allocate(who, "", lease);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    return a.ok() ? a->public_ip : "";
+  }
+  std::vector<model::Address> Held(const model::Principal& who) {
+    auto a = addresses_.Describe(who, {}, {});
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    return a.ok() ? *a : std::vector<model::Address>{};
+  }
+  CleanupReport CleanupAddresses(int64_t now_ms, bool dry_run = false) {
+    auto r = RunCleanup(store_, clock_, compute_.get(), {}, {dry_run, now_ms}, &addresses_);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : CleanupReport{};
+  }
+
+  int applied_ = 0;
+  clc::Addresses addresses_{store_, clock_, [this] { ++applied_; }};
+};
+
+TEST_F(AddressCleanupTest, LeaseExpiryReleasesExactlyTheExpiredAddresses) {
+  const int64_t t0 = clock_.NowMillis();
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::nullopt, std::nullopt, std::optional<int64_t>(3600)).ok());
+  std::string leased = Allocate(kAlice);                                      // the default: 1 hour
+  std::string longer = Allocate(kAlice, std::optional<int64_t>(2 * 3600));   // asked: 2 hours
+  std::string kept = Allocate(kAlice, std::optional<int64_t>());             // asked: none
+  std::string bobs = Allocate(kBob);                                          // bob has no default
+  auto held = Held(kAlice);
+  ASSERT_EQ(held.size(), 3u);
+  EXPECT_EQ(held[0].lease_expires_ms, t0 + kHour);
+  EXPECT_EQ(held[1].lease_expires_ms, t0 + 2 * kHour);
+  EXPECT_EQ(held[2].lease_expires_ms, 0);
+  auto instance = Run(kAlice, 1);
+  ASSERT_TRUE(addresses_.Associate(kAlice, leased, instance[0]).ok());
+
+  EXPECT_TRUE(CleanupAddresses(t0 + kHour - 1).actions.empty());
+  // A dry run reports and changes nothing.
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport dry = CleanupAddresses(t0 + kHour, /*dry_run=*/true);
+  EXPECT_THAT(Ids(dry, "release-address"), UnorderedElementsAre(leased));
+  EXPECT_EQ(dry.Summary(),
+            "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, release 1 address");
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+
+  int applied = applied_;
+  CleanupReport report = CleanupAddresses(t0 + kHour);
+  EXPECT_THAT(Ids(report, "release-address"), UnorderedElementsAre(leased));
+  EXPECT_EQ(report.Summary(),
+            "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, released 1 address, 0 failed");
+  // Two commits by "cleanup": disassociate, then release; the network applied after each.
+  const auto& committed = store_.CommittedForTest();
+  ASSERT_EQ(committed.size(), commits + 2);
+  EXPECT_EQ(committed[commits].principal, "cleanup");
+  EXPECT_EQ(committed[commits].action, "DisassociateAddress " + leased);
+  EXPECT_EQ(committed[commits + 1].principal, "cleanup");
+  EXPECT_EQ(committed[commits + 1].action, "ReleaseAddress " + leased);
+  EXPECT_EQ(applied_, applied + 2);
+  held = Held(kAlice);
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].public_ip, longer);
+  EXPECT_EQ(held[1].public_ip, kept);
+  EXPECT_EQ(Held(kBob).size(), 1u);
+  std::string instance_ip = "x";
+  ASSERT_TRUE(store_
+                  .Read([&](state::Txn& t) -> Status {
+                    EUCA_ASSIGN_OR_RETURN(auto o, t.Get("instances", instance[0]));
+                    instance_ip = o->body.value("public_ip", "");
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(instance_ip, "");
+  // Idempotent; the next one in its turn (not associated: only the release commit).
+  EXPECT_EQ(CleanupAddresses(t0 + kHour).Summary(), "cleanup: nothing to do");
+  commits = store_.CommittedForTest().size();
+  EXPECT_THAT(Ids(CleanupAddresses(t0 + 3 * kHour), "release-address"), UnorderedElementsAre(longer));
+  EXPECT_EQ(store_.CommittedForTest().size(), commits + 1);
+  EXPECT_EQ(Held(kAlice).size(), 1u);
+  (void)bobs;
+}
+
+TEST_F(AddressCleanupTest, WithoutAddressesTheActionFailsAndIsRetried) {
+  std::string ip = Allocate(kAlice, std::optional<int64_t>(60));
+  auto r = RunCleanup(store_, clock_, compute_.get(), {}, {false, clock_.NowMillis() + kHour});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Failed(), 1);
+  EXPECT_THAT(Ids(CleanupAddresses(clock_.NowMillis() + kHour), "release-address"), UnorderedElementsAre(ip));
+  EXPECT_TRUE(Held(kAlice).empty());
+}
+
+TEST_F(AddressCleanupTest, ReleaseExpiredLeavesARenewedAddress) {
+  std::string ip = Allocate(kAlice, std::optional<int64_t>(60));
+  EXPECT_EQ(addresses_.ReleaseExpired("cleanup", ip, clock_.NowMillis()).code(), Code::kConflict);
+  EXPECT_EQ(addresses_.ReleaseExpired("cleanup", "203.0.113.4", clock_.NowMillis() + kHour).code(), Code::kNotFound);
+  ASSERT_TRUE(addresses_.ReleaseExpired("cleanup", ip, clock_.NowMillis() + kHour).ok());
+  EXPECT_TRUE(Held(kAlice).empty());
+}
+
+TEST_F(InstanceCleanupTest, ExpiresExactlyTheCapacityReservationsPastTheirEnd) {
+  clc::CapacityReservationRequest limited{"m1.small", "zone-a", 2, "limited", clock_.NowMillis() + kHour, ""};
+  auto ending = compute_->CreateCapacityReservation(kAlice, limited);
+  ASSERT_TRUE(ending.ok()) << ending.status().ToString();
+  clc::CapacityReservationRequest unlimited{"m1.small", "zone-a", 2, "", 0, ""};
+  ASSERT_TRUE(compute_->CreateCapacityReservation(kAlice, unlimited).ok());
+  EXPECT_TRUE(Cleanup(clock_.NowMillis() + kHour - 1).actions.empty());
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport dry = Cleanup(clock_.NowMillis() + kHour, /*dry_run=*/true);
+  EXPECT_EQ(dry.Summary(),
+            "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, expire 1 reservation");
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  CleanupReport report = Cleanup(clock_.NowMillis() + kHour);
+  EXPECT_THAT(Ids(report, "expire-reservation"), UnorderedElementsAre(ending->id));
+  EXPECT_EQ(report.Summary(),
+            "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, expired 1 reservation, 0 failed");
+  ASSERT_EQ(store_.CommittedForTest().size(), commits + 1);
+  EXPECT_EQ(store_.CommittedForTest().back().principal, "cleanup");
+  EXPECT_EQ(store_.CommittedForTest().back().action, "ExpireCapacityReservation " + ending->id);
+  EXPECT_EQ(Cleanup(clock_.NowMillis() + kHour).Summary(), "cleanup: nothing to do");
 }
 
 TEST(CleanupLockTest, SecondHolderIsRefused) {

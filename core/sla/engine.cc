@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/clc/networking.h"
 #include "core/clc/vm_types.h"
 #include "core/sla/store.h"
 
@@ -168,6 +169,75 @@ std::function<Status(const std::string&, uint64_t, const std::function<Result<ui
     EUCA_ASSIGN_OR_RETURN(uint64_t now, used());
     return CheckStorageQuota(*s, account_id, static_cast<int64_t>(now), static_cast<int64_t>(bytes));
   };
+}
+
+void Engine::StateChanged(const model::Instance& instance, const std::string& previous_state) {
+  if (instance.state != model::kTerminated || previous_state == model::kTerminated || !addresses_) return;
+  std::vector<Rule> rules;
+  std::string account, user;
+  std::vector<std::string> ips;
+  Status read = store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+    if (std::none_of(rules.begin(), rules.end(), [](const Rule& r) { return r.kind == kReleaseOnTerminate; }))
+      return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(account, AccountName(t, instance.account_id));
+    EUCA_ASSIGN_OR_RETURN(auto u, t.Get("users", instance.user_id));
+    if (u) user = u->body.value("name", "");
+    EUCA_ASSIGN_OR_RETURN(auto all, t.List(clc::kAddressesKind, instance.account_id));
+    for (const auto& o : all) {
+      model::Address a = model::AddressFromJson(o.body);
+      if (!a.auto_assigned && a.instance_id == instance.id) ips.push_back(a.public_ip);
+    }
+    return Status::Ok();
+  });
+  if (!read.ok() || ips.empty()) return;
+  bool match = std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+    return r.kind == kReleaseOnTerminate && Matches(r.match, account, user, instance.zone, instance.vm_type);
+  });
+  if (!match) return;
+  // Disassociated and released meanwhile (by the owner, another process): nothing to do.
+  for (const auto& ip : ips) (void)addresses_->ReleaseOfInstance(kSlaPrincipal, ip, instance.id);
+}
+
+Status CheckNetworkPropertyChange(state::Txn& txn, const std::vector<std::string>& changed) {
+  std::string property;
+  for (const auto& name : changed)
+    if (name.rfind("network.", 0) == 0) {
+      property = name;
+      break;
+    }
+  if (property.empty()) return Status::Ok();
+  EUCA_ASSIGN_OR_RETURN(std::vector<Rule> rules, ListRules(txn));
+  std::vector<const Rule*> guards;
+  for (const auto& r : rules)
+    if (r.kind == kNetworkGuard) guards.push_back(&r);
+  if (guards.empty()) return Status::Ok();
+  EUCA_ASSIGN_OR_RETURN(auto objects, txn.List("instances"));
+  std::map<std::string, std::string> accounts, users;  // id -> name, as needed
+  auto name_of = [&](std::map<std::string, std::string>& cache, const char* kind,
+                     const std::string& id) -> Result<std::string> {
+    auto it = cache.find(id);
+    if (it != cache.end()) return it->second;
+    EUCA_ASSIGN_OR_RETURN(auto o, txn.Get(kind, id));
+    std::string name = o ? o->body.value("name", "") : "";
+    cache[id] = name;
+    return name;
+  };
+  for (const auto& o : objects) {
+    std::string state = o.body.value("state", "");
+    if (state != model::kPending && state != model::kRunning) continue;
+    EUCA_ASSIGN_OR_RETURN(std::string account, name_of(accounts, "accounts", o.parent));
+    EUCA_ASSIGN_OR_RETURN(std::string user, name_of(users, "users", o.body.value("user", "")));
+    for (const Rule* r : guards) {
+      if (!Matches(r->match, account, user, o.body.value("zone", ""), o.body.value("vm_type", ""))) continue;
+      return Status(Code::kConflict,
+                    "rule '" + r->name + "' guards the network while matching instances run: '" + property +
+                        "' cannot change while instance '" + o.id + "' of account '" + account +
+                        "' is " + state + "; terminate it first or delete the rule",
+                    "OperationNotPermitted");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace euca::sla

@@ -6,6 +6,10 @@
 //    EC2 error code, and the account's runtime lease is stamped on the plan;
 //  - address allocation: CheckAddressQuota (called by AllocateAddress);
 //  - object upload: CheckStorageQuota (for the Walrus put path);
+//  - instance state change: Engine::StateChanged (clc::Compute calls it after each committed
+//    change; release-on-terminate rules release the addresses of a terminated instance);
+//  - network property change: CheckNetworkPropertyChange (Admin::ModifyProperties calls it in
+//    its transaction; network-guard rules refuse while matching instances run);
 //  - timer expiry: RunCleanup (cleanup.h) at a time given by a Clock.
 // Rules are read from the store on every event, so a put-rule takes effect at once, in every
 // process on the store. Thread-safe (the store is).
@@ -13,9 +17,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/base/clock.h"
 #include "core/base/status.h"
+#include "core/clc/addresses.h"
 #include "core/clc/compute.h"
 #include "state/store.h"
 
@@ -31,11 +37,30 @@ class Engine final : public clc::SlaHook {
   /// VcpuLimitExceeded; MaxCount lowered when MinCount still fits; pending and running
   /// instances count, shutting-down ones no longer), then the account's runtime lease.
   Status Review(clc::LaunchPlan& plan) override;
+  /// The instance-state-change event: on an instance that reached terminated, when a
+  /// release-on-terminate rule matches it, each public address (not given at launch) still
+  /// associated with it is disassociated, then released (principal "sla"; through
+  /// clc::Addresses, so the network is applied). Failures are left for the owner to see:
+  /// the address stays allocated and unassociated.
+  void StateChanged(const model::Instance& instance, const std::string& previous_state) override;
+  /// Where release-on-terminate releases addresses (nullptr: it does nothing). Only before
+  /// the first event. REQUIRES: `addresses` outlives the engine.
+  void SetAddresses(clc::Addresses* addresses) { addresses_ = addresses; }
 
  private:
   state::StateStore& store_;
   Clock& clock_;
+  clc::Addresses* addresses_ = nullptr;
 };
+
+/// The history principal of what the engine does on its own (release-on-terminate).
+inline constexpr const char* kSlaPrincipal = "sla";
+
+/// The network-property-change event, in the transaction `txn` that changes the properties
+/// `changed` (names whose value changes): when one of them is a network.* property and a
+/// network-guard rule matches a pending or running instance, Conflict
+/// (OperationNotPermitted) naming the rule, the property and the instance; nothing changes.
+Status CheckNetworkPropertyChange(state::Txn& txn, const std::vector<std::string>& changed);
 
 /// Whether the account `account_id` may hold one more public address when it holds `held`
 /// now: OK, or ResourceExhausted (AddressLimitExceeded) naming the first address-quota rule

@@ -266,3 +266,203 @@ TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
 
 }  // namespace
 }  // namespace euca::sla
+
+namespace euca::sla {
+namespace {
+
+class EngineEventTest : public EngineTest {
+ protected:
+  EngineEventTest() {
+    Put({"properties", "network.public-ips", "", "",
+         model::ToJson(model::Property{"network.public-ips", "203.0.113.1-203.0.113.4"}), std::nullopt});
+    engine_.SetAddresses(&addresses_);
+  }
+  std::string RunOne(const model::Principal& who) {
+    auto r = Run(who, 1, 1, "", "zone-a");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->instances[0].id : "";
+  }
+  std::string Allocate(const model::Principal& who, const std::string& instance = "") {
+    auto a = addresses_.Allocate(who);
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    if (!a.ok()) return "";
+    if (!instance.empty()) {
+      EXPECT_TRUE(addresses_.Associate(who, a->public_ip, instance).ok());
+    }
+    return a->public_ip;
+  }
+  std::vector<std::string> Held(const model::Principal& who) {
+    std::vector<std::string> out;
+    auto a = addresses_.Describe(who, {}, {});
+    EXPECT_TRUE(a.ok());
+    if (a.ok())
+      for (const auto& x : *a) out.push_back(x.public_ip + (x.instance_id.empty() ? "" : "@" + x.instance_id));
+    return out;
+  }
+  void End(const model::Principal& who, const std::string& id) {
+    ASSERT_TRUE(compute_->TerminateInstances(who, {id}).ok());
+    zone_a_->Teardown(id, "");
+  }
+  Status ChangeProperty(const std::string& name, const std::string& value) {
+    return store_
+        .Transact({"test", "modify", ""},
+                  [&](state::Txn& t) -> Status {
+                    EUCA_RETURN_IF_ERROR(t.Put(
+                        {"properties", name, "", "", model::ToJson(model::Property{name, value}), std::nullopt}));
+                    return CheckNetworkPropertyChange(t, {name});
+                  })
+        .status();
+  }
+
+  int applied_ = 0;
+  clc::Addresses addresses_{store_, clock_, [this] { ++applied_; }};
+};
+
+TEST_F(EngineEventTest, ReleaseOnTerminateReleasesTheAddressesOfATerminatedInstance) {
+  PutRule("[rule give-back]\nkind = release-on-terminate\nmatch.account = alice\n");
+  std::string alice = RunOne(kAlice), bob = RunOne(kBob);
+  std::string alice_ip = Allocate(kAlice, alice), bob_ip = Allocate(kBob, bob), spare = Allocate(kAlice);
+  // Terminating (shutting-down) is not the event; reaching terminated is.
+  End(kAlice, alice);
+  End(kBob, bob);
+  EXPECT_EQ(Held(kAlice), (std::vector<std::string>{alice_ip, spare}));  // counts as unassociated
+  size_t commits = store_.CommittedForTest().size();
+  int applied = applied_;
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(Held(kAlice), (std::vector<std::string>{spare}));
+  EXPECT_EQ(Held(kBob), (std::vector<std::string>{bob_ip}));  // no rule matches bob: kept, unassociated
+  std::vector<std::string> by_sla;
+  const auto& committed = store_.CommittedForTest();
+  for (size_t k = commits; k < committed.size(); ++k)
+    if (committed[k].principal == "sla") by_sla.push_back(committed[k].action);
+  EXPECT_EQ(by_sla, (std::vector<std::string>{"DisassociateAddress " + alice_ip, "ReleaseAddress " + alice_ip}));
+  EXPECT_EQ(applied_, applied + 2);
+  // Idempotent: a second reconcile changes nothing.
+  commits = store_.CommittedForTest().size();
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+}
+
+TEST_F(EngineEventTest, WithoutARuleTerminationKeepsTheAddress) {
+  std::string alice = RunOne(kAlice);
+  std::string ip = Allocate(kAlice, alice);
+  End(kAlice, alice);
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_EQ(Held(kAlice), (std::vector<std::string>{ip}));
+}
+
+TEST_F(EngineEventTest, NetworkGuardRefusesNetworkChangesWhileMatchingInstancesRun) {
+  PutRule("[rule hands-off]\nkind = network-guard\nmatch.account = bob\n");
+  RunOne(kAlice);
+  EXPECT_TRUE(ChangeProperty("network.dns", "10.0.0.53").ok());  // alice's do not match
+  std::string bob = RunOne(kBob);
+  size_t commits = store_.CommittedForTest().size();
+  Status refused = ChangeProperty("network.dns", "10.0.0.54");
+  EXPECT_EQ(refused.code(), Code::kConflict);
+  EXPECT_EQ(refused.wire_code(), "OperationNotPermitted");
+  EXPECT_THAT(refused.message(), HasSubstr("rule 'hands-off'"));
+  EXPECT_THAT(refused.message(), HasSubstr("'network.dns'"));
+  EXPECT_THAT(refused.message(), HasSubstr(bob));
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  EXPECT_TRUE(ChangeProperty("cloud.region", "elsewhere").ok());  // not a network property
+  End(kBob, bob);
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  EXPECT_TRUE(ChangeProperty("network.dns", "10.0.0.54").ok());
+}
+
+TEST(EngineEventRulesTest, EventKindsTakeOnlyMatchKeys) {
+  auto ok = ParseRules("[rule a]\nkind = release-on-terminate\nmatch.zone = zone-a\n[rule b]\nkind = network-guard\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)[0].action, "release");
+  EXPECT_EQ((*ok)[1].action, "reject");
+  EXPECT_EQ(ParseRules(FormatRule((*ok)[0])).value()[0].kind, "release-on-terminate");
+  EXPECT_THAT(ParseRules("[rule a]\nkind = network-guard\nlimit = 2\n").status().message(),
+              HasSubstr("line 3: key 'limit' does not apply to rule 'a' of kind network-guard"));
+  EXPECT_THAT(ParseRules("[rule a]\nkind = release-on-terminate\naction = terminate\n").status().message(),
+              HasSubstr("is 'release', not 'terminate'"));
+}
+
+}  // namespace
+}  // namespace euca::sla
+
+namespace euca::sla {
+namespace {
+
+// The storage quota also counts copies and completed multipart uploads.
+class StorageQuotaWalrusTest : public ::testing::Test {
+ protected:
+  StorageQuotaWalrusTest() {
+    model::Account a{kAlice.account_id, "alice", 0};
+    EXPECT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                        return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                      }).ok());
+    auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
+    EXPECT_TRUE(rules.ok());
+    EXPECT_TRUE(PutRules(store_, kAdmin, *rules).ok());
+    options_.admit_put = StorageQuotaHook(store_);
+    options_.min_part_size = 1;
+    walrus_ = std::make_unique<walrus::Walrus>(backend_, clock_, options_);
+    EXPECT_TRUE(walrus_->CreateBucket(kAlice, {"quota", "", ""}).ok());
+  }
+  Status Put(const std::string& key, size_t n) {
+    walrus::StringSource body(std::string(n, 'x'));
+    walrus::PutObjectRequest req;
+    req.bucket = "quota";
+    req.key = key;
+    req.content_length = n;
+    return walrus_->PutObject(kAlice, req, body).status();
+  }
+  Result<std::string> Multipart(const std::string& key, std::vector<size_t> sizes) {
+    EUCA_ASSIGN_OR_RETURN(std::string id, walrus_->CreateMultipartUpload(kAlice, {"quota", key, {}, {}, ""}));
+    walrus::CompleteMultipartUploadRequest done{"quota", key, id, {}};
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      walrus::StringSource body(std::string(sizes[i], 'y'));
+      walrus::UploadPartRequest part{"quota", key, id, static_cast<int>(i + 1), std::nullopt, sizes[i]};
+      EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_->UploadPart(kAlice, part, body));
+      done.parts.push_back({static_cast<int>(i + 1), etag});
+    }
+    EUCA_RETURN_IF_ERROR(walrus_->CompleteMultipartUpload(kAlice, done).status());
+    return id;
+  }
+  size_t Objects() {
+    walrus::WalrusObjectStore alice(*walrus_, kAlice);
+    auto listed = alice.ListObjects("quota", "");
+    EXPECT_TRUE(listed.ok());
+    return listed.ok() ? listed->size() : 0;
+  }
+
+  state::MemoryStateStore store_;
+  objects::MemoryBackend backend_;
+  FakeClock clock_;
+  walrus::WalrusOptions options_;
+  std::unique_ptr<walrus::Walrus> walrus_;
+};
+
+TEST_F(StorageQuotaWalrusTest, CopyBeyondTheQuotaIsRefused) {
+  ASSERT_TRUE(Put("one", 600).ok());
+  walrus::CopyObjectRequest copy;
+  copy.source_bucket = "quota";
+  copy.source_key = "one";
+  copy.bucket = "quota";
+  copy.key = "two";
+  auto refused = walrus_->CopyObject(kAlice, copy);
+  EXPECT_EQ(refused.status().wire_code(), "QuotaExceeded");
+  EXPECT_EQ(Objects(), 1u);
+  ASSERT_TRUE(Put("small", 100).ok());
+  copy.source_key = "small";
+  EXPECT_TRUE(walrus_->CopyObject(kAlice, copy).ok());  // 600 + 100 + 100 fit
+  EXPECT_EQ(Objects(), 3u);
+}
+
+TEST_F(StorageQuotaWalrusTest, CompleteMultipartUploadBeyondTheQuotaIsRefused) {
+  ASSERT_TRUE(Put("one", 600).ok());
+  auto refused = Multipart("big", {300, 200});
+  EXPECT_EQ(refused.status().wire_code(), "QuotaExceeded");
+  EXPECT_EQ(Objects(), 1u);
+  auto fits = Multipart("fits", {300, 124});
+  EXPECT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(Objects(), 2u);
+}
+
+}  // namespace
+}  // namespace euca::sla

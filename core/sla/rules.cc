@@ -44,6 +44,7 @@ bool IsQuota(const std::string& kind) { return kind == kStorageQuota || kind == 
 const char* DefaultAction(const std::string& kind) {
   if (kind == kMaxRuntime) return "terminate";
   if (kind == kZonePolicy) return "set-zone";
+  if (kind == kReleaseOnTerminate) return "release";
   return "reject";
 }
 
@@ -83,12 +84,13 @@ Result<Rule> Build(const Section& s) {
   const Given* kind = get("kind");
   if (!kind) return Bad(s.line, "rule '" + s.name + "' has no 'kind'");
   r.kind = kind->value;
-  static const std::set<std::string> kKinds = {kInstanceLimit, kCoreLimit,    kMemoryLimit, kMaxRuntime,
-                                               kZonePolicy,    kStorageQuota, kAddressQuota};
+  static const std::set<std::string> kKinds = {kInstanceLimit, kCoreLimit,    kMemoryLimit,        kMaxRuntime,
+                                               kZonePolicy,    kStorageQuota, kAddressQuota,       kReleaseOnTerminate,
+                                               kNetworkGuard};
   if (!kKinds.count(r.kind))
     return Bad(kind->line, "unknown kind '" + r.kind +
                                "' (instance-limit, core-limit, memory-limit, max-runtime, zone-policy, "
-                               "storage-quota, address-quota)");
+                               "storage-quota, address-quota, release-on-terminate, network-guard)");
   if (const Given* g = get("match.account")) r.match.account = g->value;
   if (const Given* g = get("match.user")) r.match.user = g->value;
   if (const Given* g = get("match.zone")) r.match.zone = g->value;
@@ -138,6 +140,9 @@ Result<Rule> Build(const Section& s) {
     if (!parsed.ok() || !*parsed || **parsed <= 0)
       return Bad(d->line, "duration '" + d->value + "' is not of the form 30m, 6h or 7d");
     r.duration_s = **parsed;
+  } else if (r.kind == kReleaseOnTerminate || r.kind == kNetworkGuard) {
+    // Events with no parameters: the match keys say which instances.
+    for (const char* k : {"scope", "limit", "duration", "policy", "zone"}) EUCA_RETURN_IF_ERROR(forbid(k, r.kind));
   } else {  // zone-policy
     for (const char* k : {"scope", "limit", "duration", "match.zone"}) EUCA_RETURN_IF_ERROR(forbid(k, r.kind));
     const Given* p = get("policy");

@@ -24,6 +24,8 @@ inline constexpr const char* kMaxRuntime = "max-runtime";
 inline constexpr const char* kZonePolicy = "zone-policy";
 inline constexpr const char* kStorageQuota = "storage-quota";
 inline constexpr const char* kAddressQuota = "address-quota";
+inline constexpr const char* kReleaseOnTerminate = "release-on-terminate";  ///< instance state change
+inline constexpr const char* kNetworkGuard = "network-guard";               ///< network property change
 
 /// Which requests or objects a rule applies to. An empty field matches anything.
 struct Match {

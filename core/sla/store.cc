@@ -69,12 +69,13 @@ Status DeleteRule(state::StateStore& store, const model::Principal& caller, cons
 }
 
 Result<LeaseDefaults> GetLeaseDefaults(state::Txn& txn, const std::string& account_id) {
-  LeaseDefaults d{account_id, std::nullopt, std::nullopt};
+  LeaseDefaults d{account_id, std::nullopt, std::nullopt, std::nullopt};
   EUCA_ASSIGN_OR_RETURN(auto obj, txn.Get(kLeaseDefaultsKind, account_id));
   if (!obj) return d;
   try {
     d.runtime_s = FromSeconds(obj->body, "runtime_seconds");
     d.storage_s = FromSeconds(obj->body, "storage_seconds");
+    d.address_s = FromSeconds(obj->body, "address_seconds");
   } catch (const std::exception& e) {
     return Internal("corrupt lease defaults of account '" + account_id + "': " + e.what());
   }
@@ -84,9 +85,11 @@ Result<LeaseDefaults> GetLeaseDefaults(state::Txn& txn, const std::string& accou
 Result<LeaseDefaults> SetLeaseDefaults(state::StateStore& store, const model::Principal& caller,
                                        const std::string& account_name,
                                        std::optional<std::optional<int64_t>> runtime_s,
-                                       std::optional<std::optional<int64_t>> storage_s) {
+                                       std::optional<std::optional<int64_t>> storage_s,
+                                       std::optional<std::optional<int64_t>> address_s) {
   EUCA_RETURN_IF_ERROR(AdminOnly(caller));
-  if (!runtime_s && !storage_s) return InvalidArgument("give --runtime-lease or --storage-lease (or both)");
+  if (!runtime_s && !storage_s && !address_s)
+    return InvalidArgument("give --runtime-lease, --storage-lease or --address-lease");
   LeaseDefaults out;
   auto seq = store.Transact({caller.ToString(), "ModifyAccount " + account_name + " leases", ""},
                             [&](state::Txn& t) -> Status {
@@ -97,9 +100,11 @@ Result<LeaseDefaults> SetLeaseDefaults(state::StateStore& store, const model::Pr
                               EUCA_ASSIGN_OR_RETURN(out, GetLeaseDefaults(t, account->id));
                               if (runtime_s) out.runtime_s = *runtime_s;
                               if (storage_s) out.storage_s = *storage_s;
+                              if (address_s) out.address_s = *address_s;
                               state::Json body = {{"account", out.account_id},
                                                   {"runtime_seconds", Seconds(out.runtime_s)},
                                                   {"storage_seconds", Seconds(out.storage_s)}};
+                              if (out.address_s) body["address_seconds"] = *out.address_s;
                               return t.Put(state::Object{kLeaseDefaultsKind, out.account_id, "", "", body,
                                                          std::nullopt});
                             });
@@ -110,6 +115,11 @@ Result<LeaseDefaults> SetLeaseDefaults(state::StateStore& store, const model::Pr
 Result<int64_t> StorageLeaseExpiry(state::Txn& txn, const std::string& account_id, int64_t now_ms) {
   EUCA_ASSIGN_OR_RETURN(LeaseDefaults d, GetLeaseDefaults(txn, account_id));
   return d.storage_s ? now_ms + *d.storage_s * 1000 : 0;
+}
+
+Result<std::optional<int64_t>> AddressLeaseDefault(state::Txn& txn, const std::string& account_id) {
+  EUCA_ASSIGN_OR_RETURN(LeaseDefaults d, GetLeaseDefaults(txn, account_id));
+  return d.address_s;
 }
 
 Result<std::string> AccountName(state::Txn& txn, const std::string& account_id) {

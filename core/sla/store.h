@@ -1,6 +1,6 @@
 #pragma once
 // SLA data in the state store (docs/sla.md, docs/history-format.md): rules (kind "sla-rules",
-// id = rule name) and per-account lease defaults (kind "lease-defaults", id = account id).
+// id = rule name) and per-account lease defaults (runtime, storage, address) (kind "lease-defaults", id = account id).
 // Every change is one StateStore transaction; bad input writes nothing.
 
 #include <cstdint>
@@ -32,6 +32,7 @@ struct LeaseDefaults {
   std::string account_id;
   std::optional<int64_t> runtime_s;
   std::optional<int64_t> storage_s;
+  std::optional<int64_t> address_s;  ///< public addresses (AllocateAddress)
 };
 Result<LeaseDefaults> GetLeaseDefaults(state::Txn& txn, const std::string& account_id);
 /// Sets the defaults of the account named `account_name` (NotFound for an unknown account);
@@ -40,10 +41,14 @@ Result<LeaseDefaults> GetLeaseDefaults(state::Txn& txn, const std::string& accou
 Result<LeaseDefaults> SetLeaseDefaults(state::StateStore& store, const model::Principal& caller,
                                        const std::string& account_name,
                                        std::optional<std::optional<int64_t>> runtime_s,
-                                       std::optional<std::optional<int64_t>> storage_s);
+                                       std::optional<std::optional<int64_t>> storage_s,
+                                       std::optional<std::optional<int64_t>> address_s = std::nullopt);
 
 /// When a storage lease of `account_id` begun at `now_ms` ends (0 = never). For RegisterImage.
 Result<int64_t> StorageLeaseExpiry(state::Txn& txn, const std::string& account_id, int64_t now_ms);
+
+/// The account's default address lease in seconds (nullopt = none). For AllocateAddress.
+Result<std::optional<int64_t>> AddressLeaseDefault(state::Txn& txn, const std::string& account_id);
 
 /// The name of account `account_id` ("" when it does not exist).
 Result<std::string> AccountName(state::Txn& txn, const std::string& account_id);

@@ -534,6 +534,10 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
   StoredContent content = req.directive == MetadataDirective::kCopy
                               ? StoredContent{src.content_type, src.metadata, src.headers}
                               : StoreContent(req.content, req.metadata);
+  if (options_.admit_put && !caller.anonymous()) {  // the copy is stored bytes too (SLA storage quota)
+    const std::string account = OwnerOf(caller).id;
+    EUCA_RETURN_IF_ERROR(options_.admit_put(account, src.size, [&] { return StoredBytes(account); }));
+  }
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
   EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), canned));
   return CopyObjectResult{stored.etag, stored.modified_ms};
@@ -663,6 +667,11 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   rec.acl = upload.acl;
   rec.modified_ms = clock_.NowMillis();
   rec.parts = static_cast<uint32_t>(req.parts.size());
+  if (options_.admit_put && upload.owner_id != kAnonymousOwnerId) {  // counts from now on (SLA storage quota)
+    uint64_t bytes = 0;
+    for (const auto& b : rec.blobs) bytes += b.size;
+    EUCA_RETURN_IF_ERROR(options_.admit_put(upload.owner_id, bytes, [&] { return StoredBytes(upload.owner_id); }));
+  }
   EUCA_ASSIGN_OR_RETURN(auto done, backend_.CompleteUpload(upload.upload_id, std::move(rec)));
   return CompleteMultipartUploadResult{done.bucket, done.key, done.etag};
 }

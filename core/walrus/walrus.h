@@ -47,7 +47,10 @@ struct WalrusOptions {
   /// Streaming buffer size for PUT and copy.
   size_t buffer_size = 1 << 20;
   /// Admits a PutObject of `bytes` (its Content-Length; 0 when unknown) by the account
-  /// `account_id` before anything is written: the SLA storage quota (sla::StorageQuotaHook).
+  /// `account_id` before anything is written, a CopyObject (the source's size) before the copy,
+  /// and a CompleteMultipartUpload (the listed parts' sizes; the upload's owner) before the
+  /// object is made (its parts stay, so a refused upload can be aborted): the SLA storage
+  /// quota (sla::StorageQuotaHook).
   /// `used` sums what the account's objects hold now (costly: call it only when a quota
   /// applies). A failed Status refuses the PUT as is. Unset: every PUT is admitted.
   std::function<Status(const std::string& account_id, uint64_t bytes, const std::function<Result<uint64_t>()>& used)>

@@ -67,7 +67,7 @@ cloud_commands=(
   run euca --help
   assert_success
   assert_output "$help"
-  assert_equal "$(all_commands | wc -l)" 71
+  assert_equal "$(all_commands | wc -l)" 74
 }
 
 @test "every command has --help, and help COMMAND prints the same" {
@@ -151,7 +151,7 @@ cloud_commands=(
     assert_equal "$(readlink "$bin/euca-${cmd// /-}")" "$EUCA_BIN"
   done < <(all_commands)
   [[ -L "$bin/euca-describe-properties" && -L "$bin/euca-modify-property" ]]
-  assert_equal "$(ls "$bin" | wc -l)" 81
+  assert_equal "$(ls "$bin" | wc -l)" 84
 
   assert_equal "$("$bin/euca-admin-describe-accounts")" "$(euca admin describe-accounts)"
   assert_equal "$("$bin/euca-admin-describe-users" --output json)" "$(euca admin describe-users --output json)"

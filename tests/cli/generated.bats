@@ -48,7 +48,7 @@ $output"
   run euca __man "$dir"
   assert_success
   [[ ! -e "$dir/euca-admin-obsolete.1" && -e "$dir/other.1" ]]
-  assert_equal "$(ls "$dir" | grep -c '^euca')" 82
+  assert_equal "$(ls "$dir" | grep -c '^euca')" 85
   assert_equal "$(cat "$dir/euca-modify-property.1" | tail -1)" ".so man1/euca-admin-modify-property.1"
 }
 
@@ -89,7 +89,7 @@ complete_words() {
 
 @test "bash completion: commands, subcommands, options and values" {
   run complete_words euca ''
-  assert_output "$(printf 'help\nversion\nsignup\nbundle-image\nunbundle\nupload-bundle\ndownload-bundle\ndelete-bundle\nadmin\ncreate-keypair\nimport-keypair\ndescribe-keypairs\ndelete-keypair\ndescribe-regions\ncreate-group\ndelete-group\ndescribe-groups\nauthorize\nrevoke\nallocate-address\nassociate-address\ndisassociate-address\nrelease-address\ndescribe-addresses\nrun-instances\ndescribe-instances\nterminate-instances\nreboot-instances\nget-console-output\ndescribe-availability-zones\nregister\nderegister\ndescribe-images\ndescribe-image-attribute\nmodify-image-attribute\nserve\ndescribe-leases\nrenew-lease')"
+  assert_output "$(printf 'help\nversion\nsignup\nbundle-image\nunbundle\nupload-bundle\ndownload-bundle\ndelete-bundle\nadmin\ncreate-keypair\nimport-keypair\ndescribe-keypairs\ndelete-keypair\ndescribe-regions\ncreate-group\ndelete-group\ndescribe-groups\nauthorize\nrevoke\nallocate-address\nassociate-address\ndisassociate-address\nrelease-address\ndescribe-addresses\nrun-instances\ndescribe-instances\nterminate-instances\nreboot-instances\nget-console-output\ndescribe-availability-zones\nregister\nderegister\ndescribe-images\ndescribe-image-attribute\nmodify-image-attribute\nserve\ndescribe-leases\nrenew-lease\ncreate-capacity-reservation\ndescribe-capacity-reservations\ncancel-capacity-reservation')"
   run complete_words euca admin create-
   assert_output "$(printf 'create-account\ncreate-user')"
   run complete_words euca --home /tmp admin rollback --dr

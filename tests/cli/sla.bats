@@ -20,11 +20,17 @@ teardown_file() { clc_teardown_file; }
 
 setup() { clc_setup; }
 
-# Every test leaves no rules, no lease defaults and an empty zone behind.
+# Every test leaves no rules, no lease defaults, no active capacity reservation and an empty
+# zone behind.
 teardown() {
   local r
+  for r in $(EC2_URL="$CLC_URL" "$EUCA_BIN" describe-capacity-reservations verbose |
+    awk -F'\t' '$8 == "active" { print $2 }'); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" cancel-capacity-reservation "$r" >/dev/null
+  done
   for r in $("$EUCA_BIN" admin describe-rules | cut -f2); do "$EUCA_BIN" admin delete-rule "$r" >/dev/null; done
-  "$EUCA_BIN" admin modify-account eucalyptus --runtime-lease none --storage-lease none >/dev/null
+  "$EUCA_BIN" admin modify-account eucalyptus --runtime-lease none --storage-lease none --address-lease none \
+    >/dev/null
   "$EUCA_BIN" admin modify-account other --runtime-lease none --storage-lease none >/dev/null
   empty_the_zone
 }
@@ -155,6 +161,281 @@ limit_rules() {
   in_mode embedded release-address "$(cut -f2 <<<"$output")" >/dev/null
 }
 
+# --- address leases -------------------------------------------------------------------------------
+
+@test "address lease: default and --lease; describe shows it; cleanup disassociates and releases the expired" {
+  euca admin modify-property network.public-ips=10.214.1.20-10.214.1.23 >/dev/null
+  run euca admin modify-account eucalyptus --address-lease 1h
+  assert_success
+  assert_output --regexp "^ACCOUNT	eucalyptus	[0-9]{12}	runtime-lease: none	storage-lease: none	address-lease: 1h$"
+  local leased=10.214.1.20 longer=10.214.1.21 kept=10.214.1.22
+  run in_mode remote allocate-address
+  assert_success
+  assert_line --index 0 --regexp "^ADDRESS	$leased	"
+  assert_line --index 1 --regexp "^TAG	address	$leased	euca:lease-expires	[0-9T:-]+Z$"
+  run in_mode embedded allocate-address --lease 3h
+  assert_line --index 1 --regexp "^TAG	address	$longer	euca:lease-expires	"
+  run in_mode remote allocate-address --lease none
+  assert_success
+  assert_equal "${#lines[@]}" 1  # no lease, no tag
+  run in_mode remote run-instances "$EMI"
+  local id
+  id="$(instance_ids)"
+  in_mode remote associate-address "$leased" -i "$id" >/dev/null
+  run in_mode embedded describe-addresses
+  assert_line --regexp "^ADDRESS	$leased	$id	standard"
+  assert_line --regexp "^TAG	address	$leased	euca:lease-expires	[0-9T:-]+Z$"
+  refute_line --regexp "^TAG	address	$kept	"
+  run in_mode remote describe-addresses --output json
+  assert_output --partial '"key": "euca:lease-expires"'
+  run in_mode remote describe-leases
+  assert_line --regexp "^LEASE	$leased	address	[0-9]{12}	associated	[0-9T:-]+Z$"
+  assert_line --regexp "^LEASE	$kept	address	[0-9]{12}	allocated	none$"
+  run in_mode remote describe-leases "$longer"
+  assert_output --regexp "^LEASE	$longer	address	[0-9]{12}	allocated	[0-9T:-]+Z$"
+
+  run in_mode remote admin cleanup --now "$(at '+59 minutes')"
+  assert_output "cleanup: nothing to do"
+  local head
+  head="$(history_head)"
+  run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
+  assert_success
+  assert_output "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, release 1 address"
+  assert_equal "$(history_head)" "$head"
+  run in_mode embedded admin cleanup --verbose --now "$(at '+2 hours')"
+  assert_success
+  assert_line --index 0 --regexp "^ACTION	release-address	$leased	[0-9]{12}	done	address lease ended "
+  assert_line --index 1 \
+    "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, released 1 address, 0 failed"
+  run euca admin history
+  assert_line --index 0 --regexp "	cleanup	ReleaseAddress $leased	"
+  assert_line --index 1 --regexp "	cleanup	DisassociateAddress $leased	"
+  run in_mode remote describe-addresses
+  refute_line --regexp "^ADDRESS	$leased	"
+  assert_line --regexp "^ADDRESS	$longer	"
+  run in_mode remote describe-instances "$id"
+  refute_output --partial "$leased"
+  run in_mode remote admin cleanup --now "$(at '+2 hours')"
+  assert_output "cleanup: nothing to do"
+  # Renewed, the longer one outlives its first end; then it goes too (remote).
+  run in_mode remote renew-lease "$longer" --for 5h
+  assert_success
+  assert_output --regexp "^LEASE	$longer	address	[0-9]{12}	allocated	[0-9T:-]+Z$"
+  run in_mode remote admin cleanup --now "$(at '+4 hours')"
+  assert_output "cleanup: nothing to do"
+  run in_mode remote admin cleanup --now "$(at '+6 hours')"
+  assert_output "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, released 1 address, 0 failed"
+  run in_mode remote describe-addresses
+  assert_output --regexp "^ADDRESS	$kept	"
+  assert_equal "${#lines[@]}" 1
+  in_mode remote release-address "$kept" >/dev/null
+}
+
+@test "address lease: bad input changes nothing" {
+  euca admin modify-property network.public-ips=10.214.1.20-10.214.1.23 >/dev/null
+  expect_failure 2 "--address-lease: duration 'soon' is not of the form 30m, 6h, 7d or none" \
+    admin modify-account eucalyptus --address-lease soon
+  expect_failure 2 "--lease: duration 'soon' is not of the form" allocate-address --lease soon
+  run --separate-stderr in_mode remote allocate-address --lease soon
+  assert_failure 2
+  expect_failure 3 "the address '10.214.1.23' is not allocated to your account" renew-lease 10.214.1.23 --for 1h
+  run in_mode remote allocate-address
+  local ip
+  ip="$(cut -f2 <<<"${lines[0]}")"
+  expect_failure 2 "has no default address lease: give --for DURATION" renew-lease "$ip"
+  run as_bob remote renew-lease "$ip" --for 1h
+  assert_failure 3
+  run in_mode remote describe-leases "$ip"
+  assert_output --regexp "	allocated	none$"
+  in_mode remote release-address "$ip" >/dev/null
+  run in_mode remote describe-addresses
+  assert_output ""
+}
+
+# --- capacity reservations -----------------------------------------------------------------------
+
+zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
+
+@test "capacity reservation: held from others, used by the owner, expired by cleanup" {
+  local zone
+  zone="$(zone_name)"
+  run in_mode remote create-capacity-reservation -t m1.small -z "$zone" -n 3 --end-date "$(at '+1 hour')"
+  assert_success
+  assert_output --regexp \
+    "^CAPACITYRESERVATION	cr-[0-9a-f]{17}	[0-9]{12}	m1.small	$zone	3	3	active	limited	[0-9T:-]+Z	open	[0-9T:-]+Z$"
+  local cr
+  cr="$(cut -f2 <<<"$output")"
+  # Another account: one of the zone's four is left.
+  run --separate-stderr as_bob remote run-instances "$EMI" -n 2
+  assert_failure 8
+  [[ "$stderr" == *"not enough capacity for 2 instance(s)"* ]] || fail "stderr: $stderr"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+  # The owner uses the reservation.
+  run in_mode remote run-instances "$EMI" -n 2
+  assert_success
+  run in_mode embedded describe-capacity-reservations
+  assert_output --regexp "^CAPACITYRESERVATION	$cr	[0-9]{12}	m1.small	$zone	3	1	active	limited	"
+  run in_mode remote describe-capacity-reservations "$cr" --output json
+  assert_success
+  assert_json_array <<<"$output"
+  assert_output --partial '"available": "1"'
+  run as_bob remote describe-capacity-reservations
+  assert_output ""
+  run as_bob remote run-instances "$EMI"
+  assert_failure 8
+
+  # The end date passes: cleanup expires it (dry run first), once; the room is free.
+  run in_mode remote admin cleanup --now "$(at '+59 minutes')"
+  assert_output "cleanup: nothing to do"
+  local head
+  head="$(history_head)"
+  run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
+  assert_output "cleanup (dry run): would terminate 0 instances, expire 0 images, delete 0 images, expire 1 reservation"
+  assert_equal "$(history_head)" "$head"
+  run in_mode remote admin cleanup --verbose --now "$(at '+2 hours')"
+  assert_success
+  assert_line --index 0 --regexp "^ACTION	expire-reservation	$cr	[0-9]{12}	done	end date "
+  assert_line --index 1 \
+    "cleanup: terminated 0 instances, expired 0 images, deleted 0 images, expired 1 reservation, 0 failed"
+  run euca admin history
+  assert_line --index 0 --regexp "	cleanup	ExpireCapacityReservation $cr	"
+  run in_mode remote describe-capacity-reservations "$cr"
+  assert_output --regexp "	expired	limited	"
+  run in_mode remote admin cleanup --now "$(at '+2 hours')"
+  assert_output "cleanup: nothing to do"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+}
+
+@test "capacity reservation: cancel frees the room; what does not fit and bad input change nothing" {
+  local zone
+  zone="$(zone_name)"
+  run in_mode remote create-capacity-reservation -t m1.small -z "$zone" -n 4
+  assert_success
+  assert_output --regexp "^CAPACITYRESERVATION	cr-[0-9a-f]{17}	[0-9]{12}	m1.small	$zone	4	4	active	unlimited	none	open	"
+  local cr
+  cr="$(cut -f2 <<<"$output")"
+  run as_bob remote run-instances "$EMI"
+  assert_failure 8
+  run --separate-stderr as_bob remote create-capacity-reservation -t m1.small -z "$zone" -n 1
+  assert_failure 8
+  [[ "$stderr" == *"not enough capacity to reserve 1 instance(s) of type 'm1.small'"* ]] || fail "stderr: $stderr"
+  run as_bob remote cancel-capacity-reservation "$cr"
+  assert_failure 3
+  run in_mode remote cancel-capacity-reservation "$cr"
+  assert_success
+  assert_output "$(printf 'CAPACITYRESERVATION\t%s\tcancelled' "$cr")"
+  run as_bob remote run-instances "$EMI"
+  assert_success
+  run euca admin history
+  assert_line --regexp "	admin@eucalyptus	CancelCapacityReservation $cr	"
+
+  expect_failure 5 "only an active reservation can be cancelled" cancel-capacity-reservation "$cr"
+  expect_failure 3 "capacity reservation 'cr-00000000000000000' does not exist" \
+    cancel-capacity-reservation cr-00000000000000000
+  expect_failure 3 "capacity reservation 'cr-00000000000000000' does not exist" \
+    describe-capacity-reservations cr-00000000000000000
+  expect_failure 2 "ID is required" cancel-capacity-reservation
+  expect_failure 2 "--instance-count must be at least 1" create-capacity-reservation -t m1.small -z "$zone" -n 0
+  expect_failure 2 "--instance-type is required" create-capacity-reservation -z "$zone" -n 1
+  expect_failure 2 "--end-date 'soon' is not an ISO 8601 time" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date soon
+  expect_failure 2 "is not in the future" create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date 2020-01-01
+  expect_failure 2 "InstanceMatchCriteria 'targeted' is not supported: use open" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --instance-match-criteria targeted
+  expect_failure 2 "EndDateType limited needs an EndDate" \
+    create-capacity-reservation -t m1.small -z "$zone" -n 1 --end-date-type limited
+  expect_failure 2 "availability zone 'nowhere' does not exist" create-capacity-reservation -t m1.small -z nowhere -n 1
+  expect_failure 2 "unknown instance type 'm9.huge'" create-capacity-reservation -t m9.huge -z "$zone" -n 1
+  run in_mode remote describe-capacity-reservations
+  assert_line --regexp "^CAPACITYRESERVATION	$cr	.*	cancelled	"
+  refute_line --regexp "	active	"
+}
+
+# --- events: instance state change, network property change ---------------------------------
+
+# Waits (polling the server, which reconciles on describe) until instance $1 is terminated.
+wait_terminated() {
+  local i
+  for i in $(seq 600); do
+    [[ "$(state_of "$1")" == terminated ]] && return 0
+    sleep 0.1
+  done
+  fail "instance $1 is $(state_of "$1"), not terminated"
+}
+
+@test "release-on-terminate: a terminated instance's address is disassociated and released by 'sla'" {
+  euca admin modify-property network.public-ips=10.214.1.30-10.214.1.33 >/dev/null
+  run euca admin put-rule \
+    "$(rules_file '[rule give-back]\nkind = release-on-terminate\nmatch.account = eucalyptus\n')"
+  assert_success
+  assert_output "$(printf 'RULE\tgive-back\trelease-on-terminate\teucalyptus\t*\t*\t*\t\trelease')"
+  run in_mode remote run-instances "$EMI" -n 2
+  local ids
+  ids="$(instance_ids | xargs)"
+  local first="${ids%% *}" second="${ids##* }"
+  local ip kept
+  ip="$(in_mode remote allocate-address | cut -f2)"
+  kept="$(in_mode remote allocate-address | cut -f2)"
+  in_mode remote associate-address "$ip" -i "$first" >/dev/null
+  in_mode remote associate-address "$kept" -i "$second" >/dev/null
+  in_mode remote terminate-instances "$first" >/dev/null
+  wait_terminated "$first"
+  run in_mode remote describe-addresses
+  refute_line --regexp "^ADDRESS	$ip	"
+  assert_line --regexp "^ADDRESS	$kept	$second	"
+  run euca admin history
+  assert_line --regexp "	sla	DisassociateAddress $ip	"
+  assert_line --regexp "	sla	ReleaseAddress $ip	"
+  # Without a matching rule, termination keeps the address allocated.
+  euca admin delete-rule give-back >/dev/null
+  in_mode remote terminate-instances "$second" >/dev/null
+  wait_terminated "$second"
+  run in_mode remote describe-addresses
+  assert_line --regexp "^ADDRESS	$kept		"
+  in_mode remote release-address "$kept" >/dev/null
+  # Bad input: an event rule takes no parameters.
+  expect_failure 2 "line 3: key 'limit' does not apply to rule 'x' of kind release-on-terminate" admin put-rule \
+    "$(rules_file '[rule x]\nkind = release-on-terminate\nlimit = 1\n')"
+}
+
+@test "network-guard: network property changes are refused while matching instances run" {
+  local dns
+  dns="$(euca admin describe-properties network.dns | cut -f3)"
+  euca admin put-rule "$(rules_file '[rule hands-off]\nkind = network-guard\nmatch.account = eucalyptus\n')" \
+    >/dev/null
+  run as_bob remote run-instances "$EMI"  # another account: not guarded
+  assert_success
+  run euca admin modify-property network.dns=10.0.0.53
+  assert_success
+  run in_mode remote run-instances "$EMI"
+  local id
+  id="$(instance_ids)"
+  local commits
+  commits="$(history_count)"
+  run --separate-stderr euca admin modify-property network.dns=10.0.0.54
+  assert_failure 5
+  [[ "$stderr" == *"rule 'hands-off' guards the network while matching instances run: 'network.dns' cannot change while instance '$id'"* ]] ||
+    fail "stderr: $stderr"
+  assert_equal "$(history_count)" "$commits"
+  run euca admin describe-properties network.dns
+  assert_output --partial "10.0.0.53"
+  # Other properties are not guarded; once the instance ended, the change goes through.
+  local visible
+  visible="$(euca admin describe-properties cloud.terminated-visible-seconds | cut -f3)"
+  run euca admin modify-property "cloud.terminated-visible-seconds=$((visible + 1))"
+  assert_success
+  euca admin modify-property "cloud.terminated-visible-seconds=$visible" >/dev/null
+  in_mode remote terminate-instances "$id" >/dev/null
+  wait_terminated "$id"
+  run euca admin modify-property network.dns=10.0.0.54
+  assert_success
+  euca admin modify-property "network.dns=$dns" >/dev/null
+  expect_failure 2 "line 3: key 'duration' does not apply to rule 'g' of kind network-guard" admin put-rule \
+    "$(rules_file '[rule g]\nkind = network-guard\nduration = 1h\n')"
+}
+
 @test "zone-policy: sets the zone of a request that names none" {
   euca admin put-rule "$(rules_file '[rule pin]\nkind = zone-policy\npolicy = single\nzone = nowhere\n')" >/dev/null
   run in_mode remote run-instances "$EMI"
@@ -180,7 +461,7 @@ limit_rules() {
   expect_failure 2 "--runtime-lease: duration 'soon' is not of the form 30m, 6h, 7d or none" \
     admin modify-account other --runtime-lease soon
   expect_failure 3 "account 'nobody' does not exist" admin modify-account nobody --runtime-lease 1h
-  expect_failure 2 "give --runtime-lease or --storage-lease" admin modify-account other
+  expect_failure 2 "give --runtime-lease, --storage-lease or --address-lease" admin modify-account other
 }
 
 @test "runtime lease: describe shows it; cleanup terminates exactly the expired, once, as 'cleanup'" {
