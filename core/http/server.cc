@@ -483,18 +483,28 @@ bool Connection::SendFiles(const std::vector<FileRange>& files, uint64_t length)
   return !ec;  // on failure the client sees a truncated body and a closed connection
 }
 
+// What a response sends after its header: nothing (1xx, 204, 304), nothing because the
+// request was a HEAD, and the body's length when known (a source without Content-Length: not).
+struct BodyShape {
+  bool no_body;
+  bool is_head;
+  std::optional<uint64_t> length;
+};
+BodyShape BodyOf(const RequestHead& head, const Response& r) {
+  BodyShape b{r.status < 200 || r.status == 204 || r.status == 304, head.method == "HEAD", std::nullopt};
+  if (r.source)
+    b.length = r.content_length;
+  else
+    b.length = b.is_head && r.content_length ? *r.content_length : r.body.size();
+  return b;
+}
+
 bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_alive) {
   bhttp::response<bhttp::buffer_body> res;
   SetHeader(res, head, r);
   res.keep_alive(keep_alive);
 
-  const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
-  const bool is_head = head.method == "HEAD";
-  std::optional<uint64_t> length;
-  if (r.source)
-    length = r.content_length;
-  else
-    length = is_head && r.content_length ? *r.content_length : r.body.size();
+  const auto [no_body, is_head, length] = BodyOf(head, r);
   if (!no_body) {
     if (length)
       res.content_length(*length);
@@ -556,13 +566,7 @@ bool Connection::WriteResponse(const RequestHead& head, Response& r, bool keep_a
 // on with the connection (next request, or close) without the worker waiting. Returns false,
 // having done nothing, for any other response (WriteResponse sends it).
 bool Connection::WriteSmallResponse(const RequestHead& head, Response& r, bool keep_alive) {
-  const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
-  const bool is_head = head.method == "HEAD";
-  std::optional<uint64_t> length;
-  if (r.source)
-    length = r.content_length;
-  else
-    length = is_head && r.content_length ? *r.content_length : r.body.size();
+  const auto [no_body, is_head, length] = BodyOf(head, r);
   if (!no_body && (!length || (!is_head && *length > kSmallBodyBytes))) return false;
   const bool header_only = no_body || is_head;
 
