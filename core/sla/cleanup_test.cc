@@ -11,11 +11,16 @@
 #include "core/sla/actions.h"
 #include "core/sla/engine.h"
 #include "core/sla/store.h"
+#include "core/sla/test_support.h"
 #include "core/clc/addresses.h"
 #include "state/memory_store.h"
 
 namespace euca::sla {
 namespace {
+
+using sla_test::kAdmin;
+using sla_test::kAlice;
+using sla_test::kBob;
 
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -23,26 +28,11 @@ using ::testing::UnorderedElementsAre;
 constexpr int64_t kHour = 3600 * 1000;
 constexpr int64_t kDay = 24 * kHour;
 
-const model::Principal kAdmin{"eucalyptus", "100000000001", "admin", "AIDAADMIN"};
-const model::Principal kAlice{"alice", "200000000002", "admin", "AIDAALICE"};
-const model::Principal kBob{"bob", "300000000003", "admin", "AIDABOB"};
 
 class InstanceCleanupTest : public ::testing::Test {
  protected:
   InstanceCleanupTest() : engine_(store_, clock_) {
-    for (const auto* p : {&kAdmin, &kAlice, &kBob}) {
-      model::Account a{p->account_id, p->account_name, 0};
-      model::User u{p->user_id, p->account_id, p->user_name, true, 0};
-      Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
-      Put({"users", u.id, a.id, u.name, model::ToJson(u), std::nullopt});
-    }
-    model::Image i;
-    i.id = "emi-00000001";
-    i.account_id = kAlice.account_id;
-    i.name = "img";
-    i.location = "bucket/img.manifest.xml";
-    i.is_public = true;
-    Put({"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
+    sla_test::SeedAccountsAndImage(store_, /*users=*/true);
     zone_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{16, 256 * 64, 5 * 64});
     dir_.Add("zone-a", zone_);
     compute_ = std::make_unique<clc::Compute>(store_, clock_, dir_, &engine_);

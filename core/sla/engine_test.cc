@@ -8,17 +8,19 @@
 #include "core/walrus/walrus.h"
 #include "drivers/objects/memory_backend.h"
 #include "core/sla/store.h"
+#include "core/sla/test_support.h"
 #include "state/memory_store.h"
 
 namespace euca::sla {
 namespace {
 
+using sla_test::kAdmin;
+using sla_test::kAlice;
+using sla_test::kBob;
+
 using ::testing::HasSubstr;
 
-const model::Principal kAdmin{"eucalyptus", "100000000001", "admin", "AIDAADMIN"};
-const model::Principal kAlice{"alice", "200000000002", "admin", "AIDAALICE"};
 const model::Principal kAlice2{"alice", "200000000002", "dev", "AIDAALICEDEV"};
-const model::Principal kBob{"bob", "300000000003", "admin", "AIDABOB"};
 
 Rule Parse(const std::string& text) {
   auto rules = ParseRules(text);
@@ -29,17 +31,7 @@ Rule Parse(const std::string& text) {
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() : engine_(store_, clock_) {
-    for (const auto* p : {&kAdmin, &kAlice, &kBob}) {
-      model::Account a{p->account_id, p->account_name, 0};
-      Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
-    }
-    model::Image i;
-    i.id = "emi-00000001";
-    i.account_id = kAlice.account_id;
-    i.name = "img";
-    i.location = "bucket/img.manifest.xml";
-    i.is_public = true;
-    Put({"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
+    sla_test::SeedAccountsAndImage(store_, /*users=*/false);
     zone_a_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
     zone_b_ = std::make_shared<clc::FakeCluster>(1, clc::FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
     dir_.Add("zone-a", zone_a_);
