@@ -88,21 +88,18 @@ Result<std::optional<model::Address>> EffectiveAddress(state::Txn& t, const stat
 
 Result<model::Address> Addresses::Allocate(const model::Principal& caller, const std::string& request_id,
                                            std::optional<std::optional<int64_t>> lease_s) {
-  if (allocation_check_) {
-    int64_t held = 0;
-    EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+  model::Address out;
+  auto txn = store_.Transact(Txn(caller, "AllocateAddress", request_id), [&](state::Txn& t) -> Status {
+    EUCA_RETURN_IF_ERROR(RequireManaged(t));
+    if (allocation_check_) {
+      int64_t held = 0;
       EUCA_ASSIGN_OR_RETURN(auto all, t.List(kAddressesKind));
       for (const auto& obj : all) {
         EUCA_ASSIGN_OR_RETURN(auto a, Effective(t, obj));
         if (a && a->account_id == caller.account_id) ++held;
       }
-      return Status::Ok();
-    }));
-    EUCA_RETURN_IF_ERROR(allocation_check_(caller.account_id, held));
-  }
-  model::Address out;
-  auto txn = store_.Transact(Txn(caller, "AllocateAddress", request_id), [&](state::Txn& t) -> Status {
-    EUCA_RETURN_IF_ERROR(RequireManaged(t));
+      EUCA_RETURN_IF_ERROR(allocation_check_(t, caller.account_id, held));
+    }
     EUCA_ASSIGN_OR_RETURN(NetworkConfig c, ReadNetworkConfig(t));
     for (const auto& ip : c.public_ips) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kAddressesKind, ip));

@@ -32,9 +32,9 @@ class Addresses final {
 
   /// Who may hold one more address: called by Allocate with the account and how many
   /// addresses it holds now; an error refuses the allocation as is (the SLA issue's address
-  /// quotas, sla::CheckAddressQuota). Checked before the allocation's transaction, so two
-  /// allocations at the same instant may both pass it (docs/sla.md).
-  using AllocationCheck = std::function<Status(const std::string& account_id, int64_t held)>;
+  /// quotas, sla::CheckAddressQuota). Checked in the allocation's own transaction `txn`, so
+  /// two allocations at the same instant cannot both take the last one under a quota.
+  using AllocationCheck = std::function<Status(state::Txn& txn, const std::string& account_id, int64_t held)>;
   void SetAllocationCheck(AllocationCheck check) { allocation_check_ = std::move(check); }
 
   /// The account's default address lease in seconds (nullopt = none), read in the

@@ -30,8 +30,8 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
   AddRegionActions(actions_, *this);
   AddSecurityGroupActions(actions_, security_groups_);
   // The SLA's address quotas (core/sla, docs/sla.md).
-  addresses_.SetAllocationCheck([this](const std::string& account_id, int64_t held) {
-    return sla::CheckAddressQuota(store_, account_id, held);
+  addresses_.SetAllocationCheck([](state::Txn& t, const std::string& account_id, int64_t held) {
+    return sla::CheckAddressQuota(t, account_id, held);
   });
   // ... and their address leases.
   addresses_.SetDefaultLease([](state::Txn& t, const std::string& account_id) {

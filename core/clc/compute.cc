@@ -451,6 +451,26 @@ Result<CapacityReservation> Compute::CreateCapacityReservation(const model::Prin
   return r;
 }
 
+std::vector<Compute::Allocation> Compute::TakeFirst(const std::vector<Allocation>& allocations, int n) {
+  std::vector<Allocation> out;
+  for (const auto& a : allocations) {
+    if (n <= 0) break;
+    out.push_back({a.zone, std::min(a.count, n)});
+    n -= out.back().count;
+  }
+  return out;
+}
+
+std::vector<Compute::Allocation> Compute::Excess(const std::vector<Allocation>& all,
+                                                 const std::vector<Allocation>& taken) {
+  std::vector<Allocation> out;
+  for (size_t k = 0; k < all.size(); ++k) {
+    int left = all[k].count - (k < taken.size() ? taken[k].count : 0);
+    if (left > 0) out.push_back({all[k].zone, left});
+  }
+  return out;
+}
+
 void Compute::Release(const model::VmType& type, const std::vector<Allocation>& allocations, bool committed) {
   std::lock_guard<std::mutex> lock(srs_mu_);
   for (const auto& a : allocations) {
@@ -535,12 +555,20 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   reservation.groups = plan.groups;
   std::string user_data_b64 = plan.user_data.empty() ? "" : api::Base64Encode(plan.user_data);
   std::map<std::string, nc::NetParams> net_params;  // by instance id, from the network hook
+  int reserved = 0;
+  for (const auto& a : allocations) reserved += a.count;
+  std::vector<Allocation> admitted;  // what the SLA hook still admits in the transaction
   auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
     reservation.instances.clear();
     reservation.id = "r-" + RandomHex(8);
+    EUCA_ASSIGN_OR_RETURN(int allowed, sla_.Admit(t, plan, reserved));
+    if (allowed < plan.min_count || allowed > reserved)
+      return Internal("the SLA hook admitted " + std::to_string(allowed) + " of " + std::to_string(reserved) +
+                      " instances with MinCount " + std::to_string(plan.min_count));
+    admitted = TakeFirst(allocations, allowed);
     std::set<std::string> taken;
     int index = 0;
-    for (const auto& a : allocations) {
+    for (const auto& a : admitted) {
       for (int n = 0; n < a.count; ++n, ++index) {
         model::Instance i;
         for (;;) {  // ids are random; a collision (rare) draws again
@@ -578,6 +606,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   });
   if (!written.ok()) {
     Release(plan.vm_type, allocations, false);
+    admitted.clear();
     // The same token raced us: the first writer's reservation is the answer.
     if (written.status().code() == Code::kAlreadyExists && !plan.client_token.empty()) {
       EUCA_ASSIGN_OR_RETURN(auto earlier, FindByToken(caller, plan.client_token));
@@ -588,6 +617,8 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
     }
     return written.status();
   }
+  Release(plan.vm_type, Excess(allocations, admitted), false);  // what a concurrent launch took
+  allocations = std::move(admitted);
 
   // The network first: the bridges, rules and DHCP entries of the new instances exist before
   // any node controller starts them (a NIC cannot join a bridge that is not there yet).

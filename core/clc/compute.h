@@ -81,6 +81,17 @@ class SlaHook {
   /// reserved. A failed Status rejects the request (returned to the caller as is); the hook
   /// may change the plan (type, zone, counts, groups) instead. Nothing is written before it.
   virtual Status Review(LaunchPlan& plan) = 0;
+  /// Called once per RunInstances inside the transaction `txn` that writes its records (so
+  /// after every earlier launch committed and before any later one: writers are serialized),
+  /// with the `count` instances capacity was reserved for (plan.min_count <= count <=
+  /// plan.max_count). Returns how many of them the rules still admit, in [plan.min_count,
+  /// count], or the rejection; Review's answer may be stale by then (a concurrent launch of
+  /// the same user). Default: all of them.
+  virtual Result<int> Admit(state::Txn& txn, const LaunchPlan& plan, int count) {
+    (void)txn;
+    (void)plan;
+    return count;
+  }
   /// The instance-state-change event (docs/sla.md): called once per committed change of an
   /// instance's state (TerminateInstances: shutting-down; reconciliation: running,
   /// terminated), after its transaction and outside Compute's locks. Default: nothing.
@@ -236,6 +247,10 @@ class Compute final {
     int count = 0;
   };
 
+  // The first `n` instances of `allocations`, in order; and what `all` holds beyond `taken`
+  // (a prefix of it by TakeFirst).
+  static std::vector<Allocation> TakeFirst(const std::vector<Allocation>& allocations, int n);
+  static std::vector<Allocation> Excess(const std::vector<Allocation>& all, const std::vector<Allocation>& taken);
   Result<LaunchPlan> Resolve(const model::Principal& caller, const RunInstancesRequest& request);
   Result<std::vector<Allocation>> Reserve(const LaunchPlan& plan, const std::vector<Zone>& zones);
   // Under srs_mu_: how many of `type` zone `zone` can take now (its cluster's answer, asked

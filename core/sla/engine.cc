@@ -36,53 +36,46 @@ std::string MetaZoneOf(const Rule& r) {
   return clc::kZoneAny;
 }
 
-}  // namespace
-
-Status Engine::Review(clc::LaunchPlan& plan) {
-  const model::Principal& caller = plan.caller;
+// What the limit rules weigh a launch against: the rules, and when one of them is a limit,
+// the caller account's live instances and the VM types.
+struct LimitInputs {
   std::vector<Rule> rules;
   std::vector<Live> live;
   std::map<std::string, model::VmType> types;
-  LeaseDefaults leases;
-  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
-    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
-    EUCA_ASSIGN_OR_RETURN(leases, GetLeaseDefaults(t, caller.account_id));
-    bool limits = std::any_of(rules.begin(), rules.end(), [](const Rule& r) {
-      return r.kind == kInstanceLimit || r.kind == kCoreLimit || r.kind == kMemoryLimit;
-    });
-    if (!limits) return Status::Ok();
-    EUCA_ASSIGN_OR_RETURN(auto objects, t.List("instances", caller.account_id));
-    for (const auto& o : objects) {
-      std::string state = o.body.value("state", "");
-      if (state == model::kTerminated || state == model::kShuttingDown) continue;  // going away
-      live.push_back({o.body.value("user", ""), o.body.value("zone", ""), o.body.value("vm_type", "")});
-    }
-    EUCA_ASSIGN_OR_RETURN(auto all, clc::ListVmTypes(t));
-    for (auto& v : all) types[v.name] = v;
-    return Status::Ok();
-  }));
+};
 
-  // Request arrival, 1: where (only when the request named no zone).
-  if (plan.zone == clc::kZoneAny) {
-    for (const auto& r : rules) {
-      if (r.kind != kZonePolicy) continue;
-      if (!Matches(r.match, caller.account_name, caller.user_name, "", plan.vm_type.name)) continue;
-      plan.zone = MetaZoneOf(r);
-      break;
-    }
+Result<LimitInputs> ReadLimitInputs(state::Txn& t, const model::Principal& caller) {
+  LimitInputs in;
+  EUCA_ASSIGN_OR_RETURN(in.rules, ListRules(t));
+  bool limits = std::any_of(in.rules.begin(), in.rules.end(), [](const Rule& r) {
+    return r.kind == kInstanceLimit || r.kind == kCoreLimit || r.kind == kMemoryLimit;
+  });
+  if (!limits) return in;
+  EUCA_ASSIGN_OR_RETURN(auto objects, t.List("instances", caller.account_id));
+  for (const auto& o : objects) {
+    std::string state = o.body.value("state", "");
+    if (state == model::kTerminated || state == model::kShuttingDown) continue;  // going away
+    in.live.push_back({o.body.value("user", ""), o.body.value("zone", ""), o.body.value("vm_type", "")});
   }
+  EUCA_ASSIGN_OR_RETURN(auto all, clc::ListVmTypes(t));
+  for (auto& v : all) in.types[v.name] = v;
+  return in;
+}
 
-  // Request arrival, 2: how many.
-  for (const auto& r : rules) {
+// How many of `want` instances of the plan every matching limit rule admits (at least
+// plan.min_count), or the first rule's rejection.
+Result<int> Admitted(const LimitInputs& in, const clc::LaunchPlan& plan, int want) {
+  const model::Principal& caller = plan.caller;
+  for (const auto& r : in.rules) {
     if (r.kind != kInstanceLimit && r.kind != kCoreLimit && r.kind != kMemoryLimit) continue;
     if (!Matches(r.match, caller.account_name, caller.user_name, plan.zone, plan.vm_type.name)) continue;
     int64_t used = 0;
-    for (const auto& l : live) {
+    for (const auto& l : in.live) {
       if (r.scope == "user" && l.user_id != caller.user_id) continue;
       if (!r.match.zone.empty() && l.zone != r.match.zone) continue;
       if (!r.match.type.empty() && l.vm_type != r.match.type) continue;
-      auto it = types.find(l.vm_type);
-      used += it == types.end() ? (r.kind == kInstanceLimit ? 1 : 0) : Cost(r, it->second);
+      auto it = in.types.find(l.vm_type);
+      used += it == in.types.end() ? (r.kind == kInstanceLimit ? 1 : 0) : Cost(r, it->second);
     }
     const int64_t cost = std::max<int64_t>(1, Cost(r, plan.vm_type));
     const int64_t fits = std::max<int64_t>(0, r.limit - used) / cost;
@@ -95,12 +88,44 @@ Status Engine::Review(clc::LaunchPlan& plan) {
                         plan.vm_type.name + "' fit, not " + std::to_string(plan.min_count),
                     WireCode(r));
     }
-    if (fits < plan.max_count) plan.max_count = static_cast<int>(fits);
+    if (fits < want) want = static_cast<int>(fits);
   }
+  return want;
+}
+
+}  // namespace
+
+Status Engine::Review(clc::LaunchPlan& plan) {
+  const model::Principal& caller = plan.caller;
+  LimitInputs in;
+  LeaseDefaults leases;
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(in, ReadLimitInputs(t, caller));
+    EUCA_ASSIGN_OR_RETURN(leases, GetLeaseDefaults(t, caller.account_id));
+    return Status::Ok();
+  }));
+
+  // Request arrival, 1: where (only when the request named no zone).
+  if (plan.zone == clc::kZoneAny) {
+    for (const auto& r : in.rules) {
+      if (r.kind != kZonePolicy) continue;
+      if (!Matches(r.match, caller.account_name, caller.user_name, "", plan.vm_type.name)) continue;
+      plan.zone = MetaZoneOf(r);
+      break;
+    }
+  }
+
+  // Request arrival, 2: how many (checked again by Admit in the launch's transaction).
+  EUCA_ASSIGN_OR_RETURN(plan.max_count, Admitted(in, plan, plan.max_count));
 
   // Request arrival, 3: for how long.
   if (leases.runtime_s) plan.lease_expires_ms = clock_.NowMillis() + *leases.runtime_s * 1000;
   return Status::Ok();
+}
+
+Result<int> Engine::Admit(state::Txn& txn, const clc::LaunchPlan& plan, int count) {
+  EUCA_ASSIGN_OR_RETURN(LimitInputs in, ReadLimitInputs(txn, plan.caller));
+  return Admitted(in, plan, count);
 }
 
 namespace {
@@ -116,16 +141,10 @@ Result<const Rule*> FirstQuota(const std::vector<Rule>& rules, const char* kind,
 
 }  // namespace
 
-Status CheckAddressQuota(state::StateStore& store, const std::string& account_id, int64_t held) {
-  const Rule* hit = nullptr;
-  std::string name;
-  std::vector<Rule> rules;
-  EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
-    EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
-    EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
-    return Status::Ok();
-  }));
-  EUCA_ASSIGN_OR_RETURN(hit, FirstQuota(rules, kAddressQuota, name, held, 1));
+Status CheckAddressQuota(state::Txn& t, const std::string& account_id, int64_t held) {
+  EUCA_ASSIGN_OR_RETURN(std::vector<Rule> rules, ListRules(t));
+  EUCA_ASSIGN_OR_RETURN(std::string name, AccountName(t, account_id));
+  EUCA_ASSIGN_OR_RETURN(const Rule* hit, FirstQuota(rules, kAddressQuota, name, held, 1));
   if (!hit) return Status::Ok();
   return Status(Code::kResourceExhausted,
                 "rule '" + hit->name + "' limits account '" + name + "' to " + std::to_string(hit->limit) +

@@ -37,6 +37,10 @@ class Engine final : public clc::SlaHook {
   /// VcpuLimitExceeded; MaxCount lowered when MinCount still fits; pending and running
   /// instances count, shutting-down ones no longer), then the account's runtime lease.
   Status Review(clc::LaunchPlan& plan) override;
+  /// The limit rules again, in the launch's own transaction: two launches of one user that
+  /// Review admitted side by side cannot both take the last room under a limit; the later
+  /// one gets fewer instances (down to MinCount) or the rule's rejection.
+  Result<int> Admit(state::Txn& txn, const clc::LaunchPlan& plan, int count) override;
   /// The instance-state-change event: on an instance that reached terminated, when a
   /// release-on-terminate rule matches it, each public address (not given at launch) still
   /// associated with it is disassociated, then released (principal "sla"; through
@@ -63,9 +67,9 @@ inline constexpr const char* kSlaPrincipal = "sla";
 Status CheckNetworkPropertyChange(state::Txn& txn, const std::vector<std::string>& changed);
 
 /// Whether the account `account_id` may hold one more public address when it holds `held`
-/// now: OK, or ResourceExhausted (AddressLimitExceeded) naming the first address-quota rule
-/// that forbids it.
-Status CheckAddressQuota(state::StateStore& store, const std::string& account_id, int64_t held);
+/// now, read in `txn` (the allocation's own): OK, or ResourceExhausted (AddressLimitExceeded)
+/// naming the first address-quota rule that forbids it.
+Status CheckAddressQuota(state::Txn& txn, const std::string& account_id, int64_t held);
 
 /// Whether the account may store `adding` more bytes when it stores `used` now: OK, or
 /// ResourceExhausted (wire code QuotaExceeded) naming the storage-quota rule.

@@ -3,6 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <thread>
+
 #include "core/clc/fake_cluster.h"
 #include "core/walrus/object_store.h"
 #include "core/walrus/walrus.h"
@@ -93,6 +97,79 @@ TEST_F(EngineTest, InstanceLimitPerUserAdmitsModifiesAndRejects) {
   EXPECT_TRUE(fourth.ok()) << fourth.status().ToString();
 }
 
+// The engine, with a launch of the same user slipped in between its Review and its Admit
+// (what a concurrent request does when it commits first).
+class InterleavingSla final : public clc::SlaHook {
+ public:
+  explicit InterleavingSla(Engine& engine) : engine_(engine) {}
+  Status Review(clc::LaunchPlan& plan) override {
+    Status s = engine_.Review(plan);
+    if (auto between = std::move(between_); between) {
+      between_ = nullptr;
+      between();
+    }
+    return s;
+  }
+  Result<int> Admit(state::Txn& txn, const clc::LaunchPlan& plan, int count) override {
+    return engine_.Admit(txn, plan, count);
+  }
+  std::function<void()> between_;
+
+ private:
+  Engine& engine_;
+};
+
+TEST_F(EngineTest, ALaunchCommittedAfterReviewCountsAgainstTheLimit) {
+  PutRule("[rule four-per-user]\nkind = instance-limit\nscope = user\nlimit = 4\n");
+  InterleavingSla sla(engine_);
+  clc::Compute compute(store_, clock_, dir_, &sla);
+  clc::RunInstancesRequest r;
+  r.image_id = "emi-00000001";
+  auto run = [&](int min, int max) {
+    r.min_count = min;
+    r.max_count = max;
+    return compute.RunInstances(kAlice, r);
+  };
+  // Review admits 4; meanwhile 3 are launched; the transaction admits only 1.
+  std::string earlier;
+  sla.between_ = [&] {
+    auto three = run(3, 3);
+    ASSERT_TRUE(three.ok()) << three.status().ToString();
+    earlier = three->instances[0].id;
+  };
+  auto modified = run(1, 4);
+  ASSERT_TRUE(modified.ok()) << modified.status().ToString();
+  EXPECT_EQ(modified->instances.size(), 1u);
+  EXPECT_EQ(compute.InFlightForTest(), 0);
+  // Two live: Review admits MinCount 2; meanwhile 1 is launched; the transaction rejects it.
+  ASSERT_TRUE(compute.TerminateInstances(kAlice, {modified->instances[0].id, earlier}).ok());
+  ASSERT_TRUE(compute.Reconcile().ok());
+  sla.between_ = [&] { ASSERT_TRUE(run(1, 1).ok()); };
+  auto rejected = run(2, 2);
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_EQ(rejected.status().wire_code(), "InstanceLimitExceeded");
+  EXPECT_THAT(rejected.status().message(), HasSubstr("3 in use"));
+  EXPECT_EQ(compute.InFlightForTest(), 0);
+}
+
+TEST_F(EngineTest, ConcurrentLaunchesNeverPassTheLimitTogether) {
+  PutRule("[rule five-per-user]\nkind = instance-limit\nscope = user\nlimit = 5\n");
+  std::atomic<int> ok{0}, limited{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 16; ++k)
+    threads.emplace_back([&] {
+      auto r = Run(kAlice, 1, 1);
+      if (r.ok()) ++ok;
+      else if (r.status().wire_code() == "InstanceLimitExceeded") ++limited;
+      else ++other;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 5);
+  EXPECT_EQ(limited.load(), 11);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(compute_->InFlightForTest(), 0);
+}
+
 TEST_F(EngineTest, InstanceLimitPerAccountCountsEveryUser) {
   PutRule("[rule acct]\nkind = instance-limit\nscope = account\nlimit = 2\nmatch.account = alice\n");
   ASSERT_TRUE(Run(kAlice, 1, 1).ok());
@@ -168,10 +245,13 @@ TEST_F(EngineTest, RuntimeLeaseFromTheAccountDefault) {
 }
 
 TEST_F(EngineTest, AddressQuota) {
-  EXPECT_TRUE(CheckAddressQuota(store_, kAlice.account_id, 5).ok());
+  auto check = [&](int64_t held) {
+    return store_.Read([&](state::Txn& t) { return CheckAddressQuota(t, kAlice.account_id, held); });
+  };
+  EXPECT_TRUE(check(5).ok());
   PutRule("[rule addr]\nkind = address-quota\nlimit = 2\n");
-  EXPECT_TRUE(CheckAddressQuota(store_, kAlice.account_id, 1).ok());
-  Status s = CheckAddressQuota(store_, kAlice.account_id, 2);
+  EXPECT_TRUE(check(1).ok());
+  Status s = check(2);
   EXPECT_EQ(s.code(), Code::kResourceExhausted);
   EXPECT_EQ(s.wire_code(), "AddressLimitExceeded");
 }
@@ -333,6 +413,25 @@ TEST_F(EngineEventTest, ReleaseOnTerminateReleasesTheAddressesOfATerminatedInsta
   commits = store_.CommittedForTest().size();
   ASSERT_TRUE(compute_->Reconcile().ok());
   EXPECT_EQ(store_.CommittedForTest().size(), commits);
+}
+
+TEST_F(EngineEventTest, ConcurrentAllocationsNeverPassTheAddressQuotaTogether) {
+  PutRule("[rule addr]\nkind = address-quota\nlimit = 2\n");
+  addresses_.SetAllocationCheck([](state::Txn& t, const std::string& account_id, int64_t held) {
+    return CheckAddressQuota(t, account_id, held);
+  });
+  std::atomic<int> ok{0}, limited{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&] {
+      auto a = addresses_.Allocate(kAlice);
+      if (a.ok()) ++ok;
+      else if (a.status().wire_code() == "AddressLimitExceeded") ++limited;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 2);
+  EXPECT_EQ(limited.load(), 2);
+  EXPECT_EQ(Held(kAlice).size(), 2u);
 }
 
 TEST_F(EngineEventTest, WithoutARuleTerminationKeepsTheAddress) {
