@@ -989,9 +989,84 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
 
 Result<std::vector<InstanceStateChange>> Compute::TerminateForSystem(const std::string& principal,
                                                                      const std::vector<std::string>& ids,
-                                                                     const std::string& reason) {
-  model::Principal system{model::kSystemAccount, "", principal, ""};
-  return Terminate(system, ids, {principal, "TerminateInstances", ""}, reason);
+                                                                     const std::string& reason, const DueCheck& due) {
+  // 1. The decision, checked and recorded in one transaction.
+  const int64_t now = clock_.NowMillis();
+  std::map<std::string, InstanceStateChange> changes;
+  std::map<std::string, model::Instance> before;  // the claimed ones, as they were
+  std::vector<model::Instance> claimed;
+  auto seq = store_.Transact({principal, "TerminateInstances", ""}, [&](state::Txn& t) -> Status {
+    changes.clear();
+    before.clear();
+    claimed.clear();
+    for (const auto& id : ids) {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+      if (!obj) continue;
+      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
+      changes[id] = {id, i.state, i.state};
+      if (IsFinal(i.state) || i.state == model::kShuttingDown || !due(i)) continue;
+      before[id] = i;
+      i.state = model::kShuttingDown;
+      i.reason = reason;
+      i.state_change_ms = now;
+      changes[id].current_state = i.state;
+      EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
+      claimed.push_back(std::move(i));
+    }
+    return Status::Ok();
+  });
+  if (!seq.ok()) return seq.status();
+  Remember(claimed);
+
+  // 2. The clusters.
+  std::map<std::string, std::vector<std::string>> by_zone;
+  for (const auto& i : claimed) by_zone[i.zone].push_back(i.id);
+  Status failure;
+  std::set<std::string> refused;
+  if (!by_zone.empty()) {
+    auto zones = zones_.Zones();
+    for (const auto& [zone, zone_ids] : by_zone) {
+      Status told = zones.status();
+      if (zones.ok()) {
+        auto z = std::find_if(zones->begin(), zones->end(), [&](const Zone& x) { return x.name == zone; });
+        // A deregistered zone runs nothing any more.
+        if (z != zones->end()) told = z->cc->TerminateInstances(zone_ids).status();
+      }
+      if (told.ok()) continue;
+      if (failure.ok()) failure = told.WithContext("zone '" + zone + "'");
+      refused.insert(zone_ids.begin(), zone_ids.end());
+    }
+  }
+
+  // 3. Undo the decision where the cluster failed (unless the record changed meanwhile).
+  if (!refused.empty()) {
+    std::vector<model::Instance> restored;
+    auto undone = store_.Transact({principal, "TerminateInstances rollback", ""}, [&](state::Txn& t) -> Status {
+      restored.clear();
+      for (const auto& id : refused) {
+        EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+        if (!obj) continue;
+        EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
+        if (i.state != model::kShuttingDown || i.state_change_ms != now) continue;
+        model::Instance back = before[id];
+        back.lease_expires_ms = i.lease_expires_ms;
+        EUCA_RETURN_IF_ERROR(t.Put(ToObject(back)));
+        restored.push_back(std::move(back));
+      }
+      return Status::Ok();
+    });
+    if (!undone.ok()) return failure.WithContext("and restoring the instances failed: " + undone.status().message());
+    Remember(restored);
+    for (const auto& i : restored) changes[i.id].current_state = i.state;
+  }
+  if (network_ && claimed.size() > refused.size()) network_->Changed();
+  for (const auto& i : claimed)
+    if (!refused.count(i.id)) sla_.StateChanged(i, before[i.id].state);
+  if (!failure.ok()) return failure;
+  std::vector<InstanceStateChange> out;
+  for (const auto& id : ids)
+    if (auto it = changes.find(id); it != changes.end()) out.push_back(it->second);
+  return out;
 }
 
 Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Principal& caller,

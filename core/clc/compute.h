@@ -195,11 +195,18 @@ class Compute final {
   Result<std::vector<InstanceStateChange>> TerminateInstances(const model::Principal& caller,
                                                               const std::vector<std::string>& ids,
                                                               const std::string& request_id = "");
-  /// TerminateInstances on behalf of the system (the SLA cleanup): any account's instances,
-  /// the history commit's principal is `principal`, the state reason `reason`.
+  /// Terminates, on behalf of the system (the SLA cleanup), those of `ids` (any account's)
+  /// that are pending or running and for which `due` still holds on the record as it is now.
+  /// The decision comes first: one transaction (principal `principal`) checks `due` and marks
+  /// them shutting-down with the state reason `reason`, so an owner's change that commits
+  /// before it (a renew-lease) wins, and one after it finds the instance shutting-down. Then
+  /// their clusters are told; the instances of a cluster that fails go back to their earlier
+  /// state (a second commit) and the failure is returned. Ids that are gone or no longer due
+  /// are reported unchanged (previous_state == current_state).
+  using DueCheck = std::function<bool(const model::Instance&)>;
   Result<std::vector<InstanceStateChange>> TerminateForSystem(const std::string& principal,
                                                               const std::vector<std::string>& ids,
-                                                              const std::string& reason);
+                                                              const std::string& reason, const DueCheck& due);
   Status RebootInstances(const model::Principal& caller, const std::vector<std::string>& ids);
   Result<ConsoleOutput> GetConsoleOutput(const model::Principal& caller, const std::string& id);
   /// Zones named (all when empty; unknown names are NotFound). "verbose" among the names

@@ -78,6 +78,7 @@ class FakeCluster final : public cc::ClusterController {
 
   Result<std::vector<nc::TerminateResult>> TerminateInstances(const std::vector<std::string>& ids) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!fail_terminate_.ok()) return fail_terminate_;
     std::vector<nc::TerminateResult> out;
     for (const auto& id : ids) {
       ++terminated;
@@ -161,6 +162,11 @@ class FakeCluster final : public cc::ClusterController {
     std::lock_guard<std::mutex> lock(mu_);
     fail_after_ = n;
   }
+  /// TerminateInstances fails as a whole with `s` (ok: stops failing).
+  void FailTerminate(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_terminate_ = std::move(s);
+  }
   /// DescribeInstances and DescribeResources fail with `s` (the cluster is unreachable).
   void FailDescribe(Status s) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -208,6 +214,7 @@ class FakeCluster final : public cc::ClusterController {
   std::map<std::string, cc::CcInstance> instances_;
   Status fail_run_;
   Status fail_describe_;
+  Status fail_terminate_;
   int fail_after_ = -1;
 };
 

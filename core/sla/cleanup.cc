@@ -37,9 +37,10 @@ state::Object ImageObject(const model::Image& i) {
                        model::ToJson(i), std::nullopt};
 }
 
-// Changes the image `id` from `from` to `to` as the cleanup, unless someone changed it since.
+// Changes the image `id` from `from` to `to` as the cleanup, unless someone changed it since
+// it was read with the lease `lease_ms` (a renew-lease meanwhile wins): Conflict then.
 Status SetImageState(state::StateStore& store, const std::string& id, const std::string& from, const std::string& to,
-                     const std::string& action) {
+                     int64_t lease_ms, const std::string& action) {
   return store
       .Transact({kCleanupPrincipal, action + " " + id, ""},
                 [&](state::Txn& t) -> Status {
@@ -47,11 +48,16 @@ Status SetImageState(state::StateStore& store, const std::string& id, const std:
                   if (!obj) return NotFound("image '" + id + "' is gone");
                   model::Image i = model::ImageFromJson(obj->body);
                   if (i.state != from) return Status(Code::kConflict, "image '" + id + "' is " + i.state + " now");
+                  if (i.lease_expires_ms != lease_ms)
+                    return Status(Code::kConflict, "the lease of image '" + id + "' was renewed meanwhile");
                   i.state = to;
                   return t.Put(ImageObject(i));
                 })
       .status();
 }
+
+// A change the owner made meanwhile (the image is not due any more): nothing to report.
+bool ChangedMeanwhile(const Status& s) { return s.code() == Code::kConflict || s.code() == Code::kNotFound; }
 
 // Deletes the bundle of `image` (its manifest and the parts beside it) as its owner.
 Status DeleteBundle(const model::Image& image, const std::string& owner_name, const clc::ObjectStoreFactory& objects) {
@@ -172,9 +178,16 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
       if (!compute) {
         a.result = Unavailable("this cloud has no compute part to terminate instances with");
       } else {
-        auto done = compute->TerminateForSystem(kCleanupPrincipal, {i.id}, reason);
-        // Gone meanwhile (terminated and expired): nothing left to do.
-        if (!done.ok() && done.status().code() != Code::kNotFound) a.result = done.status();
+        // Due only while its lease is the one read above: a renew-lease meanwhile wins.
+        const int64_t lease = i.lease_expires_ms;
+        auto done = compute->TerminateForSystem(kCleanupPrincipal, {i.id}, reason, [lease](const model::Instance& now) {
+          return now.lease_expires_ms == lease;
+        });
+        if (!done.ok()) {
+          a.result = done.status();
+        } else if (done->empty() || done->front().current_state != model::kShuttingDown) {
+          continue;  // gone, terminated or renewed meanwhile: nothing to do
+        }
       }
     }
     report.actions.push_back(std::move(a));
@@ -186,7 +199,10 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
     if (i.state == "available" && i.lease_expires_ms <= now) {
       CleanupAction a{"expire-image", i.id, i.account_id, "storage lease ended " + FormatIso8601(i.lease_expires_ms),
                       Status::Ok()};
-      if (!options.dry_run) a.result = SetImageState(store, i.id, "available", "expired", "ExpireImage");
+      if (!options.dry_run) {
+        a.result = SetImageState(store, i.id, "available", "expired", i.lease_expires_ms, "ExpireImage");
+        if (ChangedMeanwhile(a.result)) continue;
+      }
       bool ok = a.result.ok();
       report.actions.push_back(std::move(a));
       if (!ok) continue;
@@ -197,8 +213,18 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
                       "storage lease ended " + FormatIso8601(i.lease_expires_ms) + " and its grace is over",
                       Status::Ok()};
       if (!options.dry_run) {
-        a.result = DeleteBundle(i, accounts[i.account_id], objects);
-        if (a.result.ok()) a.result = SetImageState(store, i.id, "expired", "deregistered", "DeregisterImage");
+        // Deregistered first, so a renew-lease can no longer bring it back; the bundle after.
+        // When the deletion fails, the image is expired again and the next run retries.
+        a.result = SetImageState(store, i.id, "expired", "deregistered", i.lease_expires_ms, "DeregisterImage");
+        if (ChangedMeanwhile(a.result)) continue;
+        if (a.result.ok()) {
+          a.result = DeleteBundle(i, accounts[i.account_id], objects);
+          if (!a.result.ok()) {
+            Status back =
+                SetImageState(store, i.id, "deregistered", "expired", i.lease_expires_ms, "ExpireImage");
+            if (!back.ok()) a.result = a.result.WithContext("and marking it expired again failed: " + back.message());
+          }
+        }
       }
       report.actions.push_back(std::move(a));
     }

@@ -29,6 +29,37 @@ constexpr int64_t kHour = 3600 * 1000;
 constexpr int64_t kDay = 24 * kHour;
 
 
+// A store that runs `after_first_read` once, right after the first Read returns: what a
+// renew-lease committed between the cleanup's snapshot and its actions looks like.
+class InterleavingStore final : public state::StateStore {
+ public:
+  explicit InterleavingStore(state::StateStore& inner) : inner_(inner) {}
+  Result<uint64_t> Transact(const state::TxnContext& ctx, const TxnFn& fn) override { return inner_.Transact(ctx, fn); }
+  Status Read(const TxnFn& fn) override {
+    Status s = inner_.Read(fn);
+    if (auto hook = std::move(after_first_read); hook) {
+      after_first_read = nullptr;
+      hook();
+    }
+    return s;
+  }
+  Result<std::vector<state::CommitInfo>> Log(const std::optional<std::string>& object, size_t limit) override {
+    return inner_.Log(object, limit);
+  }
+  Result<std::pair<state::CommitInfo, std::string>> Show(const std::string& rev) override { return inner_.Show(rev); }
+  Result<std::string> Diff(const std::string& from, const std::optional<std::string>& to) override {
+    return inner_.Diff(from, to);
+  }
+  Result<state::RollbackResult> Rollback(const state::TxnContext& ctx, const std::string& rev,
+                                         const std::vector<std::string>& objects, bool dry_run) override {
+    return inner_.Rollback(ctx, rev, objects, dry_run);
+  }
+  std::function<void()> after_first_read;
+
+ private:
+  state::StateStore& inner_;
+};
+
 class InstanceCleanupTest : public ::testing::Test {
  protected:
   InstanceCleanupTest() : engine_(store_, clock_) {
@@ -161,6 +192,50 @@ TEST_F(InstanceCleanupTest, AFailingZoneIsReportedAndRetried) {
   EXPECT_EQ(r->Failed(), 1);
   EXPECT_THAT(r->Summary(), HasSubstr("1 failed"));
   EXPECT_THAT(Ids(Cleanup(clock_.NowMillis() + kHour), "terminate"), UnorderedElementsAre(ids[0]));
+}
+
+TEST_F(InstanceCleanupTest, ARenewBetweenSnapshotAndActionWins) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(60), std::nullopt).ok());
+  auto renewed = Run(kAlice, 1);
+  auto expired = Run(kAlice, 1);
+  zone_->BootAll();
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  const int64_t later = clock_.NowMillis() + kHour;
+  InterleavingStore store(store_);
+  store.after_first_read = [&] {  // the owner renews one of the two, as renew-lease does
+    ASSERT_TRUE(store_
+                    .Transact({"alice", "EucaRenewLease", ""},
+                              [&](state::Txn& t) -> Status {
+                                EUCA_ASSIGN_OR_RETURN(auto o, t.Get("instances", renewed[0]));
+                                o->body["lease_expires"] = later + kHour;
+                                return t.Put(*o);
+                              })
+                    .ok());
+  };
+  auto r = RunCleanup(store, clock_, compute_.get(), {}, {false, later});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_THAT(Ids(*r, "terminate"), UnorderedElementsAre(expired[0]));
+  EXPECT_EQ(r->Failed(), 0);
+  EXPECT_EQ(StateOf(renewed[0]), model::kRunning);
+  EXPECT_EQ(StateOf(expired[0]), model::kShuttingDown);
+  EXPECT_EQ(zone_->terminated, 1);
+}
+
+TEST_F(InstanceCleanupTest, AClusterThatFailsToTerminateLeavesTheInstanceAsItWas) {
+  ASSERT_TRUE(SetLeaseDefaults(store_, kAdmin, "alice", std::optional<int64_t>(60), std::nullopt).ok());
+  auto ids = Run(kAlice, 1);
+  zone_->BootAll();
+  ASSERT_TRUE(compute_->Reconcile().ok());
+  ASSERT_EQ(StateOf(ids[0]), model::kRunning);
+  zone_->FailTerminate(Unavailable("cluster unreachable"));
+  auto r = Cleanup(clock_.NowMillis() + kHour);
+  EXPECT_EQ(r.Failed(), 1);
+  EXPECT_THAT(r.actions[0].result.message(), HasSubstr("cluster unreachable"));
+  EXPECT_EQ(StateOf(ids[0]), model::kRunning);  // the decision was undone: renewable again
+  // The next run, with the cluster back, terminates it.
+  zone_->FailTerminate(Status::Ok());
+  EXPECT_THAT(Ids(Cleanup(clock_.NowMillis() + kHour), "terminate"), UnorderedElementsAre(ids[0]));
+  EXPECT_EQ(StateOf(ids[0]), model::kShuttingDown);
 }
 
 // Public addresses with a lease: the cleanup disassociates, then releases, exactly the
@@ -426,6 +501,61 @@ TEST_F(ImageCleanupTest, StorageLeaseExpiryThenGraceDeletesExactlyTheExpiredBund
                                                 "two.manifest.xml", "two.part.00", "two.part.01"));
   EXPECT_EQ(store_.CommittedForTest().back().principal, "cleanup");
   EXPECT_EQ(Cleanup(t0 + 8 * kDay).Summary(), "cleanup: nothing to do");
+}
+
+TEST_F(ImageCleanupTest, ARenewBetweenSnapshotAndActionKeepsTheImageAndItsBundle) {
+  model::Principal alice = MakeUser("alice", "dev");
+  const int64_t t0 = clock_.NowMillis();
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
+  std::string one = Register(alice, "one");
+  std::string two = Register(alice, "two");
+  InterleavingStore store(store_);
+  auto renew = [&](const std::string& id) {
+    store.after_first_read = [&, id] {
+      auto renewed = Call(alice, "EucaRenewLease", {{"ResourceId", id}, {"Duration", "30d"}});
+      ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
+    };
+  };
+  auto cleanup = [&](int64_t now) {
+    auto r = RunCleanup(store, clock_, nullptr, cloud_->options().object_store, {false, now});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : CleanupReport{};
+  };
+  // Expiry: `one` is renewed after the snapshot; only `two` expires.
+  clock_.Set(t0 + kDay);
+  renew(one);
+  CleanupReport r1 = cleanup(t0 + kDay);
+  EXPECT_EQ(r1.Summary(), "cleanup: terminated 0 instances, expired 1 image, deleted 0 images, 0 failed");
+  EXPECT_EQ(Image(one).state, "available");
+  EXPECT_EQ(Image(two).state, "expired");
+  // After the grace: `two` is renewed after the snapshot; nothing is deleted.
+  clock_.Set(t0 + 8 * kDay);
+  renew(two);
+  CleanupReport r2 = cleanup(t0 + 8 * kDay);
+  EXPECT_EQ(r2.Summary(), "cleanup: nothing to do");
+  EXPECT_EQ(Image(two).state, "available");
+  EXPECT_EQ(Keys(alice).size(), 6u);
+}
+
+TEST_F(ImageCleanupTest, AFailedBundleDeletionLeavesTheImageExpiredForTheNextRun) {
+  model::Principal alice = MakeUser("alice", "dev");
+  const int64_t t0 = clock_.NowMillis();
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
+  std::string one = Register(alice, "one");
+  Cleanup(t0 + kDay);
+  ASSERT_EQ(Image(one).state, "expired");
+  clc::ObjectStoreFactory failing = [](const model::Principal&) -> Result<std::unique_ptr<walrus::ObjectStore>> {
+    return Unavailable("object store unreachable");
+  };
+  auto r = RunCleanup(store_, clock_, nullptr, failing, {false, t0 + 8 * kDay});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Failed(), 1);
+  EXPECT_EQ(Image(one).state, "expired");
+  EXPECT_EQ(Keys(alice).size(), 3u);
+  EXPECT_EQ(Cleanup(t0 + 8 * kDay).Summary(),
+            "cleanup: terminated 0 instances, expired 0 images, deleted 1 image, 0 failed");
+  EXPECT_EQ(Image(one).state, "deregistered");
+  EXPECT_TRUE(Keys(alice).empty());
 }
 
 TEST_F(ImageCleanupTest, RenewLeaseMakesAnExpiredImageAvailable) {
