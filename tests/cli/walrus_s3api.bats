@@ -211,3 +211,38 @@ JSON
   assert_failure
   assert_output --partial NoSuchUpload
 }
+
+@test "storage-quota: CopyObject and CompleteMultipartUpload beyond the quota are QuotaExceeded; nothing is made" {
+  need_aws
+  euca admin create-account quota-acct >/dev/null
+  create_user dana quota-acct
+  local k="$KEY_ID" s="$SECRET"
+  aws_as "$k" "$s" s3api create-bucket --bucket quota-bkt
+  head -c 3000 /dev/urandom >three.bin
+  aws_as "$k" "$s" s3api put-object --bucket quota-bkt --key a --body three.bin
+  # 3000 bytes stored; a copy of them would make 6000, over 5000.
+  printf '[rule five-k]\nkind = storage-quota\nlimit = 5000\nmatch.account = quota-acct\n' >rules
+  euca admin put-rule rules >/dev/null
+  run aws_as "$k" "$s" s3api copy-object --bucket quota-bkt --key b --copy-source quota-bkt/a
+  assert_failure
+  assert_output --partial QuotaExceeded
+  # A multipart upload of 3000 bytes: its part is stored, completing it is refused.
+  local id etag
+  id="$(aws_as "$k" "$s" s3api create-multipart-upload --bucket quota-bkt --key m | json UploadId)"
+  etag="$(aws_as "$k" "$s" s3api upload-part --bucket quota-bkt --key m --upload-id "$id" --part-number 1 \
+    --body three.bin | json ETag)"
+  run aws_as "$k" "$s" s3api complete-multipart-upload --bucket quota-bkt --key m --upload-id "$id" \
+    --multipart-upload "Parts=[{PartNumber=1,ETag=$etag}]"
+  assert_failure
+  assert_output --partial QuotaExceeded
+  run aws_as "$k" "$s" s3api list-objects-v2 --bucket quota-bkt --query 'Contents[].Key' --output text
+  assert_output a
+  # The upload stays and can be aborted; the admin's own account is not limited.
+  aws_as "$k" "$s" s3api abort-multipart-upload --bucket quota-bkt --key m --upload-id "$id"
+  aws_admin s3api create-bucket --bucket quota-admin
+  aws_admin s3api put-object --bucket quota-admin --key big --body three.bin
+  aws_admin s3api copy-object --bucket quota-admin --key big2 --copy-source quota-admin/big >/dev/null
+  # Without the rule the copy goes through.
+  euca admin delete-rule five-k >/dev/null
+  aws_as "$k" "$s" s3api copy-object --bucket quota-bkt --key b --copy-source quota-bkt/a >/dev/null
+}
