@@ -27,6 +27,7 @@ const std::vector<KindInfo>& Kinds() {
       {"security-groups", true, "sg-"},
       {"addresses", true, ""},         // id = the public IPv4 address
       {"capacity-reservations", false, "cr-"},  // runtime: capacity held (core/clc, docs/sla.md)
+      {"deleted-bundles", false, ""},  // runtime: id = SHA-256 of BUCKET/KEY (core/sla cleanup)
   };
   return kKinds;
 }

@@ -217,7 +217,16 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
       return ImageError(Code::kAlreadyExists,
                         "an image named '" + image.name + "' already exists (" + existing->id + ")",
                         "InvalidAMIName.Duplicate");
-    // The account's storage lease (core/sla, docs/sla.md).
+    // The account's storage lease (core/sla, docs/sla.md): an unregistered bundle's runs from
+    // its upload; once it ended the bundle is expired (the cleanup deletes it after the grace).
+    if (got->last_modified_ms > 0) {
+      EUCA_ASSIGN_OR_RETURN(int64_t bundle_ends, sla::StorageLeaseExpiry(t, image.account_id, got->last_modified_ms));
+      if (bundle_ends != 0 && bundle_ends <= image.created_ms)
+        return ImageError(Code::kInvalidArgument,
+                          "the bundle '" + location + "' expired: its storage lease ended " +
+                              FormatIso8601(bundle_ends) + "; upload it again to register it",
+                          "InvalidManifest");
+    }
     EUCA_ASSIGN_OR_RETURN(image.lease_expires_ms, sla::StorageLeaseExpiry(t, image.account_id, image.created_ms));
     for (;;) {
       image.id = PrefixOf(image.type) + RandomHex(8);

@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 
+#include "core/api/digest.h"
 #include "core/clc/capacity_reservations.h"
 #include "core/clc/networking.h"
 #include "core/clc/properties.h"
@@ -18,6 +20,13 @@ namespace {
 
 constexpr char kImages[] = "images";
 constexpr char kManifestSuffix[] = ".manifest.xml";
+
+constexpr char kDeletedBundles[] = "deleted-bundles";
+
+bool EndsWithManifest(const std::string& key) {
+  const size_t n = strlen(kManifestSuffix);
+  return key.size() > n && key.compare(key.size() - n, n, kManifestSuffix) == 0;
+}
 
 std::string Plural(int n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -59,18 +68,18 @@ Status SetImageState(state::StateStore& store, const std::string& id, const std:
 // A change the owner made meanwhile (the image is not due any more): nothing to report.
 bool ChangedMeanwhile(const Status& s) { return s.code() == Code::kConflict || s.code() == Code::kNotFound; }
 
-// Deletes the bundle of `image` (its manifest and the parts beside it) as its owner.
-Status DeleteBundle(const model::Image& image, const std::string& owner_name, const clc::ObjectStoreFactory& objects) {
+// Deletes the bundle whose manifest is at `location` (BUCKET/KEY; the manifest and the parts
+// beside it) as the account `account_id` (named `owner_name`).
+Status DeleteBundle(const std::string& location, const std::string& account_id, const std::string& owner_name,
+                    const clc::ObjectStoreFactory& objects) {
   if (!objects) return Unavailable("no object store is configured to delete bundles from");
-  const std::string& loc = image.location;
+  const std::string& loc = location;
   auto slash = loc.find('/');
   if (slash == std::string::npos) return InvalidArgument("image location '" + loc + "' has no bucket");
   const std::string bucket = loc.substr(0, slash), key = loc.substr(slash + 1);
   std::string prefix = key;
-  if (prefix.size() > strlen(kManifestSuffix) &&
-      prefix.compare(prefix.size() - strlen(kManifestSuffix), std::string::npos, kManifestSuffix) == 0)
-    prefix.resize(prefix.size() - strlen(kManifestSuffix));
-  model::Principal owner{owner_name, image.account_id, model::kAccountAdminUser, ""};
+  if (EndsWithManifest(prefix)) prefix.resize(prefix.size() - strlen(kManifestSuffix));
+  model::Principal owner{owner_name, account_id, model::kAccountAdminUser, ""};
   EUCA_ASSIGN_OR_RETURN(auto store, objects(owner));
   auto parts = store->ListObjects(bucket, prefix + ".part.");
   if (!parts.ok() && parts.status().code() != Code::kNotFound) return parts.status().WithContext("list '" + loc + "'");
@@ -84,6 +93,50 @@ Status DeleteBundle(const model::Image& image, const std::string& owner_name, co
   return Status::Ok();
 }
 
+// The history of a deleted unregistered bundle: a `deleted-bundles` record, one commit
+// "DeleteBundle BUCKET/KEY" by the cleanup.
+Status RecordDeletedBundle(state::StateStore& store, const std::string& location, const std::string& account_id,
+                           int64_t lease_ended_ms, int64_t now) {
+  Json body = {{"location", location}, {"account", account_id}, {"lease_expires", lease_ended_ms},
+               {"deleted", now}};
+  return store
+      .Transact({kCleanupPrincipal, "DeleteBundle " + location, ""},
+                [&](state::Txn& t) {
+                  return t.Put({kDeletedBundles, api::Sha256Hex(location), account_id, "", body, std::nullopt});
+                })
+      .status();
+}
+
+// An account whose bundles have a storage lease (docs/sla.md).
+struct LeasedAccount {
+  std::string id, name;
+  int64_t storage_s = 0;
+};
+
+// The bundles of `account` that no image is registered from and whose storage lease (from
+// their manifest's upload) and grace ended by `now`: their manifests' BUCKET/KEY with the
+// lease's end.
+Result<std::vector<std::pair<std::string, int64_t>>> UnregisteredBundlesDue(const LeasedAccount& account,
+                                                                            const std::set<std::string>& registered,
+                                                                            const clc::ObjectStoreFactory& objects,
+                                                                            int64_t now, int64_t grace_ms) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  model::Principal owner{account.name, account.id, model::kAccountAdminUser, ""};
+  EUCA_ASSIGN_OR_RETURN(auto store, objects(owner));
+  EUCA_ASSIGN_OR_RETURN(auto buckets, store->ListBuckets());
+  for (const auto& bucket : buckets) {
+    auto listed = store->ListObjects(bucket, "");
+    if (!listed.ok() && listed.status().code() == Code::kNotFound) continue;  // deleted meanwhile
+    if (!listed.ok()) return listed.status().WithContext("list bucket '" + bucket + "'");
+    for (const auto& o : *listed) {
+      if (!EndsWithManifest(o.key) || registered.count(bucket + "/" + o.key)) continue;
+      const int64_t ends = o.last_modified_ms + account.storage_s * 1000;
+      if (o.last_modified_ms > 0 && ends <= now && now - ends >= grace_ms) out.emplace_back(bucket + "/" + o.key, ends);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int CleanupReport::Failed() const {
@@ -94,7 +147,7 @@ int CleanupReport::Failed() const {
 
 std::string CleanupReport::Summary() const {
   if (actions.empty()) return dry_run ? "cleanup (dry run): nothing to do" : "cleanup: nothing to do";
-  int terminate = 0, expire = 0, del = 0, release = 0, reservations = 0;
+  int terminate = 0, expire = 0, del = 0, release = 0, reservations = 0, bundles = 0;
   for (const auto& a : actions) {
     if (!a.result.ok()) continue;
     terminate += a.action == "terminate";
@@ -102,10 +155,12 @@ std::string CleanupReport::Summary() const {
     del += a.action == "delete-image";
     release += a.action == "release-address";
     reservations += a.action == "expire-reservation";
+    bundles += a.action == "delete-bundle";
   }
   // Counts that are new since the first summary appear only when non-zero (scripts match it).
   auto extra = [&](const char* release_verb, const char* expire_verb) {
     std::string out;
+    if (bundles) out += std::string(", ") + (dry_run ? "delete " : "deleted ") + Plural(bundles, "bundle", "bundles");
     if (release) out += std::string(", ") + release_verb + " " + Plural(release, "address", "addresses");
     if (reservations)
       out += std::string(", ") + expire_verb + " " + Plural(reservations, "reservation", "reservations");
@@ -132,12 +187,17 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
   std::vector<model::Image> images;
   std::vector<model::Address> leased_addresses;  // allocated ones whose lease ended
   std::map<std::string, std::string> accounts, users;  // id -> name
+  std::vector<LeasedAccount> leased;                   // accounts with a storage lease
   int64_t grace_ms = 0;
   EUCA_RETURN_IF_ERROR(store.Read([&](state::Txn& t) -> Status {
     EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
     EUCA_ASSIGN_OR_RETURN(grace_ms, GraceMs(t));
     EUCA_ASSIGN_OR_RETURN(auto objs, t.List("accounts"));
-    for (const auto& o : objs) accounts[o.id] = o.body.value("name", "");
+    for (const auto& o : objs) {
+      accounts[o.id] = o.body.value("name", "");
+      EUCA_ASSIGN_OR_RETURN(LeaseDefaults d, GetLeaseDefaults(t, o.id));
+      if (d.storage_s) leased.push_back({o.id, accounts[o.id], *d.storage_s});
+    }
     EUCA_ASSIGN_OR_RETURN(objs, t.List("users"));
     for (const auto& o : objs) users[o.id] = o.body.value("name", "");
     EUCA_ASSIGN_OR_RETURN(objs, t.List("instances"));
@@ -218,7 +278,7 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
         a.result = SetImageState(store, i.id, "expired", "deregistered", i.lease_expires_ms, "DeregisterImage");
         if (ChangedMeanwhile(a.result)) continue;
         if (a.result.ok()) {
-          a.result = DeleteBundle(i, accounts[i.account_id], objects);
+          a.result = DeleteBundle(i.location, i.account_id, accounts[i.account_id], objects);
           if (!a.result.ok()) {
             Status back =
                 SetImageState(store, i.id, "deregistered", "expired", i.lease_expires_ms, "ExpireImage");
@@ -227,6 +287,34 @@ Result<CleanupReport> RunCleanup(state::StateStore& store, Clock& clock, clc::Co
         }
       }
       report.actions.push_back(std::move(a));
+    }
+  }
+
+  // 3b. Bundles no image is registered from: their storage lease runs from the manifest's
+  // upload; RegisterImage refuses them once it ended, so after the grace nobody can have
+  // registered them since the snapshot.
+  if (objects && grace_ms != INT64_MAX && !leased.empty()) {
+    std::set<std::string> registered;
+    for (const auto& i : images)
+      if (i.state != "deregistered") registered.insert(i.location);
+    for (const auto& account : leased) {
+      auto due = UnregisteredBundlesDue(account, registered, objects, now, grace_ms);
+      if (!due.ok()) {
+        report.actions.push_back({"delete-bundle", account.name, account.id,
+                                  "listing the account's bundles", due.status()});
+        continue;
+      }
+      for (const auto& [location, ends] : *due) {
+        CleanupAction a{"delete-bundle", location, account.id,
+                        "storage lease of the unregistered bundle ended " + FormatIso8601(ends) +
+                            " and its grace is over",
+                        Status::Ok()};
+        if (!options.dry_run) {
+          a.result = DeleteBundle(location, account.id, account.name, objects);
+          if (a.result.ok()) a.result = RecordDeletedBundle(store, location, account.id, ends, now);
+        }
+        report.actions.push_back(std::move(a));
+      }
     }
   }
 

@@ -22,12 +22,21 @@ using sla_test::kAdmin;
 using sla_test::kAlice;
 using sla_test::kBob;
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kHour = 3600 * 1000;
 constexpr int64_t kDay = 24 * kHour;
 
+
+// The resources of the report's actions of one kind.
+std::vector<std::string> Ids(const CleanupReport& r, const std::string& action) {
+  std::vector<std::string> out;
+  for (const auto& a : r.actions)
+    if (a.action == action) out.push_back(a.resource_id);
+  return out;
+}
 
 // A store that runs `after_first_read` once, right after the first Read returns: what a
 // renew-lease committed between the cleanup's snapshot and its actions looks like.
@@ -103,12 +112,6 @@ class InstanceCleanupTest : public ::testing::Test {
     return r.ok() ? *r : CleanupReport{};
   }
 
-  static std::vector<std::string> Ids(const CleanupReport& r, const std::string& action) {
-    std::vector<std::string> out;
-    for (const auto& a : r.actions)
-      if (a.action == action) out.push_back(a.resource_id);
-    return out;
-  }
 
   state::MemoryStateStore store_;
   FakeClock clock_;
@@ -549,13 +552,60 @@ TEST_F(ImageCleanupTest, AFailedBundleDeletionLeavesTheImageExpiredForTheNextRun
   };
   auto r = RunCleanup(store_, clock_, nullptr, failing, {false, t0 + 8 * kDay});
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->Failed(), 1);
+  EXPECT_EQ(r->Failed(), 2);  // the image's bundle, and listing the account's unregistered ones
+  EXPECT_THAT(Ids(*r, "delete-image"), ElementsAre(one));
   EXPECT_EQ(Image(one).state, "expired");
   EXPECT_EQ(Keys(alice).size(), 3u);
   EXPECT_EQ(Cleanup(t0 + 8 * kDay).Summary(),
             "cleanup: terminated 0 instances, expired 0 images, deleted 1 image, 0 failed");
   EXPECT_EQ(Image(one).state, "deregistered");
   EXPECT_TRUE(Keys(alice).empty());
+}
+
+TEST_F(ImageCleanupTest, AnUnregisteredBundleExpiresWithTheStorageLeaseAndGoesAfterTheGrace) {
+  model::Principal alice = MakeUser("alice", "dev");
+  const int64_t t0 = clock_.NowMillis();
+  std::string kept = Register(alice, "kept");  // registered (without a lease): never a loose bundle
+  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
+  PutManifest(alice, "bundles", "loose.manifest.xml");  // uploaded, never registered
+  PutPart(alice, "bundles", "loose.part.00");
+  // The admin's account has no storage lease: its bundles stay.
+  PutManifest(root_, "admins", "theirs.manifest.xml");
+
+  // Before the lease ends it registers; after, RegisterImage refuses it as expired.
+  clock_.Set(t0 + kDay);
+  auto late = cloud_->images().Register(alice, {.location = "bundles/loose.manifest.xml",
+                                                .name = "loose",
+                                                .description = "",
+                                                .architecture = "",
+                                                .kernel_id = "",
+                                                .ramdisk_id = "",
+                                                .root_device_name = ""});
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().wire_code(), "InvalidManifest");
+  EXPECT_THAT(late.status().message(), HasSubstr("expired: its storage lease ended"));
+
+  // Within the grace: nothing happens to it.
+  EXPECT_TRUE(Ids(Cleanup(t0 + 7 * kDay), "delete-bundle").empty());
+  // After the grace: a dry run reports it and changes nothing, then it is deleted, with a
+  // history commit by the cleanup.
+  size_t commits = store_.CommittedForTest().size();
+  CleanupReport dry = Cleanup(t0 + 8 * kDay + 1, /*dry_run=*/true);
+  EXPECT_THAT(Ids(dry, "delete-bundle"), ElementsAre("bundles/loose.manifest.xml"));
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  EXPECT_EQ(Keys(alice).size(), 5u);
+  CleanupReport r = Cleanup(t0 + 8 * kDay + 1);
+  EXPECT_EQ(r.Failed(), 0);
+  EXPECT_THAT(Ids(r, "delete-bundle"), ElementsAre("bundles/loose.manifest.xml"));
+  EXPECT_THAT(r.Summary(), HasSubstr(", deleted 1 bundle"));
+  EXPECT_THAT(Keys(alice), UnorderedElementsAre("kept.manifest.xml", "kept.part.00", "kept.part.01"));
+  const auto& last = store_.CommittedForTest().back();
+  EXPECT_EQ(last.principal, "cleanup");
+  EXPECT_EQ(last.action, "DeleteBundle bundles/loose.manifest.xml");
+  walrus::WalrusObjectStore admins(walrus_, root_);
+  EXPECT_TRUE(admins.HeadObject("admins", "theirs.manifest.xml").ok());
+  EXPECT_TRUE(Ids(Cleanup(t0 + 9 * kDay), "delete-bundle").empty());  // idempotent
+  EXPECT_FALSE(kept.empty());
 }
 
 TEST_F(ImageCleanupTest, RenewLeaseMakesAnExpiredImageAvailable) {

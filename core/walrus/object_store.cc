@@ -35,9 +35,16 @@ Status WalrusObjectStore::HeadBucket(const std::string& bucket) { return walrus_
 
 Status WalrusObjectStore::DeleteBucket(const std::string& bucket) { return walrus_.DeleteBucket(caller_, bucket); }
 
+Result<std::vector<std::string>> WalrusObjectStore::ListBuckets() {
+  EUCA_ASSIGN_OR_RETURN(auto listed, walrus_.ListBuckets(caller_));
+  std::vector<std::string> out;
+  for (const auto& b : listed.buckets) out.push_back(b.name);
+  return out;
+}
+
 Result<StoredObject> WalrusObjectStore::HeadObject(const std::string& bucket, const std::string& key) {
   EUCA_ASSIGN_OR_RETURN(auto head, walrus_.HeadObject(caller_, Ref(bucket, key)));
-  return StoredObject{key, head.info.size, UnquoteEtag(head.info.etag)};
+  return StoredObject{key, head.info.size, UnquoteEtag(head.info.etag), head.info.last_modified_ms};
 }
 
 Result<StoredObject> WalrusObjectStore::PutObject(const PutObjectRequest& request, ByteSource& body) {
@@ -50,7 +57,7 @@ Result<StoredObject> WalrusObjectStore::PutObject(const PutObjectRequest& reques
 Result<StoredObject> WalrusObjectStore::GetObject(const std::string& bucket, const std::string& key,
                                                   const ObjectSink& sink) {
   EUCA_ASSIGN_OR_RETURN(auto got, walrus_.GetObject(caller_, Ref(bucket, key)));
-  StoredObject out{key, 0, UnquoteEtag(got.info.etag)};
+  StoredObject out{key, 0, UnquoteEtag(got.info.etag), got.info.last_modified_ms};
   std::vector<char> buf(kReadBuffer);
   while (got.body) {
     EUCA_ASSIGN_OR_RETURN(size_t n, got.body->Read(buf.data(), buf.size()));
@@ -69,7 +76,7 @@ Result<std::vector<StoredObject>> WalrusObjectStore::ListObjects(const std::stri
   r.v2 = true;
   while (true) {
     EUCA_ASSIGN_OR_RETURN(auto page, walrus_.ListObjects(caller_, r));
-    for (const auto& o : page.contents) out.push_back({o.key, o.size, UnquoteEtag(o.etag)});
+    for (const auto& o : page.contents) out.push_back({o.key, o.size, UnquoteEtag(o.etag), o.last_modified_ms});
     if (!page.truncated) break;
     r.continuation_token = page.next_continuation_token;
   }

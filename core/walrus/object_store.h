@@ -21,6 +21,7 @@ struct StoredObject {
   std::string key;
   uint64_t size = 0;
   std::string etag;  ///< unquoted: the MD5 in hex for a single PUT, "<hex>-N" for multipart
+  int64_t last_modified_ms = 0;  ///< HEAD, GET and listings (0 after a PUT: not reported)
 };
 
 /// Receives an object's bytes in order; an error stops the transfer and is returned.
@@ -33,6 +34,8 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
+  /// The names of the caller's account's buckets, by name.
+  virtual Result<std::vector<std::string>> ListBuckets() = 0;
   /// Creates `bucket` with the location constraint `location` ("" none) and the canned ACL
   /// `canned_acl` ("" private). AlreadyExists (BucketAlreadyOwnedByYou, BucketAlreadyExists)
   /// when it exists.
@@ -64,6 +67,7 @@ class WalrusObjectStore final : public ObjectStore {
  public:
   WalrusObjectStore(Walrus& walrus, Caller caller) : walrus_(walrus), caller_(std::move(caller)) {}
 
+  Result<std::vector<std::string>> ListBuckets() override;
   Status CreateBucket(const std::string& bucket, const std::string& location, const std::string& canned_acl) override;
   Status HeadBucket(const std::string& bucket) override;
   Status DeleteBucket(const std::string& bucket) override;

@@ -6,6 +6,7 @@
 
 #include "core/api/encoding.h"
 #include "core/api/sigv4.h"
+#include "core/base/clock.h"
 #include "core/base/error_map.h"
 #include "core/base/strings.h"
 #include "core/walrus/s3_rest.h"
@@ -193,6 +194,41 @@ Status S3Client::CreateBucket(const std::string& bucket, const std::string& loca
   return Send(r).status();
 }
 
+namespace {
+
+// A Last-Modified header (RFC 1123) or listing field (ISO 8601) in milliseconds; 0 when
+// absent or unreadable (the time is informational for every caller).
+int64_t HeaderTime(const std::string& text) {
+  if (text.empty()) return 0;
+  auto t = api::ParseHttpDate(text);
+  return t.ok() ? *t : 0;
+}
+int64_t ListingTime(const std::string& text) {
+  if (text.empty()) return 0;
+  auto t = ParseIso8601(text);
+  return t.ok() ? *t : 0;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> S3Client::ListBuckets() {
+  std::string page;
+  Request r{.method = "GET"};
+  r.sink = [&page](std::string_view piece) {
+    if (page.size() + piece.size() > kMaxListingBody) return ResourceExhausted("bucket listing is too large");
+    page.append(piece);
+    return Status::Ok();
+  };
+  EUCA_RETURN_IF_ERROR(Send(r).status());
+  pugi::xml_document doc;
+  pugi::xml_node root;
+  if (doc.load_buffer(page.data(), page.size())) root = doc.child("ListAllMyBucketsResult");
+  if (!root) return Internal("the S3 reply to listing buckets is not a ListAllMyBucketsResult");
+  std::vector<std::string> out;
+  for (pugi::xml_node b : root.child("Buckets").children("Bucket")) out.push_back(b.child("Name").text().get());
+  return out;
+}
+
 Status S3Client::HeadBucket(const std::string& bucket) { return Send({.method = "HEAD", .bucket = bucket}).status(); }
 
 Status S3Client::DeleteBucket(const std::string& bucket) {
@@ -201,7 +237,7 @@ Status S3Client::DeleteBucket(const std::string& bucket) {
 
 Result<StoredObject> S3Client::HeadObject(const std::string& bucket, const std::string& key) {
   EUCA_ASSIGN_OR_RETURN(auto reply, Send({.method = "HEAD", .bucket = bucket, .key = key}));
-  StoredObject out{key, 0, UnquoteEtag(reply.headers.Get("ETag"))};
+  StoredObject out{key, 0, UnquoteEtag(reply.headers.Get("ETag")), HeaderTime(reply.headers.Get("Last-Modified"))};
   std::optional<uint64_t> size = ParseSize(reply.headers.Get("Content-Length"));
   if (!size) return Internal("the S3 reply to HEAD " + Where(bucket, key) + " has no valid Content-Length");
   out.size = *size;
@@ -235,7 +271,7 @@ Result<StoredObject> S3Client::GetObject(const std::string& bucket, const std::s
     return sink(piece);
   };
   EUCA_ASSIGN_OR_RETURN(auto reply, Send(r));
-  return StoredObject{key, size, UnquoteEtag(reply.headers.Get("ETag"))};
+  return StoredObject{key, size, UnquoteEtag(reply.headers.Get("ETag")), HeaderTime(reply.headers.Get("Last-Modified"))};
 }
 
 Result<std::vector<StoredObject>> S3Client::ListObjects(const std::string& bucket, const std::string& prefix) {
@@ -259,7 +295,8 @@ Result<std::vector<StoredObject>> S3Client::ListObjects(const std::string& bucke
     for (pugi::xml_node c : root.children("Contents")) {
       std::optional<uint64_t> size = ParseSize(c.child("Size").text().get());
       if (!size) return Internal("the S3 listing of " + Where(bucket, "") + " has an object without a valid size");
-      out.push_back({c.child("Key").text().get(), *size, UnquoteEtag(c.child("ETag").text().get())});
+      out.push_back({c.child("Key").text().get(), *size, UnquoteEtag(c.child("ETag").text().get()),
+                     ListingTime(c.child("LastModified").text().get())});
     }
     if (std::string(root.child("IsTruncated").text().get()) != "true") break;
     token = root.child("NextContinuationToken").text().get();

@@ -52,6 +52,7 @@ class S3Client final : public ObjectStore {
   /// InvalidArgument for a malformed endpoint.
   static Result<std::unique_ptr<S3Client>> Create(S3ClientOptions options);
 
+  Result<std::vector<std::string>> ListBuckets() override;
   Status CreateBucket(const std::string& bucket, const std::string& location, const std::string& canned_acl) override;
   Status HeadBucket(const std::string& bucket) override;
   Status DeleteBucket(const std::string& bucket) override;

@@ -159,6 +159,25 @@ TEST_P(ObjectStoreTest, BucketsAndObjectsRoundTrip) {
   EXPECT_EQ(alice_->HeadBucket("images").code(), Code::kNotFound);
 }
 
+TEST_P(ObjectStoreTest, ListBucketsAndLastModified) {
+  ASSERT_TRUE(alice_->CreateBucket("b-two", "", "").ok());
+  ASSERT_TRUE(alice_->CreateBucket("a-one", "", "").ok());
+  ASSERT_TRUE(carol_->CreateBucket("carols", "", "").ok());
+  auto mine = alice_->ListBuckets();
+  ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  EXPECT_EQ(*mine, (std::vector<std::string>{"a-one", "b-two"}));  // the account's own, by name
+  ASSERT_TRUE(Put(*alice_, "a-one", "k", "data").ok());
+  auto head = alice_->HeadObject("a-one", "k");
+  auto listed = alice_->ListObjects("a-one", "");
+  auto got = alice_->GetObject("a-one", "k", [](std::string_view) { return Status::Ok(); });
+  ASSERT_TRUE(head.ok() && listed.ok() && got.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_GT(head->last_modified_ms, 0);
+  // HTTP dates have whole seconds; the listing and the embedded store have milliseconds.
+  EXPECT_EQ(head->last_modified_ms / 1000, (*listed)[0].last_modified_ms / 1000);
+  EXPECT_EQ(got->last_modified_ms, head->last_modified_ms);
+}
+
 TEST_P(ObjectStoreTest, LargeBodiesStreamBothWays) {
   ASSERT_TRUE(alice_->CreateBucket("big", "", "").ok());
   constexpr uint64_t kSize = 24 << 20;

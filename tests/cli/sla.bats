@@ -565,6 +565,10 @@ wait_terminated() {
   mkdir b
   euca bundle-image -i leased.img -d b >/dev/null
   euca upload-bundle -b leases -m b/leased.img.manifest.xml >/dev/null
+  # A second bundle, uploaded and never registered: its lease runs from the upload.
+  mkdir loose
+  euca bundle-image -i leased.img -d loose -p loose >/dev/null
+  euca upload-bundle -b leases -m loose/loose.manifest.xml >/dev/null
   local emi
   emi="$(euca register leases/leased.img.manifest.xml -n leased | cut -f2)"
   run euca describe-leases "$emi"
@@ -583,19 +587,22 @@ wait_terminated() {
   assert_success
   assert_output --regexp "^LEASE	$emi	image	[0-9]{12}	available	[0-9T:-]+Z$"
   run euca admin cleanup --dry-run --now "$(at '+10 days')"
-  assert_output "cleanup (dry run): would terminate 0 instances, expire 1 image, delete 1 image"
+  assert_output "cleanup (dry run): would terminate 0 instances, expire 1 image, delete 1 image, delete 1 bundle"
   mkdir "$BATS_TEST_TMPDIR/check" "$BATS_TEST_TMPDIR/gone"
   run euca download-bundle -b leases -p leased.img -d "$BATS_TEST_TMPDIR/check"
   assert_success
   run euca admin cleanup --now "$(at '+10 days')"
-  assert_output "cleanup: terminated 0 instances, expired 1 image, deleted 1 image, 0 failed"
+  assert_output "cleanup: terminated 0 instances, expired 1 image, deleted 1 image, deleted 1 bundle, 0 failed"
   run euca download-bundle -b leases -p leased.img -d "$BATS_TEST_TMPDIR/gone"
+  assert_failure
+  run euca download-bundle -b leases -p loose -d "$BATS_TEST_TMPDIR/gone"
   assert_failure
   run euca describe-images "$emi"
   assert_line --index 0 --regexp "^IMAGE	$emi	.*	deregistered	"
   run euca admin history
   assert_line --regexp "	cleanup	DeregisterImage $emi	"
   assert_line --regexp "	cleanup	ExpireImage $emi	"
+  assert_line --regexp "	cleanup	DeleteBundle leases/loose.manifest.xml	"
   # The image registered without a lease is untouched.
   run euca describe-images "$EMI"
   assert_line --index 0 --regexp "	available	"
