@@ -76,10 +76,14 @@ class GitHistory final {
   explicit GitHistory(git_repository* repo) : repo_(repo) {}
   Status Repack();
   git_repository* repo_;
-  // A second handle on the same repository whose object writes land in memory (mempack),
-  // for batches; created on first use. The mempack is owned by batch_repo_'s odb.
+  // A second handle on the same objects, for batches, created on first use: writes land in
+  // memory (mempack); the packs and loose objects on disk are read through read-only
+  // wrappers that never rescan the disk on their own (libgit2 rescans the pack folder on
+  // every miss, i.e. for every new object written). AppendBatch rescans once per batch
+  // (disk_pack_->refresh). The backends are owned by batch_repo_'s odb.
   git_repository* batch_repo_ = nullptr;
   git_odb_backend* mempack_ = nullptr;
+  git_odb_backend* disk_pack_ = nullptr;  // the wrapped pack backend
   std::string cached_head_;      // commit id whose seq is cached
   uint64_t cached_head_seq_ = 0;
 };

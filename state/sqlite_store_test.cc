@@ -529,6 +529,34 @@ TEST(GitHistoryTest, ManyBatchesAreRepackedAndStayReadable) {
   EXPECT_EQ(log->size(), seq);
 }
 
+TEST(GitHistoryTest, BatchesOfTwoHandlesSeeEachOthersPacks) {
+  // Two processes' handles on one history (a server's flusher and a command): each batch
+  // builds on a head whose objects the other wrote into a pack after this handle last looked.
+  TempHome home;
+  auto a = GitHistory::Open(home.path() + "/h.git", true);
+  auto b = GitHistory::Open(home.path() + "/h.git", false);
+  ASSERT_TRUE(a.ok() && b.ok());
+  uint64_t seq = 0;
+  auto batch = [&](GitHistory& h) {
+    std::vector<GitHistory::PendingCommit> commits(2);
+    for (auto& c : commits) {
+      c.info.seq = ++seq;
+      c.info.principal = "t";
+      c.info.action = "A" + std::to_string(seq);
+      c.changes.push_back({"instances/00/i-" + std::to_string(seq) + ".json", "{}\n"});
+    }
+    return h.AppendBatch(commits);
+  };
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(batch(**a).ok()) << round;
+    ASSERT_TRUE(batch(**b).ok()) << round;
+  }
+  EXPECT_EQ(*(*a)->HeadSeq(), seq);
+  auto files = (*a)->ListFiles("refs/heads/main");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), seq);
+}
+
 TEST(KindsTest, HistoryPathShardsAndEncodes) {
   EXPECT_EQ(HistoryPath("instances", "i-3f9c0a12"), "instances/3f/i-3f9c0a12.json");
   std::string p = HistoryPath("properties", "../../etc/passwd");
