@@ -115,8 +115,52 @@ Result<std::optional<model::Instance>> FindInstanceByAddress(state::StateStore& 
   return found;
 }
 
+Result<std::optional<model::Instance>> InstanceAddressIndex::Find(const std::string& ip) {
+  std::optional<model::Instance> found;
+  if (ip.empty()) return found;
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::optional<uint64_t> now = store_.ChangeCounter();
+    if (!now || now != counter_) {
+      ids_.clear();
+      counter_.reset();
+      EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+        EUCA_ASSIGN_OR_RETURN(auto all, t.List("instances"));
+        for (const auto& o : all) {
+          if (o.body.value("state", "") == model::kTerminated) continue;
+          for (const char* field : {"private_ip", "public_ip"}) {
+            std::string address = o.body.value(field, "");
+            if (!address.empty()) ids_.emplace(std::move(address), o.id);
+          }
+        }
+        return Status::Ok();
+      }));
+      ++scans_;
+      counter_ = now;
+    }
+    auto it = ids_.find(ip);
+    if (it == ids_.end()) return found;
+    id = it->second;
+  }
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto o, t.Get("instances", id));
+    if (!o) return Status::Ok();
+    model::Instance i = model::InstanceFromJson(o->body);
+    if (i.state != model::kTerminated && (i.private_ip == ip || i.public_ip == ip)) found = std::move(i);
+    return Status::Ok();
+  }));
+  return found;
+}
+
+uint64_t InstanceAddressIndex::scans() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return scans_;
+}
+
 http::Handler MakeMetadataHandler(state::StateStore& store) {
-  return [&store](const http::RequestHead& head, http::BodyReader&) -> http::Response {
+  auto index = std::make_shared<InstanceAddressIndex>(store);
+  return [&store, index](const http::RequestHead& head, http::BodyReader&) -> http::Response {
     if (head.method != "GET" && head.method != "HEAD") {
       http::Response r = http::Response::Text(405, "Method Not Allowed\n");
       r.headers.Set("Allow", "GET, HEAD");
@@ -124,7 +168,7 @@ http::Handler MakeMetadataHandler(state::StateStore& store) {
     }
     std::smatch m;
     if (!std::regex_match(head.path, m, PathPattern())) return NotFoundReply();
-    auto instance = FindInstanceByAddress(store, PeerAddress(head.remote));
+    auto instance = index->Find(PeerAddress(head.remote));
     if (!instance.ok()) return http::Response::Text(500, "Internal Server Error\n");
     if (!*instance) return NotFoundReply();
     const model::Instance& i = **instance;

@@ -109,6 +109,38 @@ TEST_F(MetadataTest, StrangersMissingKeysAndOtherMethodsAreRefused) {
   EXPECT_EQ(Get("10.1.0.2", "/latest/meta-data/instance-id", "PUT").status, 405);
 }
 
+TEST_F(MetadataTest, TheAddressIndexScansOnlyAfterAChangeAndNeverAnswersStale) {
+  InstanceAddressIndex index(store_);
+  for (int k = 0; k < 3; ++k) {
+    auto a = index.Find("10.1.0.2");
+    ASSERT_TRUE(a.ok() && *a);
+    EXPECT_EQ((*a)->id, "i-0000000a");
+    auto pub = index.Find("192.0.2.10");
+    ASSERT_TRUE(pub.ok() && *pub);
+    EXPECT_EQ((*pub)->id, "i-0000000a");
+    auto stranger = index.Find("10.9.9.9");
+    ASSERT_TRUE(stranger.ok());
+    EXPECT_FALSE(*stranger);
+    EXPECT_FALSE(*index.Find("10.1.0.3"));  // terminated
+  }
+  EXPECT_EQ(index.scans(), 1u);
+  // The address moves to another instance: the next lookup sees it.
+  auto moved = store_.Transact({"system", "move", ""}, [&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(auto a, t.Get("instances", "i-0000000a"));
+    a->body["private_ip"] = "10.1.0.99";
+    EUCA_RETURN_IF_ERROR(t.Put(*a));
+    EUCA_ASSIGN_OR_RETURN(auto b, t.Get("instances", "i-0000000b"));
+    b->body["private_ip"] = "10.1.0.2";
+    return t.Put(*b);
+  });
+  ASSERT_TRUE(moved.ok());
+  auto now = index.Find("10.1.0.2");
+  ASSERT_TRUE(now.ok() && *now);
+  EXPECT_EQ((*now)->id, "i-0000000b");
+  EXPECT_EQ((*index.Find("10.1.0.99"))->id, "i-0000000a");
+  EXPECT_EQ(index.scans(), 2u);
+}
+
 TEST_F(MetadataTest, MetadataPathsAreToldFromEc2Paths) {
   EXPECT_TRUE(IsMetadataPath("/latest/meta-data/"));
   EXPECT_TRUE(IsMetadataPath("/latest/user-data"));
