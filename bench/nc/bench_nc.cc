@@ -20,7 +20,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -43,6 +46,23 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using namespace euca;
+
+// Set by SIGINT/SIGTERM: the trial in progress stops, its instances are terminated, the
+// work folder removed, and the benchmark exits 130 (a killed run leaves no domain behind).
+std::atomic<bool> g_stop{false};
+
+void WatchSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // inherited by every thread started after this
+  std::thread([set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    g_stop = true;
+  }).detach();
+}
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_nc: %s\n", what.c_str());
@@ -140,6 +160,7 @@ int main(int argc, char** argv) {
     if (!fs::exists(fs::path(guest) / f)) Die("no test guest in '" + guest + "' (make guest)");
   }
   Run({std::string(EUCA_SOURCE_DIR) + "/tests/setup/libvirtd.sh"});
+  WatchSignals();
 
   // A cloud, the guest's three images bundled and uploaded, Walrus serving them.
   fs::path work = fs::temp_directory_path() / ("euca-bench-nc-" + std::to_string(::getpid()));
@@ -173,6 +194,10 @@ int main(int argc, char** argv) {
   if (!hv.ok()) Die(hv.status().ToString());
   auto host = (*hv)->GetHostInfo();
   if (!host.ok()) Die(host.status().ToString());
+  // Domains an earlier run left behind (killed by SIGKILL) would skew this one: destroyed.
+  if (auto all = (*hv)->ListDomains(); all.ok())
+    for (const auto& d : *all)
+      if (d.name.rfind("i-be", 0) == 0) (void)(*hv)->Destroy(d.name);
 
   auto request = [&](const std::string& id) {
     nc::RunInstanceRequest r;
@@ -208,20 +233,25 @@ int main(int argc, char** argv) {
       std::snprintf(id, sizeof id, "i-be%05x%03x", ::getpid() & 0xfffff, serial++ & 0xfff);
       ids.push_back(id);
     }
+    // Every way out of a trial terminates what it started.
+    auto fail = [&](const std::string& what) {
+      for (const std::string& id : ids) (void)node.TerminateInstance(id);
+      Die(what);
+    };
     std::map<std::string, Steady::time_point> asked;
     for (const std::string& id : ids) {
       asked[id] = Steady::now();
       auto r = node.RunInstance(request(id));
-      if (!r.ok()) Die(r.status().ToString());
+      if (!r.ok()) fail(r.status().ToString());
     }
     std::map<std::string, bool> is_running, is_ready;
     auto deadline = Steady::now() + std::chrono::minutes(5);
-    while (Steady::now() < deadline) {
+    while (Steady::now() < deadline && !g_stop) {
       auto d = node.DescribeInstances(ids);
-      if (!d.ok()) Die(d.status().ToString());
+      if (!d.ok()) fail(d.status().ToString());
       for (const nc::Instance& i : *d) {
         const std::string& id = i.request.instance_id;
-        if (i.state == nc::InstanceState::kTeardown) Die(id + " failed: " + i.reason);
+        if (i.state == nc::InstanceState::kTeardown) fail(id + " failed: " + i.reason);
         if (i.state == nc::InstanceState::kExtant && !is_running[id]) {
           is_running[id] = true;
           running.seconds.push_back(Seconds(Steady::now() - asked[id]));
@@ -242,10 +272,18 @@ int main(int argc, char** argv) {
     }
     for (const std::string& id : ids) (void)node.TerminateInstance(id);
   };
+  // After a signal: the trial's instances are terminated; the nodes and Walrus stop as main
+  // returns.
+  auto stopped = [&] {
+    if (!g_stop) return false;
+    std::fprintf(stderr, "bench_nc: stopped by a signal; its instances are terminated\n");
+    return true;
+  };
 
   std::printf("bench_nc: %d trials; host %d cores, domain type %s; images from %s\n", trials, host->cores,
               host->domain_type.c_str(), walrus.url().c_str());
   for (const char* mode : {"cold", "warm"}) {
+    if (g_stop) break;
     for (int n : {1, 8}) {
       Series running{std::string(mode) + " running n=" + std::to_string(n), {}};
       Series ready{std::string(mode) + " ready n=" + std::to_string(n), {}};
@@ -254,6 +292,7 @@ int main(int argc, char** argv) {
         warm_node = make_node((work / "nc-warm").string());
         Series ignored;
         trial(*warm_node, 1, ignored, nullptr);  // fills the cache
+        if (stopped()) break;
       }
       for (int t = 0; t < trials; ++t) {
         std::unique_ptr<nc::Node> cold_node;
@@ -263,13 +302,20 @@ int main(int argc, char** argv) {
           cold_node = make_node((work / "nc-cold").string());
         }
         trial(warm_node ? *warm_node : *cold_node, n, running, n == 1 ? &ready : nullptr);
+        if (stopped()) break;
       }
+      if (g_stop) break;
       series.push_back(running);
       if (n == 1) series.push_back(ready);
       std::fprintf(stderr, "  %s done\n", running.name.c_str());
     }
   }
 
+  if (g_stop) {
+    std::error_code ec;
+    fs::remove_all(work, ec);
+    return 130;
+  }
   std::printf("\n| measure | instances at once | cache | p50 s | p98 s | goal (p98) | met |\n|---|---|---|---|---|---|---|\n");
   for (const Series& s : series) {
     std::istringstream words(s.name);
