@@ -13,6 +13,7 @@
 #include "core/sla/store.h"
 #include "core/sla/test_support.h"
 #include "core/clc/addresses.h"
+#include "state/forwarding_store.h"
 #include "state/memory_store.h"
 
 namespace euca::sla {
@@ -40,10 +41,9 @@ std::vector<std::string> Ids(const CleanupReport& r, const std::string& action) 
 
 // A store that runs `after_first_read` once, right after the first Read returns: what a
 // renew-lease committed between the cleanup's snapshot and its actions looks like.
-class InterleavingStore final : public state::StateStore {
+class InterleavingStore final : public state::ForwardingStateStore {
  public:
-  explicit InterleavingStore(state::StateStore& inner) : inner_(inner) {}
-  Result<uint64_t> Transact(const state::TxnContext& ctx, const TxnFn& fn) override { return inner_.Transact(ctx, fn); }
+  using ForwardingStateStore::ForwardingStateStore;
   Status Read(const TxnFn& fn) override {
     Status s = inner_.Read(fn);
     if (auto hook = std::move(after_first_read); hook) {
@@ -52,21 +52,7 @@ class InterleavingStore final : public state::StateStore {
     }
     return s;
   }
-  Result<std::vector<state::CommitInfo>> Log(const std::optional<std::string>& object, size_t limit) override {
-    return inner_.Log(object, limit);
-  }
-  Result<std::pair<state::CommitInfo, std::string>> Show(const std::string& rev) override { return inner_.Show(rev); }
-  Result<std::string> Diff(const std::string& from, const std::optional<std::string>& to) override {
-    return inner_.Diff(from, to);
-  }
-  Result<state::RollbackResult> Rollback(const state::TxnContext& ctx, const std::string& rev,
-                                         const std::vector<std::string>& objects, bool dry_run) override {
-    return inner_.Rollback(ctx, rev, objects, dry_run);
-  }
   std::function<void()> after_first_read;
-
- private:
-  state::StateStore& inner_;
 };
 
 class InstanceCleanupTest : public ::testing::Test {
@@ -457,6 +443,16 @@ class ImageCleanupTest : public ::testing::Test, public clc::CloudFixture {
                     .ok());
     return out;
   }
+  // An image of `owner` registered now with a one-day storage lease, expired by a cleanup a
+  // day later (the clock stays).
+  std::string ExpiredImage(const model::Principal& owner, const std::string& prefix) {
+    const int64_t t0 = clock_.NowMillis();
+    EXPECT_TRUE(SetLeaseDefaults(store_, root_, owner.account_name, std::nullopt, std::optional<int64_t>(86400)).ok());
+    std::string id = Register(owner, prefix);
+    Cleanup(t0 + kDay);
+    EXPECT_EQ(Image(id).state, "expired");
+    return id;
+  }
   CleanupReport Cleanup(int64_t now_ms, bool dry_run = false) {
     auto r = RunCleanup(store_, clock_, nullptr, cloud_->options().object_store, {dry_run, now_ms});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -543,10 +539,7 @@ TEST_F(ImageCleanupTest, ARenewBetweenSnapshotAndActionKeepsTheImageAndItsBundle
 TEST_F(ImageCleanupTest, AFailedBundleDeletionLeavesTheImageExpiredForTheNextRun) {
   model::Principal alice = MakeUser("alice", "dev");
   const int64_t t0 = clock_.NowMillis();
-  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
-  std::string one = Register(alice, "one");
-  Cleanup(t0 + kDay);
-  ASSERT_EQ(Image(one).state, "expired");
+  std::string one = ExpiredImage(alice, "one");
   clc::ObjectStoreFactory failing = [](const model::Principal&) -> Result<std::unique_ptr<walrus::ObjectStore>> {
     return Unavailable("object store unreachable");
   };
@@ -611,10 +604,7 @@ TEST_F(ImageCleanupTest, AnUnregisteredBundleExpiresWithTheStorageLeaseAndGoesAf
 TEST_F(ImageCleanupTest, RenewLeaseMakesAnExpiredImageAvailable) {
   model::Principal alice = MakeUser("alice", "dev");
   const int64_t t0 = clock_.NowMillis();
-  ASSERT_TRUE(SetLeaseDefaults(store_, root_, "alice", std::nullopt, std::optional<int64_t>(86400)).ok());
-  std::string one = Register(alice, "one");
-  Cleanup(t0 + kDay);
-  ASSERT_EQ(Image(one).state, "expired");
+  std::string one = ExpiredImage(alice, "one");
   clock_.Set(t0 + kDay);
   auto renewed = Call(alice, "EucaRenewLease", {{"ResourceId", one}, {"Duration", "3d"}});
   ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
