@@ -211,19 +211,24 @@ int64_t ListingTime(const std::string& text) {
 
 }  // namespace
 
-Result<std::vector<std::string>> S3Client::ListBuckets() {
+Status S3Client::GetListing(Request r, const char* root_name, const std::string& what, pugi::xml_document& doc,
+                            pugi::xml_node& root) {
   std::string page;
-  Request r{.method = "GET"};
   r.sink = [&page](std::string_view piece) {
-    if (page.size() + piece.size() > kMaxListingBody) return ResourceExhausted("bucket listing is too large");
+    if (page.size() + piece.size() > kMaxListingBody) return ResourceExhausted("listing page is too large");
     page.append(piece);
     return Status::Ok();
   };
   EUCA_RETURN_IF_ERROR(Send(r).status());
+  if (doc.load_buffer(page.data(), page.size())) root = doc.child(root_name);
+  if (!root) return Internal("the S3 reply to listing " + what + " is not a " + root_name);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> S3Client::ListBuckets() {
   pugi::xml_document doc;
   pugi::xml_node root;
-  if (doc.load_buffer(page.data(), page.size())) root = doc.child("ListAllMyBucketsResult");
-  if (!root) return Internal("the S3 reply to listing buckets is not a ListAllMyBucketsResult");
+  EUCA_RETURN_IF_ERROR(GetListing({.method = "GET"}, "ListAllMyBucketsResult", "buckets", doc, root));
   std::vector<std::string> out;
   for (pugi::xml_node b : root.child("Buckets").children("Bucket")) out.push_back(b.child("Name").text().get());
   return out;
@@ -280,18 +285,10 @@ Result<std::vector<StoredObject>> S3Client::ListObjects(const std::string& bucke
   while (true) {
     std::string query = "list-type=2&prefix=" + api::UriEncode(prefix, false);
     if (!token.empty()) query += "&continuation-token=" + api::UriEncode(token, false);
-    std::string page;
-    Request r{.method = "GET", .bucket = bucket, .query = query};
-    r.sink = [&page](std::string_view piece) {
-      if (page.size() + piece.size() > kMaxListingBody) return ResourceExhausted("listing page is too large");
-      page.append(piece);
-      return Status::Ok();
-    };
-    EUCA_RETURN_IF_ERROR(Send(r).status());
     pugi::xml_document doc;
     pugi::xml_node root;
-    if (doc.load_buffer(page.data(), page.size())) root = doc.child("ListBucketResult");
-    if (!root) return Internal("the S3 reply to listing " + Where(bucket, "") + " is not a ListBucketResult");
+    EUCA_RETURN_IF_ERROR(GetListing({.method = "GET", .bucket = bucket, .query = query}, "ListBucketResult",
+                                    Where(bucket, ""), doc, root));
     for (pugi::xml_node c : root.children("Contents")) {
       std::optional<uint64_t> size = ParseSize(c.child("Size").text().get());
       if (!size) return Internal("the S3 listing of " + Where(bucket, "") + " has an object without a valid size");

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include <pugixml.hpp>
 #include <vector>
 
 #include "core/api/signable.h"
@@ -80,6 +82,10 @@ class S3Client final : public ObjectStore {
   };
   /// Signs and sends `request`. A reply outside 2xx becomes its error Status. Exposed for tests.
   Result<http::ClientResponse> Send(const Request& request);
+  // GET of a listing document (at most kMaxListingBody bytes) whose root element is
+  // `root_name`, parsed into `doc`; `what` names the listing in errors.
+  Status GetListing(Request r, const char* root_name, const std::string& what, pugi::xml_document& doc,
+                    pugi::xml_node& root);
 
  private:
   S3Client(S3ClientOptions options, S3Endpoint endpoint);
