@@ -545,11 +545,20 @@ TEST_F(StorageQuotaWalrusTest, CopyBeyondTheQuotaIsRefused) {
   EXPECT_EQ(Objects(), 3u);
 }
 
-TEST_F(StorageQuotaWalrusTest, CompleteMultipartUploadBeyondTheQuotaIsRefused) {
+TEST_F(StorageQuotaWalrusTest, PartsCountAsTheyAreUploaded) {
   ASSERT_TRUE(Put("one", 600).ok());
+  // The second part would pass the quota: refused as it is uploaded; nothing is completed.
   auto refused = Multipart("big", {300, 200});
   EXPECT_EQ(refused.status().wire_code(), "QuotaExceeded");
   EXPECT_EQ(Objects(), 1u);
+  // The unfinished upload's first part still takes room: a PUT that fits beside the objects
+  // alone is refused until the upload is aborted.
+  EXPECT_EQ(Put("small", 200).wire_code(), "QuotaExceeded");
+  auto uploads = walrus_->ListMultipartUploads(kAlice, {.bucket = "quota"});
+  ASSERT_TRUE(uploads.ok());
+  ASSERT_EQ(uploads->uploads.size(), 1u);
+  ASSERT_TRUE(walrus_->AbortMultipartUpload(kAlice, "quota", "big", uploads->uploads[0].upload_id).ok());
+  // Completing adds nothing: parts that fit complete.
   auto fits = Multipart("fits", {300, 124});
   EXPECT_TRUE(fits.ok()) << fits.status().ToString();
   EXPECT_EQ(Objects(), 2u);

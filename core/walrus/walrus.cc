@@ -431,8 +431,20 @@ Result<uint64_t> Walrus::StoredBytes(const std::string& account_id) {
       range.start = page.back().key;
       range.start_inclusive = false;
     }
+    // The parts of unfinished multipart uploads take room too (until completed or aborted).
+    EUCA_ASSIGN_OR_RETURN(auto uploads, backend_.ListUploads(b.name, ""));
+    for (const auto& u : uploads) {
+      if (u.owner_id != account_id) continue;
+      EUCA_ASSIGN_OR_RETURN(auto parts, backend_.ListParts(u.upload_id));
+      for (const auto& p : parts) total += p.blob.size;
+    }
   }
   return total;
+}
+
+Status Walrus::AdmitPart(const objects::UploadRecord& upload, uint64_t bytes) {
+  if (!options_.admit_put || upload.owner_id == kAnonymousOwnerId) return Status::Ok();
+  return options_.admit_put(upload.owner_id, bytes, [&] { return StoredBytes(upload.owner_id); });
 }
 
 Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
@@ -591,6 +603,7 @@ Status CheckPartNumber(int n, int max) {
 Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartRequest& req, ByteSource& body) {
   EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  EUCA_RETURN_IF_ERROR(AdmitPart(upload, req.content_length.value_or(0)));  // SLA storage quota
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
   std::string etag = SinglePartEtag(w.md5);
   EUCA_RETURN_IF_ERROR(
@@ -616,6 +629,7 @@ Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const Uplo
   if (length > options_.max_object_size)
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
                    "a part may hold at most " + std::to_string(options_.max_object_size) + " bytes");
+  EUCA_RETURN_IF_ERROR(AdmitPart(upload, length));  // SLA storage quota
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, offset, length));
   std::string etag = SinglePartEtag(w.md5);
   int64_t now = clock_.NowMillis();
@@ -667,11 +681,8 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   rec.acl = upload.acl;
   rec.modified_ms = clock_.NowMillis();
   rec.parts = static_cast<uint32_t>(req.parts.size());
-  if (options_.admit_put && upload.owner_id != kAnonymousOwnerId) {  // counts from now on (SLA storage quota)
-    uint64_t bytes = 0;
-    for (const auto& b : rec.blobs) bytes += b.size;
-    EUCA_RETURN_IF_ERROR(options_.admit_put(upload.owner_id, bytes, [&] { return StoredBytes(upload.owner_id); }));
-  }
+  // No storage-quota check: the parts were counted (and admitted) as they were uploaded, and
+  // completing adds no bytes (parts left out of the list are dropped).
   EUCA_ASSIGN_OR_RETURN(auto done, backend_.CompleteUpload(upload.upload_id, std::move(rec)));
   return CompleteMultipartUploadResult{done.bucket, done.key, done.etag};
 }

@@ -48,11 +48,10 @@ struct WalrusOptions {
   size_t buffer_size = 1 << 20;
   /// Admits a PutObject of `bytes` (its Content-Length; 0 when unknown) by the account
   /// `account_id` before anything is written, a CopyObject (the source's size) before the copy,
-  /// and a CompleteMultipartUpload (the listed parts' sizes; the upload's owner) before the
-  /// object is made (its parts stay, so a refused upload can be aborted): the SLA storage
-  /// quota (sla::StorageQuotaHook).
-  /// `used` sums what the account's objects hold now (costly: call it only when a quota
-  /// applies). A failed Status refuses the PUT as is. Unset: every PUT is admitted.
+  /// and an UploadPart or UploadPartCopy (the part's size; the upload's owner) before the part
+  /// is written; completing an upload adds nothing: the SLA storage quota
+  /// (sla::StorageQuotaHook). `used` sums what the account's objects and the parts of its
+  /// unfinished uploads hold now (costly: call it only when a quota applies). A failed Status refuses the PUT as is. Unset: every PUT is admitted.
   std::function<Status(const std::string& account_id, uint64_t bytes, const std::function<Result<uint64_t>()>& used)>
       admit_put = {};
 };
@@ -425,7 +424,10 @@ class Walrus final {
     std::string md5;  // raw 16 bytes
   };
 
-  /// Bytes of the objects the account `account_id` owns, in every bucket (for admit_put).
+  /// The storage-quota check (admit_put) of `bytes` more for a part of `upload`.
+  Status AdmitPart(const objects::UploadRecord& upload, uint64_t bytes);
+  /// Bytes of the objects the account `account_id` owns, in every bucket, and of the parts
+  /// of its unfinished multipart uploads (for admit_put).
   Result<uint64_t> StoredBytes(const std::string& account_id);
   /// The bucket, if `caller` holds `permission` on it (nullopt: owner only).
   Result<objects::BucketRecord> BucketFor(const Caller& caller, const std::string& bucket,

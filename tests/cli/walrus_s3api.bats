@@ -212,13 +212,14 @@ JSON
   assert_output --partial NoSuchUpload
 }
 
-@test "storage-quota: CopyObject and CompleteMultipartUpload beyond the quota are QuotaExceeded; nothing is made" {
+@test "storage-quota: CopyObject and UploadPart beyond the quota are QuotaExceeded; unfinished parts count; nothing is made" {
   need_aws
   euca admin create-account quota-acct >/dev/null
   create_user dana quota-acct
   local k="$KEY_ID" s="$SECRET"
   aws_as "$k" "$s" s3api create-bucket --bucket quota-bkt
   head -c 3000 /dev/urandom >three.bin
+  head -c 1500 /dev/urandom >half.bin
   aws_as "$k" "$s" s3api put-object --bucket quota-bkt --key a --body three.bin
   # 3000 bytes stored; a copy of them would make 6000, over 5000.
   printf '[rule five-k]\nkind = storage-quota\nlimit = 5000\nmatch.account = quota-acct\n' >rules
@@ -226,19 +227,27 @@ JSON
   run aws_as "$k" "$s" s3api copy-object --bucket quota-bkt --key b --copy-source quota-bkt/a
   assert_failure
   assert_output --partial QuotaExceeded
-  # A multipart upload of 3000 bytes: its part is stored, completing it is refused.
+  # A multipart upload: a part of 1500 fits (4500), a second of 3000 does not.
   local id etag
   id="$(aws_as "$k" "$s" s3api create-multipart-upload --bucket quota-bkt --key m | json UploadId)"
   etag="$(aws_as "$k" "$s" s3api upload-part --bucket quota-bkt --key m --upload-id "$id" --part-number 1 \
-    --body three.bin | json ETag)"
-  run aws_as "$k" "$s" s3api complete-multipart-upload --bucket quota-bkt --key m --upload-id "$id" \
-    --multipart-upload "Parts=[{PartNumber=1,ETag=$etag}]"
+    --body half.bin | json ETag)"
+  run aws_as "$k" "$s" s3api upload-part --bucket quota-bkt --key m --upload-id "$id" --part-number 2 \
+    --body three.bin
+  assert_failure
+  assert_output --partial QuotaExceeded
+  # The unfinished part takes room: a PUT of 1500 more (6000) is refused too.
+  run aws_as "$k" "$s" s3api put-object --bucket quota-bkt --key c --body half.bin
   assert_failure
   assert_output --partial QuotaExceeded
   run aws_as "$k" "$s" s3api list-objects-v2 --bucket quota-bkt --query 'Contents[].Key' --output text
   assert_output a
-  # The upload stays and can be aborted; the admin's own account is not limited.
-  aws_as "$k" "$s" s3api abort-multipart-upload --bucket quota-bkt --key m --upload-id "$id"
+  # Completing with the part that fits adds nothing and goes through.
+  aws_as "$k" "$s" s3api complete-multipart-upload --bucket quota-bkt --key m --upload-id "$id" \
+    --multipart-upload "Parts=[{PartNumber=1,ETag=$etag}]" >/dev/null
+  run aws_as "$k" "$s" s3api list-objects-v2 --bucket quota-bkt --query 'Contents[].Key' --output text
+  assert_output "$(printf 'a\tm')"
+  # The admin's own account is not limited.
   aws_admin s3api create-bucket --bucket quota-admin
   aws_admin s3api put-object --bucket quota-admin --key big --body three.bin
   aws_admin s3api copy-object --bucket quota-admin --key big2 --copy-source quota-admin/big >/dev/null
