@@ -791,27 +791,35 @@ Status FsBackend::Reap() {
 // share one WAL fsync instead of taking turns at one each. The others wait to be told their
 // result; when a batch is done the next writer in the queue leads the next batch.
 //
-// Waking: the leader marks its batch done under queue_mu_ but signals each waiter only after
-// releasing it. A waiter signalled while the leader still held queue_mu_ would wake only to
-// block on that mutex, a second sleep and wake for every writer of the batch (on a 2-core
-// machine a context switch costs more than a 4 KiB PUT's SQLite work). Writers are shared
-// between the queue and their thread, so a waiter that returns early (a spurious wake that
-// finds `done`) leaves its condition variable alive for the leader's signal.
+// Waking: a waiter sleeps on its own Writer's state (an atomic wait, a futex), not on a
+// condition variable under queue_mu_: a waiter woken by a condition variable must take the
+// mutex again, and with a batch of waiters woken at once (and new writers queueing) they
+// collided on it, a second sleep and wake for many of them (on a 2-core machine a context
+// switch costs more than a 4 KiB PUT's SQLite work). The leader sets each result, then the
+// state, then wakes, outside queue_mu_. Writers are shared between the queue and their
+// thread, so a Writer outlives the leader's wake even if its thread has returned.
 Status FsBackend::Transact(const std::function<Status()>& fn) {
   auto self = std::make_shared<Writer>();
   self->fn = &fn;
-  std::unique_lock queue_lock(queue_mu_);
-  writers_.push_back(self);
-  while (!self->done && writers_.front() != self) self->cv.wait(queue_lock);
-  if (self->done) return self->status;
-  // The leader: this batch is everyone queued now (at most kMaxBatch).
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    writers_.push_back(self);
+    // At the front of an empty queue: no batch is running or about to, so this one leads.
+    if (writers_.size() == 1) self->state.store(Writer::kLead, std::memory_order_relaxed);
+  }
+  self->state.wait(Writer::kWaiting, std::memory_order_acquire);
+  if (self->state.load(std::memory_order_acquire) == Writer::kDone) return self->status;
+  // The leader (at the front of the queue): this batch is everyone queued now (at most
+  // kMaxBatch).
   constexpr size_t kMaxBatch = 256;
   std::vector<std::shared_ptr<Writer>> batch;
-  for (const auto& w : writers_) {
-    if (batch.size() == kMaxBatch) break;
-    batch.push_back(w);
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    for (const auto& w : writers_) {
+      if (batch.size() == kMaxBatch) break;
+      batch.push_back(w);
+    }
   }
-  queue_lock.unlock();
   {
     std::lock_guard lock(mu_);
     Status begun = db_->Run("BEGIN IMMEDIATE");
@@ -847,16 +855,21 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
     }
   }
   std::shared_ptr<Writer> next;
-  queue_lock.lock();
-  for (const auto& w : batch) {
-    writers_.pop_front();
-    w->done = true;
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) writers_.pop_front();
+    // Writers queued meanwhile waited (the queue was not empty); the first of them leads next.
+    if (!writers_.empty()) next = writers_.front();
   }
-  if (!writers_.empty()) next = writers_.front();
-  queue_lock.unlock();
-  for (const auto& w : batch)
-    if (w != self) w->cv.notify_one();
-  if (next) next->cv.notify_one();
+  for (const auto& w : batch) {
+    if (w == self) continue;
+    w->state.store(Writer::kDone, std::memory_order_release);
+    w->state.notify_one();
+  }
+  if (next) {
+    next->state.store(Writer::kLead, std::memory_order_release);
+    next->state.notify_one();
+  }
   return self->status;
 }
 

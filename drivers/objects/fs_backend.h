@@ -7,7 +7,7 @@
 // and a file lock (`LOCK`, shared while open) lets only a process that finds the directory
 // unused reap leftovers, so no one deletes another process's write in progress.
 
-#include <condition_variable>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -113,10 +113,10 @@ class FsBackend final : public ObjectBackend {
 
   // A caller queued for Transact.
   struct Writer {
+    enum State : int { kWaiting, kLead, kDone };
     const std::function<Status()>* fn = nullptr;
-    Status status = Status::Ok();
-    bool done = false;
-    std::condition_variable cv;
+    Status status = Status::Ok();  // written by the leader before `state` becomes kDone
+    std::atomic<int> state{kWaiting};  // waited on directly (a futex), not under a mutex
   };
 
   std::string dir_;
@@ -124,7 +124,7 @@ class FsBackend final : public ObjectBackend {
   int lock_fd_ = -1;
   ReapReport reap_;
   std::mutex mu_;  // guards db_ (one SQLite connection)
-  std::mutex queue_mu_;  // guards writers_ and the Writers' `done`; never held with mu_
+  std::mutex queue_mu_;  // guards writers_; never held with mu_
   std::deque<std::shared_ptr<Writer>> writers_;
   std::unique_ptr<Db> db_;
   std::mutex readers_mu_;                      // guards readers_
