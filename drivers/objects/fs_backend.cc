@@ -791,13 +791,15 @@ Status FsBackend::Reap() {
 // share one WAL fsync instead of taking turns at one each. The others wait to be told their
 // result; when a batch is done the next writer in the queue leads the next batch.
 //
-// Waking: a waiter sleeps on its own Writer's state (an atomic wait, a futex), not on a
-// condition variable under queue_mu_: a waiter woken by a condition variable must take the
-// mutex again, and with a batch of waiters woken at once (and new writers queueing) they
-// collided on it, a second sleep and wake for many of them (on a 2-core machine a context
-// switch costs more than a 4 KiB PUT's SQLite work). The leader sets each result, then the
-// state, then wakes, outside queue_mu_. Writers are shared between the queue and their
-// thread, so a Writer outlives the leader's wake even if its thread has returned.
+// Waking: a waiter sleeps on its own Writer's condition variable and mutex, not on
+// queue_mu_: waiters woken under one shared mutex must all take it again, and with a batch
+// woken at once (and new writers queueing) they collided on it, a second sleep and wake for
+// many of them (on a 2-core machine a context switch costs more than a 4 KiB PUT's SQLite
+// work). The leader sets each result, then the state under the writer's own mutex, then
+// wakes it, outside queue_mu_. (Not std::atomic::wait: libstdc++ spins and yields before it
+// sleeps, CPU that 16 waiting writers on 2 cores cannot spare.) Writers are shared between
+// the queue and their thread, so a Writer outlives the leader's wake even if its thread has
+// returned.
 Status FsBackend::Transact(const std::function<Status()>& fn) {
   auto self = std::make_shared<Writer>();
   self->fn = &fn;
@@ -805,10 +807,13 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
     std::lock_guard queue_lock(queue_mu_);
     writers_.push_back(self);
     // At the front of an empty queue: no batch is running or about to, so this one leads.
-    if (writers_.size() == 1) self->state.store(Writer::kLead, std::memory_order_relaxed);
+    if (writers_.size() == 1) self->state = Writer::kLead;
   }
-  self->state.wait(Writer::kWaiting, std::memory_order_acquire);
-  if (self->state.load(std::memory_order_acquire) == Writer::kDone) return self->status;
+  {
+    std::unique_lock own(self->mu);
+    self->cv.wait(own, [&] { return self->state != Writer::kWaiting; });
+    if (self->state == Writer::kDone) return self->status;
+  }
   // The leader (at the front of the queue): this batch is everyone queued now (at most
   // kMaxBatch).
   constexpr size_t kMaxBatch = 256;
@@ -861,15 +866,16 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
     // Writers queued meanwhile waited (the queue was not empty); the first of them leads next.
     if (!writers_.empty()) next = writers_.front();
   }
-  for (const auto& w : batch) {
-    if (w == self) continue;
-    w->state.store(Writer::kDone, std::memory_order_release);
-    w->state.notify_one();
-  }
-  if (next) {
-    next->state.store(Writer::kLead, std::memory_order_release);
-    next->state.notify_one();
-  }
+  auto wake = [](Writer& w, Writer::State state) {
+    {
+      std::lock_guard own(w.mu);
+      w.state = state;
+    }
+    w.cv.notify_one();
+  };
+  for (const auto& w : batch)
+    if (w != self) wake(*w, Writer::kDone);
+  if (next) wake(*next, Writer::kLead);
   return self->status;
 }
 

@@ -7,7 +7,7 @@
 // and a file lock (`LOCK`, shared while open) lets only a process that finds the directory
 // unused reap leftovers, so no one deletes another process's write in progress.
 
-#include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -113,10 +113,12 @@ class FsBackend final : public ObjectBackend {
 
   // A caller queued for Transact.
   struct Writer {
-    enum State : int { kWaiting, kLead, kDone };
+    enum State { kWaiting, kLead, kDone };
     const std::function<Status()>* fn = nullptr;
     Status status = Status::Ok();  // written by the leader before `state` becomes kDone
-    std::atomic<int> state{kWaiting};  // waited on directly (a futex), not under a mutex
+    std::mutex mu;                 // guards `state`: the writer's own, not the queue's
+    std::condition_variable cv;
+    State state = kWaiting;
   };
 
   std::string dir_;
