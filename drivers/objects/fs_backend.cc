@@ -922,6 +922,10 @@ Result<FsBackend::ReadLease> FsBackend::LeaseReader() {
   sqlite3_extended_result_codes(db->db, 1);
   sqlite3_busy_timeout(db->db, 30000);
   EUCA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  // A lookup reads a handful of pages, and any commit by another connection empties a
+  // connection's page cache anyway: a small cache keeps a pool of them from costing 2 MiB
+  // (SQLite's default) each.
+  EUCA_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-128"));
   return ReadLease(this, std::move(db));
 }
 
