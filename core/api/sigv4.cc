@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/api/digest.h"
 #include "core/base/strings.h"
@@ -190,10 +192,34 @@ std::string SigV4StringToSign(std::string_view amz_date, const SigV4Scope& scope
 }
 
 std::string SigV4SigningKey(std::string_view secret_key, const SigV4Scope& scope) {
+  // A server verifies every request with the key of the caller's secret and the day: four
+  // HMACs (each an OpenSSL context set up and torn down) that give the same 32 bytes all
+  // day. Keys are kept by everything they derive from, so a new secret or scope derives its
+  // own; the table is bounded by clearing it when full.
+  struct Cache {
+    std::mutex mu;
+    std::unordered_map<std::string, std::string> keys;
+  };
+  static Cache* cache = new Cache;  // never destroyed: used from any thread until exit
+  constexpr size_t kMaxKeys = 1024;
+  std::string id;
+  id.reserve(secret_key.size() + scope.date.size() + scope.region.size() + scope.service.size() + 4);
+  // '\n' cannot occur in a scope (it is one line of the string to sign); lengths make the
+  // secret's part unambiguous anyway.
+  id.append(std::to_string(secret_key.size())).append(":").append(secret_key).append("\n");
+  id.append(scope.date).append("\n").append(scope.region).append("\n").append(scope.service);
+  {
+    std::lock_guard<std::mutex> lock(cache->mu);
+    if (auto it = cache->keys.find(id); it != cache->keys.end()) return it->second;
+  }
   std::string k = HmacSha256("AWS4" + std::string(secret_key), scope.date);
   k = HmacSha256(k, scope.region);
   k = HmacSha256(k, scope.service);
-  return HmacSha256(k, "aws4_request");
+  k = HmacSha256(k, "aws4_request");
+  std::lock_guard<std::mutex> lock(cache->mu);
+  if (cache->keys.size() >= kMaxKeys) cache->keys.clear();
+  cache->keys.emplace(std::move(id), k);
+  return k;
 }
 
 std::string SigV4Signature(std::string_view signing_key, std::string_view string_to_sign) {

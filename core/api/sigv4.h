@@ -76,7 +76,8 @@ std::string CanonicalRequest(std::string_view method, std::string_view canonical
 std::string SigV4StringToSign(std::string_view amz_date, const SigV4Scope& scope, std::string_view canonical_request);
 
 /// The signing key HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request"):
-/// 32 raw bytes.
+/// 32 raw bytes. Derived keys are kept in a small process-wide table by (secret, date,
+/// region, service), so a server derives each caller's key once a day. Thread-safe.
 std::string SigV4SigningKey(std::string_view secret_key, const SigV4Scope& scope);
 
 /// Hex HMAC-SHA256 of `string_to_sign` under `signing_key`.

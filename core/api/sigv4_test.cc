@@ -52,6 +52,29 @@ TEST(SigV4Test, SigningKeyMatchesTheTestSuite) {
   EXPECT_EQ(scope.ToString(), "20150830/us-east-1/service/aws4_request");
 }
 
+// Keys are kept (SigV4SigningKey's table): each secret and scope must still get its own.
+TEST(SigV4Test, SigningKeyIsDerivedForEachSecretAndScope) {
+  auto derive = [](const std::string& secret, const SigV4Scope& scope) {
+    std::string k = HmacSha256("AWS4" + secret, scope.date);
+    k = HmacSha256(k, scope.region);
+    k = HmacSha256(k, scope.service);
+    return HmacSha256(k, "aws4_request");
+  };
+  SigV4Scope day1{"20260101", "us-east-1", "s3"};
+  SigV4Scope day2{"20260102", "us-east-1", "s3"};
+  SigV4Scope other_region{"20260101", "eu-west-1", "s3"};
+  SigV4Scope other_service{"20260101", "us-east-1", "ec2"};
+  for (int round = 0; round < 2; ++round) {  // the second round answers from the table
+    for (const std::string secret : {"old-secret", "new-secret", "new-secret2", ""}) {
+      for (const auto& scope : {day1, day2, other_region, other_service}) {
+        EXPECT_EQ(SigV4SigningKey(secret, scope), derive(secret, scope))
+            << "secret '" << secret << "', scope " << scope.ToString() << ", round " << round;
+      }
+    }
+  }
+  EXPECT_NE(SigV4SigningKey("old-secret", day1), SigV4SigningKey("new-secret", day1));
+}
+
 TEST(SigV4Test, ParsesAuthorizationHeaders) {
   auto a = ParseSigV4Authorization(
       "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "

@@ -1,15 +1,73 @@
 #include "core/base/random.h"
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 
 namespace euca {
 
+namespace {
+
+// RAND_bytes costs microseconds a call in OpenSSL 3 (parameter lookups, locks), and a server
+// asks for a few small ids per request, so small requests are served from a per-thread
+// block of CSPRNG output. Bytes handed out are wiped from the block. A forked child must not
+// hand out what its parent will (or did): fork bumps a generation, and a block of an older
+// generation is thrown away.
+constexpr size_t kPoolBytes = 4096;
+constexpr size_t kPooledRequestMax = 256;
+std::atomic<uint64_t> fork_generation{0};
+
+struct Pool {
+  unsigned char bytes[kPoolBytes];
+  size_t pos = kPoolBytes;  // bytes[pos..] are unused
+  uint64_t generation = 0;
+  ~Pool() { OPENSSL_cleanse(bytes, sizeof bytes); }
+};
+
+void Fill(unsigned char* out, size_t n) {
+  if (n > 0 && RAND_bytes(out, static_cast<int>(n)) != 1) std::abort();
+}
+
+}  // namespace
+
 std::string RandomBytes(size_t n) {
+  static const bool fork_handler = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)fork_handler;
   std::string out(n, '\0');
-  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) std::abort();
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  if (n > kPooledRequestMax) {
+    Fill(dst, n);
+    return out;
+  }
+  thread_local Pool pool;
+  uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (pool.generation != generation) {
+    OPENSSL_cleanse(pool.bytes, sizeof pool.bytes);
+    pool.pos = kPoolBytes;
+    pool.generation = generation;
+  }
+  size_t done = 0;
+  while (done < n) {
+    if (pool.pos == kPoolBytes) {
+      Fill(pool.bytes, kPoolBytes);
+      pool.pos = 0;
+    }
+    size_t k = std::min(n - done, kPoolBytes - pool.pos);
+    std::memcpy(dst + done, pool.bytes + pool.pos, k);
+    OPENSSL_cleanse(pool.bytes + pool.pos, k);
+    pool.pos += k;
+    done += k;
+  }
   return out;
 }
 

@@ -5,7 +5,9 @@
 
 namespace euca {
 
-/// `n` random bytes from OpenSSL's CSPRNG. Aborts only if the CSPRNG itself fails.
+/// `n` random bytes from OpenSSL's CSPRNG. Aborts only if the CSPRNG itself fails. Small
+/// requests are served from a per-thread block of CSPRNG output (each byte handed out once,
+/// then wiped; a forked child discards its parent's block). Thread-safe.
 std::string RandomBytes(size_t n);
 /// `n_hex` lower-case hex digits of randomness.
 std::string RandomHex(size_t n_hex);

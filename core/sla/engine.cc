@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "core/clc/networking.h"
 #include "core/clc/vm_types.h"
@@ -171,22 +175,51 @@ Status CheckStorageQuota(state::StateStore& store, const std::string& account_id
 
 std::function<Status(const std::string&, uint64_t, const std::function<Result<uint64_t>()>&)> StorageQuotaHook(
     state::StateStore& store) {
+  // Whether a storage-quota rule matches an account, by account id, kept while the store's
+  // ChangeCounter stays (as clc::KeyCache): any change, by any process (a rule added or
+  // removed, an account renamed), drops every answer, so it holds from the next PUT on.
+  struct Cache {
+    std::mutex mu;
+    std::optional<uint64_t> counter;  // the ChangeCounter the answers belong to
+    std::unordered_map<std::string, bool> applies;
+  };
+  constexpr size_t kMaxEntries = 4096;
+  auto cache = std::make_shared<Cache>();
   state::StateStore* s = &store;
-  return [s](const std::string& account_id, uint64_t bytes,
-             const std::function<Result<uint64_t>()>& used) -> Status {
-    std::vector<Rule> rules;
-    std::string name;
-    EUCA_RETURN_IF_ERROR(s->Read([&](state::Txn& t) -> Status {
-      EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
-      EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
-      return Status::Ok();
-    }));
-    bool applies = std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
-      return r.kind == kStorageQuota && Matches(r.match, name, "", "", "");
-    });
-    if (!applies) return Status::Ok();
-    EUCA_ASSIGN_OR_RETURN(uint64_t now, used());
-    return CheckStorageQuota(*s, account_id, static_cast<int64_t>(now), static_cast<int64_t>(bytes));
+  return [s, cache](const std::string& account_id, uint64_t bytes,
+                    const std::function<Result<uint64_t>()>& used) -> Status {
+    // Asked before the read below: a change that lands during the read makes the next call
+    // see a new counter and read again.
+    std::optional<uint64_t> now = s->ChangeCounter();
+    std::optional<bool> applies;
+    {
+      std::lock_guard<std::mutex> lock(cache->mu);
+      if (!now || now != cache->counter) {
+        cache->applies.clear();
+        cache->counter = now;
+      }
+      if (auto it = cache->applies.find(account_id); now && it != cache->applies.end()) applies = it->second;
+    }
+    if (!applies) {
+      std::vector<Rule> rules;
+      std::string name;
+      EUCA_RETURN_IF_ERROR(s->Read([&](state::Txn& t) -> Status {
+        EUCA_ASSIGN_OR_RETURN(rules, ListRules(t));
+        EUCA_ASSIGN_OR_RETURN(name, AccountName(t, account_id));
+        return Status::Ok();
+      }));
+      applies = std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+        return r.kind == kStorageQuota && Matches(r.match, name, "", "", "");
+      });
+      std::lock_guard<std::mutex> lock(cache->mu);
+      if (now && cache->counter == now) {
+        if (cache->applies.size() >= kMaxEntries) cache->applies.clear();
+        cache->applies.emplace(account_id, *applies);
+      }
+    }
+    if (!*applies) return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(uint64_t total, used());
+    return CheckStorageQuota(*s, account_id, static_cast<int64_t>(total), static_cast<int64_t>(bytes));
   };
 }
 

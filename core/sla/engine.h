@@ -75,9 +75,12 @@ Status CheckAddressQuota(state::Txn& txn, const std::string& account_id, int64_t
 /// ResourceExhausted (wire code QuotaExceeded) naming the storage-quota rule.
 Status CheckStorageQuota(state::StateStore& store, const std::string& account_id, int64_t used, int64_t adding);
 
-/// The Walrus put-path hook (walrus::WalrusOptions::admit_put) of the storage quotas: reads
-/// the rules on every PUT, sums the account's stored bytes only when a storage-quota rule
-/// matches it, and refuses with CheckStorageQuota's error. REQUIRES: `store` outlives it.
+/// The Walrus put-path hook (walrus::WalrusOptions::admit_put) of the storage quotas: sums
+/// the account's stored bytes only when a storage-quota rule matches it, and refuses with
+/// CheckStorageQuota's error. Whether a rule matches is read from the store once and kept
+/// while StateStore::ChangeCounter stays the same, so a PUT by an account no rule names
+/// costs no store read; a changed rule (by any process) holds from the next PUT on.
+/// Thread-safe. REQUIRES: `store` outlives it.
 std::function<Status(const std::string& account_id, uint64_t bytes, const std::function<Result<uint64_t>()>& used)>
 StorageQuotaHook(state::StateStore& store);
 

@@ -302,6 +302,80 @@ TEST(StorageQuotaHookTest, RefusesThePutThatWouldPassTheQuota) {
   EXPECT_TRUE(hook(kBob.account_id, 1 << 20, used).ok());  // the rule matches alice only
 }
 
+// A store that counts reads and, unless `tells_changes` is false, passes ChangeCounter on.
+class CountingStore final : public state::StateStore {
+ public:
+  CountingStore(state::StateStore& inner, bool tells_changes) : inner_(inner), tells_changes_(tells_changes) {}
+  Result<uint64_t> Transact(const state::TxnContext& ctx, const TxnFn& fn) override { return inner_.Transact(ctx, fn); }
+  Status Read(const TxnFn& fn) override {
+    ++reads;
+    return inner_.Read(fn);
+  }
+  std::optional<uint64_t> ChangeCounter() override {
+    return tells_changes_ ? inner_.ChangeCounter() : std::nullopt;
+  }
+  Result<std::vector<state::CommitInfo>> Log(const std::optional<std::string>& o, size_t n) override {
+    return inner_.Log(o, n);
+  }
+  Result<std::pair<state::CommitInfo, std::string>> Show(const std::string& rev) override { return inner_.Show(rev); }
+  Result<std::string> Diff(const std::string& from, const std::optional<std::string>& to) override {
+    return inner_.Diff(from, to);
+  }
+  Result<state::RollbackResult> Rollback(const state::TxnContext& ctx, const std::string& rev,
+                                         const std::vector<std::string>& objects, bool dry_run) override {
+    return inner_.Rollback(ctx, rev, objects, dry_run);
+  }
+  int reads = 0;
+
+ private:
+  state::StateStore& inner_;
+  bool tells_changes_;
+};
+
+void SeedAlice(state::StateStore& store) {
+  model::Account a{kAlice.account_id, "alice", 0};
+  ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
+                     return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
+                   }).ok());
+}
+
+TEST(StorageQuotaHookTest, KeepsWhetherARuleAppliesUntilTheStoreChanges) {
+  state::MemoryStateStore inner;
+  SeedAlice(inner);
+  CountingStore store(inner, /*tells_changes=*/true);
+  auto hook = StorageQuotaHook(store);
+  auto used = []() -> Result<uint64_t> { return uint64_t{900}; };
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  EXPECT_EQ(store.reads, 1);  // no rule, and nothing changed: read once
+  // A rule added (here through another handle on the store, as by another process) holds
+  // from the next PUT on.
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\nmatch.account = alice\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(inner, kAdmin, *rules).ok());
+  EXPECT_EQ(hook(kAlice.account_id, 1000, used).code(), Code::kResourceExhausted);
+  EXPECT_TRUE(hook(kAlice.account_id, 100, used).ok());
+  // ... and so does its removal.
+  ASSERT_TRUE(DeleteRule(inner, kAdmin, "q").ok());
+  EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  int reads = store.reads;
+  EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  EXPECT_EQ(store.reads, reads);
+}
+
+TEST(StorageQuotaHookTest, ReadsEveryTimeFromAStoreThatCannotTellChanges) {
+  state::MemoryStateStore inner;
+  SeedAlice(inner);
+  CountingStore store(inner, /*tells_changes=*/false);
+  auto hook = StorageQuotaHook(store);
+  auto used = []() -> Result<uint64_t> { return uint64_t{900}; };
+  EXPECT_TRUE(hook(kAlice.account_id, 1000, used).ok());
+  auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\nmatch.account = alice\n");
+  ASSERT_TRUE(rules.ok());
+  ASSERT_TRUE(PutRules(inner, kAdmin, *rules).ok());
+  EXPECT_EQ(hook(kAlice.account_id, 1000, used).code(), Code::kResourceExhausted);
+  EXPECT_GE(store.reads, 2);
+}
+
 TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
   state::MemoryStateStore store;
   model::Account a{kAlice.account_id, "alice", 0};

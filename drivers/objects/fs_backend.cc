@@ -20,7 +20,7 @@ namespace euca::objects {
 namespace {
 
 constexpr char kFormat[] = "euca-walrus";
-constexpr int kOpenRetries = 20;  // reads racing another process's replace of the same key
+constexpr int kOpenRetries = 20;  // reads racing a replace of the same key
 
 // The schema of version 1 (docs/walrus-format.md). Keys are BLOBs so that NULs survive and
 // ordering is memcmp, S3's byte order.
@@ -196,7 +196,8 @@ Status MakeDir(const std::string& path) {
 
 }  // namespace
 
-// One SQLite connection and its prepared-statement helper. REQUIRES: the backend's mu_.
+// One SQLite connection and its prepared-statement helper. REQUIRES: the backend's mu_ (for db_),
+// or a ReadLease of it (a read connection).
 struct FsBackend::Db {
   sqlite3* db = nullptr;
   std::string path;
@@ -636,6 +637,7 @@ FsBackend::FsBackend(std::string dir, FsBackendOptions options) : dir_(std::move
 }
 
 FsBackend::~FsBackend() {
+  readers_.clear();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the shared lock
 }
@@ -788,26 +790,46 @@ Status FsBackend::Reap() {
 // of its own (a failing one is rolled back alone), then commits once: concurrent writers
 // share one WAL fsync instead of taking turns at one each. The others wait to be told their
 // result; when a batch is done the next writer in the queue leads the next batch.
+//
+// Waking: a waiter sleeps on its own Writer's condition variable and mutex, not on
+// queue_mu_: waiters woken under one shared mutex must all take it again, and with a batch
+// woken at once (and new writers queueing) they collided on it, a second sleep and wake for
+// many of them (on a 2-core machine a context switch costs more than a 4 KiB PUT's SQLite
+// work). The leader sets each result, then the state under the writer's own mutex, then
+// wakes it, outside queue_mu_. (Not std::atomic::wait: libstdc++ spins and yields before it
+// sleeps, CPU that 16 waiting writers on 2 cores cannot spare.) Writers are shared between
+// the queue and their thread, so a Writer outlives the leader's wake even if its thread has
+// returned.
 Status FsBackend::Transact(const std::function<Status()>& fn) {
-  Writer self;
-  self.fn = &fn;
-  std::unique_lock queue_lock(queue_mu_);
-  writers_.push_back(&self);
-  while (!self.done && writers_.front() != &self) self.cv.wait(queue_lock);
-  if (self.done) return self.status;
-  // The leader: this batch is everyone queued now (at most kMaxBatch).
-  constexpr size_t kMaxBatch = 256;
-  std::vector<Writer*> batch;
-  for (Writer* w : writers_) {
-    if (batch.size() == kMaxBatch) break;
-    batch.push_back(w);
+  auto self = std::make_shared<Writer>();
+  self->fn = &fn;
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    writers_.push_back(self);
+    // At the front of an empty queue: no batch is running or about to, so this one leads.
+    if (writers_.size() == 1) self->state = Writer::kLead;
   }
-  queue_lock.unlock();
+  {
+    std::unique_lock own(self->mu);
+    self->cv.wait(own, [&] { return self->state != Writer::kWaiting; });
+    if (self->state == Writer::kDone) return self->status;
+  }
+  // The leader (at the front of the queue): this batch is everyone queued now (at most
+  // kMaxBatch).
+  constexpr size_t kMaxBatch = 256;
+  std::vector<std::shared_ptr<Writer>> batch;
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    for (const auto& w : writers_) {
+      if (batch.size() == kMaxBatch) break;
+      batch.push_back(w);
+    }
+  }
   {
     std::lock_guard lock(mu_);
     Status begun = db_->Run("BEGIN IMMEDIATE");
     bool any_ok = false;
-    for (Writer* w : batch) {
+    for (const auto& w : batch) {
       if (!begun.ok()) {
         w->status = begun;
         continue;
@@ -831,22 +853,30 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
       Status committed = any_ok ? db_->Run("COMMIT") : db_->Run("ROLLBACK");
       if (any_ok && !committed.ok()) {
         (void)db_->Run("ROLLBACK");
-        for (Writer* w : batch) {
+        for (const auto& w : batch) {
           if (w->status.ok()) w->status = committed;
         }
       }
     }
   }
-  queue_lock.lock();
-  for (Writer* w : batch) {
-    writers_.pop_front();
-    if (w != &self) {
-      w->done = true;
-      w->cv.notify_one();
-    }
+  std::shared_ptr<Writer> next;
+  {
+    std::lock_guard queue_lock(queue_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) writers_.pop_front();
+    // Writers queued meanwhile waited (the queue was not empty); the first of them leads next.
+    if (!writers_.empty()) next = writers_.front();
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return self.status;
+  auto wake = [](Writer& w, Writer::State state) {
+    {
+      std::lock_guard own(w.mu);
+      w.state = state;
+    }
+    w.cv.notify_one();
+  };
+  for (const auto& w : batch)
+    if (w != self) wake(*w, Writer::kDone);
+  if (next) wake(*next, Writer::kLead);
+  return self->status;
 }
 
 template <typename Fn>
@@ -856,6 +886,47 @@ Status FsBackend::InTxnLocked(Fn&& fn) {
   if (s.ok()) s = db_->Run("COMMIT");
   if (!s.ok()) (void)db_->Run("ROLLBACK");
   return s;
+}
+
+class FsBackend::ReadLease {
+ public:
+  ReadLease(FsBackend* backend, std::unique_ptr<Db> db) : backend_(backend), db_(std::move(db)) {}
+  ReadLease(ReadLease&&) noexcept = default;
+  ReadLease& operator=(ReadLease&&) = delete;
+  ~ReadLease() {
+    if (!db_) return;
+    std::lock_guard lock(backend_->readers_mu_);
+    backend_->readers_.push_back(std::move(db_));
+  }
+  Db& operator*() { return *db_; }
+  Db* operator->() { return db_.get(); }
+
+ private:
+  FsBackend* backend_;
+  std::unique_ptr<Db> db_;
+};
+
+Result<FsBackend::ReadLease> FsBackend::LeaseReader() {
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!readers_.empty()) {
+      std::unique_ptr<Db> db = std::move(readers_.back());
+      readers_.pop_back();
+      return ReadLease(this, std::move(db));
+    }
+  }
+  auto db = std::make_unique<Db>();
+  db->path = db_->path;
+  int rc = sqlite3_open_v2(db->path.c_str(), &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return db->Error(rc);
+  sqlite3_extended_result_codes(db->db, 1);
+  sqlite3_busy_timeout(db->db, 30000);
+  EUCA_RETURN_IF_ERROR(db->Exec("PRAGMA query_only=1"));
+  // A lookup reads a handful of pages, and any commit by another connection empties a
+  // connection's page cache anyway: a small cache keeps a pool of them from costing 2 MiB
+  // (SQLite's default) each.
+  EUCA_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-128"));
+  return ReadLease(this, std::move(db));
 }
 
 size_t FsBackend::InlineBlobCountForTest() {
@@ -920,8 +991,8 @@ Status FsBackend::CreateBucket(const BucketRecord& b) {
 }
 
 Result<BucketRecord> FsBackend::GetBucket(const std::string& name) {
-  std::lock_guard lock(mu_);
-  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("SELECT name, owner_id, owner_name, location, acl, created_ms "
+  EUCA_ASSIGN_OR_RETURN(ReadLease db, LeaseReader());
+  EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db->Prepare("SELECT name, owner_id, owner_name, location, acl, created_ms "
                                                   "FROM buckets WHERE name = ?1"));
   st.Text(1, name);
   EUCA_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -1017,30 +1088,39 @@ Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
 }
 
 Result<ObjectRecord> FsBackend::GetObject(const std::string& bucket, const std::string& key) {
-  std::lock_guard lock(mu_);
-  EUCA_ASSIGN_OR_RETURN(auto rec, db_->FindObject(bucket, key));
+  EUCA_ASSIGN_OR_RETURN(ReadLease db, LeaseReader());
+  EUCA_ASSIGN_OR_RETURN(auto rec, db->FindObject(bucket, key));
   if (rec) return *std::move(rec);
-  EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+  EUCA_ASSIGN_OR_RETURN(bool exists, db->BucketExists(bucket));
   return exists ? NoSuchKey(bucket, key) : NoSuchBucket(bucket);
 }
 
 Result<std::unique_ptr<ObjectReader>> FsBackend::OpenObject(const std::string& bucket, const std::string& key) {
+  EUCA_ASSIGN_OR_RETURN(ReadLease db, LeaseReader());
   for (int attempt = 0;; ++attempt) {
-    // Row and files are read under the one lock, so in this process a replacement cannot
-    // delete the files in between; another process can, and then the row has changed: retry.
-    std::lock_guard lock(mu_);
-    EUCA_ASSIGN_OR_RETURN(auto rec, db_->FindObject(bucket, key));
+    // Row and in-database bytes are read in one read transaction (one snapshot: a
+    // replacement commits the row and drops the old bytes together). Blob files are opened
+    // after the row was read, and a replacement (by this process or another) deletes the
+    // old files once its commit is done, so a file can be gone by then: the row has
+    // changed, read it again.
+    EUCA_RETURN_IF_ERROR(db->Run("BEGIN"));
+    struct EndRead {
+      Db& db;
+      ~EndRead() { (void)db.Run("COMMIT"); }
+    } end_read{*db};
+    EUCA_ASSIGN_OR_RETURN(auto rec, db->FindObject(bucket, key));
     if (!rec) {
-      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(bucket));
+      EUCA_ASSIGN_OR_RETURN(bool exists, db->BucketExists(bucket));
       return exists ? NoSuchKey(bucket, key) : NoSuchBucket(bucket);
     }
     std::vector<int> fds;
     int err = 0;
     for (auto& b : rec->blobs) {
-      if (b.in_db) {  // read under the same lock as the row: no replacement in between
-        auto data = db_->LoadInlineBlob(b);
+      if (b.in_db) {
+        auto data = db->LoadInlineBlob(b);
         if (!data.ok()) {
-          for (int fd : fds) ::close(fd);
+          for (int fd : fds)
+            if (fd >= 0) ::close(fd);
           return data.status();
         }
         b.data = *std::move(data);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "drivers/objects/backend.h"
 
@@ -103,12 +104,21 @@ class FsBackend final : public ObjectBackend {
   /// caller's thread, under mu_. REQUIRES: mu_ not held.
   Status Transact(const std::function<Status()>& fn);
 
+  /// A read connection leased from the pool (opened when none is idle), handed back when the
+  /// lease ends. Lookups on the request path (GetBucket, GetObject, OpenObject) use these,
+  /// not db_: db_'s mutex is held through a commit's fsync, and WAL readers need not wait
+  /// for it. A reader sees every transaction committed before its statement (or BEGIN).
+  class ReadLease;
+  Result<ReadLease> LeaseReader();
+
   // A caller queued for Transact.
   struct Writer {
+    enum State { kWaiting, kLead, kDone };
     const std::function<Status()>* fn = nullptr;
-    Status status = Status::Ok();
-    bool done = false;
+    Status status = Status::Ok();  // written by the leader before `state` becomes kDone
+    std::mutex mu;                 // guards `state`: the writer's own, not the queue's
     std::condition_variable cv;
+    State state = kWaiting;
   };
 
   std::string dir_;
@@ -116,9 +126,11 @@ class FsBackend final : public ObjectBackend {
   int lock_fd_ = -1;
   ReapReport reap_;
   std::mutex mu_;  // guards db_ (one SQLite connection)
-  std::mutex queue_mu_;  // guards writers_ and the Writers in it; never held with mu_
-  std::deque<Writer*> writers_;
+  std::mutex queue_mu_;  // guards writers_; never held with mu_
+  std::deque<std::shared_ptr<Writer>> writers_;
   std::unique_ptr<Db> db_;
+  std::mutex readers_mu_;                      // guards readers_
+  std::vector<std::unique_ptr<Db>> readers_;  // idle read connections (query_only)
 };
 
 }  // namespace euca::objects

@@ -318,6 +318,40 @@ TEST(FsBackendTest, ConcurrentWritersOfOneKeyNeverMix) {
   EXPECT_EQ(BlobFiles(tmp.path() + "/walrus").size(), 1u);       // every replaced version deleted
 }
 
+// Lookups (GetBucket, GetObject, OpenObject) run on read connections of their own: each
+// must see every change committed before it, by this backend or another opener.
+TEST(FsBackendReadTest, LookupsSeeEveryCommittedChange) {
+  TempDir tmp;
+  auto b = MustOpen(tmp.path() + "/walrus", {.sync = false});
+  auto other = MustOpen(tmp.path() + "/walrus", {.sync = false});  // as another process
+  ASSERT_TRUE(b && other);
+  EXPECT_EQ(b->GetBucket("bkt").status().wire_code(), "NoSuchBucket");
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "acl-1", 1}).ok());
+  ASSERT_TRUE(b->GetBucket("bkt").ok());
+  ASSERT_TRUE(other->SetBucketAcl("bkt", "acl-2").ok());
+  EXPECT_EQ(b->GetBucket("bkt")->acl, "acl-2");
+  for (int i = 0; i < 40; ++i) {
+    FsBackend& writer = i % 2 ? *other : *b;
+    // Small (in the database) and large (a file) versions in turn.
+    std::string data(i % 4 < 2 ? 100 : 70 * 1024, static_cast<char>('a' + i % 26));
+    auto blob = WriteBlob(writer, data);
+    ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+    ASSERT_TRUE(writer.PutObject(Record("bkt", "k", {*blob}, std::to_string(i))).ok());
+    auto rec = b->GetObject("bkt", "k");
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    EXPECT_EQ(rec->etag, std::to_string(i));
+    auto got = Get(*b, "bkt", "k");
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, data) << "version " << i;
+  }
+  ASSERT_TRUE(other->DeleteObject("bkt", "k").ok());
+  EXPECT_EQ(b->GetObject("bkt", "k").status().wire_code(), "NoSuchKey");
+  EXPECT_EQ(b->OpenObject("bkt", "k").status().wire_code(), "NoSuchKey");
+  ASSERT_TRUE(other->DeleteBucket("bkt").ok());
+  EXPECT_EQ(b->GetBucket("bkt").status().wire_code(), "NoSuchBucket");
+  EXPECT_EQ(b->OpenObject("bkt", "k").status().wire_code(), "NoSuchBucket");
+}
+
 TEST(FsBackendInlineTest, SmallObjectsLiveInTheDatabaseAndLargeOnesInFiles) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/walrus";
