@@ -53,6 +53,9 @@ struct BundleOptions {
   size_t block_size = kDefaultBlockSize;         ///< compression block, 64 KiB..64 MiB
   int threads = 0;                               ///< compression threads; 0 = one per core
   bool sync = false;                             ///< fdatasync parts and manifest before renaming
+  /// Record where the compressed blocks start (<deflate_index> in the manifest) so that
+  /// unbundle can inflate them in parallel.
+  bool deflate_index = true;
   /// The AES key and IV (32 lower-case hex digits each) instead of fresh random ones
   /// (euca2ools' hidden --enc-key/--enc-iv).
   std::optional<BundleKey> key = {};
@@ -123,6 +126,7 @@ struct UnbundleResult {
   Manifest manifest;
   std::string image_sha256;        ///< lower-case hex when UnbundleOptions::image_sha256
   bool tar_digest_checked = false;  ///< whether the tar stream's SHA-1 was recomputed
+  bool parallel_inflate = false;    ///< whether the blocks of a deflate index were inflated in parallel
 };
 
 /// Unpacks the bundle described by `options.manifest_path`: every part's SHA-1 is checked as

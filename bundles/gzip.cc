@@ -3,6 +3,7 @@
 #include <isa-l/crc.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bundles/file_io.h"
@@ -93,6 +94,34 @@ std::string GzipTrailer(uint32_t crc, uint64_t total_in) {
   for (int i = 0; i < 4; ++i) t.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   for (int i = 0; i < 4; ++i) t.push_back(static_cast<char>((isize >> (8 * i)) & 0xff));
   return t;
+}
+
+DeflateBlockInflater::DeflateBlockInflater() : state_(std::make_unique<inflate_state>()) {}
+
+DeflateBlockInflater::~DeflateBlockInflater() = default;
+
+Result<size_t> DeflateBlockInflater::Inflate(const uint8_t* in, size_t n, uint8_t* out, size_t cap, uint32_t* crc) {
+  inflate_state* s = state_.get();
+  isal_inflate_init(s);
+  s->crc_flag = ISAL_GZIP_NO_HDR;  // raw deflate, CRC-32 of the output
+  s->next_in = const_cast<uint8_t*>(in);
+  s->avail_in = static_cast<uint32_t>(n);
+  s->next_out = out;
+  s->avail_out = static_cast<uint32_t>(std::min<size_t>(cap, UINT32_MAX));
+  int rc = isal_inflate(s);
+  if (rc < 0) return InvalidArgument(IsalInflateError(rc));
+  const size_t produced = static_cast<size_t>(s->next_out - out);
+  if (s->avail_out == 0) return InvalidArgument("it inflates to more than " + std::to_string(cap) + " bytes");
+  if (s->block_state == ISAL_BLOCK_INPUT_DONE || s->block_state == ISAL_BLOCK_FINISH)
+    return InvalidArgument("it holds a final deflate block");
+  // Every bit consumed, between two deflate blocks: where the next block starts. (Having
+  // run out of input, ISA-L may have gone on to the next header: ISAL_BLOCK_HDR with
+  // nothing of it read, no bits and no saved bytes.)
+  const bool between_blocks = s->block_state == ISAL_BLOCK_NEW_HDR || s->block_state == ISAL_BLOCK_HDR;
+  if (s->avail_in != 0 || !between_blocks || s->read_in_length != 0 || s->tmp_in_size != 0)
+    return InvalidArgument("it does not end at a deflate block boundary");
+  *crc = s->crc;
+  return produced;
 }
 
 GzipInflater::GzipInflater() : state_(std::make_unique<inflate_state>()) {

@@ -60,6 +60,29 @@ std::string GzipHeader();
 /// 0x00), then CRC-32 and ISIZE (input length mod 2^32), little-endian.
 std::string GzipTrailer(uint32_t crc, uint64_t total_in);
 
+/// Inflates the blocks of a parallel gzip stream one at a time, independently (no history),
+/// for unbundle's parallel path. Each block must be raw deflate that ends exactly at a
+/// deflate block boundary on a byte boundary (as a full flush leaves it), with no final
+/// block, and refer to nothing before its start: then what it produces is exactly what
+/// inflating the whole stream produces there, whatever told us where the block starts and
+/// ends (an index that lies gives an error, never other bytes). One per thread.
+class DeflateBlockInflater final {
+ public:
+  DeflateBlockInflater();
+  ~DeflateBlockInflater();
+  DeflateBlockInflater(const DeflateBlockInflater&) = delete;
+  DeflateBlockInflater& operator=(const DeflateBlockInflater&) = delete;
+
+  /// Inflates the `n` bytes of one block into `out`, which has room for `cap` bytes; returns
+  /// the bytes produced and sets *crc to their CRC-32. InvalidArgument (without "cannot
+  /// gunzip", the caller names the block) on corrupt data, a block that does not end where
+  /// its input ends, a final block, or more than `cap` bytes of output.
+  Result<size_t> Inflate(const uint8_t* in, size_t n, uint8_t* out, size_t cap, uint32_t* crc);
+
+ private:
+  std::unique_ptr<inflate_state> state_;
+};
+
 /// Streaming gzip decompression (ISA-L). Accepts concatenated members, as gunzip does, and
 /// zero bytes after the last member. Not thread-safe.
 class GzipInflater final {
