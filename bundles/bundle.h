@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,11 @@ class PartReader {
   virtual ~PartReader() = default;
   /// Reads up to `n` bytes into `buf`; returns how many, 0 at the end of the part.
   virtual Result<size_t> Read(uint8_t* buf, size_t n) = 0;
+  /// Optional, instead of Read (never both on one reader): the next up to `n` bytes in
+  /// place, without a copy, valid until the next call; empty at the end of the part.
+  /// Readers that can (files: mmap) say so with CanView.
+  virtual bool CanView() const { return false; }
+  virtual Result<std::span<const uint8_t>> View(size_t /*n*/) { return Internal("this part reader has no View"); }
 };
 
 /// Where the parts of a bundle come from: files in a folder (the default), objects in a
