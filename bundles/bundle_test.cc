@@ -688,6 +688,7 @@ TEST_F(BundleTest, SlowSparseImageOver4GiBRoundTrips) {
   auto t2 = std::chrono::steady_clock::now();
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   EXPECT_EQ(u->size, size);
+  EXPECT_TRUE(u->parallel_inflate);  // ISIZE is the length mod 2^32 there too
   EXPECT_TRUE(SparseFilesEqual(image, u->image_path));
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::printf("[ timing   ] sparse %.2f GiB image: bundle %lld ms (%zu parts, %llu bytes), unbundle %lld ms\n",
