@@ -608,7 +608,7 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
     zeros.reset(new uint8_t[block]());
     for (size_t i = 0; i < njobs; ++i) {
       auto j = std::make_unique<Job>();
-      j->in = Buffer(DeflateBlockCompressor::Bound(block));
+      j->in = Buffer(DeflateBlockCompressor::Bound(block) + DeflateBlockInflater::kInputSlack);
       j->out = Buffer(block + 64);  // room to see a block that inflates to more than it should
       (void)free_jobs.Push(std::move(j));
     }
