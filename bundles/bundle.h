@@ -142,6 +142,9 @@ struct UnbundleResult {
 /// against the manifest unless the manifest's signature was verified against `cert_pem`: the
 /// signed manifest already fixes every part's SHA-1 and the wrapped key, and so the tar
 /// stream (docs/bundle-format.md, "Unbundle"); `always_check_tar_digest` checks it anyway.
+/// With a deflate index in the manifest (our bundles) the gzip stream's blocks are inflated in
+/// parallel, each checked against the index (docs/bundle-format.md, "Deflate index");
+/// other bundles are gunzipped by one thread.
 /// The image is written to a temporary file renamed into place only when everything matched;
 /// on any failure nothing is left at the destination. Errors:
 /// NotFound "part 'x.part.03' ... is missing"; InvalidArgument "part 'x.part.03' is corrupt:

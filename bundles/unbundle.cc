@@ -75,8 +75,15 @@ class FileReader final : public PartReader {
     if (pos_ >= size_) return std::span<const uint8_t>();
     const size_t len = static_cast<size_t>(std::min<uint64_t>(n, size_ - pos_));
     // pos_ stays a multiple of n, which callers keep a multiple of the page size.
-    void* p = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f_.fd(), static_cast<off_t>(pos_));
-    if (p == MAP_FAILED) return ErrnoStatus("map '" + f_.path() + "'", errno);
+    void* p = copy_ ? MAP_FAILED
+                    : ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f_.fd(), static_cast<off_t>(pos_));
+    if (p == MAP_FAILED) {
+      // A file system that cannot map: read into a buffer of our own instead.
+      if (!copy_) copy_ = std::make_unique<Buffer>(n);
+      EUCA_ASSIGN_OR_RETURN(size_t got, f_.ReadAt(pos_, copy_->data.get(), std::min(len, copy_->cap)));
+      pos_ += got;
+      return std::span<const uint8_t>(copy_->data.get(), got);
+    }
     map_ = p;
     map_len_ = len;
     pos_ += len;
@@ -94,6 +101,7 @@ class FileReader final : public PartReader {
   uint64_t pos_ = 0;
   void* map_ = nullptr;
   size_t map_len_ = 0;
+  std::unique_ptr<Buffer> copy_;  // when mapping failed
 };
 
 class FileSource final : public PartSource {
@@ -219,7 +227,7 @@ struct TarSource {
 // Blocks larger than this go the serial way (the job pool would not fit the memory bound).
 constexpr uint64_t kMaxParallelBlock = 4 << 20;
 // Memory for the parallel path's jobs (each holds a compressed and an inflated block).
-constexpr uint64_t kJobMemory = 32 << 20;
+constexpr uint64_t kJobMemory = 24 << 20;
 constexpr size_t kGzipHeaderSize = 10;
 constexpr size_t kGzipTailSize = 10;  // empty final block (03 00), CRC-32, ISIZE
 
