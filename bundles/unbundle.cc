@@ -24,7 +24,9 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bundles/bundle.h"
@@ -230,6 +232,8 @@ constexpr uint64_t kMaxParallelBlock = 4 << 20;
 constexpr uint64_t kJobMemory = 24 << 20;
 constexpr size_t kGzipHeaderSize = 10;
 constexpr size_t kGzipTailSize = 10;  // empty final block (03 00), CRC-32, ISIZE
+// Ciphertext decrypted at once outside a block (the gzip header, the trailer).
+constexpr size_t kStagedCipher = 4096;
 
 // One block of the tar stream on its way: compressed bytes in, tar bytes out.
 struct Job {
@@ -310,6 +314,39 @@ class IndexSplitter final {
       n -= take;
     }
     return true;
+  }
+
+  // Where up to `n` bytes of plaintext can be decrypted straight into the block being
+  // filled (no copy): its job's free tail, and how many ciphertext bytes to decrypt there
+  // (the cipher may hand out up to 16 bytes more than it takes; the buffer has room).
+  // {nullptr, 0} outside a block (use Feed); nullopt once the pipeline was cancelled.
+  std::optional<std::pair<uint8_t*, size_t>> Target(size_t n) {
+    if (pos_ < kGzipHeaderSize || block_ >= index_.sizes.size()) return std::make_pair(nullptr, size_t{0});
+    if (!job_) {
+      auto item = free_->Pop();
+      if (!item) return std::nullopt;
+      job_ = std::move(*item);
+      job_->seq = block_;
+      job_->in.len = 0;
+    }
+    const size_t want = index_.sizes[block_];
+    return std::make_pair(job_->in.data.get() + job_->in.len, std::min(n, want - job_->in.len));
+  }
+
+  // Takes the `n` bytes decrypted at Target; false once the pipeline was cancelled.
+  Result<bool> Commit(size_t n) {
+    const size_t want = index_.sizes[block_];
+    const size_t fits = std::min(n, want - job_->in.len);
+    job_->in.len += fits;
+    pos_ += fits;
+    if (job_->in.len < want) return true;
+    // Bytes past the block's end belong to the next block (or the trailer).
+    uint8_t carry[64];
+    const size_t extra = n - fits;
+    std::memcpy(carry, job_->in.data.get() + want, extra);
+    if (!work_->Push(std::move(job_))) return false;
+    ++block_;
+    return Feed(carry, extra);
   }
 
   // At the end of the gzip stream.
@@ -616,7 +653,9 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
     zeros.reset(new uint8_t[block]());
     for (size_t i = 0; i < njobs; ++i) {
       auto j = std::make_unique<Job>();
-      j->in = Buffer(DeflateBlockCompressor::Bound(block) + DeflateBlockInflater::kInputSlack);
+      // Room for the cipher's up to 16 (+ 16 held back) bytes past the block's end, and the
+      // inflater's slack.
+      j->in = Buffer(DeflateBlockCompressor::Bound(block) + 64);
       j->out = Buffer(block + 64);  // room to see a block that inflates to more than it should
       (void)free_jobs.Push(std::move(j));
     }
@@ -625,11 +664,29 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
       Buffer plain(kChunk + 64);
       auto run = [&]() -> Status {
         EUCA_ASSIGN_OR_RETURN(bool all, read_parts([&](const uint8_t* p, size_t n) -> Result<bool> {
-          EUCA_ASSIGN_OR_RETURN(size_t c, aes->Update(p, n, plain.data.get()));
-          auto more = splitter->Feed(plain.data.get(), c);
-          if (more.ok()) return *more;
-          inflate_error.Set(more.status(), cancel);
-          return false;
+          while (n > 0) {
+            // Inside a block: decrypt straight into its job; else through `plain`.
+            auto target = splitter->Target(n);
+            if (!target) return false;
+            auto [dst, take] = *target;
+            Result<bool> more = true;
+            if (dst != nullptr) {
+              EUCA_ASSIGN_OR_RETURN(size_t c, aes->Update(p, take, dst));
+              more = splitter->Commit(c);
+            } else {
+              take = std::min(n, kStagedCipher);
+              EUCA_ASSIGN_OR_RETURN(size_t c, aes->Update(p, take, plain.data.get()));
+              more = splitter->Feed(plain.data.get(), c);
+            }
+            if (!more.ok()) {
+              inflate_error.Set(more.status(), cancel);
+              return false;
+            }
+            if (!*more) return false;
+            p += take;
+            n -= take;
+          }
+          return true;
         }));
         if (!all) return Status::Ok();
         auto n = aes->Finish(plain.data.get());
