@@ -383,6 +383,19 @@ TEST_F(BundleTest, ParallelPathChecksTheGzipTrailer) {
   EXPECT_TRUE(ReadFile(u->image_path) == data);
 }
 
+TEST_F(BundleTest, ParallelPathStopsCleanlyWhenTheTarIsRefused) {
+  // The untar thread fails at the first header while the reader and the workers are busy
+  // with the blocks after it: everything stops, the tar error is the one reported.
+  std::string data = MixedBytes(2 * 1024 * 1024, 19);
+  std::string manifest = test_support::BundleOfTar(test_support::RawTar("../evil", data), bundle_dir(), "evil",
+                                                   data.size(), {}, 64 * 1024);
+  auto u = Unbundle(UnOptions(manifest));
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("'../evil' is not a plain file name"), std::string::npos)
+      << u.status().message();
+  EXPECT_TRUE(Entries(out_dir()).empty());
+}
+
 // --- Integrity: each failure gives its documented error and leaves nothing behind.
 
 class BundleIntegrityTest : public BundleTest {
