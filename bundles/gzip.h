@@ -63,7 +63,7 @@ std::string GzipHeader();
 std::string GzipTrailer(uint32_t crc, uint64_t total_in);
 
 /// Inflates the blocks of a parallel gzip stream one at a time, independently (no history),
-/// for unbundle's parallel path, with libdeflate (whole-buffer; about a third faster than
+/// for unbundle's parallel path, with libdeflate (whole-buffer; about a quarter faster than
 /// ISA-L's streaming inflate on bundle data). Each block must be raw deflate that ends
 /// exactly where its input ends, at a byte-aligned deflate block boundary (as a full flush
 /// leaves it), with no final block, and refer to nothing before its start. Checked by
