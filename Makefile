@@ -19,7 +19,7 @@ NPM_PACKAGE := $(shell command -v npm >/dev/null 2>&1 || echo npm)
 DEB_PACKAGES := \
   build-essential cmake ninja-build pkg-config ccache git \
   libcli11-dev libgit2-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
-  libboost-dev libboost-filesystem-dev libvirt-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev \
+  libboost-dev libboost-filesystem-dev libvirt-dev libpugixml-dev nlohmann-json3-dev zlib1g-dev libisal-dev libdeflate-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
   pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base \

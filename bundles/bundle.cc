@@ -57,36 +57,6 @@ class ErrorSlot {
   Status first_;
 };
 
-// Hands compressed blocks to the writer in sequence order.
-class Reorder {
- public:
-  void Put(BlockPtr b) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ready_.emplace(b->seq, std::move(b));
-    cv_.notify_all();
-  }
-  // Blocks until block `seq` is ready; null if cancelled.
-  BlockPtr Take(uint64_t seq) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return cancelled_ || ready_.count(seq) > 0; });
-    if (cancelled_) return nullptr;
-    auto it = ready_.find(seq);
-    BlockPtr b = std::move(it->second);
-    ready_.erase(it);
-    return b;
-  }
-  void Cancel() {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint64_t, BlockPtr> ready_;
-  bool cancelled_ = false;
-};
 
 // Cuts the ciphertext into PREFIX.part.NN files in `dir`, with a SHA-1 each.
 class PartSink {
@@ -253,7 +223,7 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
 
   BoundedQueue<BlockPtr> free_blocks(pool_size);
   BoundedQueue<BlockPtr> work(pool_size);
-  Reorder reorder;
+  ReorderQueue<BlockPtr> reorder;
   ErrorSlot error;
   auto cancel = [&] {
     free_blocks.Cancel();
@@ -294,12 +264,15 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
           b->out.len = *n;
           b->crc = Crc32(0, b->in.data.get(), b->in.len);
         }
-        reorder.Put(std::move(b));
+        const uint64_t seq = b->seq;
+        reorder.Put(seq, std::move(b));
       }
     });
   }
 
   PartSink sink(tmp_dir, prefix, options.part_size, options.sync, options.fault_for_test);
+  std::vector<uint32_t> index;  // compressed size of each block, in order (the writer's)
+  index.reserve(static_cast<size_t>(nblocks));
   std::thread writer([&] {
     Buffer cipher(DeflateBlockCompressor::Bound(block_size) + 64);
     auto emit = [&](const uint8_t* p, size_t n) -> Status {
@@ -318,9 +291,11 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
       uint32_t crc = 0;
       uint64_t total_in = 0;
       for (uint64_t seq = 0; seq < nblocks; ++seq) {
-        BlockPtr b = reorder.Take(seq);
-        if (!b) return Status::Ok();  // cancelled; the error is elsewhere
+        auto taken = reorder.Take(seq);
+        if (!taken) return Status::Ok();  // cancelled; the error is elsewhere
+        BlockPtr b = std::move(*taken);
         EUCA_RETURN_IF_ERROR(emit(b->out.data.get(), b->out.len));
+        index.push_back(static_cast<uint32_t>(b->out.len));
         crc = Crc32Combine(crc, b->crc, b->in.len);
         total_in += b->in.len;
         (void)free_blocks.Push(std::move(b));
@@ -385,6 +360,7 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
   m.digest = tar_sha.FinishHex();
   m.bundled_size = sink.total();
   m.parts = sink.parts();
+  if (options.deflate_index) m.deflate_index = DeflateIndex{block_size, std::move(index)};
   EUCA_ASSIGN_OR_RETURN(std::string xml, SignedManifestXml(m, options.user_private_key_pem));
   EUCA_ASSIGN_OR_RETURN(m, ParseManifest(xml));  // the manifest as a reader sees it
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,9 @@ struct BundleOptions {
   size_t block_size = kDefaultBlockSize;         ///< compression block, 64 KiB..64 MiB
   int threads = 0;                               ///< compression threads; 0 = one per core
   bool sync = false;                             ///< fdatasync parts and manifest before renaming
+  /// Record where the compressed blocks start (<deflate_index> in the manifest) so that
+  /// unbundle can inflate them in parallel.
+  bool deflate_index = true;
   /// The AES key and IV (32 lower-case hex digits each) instead of fresh random ones
   /// (euca2ools' hidden --enc-key/--enc-iv).
   std::optional<BundleKey> key = {};
@@ -79,6 +83,11 @@ class PartReader {
   virtual ~PartReader() = default;
   /// Reads up to `n` bytes into `buf`; returns how many, 0 at the end of the part.
   virtual Result<size_t> Read(uint8_t* buf, size_t n) = 0;
+  /// Optional, instead of Read (never both on one reader): the next up to `n` bytes in
+  /// place, without a copy, valid until the next call; empty at the end of the part.
+  /// Readers that can (files: mmap) say so with CanView.
+  virtual bool CanView() const { return false; }
+  virtual Result<std::span<const uint8_t>> View(size_t /*n*/) { return Internal("this part reader has no View"); }
 };
 
 /// Where the parts of a bundle come from: files in a folder (the default), objects in a
@@ -123,6 +132,7 @@ struct UnbundleResult {
   Manifest manifest;
   std::string image_sha256;        ///< lower-case hex when UnbundleOptions::image_sha256
   bool tar_digest_checked = false;  ///< whether the tar stream's SHA-1 was recomputed
+  bool parallel_inflate = false;    ///< whether the blocks of a deflate index were inflated in parallel
 };
 
 /// Unpacks the bundle described by `options.manifest_path`: every part's SHA-1 is checked as
@@ -132,6 +142,9 @@ struct UnbundleResult {
 /// against the manifest unless the manifest's signature was verified against `cert_pem`: the
 /// signed manifest already fixes every part's SHA-1 and the wrapped key, and so the tar
 /// stream (docs/bundle-format.md, "Unbundle"); `always_check_tar_digest` checks it anyway.
+/// With a deflate index in the manifest (our bundles) the gzip stream's blocks are inflated in
+/// parallel, each checked against the index (docs/bundle-format.md, "Deflate index");
+/// other bundles are gunzipped by one thread.
 /// The image is written to a temporary file renamed into place only when everything matched;
 /// on any failure nothing is left at the destination. Errors:
 /// NotFound "part 'x.part.03' ... is missing"; InvalidArgument "part 'x.part.03' is corrupt:

@@ -10,11 +10,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <vector>
 
 #include "bundles/crypto.h"
 #include "bundles/file_io.h"
+#include "bundles/tar.h"
 #include "bundles/test_support.h"
 #include "core/base/random.h"
 
@@ -36,6 +38,12 @@ std::vector<std::string> Entries(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::string Sha256Of(const std::string& data) {
+  Sha256 sha;
+  sha.Update(data.data(), data.size());
+  return sha.FinishHex();
 }
 
 class RecordingProgress final : public Progress {
@@ -241,6 +249,153 @@ TEST_F(BundleTest, UnbundlesAShellScriptBundle) {
   }
 }
 
+// --- The deflate index: parallel inflate, and an index that lies is an error.
+
+TEST_F(BundleTest, DeflateIndexListsEveryBlockAndUnbundlesInParallel) {
+  // Mixed data, whole blocks of zeros (inflated once, then recognized), and a short last block.
+  std::string data = MixedBytes(700000, 12) + std::string(10 * 64 * 1024, '\0') + MixedBytes(90001, 13);
+  BundleResult b = Bundle(data);
+  const DeflateIndex& index = b.manifest.deflate_index;
+  EXPECT_EQ(index.block_size, 64u * 1024);
+  const uint64_t tar_size = 512 + (data.size() + 511) / 512 * 512 + 1024;
+  const uint64_t tar_padded = (tar_size + kTarRecord - 1) / kTarRecord * kTarRecord;
+  EXPECT_EQ(index.sizes.size(), (tar_padded + index.block_size - 1) / index.block_size);
+  uint64_t gzip_size = 10 + 10;
+  for (uint32_t size : index.sizes) gzip_size += size;
+  EXPECT_EQ(b.manifest.bundled_size, gzip_size / 16 * 16 + 16);  // PKCS#7 pads 1..16 bytes
+  EXPECT_NE(ReadFile(b.manifest_path).find("<deflate_index block_size=\"65536\""), std::string::npos);
+
+  auto u = Unbundle(UnOptions(b.manifest_path));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_TRUE(u->parallel_inflate);
+  EXPECT_FALSE(u->tar_digest_checked);
+  EXPECT_TRUE(ReadFile(u->image_path) == data);
+  struct stat st;
+  ASSERT_EQ(::stat(u->image_path.c_str(), &st), 0);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, data.size() - 8 * 64 * 1024) << "zero blocks were written";
+  std::filesystem::remove(u->image_path);
+
+  // Unsigned (the tar SHA-1 recomputed) and with the image's SHA-256: the same path.
+  UnbundleOptions o = UnOptions(b.manifest_path);
+  o.cert_pem.clear();
+  o.image_sha256 = true;
+  auto v = Unbundle(o);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_TRUE(v->parallel_inflate);
+  EXPECT_TRUE(v->tar_digest_checked);
+  EXPECT_TRUE(ReadFile(v->image_path) == data);
+  EXPECT_EQ(v->image_sha256, Sha256Of(data));
+}
+
+TEST_F(BundleTest, WithoutADeflateIndexTheSerialPathUnbundles) {
+  std::string data = MixedBytes(500000, 14) + std::string(200000, '\0');
+  BundleOptions o = Options(dir_ / "img");
+  o.deflate_index = false;
+  BundleResult b = Bundle(data, &o);
+  EXPECT_TRUE(b.manifest.deflate_index.empty());
+  EXPECT_EQ(ReadFile(b.manifest_path).find("deflate_index"), std::string::npos);
+  auto u = Unbundle(UnOptions(b.manifest_path));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_FALSE(u->parallel_inflate);
+  EXPECT_TRUE(ReadFile(u->image_path) == data);
+}
+
+TEST_F(BundleTest, LargeBlocksGoTheSerialWay) {
+  // A deflate index of 8 MiB blocks would not fit the memory bound of the parallel path.
+  std::string data = MixedBytes(300000, 15);
+  BundleOptions o = Options(dir_ / "img");
+  o.block_size = 8 << 20;
+  BundleResult b = Bundle(data, &o);
+  EXPECT_EQ(b.manifest.deflate_index.block_size, 8u << 20);
+  auto u = Unbundle(UnOptions(b.manifest_path));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_FALSE(u->parallel_inflate);
+  EXPECT_TRUE(ReadFile(u->image_path) == data);
+}
+
+// A signed manifest whose deflate index is wrong (its signer lied, or erred): the tar
+// SHA-1 is not recomputed, so the parallel path itself must refuse every such index.
+TEST_F(BundleTest, AWrongDeflateIndexIsAnErrorNeverOtherBytes) {
+  std::string data = MixedBytes(400000, 16) + std::string(4 * 64 * 1024, '\0') + MixedBytes(100000, 17);
+  BundleResult b = Bundle(data);
+  const Manifest good = b.manifest;
+  const size_t n = good.deflate_index.sizes.size();
+  ASSERT_GE(n, 8u);
+  ASSERT_NE(good.deflate_index.sizes[0], good.deflate_index.sizes[1]);
+  struct Case {
+    std::string what;
+    std::function<void(DeflateIndex&)> change;
+  };
+  std::vector<Case> cases = {
+      {"first boundary one byte early", [](DeflateIndex& i) { --i.sizes[0], ++i.sizes[1]; }},
+      {"first boundary one byte late", [](DeflateIndex& i) { ++i.sizes[0], --i.sizes[1]; }},
+      {"boundary after a zero block moved", [](DeflateIndex& i) { i.sizes[7] += 4, i.sizes[8] -= 4; }},
+      {"two sizes swapped", [](DeflateIndex& i) { std::swap(i.sizes[0], i.sizes[1]); }},
+      {"half the block size", [](DeflateIndex& i) { i.block_size /= 2; }},
+      {"twice the block size", [](DeflateIndex& i) { i.block_size *= 2; }},
+      {"last two blocks as one", [](DeflateIndex& i) { i.sizes[i.sizes.size() - 2] += i.sizes.back(), i.sizes.pop_back(); }},
+      {"last block missing", [](DeflateIndex& i) { i.sizes.pop_back(); }},
+      {"a block too many", [](DeflateIndex& i) { i.sizes.push_back(5); }},
+      {"first block split in two", [](DeflateIndex& i) { i.sizes.insert(i.sizes.begin(), 100), i.sizes[1] -= 100; }},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Manifest m = good;
+    c.change(m.deflate_index);
+    WriteFile(b.manifest_path, *SignedManifestXml(m, pki_.user_key));
+    auto u = Unbundle(UnOptions(b.manifest_path));
+    ASSERT_FALSE(u.ok()) << "a wrong index unbundled";
+    EXPECT_EQ(u.status().code(), Code::kInvalidArgument);
+    // Refused while inflating, or (a size no block of that size compresses to) before.
+    const std::string message = u.status().message();
+    EXPECT_TRUE(message.find("cannot gunzip the bundle") != std::string::npos ||
+                message.find("its deflate index gives block") != std::string::npos)
+        << message;
+    EXPECT_TRUE(Entries(out_dir()).empty());
+  }
+  // A size no block of that size can compress to is refused before anything is read.
+  Manifest m = good;
+  m.deflate_index.sizes[3] = 1 << 30;
+  WriteFile(b.manifest_path, *SignedManifestXml(m, pki_.user_key));
+  Status s = Unbundle(UnOptions(b.manifest_path)).status();
+  EXPECT_NE(s.message().find("deflate index gives block 3"), std::string::npos) << s.message();
+  // And the good index still unbundles.
+  WriteFile(b.manifest_path, *SignedManifestXml(good, pki_.user_key));
+  auto u = Unbundle(UnOptions(b.manifest_path));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_TRUE(ReadFile(u->image_path) == data);
+}
+
+TEST_F(BundleTest, ParallelPathChecksTheGzipTrailer) {
+  std::string data = MixedBytes(300000, 18);
+  std::string tar = test_support::RawTar("img", data);
+  std::string manifest =
+      test_support::BundleOfTar(tar, bundle_dir(), "img", data.size(), {}, 64 * 1024, /*crc_xor=*/1);
+  auto u = Unbundle(UnOptions(manifest));
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("cannot gunzip the bundle: gzip CRC-32 or length mismatch"), std::string::npos)
+      << u.status().message();
+  EXPECT_TRUE(Entries(out_dir()).empty());
+  manifest = test_support::BundleOfTar(tar, bundle_dir(), "img", data.size(), {}, 64 * 1024);
+  u = Unbundle(UnOptions(manifest));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_TRUE(u->parallel_inflate);
+  EXPECT_TRUE(ReadFile(u->image_path) == data);
+}
+
+TEST_F(BundleTest, ParallelPathStopsCleanlyWhenTheTarIsRefused) {
+  // The untar thread fails at the first header while the reader and the workers are busy
+  // with the blocks after it: everything stops, the tar error is the one reported.
+  std::string data = MixedBytes(2 * 1024 * 1024, 19);
+  std::string manifest = test_support::BundleOfTar(test_support::RawTar("../evil", data), bundle_dir(), "evil",
+                                                   data.size(), {}, 64 * 1024);
+  auto u = Unbundle(UnOptions(manifest));
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("'../evil' is not a plain file name"), std::string::npos)
+      << u.status().message();
+  EXPECT_TRUE(Entries(out_dir()).empty());
+}
+
 // --- Integrity: each failure gives its documented error and leaves nothing behind.
 
 class BundleIntegrityTest : public BundleTest {
@@ -361,12 +516,6 @@ class MemoryParts final : public PartSource {
   std::map<std::string, std::string> parts;
   int opened = 0;
 };
-
-std::string Sha256Of(const std::string& data) {
-  Sha256 sha;
-  sha.Update(data.data(), data.size());
-  return sha.FinishHex();
-}
 
 TEST_F(BundleTest, UnbundlesFromAnyPartSourceToAnExactPath) {
   std::string data = MixedBytes(700000, 3);
@@ -552,6 +701,7 @@ TEST_F(BundleTest, SlowSparseImageOver4GiBRoundTrips) {
   auto t2 = std::chrono::steady_clock::now();
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   EXPECT_EQ(u->size, size);
+  EXPECT_TRUE(u->parallel_inflate);  // ISIZE is the length mod 2^32 there too
   EXPECT_TRUE(SparseFilesEqual(image, u->image_path));
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   std::printf("[ timing   ] sparse %.2f GiB image: bundle %lld ms (%zu parts, %llu bytes), unbundle %lld ms\n",

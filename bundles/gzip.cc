@@ -1,8 +1,10 @@
 #include "bundles/gzip.h"
 
 #include <isa-l/crc.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bundles/file_io.h"
@@ -93,6 +95,33 @@ std::string GzipTrailer(uint32_t crc, uint64_t total_in) {
   for (int i = 0; i < 4; ++i) t.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   for (int i = 0; i < 4; ++i) t.push_back(static_cast<char>((isize >> (8 * i)) & 0xff));
   return t;
+}
+
+DeflateBlockInflater::DeflateBlockInflater() : d_(libdeflate_alloc_decompressor()) {}
+
+DeflateBlockInflater::~DeflateBlockInflater() { libdeflate_free_decompressor(d_); }
+
+Result<size_t> DeflateBlockInflater::Inflate(uint8_t* in, size_t n, uint8_t* out, size_t cap, uint32_t* crc) {
+  if (d_ == nullptr) return Internal("allocate a deflate decompressor");
+  // An empty final block (BFINAL=1, fixed Huffman, end of block: 10 bits) after the data.
+  // Read from a byte boundary between two blocks it ends the stream after exactly n + 2
+  // bytes; the data cannot end in a final block of its own (libdeflate would stop there,
+  // short of n + 2).
+  in[n] = 0x03;
+  in[n + 1] = 0x00;
+  size_t used = 0, produced = 0;
+  const libdeflate_result r = libdeflate_deflate_decompress_ex(d_, in, n + kInputSlack, out, cap, &used, &produced);
+  switch (r) {
+    case LIBDEFLATE_SUCCESS:
+      break;
+    case LIBDEFLATE_INSUFFICIENT_SPACE:
+      return InvalidArgument("it inflates to more than " + std::to_string(cap) + " bytes");
+    default:
+      return InvalidArgument("invalid deflate data");
+  }
+  if (used != n + kInputSlack) return InvalidArgument("it does not end at a deflate block boundary");
+  *crc = Crc32(0, out, produced);
+  return produced;
 }
 
 GzipInflater::GzipInflater() : state_(std::make_unique<inflate_state>()) {

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bundles/test_support.h"
@@ -168,6 +170,73 @@ TEST(GzipTest, InflaterRejectsTruncatedCorruptAndTrailingGarbage) {
 
   IsalGunzip("not gzip at all", 4096, 4096, &s);
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
+}
+
+// Raw deflate of `a` then `b` in one zlib stream with a sync flush between (b may refer back
+// into a); returns the two pieces.
+std::pair<std::string, std::string> ZlibTwoPieces(const std::string& a, const std::string& b) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out[2];
+  const std::string* in[2] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    std::string buf(deflateBound(&z, in[i]->size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in[i]->data()));
+    z.avail_in = static_cast<uInt>(in[i]->size());
+    z.next_out = reinterpret_cast<Bytef*>(buf.data());
+    z.avail_out = static_cast<uInt>(buf.size());
+    EXPECT_EQ(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    out[i] = buf.substr(0, buf.size() - z.avail_out);
+  }
+  deflateEnd(&z);
+  return {out[0], out[1]};
+}
+
+TEST(DeflateBlockInflaterTest, InflatesOneBlockAndItsCrc) {
+  std::string data = MixedBytes(200000, 9);
+  DeflateBlockCompressor c(1);
+  std::vector<uint8_t> block(DeflateBlockCompressor::Bound(data.size()) + DeflateBlockInflater::kInputSlack);
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  size_t n = *c.Compress(p, data.size(), block.data(), block.size());
+  std::vector<uint8_t> out(data.size() + 1);
+  DeflateBlockInflater inf;
+  uint32_t crc = 0;
+  auto got = inf.Inflate(block.data(), n, out.data(), out.size(), &crc);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data.size());
+  EXPECT_EQ(std::string(out.begin(), out.begin() + static_cast<long>(*got)), data);
+  EXPECT_EQ(crc, Crc32(0, p, data.size()));
+  // The inflater is reused: the next block starts afresh.
+  got = inf.Inflate(block.data(), n, out.data(), out.size(), &crc);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, data.size());
+  // Too little room is an error, not a truncation.
+  EXPECT_NE(inf.Inflate(block.data(), n, out.data(), data.size() - 1, &crc).status().message().find("more than"),
+            std::string::npos);
+  // Cut short, or with a byte too many: not at a block boundary.
+  EXPECT_FALSE(inf.Inflate(block.data(), n - 1, out.data(), out.size(), &crc).ok());
+  block[n] = 0;
+  EXPECT_FALSE(inf.Inflate(block.data(), n + 1, out.data(), out.size(), &crc).ok());
+  // Followed by the final block: refused (a block of the index is never final).
+  std::memcpy(block.data() + n, "\x03\x00", 2);
+  EXPECT_FALSE(inf.Inflate(block.data(), n + 2, out.data(), out.size(), &crc).ok());
+}
+
+TEST(DeflateBlockInflaterTest, RefusesABlockThatRefersToEarlierData) {
+  std::string a = MixedBytes(50000, 5);
+  auto [first, second] = ZlibTwoPieces(a, a.substr(1000, 20000));
+  std::vector<uint8_t> out(100000);
+  DeflateBlockInflater inf;
+  uint32_t crc = 0;
+  first.append(DeflateBlockInflater::kInputSlack, '\0');
+  second.append(DeflateBlockInflater::kInputSlack, '\0');
+  auto ok = inf.Inflate(reinterpret_cast<uint8_t*>(first.data()), first.size() - 2, out.data(), out.size(), &crc);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();  // a sync flush ends on a block boundary too
+  EXPECT_EQ(*ok, a.size());
+  Status s =
+      inf.Inflate(reinterpret_cast<uint8_t*>(second.data()), second.size() - 2, out.data(), out.size(), &crc).status();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("invalid deflate data"), std::string::npos) << s.message();
 }
 
 }  // namespace

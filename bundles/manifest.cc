@@ -1,6 +1,7 @@
 #include "bundles/manifest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <pugixml.hpp>
@@ -11,6 +12,11 @@
 
 namespace euca::bundles {
 namespace {
+
+// Bounds on what a manifest's deflate index may say (a 64 MiB block is the largest the
+// bundler makes; 2^24 blocks of it cover far more than any image).
+constexpr uint64_t kMaxDeflateIndexBlock = 64 << 20;
+constexpr uint64_t kMaxDeflateIndexCount = 1 << 24;
 
 Status ManifestError(std::string message) {
   return Status(Code::kInvalidArgument, std::move(message), "InvalidManifest");
@@ -132,7 +138,13 @@ std::string ImageXml(const Manifest& m) {
     out += "<digest algorithm=\"SHA1\">" + Escape(m.parts[i].sha1) + "</digest>";
     out += "</part>";
   }
-  out += "</parts></image>";
+  out += "</parts>";
+  if (!m.deflate_index.empty()) {
+    out += "<deflate_index block_size=\"" + std::to_string(m.deflate_index.block_size) + "\" count=\"" +
+           std::to_string(m.deflate_index.sizes.size()) + "\">" + DeflateIndexText(m.deflate_index) +
+           "</deflate_index>";
+  }
+  out += "</image>";
   return out;
 }
 
@@ -199,6 +211,55 @@ Result<pugi::xml_document*> Load(pugi::xml_document& doc, const std::string& xml
 }
 
 }  // namespace
+
+std::string DeflateIndexText(const DeflateIndex& index) {
+  std::string out;
+  const auto& s = index.sizes;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = i + 1;
+    while (j < s.size() && s[j] == s[i]) ++j;
+    if (!out.empty()) out += ' ';
+    out += std::to_string(s[i]);
+    if (j - i > 1) out += "*" + std::to_string(j - i);
+    i = j;
+  }
+  return out;
+}
+
+Result<std::vector<uint32_t>> ParseDeflateIndexText(const std::string& text, uint64_t count) {
+  std::vector<uint32_t> sizes;
+  size_t pos = 0;
+  auto number = [&](uint64_t max, uint64_t* v) -> bool {
+    size_t start = pos;
+    *v = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      *v = *v * 10 + static_cast<uint64_t>(text[pos] - '0');
+      if (*v > max) return false;
+      ++pos;
+    }
+    return pos > start;
+  };
+  while (true) {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+    if (pos == text.size()) break;
+    uint64_t size = 0, run = 1;
+    if (!number(UINT32_MAX, &size) || size == 0)
+      return InvalidArgument("bad block size at character " + std::to_string(pos));
+    if (pos < text.size() && text[pos] == '*') {
+      ++pos;
+      if (!number(count, &run) || run == 0)
+        return InvalidArgument("bad run length at character " + std::to_string(pos));
+    }
+    if (pos < text.size() && !std::isspace(static_cast<unsigned char>(text[pos])))
+      return InvalidArgument("unexpected character at " + std::to_string(pos));
+    if (run > count - sizes.size())
+      return InvalidArgument("more than the " + std::to_string(count) + " blocks its count says");
+    sizes.insert(sizes.end(), run, static_cast<uint32_t>(size));
+  }
+  if (sizes.size() != count)
+    return InvalidArgument(std::to_string(sizes.size()) + " blocks listed, its count says " + std::to_string(count));
+  return sizes;
+}
 
 std::string ManifestSignedText(const Manifest& manifest) {
   return MachineConfigurationXml(manifest) + ImageXml(manifest);
@@ -309,6 +370,19 @@ Result<Manifest> ParseManifest(const std::string& xml) {
     if (count != m.parts.size())
       return ManifestError("manifest parts count '" + std::to_string(count) + "' does not match the " +
                            std::to_string(m.parts.size()) + " parts listed");
+  }
+  if (pugi::xml_node di = image.child("deflate_index")) {
+    EUCA_ASSIGN_OR_RETURN(m.deflate_index.block_size,
+                          ParseUint(di.attribute("block_size").value(), "deflate_index block_size"));
+    EUCA_ASSIGN_OR_RETURN(uint64_t count, ParseUint(di.attribute("count").value(), "deflate_index count"));
+    if (m.deflate_index.block_size == 0 || m.deflate_index.block_size > kMaxDeflateIndexBlock)
+      return ManifestError("manifest deflate_index block_size '" + std::to_string(m.deflate_index.block_size) +
+                           "' is out of range");
+    if (count == 0 || count > kMaxDeflateIndexCount)
+      return ManifestError("manifest deflate_index count '" + std::to_string(count) + "' is out of range");
+    auto sizes = ParseDeflateIndexText(Text(di), count);
+    if (!sizes.ok()) return ManifestError("manifest deflate_index: " + sizes.status().message());
+    m.deflate_index.sizes = std::move(sizes).value();
   }
   m.signature = Text(root.child("signature"));
   if (m.signature != kUnsigned) m.signature = Lower(m.signature);

@@ -29,6 +29,23 @@ struct ManifestPart {
   std::string sha1;
 };
 
+/// Where the independently compressed blocks of a bundle's gzip stream start (euca's own
+/// extension, docs/bundle-format.md "Deflate index"): the tar stream was cut into blocks of
+/// `block_size` bytes (the last shorter) and block i was deflated alone into `sizes[i]`
+/// bytes; block 0 starts right after the 10-byte gzip header, each next one where the last
+/// ended. Lets unbundle inflate blocks in parallel. Empty when the bundler wrote none.
+struct DeflateIndex {
+  uint64_t block_size = 0;
+  std::vector<uint32_t> sizes;
+  bool empty() const { return sizes.empty(); }
+};
+
+/// The text of a deflate index's <deflate_index> element: compressed sizes in decimal,
+/// separated by spaces, a run of K equal sizes S written "S*K".
+std::string DeflateIndexText(const DeflateIndex& index);
+/// Parses that text for `count` blocks. InvalidArgument if malformed or not `count` sizes.
+Result<std::vector<uint32_t>> ParseDeflateIndexText(const std::string& text, uint64_t count);
+
 /// Everything a manifest says. Strings are plain text (escaping is the writer's job).
 struct Manifest {
   std::string bundler_name = "euca";
@@ -53,6 +70,9 @@ struct Manifest {
   std::string ec2_encrypted_iv;
   std::string user_encrypted_iv;
   std::vector<ManifestPart> parts;
+  /// <deflate_index block_size="B" count="N">…</deflate_index>, the last child of <image>
+  /// (inside the signed text); omitted when empty. euca2ools and EC2 ignore it.
+  DeflateIndex deflate_index;
   /// Lower-case hex RSA-SHA1 signature, or kUnsigned.
   std::string signature = kUnsigned;
 };

@@ -147,5 +147,66 @@ TEST(ManifestTest, RefusesMalformedManifests) {
   EXPECT_FALSE(ParseManifest("<other/>").ok());
 }
 
+TEST(DeflateIndexTest, TextRoundTripsWithRunsOfEqualSizes) {
+  DeflateIndex index{1 << 20, {499210, 1049, 1049, 1049, 1049, 7, 1049, 1}};
+  const std::string text = DeflateIndexText(index);
+  EXPECT_EQ(text, "499210 1049*4 7 1049 1");
+  auto back = ParseDeflateIndexText(text, index.sizes.size());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, index.sizes);
+  // Any whitespace separates; a lone run is fine.
+  EXPECT_EQ(*ParseDeflateIndexText("\n 5*3\t9 ", 4), (std::vector<uint32_t>{5, 5, 5, 9}));
+}
+
+TEST(DeflateIndexTest, ParseRefusesMalformedText) {
+  for (const char* bad : {"", "1 2", "1 2 3 4", "1*4", "0 1 2", "1 x 2", "1,2,3", "1*0 2 3", "1 2 4294967296",
+                          "1 2*", "*3", "1 2 3*1*1", "-1 2 3"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(ParseDeflateIndexText(bad, 3).status().code(), Code::kInvalidArgument);
+  }
+  EXPECT_TRUE(ParseDeflateIndexText("1 2 3", 3).ok());
+}
+
+TEST(DeflateIndexTest, ManifestCarriesItInsideTheSignedImage) {
+  const TestPki& pki = TestPki::Get();
+  Manifest m = Sample();
+  m.deflate_index = DeflateIndex{65536, {100, 200, 200, 50}};
+  std::string xml = *SignedManifestXml(m, pki.user_key);
+  EXPECT_NE(xml.find("</parts><deflate_index block_size=\"65536\" count=\"4\">100 200*2 50</deflate_index></image>"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(ManifestSignedText(m).find("<deflate_index"), std::string::npos);
+  auto parsed = ParseManifest(xml);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->deflate_index.block_size, 65536u);
+  EXPECT_EQ(parsed->deflate_index.sizes, m.deflate_index.sizes);
+  EXPECT_TRUE(VerifyManifestSignature(xml, pki.user_cert).ok());
+  // The index is signed: changing it breaks the signature.
+  std::string tampered = xml;
+  tampered.replace(tampered.find(">100 200*2 50<"), 14, ">100 201*2 49<");
+  EXPECT_EQ(VerifyManifestSignature(tampered, pki.user_cert).code(), Code::kUnauthenticated);
+  // A manifest without one parses with an empty index.
+  EXPECT_TRUE(Sample().deflate_index.empty());
+}
+
+TEST(DeflateIndexTest, ManifestRefusesAMalformedIndex) {
+  Manifest m = Sample();
+  m.deflate_index = DeflateIndex{65536, {100, 200, 200, 50}};
+  const std::string good = ManifestToXml(m);
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string x = good;
+    size_t at = x.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    x.replace(at, from.size(), to);
+    return ParseManifest(x).status();
+  };
+  EXPECT_NE(with("count=\"4\">100", "count=\"5\">100").message().find("deflate_index"), std::string::npos);
+  EXPECT_NE(with("block_size=\"65536\"", "block_size=\"0\"").message().find("out of range"), std::string::npos);
+  EXPECT_NE(with("block_size=\"65536\"", "block_size=\"134217728\"").message().find("out of range"),
+            std::string::npos);
+  EXPECT_NE(with("65536\" count=\"4\">", "65536\">").message().find("deflate_index count"), std::string::npos);
+  EXPECT_NE(with("100 200*2 50", "100 200*2 fifty").message().find("deflate_index"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace euca::bundles

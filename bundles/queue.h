@@ -2,7 +2,9 @@
 // A bounded blocking queue joining the stages of the bundle pipeline. Internal to bundles/.
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -66,6 +68,43 @@ class BoundedQueue final {
   std::condition_variable not_empty_, not_full_;
   std::deque<T> items_;
   bool closed_ = false;
+  bool cancelled_ = false;
+};
+
+/// Hands items put in any order to a consumer that takes them in sequence order (0, 1, 2,
+/// ...). Unbounded itself: the producers' pool of items bounds it. Thread-safe.
+template <typename T>
+class ReorderQueue final {
+ public:
+  void Put(uint64_t seq, T item) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_.emplace(seq, std::move(item));
+    cv_.notify_all();
+  }
+
+  /// Blocks until item `seq` is there; empty optional once cancelled.
+  std::optional<T> Take(uint64_t seq) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return cancelled_ || ready_.count(seq) > 0; });
+    if (cancelled_) return std::nullopt;
+    auto it = ready_.find(seq);
+    T item = std::move(it->second);
+    ready_.erase(it);
+    return item;
+  }
+
+  /// Wakes the consumer; every later Take fails.
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    ready_.clear();
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, T> ready_;
   bool cancelled_ = false;
 };
 

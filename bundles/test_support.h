@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -137,15 +138,31 @@ inline std::string RawTar(const std::string& name, const std::string& data, char
 /// gzipped, encrypted for the test cloud and user, and signed by the test user (as
 /// BundleImage would, but with no check of the tar). `digest` overrides the tar SHA-1 the
 /// manifest states. Returns the manifest path.
+/// With `block_size` > 0 the tar is compressed in blocks of that size and the manifest gets
+/// their deflate index; `crc_xor` spoils the gzip trailer's CRC-32.
 inline std::string BundleOfTar(const std::string& tar, const std::string& dir, const std::string& prefix,
-                               uint64_t image_size, const std::string& digest = {}) {
+                               uint64_t image_size, const std::string& digest = {}, size_t block_size = 0,
+                               uint32_t crc_xor = 0) {
   const TestPki& pki = TestPki::Get();
   DeflateBlockCompressor deflate(1);
   std::string gz = GzipHeader();
-  std::string block(DeflateBlockCompressor::Bound(tar.size()), '\0');
-  size_t n = *deflate.Compress(reinterpret_cast<const uint8_t*>(tar.data()), tar.size(),
-                               reinterpret_cast<uint8_t*>(block.data()), block.size());
-  gz += block.substr(0, n) + GzipTrailer(Crc32(0, reinterpret_cast<const uint8_t*>(tar.data()), tar.size()), tar.size());
+  DeflateIndex index;
+  const size_t step = block_size > 0 ? block_size : std::max<size_t>(tar.size(), 1);
+  for (size_t at = 0; at < tar.size() || at == 0; at += step) {
+    const size_t len = std::min(step, tar.size() - at);
+    std::string block(DeflateBlockCompressor::Bound(len), '\0');
+    size_t n = *deflate.Compress(reinterpret_cast<const uint8_t*>(tar.data()) + at, len,
+                                 reinterpret_cast<uint8_t*>(block.data()), block.size());
+    gz += block.substr(0, n);
+    index.sizes.push_back(static_cast<uint32_t>(n));
+    if (len == 0) break;
+  }
+  if (block_size > 0) {
+    index.block_size = block_size;
+  } else {
+    index.sizes.clear();
+  }
+  gz += GzipTrailer(Crc32(0, reinterpret_cast<const uint8_t*>(tar.data()), tar.size()) ^ crc_xor, tar.size());
   BundleKey key = NewBundleKey();
   auto aes = std::move(AesCbc::Create(AesCbc::Direction::kEncrypt, key)).value();
   std::string cipher(gz.size() + 32, '\0');
@@ -159,6 +176,7 @@ inline std::string BundleOfTar(const std::string& tar, const std::string& dir, c
   tar_sha.Update(tar.data(), tar.size());
   m.digest = digest.empty() ? tar_sha.FinishHex() : digest;
   m.size = image_size;
+  m.deflate_index = index;
   m.bundled_size = cipher.size();
   m.ec2_encrypted_key = *WrapForCertificate(pki.ca_cert, key.key_hex);
   m.ec2_encrypted_iv = *WrapForCertificate(pki.ca_cert, key.iv_hex);

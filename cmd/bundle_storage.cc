@@ -21,6 +21,7 @@
 #include <optional>
 #include <ostream>
 #include <thread>
+#include <vector>
 
 #include "bundles/crypto.h"
 #include "bundles/manifest.h"
@@ -39,6 +40,8 @@ namespace {
 
 // Parts uploaded at once.
 constexpr int kUploadThreads = 4;
+// Parts downloaded at once.
+constexpr int kDownloadThreads = 4;
 // Read and write buffer.
 constexpr size_t kBufferSize = 1 << 20;
 // A manifest is a few KiB; refuse anything absurd rather than hold it in memory.
@@ -641,7 +644,8 @@ struct TempFiles {
   bool keep = false;
   ~TempFiles() {
     if (!keep)
-      for (const auto& f : files) ::unlink(f.first.c_str());
+      for (const auto& f : files)
+        if (!f.first.empty()) ::unlink(f.first.c_str());
   }
 };
 
@@ -655,9 +659,9 @@ Result<Fd> CreateTemp(const std::string& dir, const std::string& name, std::stri
 }
 
 /// Streams one part to `fd` (or the output stream), checking its SHA-1 as it goes.
+/// Thread-safe for distinct parts written to files (not to the output stream).
 Status DownloadPart(const Context& ctx, walrus::ObjectStore& s, const BucketPath& where,
-                    const bundles::ManifestPart& part, int fd, const std::string& fd_path, ProgressBar& bar,
-                    uint64_t& done, uint64_t total) {
+                    const bundles::ManifestPart& part, int fd, const std::string& fd_path, SharedProgress& progress) {
   bundles::Sha1 sha;
   auto got = s.GetObject(where.bucket, where.Key(part.filename), [&](std::string_view piece) -> Status {
     sha.Update(piece.data(), piece.size());
@@ -667,8 +671,7 @@ Status DownloadPart(const Context& ctx, walrus::ObjectStore& s, const BucketPath
       ctx.out->write(piece.data(), static_cast<std::streamsize>(piece.size()));
       if (!*ctx.out) return Internal("write part '" + part.filename + "' to standard output");
     }
-    done += piece.size();
-    bar.Update(done, total);
+    progress.Add(static_cast<int64_t>(piece.size()));
     return Status::Ok();
   });
   if (!got.ok()) return got.status().WithContext("part '" + part.filename + "'");
@@ -676,7 +679,7 @@ Status DownloadPart(const Context& ctx, walrus::ObjectStore& s, const BucketPath
   if (digest != part.sha1)
     return InvalidArgument("part '" + part.filename + "' (" + where.Location(part.filename) +
                            ") is corrupt: SHA-1 expected " + part.sha1 + ", got " + digest);
-  ctx.Debug("downloaded " + where.Location(part.filename) + " (SHA-1 " + digest + ")");
+  progress.Debug("downloaded " + where.Location(part.filename) + " (SHA-1 " + digest + ")");
   return Status::Ok();
 }
 
@@ -695,7 +698,7 @@ Status RunDownloadBundle(Context& ctx, const DownloadFlags& f) {
   const std::string& xml = fetched.first;
   const bundles::Manifest& manifest = fetched.second;
 
-  uint64_t total = 0, done = 0;
+  uint64_t total = 0;
   for (const auto& p : manifest.parts) {
     auto head = s.HeadObject(where.bucket, where.Key(p.filename));
     if (!head.ok()) return head.status().WithContext("part '" + p.filename + "'");
@@ -703,31 +706,59 @@ Status RunDownloadBundle(Context& ctx, const DownloadFlags& f) {
   }
 
   ProgressBar bar(*ctx.err, *ctx.clock, ctx.err_is_tty && !f.quiet);
+  SharedProgress progress(ctx, bar, total);
   TempFiles temps;
-  for (const auto& p : manifest.parts) {
-    Status st;
-    if (to_stdout) {
-      st = DownloadPart(ctx, s, where, p, -1, "", bar, done, total);
-    } else {
-      std::string tmp;
-      auto fd = CreateTemp(f.directory, p.filename, &tmp);
-      if (!fd.ok()) {
-        bar.Finish();
-        return fd.status();
-      }
-      temps.files.emplace_back(tmp, f.directory + "/" + p.filename);
-      st = DownloadPart(ctx, s, where, p, fd->fd, tmp, bar, done, total);
-    }
-    if (!st.ok()) {
-      bar.Finish();
-      return st;
-    }
-  }
-  bar.Finish();
   if (to_stdout) {
+    // One after the other: the parts go out concatenated, in order.
+    for (const auto& p : manifest.parts) {
+      Status st = DownloadPart(ctx, s, where, p, -1, "", progress);
+      if (!st.ok()) {
+        bar.Finish();
+        return st;
+      }
+    }
+    bar.Finish();
     ctx.out->flush();
     return Status::Ok();
   }
+
+  // Into temporary files beside their final names, several parts at once (each worker opens
+  // one file at a time); renamed (the manifest last) only when every part arrived whole.
+  for (const auto& p : manifest.parts) temps.files.emplace_back("", f.directory + "/" + p.filename);
+  std::mutex temps_mu;
+  auto download_to_file = [&](size_t i) -> Status {
+    const bundles::ManifestPart& p = manifest.parts[i];
+    std::string tmp;
+    EUCA_ASSIGN_OR_RETURN(Fd fd, CreateTemp(f.directory, p.filename, &tmp));
+    {
+      std::lock_guard lock(temps_mu);
+      temps.files[i].first = tmp;
+    }
+    return DownloadPart(ctx, s, where, p, fd.fd, tmp, progress);
+  };
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  Status first_error = Status::Ok();
+  auto worker = [&] {
+    while (!failed.load()) {
+      size_t i = next++;
+      if (i >= manifest.parts.size()) return;
+      Status st = download_to_file(i);
+      if (!st.ok()) {
+        std::lock_guard lock(error_mu);
+        if (!failed.exchange(true)) first_error = st;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    const size_t n = std::min<size_t>(kDownloadThreads, manifest.parts.size());
+    for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
+    worker();
+  }
+  bar.Finish();
+  if (failed.load()) return first_error;
 
   std::string tmp;
   EUCA_ASSIGN_OR_RETURN(Fd mfd, CreateTemp(f.directory, bundle.name, &tmp));

@@ -18,7 +18,9 @@
 // tar stream's SHA-1 is not recomputed; docs/bundle-format.md) and with the tar SHA-1
 // recomputed (UnbundleOptions::always_check_tar_digest), as it was before.
 //
-// Usage: bench_bundle [--size-mib 1024] [--work DIR] [--runs N] [--no-pigz]
+// Usage: bench_bundle [--size-mib 1024] [--work DIR] [--runs N] [--no-pigz] [--prepare-only]
+// --prepare-only builds the image and the keys and stops, for measuring one child alone:
+//   perf stat -e task-clock bench_bundle --child unbundle WORK WORK/ours/image.img.manifest.xml OUT
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -248,6 +250,7 @@ int main(int argc, char** argv) {
   std::string work = "/var/tmp/euca-bench-bundle";
   int runs = 2;
   bool pigz = true;
+  bool prepare_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--size-mib" && i + 1 < argc)
@@ -258,8 +261,10 @@ int main(int argc, char** argv) {
       runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--no-pigz")
       pigz = false;
+    else if (a == "--prepare-only")
+      prepare_only = true;
     else
-      Die("usage: bench_bundle [--size-mib N] [--work DIR] [--runs N] [--no-pigz]");
+      Die("usage: bench_bundle [--size-mib N] [--work DIR] [--runs N] [--no-pigz] [--prepare-only]");
   }
   fs::create_directories(work);
   std::string image = BuildImage(work, size_mib);
@@ -272,6 +277,11 @@ int main(int argc, char** argv) {
   WriteText(work + "/cloud.crt", *ca_cert);
   WriteText(work + "/user.crt", *user_cert);
   WriteText(work + "/user.key", *user_key);
+  if (prepare_only) {
+    // For profiling one side alone: bench_bundle --child bundle|unbundle WORK IN OUT.
+    std::printf("%s\n", image.c_str());
+    return 0;
+  }
 
   const std::string ours = work + "/ours", shell = work + "/shell", out = work + "/out";
   auto reset = [&](const std::string& dir) {

@@ -140,6 +140,36 @@ setup() {
   assert_equal "$(ls -A down)" ""
 }
 
+@test "download-bundle fetches many parts at once, each checked; one bad part among them leaves nothing" {
+  mkdir many
+  euca bundle-image -i "$IMG" -d many -p many --part-size 262144 >/dev/null
+  local n
+  n=$(ls many | grep -c '^many\.part\.')
+  [ "$n" -ge 10 ] || fail "only $n parts"
+  euca upload-bundle -b images -m many/many.manifest.xml >/dev/null
+
+  mkdir down
+  run --separate-stderr euca download-bundle -b images -p many -d down --debug
+  assert_success
+  assert_output "Wrote manifest down/many.manifest.xml"
+  assert_equal "$(grep -c 'downloaded images/many\.part\.' <<<"$stderr")" "$n"
+  assert_equal "$(ls -A down | wc -l)" "$((n + 1))"
+  for f in many/*; do cmp "$f" "down/${f#many/}"; done
+
+  # A bad part in the middle: the error names it, no part and no temporary file is left.
+  cp -r many t
+  flip_byte t/many.part.07 1000
+  euca upload-bundle -b images -m t/many.manifest.xml >/dev/null
+  local want got
+  want="$(sha1sum <many/many.part.07 | cut -d' ' -f1)"
+  got="$(sha1sum <t/many.part.07 | cut -d' ' -f1)"
+  mkdir down2
+  run --separate-stderr euca download-bundle -b images -p many -d down2
+  assert_failure 2
+  [[ "$stderr" == *"part 'many.part.07'"*"$want"*"$got"* ]] || fail "stderr: $stderr"
+  assert_equal "$(ls -A down2)" ""
+}
+
 # --- delete ------------------------------------------------------------------------------
 
 @test "delete-bundle removes the parts and the manifest; --clear removes the bucket" {
