@@ -16,7 +16,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,9 +58,9 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// A part file. View maps it a window at a time (no copy through read(2)); a part that
-// shrinks while it is mapped would fault (SIGBUS), as with any mmap reader, so View is
-// only for parts nobody writes while they are unbundled: files in a folder.
+// A part file, read a window at a time into a buffer of its own. (Mapping it saved about
+// 0.04 CPU-s per GiB, but a part that shrank while mapped would kill the process with SIGBUS
+// instead of failing with a message, so it is read.)
 class FileReader final : public PartReader {
  public:
   explicit FileReader(File f) : f_(std::move(f)) {
@@ -69,41 +68,23 @@ class FileReader final : public PartReader {
     if (size.ok()) size_ = *size;
     can_view_ = size.ok();
   }
-  ~FileReader() override { Unmap(); }
   Result<size_t> Read(uint8_t* buf, size_t n) override { return f_.Read(buf, n); }
   bool CanView() const override { return can_view_; }
   Result<std::span<const uint8_t>> View(size_t n) override {
-    Unmap();
     if (pos_ >= size_) return std::span<const uint8_t>();
     const size_t len = static_cast<size_t>(std::min<uint64_t>(n, size_ - pos_));
-    // pos_ stays a multiple of n, which callers keep a multiple of the page size.
-    void* p = copy_ ? MAP_FAILED
-                    : ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f_.fd(), static_cast<off_t>(pos_));
-    if (p == MAP_FAILED) {
-      // A file system that cannot map: read into a buffer of our own instead.
-      if (!copy_) copy_ = std::make_unique<Buffer>(n);
-      EUCA_ASSIGN_OR_RETURN(size_t got, f_.ReadAt(pos_, copy_->data.get(), std::min(len, copy_->cap)));
-      pos_ += got;
-      return std::span<const uint8_t>(copy_->data.get(), got);
-    }
-    map_ = p;
-    map_len_ = len;
-    pos_ += len;
-    return std::span<const uint8_t>(static_cast<const uint8_t*>(p), len);
+    if (!copy_ || copy_->cap < len) copy_ = std::make_unique<Buffer>(n);
+    EUCA_ASSIGN_OR_RETURN(size_t got, f_.ReadAt(pos_, copy_->data.get(), len));
+    pos_ += got;
+    return std::span<const uint8_t>(copy_->data.get(), got);
   }
 
  private:
-  void Unmap() {
-    if (map_ != nullptr) ::munmap(map_, map_len_);
-    map_ = nullptr;
-  }
   File f_;
   uint64_t size_ = 0;
   bool can_view_ = false;
   uint64_t pos_ = 0;
-  void* map_ = nullptr;
-  size_t map_len_ = 0;
-  std::unique_ptr<Buffer> copy_;  // when mapping failed
+  std::unique_ptr<Buffer> copy_;
 };
 
 class FileSource final : public PartSource {
