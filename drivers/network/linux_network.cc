@@ -7,7 +7,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "core/base/env.h"
@@ -298,6 +300,29 @@ Status LinuxNetwork::StopDnsmasq(const std::string& name) {
   return Status::Ok();
 }
 
+namespace {
+
+// Whether a line of the hosts file `before` (MAC,address per line) is not in `after`.
+bool HostsDropped(const std::string& before, const std::string& after) {
+  std::set<std::string_view> now;
+  for (size_t at = 0; at < after.size();) {
+    size_t end = after.find('\n', at);
+    if (end == std::string::npos) end = after.size();
+    now.insert(std::string_view(after).substr(at, end - at));
+    at = end + 1;
+  }
+  for (size_t at = 0; at < before.size();) {
+    size_t end = before.find('\n', at);
+    if (end == std::string::npos) end = before.size();
+    std::string_view line = std::string_view(before).substr(at, end - at);
+    if (!line.empty() && !now.count(line)) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string LinuxNetwork::ServerConf(const Rendered& r) const {
   if (r.dhcp_conf.empty()) return "";
   // dnsmasq reads its hosts file as nobody; where nobody cannot reach it (a private EUCA_HOME)
@@ -328,6 +353,13 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
     return Status::Ok();
   }
   if (conf.empty()) return Status::Ok();
+  if (dhcp_conf_ == conf && HostsDropped(dhcp_hosts_, r.dhcp_hosts)) {
+    // An instance's address left (terminated) and may come back for another MAC: dnsmasq
+    // would keep the old client's lease on it and refuse the new one, and SIGHUP does not
+    // forget leases. Restart it with no leases (below).
+    EUCA_RETURN_IF_ERROR(StopDnsmasq(kDnsmasqName));
+    dhcp_conf_.clear();
+  }
   if (dhcp_conf_ == conf) {
     if (dhcp_hosts_ == r.dhcp_hosts) return Status::Ok();
     // Only instances changed: dnsmasq re-reads its hosts file on SIGHUP, keeping its socket.
@@ -351,6 +383,10 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
   EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(hosts_path, r.dhcp_hosts, kFileMode));
   EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(conf_path, conf, kFileMode));
   dhcp_hosts_ = r.dhcp_hosts;
+  // Every address is static (dhcp-host), so leases are only dnsmasq's bookkeeping: a server
+  // starts without any, or an address that changed hands would stay leased to its old MAC.
+  // Clients renewing are answered from the hosts file (dhcp-authoritative).
+  EUCA_RETURN_IF_ERROR(env.RemoveAll(JoinPath(dir, kDnsmasqName + ".leases")));
   // dnsmasq returns once it serves (or failed to).
   Result<CommandResult> done = Run({"dnsmasq", "--conf-file=" + conf_path}, std::nullopt, true);
   if (!done.ok()) return done.status().WithContext("start the DHCP server (dnsmasq)");

@@ -322,6 +322,22 @@ TEST_F(LinuxNetworkTest, AnotherInstanceOnAServedNetworkOnlyReloadsTheHosts) {
   EXPECT_EQ(again.last_stats().dnsmasq_started + again.last_stats().dnsmasq_reloaded, 0) << runner_.Transcript();
 }
 
+TEST_F(LinuxNetworkTest, AnInstanceLeavingRestartsTheServerWithoutLeases) {
+  DesiredState s = Sample();
+  s.endpoints.push_back({"i-3", "sg-a", {"sg-a"}, "d0:0d:00:00:00:03", "10.1.0.3", ""});
+  ASSERT_TRUE(net_->Apply(s).ok());
+  running_ = {"dnsmasq"};
+  // dnsmasq leased 10.1.0.3 to i-3's MAC; i-3 terminates, and the address may go to
+  // another instance: the old lease must not survive.
+  std::ofstream(dir_.path() / "dhcp/dnsmasq.leases") << "1796323642 d0:0d:00:00:00:03 10.1.0.3 * *\n";
+  runner_.Clear();
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  EXPECT_EQ(net_->last_stats().dnsmasq_started, 1) << runner_.Transcript();
+  EXPECT_EQ(net_->last_stats().dnsmasq_reloaded, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "dhcp/dnsmasq.leases"));
+  EXPECT_EQ(ReadAll(dir_.path() / "dhcp/hosts").find("10.1.0.3"), std::string::npos);
+}
+
 TEST_F(LinuxNetworkTest, InvalidStateRunsNothing) {
   DesiredState s = Sample();
   s.endpoints[0].private_ip = "10.9.9.9";

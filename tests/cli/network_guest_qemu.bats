@@ -111,22 +111,49 @@ wait_console() {
   return 1
 }
 
-@test "a guest on its group's bridge: DHCP, its own metadata, a public address until released" {
-  mkdir -p k r m
-  cp "$GUEST_DIR/kernel" guest-kernel
-  cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
-  cp "$GUEST_DIR/root.ext2" guest-root
-  "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
-  "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
-  "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
-  local b
-  for b in k/guest-kernel r/guest-ramdisk m/guest-root; do
-    EC2_URL= "$EUCA_BIN" upload-bundle -b net -m "$b.manifest.xml" >/dev/null
+# guest_emi: the test guest bundled, uploaded and registered (once per file); prints its emi.
+guest_emi() {
+  if [[ ! -s "$BATS_FILE_TMPDIR/emi" ]]; then
+    mkdir -p k r m
+    cp "$GUEST_DIR/kernel" guest-kernel
+    cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
+    cp "$GUEST_DIR/root.ext2" guest-root
+    "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
+    "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
+    "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
+    local b
+    for b in k/guest-kernel r/guest-ramdisk m/guest-root; do
+      EC2_URL= "$EUCA_BIN" upload-bundle -b net -m "$b.manifest.xml" >/dev/null
+    done
+    local eki eri
+    eki="$("$EUCA_BIN" register net/guest-kernel.manifest.xml -n net-kernel | cut -f2)"
+    eri="$("$EUCA_BIN" register net/guest-ramdisk.manifest.xml -n net-ramdisk | cut -f2)"
+    "$EUCA_BIN" register net/guest-root.manifest.xml -n net --kernel "$eki" --ramdisk "$eri" | cut -f2 \
+      >"$BATS_FILE_TMPDIR/emi"
+  fi
+  cat "$BATS_FILE_TMPDIR/emi"
+}
+
+# terminate_and_wait ID...: terminated, their domains gone, their records terminated.
+terminate_and_wait() {
+  "$EUCA_BIN" terminate-instances "$@" >/dev/null
+  local id i
+  for id in "$@"; do
+    for i in $(seq 100); do
+      virsh -c qemu:///system domstate "$id" >/dev/null 2>&1 || break
+      sleep 0.2
+    done
+    ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1
+    for i in $(seq 100); do
+      "$EUCA_BIN" describe-instances "$id" | grep -q $'\tterminated\t' && break
+      sleep 0.2
+    done
   done
-  local eki eri emi
-  eki="$("$EUCA_BIN" register net/guest-kernel.manifest.xml -n net-kernel | cut -f2)"
-  eri="$("$EUCA_BIN" register net/guest-ramdisk.manifest.xml -n net-ramdisk | cut -f2)"
-  emi="$("$EUCA_BIN" register net/guest-root.manifest.xml -n net --kernel "$eki" --ramdisk "$eri" | cut -f2)"
+}
+
+@test "a guest on its group's bridge: DHCP, its own metadata, a public address until released" {
+  local emi
+  emi="$(guest_emi)"
   [[ "$emi" == emi-* ]]
   "$EUCA_BIN" create-group web -d "the web servers" >/dev/null
 
@@ -169,19 +196,59 @@ wait_console() {
   ! ip -o -4 addr show dev lo | grep -q "$pub/"
 
   # Terminated: the domain and its DHCP entry go; the group's network goes with the group.
-  "$EUCA_BIN" terminate-instances "$id" >/dev/null
-  local i
-  for i in $(seq 100); do
-    virsh -c qemu:///system domstate "$id" >/dev/null 2>&1 || break
-    sleep 0.2
-  done
-  ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1
-  for i in $(seq 100); do
-    "$EUCA_BIN" describe-instances "$id" | grep -q $'\tterminated\t' && break
-    sleep 0.2
-  done
+  terminate_and_wait "$id"
   run "$EUCA_BIN" delete-group web
   assert_success
   run ip link show "$bridge"
   assert_failure
+}
+
+# wait_probe ID ADDRESS ANSWER: the latest probe of ADDRESS on the console of ID answered
+# ANSWER, within ~3 minutes.
+wait_probe() {
+  local i last=""
+  for i in $(seq 180); do
+    "$EUCA_BIN" get-console-output "$1" -r >console.out 2>/dev/null || true
+    last="$(grep -o "EUCA-GUEST-PROBE $2 [^[:space:]]*" console.out | tail -1)"
+    [[ "$last" == "EUCA-GUEST-PROBE $2 $3" ]] && return 0
+    sleep 1
+  done
+  echo "the probe of $2 on $1 last answered '${last:-nothing}', not '$3':" >&2
+  cat console.out >&2
+  return 1
+}
+
+@test "guest to guest: another group is unreachable until a rule lets it in, and again once revoked" {
+  local emi
+  emi="$(guest_emi)"
+  [[ "$emi" == emi-* ]]
+  "$EUCA_BIN" create-group servers -d "answer on 80" >/dev/null
+  "$EUCA_BIN" create-group clients -d "ask on 80" >/dev/null
+
+  run "$EUCA_BIN" run-instances "$emi" -g servers -t m1.small
+  assert_success
+  local server
+  server="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
+  wait_console "$server" "EUCA-GUEST-SERVING"
+  local ip
+  ip="$(sed -n 's/.*EUCA-GUEST-NET \([0-9.]*\).*/\1/p' console.out | head -1)"
+  [[ "$ip" == 10.213.* ]] || { cat console.out; false; }
+
+  # The client guest asks the server's TCP 80 every second (its user-data says so).
+  run "$EUCA_BIN" run-instances "$emi" -g clients -t m1.small -d "probe $ip"
+  assert_success
+  local client
+  client="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
+  # Different groups: denied.
+  wait_probe "$client" "$ip" none
+  # A rule from the clients' group opens the flow to the running server, without a restart.
+  "$EUCA_BIN" authorize servers -P tcp -p 80 -o clients >/dev/null
+  wait_probe "$client" "$ip" "$server"
+  # Revoked: closed again.
+  "$EUCA_BIN" revoke servers -P tcp -p 80 -o clients >/dev/null
+  wait_probe "$client" "$ip" none
+
+  terminate_and_wait "$server" "$client"
+  "$EUCA_BIN" delete-group clients >/dev/null
+  "$EUCA_BIN" delete-group servers >/dev/null
 }
