@@ -36,26 +36,6 @@ struct Block {
 };
 using BlockPtr = std::unique_ptr<Block>;
 
-// The first error of any thread; setting it cancels the pipeline.
-class ErrorSlot {
- public:
-  void Set(Status s, const std::function<void()>& cancel) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!first_.ok() || s.ok()) return;
-      first_ = std::move(s);
-    }
-    cancel();
-  }
-  Status Get() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-
- private:
-  std::mutex mu_;
-  Status first_;
-};
 
 
 // Cuts the ciphertext into PREFIX.part.NN files in `dir`, with a SHA-1 each.
@@ -224,7 +204,7 @@ Result<BundleResult> BundleImage(const BundleOptions& options, Progress* progres
   BoundedQueue<BlockPtr> free_blocks(pool_size);
   BoundedQueue<BlockPtr> work(pool_size);
   ReorderQueue<BlockPtr> reorder;
-  ErrorSlot error;
+  FirstError error;
   auto cancel = [&] {
     free_blocks.Cancel();
     work.Cancel();

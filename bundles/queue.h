@@ -4,12 +4,37 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
 
+#include "core/base/status.h"
+
 namespace euca::bundles {
+
+/// The first error of a pipeline's threads; setting it (to an error, once) runs `cancel`,
+/// which stops the pipeline. Thread-safe.
+class FirstError final {
+ public:
+  void Set(Status s, const std::function<void()>& cancel) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!first_.ok() || s.ok()) return;
+      first_ = std::move(s);
+    }
+    cancel();
+  }
+  Status Get() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  std::mutex mu_;
+  Status first_;
+};
 
 /// A FIFO of at most `capacity` items shared by producer and consumer threads. Close() ends
 /// the stream normally (consumers drain what is left); Cancel() abandons it (pending items

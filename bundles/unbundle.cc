@@ -227,26 +227,6 @@ struct Job {
 };
 using JobPtr = std::unique_ptr<Job>;
 
-// The first error of the inflating stage; setting it cancels the pipeline.
-class FirstError {
- public:
-  void Set(Status s, const std::function<void()>& cancel) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!first_.ok() || s.ok()) return;
-      first_ = std::move(s);
-    }
-    cancel();
-  }
-  Status Get() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return first_;
-  }
-
- private:
-  std::mutex mu_;
-  Status first_;
-};
 
 Status GunzipError(const std::string& what) { return InvalidArgument("cannot gunzip the bundle: " + what); }
 

@@ -190,3 +190,19 @@ qemu_guest_skip_reason() {
     return 1
   fi
 }
+
+# bundle_test_guest BUCKET: the test guest (GUEST_DIR) bundled into k/, r/ and m/ (kernel,
+# ramdisk, root disk) and uploaded to BUCKET, where the caller's EUCA_HOME and S3_URL say.
+bundle_test_guest() {
+  mkdir -p k r m
+  cp "$GUEST_DIR/kernel" guest-kernel
+  cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
+  cp "$GUEST_DIR/root.ext2" guest-root
+  "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
+  "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
+  "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
+  local b
+  for b in k/guest-kernel r/guest-ramdisk m/guest-root; do
+    "$EUCA_BIN" upload-bundle -b "$1" -m "$b.manifest.xml" >/dev/null
+  done
+}

@@ -56,16 +56,7 @@ setup() {
 }
 
 @test "a guest bundled, uploaded and registered runs through clc -> cc -> nc on QEMU and terminates" {
-  mkdir -p k r m
-  cp "$GUEST_DIR/kernel" guest-kernel
-  cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
-  cp "$GUEST_DIR/root.ext2" guest-root
-  "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
-  "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
-  "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
-  "$EUCA_BIN" upload-bundle -b hier -m k/guest-kernel.manifest.xml >/dev/null
-  "$EUCA_BIN" upload-bundle -b hier -m r/guest-ramdisk.manifest.xml >/dev/null
-  "$EUCA_BIN" upload-bundle -b hier -m m/guest-root.manifest.xml >/dev/null
+  bundle_test_guest hier
   local eki eri emi
   eki="$("$EUCA_BIN" register hier/guest-kernel.manifest.xml -n hier-kernel | cut -f2)"
   eri="$("$EUCA_BIN" register hier/guest-ramdisk.manifest.xml -n hier-ramdisk | cut -f2)"

@@ -114,17 +114,7 @@ wait_console() {
 # guest_emi: the test guest bundled, uploaded and registered (once per file); prints its emi.
 guest_emi() {
   if [[ ! -s "$BATS_FILE_TMPDIR/emi" ]]; then
-    mkdir -p k r m
-    cp "$GUEST_DIR/kernel" guest-kernel
-    cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
-    cp "$GUEST_DIR/root.ext2" guest-root
-    "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
-    "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null
-    "$EUCA_BIN" bundle-image -i guest-root -d m >/dev/null
-    local b
-    for b in k/guest-kernel r/guest-ramdisk m/guest-root; do
-      EC2_URL= "$EUCA_BIN" upload-bundle -b net -m "$b.manifest.xml" >/dev/null
-    done
+    EC2_URL= bundle_test_guest net
     local eki eri
     eki="$("$EUCA_BIN" register net/guest-kernel.manifest.xml -n net-kernel | cut -f2)"
     eri="$("$EUCA_BIN" register net/guest-ramdisk.manifest.xml -n net-ramdisk | cut -f2)"
