@@ -123,15 +123,17 @@ TEST(ManifestSignatureTest, ChecksTheBytesInTheFileNotAReserialization) {
   EXPECT_FALSE(VerifyManifestSignature(ManifestToXml(*m), pki.user_cert).ok());
 }
 
+// ParseManifest of `good` with its first `from` replaced by `to`.
+Status ParseReplaced(std::string good, const std::string& from, const std::string& to) {
+  size_t at = good.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) good.replace(at, from.size(), to);
+  return ParseManifest(good).status();
+}
+
 TEST(ManifestTest, RefusesMalformedManifests) {
   std::string good = ManifestToXml(Sample());
-  auto with = [&](const std::string& from, const std::string& to) {
-    std::string x = good;
-    size_t at = x.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    x.replace(at, from.size(), to);
-    return ParseManifest(x).status();
-  };
+  auto with = [&](const std::string& from, const std::string& to) { return ParseReplaced(good, from, to); };
   EXPECT_EQ(with("<version>2007-10-10</version>", "<version>2014-01-14</version>").code(), Code::kUnsupported);
   EXPECT_NE(with("<parts count=\"4\">", "<parts count=\"5\">").message().find("count '5'"), std::string::npos);
   EXPECT_NE(with("<part index=\"2\">", "<part index=\"1\">").message().find("twice"), std::string::npos);
@@ -193,13 +195,7 @@ TEST(DeflateIndexTest, ManifestRefusesAMalformedIndex) {
   Manifest m = Sample();
   m.deflate_index = DeflateIndex{65536, {100, 200, 200, 50}};
   const std::string good = ManifestToXml(m);
-  auto with = [&](const std::string& from, const std::string& to) {
-    std::string x = good;
-    size_t at = x.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    x.replace(at, from.size(), to);
-    return ParseManifest(x).status();
-  };
+  auto with = [&](const std::string& from, const std::string& to) { return ParseReplaced(good, from, to); };
   EXPECT_NE(with("count=\"4\">100", "count=\"5\">100").message().find("deflate_index"), std::string::npos);
   EXPECT_NE(with("block_size=\"65536\"", "block_size=\"0\"").message().find("out of range"), std::string::npos);
   EXPECT_NE(with("block_size=\"65536\"", "block_size=\"134217728\"").message().find("out of range"),

@@ -29,17 +29,9 @@ class CapacityReservationTest : public ::testing::Test {
     zone_b_ = std::make_shared<FakeCluster>(1, FakeCluster::NodeSize{4, 256 * 64, 5 * 64});
     dir_.Add("zone-a", zone_a_);
     dir_.Add("zone-b", zone_b_);
-    model::Image i;
-    i.id = "emi-00000001";
-    i.account_id = kAlice.account_id;
-    i.name = "img";
-    i.location = "bucket/img.manifest.xml";
-    i.is_public = true;
     EXPECT_TRUE(store_
                     .Transact({"test", "seed", ""},
-                              [&](state::Txn& t) {
-                                return t.Put({"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
-                              })
+                              [&](state::Txn& t) { return t.Put(PublicTestImage(kAlice.account_id)); })
                     .ok());
   }
 

@@ -14,6 +14,8 @@
 
 #include "core/cc/cluster_controller.h"
 #include "core/clc/cluster_directory.h"
+#include "core/model/compute.h"
+#include "state/store.h"
 
 namespace euca::clc {
 
@@ -229,5 +231,19 @@ class FixedDirectory final : public ClusterDirectory {
  private:
   std::vector<Zone> zones_;
 };
+
+/// The record of a public machine image `id` of account `account_id`, for tests that launch
+/// instances (Compute needs an image as much as a cluster).
+inline state::Object PublicTestImage(const std::string& account_id, const std::string& id = "emi-00000001",
+                                     const std::string& name = "img",
+                                     const std::string& location = "bucket/img.manifest.xml") {
+  model::Image i;
+  i.id = id;
+  i.account_id = account_id;
+  i.name = name;
+  i.location = location;
+  i.is_public = true;
+  return {"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt};
+}
 
 }  // namespace euca::clc

@@ -28,13 +28,7 @@ class NetworkingTest : public ::testing::Test {
   NetworkingTest() {
     cluster_ = std::make_shared<FakeCluster>(1, FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
     dir_.Add("zone-a", cluster_);
-    model::Image image;
-    image.id = "emi-00000001";
-    image.account_id = kAlice.account_id;
-    image.name = "guest";
-    image.location = "b/guest.manifest.xml";
-    image.is_public = true;
-    Put({"images", image.id, image.account_id, image.name, model::ToJson(image), std::nullopt});
+    Put(PublicTestImage(kAlice.account_id, "emi-00000001", "guest", "b/guest.manifest.xml"));
     compute_.SetNetworkHook(&hook_);
   }
 

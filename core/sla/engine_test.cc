@@ -376,8 +376,8 @@ TEST(StorageQuotaHookTest, ReadsEveryTimeFromAStoreThatCannotTellChanges) {
   EXPECT_GE(store.reads, 2);
 }
 
-TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
-  state::MemoryStateStore store;
+// Alice's account and a storage quota of 1 KiB for every account.
+void SeedAliceWithQuota(state::StateStore& store) {
   model::Account a{kAlice.account_id, "alice", 0};
   ASSERT_TRUE(store.Transact({"test", "seed", ""}, [&](state::Txn& t) {
                      return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
@@ -385,6 +385,11 @@ TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
   auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
   ASSERT_TRUE(rules.ok());
   ASSERT_TRUE(PutRules(store, kAdmin, *rules).ok());
+}
+
+TEST(StorageQuotaHookTest, WalrusRefusesAPutBeyondTheQuotaAndWritesNothing) {
+  state::MemoryStateStore store;
+  SeedAliceWithQuota(store);
   objects::MemoryBackend backend;
   FakeClock clock;
   walrus::WalrusOptions options;
@@ -557,13 +562,7 @@ namespace {
 class StorageQuotaWalrusTest : public ::testing::Test {
  protected:
   StorageQuotaWalrusTest() {
-    model::Account a{kAlice.account_id, "alice", 0};
-    EXPECT_TRUE(store_.Transact({"test", "seed", ""}, [&](state::Txn& t) {
-                        return t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt});
-                      }).ok());
-    auto rules = ParseRules("[rule q]\nkind = storage-quota\nlimit = 1K\n");
-    EXPECT_TRUE(rules.ok());
-    EXPECT_TRUE(PutRules(store_, kAdmin, *rules).ok());
+    SeedAliceWithQuota(store_);
     options_.admit_put = StorageQuotaHook(store_);
     options_.min_part_size = 1;
     walrus_ = std::make_unique<walrus::Walrus>(backend_, clock_, options_);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clc/fake_cluster.h"
 #include "core/model/compute.h"
 #include "core/model/account.h"
 #include "state/store.h"
@@ -29,13 +30,7 @@ inline void SeedAccountsAndImage(state::StateStore& store, bool users) {
       Put(store, {"users", u.id, a.id, u.name, model::ToJson(u), std::nullopt});
     }
   }
-  model::Image i;
-  i.id = "emi-00000001";
-  i.account_id = kAlice.account_id;
-  i.name = "img";
-  i.location = "bucket/img.manifest.xml";
-  i.is_public = true;
-  Put(store, {"images", i.id, i.account_id, i.name, model::ToJson(i), std::nullopt});
+  Put(store, clc::PublicTestImage(kAlice.account_id));
 }
 
 }  // namespace euca::sla::sla_test
