@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -145,6 +146,33 @@ Result<FileDigest> FileMd5(const std::string& path) {
   }
   out.md5 = md5.Finish();
   return out;
+}
+
+/// Runs job(0) .. job(count - 1) on up to `threads` threads (this one included), each index
+/// once; after the first failure no further job starts, and that failure is returned.
+Status ForEachInParallel(size_t count, size_t threads, const std::function<Status(size_t)>& job) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  Status first_error = Status::Ok();
+  auto worker = [&] {
+    while (!failed.load()) {
+      size_t i = next++;
+      if (i >= count) return;
+      Status st = job(i);
+      if (!st.ok()) {
+        std::lock_guard lock(error_mu);
+        if (!failed.exchange(true)) first_error = st;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    const size_t n = std::min(threads, count);
+    for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
+    worker();
+  }
+  return first_error;
 }
 
 /// The ProgressBar of several threads: a shared byte count, drawn under a lock, and the
@@ -562,32 +590,14 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
 
   ProgressBar bar(*ctx.err, *ctx.clock, ctx.err_is_tty && !f.quiet);
   SharedProgress progress(ctx, bar, total + (f.skip_manifest ? 0 : xml.size()));
-  std::atomic<size_t> next{0};
   std::atomic<int> skipped{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mu;
-  Status first_error = Status::Ok();
   const int retries = f.retry ? kRetries : 0;
-  auto worker = [&] {
-    while (!failed.load()) {
-      size_t i = next++;
-      if (i >= jobs.size()) return;
-      Status st = UploadOne(s, where, canned, jobs[i], stored, retries, progress, skipped);
-      if (!st.ok()) {
-        std::lock_guard lock(error_mu);
-        if (!failed.exchange(true)) first_error = st;
-      }
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    const size_t n = std::min<size_t>(kUploadThreads, jobs.size());
-    for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
-    worker();
-  }
-  if (failed.load()) {
+  Status uploaded = ForEachInParallel(jobs.size(), kUploadThreads, [&](size_t i) {
+    return UploadOne(s, where, canned, jobs[i], stored, retries, progress, skipped);
+  });
+  if (!uploaded.ok()) {
     bar.Finish();
-    return first_error;
+    return uploaded;
   }
 
   // The manifest last: a bundle is complete in the store once its manifest is.
@@ -736,29 +746,9 @@ Status RunDownloadBundle(Context& ctx, const DownloadFlags& f) {
     }
     return DownloadPart(ctx, s, where, p, fd.fd, tmp, progress);
   };
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex error_mu;
-  Status first_error = Status::Ok();
-  auto worker = [&] {
-    while (!failed.load()) {
-      size_t i = next++;
-      if (i >= manifest.parts.size()) return;
-      Status st = download_to_file(i);
-      if (!st.ok()) {
-        std::lock_guard lock(error_mu);
-        if (!failed.exchange(true)) first_error = st;
-      }
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    const size_t n = std::min<size_t>(kDownloadThreads, manifest.parts.size());
-    for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
-    worker();
-  }
+  Status downloaded = ForEachInParallel(manifest.parts.size(), kDownloadThreads, download_to_file);
   bar.Finish();
-  if (failed.load()) return first_error;
+  if (!downloaded.ok()) return downloaded;
 
   std::string tmp;
   EUCA_ASSIGN_OR_RETURN(Fd mfd, CreateTemp(f.directory, bundle.name, &tmp));
