@@ -7,6 +7,7 @@
 
 #include "cmd/common.h"
 #include "core/clc/networking.h"
+#include "core/clc/topology.h"
 #include "state/kinds.h"
 
 namespace euca::cmd {
@@ -127,7 +128,8 @@ Handler SetupRollback(CLI::App& app) {
     });
     if (network && !o->dry_run) {
       std::string driver = s.admin->GetProperty("network.driver").value_or("plan");
-      Status applied = clc::ApplyCloudNetwork(*s.store, *ctx.env, ctx.home, driver);
+      clc::StoreClusterDirectory clusters(*s.store, *ctx.env, *ctx.clock, ctx.home);
+      Status applied = clc::ApplyCloudNetwork(*s.store, *ctx.env, ctx.home, driver, &clusters);
       ctx.Debug(applied.ok() ? "network state applied (" + driver + ")" : applied.ToString());
     }
     return Status::Ok();

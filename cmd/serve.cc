@@ -273,6 +273,8 @@ Handler SetupServeCc(CLI::App& app) {
     std::string policy = "greedy";
     int64_t poll_seconds = 6;
     std::vector<std::string> nodes;
+    std::string network_dir;
+    std::string network_netns;
   };
   auto o = std::make_shared<Options>();
   app.add_option("--listen", o->listen, "address to listen on (default 127.0.0.1:8774; port 0 picks a free port)")
@@ -286,6 +288,13 @@ Handler SetupServeCc(CLI::App& app) {
       ->type_name("URL")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--network-dir", o->network_dir,
+                 "where this cluster's network state lives: the driver's files and the last state the cloud "
+                 "controller sent, applied again at start (default EUCA_HOME/cc-network)")
+      ->type_name("DIR");
+  app.add_option("--network-netns", o->network_netns,
+                 "apply the linux network driver inside this network namespace instead of the host's")
+      ->type_name("NAME");
   return [o](Context& ctx) -> Status {
     EUCA_ASSIGN_OR_RETURN(cc::SchedulePolicy policy, cc::ParseSchedulePolicy(o->policy));
     const clc::HomePaths paths(ctx.home);
@@ -297,8 +306,17 @@ Handler SetupServeCc(CLI::App& app) {
     cc::NodeConnector connect = [sign](const std::string& url) -> Result<std::shared_ptr<nc::NodeController>> {
       return std::shared_ptr<nc::NodeController>(std::make_shared<nc::NcClient>(url, sign));
     };
+    // The cloud controller sends this cluster's view of the network (docs/networking.md, "Remote
+    // cluster controllers"); the last one is applied again now, before the next push.
+    cc::NetworkAgent network(*ctx.env, {.state_dir = o->network_dir.empty() ? ctx.home + "/cc-network" : o->network_dir,
+                                        .netns = o->network_netns,
+                                        .runner = nullptr});
+    if (Status restored = network.Restore(); !restored.ok())
+      std::cerr << "euca: network: " << restored.WithContext("applying the recorded network state").message()
+                << " (the cloud controller's next change applies it again)\n";
     cc::ClusterOptions options;
     options.poll_period_ms = o->poll_seconds * 1000;
+    options.network = &network;
     cc::Cluster cluster(connect, policy, *ctx.clock, options);
     EUCA_RETURN_IF_ERROR(cluster.SetNodes(o->nodes));
     cluster.Start();

@@ -80,7 +80,7 @@ _euca_options() {
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
     'serve clc') echo '-h --help --listen --output --debug -U --url --region --home' ;;
     'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
-    'serve cc') echo '-h --help --listen --policy --poll-seconds --node --output --debug -U --url --region --home' ;;
+    'serve cc') echo '-h --help --listen --policy --poll-seconds --node --network-dir --network-netns --output --debug -U --url --region --home' ;;
     'admin describe-rules') echo '-h --help --as-file --output --debug -U --url --region --home' ;;
     'admin put-rule') echo '-h --help --output --debug -U --url --region --home' ;;
     'admin delete-rule') echo '-h --help --output --debug -U --url --region --home' ;;
@@ -493,6 +493,8 @@ _euca_value() {
     'serve cc|--policy') echo 'any' ;;
     'serve cc|--poll-seconds') echo 'any' ;;
     'serve cc|--node') echo 'any' ;;
+    'serve cc|--network-dir') echo 'dir' ;;
+    'serve cc|--network-netns') echo 'any' ;;
     'admin modify-account|--runtime-lease') echo 'any' ;;
     'admin modify-account|--storage-lease') echo 'any' ;;
     'admin modify-account|--address-lease') echo 'any' ;;

@@ -6,6 +6,7 @@
 #include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
 #include "core/nc/json_service.h"
+#include "drivers/network/state_json.h"
 
 namespace euca::cc {
 namespace {
@@ -14,7 +15,8 @@ constexpr std::string_view kPrefix = "/cc/";
 
 constexpr std::string_view kOperations[] = {"runInstances",    "describeInstances", "terminateInstances",
                                             "rebootInstances", "getConsoleOutput",  "describeResources",
-                                            "describeNodes",   "setNodes",          "poll"};
+                                            "describeNodes",   "setNodes",          "poll",
+                                            "applyNetwork"};
 
 // Field access that turns every missing or mistyped field into an InvalidArgument naming it.
 Result<const Json*> Field(const Json& j, const char* key, bool required) {
@@ -117,6 +119,13 @@ Result<Json> Dispatch(ClusterController& cc, const std::string& op, const Json& 
   }
   if (op == "poll") {
     EUCA_RETURN_IF_ERROR(cc.Poll());
+    return Json{{"status", "ok"}};
+  }
+  if (op == "applyNetwork") {
+    EUCA_ASSIGN_OR_RETURN(std::string driver, Str(body, "driver", true));
+    EUCA_ASSIGN_OR_RETURN(const Json* state, Field(body, "state", true));
+    EUCA_ASSIGN_OR_RETURN(network::DesiredState desired, network::DesiredStateFromJson(*state));
+    EUCA_RETURN_IF_ERROR(cc.ApplyNetwork(driver, desired));
     return Json{{"status", "ok"}};
   }
   return Internal("unroutable operation '" + op + "'");  // MakeCcHandler checks kOperations first
@@ -313,5 +322,9 @@ Status CcClient::SetNodes(const std::vector<std::string>& node_urls) {
 }
 
 Status CcClient::Poll() { return Call("poll", Json::object()).status(); }
+
+Status CcClient::ApplyNetwork(const std::string& driver, const network::DesiredState& state) {
+  return Call("applyNetwork", Json{{"driver", driver}, {"state", network::ToJson(state)}}).status();
+}
 
 }  // namespace euca::cc

@@ -39,6 +39,7 @@ class CcClient final : public ClusterController {
   Result<std::vector<NodeStatus>> DescribeNodes() override;
   Status SetNodes(const std::vector<std::string>& node_urls) override;
   Status Poll() override;
+  Status ApplyNetwork(const std::string& driver, const network::DesiredState& state) override;
 
  private:
   Result<Json> Call(const std::string& operation, const Json& body);

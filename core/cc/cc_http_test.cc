@@ -6,6 +6,7 @@
 #include "core/cc/cluster.h"
 #include "core/cc/test_support.h"
 #include "core/http/server.h"
+#include "core/nc/test_support.h"
 
 namespace euca::cc {
 namespace {
@@ -158,6 +159,48 @@ TEST_F(CcHttpTest, MalformedRequestsGetClearErrors) {
   req.method = "GET";
   req.url = url_ + "/cc/describeNodes";
   EXPECT_EQ(client.Do(req).value().status, 405);
+}
+
+// applyNetwork: a cluster without a network agent refuses (Unsupported); with one, the state
+// crosses the wire whole and lands in the agent's driver; a malformed state changes nothing.
+TEST_F(CcHttpTest, ApplyNetworkReachesTheAgent) {
+  network::DesiredState state;
+  state.groups.push_back({"sg-0000000a", "123456789012", "web", 2, "10.1.0.0/28", -1, {{"tcp", 22, 22, "", "sg-0000000a"}}});
+  state.endpoints.push_back(
+      {"i-00000001", "sg-0000000a", {"sg-0000000a"}, "d0:0d:00:00:00:01", "10.1.0.2", "203.0.113.5", true});
+  EXPECT_EQ(Client().ApplyNetwork("plan", state).code(), Code::kUnsupported);
+
+  nc::TempDir dir;
+  network::FakeNetwork* applied = nullptr;
+  NetworkAgent agent(PosixEnv(), {.state_dir = dir.path(), .netns = "", .runner = nullptr},
+                     [&](std::string_view, const network::NetworkOptions&) -> Result<std::unique_ptr<network::Network>> {
+                       auto net = std::make_unique<network::FakeNetwork>();
+                       applied = net.get();
+                       return std::unique_ptr<network::Network>(std::move(net));
+                     });
+  Cluster cluster(nodes_.Connector(), SchedulePolicy::kGreedy, clock_, {.network = &agent});
+  auto server = http::Server::Start({}, MakeCcHandler(cluster, [](const http::RequestHead&, std::string_view) {
+    return Status::Ok();
+  }));
+  ASSERT_TRUE(server.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.value()->port());
+  CcClient cc(url, [](http::ClientRequest&) { return Status::Ok(); });
+  ASSERT_TRUE(cc.ApplyNetwork("plan", state).ok());
+  ASSERT_NE(applied, nullptr);
+  EXPECT_EQ(applied->applied.back(), state);
+
+  http::Client client;
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = url + "/cc/applyNetwork";
+  req.body = R"({"driver":"plan","state":{"mode":"MANAGED","groups":"x"}})";
+  Result<http::ClientResponse> r = client.Do(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().status, 400);
+  EXPECT_THAT(r.value().body, HasSubstr(".groups is not an array"));
+  req.body = R"({"state":{"mode":"MANAGED"}})";
+  EXPECT_THAT(client.Do(req).value().body, HasSubstr("'driver' is required"));
+  EXPECT_EQ(applied->applied.size(), 1u);
 }
 
 TEST(CcJsonTest, TypesRoundTrip) {

@@ -111,6 +111,11 @@ Status Cluster::SetNodes(const std::vector<std::string>& node_urls) {
   return Status::Ok();
 }
 
+Status Cluster::ApplyNetwork(const std::string& driver, const network::DesiredState& state) {
+  if (!options_.network) return ClusterController::ApplyNetwork(driver, state);
+  return options_.network->Apply(driver, state);
+}
+
 Status Cluster::Poll() {
   std::vector<std::shared_ptr<Node>> nodes;
   {

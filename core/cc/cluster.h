@@ -23,6 +23,7 @@
 
 #include "core/base/clock.h"
 #include "core/cc/cluster_controller.h"
+#include "core/cc/network_agent.h"
 #include "core/nc/node_controller.h"
 
 namespace euca::cc {
@@ -38,6 +39,9 @@ struct ClusterOptions {
   int poll_parallelism = 32;
   /// Instances of one RunInstances request started on their nodes at once.
   int run_parallelism = 16;
+  /// The host's networking, for a cluster controller on its own host (`euca serve cc`);
+  /// nullptr = ApplyNetwork is Unsupported. Must outlive the cluster.
+  NetworkAgent* network = nullptr;
 };
 
 /// Thread-safe.
@@ -57,6 +61,7 @@ class Cluster final : public ClusterController {
   Result<std::vector<NodeStatus>> DescribeNodes() override;
   Status SetNodes(const std::vector<std::string>& node_urls) override;
   Status Poll() override;
+  Status ApplyNetwork(const std::string& driver, const network::DesiredState& state) override;
 
   /// Starts the background loop that polls every poll_period_ms (the first round at once).
   /// REQUIRES: not started.

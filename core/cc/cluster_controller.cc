@@ -24,4 +24,8 @@ const char* SchedulePolicyName(SchedulePolicy policy) {
   return "greedy";
 }
 
+Status ClusterController::ApplyNetwork(const std::string&, const network::DesiredState&) {
+  return Status(Code::kUnsupported, "this cluster controller does not manage a network: the cloud controller's host does");
+}
+
 }  // namespace euca::cc

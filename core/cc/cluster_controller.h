@@ -11,6 +11,7 @@
 #include "core/base/status.h"
 #include "core/model/vm_type.h"
 #include "core/nc/nc_types.h"
+#include "drivers/network/network.h"
 
 namespace euca::cc {
 
@@ -90,6 +91,11 @@ class ClusterController {
   /// Polls every node now (describeResource, describeInstances) instead of waiting for the
   /// next round.
   virtual Status Poll() = 0;
+  /// Makes the cluster's host match `state` through the network driver `driver` ("plan" or
+  /// "linux"; docs/networking.md "Remote cluster controllers"). Implemented by a cluster
+  /// controller that runs on its own host (`euca serve cc`); the in-process clusters' host is
+  /// the cloud controller's, which applies for them itself: Unsupported by default.
+  virtual Status ApplyNetwork(const std::string& driver, const network::DesiredState& state);
 };
 
 }  // namespace euca::cc

@@ -39,6 +39,7 @@ Cloud::Cloud(state::StateStore& store, Env& env, Clock& clock, std::string home,
   });
   AddAddressActions(actions_, addresses_);
   sla_.SetAddresses(&addresses_);  // release-on-terminate (docs/sla.md)
+  applier_->SetClusters(options_.clusters);  // remote clusters apply their zones' networks
   // Compute (instances, availability zones) registers here when there are clusters.
   if (options_.clusters) {
     compute_ = std::make_unique<Compute>(store_, clock_, *options_.clusters, &sla_);

@@ -17,6 +17,9 @@ namespace euca::clc {
 struct Zone {
   std::string name;
   std::shared_ptr<cc::ClusterController> cc;
+  /// A cluster controller on its own host (registered with a URL): it applies its zone's
+  /// network itself. In-process clusters share the cloud controller's host.
+  bool remote = false;
 };
 
 /// Thread-safe in every implementation.

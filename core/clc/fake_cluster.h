@@ -132,6 +132,16 @@ class FakeCluster final : public cc::ClusterController {
   Result<std::vector<cc::NodeStatus>> DescribeNodes() override { return std::vector<cc::NodeStatus>{}; }
   Status SetNodes(const std::vector<std::string>&) override { return Status::Ok(); }
   Status Poll() override { return Status::Ok(); }
+  /// Records the state (a remote cluster's view); fails with the FailNetwork status.
+  Status ApplyNetwork(const std::string& driver, const network::DesiredState& state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fail_network_.ok()) return fail_network_;
+    network_driver = driver;
+    network_applied.push_back(state);
+    return Status::Ok();
+  }
+  std::string network_driver;                      ///< the driver of the last ApplyNetwork
+  std::vector<network::DesiredState> network_applied;  ///< every ApplyNetwork that passed
 
   // Test controls.
   /// Every pending instance becomes Extant (as if the nodes booted them).
@@ -168,6 +178,11 @@ class FakeCluster final : public cc::ClusterController {
   void FailTerminate(Status s) {
     std::lock_guard<std::mutex> lock(mu_);
     fail_terminate_ = std::move(s);
+  }
+  /// ApplyNetwork fails with `s` (ok: stops failing).
+  void FailNetwork(Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_network_ = std::move(s);
   }
   /// DescribeInstances and DescribeResources fail with `s` (the cluster is unreachable).
   void FailDescribe(Status s) {
@@ -217,14 +232,16 @@ class FakeCluster final : public cc::ClusterController {
   Status fail_run_;
   Status fail_describe_;
   Status fail_terminate_;
+  Status fail_network_;
   int fail_after_ = -1;
 };
 
 /// A fixed list of zones.
 class FixedDirectory final : public ClusterDirectory {
  public:
-  void Add(const std::string& name, std::shared_ptr<cc::ClusterController> cc) {
-    zones_.push_back({name, std::move(cc)});
+  /// `remote`: a cluster controller on its own host (see Zone::remote).
+  void Add(const std::string& name, std::shared_ptr<cc::ClusterController> cc, bool remote = false) {
+    zones_.push_back({name, std::move(cc), remote});
   }
   Result<std::vector<Zone>> Zones() override { return zones_; }
 

@@ -14,6 +14,7 @@
 
 #include "core/base/random.h"
 #include "core/clc/properties.h"
+#include "drivers/network/state_json.h"
 
 namespace euca::clc {
 namespace {
@@ -369,42 +370,15 @@ Result<network::DesiredState> BuildDesiredState(state::Txn& t) {
   return d;
 }
 
-state::Json DesiredStateToJson(const network::DesiredState& s) {
-  state::Json groups = state::Json::array();
-  for (const auto& g : s.groups) {
-    state::Json rules = state::Json::array();
-    for (const auto& r : g.ingress) {
-      state::Json j = {{"protocol", r.protocol}, {"from_port", r.from_port}, {"to_port", r.to_port}};
-      if (!r.cidr.empty()) j["cidr"] = r.cidr;
-      if (!r.source_group.empty()) j["source_group"] = r.source_group;
-      rules.push_back(std::move(j));
-    }
-    groups.push_back({{"id", g.id},
-                      {"account", g.account_id},
-                      {"name", g.name},
-                      {"index", g.index},
-                      {"subnet", g.subnet},
-                      {"vlan", g.vlan},
-                      {"ingress", std::move(rules)}});
+network::DesiredState ViewForZones(const network::DesiredState& state, const std::map<std::string, std::string>& zone_of,
+                                   const std::vector<std::string>& served_zones) {
+  network::DesiredState view = state;
+  for (auto& e : view.endpoints) {
+    auto z = zone_of.find(e.instance_id);
+    e.elsewhere = z == zone_of.end() ||
+                  std::find(served_zones.begin(), served_zones.end(), z->second) == served_zones.end();
   }
-  state::Json endpoints = state::Json::array();
-  for (const auto& e : s.endpoints)
-    endpoints.push_back({{"instance", e.instance_id},
-                         {"group", e.group_id},
-                         {"groups", e.groups},
-                         {"mac", e.mac},
-                         {"private_ip", e.private_ip},
-                         {"public_ip", e.public_ip}});
-  return {{"mode", network::ModeName(s.mode)},
-          {"bridge", s.bridge},
-          {"subnet", s.subnet},
-          {"gateway", s.gateway},
-          {"public_interface", s.public_interface},
-          {"private_interface", s.private_interface},
-          {"dns", s.dns},
-          {"metadata_target", s.metadata_target},
-          {"groups", std::move(groups)},
-          {"endpoints", std::move(endpoints)}};
+  return view;
 }
 
 // ---- Applier ------------------------------------------------------------------------------------
@@ -437,28 +411,7 @@ Status NetworkApplier::Apply() {
     applying_ = true;
     const uint64_t target = requested_;
     lock.unlock();
-    Status result = open_error_;
-    network::DesiredState desired;
-    if (result.ok() && !network_) result = Internal("no network driver");
-    // Other processes of the same cloud (embedded commands, `euca serve clc`) apply too: one at
-    // a time, each reading the store after the previous applied, so the newest state wins.
-    FileLock cross_process;
-    if (result.ok() && env_ && !record_dir_.empty()) {
-      result = env_->CreateDirs(record_dir_, 0755);
-      if (result.ok()) result = cross_process.Lock(record_dir_ + "/apply.lock");
-    }
-    if (result.ok()) {
-      result = store_.Read([&](state::Txn& t) -> Status {
-        EUCA_ASSIGN_OR_RETURN(desired, BuildDesiredState(t));
-        return Status::Ok();
-      });
-    }
-    if (result.ok()) result = network_->Apply(desired);
-    if (result.ok() && env_ && !record_dir_.empty())
-      result =
-          env_->WriteFileAtomic(record_dir_ + "/desired-state.json", DesiredStateToJson(desired).dump(2) + "\n", 0644);
-    cross_process.Unlock();
-
+    Status result = ApplyOnce();
     if (!result.ok()) result = result.WithContext("applying the network state");
     if (!result.ok()) report_(result);
     lock.lock();
@@ -469,6 +422,57 @@ Status NetworkApplier::Apply() {
     cv_.notify_all();
   }
   return last_;
+}
+
+Status NetworkApplier::ApplyOnce() {
+  // Which zones this host serves, and which clusters serve themselves.
+  std::vector<std::string> local_zones;
+  std::vector<Zone> remote_zones;
+  bool everything_local = clusters_ == nullptr;
+  if (clusters_) {
+    EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, clusters_->Zones());
+    for (Zone& z : zones) (z.remote ? remote_zones.push_back(std::move(z)) : local_zones.push_back(z.name));
+    everything_local = remote_zones.empty();
+  }
+  // Other processes of the same cloud (embedded commands, `euca serve clc`) apply too: one at
+  // a time, each reading the store after the previous applied, so the newest state wins.
+  FileLock cross_process;
+  if (env_ && !record_dir_.empty()) {
+    EUCA_RETURN_IF_ERROR(env_->CreateDirs(record_dir_, 0755));
+    EUCA_RETURN_IF_ERROR(cross_process.Lock(record_dir_ + "/apply.lock"));
+  }
+  network::DesiredState desired;
+  std::string driver;
+  std::map<std::string, std::string> zone_of;  // instance id -> zone, when some zone is remote
+  EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
+    EUCA_ASSIGN_OR_RETURN(desired, BuildDesiredState(t));
+    if (everything_local) return Status::Ok();
+    EUCA_ASSIGN_OR_RETURN(NetworkConfig config, ReadNetworkConfig(t));
+    driver = config.driver;
+    EUCA_ASSIGN_OR_RETURN(auto live, LiveInstances(t));
+    for (const auto& i : live) zone_of[i.id] = i.zone;
+    return Status::Ok();
+  }));
+  Status result = Status::Ok();
+  if (everything_local || !local_zones.empty()) {
+    result = open_error_;
+    if (result.ok() && !network_) result = Internal("no network driver");
+    if (result.ok()) result = network_->Apply(everything_local ? desired : ViewForZones(desired, zone_of, local_zones));
+  }
+  for (const Zone& z : remote_zones) {
+    Status pushed = z.cc->ApplyNetwork(driver, ViewForZones(desired, zone_of, {z.name}));
+    if (pushed.ok()) continue;
+    pushed = pushed.WithContext("cluster '" + z.name + "'");
+    if (result.ok()) {
+      result = pushed;  // returned; Apply reports it
+    } else {
+      report_(pushed.WithContext("applying the network state"));
+    }
+  }
+  EUCA_RETURN_IF_ERROR(result);
+  if (env_ && !record_dir_.empty())
+    return env_->WriteFileAtomic(record_dir_ + "/desired-state.json", network::ToJson(desired).dump(2) + "\n", 0644);
+  return Status::Ok();
 }
 
 Status NetworkApplier::LastStatus() {
@@ -487,10 +491,12 @@ Result<std::unique_ptr<network::Network>> OpenCloudNetwork(const std::string& dr
   return network::OpenNetwork(driver, {.state_dir = state_dir, .netns = "", .runner = nullptr});
 }
 
-Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver) {
+Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver,
+                         ClusterDirectory* clusters) {
   const std::string dir = home + "/network";
   auto opened = OpenCloudNetwork(driver, dir);
   NetworkApplier applier(store, opened.ok() ? opened->get() : nullptr, opened.status(), &env, dir);
+  applier.SetClusters(clusters);
   return applier.Apply();
 }
 

@@ -31,6 +31,7 @@
 #include "core/base/clock.h"
 #include "core/base/env.h"
 #include "core/base/status.h"
+#include "core/clc/cluster_directory.h"
 #include "core/clc/compute.h"
 #include "core/model/network.h"
 #include "drivers/network/network.h"
@@ -98,21 +99,34 @@ Result<std::vector<model::Instance>> LiveInstances(state::Txn& txn);
 /// whose source group has none are left out: nothing can match them), live instances'
 /// endpoints, associated addresses of live instances.
 Result<network::DesiredState> BuildDesiredState(state::Txn& txn);
-/// The state as JSON (recorded as EUCA_HOME/network/desired-state.json for operators).
-state::Json DesiredStateToJson(const network::DesiredState& state);
+/// The view of `state` one host serves: instances whose zone is not in `served_zones` are
+/// marked elsewhere (members for rules; no DHCP, public address or NAT there). `zone_of`
+/// maps instance ids to their zones.
+network::DesiredState ViewForZones(const network::DesiredState& state, const std::map<std::string, std::string>& zone_of,
+                                   const std::vector<std::string>& served_zones);
 
 /// Applies the desired state through a driver after every change. Apply() builds the whole
 /// state from the store and applies it; concurrent calls coalesce (a caller waits for an
 /// apply that started after its call, so it sees its own change applied). A failure is
 /// reported (the `report` callback, by default stderr) and returned, the records stay as they
 /// are; the next Apply tries again. With `record_dir`, processes take turns through an flock
-/// on record_dir/apply.lock from reading the store to the end of the apply. Thread-safe.
+/// on record_dir/apply.lock from reading the store to the end of the apply.
+///
+/// With a cluster directory (SetClusters), the cloud's clusters share the work as Eucalyptus'
+/// CCs did (docs/networking.md "Remote cluster controllers"): `network` applies for the
+/// in-process zones (this host), with the remote zones' instances elsewhere; each remote
+/// zone's cluster controller gets its own view through ClusterController::ApplyNetwork. When
+/// every zone is remote, this host applies nothing. Thread-safe.
 class NetworkApplier final {
  public:
   /// `network` nullptr: every Apply fails with `open_error` (a driver that could not open).
   /// `record_dir` non-empty: the last state applied is written there as desired-state.json.
   NetworkApplier(state::StateStore& store, network::Network* network, Status open_error = Status::Ok(),
                  Env* env = nullptr, std::string record_dir = {}, std::function<void(const Status&)> report = nullptr);
+
+  /// Zones and their cluster controllers (nullptr = everything is applied on this host).
+  /// Call before the first Apply. REQUIRES: `clusters` outlives this object.
+  void SetClusters(ClusterDirectory* clusters) { clusters_ = clusters; }
 
   Status Apply();
   /// The outcome of the last apply (Ok before the first).
@@ -127,6 +141,10 @@ class NetworkApplier final {
   Env* env_;
   std::string record_dir_;
   std::function<void(const Status&)> report_;
+  ClusterDirectory* clusters_ = nullptr;
+
+  // One apply: the local driver and every remote cluster. Called without mu_.
+  Status ApplyOnce();
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -139,8 +157,10 @@ class NetworkApplier final {
 
 /// Applies the cloud's whole desired network state once, through the driver `driver` with its
 /// state in HOME/network, as a Cloud's applier does. For changes of network objects made
-/// outside the EC2 actions (`euca admin rollback`). Errors are reported on stderr too.
-Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver);
+/// outside the EC2 actions (`euca admin rollback`), to this host and, with `clusters`, to
+/// the remote clusters. Errors are reported on stderr too.
+Status ApplyCloudNetwork(state::StateStore& store, Env& env, const std::string& home, const std::string& driver,
+                         ClusterDirectory* clusters = nullptr);
 
 /// The driver the cloud applies through: network.driver ("plan" or "linux") with state under
 /// `state_dir` (EUCA_HOME/network).

@@ -316,6 +316,60 @@ TEST_F(NetworkingTest, StaticModeHandsOutTheMacMap) {
   EXPECT_EQ(again[0].private_ip, "192.168.1.10");
 }
 
+// With a remote zone, this host serves the in-process zone's instances and the remote
+// cluster controller gets its own view: each sees the other's instances as elsewhere (still
+// sources of group rules). A cluster that fails is named; the others are applied anyway.
+TEST_F(NetworkingTest, RemoteZonesGetTheirOwnView) {
+  auto remote = std::make_shared<FakeCluster>(1, FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
+  dir_.Add("zone-b", remote, /*remote=*/true);
+  applier_.SetClusters(&dir_);
+  SetProperty("network.driver", "plan");
+  RunInstancesRequest r;
+  r.image_id = "emi-00000001";
+  r.min_count = r.max_count = 1;
+  r.zone = "zone-a";
+  auto here = compute_.RunInstances(kAlice, r);
+  r.zone = "zone-b";
+  auto there = compute_.RunInstances(kAlice, r);
+  ASSERT_TRUE(here.ok() && there.ok());
+  const std::string a = here->instances[0].id, b = there->instances[0].id;
+
+  ASSERT_NE(EndpointOf(a), nullptr);
+  ASSERT_NE(EndpointOf(b), nullptr);
+  EXPECT_FALSE(EndpointOf(a)->elsewhere);
+  EXPECT_TRUE(EndpointOf(b)->elsewhere);
+  ASSERT_FALSE(remote->network_applied.empty());
+  EXPECT_EQ(remote->network_driver, "plan");
+  const network::DesiredState& view = remote->network_applied.back();
+  ASSERT_EQ(view.endpoints.size(), 2u);
+  for (const auto& e : view.endpoints) EXPECT_EQ(e.elsewhere, e.instance_id != b) << e.instance_id;
+  EXPECT_EQ(view.groups, Last().groups);  // both hold every network and rule
+
+  // A failing cluster is named and returned; this host is still applied.
+  remote->FailNetwork(Status(Code::kUnavailable, "connection refused"));
+  const size_t local_before = net_.applied.size();
+  Status failed = applier_.Apply();
+  EXPECT_EQ(failed.code(), Code::kUnavailable);
+  EXPECT_THAT(failed.message(), HasSubstr("cluster 'zone-b'"));
+  EXPECT_EQ(net_.applied.size(), local_before + 1);
+  remote->FailNetwork(Status::Ok());
+  EXPECT_TRUE(applier_.Apply().ok());
+}
+
+// When every zone is remote, this host applies nothing: the cluster controllers do.
+TEST(NetworkApplierTest, AllRemoteZonesLeaveThisHostAlone) {
+  state::MemoryStateStore store;
+  network::FakeNetwork net;
+  auto remote = std::make_shared<FakeCluster>(1, FakeCluster::NodeSize{8, 256 * 64, 5 * 64});
+  FixedDirectory dir;
+  dir.Add("zone-r", remote, /*remote=*/true);
+  NetworkApplier applier(store, &net);
+  applier.SetClusters(&dir);
+  EXPECT_TRUE(applier.Apply().ok());
+  EXPECT_TRUE(net.applied.empty());
+  EXPECT_EQ(remote->network_applied.size(), 1u);
+}
+
 TEST_F(NetworkingTest, ApplyFailureKeepsTheRecords) {
   ASSERT_TRUE(groups_.Create(kAlice, "web", "web servers").ok());
   Run(kAlice, 1, {"web"});

@@ -401,7 +401,7 @@ Result<std::vector<Zone>> StoreClusterDirectory::Zones() {
         e.nodes_sent = true;
       }
     }
-    zones.push_back(Zone{w.name, e.cc});
+    zones.push_back(Zone{w.name, e.cc, !w.url.empty()});
     entries[w.name] = std::move(e);
   }
   // Clusters that left stop polling (callers holding their Zone keep a working object).

@@ -77,6 +77,10 @@ struct Endpoint {
   std::string mac;                  ///< "d0:0d:xx:xx:xx:xx"
   std::string private_ip;           ///< "" in SYSTEM (external DHCP)
   std::string public_ip;            ///< "" = none; MANAGED*: DNAT in, SNAT out
+  /// The instance runs on another cluster's hosts: it still counts as a member of its groups
+  /// (source-group rules match its address), but this host serves it nothing: no DHCP host,
+  /// no public address, no NAT. Its addresses must still be unique in the state.
+  bool elsewhere = false;
   bool operator==(const Endpoint&) const = default;
 };
 

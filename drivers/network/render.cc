@@ -125,9 +125,9 @@ struct Checked {
   std::vector<Net> nets;                                        // by index
   std::map<std::string, const Group*> groups;                   // by id
   std::map<std::string, const Net*> net_of;                     // group id -> network
-  std::vector<const Endpoint*> endpoints;                       // by instance id
+  std::vector<const Endpoint*> endpoints;                       // served here (not elsewhere), by instance id
   std::map<std::string, std::vector<const Endpoint*>> members;  // group id -> its instances (any of their groups)
-  std::map<std::string, std::vector<const Endpoint*>> on_net;   // group id -> instances in its network
+  std::map<std::string, std::vector<const Endpoint*>> on_net;   // group id -> served instances in its network
   std::string public_interface;
   std::string metadata_target;  // "ip:port" or ":port" (each network's gateway) canonical, "" = none
 };
@@ -325,13 +325,15 @@ Result<Checked> Check(const DesiredState& s) {
     }
   }
   for (const Endpoint* e : out.endpoints) {
-    out.on_net[e->group_id].push_back(e);
+    if (!e->elsewhere) out.on_net[e->group_id].push_back(e);
     std::set<std::string> seen;
     if (!e->group_id.empty() && seen.insert(e->group_id).second) out.members[e->group_id].push_back(e);
     for (const std::string& g : e->groups) {
       if (seen.insert(g).second) out.members[g].push_back(e);
     }
   }
+  // From here on `endpoints` are the ones this host serves (DHCP, public addresses).
+  std::erase_if(out.endpoints, [](const Endpoint* e) { return e->elsewhere; });
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "drivers/network/network.h"
+#include "drivers/network/state_json.h"
 #include "drivers/network/test_support.h"
 
 namespace euca::network {
@@ -15,49 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using testing::ReadAll;
-
-DesiredState StateFromJson(const nlohmann::json& j) {
-  DesiredState s;
-  s.mode = ParseMode(j.value("mode", "MANAGED-NOVLAN")).value();
-  s.bridge = j.value("bridge", "");
-  s.subnet = j.value("subnet", "");
-  s.gateway = j.value("gateway", "");
-  s.public_interface = j.value("public_interface", "");
-  s.private_interface = j.value("private_interface", "");
-  s.metadata_target = j.value("metadata_target", "");
-  if (j.contains("dns")) s.dns = j.at("dns").get<std::vector<std::string>>();
-  const nlohmann::json none = nlohmann::json::array();
-  for (const auto& g : j.contains("groups") ? j.at("groups") : none) {
-    Group group;
-    group.id = g.value("id", "");
-    group.account_id = g.value("account_id", "");
-    group.name = g.value("name", "");
-    group.index = g.value("index", 0);
-    group.subnet = g.value("subnet", "");
-    group.vlan = g.value("vlan", -1);
-    for (const auto& r : g.contains("ingress") ? g.at("ingress") : none) {
-      IngressRule rule;
-      rule.protocol = r.value("protocol", "");
-      rule.from_port = r.value("from_port", -1);
-      rule.to_port = r.value("to_port", -1);
-      rule.cidr = r.value("cidr", "");
-      rule.source_group = r.value("source_group", "");
-      group.ingress.push_back(rule);
-    }
-    s.groups.push_back(group);
-  }
-  for (const auto& e : j.contains("endpoints") ? j.at("endpoints") : none) {
-    Endpoint ep;
-    ep.instance_id = e.value("instance_id", "");
-    ep.group_id = e.value("group_id", "");
-    if (e.contains("groups")) ep.groups = e.at("groups").get<std::vector<std::string>>();
-    ep.mac = e.value("mac", "");
-    ep.private_ip = e.value("private_ip", "");
-    ep.public_ip = e.value("public_ip", "");
-    s.endpoints.push_back(ep);
-  }
-  return s;
-}
 
 std::string Concatenate(const Rendered& r) {
   std::string out = "==> links <==\n" + r.links + "==> filter.rules <==\n" + r.filter + "==> nat.rules <==\n" + r.nat;
@@ -76,7 +34,10 @@ TEST(RenderTest, GoldenFiles) {
     if (entry.path().extension() != ".json") continue;
     ++cases;
     SCOPED_TRACE(entry.path().filename().string());
-    DesiredState state = StateFromJson(nlohmann::json::parse(ReadAll(entry.path())));
+    Result<DesiredState> parsed = DesiredStateFromJson(Json::parse(ReadAll(entry.path())));
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    DesiredState state = *parsed;
+    EXPECT_EQ(DesiredStateFromJson(ToJson(state)).value(), state);  // the codec round-trips
     Result<Rendered> r = Render(state);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     std::string text = Concatenate(*r);
@@ -95,7 +56,7 @@ TEST(RenderTest, GoldenFiles) {
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*again, *r);
   }
-  EXPECT_GE(cases, 4);
+  EXPECT_GE(cases, 5);
 }
 
 // ---- Rule semantics ----

@@ -69,7 +69,7 @@ address_life() {
   run in_mode "$mode" describe-instances "$first"
   assert_line --index 1 --regexp "^INSTANCE	$first	$EMI	$ip	10\.1\.0\.[0-9]+	"
   # The applied state has the address on the instance.
-  jq -e --arg id "$first" --arg ip "$ip" '.endpoints[] | select(.instance == $id) | .public_ip == $ip' \
+  jq -e --arg id "$first" --arg ip "$ip" '.endpoints[] | select(.instance_id == $id) | .public_ip == $ip' \
     "$CLC_HOME/$STATE" >/dev/null
   # Associating again moves it.
   run in_mode "$mode" associate-address "$ip" -i "$second"
@@ -81,7 +81,7 @@ address_life() {
   run in_mode "$mode" disassociate-address "$ip"
   assert_success
   assert_output "$(printf 'ADDRESS\t%s' "$ip")"
-  jq -e --arg id "$second" '.endpoints[] | select(.instance == $id) | .public_ip == ""' "$CLC_HOME/$STATE" >/dev/null
+  jq -e --arg id "$second" '.endpoints[] | select(.instance_id == $id) | .public_ip == ""' "$CLC_HOME/$STATE" >/dev/null
   run in_mode "$mode" release-address "$ip"
   assert_success
   assert_output "$(printf 'ADDRESS\t%s\t' "$ip")"
@@ -128,7 +128,7 @@ address_life() {
   assert_success
   run in_mode remote describe-addresses
   refute_output --partial "$ip"
-  jq -e --arg id "$ID" '[.endpoints[] | select(.instance == $id)] | length == 0' "$CLC_HOME/$STATE" >/dev/null
+  jq -e --arg id "$ID" '[.endpoints[] | select(.instance_id == $id)] | length == 0' "$CLC_HOME/$STATE" >/dev/null
   run "$EUCA_BIN" run-instances "$EMI" --addressing sideways
   assert_failure 2
 }
@@ -136,7 +136,7 @@ address_life() {
 @test "instances of a group sit in its network; a group in use cannot be deleted" {
   "$EUCA_BIN" create-group db -d "databases" >/dev/null
   run_one embedded -g db
-  jq -e --arg id "$ID" '.endpoints[] | select(.instance == $id) | .private_ip | startswith("10.1.0.")' \
+  jq -e --arg id "$ID" '.endpoints[] | select(.instance_id == $id) | .private_ip | startswith("10.1.0.")' \
     "$CLC_HOME/$STATE" >/dev/null
   jq -e '.groups[] | select(.name == "db") | .subnet | test("^10\\.1\\.0\\.[0-9]+/27$")' "$CLC_HOME/$STATE" >/dev/null
   "$EUCA_BIN" authorize db -p 5432 -o default >/dev/null
