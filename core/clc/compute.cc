@@ -990,83 +990,9 @@ Result<std::vector<InstanceStateChange>> Compute::TerminateInstances(const model
 Result<std::vector<InstanceStateChange>> Compute::TerminateForSystem(const std::string& principal,
                                                                      const std::vector<std::string>& ids,
                                                                      const std::string& reason, const DueCheck& due) {
-  // 1. The decision, checked and recorded in one transaction.
-  const int64_t now = clock_.NowMillis();
-  std::map<std::string, InstanceStateChange> changes;
-  std::map<std::string, model::Instance> before;  // the claimed ones, as they were
-  std::vector<model::Instance> claimed;
-  auto seq = store_.Transact({principal, "TerminateInstances", ""}, [&](state::Txn& t) -> Status {
-    changes.clear();
-    before.clear();
-    claimed.clear();
-    for (const auto& id : ids) {
-      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
-      if (!obj) continue;
-      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
-      changes[id] = {id, i.state, i.state};
-      if (IsFinal(i.state) || i.state == model::kShuttingDown || !due(i)) continue;
-      before[id] = i;
-      i.state = model::kShuttingDown;
-      i.reason = reason;
-      i.state_change_ms = now;
-      changes[id].current_state = i.state;
-      EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
-      claimed.push_back(std::move(i));
-    }
-    return Status::Ok();
-  });
-  if (!seq.ok()) return seq.status();
-  Remember(claimed);
-
-  // 2. The clusters.
-  std::map<std::string, std::vector<std::string>> by_zone;
-  for (const auto& i : claimed) by_zone[i.zone].push_back(i.id);
-  Status failure;
-  std::set<std::string> refused;
-  if (!by_zone.empty()) {
-    auto zones = zones_.Zones();
-    for (const auto& [zone, zone_ids] : by_zone) {
-      Status told = zones.status();
-      if (zones.ok()) {
-        auto z = std::find_if(zones->begin(), zones->end(), [&](const Zone& x) { return x.name == zone; });
-        // A deregistered zone runs nothing any more.
-        if (z != zones->end()) told = z->cc->TerminateInstances(zone_ids).status();
-      }
-      if (told.ok()) continue;
-      if (failure.ok()) failure = told.WithContext("zone '" + zone + "'");
-      refused.insert(zone_ids.begin(), zone_ids.end());
-    }
-  }
-
-  // 3. Undo the decision where the cluster failed (unless the record changed meanwhile).
-  if (!refused.empty()) {
-    std::vector<model::Instance> restored;
-    auto undone = store_.Transact({principal, "TerminateInstances rollback", ""}, [&](state::Txn& t) -> Status {
-      restored.clear();
-      for (const auto& id : refused) {
-        EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
-        if (!obj) continue;
-        EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
-        if (i.state != model::kShuttingDown || i.state_change_ms != now) continue;
-        model::Instance back = before[id];
-        back.lease_expires_ms = i.lease_expires_ms;
-        EUCA_RETURN_IF_ERROR(t.Put(ToObject(back)));
-        restored.push_back(std::move(back));
-      }
-      return Status::Ok();
-    });
-    if (!undone.ok()) return failure.WithContext("and restoring the instances failed: " + undone.status().message());
-    Remember(restored);
-    for (const auto& i : restored) changes[i.id].current_state = i.state;
-  }
-  if (network_ && claimed.size() > refused.size()) network_->Changed();
-  for (const auto& i : claimed)
-    if (!refused.count(i.id)) sla_.StateChanged(i, before[i.id].state);
-  if (!failure.ok()) return failure;
-  std::vector<InstanceStateChange> out;
-  for (const auto& id : ids)
-    if (auto it = changes.find(id); it != changes.end()) out.push_back(it->second);
-  return out;
+  // An instance already shutting down was decided on before: the system leaves it.
+  return TerminateDecided({principal, "TerminateInstances", ""}, ids, reason,
+                          [&](const model::Instance& i) { return i.state != model::kShuttingDown && due(i); });
 }
 
 Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Principal& caller,
@@ -1078,59 +1004,96 @@ Result<std::vector<InstanceStateChange>> Compute::Terminate(const model::Princip
   for (const auto& id : ids)
     if (std::none_of(instances.begin(), instances.end(), [&](const model::Instance& i) { return i.id == id; }))
       return InstanceNotFound(id);
+  // A user's terminate of an instance shutting down tells its cluster again.
+  return TerminateDecided(txn, ids, reason, [](const model::Instance&) { return true; });
+}
 
-  std::map<std::string, std::vector<std::string>> by_zone;
-  for (const auto& i : instances)
-    if (!IsFinal(i.state)) by_zone[i.zone].push_back(i.id);
-  std::set<std::string> stopped;  // ids a cluster accepted to terminate
-  Status failure;
-  if (!by_zone.empty()) {
-    EUCA_ASSIGN_OR_RETURN(std::vector<Zone> zones, zones_.Zones());
-    for (const auto& [zone, zone_ids] : by_zone) {
-      auto z = std::find_if(zones.begin(), zones.end(), [&](const Zone& x) { return x.name == zone; });
-      if (z == zones.end()) {  // its zone was deregistered: nothing runs there any more
-        stopped.insert(zone_ids.begin(), zone_ids.end());
-        continue;
-      }
-      auto result = z->cc->TerminateInstances(zone_ids);
-      if (!result.ok()) {
-        if (failure.ok()) failure = result.status().WithContext("zone '" + zone + "'");
-        continue;
-      }
-      stopped.insert(zone_ids.begin(), zone_ids.end());
-    }
-  }
-
+Result<std::vector<InstanceStateChange>> Compute::TerminateDecided(const state::TxnContext& txn,
+                                                                   const std::vector<std::string>& ids,
+                                                                   const std::string& reason, const DueCheck& due) {
+  // 1. The decision, checked and recorded in one transaction: EC2 shows shutting-down at once,
+  //    and a change that commits before it (a renew-lease) is seen by `due`.
   const int64_t now = clock_.NowMillis();
-  std::unordered_map<std::string, InstanceStateChange> changes;
-  std::vector<model::Instance> touched;
+  std::map<std::string, InstanceStateChange> changes;
+  std::map<std::string, model::Instance> before;  // the ones marked shutting-down here, as they were
+  std::vector<model::Instance> told;              // the ones their clusters are told to stop
+  std::vector<model::Instance> marked;
   auto seq = store_.Transact(txn, [&](state::Txn& t) -> Status {
     changes.clear();
-    touched.clear();
+    before.clear();
+    told.clear();
+    marked.clear();
     for (const auto& id : ids) {
       EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
-      if (!obj) return InstanceNotFound(id);
+      if (!obj) continue;
       EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
-      InstanceStateChange change{id, i.state, i.state};
-      if (!IsFinal(i.state) && i.state != model::kShuttingDown && stopped.count(id)) {
+      changes[id] = {id, i.state, i.state};
+      if (IsFinal(i.state) || !due(i)) continue;
+      if (i.state != model::kShuttingDown) {
+        before[id] = i;
         i.state = model::kShuttingDown;
         i.reason = reason;
         i.state_change_ms = now;
-        change.current_state = i.state;
+        changes[id].current_state = i.state;
         EUCA_RETURN_IF_ERROR(t.Put(ToObject(i)));
-        touched.push_back(i);
+        marked.push_back(i);
       }
-      changes[id] = change;
+      told.push_back(std::move(i));
     }
     return Status::Ok();
   });
   if (!seq.ok()) return seq.status();
-  Remember(touched);
-  if (network_ && !touched.empty()) network_->Changed();
-  for (const auto& i : touched) sla_.StateChanged(i, changes[i.id].previous_state);
+  Remember(marked);
+
+  // 2. The clusters. A deregistered zone runs nothing any more: its instances just end.
+  std::map<std::string, std::vector<std::string>> by_zone;
+  for (const auto& i : told) by_zone[i.zone].push_back(i.id);
+  Status failure;
+  std::set<std::string> refused;
+  if (!by_zone.empty()) {
+    auto zones = zones_.Zones();
+    for (const auto& [zone, zone_ids] : by_zone) {
+      Status result = zones.status();
+      if (zones.ok()) {
+        auto z = std::find_if(zones->begin(), zones->end(), [&](const Zone& x) { return x.name == zone; });
+        if (z != zones->end()) result = z->cc->TerminateInstances(zone_ids).status();
+      }
+      if (result.ok()) continue;
+      if (failure.ok()) failure = result.WithContext("zone '" + zone + "'");
+      refused.insert(zone_ids.begin(), zone_ids.end());
+    }
+  }
+
+  // 3. Undo the decision where the cluster failed (unless the record changed meanwhile).
+  std::vector<model::Instance> restored;
+  if (!refused.empty() && !before.empty()) {
+    auto undone = store_.Transact({txn.principal, "TerminateInstances rollback", txn.request_id},
+                                  [&](state::Txn& t) -> Status {
+                                    restored.clear();
+                                    for (const auto& [id, was] : before) {
+                                      if (!refused.count(id)) continue;
+                                      EUCA_ASSIGN_OR_RETURN(auto obj, t.Get(kInstances, id));
+                                      if (!obj) continue;
+                                      EUCA_ASSIGN_OR_RETURN(auto i, ToInstance(*obj));
+                                      if (i.state != model::kShuttingDown || i.state_change_ms != now) continue;
+                                      model::Instance back = was;
+                                      back.lease_expires_ms = i.lease_expires_ms;
+                                      EUCA_RETURN_IF_ERROR(t.Put(ToObject(back)));
+                                      restored.push_back(std::move(back));
+                                    }
+                                    return Status::Ok();
+                                  });
+    if (!undone.ok()) return failure.WithContext("and restoring the instances failed: " + undone.status().message());
+    Remember(restored);
+    for (const auto& i : restored) changes[i.id].current_state = i.state;
+  }
+  if (network_ && marked.size() > restored.size()) network_->Changed();
+  for (const auto& i : marked)
+    if (!refused.count(i.id)) sla_.StateChanged(i, before[i.id].state);
   if (!failure.ok()) return failure;
   std::vector<InstanceStateChange> out;
-  for (const auto& id : ids) out.push_back(changes[id]);
+  for (const auto& id : ids)
+    if (auto it = changes.find(id); it != changes.end()) out.push_back(it->second);
   return out;
 }
 

@@ -271,6 +271,11 @@ class Compute final {
   Result<int64_t> TerminatedVisibleMs(state::Txn& txn);
   Result<std::vector<InstanceStateChange>> Terminate(const model::Principal& caller, const std::vector<std::string>& ids,
                                                      const state::TxnContext& txn, const std::string& reason);
+  // The one terminate path: records the decision (shutting-down, for the instances `due`
+  // accepts), tells their clusters, and undoes the decision for the clusters that failed.
+  Result<std::vector<InstanceStateChange>> TerminateDecided(const state::TxnContext& txn,
+                                                            const std::vector<std::string>& ids,
+                                                            const std::string& reason, const DueCheck& due);
   // What the periodic Reconcile() compares the clusters' reports with: the zone, state and
   // times of every instance record this object wrote or read.
   struct Known {

@@ -569,6 +569,34 @@ TEST_F(ComputeRunTest, TerminateRebootAndConsole) {
   EXPECT_EQ(compute_->GetConsoleOutput(kAlice, a)->output, "");
 }
 
+// A user's terminate records the decision first (one commit: EC2 shows shutting-down at
+// once); a cluster that fails gets it undone in a second commit, and the error names the zone.
+// Repeating the terminate of an instance shutting down tells its cluster again.
+TEST_F(ComputeRunTest, TerminateRecordsFirstAndUndoesWhatTheClusterRefused) {
+  auto r = compute_->RunInstances(kAlice, Req(1, 1));
+  ASSERT_TRUE(r.ok());
+  const std::string a = r->instances[0].id;
+  zone_->BootAll();
+  ASSERT_EQ(Describe(kAlice, {a})[0].state, "running");
+  zone_->FailTerminate(Unavailable("cluster unreachable"));
+  size_t commits = store_.CommittedForTest().size();
+  auto failed = compute_->TerminateInstances(kAlice, {a}, "req-1");
+  EXPECT_EQ(failed.status().code(), Code::kUnavailable);
+  EXPECT_THAT(failed.status().message(), HasSubstr("zone 'zone-a'"));
+  ASSERT_EQ(store_.CommittedForTest().size(), commits + 2);
+  EXPECT_EQ(store_.CommittedForTest()[commits].action, "TerminateInstances");
+  EXPECT_EQ(store_.CommittedForTest()[commits + 1].action, "TerminateInstances rollback");
+  EXPECT_EQ(store_.CommittedForTest()[commits + 1].request_id, "req-1");
+  EXPECT_EQ(Stored(a).state, "running");
+  EXPECT_EQ(zone_->Running(), 1);
+
+  zone_->FailTerminate(Status::Ok());
+  auto t = compute_->TerminateInstances(kAlice, {a});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)[0].current_state, "shutting-down");
+  EXPECT_EQ(zone_->Running(), 0);
+}
+
 TEST_F(ComputeTest, AvailabilityZonesWithVerboseForTheAdministrator) {
   auto a = AddZone("a", 4);
   auto b = AddZone("b", 2);
