@@ -29,9 +29,6 @@
 namespace euca::bundles {
 namespace {
 
-// Zero runs at least this long (and aligned) become holes in the unpacked image.
-constexpr uint64_t kHoleGranule = 64 * 1024;
-
 std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -135,27 +132,6 @@ Result<Key> UnwrapKey(const Manifest& m, const std::string& private_key_pem, con
       "cannot decrypt the bundle key with this private key: it is neither the key of the "
       "user certificate nor the cloud's that bundle '" +
       manifest_path + "' was made for");
-}
-// Writes [p, p + n) at `offset`, skipping aligned zero runs (the file starts empty, so a
-// skipped run reads back as zeros).
-Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n) {
-  uint64_t run_start = offset;
-  size_t run_len = 0;
-  while (n > 0) {
-    size_t piece = static_cast<size_t>(std::min<uint64_t>(n, kHoleGranule - offset % kHoleGranule));
-    if (piece == kHoleGranule && IsAllZero(p, piece)) {
-      if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
-      run_len = 0;
-      run_start = offset + piece;
-    } else {
-      run_len += piece;
-    }
-    offset += piece;
-    p += piece;
-    n -= piece;
-  }
-  if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
-  return Status::Ok();
 }
 std::string ArchiveError(struct archive* a) {
   const char* e = archive_error_string(a);
