@@ -206,6 +206,27 @@ bool IsAllZero(const uint8_t* p, size_t n) {
   return true;
 }
 
+Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n) {
+  uint64_t run_start = offset;  // the data not written yet: [run_start, run_start + run_len)
+  size_t run_len = 0;
+  while (n > 0) {
+    // A whole block, or the part of one at the edge of this call.
+    const size_t piece = static_cast<size_t>(std::min<uint64_t>(n, kHoleGranule - offset % kHoleGranule));
+    if (IsAllZero(p, piece)) {
+      if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
+      run_len = 0;
+      run_start = offset + piece;
+    } else {
+      run_len += piece;
+    }
+    offset += piece;
+    p += piece;
+    n -= piece;
+  }
+  if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
+  return Status::Ok();
+}
+
 Result<std::string> MakeTempDir(const std::string& dir, const std::string& stem) {
   std::string tmpl = dir + "/" + stem + "XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoStatus("create a temporary folder in '" + dir + "'", errno);

@@ -79,6 +79,17 @@ class SparseReader final {
 /// True if all `n` bytes are zero.
 bool IsAllZero(const uint8_t* p, size_t n);
 
+/// The unit of the holes WriteSparse leaves: a file system block.
+inline constexpr size_t kHoleGranule = 4096;
+
+/// Writes [p, p + n) at `offset` into a file written once, front to back, from empty (each
+/// call's offset at or past the previous call's end), except its zero bytes in
+/// kHoleGranule-aligned blocks, whole or cut by the call's edges: unwritten, they read back
+/// as zeros, and a block whose bytes are all zero stays a hole even when it spans two calls
+/// (as `cp --sparse=always` and `tar -S` make them). The caller sets the final size
+/// (File::Truncate), so a file that ends in zeros comes out right.
+Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n);
+
 /// Creates a uniquely named directory in `dir`, starting with `stem`.
 Result<std::string> MakeTempDir(const std::string& dir, const std::string& stem);
 /// rename(2) with a Status.

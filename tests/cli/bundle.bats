@@ -186,6 +186,29 @@ assert_empty_dir() {
 
 # --- interoperability with the shell-only scripts ------------------------------------
 
+@test "unbundle writes a sparse-able image sparse: every 4 KiB block of zeros is a hole, the bytes are the same" {
+  # 64 times: 4 KiB of random bytes, then 12 KiB of zeros (no 64 KiB run of zeros anywhere),
+  # written densely, and 1 MiB of zeros at the end.
+  local i
+  for i in $(seq 64); do
+    head -c 4096 /dev/urandom
+    head -c 12288 /dev/zero
+  done >scattered
+  head -c 1048576 /dev/zero >>scattered
+  local size
+  size="$(stat -c %s scattered)"
+  assert_equal "$size" 2097152
+  mkdir b out
+  euca bundle-image -i scattered -d b >/dev/null
+  run --separate-stderr euca unbundle -m b/scattered.manifest.xml -d out
+  assert_success
+  cmp scattered out/scattered
+  assert_equal "$(stat -c %s out/scattered)" "$size"
+  # 256 KiB of data; allow for file system overhead, but far below the 2 MiB size.
+  local used=$(($(stat -c %b out/scattered) * $(stat -c %B out/scattered)))
+  ((used <= 512 * 1024)) || fail "out/scattered uses $used bytes of disk for 256 KiB of data"
+}
+
 @test "interop: a bundle made by euca-bundle-image is unpacked by tests/bundle/unbundle.sh (user and cloud key)" {
   bundle b
   # Our manifest carries the deflate index (euca's own element), which the script ignores.
