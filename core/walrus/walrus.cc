@@ -8,7 +8,7 @@
 
 #include "core/base/random.h"
 #include "core/walrus/listing.h"
-#include "core/walrus/md5_pipeline.h"
+#include "core/walrus/body_pipeline.h"
 
 namespace euca::walrus {
 namespace {
@@ -343,21 +343,25 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
   size_t buf_size = options_.buffer_size;
   if (content_length) buf_size = static_cast<size_t>(std::clamp<uint64_t>(*content_length + 1, 4096, buf_size));
-  // A large body is hashed on a second thread (Md5Pipeline) while this one receives and
-  // writes; a small one is hashed inline, where a thread would cost more than it saves.
+  // A large body is hashed and written on two more threads (BodyPipeline) while this one
+  // receives; a small one is hashed and written inline, where threads would cost more than
+  // they save. `pipeline` is declared after `writer`, so it stops before `writer` goes.
   const bool pipelined = !content_length || *content_length >= 4 * static_cast<uint64_t>(options_.buffer_size);
-  std::optional<Md5Pipeline> pipeline;
+  std::optional<BodyPipeline> pipeline;
   std::optional<Md5> md5;
   std::unique_ptr<char[]> inline_buf;
   if (pipelined) {
-    pipeline.emplace(buf_size);
+    pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); });
   } else {
     md5.emplace();
     inline_buf = std::make_unique_for_overwrite<char[]>(buf_size);
   }
   uint64_t total = 0;
   for (;;) {
-    char* buf = pipelined ? pipeline->Next() : inline_buf.get();
+    char* buf = inline_buf.get();
+    if (pipelined) {
+      EUCA_ASSIGN_OR_RETURN(buf, pipeline->Next());
+    }
     EUCA_ASSIGN_OR_RETURN(size_t n, body.Read(buf, buf_size));
     if (n == 0) break;
     total += n;
@@ -369,14 +373,20 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
       pipeline->Submit(n);
     } else {
       md5->Update(std::string_view(buf, n));
+      EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf, n)));
     }
-    EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf, n)));
   }
   if (content_length && total != *content_length)
     return S3Error(
         Code::kInvalidArgument, "IncompleteBody",
         "the body ended after " + std::to_string(total) + " of " + std::to_string(*content_length) + " bytes");
-  std::string digest = pipelined ? pipeline->Final() : md5->Final();
+  std::string digest;
+  if (pipelined) {
+    EUCA_ASSIGN_OR_RETURN(digest, pipeline->Final());
+    pipeline.reset();
+  } else {
+    digest = md5->Final();
+  }
   if (expected && *expected != digest)
     return S3Error(Code::kInvalidArgument, "BadDigest",
                    "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")");
