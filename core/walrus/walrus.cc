@@ -357,12 +357,23 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
     inline_buf = std::make_unique_for_overwrite<char[]>(buf_size);
   }
   uint64_t total = 0;
-  for (;;) {
+  for (bool ended = false; !ended;) {
     char* buf = inline_buf.get();
     if (pipelined) {
       EUCA_ASSIGN_OR_RETURN(buf, pipeline->Next());
     }
-    EUCA_ASSIGN_OR_RETURN(size_t n, body.Read(buf, buf_size));
+    // A whole buffer per hand-over, even from a source that gives less per read (aws-chunked
+    // decoding gives a chunk at a time): fewer hand-overs, and whole aligned blocks that the
+    // blob writer can give the disk without staging them.
+    size_t n = 0;
+    while (n < buf_size) {
+      EUCA_ASSIGN_OR_RETURN(size_t got, body.Read(buf + n, buf_size - n));
+      if (got == 0) {
+        ended = true;
+        break;
+      }
+      n += got;
+    }
     if (n == 0) break;
     total += n;
     if (total > options_.max_object_size) return too_large();
