@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -349,12 +350,18 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   const bool pipelined = !content_length || *content_length >= 4 * static_cast<uint64_t>(options_.buffer_size);
   std::optional<BodyPipeline> pipeline;
   std::optional<Md5> md5;
-  std::unique_ptr<char[]> inline_buf;
+  // Page-aligned like the pipeline's, so that a blob writer using O_DIRECT needs no copy.
+  struct FreeAligned {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, FreeAligned> inline_buf;
   if (pipelined) {
     pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); });
   } else {
     md5.emplace();
-    inline_buf = std::make_unique_for_overwrite<char[]>(buf_size);
+    constexpr size_t kAlign = BodyPipeline::kBufferAlign;
+    inline_buf.reset(static_cast<char*>(std::aligned_alloc(kAlign, (buf_size + kAlign - 1) / kAlign * kAlign)));
+    if (!inline_buf) return ResourceExhausted("no memory for a request body buffer");
   }
   uint64_t total = 0;
   for (bool ended = false; !ended;) {

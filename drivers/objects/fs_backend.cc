@@ -557,8 +557,11 @@ class FsBlobWriter final : public BlobWriter {
   static bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kDirectIoAlign == 0; }
 
   Status WriteData(std::string_view chunk) {
-    if (!direct_) return WriteFd(chunk);
     while (!chunk.empty()) {
+      if (!direct_) {  // from the start, or since a write fell back to buffered
+        EUCA_RETURN_IF_ERROR(FlushStage());
+        return WriteFd(chunk);
+      }
       // From the caller's buffer: only when nothing is staged (the file offset stays aligned).
       if (staged_ == 0 && Aligned(chunk.data()) && chunk.size() >= kDirectIoAlign) {
         size_t whole = chunk.size() - chunk.size() % kDirectIoAlign;
@@ -582,14 +585,20 @@ class FsBlobWriter final : public BlobWriter {
     return Status::Ok();
   }
 
-  // Writes what is staged, zero-padded to a whole block, and cuts the file to the blob's size.
+  // Writes what is staged; with O_DIRECT zero-padded to a whole block, and then (at Commit,
+  // the only time a direct write is short of a block) the file is cut to the blob's size.
   Status FlushStage() {
-    if (!direct_ || staged_ == 0) return Status::Ok();
-    size_t padded = (staged_ + kDirectIoAlign - 1) / kDirectIoAlign * kDirectIoAlign;
-    std::memset(stage_.get() + staged_, 0, padded - staged_);
-    EUCA_RETURN_IF_ERROR(WriteFd(std::string_view(stage_.get(), padded)));
+    if (staged_ == 0) return Status::Ok();
+    size_t len = staged_;
+    if (direct_) {
+      len = (staged_ + kDirectIoAlign - 1) / kDirectIoAlign * kDirectIoAlign;
+      std::memset(stage_.get() + staged_, 0, len - staged_);
+    }
+    const bool padded = len != staged_;
+    EUCA_RETURN_IF_ERROR(WriteFd(std::string_view(stage_.get(), len)));
     staged_ = 0;
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) return ErrnoStatus("truncate '" + tmp_ + "'", errno);
+    if (padded && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0)
+      return ErrnoStatus("truncate '" + tmp_ + "'", errno);
     return Status::Ok();
   }
 
@@ -615,11 +624,20 @@ class FsBlobWriter final : public BlobWriter {
       ssize_t n = ::write(fd_, chunk.data(), chunk.size());
       if (n < 0) {
         if (errno == EINTR) continue;
+        // A device whose direct I/O wants larger blocks than kDirectIoAlign: buffered, then.
+        if (errno == EINVAL && direct_ && DropDirect()) continue;
         return ErrnoStatus("write '" + tmp_ + "'", errno);
       }
       chunk.remove_prefix(static_cast<size_t>(n));
     }
     return Status::Ok();
+  }
+
+  bool DropDirect() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+    direct_ = false;
+    return true;
   }
 
   FsBackend* backend_;
