@@ -574,6 +574,7 @@ int main(int argc, char** argv) {
 
   // The big transfers (skipped with --small); rates in MB/s.
   double put_rate = 0, dd_write_rate = 0, get_rate = 0, dd_read_rate = 0, nginx_get = 0;
+  double put_cpu_per_gib = 0;  // the server's CPU seconds per GiB PUT, least of the rounds
   long walrus_rss_big = 0;
   if (!small_only_rows) {
     std::fprintf(stderr, "preparing a %llu MiB body ...\n", static_cast<unsigned long long>(size_mib));
@@ -658,6 +659,7 @@ int main(int argc, char** argv) {
       }
     }
     put_rate = rate(put);
+    put_cpu_per_gib = put_cpu / (static_cast<double>(size) / (1 << 30));
     dd_write_rate = rate(dd_write);
     get_rate = rate(get);
     dd_read_rate = rate(dd_read);
@@ -726,6 +728,7 @@ int main(int argc, char** argv) {
                     nginx_get > 0 ? get_rate / nginx_get : 0, 0.8});
     rows.push_back({"GET " + mib + " (orientation)", Fmt("%.0f MB/s", get_rate), Fmt("dd read %.0f MB/s", dd_read_rate),
                     get_rate / dd_read_rate, 0});
+    rows.push_back({"server CPU per GiB PUT", Fmt("%.2f s", put_cpu_per_gib), "", 0, 0});
   }
   auto small_row = [&](const char* op, double ours_ops, std::optional<double> peer_ops) {
     rows.push_back({std::string(op) + " 4 KiB, " + std::to_string(clients) + " clients", Fmt("%.0f ops/s", ours_ops),
