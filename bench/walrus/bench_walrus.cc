@@ -18,19 +18,23 @@
 // Every measurement runs --runs rounds (default 3), each round running ours and the peers one
 // after the other, and the best round of each counts: the machine is shared and noisy, and
 // interleaving gives both sides of a ratio the same weather. Caches are warm for the GETs (the
-// file was just written).
+// file is read once before them: the server writes blobs with O_DIRECT).
 //
 // Beside ops/s it prints the CPU each server spent per small request (user + system, all its
 // threads, from the process's CPU clock): unlike ops/s, that hardly moves with the load of a
 // shared machine, so it is the figure to compare builds by.
 //
 // Usage: bench_walrus [--size-mib 1024] [--runs N] [--clients 16] [--small-ops 4000]
-//                     [--work DIR] [--euca PATH] [--no-s3rver] [--small] [--keep]
-//          (--small: the 4 KiB rows only, against s3rver, skipping the big transfers)
+//                     [--work DIR] [--euca PATH] [--no-s3rver] [--small | --put-only] [--keep]
+//          (--small: the 4 KiB rows only, against s3rver, skipping the big transfers;
+//          --put-only: the big PUT against dd only, with the server's CPU per GiB)
 //        bench_walrus --small-only HOST:PORT KEY SECRET [--clients 16] [--small-ops 4000]
 //                     [--server-pid PID]
 //          (the small-object load alone against a running server, for profiling; with the
 //          server's pid, its CPU per request too)
+//        bench_walrus --put-big HOST:PORT KEY SECRET [--size-mib 1024] [--server-pid PID]
+//          (one big PUT alone against a running server, for profiling; with the server's
+//          pid, its CPU for the PUT too)
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -482,6 +486,7 @@ int main(int argc, char** argv) {
   bool use_s3rver = true;
   bool keep = false;
   bool small_only_rows = false;
+  bool put_only = false;
   std::string work;
   std::string self_dir = fs::canonical("/proc/self/exe").parent_path().string();
   std::string euca = self_dir + "/euca";
@@ -500,6 +505,27 @@ int main(int argc, char** argv) {
     else if (a == "--no-s3rver") use_s3rver = false;
     else if (a == "--keep") keep = true;
     else if (a == "--small") small_only_rows = true;
+    else if (a == "--put-only") put_only = true;
+    else if (a == "--put-big") {
+      Endpoint ep{value(), {value(), value()}};
+      pid_t server_pid = -1;
+      for (++i; i < argc; ++i) {
+        std::string b = argv[i];
+        if (b == "--size-mib" && i + 1 < argc) size_mib = std::stoull(argv[++i]);
+        else if (b == "--server-pid" && i + 1 < argc) server_pid = std::stoi(argv[++i]);
+        else Die("unknown option '" + b + "' after --put-big");
+      }
+      std::string bucket = "big-" + std::to_string(::getpid());
+      CreateBucket(ep, bucket);
+      BigBody body = MakeBigBody(size_mib << 20);
+      double cpu0 = ProcessCpuSeconds(server_pid);
+      double secs = PutBig(ep, "/" + bucket + "/big", body);
+      double cpu = ProcessCpuSeconds(server_pid) - cpu0;
+      std::printf("PUT %llu MiB: %.2f s, %.0f MB/s\n", static_cast<unsigned long long>(size_mib), secs,
+                  static_cast<double>(body.size) / secs / kMB);
+      if (server_pid > 0) std::printf("server CPU: %.2f s\n", cpu);
+      return 0;
+    }
     else if (a == "--small-only") {
       Endpoint ep{value(), {value(), value()}};
       pid_t server_pid = -1;
@@ -548,6 +574,7 @@ int main(int argc, char** argv) {
 
   // The big transfers (skipped with --small); rates in MB/s.
   double put_rate = 0, dd_write_rate = 0, get_rate = 0, dd_read_rate = 0, nginx_get = 0;
+  double put_cpu_per_gib = 0;  // the server's CPU seconds per GiB PUT, least of the rounds
   long walrus_rss_big = 0;
   if (!small_only_rows) {
     std::fprintf(stderr, "preparing a %llu MiB body ...\n", static_cast<unsigned long long>(size_mib));
@@ -581,11 +608,30 @@ int main(int argc, char** argv) {
                          fs::remove(dd_file);
                          return s;
                        }};
+    // The server's CPU (user + system, all threads) per PUT, the least of the rounds: unlike
+    // the wall time it hardly moves with the load of a shared machine.
+    double put_cpu = 1e300;
     Contender put{"euca PUT", [&] {
                     Shell("sync");
-                    return PutBig(ours, "/bench/big", body);
+                    double cpu0 = ProcessCpuSeconds(walrus.pid());
+                    double s = PutBig(ours, "/bench/big", body);
+                    double cpu = ProcessCpuSeconds(walrus.pid()) - cpu0;
+                    std::fprintf(stderr, "  %-34s run: server CPU %.2f s (%.2f s per GiB)\n", "euca PUT", cpu,
+                                 cpu / (static_cast<double>(size) / (1 << 30)));
+                    put_cpu = std::min(put_cpu, cpu);
+                    return s;
                   }};
     interleaved({&dd_write, &put});
+    if (put_only) {
+      double ours_rate = rate(put), dd_rate = rate(dd_write);
+      std::printf("PUT %llu MiB: euca %.0f MB/s, dd conv=fsync %.0f MB/s, ratio %.2fx (goal >= 0.7x); "
+                  "server CPU %.2f s per GiB; peak RSS %.1f MiB\n",
+                  static_cast<unsigned long long>(size_mib), ours_rate, dd_rate, ours_rate / dd_rate,
+                  put_cpu / (static_cast<double>(size) / (1 << 30)), walrus.PeakRssKib() / 1024.0);
+      walrus.Stop();
+      if (!keep) fs::remove_all(work);
+      return 0;
+    }
 
     // The object's blob: the one file of that size under the data directory.
     std::string blob;
@@ -596,6 +642,9 @@ int main(int argc, char** argv) {
     fs::create_directories(www);
     fs::create_hard_link(blob, www + "/big");
 
+    // The server writes blobs with O_DIRECT, so the file is not in page cache yet: read it
+    // once, so that every GET round (ours and nginx's) serves the same warm cache.
+    Shell("cat " + Quote(blob) + " >/dev/null");
     Contender get{"euca GET", [&] { return GetBig(&ours, ours.host, "/bench/big", size); }};
     Contender dd_read{"dd read", [&] { return Dd("if=" + Quote(blob) + " of=/dev/null bs=1M"); }};
     {
@@ -610,6 +659,7 @@ int main(int argc, char** argv) {
       }
     }
     put_rate = rate(put);
+    put_cpu_per_gib = put_cpu / (static_cast<double>(size) / (1 << 30));
     dd_write_rate = rate(dd_write);
     get_rate = rate(get);
     dd_read_rate = rate(dd_read);
@@ -678,6 +728,7 @@ int main(int argc, char** argv) {
                     nginx_get > 0 ? get_rate / nginx_get : 0, 0.8});
     rows.push_back({"GET " + mib + " (orientation)", Fmt("%.0f MB/s", get_rate), Fmt("dd read %.0f MB/s", dd_read_rate),
                     get_rate / dd_read_rate, 0});
+    rows.push_back({"server CPU per GiB PUT", Fmt("%.2f s", put_cpu_per_gib), "", 0, 0});
   }
   auto small_row = [&](const char* op, double ours_ops, std::optional<double> peer_ops) {
     rows.push_back({std::string(op) + " 4 KiB, " + std::to_string(clients) + " clients", Fmt("%.0f ops/s", ours_ops),

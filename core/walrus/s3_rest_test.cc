@@ -16,6 +16,7 @@
 #include "core/base/clock.h"
 #include "core/http/client.h"
 #include "core/http/server.h"
+#include "core/walrus/rules.h"
 #include "core/walrus/s3_test_support.h"
 #include "drivers/objects/memory_backend.h"
 
@@ -238,6 +239,50 @@ TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {
   auto g = Send("GET", "/chunks/obj");
   EXPECT_TRUE(g.body == std::string(100000, 'x')) << g.body.substr(0, 200);
   EXPECT_EQ(g.headers.Get("Content-Encoding"), "");
+}
+
+TEST_F(S3RestTest, LargeAwsChunkedUploadIsCheckedChunkByChunkThroughThePipeline) {
+  // 5 MiB: more than four buffers, so the body goes through BodyPipeline; a byte changed in
+  // the last chunk fails that chunk's signature, and nothing is stored.
+  ASSERT_EQ(Send("PUT", "/bigchunks").status, 200);
+  std::string data(5 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 24);
+  auto put = [&](bool tamper) {
+    const int64_t now = RealClock().NowMillis();
+    api::SignableRequest req{.method = "PUT",
+                             .path = "/bigchunks/obj",
+                             .headers = {{"Host", host_},
+                                         {"Content-Encoding", "aws-chunked"},
+                                         {"x-amz-decoded-content-length", std::to_string(data.size())}}};
+    api::SigV4SignOptions opts{.region = "euca", .now_ms = now, .payload_hash = std::string(api::kStreamingPayload)};
+    auto seed = api::SignSigV4(req, kAliceKey, opts);
+    EXPECT_TRUE(seed.ok());
+    api::SigV4Scope scope{api::FormatAmzDate(now).substr(0, 8), "euca", "s3"};
+    api::AwsChunkedEncoder enc(api::SigV4SigningKey(kAliceKey.secret_key, scope), req.headers.Get("X-Amz-Date"),
+                               scope, *seed);
+    std::string body;
+    for (size_t off = 0; off < data.size(); off += 65536) body += enc.Chunk(std::string_view(data).substr(off, 65536));
+    const size_t last_data_end = body.size() - 2;  // before the last data chunk's CRLF
+    body += enc.Final();
+    if (tamper) body[last_data_end - 5] ^= 1;
+    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + "/bigchunks/obj", .headers = req.headers, .body = body};
+    auto r = client_.Do(creq);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
+  };
+  auto r = put(true);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("SignatureDoesNotMatch"));
+  EXPECT_EQ(Send("GET", "/bigchunks/obj").status, 404);
+  EXPECT_EQ(backend_.BlobCountForTest(), 0u);
+  EXPECT_EQ(backend_.OpenWritersForTest(), 0u);
+  r = put(false);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Md5 md5;
+  md5.Update(data);
+  EXPECT_EQ(r.headers.Get("ETag"), "\"" + api::Hex(md5.Final()) + "\"");
+  auto g = Send("GET", "/bigchunks/obj");
+  EXPECT_TRUE(g.body == data) << "the stored bytes differ";
 }
 
 TEST_F(S3RestTest, WrongDeclaredSha256IsRefused) {

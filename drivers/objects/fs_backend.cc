@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
@@ -445,6 +447,12 @@ struct FsBackend::Db {
 // Keeps up to kInlineBlobMax bytes in memory; past that, writes into tmp/<id>.tmp and Commit
 // renames it to blobs/<id[0:2]>/<id>. A blob that stayed small commits as an in-database
 // blob: PutObject stores its bytes in the same transaction as the object's row.
+//
+// With sync and direct_io on, the file is written with O_DIRECT: a chunk whose address is
+// kDirectIoAlign-aligned goes to the disk from the caller's buffer (its aligned length, when
+// nothing is staged); other bytes are staged in an aligned buffer of kStageBytes and written
+// when it fills. Commit writes the staged rest padded to a block and truncates the padding.
+// Where the filesystem refuses O_DIRECT the writes are buffered, as with direct_io off.
 class FsBlobWriter final : public BlobWriter {
  public:
   FsBlobWriter(FsBackend* backend, std::string id, std::string tmp)
@@ -459,16 +467,12 @@ class FsBlobWriter final : public BlobWriter {
       return Status::Ok();
     }
     if (fd_ < 0) {
-      fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd_ < 0) {
-        done_ = true;
-        return ErrnoStatus("create '" + tmp_ + "'", errno);
-      }
+      EUCA_RETURN_IF_ERROR(Open());
       std::string spilled = std::move(pending_);
       pending_.clear();
-      EUCA_RETURN_IF_ERROR(WriteFd(spilled));
+      EUCA_RETURN_IF_ERROR(WriteData(spilled));
     }
-    EUCA_RETURN_IF_ERROR(WriteFd(chunk));
+    EUCA_RETURN_IF_ERROR(WriteData(chunk));
     size_ += chunk.size();
     StartWriteback();
     return Status::Ok();
@@ -484,6 +488,10 @@ class FsBlobWriter final : public BlobWriter {
       ref.in_db = true;
       ref.data = std::make_shared<const std::string>(std::move(pending_));
       return ref;
+    }
+    if (Status s = FlushStage(); !s.ok()) {
+      Abort();
+      return s;
     }
     if (backend_->options_.sync && ::fsync(fd_) != 0) {
       Status s = ErrnoStatus("sync '" + tmp_ + "'", errno);
@@ -524,12 +532,83 @@ class FsBlobWriter final : public BlobWriter {
   }
 
  private:
+  static constexpr size_t kStageBytes = size_t{1} << 20;
+  static_assert(kStageBytes % kDirectIoAlign == 0);
+
+  struct FreeAligned {
+    void operator()(char* p) const { std::free(p); }
+  };
+
+  Status Open() {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      done_ = true;
+      return ErrnoStatus("create '" + tmp_ + "'", errno);
+    }
+    // Set after the open: an open with O_DIRECT that the filesystem refuses may already have
+    // created the file. EINVAL here means no O_DIRECT on this filesystem: buffered, then.
+    if (backend_->options_.sync && backend_->options_.direct_io) {
+      int flags = ::fcntl(fd_, F_GETFL);
+      direct_ = flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
+    }
+    return Status::Ok();
+  }
+
+  static bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kDirectIoAlign == 0; }
+
+  Status WriteData(std::string_view chunk) {
+    while (!chunk.empty()) {
+      if (!direct_) {  // from the start, or since a write fell back to buffered
+        EUCA_RETURN_IF_ERROR(FlushStage());
+        return WriteFd(chunk);
+      }
+      // From the caller's buffer: only when nothing is staged (the file offset stays aligned).
+      if (staged_ == 0 && Aligned(chunk.data()) && chunk.size() >= kDirectIoAlign) {
+        size_t whole = chunk.size() - chunk.size() % kDirectIoAlign;
+        EUCA_RETURN_IF_ERROR(WriteFd(chunk.substr(0, whole)));
+        chunk.remove_prefix(whole);
+        continue;
+      }
+      if (!stage_) {
+        stage_.reset(static_cast<char*>(std::aligned_alloc(kDirectIoAlign, kStageBytes)));
+        if (!stage_) return ResourceExhausted("no memory for a write buffer of '" + tmp_ + "'");
+      }
+      size_t k = std::min(chunk.size(), kStageBytes - staged_);
+      std::memcpy(stage_.get() + staged_, chunk.data(), k);
+      staged_ += k;
+      chunk.remove_prefix(k);
+      if (staged_ == kStageBytes) {
+        EUCA_RETURN_IF_ERROR(WriteFd(std::string_view(stage_.get(), kStageBytes)));
+        staged_ = 0;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Writes what is staged; with O_DIRECT zero-padded to a whole block, and then (at Commit,
+  // the only time a direct write is short of a block) the file is cut to the blob's size.
+  Status FlushStage() {
+    if (staged_ == 0) return Status::Ok();
+    size_t len = staged_;
+    if (direct_) {
+      len = (staged_ + kDirectIoAlign - 1) / kDirectIoAlign * kDirectIoAlign;
+      std::memset(stage_.get() + staged_, 0, len - staged_);
+    }
+    const bool padded = len != staged_;
+    EUCA_RETURN_IF_ERROR(WriteFd(std::string_view(stage_.get(), len)));
+    staged_ = 0;
+    if (padded && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0)
+      return ErrnoStatus("truncate '" + tmp_ + "'", errno);
+    return Status::Ok();
+  }
+
   // With sync on, asks the kernel to start writing each full window back as the blob grows
   // (sync_file_range, no waiting), so that the fsync at Commit finds little left to flush:
   // the disk works while the body is still arriving. Durability still rests on that fsync.
+  // (O_DIRECT writes have nothing to write back.)
   void StartWriteback() {
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (!backend_->options_.sync) return;
+    if (!backend_->options_.sync || direct_) return;
     while (size_ - written_back_ >= kWritebackWindow) {
       (void)::sync_file_range(fd_, static_cast<off_t>(written_back_), static_cast<off_t>(kWritebackWindow),
                               SYNC_FILE_RANGE_WRITE);
@@ -545,6 +624,8 @@ class FsBlobWriter final : public BlobWriter {
       ssize_t n = ::write(fd_, chunk.data(), chunk.size());
       if (n < 0) {
         if (errno == EINTR) continue;
+        // A device whose direct I/O wants larger blocks than kDirectIoAlign: buffered, then.
+        if (errno == EINVAL && direct_ && DropDirect()) continue;
         return ErrnoStatus("write '" + tmp_ + "'", errno);
       }
       chunk.remove_prefix(static_cast<size_t>(n));
@@ -552,14 +633,24 @@ class FsBlobWriter final : public BlobWriter {
     return Status::Ok();
   }
 
+  bool DropDirect() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return false;
+    direct_ = false;
+    return true;
+  }
+
   FsBackend* backend_;
   std::string id_;
   std::string tmp_;
   int fd_ = -1;
   bool done_ = false;
+  bool direct_ = false;  // fd_ has O_DIRECT
   std::string pending_;  // the bytes while the blob is small enough to stay in memory
   uint64_t size_ = 0;
   uint64_t written_back_ = 0;  // bytes whose writeback was started
+  std::unique_ptr<char, FreeAligned> stage_;  // O_DIRECT: bytes not yet written, kStageBytes
+  size_t staged_ = 0;
 };
 
 namespace {

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -474,6 +476,124 @@ void RunCrash(const std::string& dir, CrashPoint point) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+// --- O_DIRECT blob files ---------------------------------------------------------------------
+
+// Whether files in `dir` can be opened with O_DIRECT (tmpfs before Linux 6.6 cannot).
+bool DirectIoWorksIn(const std::string& dir) {
+  std::string path = dir + "/probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  ::unlink(path.c_str());
+  return fd >= 0;
+}
+
+// The status flags (F_GETFL, as /proc shows them) of this process's open file `tmp/*.tmp`
+// under `dir`; -1 if none is open.
+long OpenTempFileFlags(const std::string& dir) {
+  std::error_code ec;
+  const std::string want = std::filesystem::canonical(dir + "/tmp", ec).string() + "/";
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (ec || target.rfind(want, 0) != 0) continue;
+    std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+    std::string line;
+    while (std::getline(info, line))
+      if (line.rfind("flags:", 0) == 0) return std::stol(line.substr(6), nullptr, 8);
+  }
+  return -1;
+}
+
+struct FreeAligned {
+  void operator()(char* p) const { std::free(p); }
+};
+
+// Writes `data` in the given chunk sizes; chunks marked aligned come from a
+// kDirectIoAlign-aligned buffer (the copy-free path), the others from an odd address.
+Result<BlobRef> WriteShaped(ObjectBackend& b, const std::string& data, const std::vector<std::pair<size_t, bool>>& shape) {
+  EUCA_ASSIGN_OR_RETURN(auto w, b.NewBlob());
+  std::unique_ptr<char, FreeAligned> buf(static_cast<char*>(std::aligned_alloc(kDirectIoAlign, 4 << 20)));
+  size_t off = 0;
+  for (auto [size, aligned] : shape) {
+    char* p = buf.get() + (aligned ? 0 : 1);
+    std::memcpy(p, data.data() + off, size);
+    EUCA_RETURN_IF_ERROR(w->Write(std::string_view(p, size)));
+    off += size;
+  }
+  EXPECT_EQ(off, data.size());
+  return w->Commit();
+}
+
+TEST(FsBackendDirectIoTest, BlobsOfEveryShapeRoundTripWithAndWithoutDirectIo) {
+  TempDir tmp;
+  std::string data;
+  for (uint32_t i = 0; i < (3u << 20) + 777; ++i) data.push_back(static_cast<char>((i * 2654435761u) >> 24));
+  const size_t M = 1 << 20, A = kDirectIoAlign;
+  struct Shape {
+    const char* name;
+    std::vector<std::pair<size_t, bool>> chunks;
+  };
+  const std::vector<Shape> shapes = {
+      {"aligned whole blocks", {{M, true}, {M, true}, {M, true}}},
+      {"aligned with a ragged tail", {{M, true}, {2 * M + 777, true}}},
+      {"a block and a bit", {{A + 1, true}}},
+      {"less than a block", {{A - 1, true}}},
+      {"odd addresses", {{M, false}, {M + 5, false}, {3, false}}},
+      {"aligned after staged bytes", {{100, false}, {M, true}, {A, true}, {5, true}}},
+      {"small pieces spilling from memory", {{40000, false}, {40000, false}, {A, true}, {M, true}}},
+  };
+  for (bool direct : {true, false}) {
+    const std::string dir = tmp.path() + (direct ? "/direct" : "/buffered");
+    auto b = MustOpen(dir, {.sync = true, .direct_io = direct});
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+    for (const auto& shape : shapes) {
+      size_t size = 0;
+      for (auto [n, unused] : shape.chunks) size += n;
+      const std::string body = data.substr(0, size);
+      auto blob = WriteShaped(*b, body, shape.chunks);
+      ASSERT_TRUE(blob.ok()) << shape.name << ": " << blob.status().ToString();
+      EXPECT_EQ(blob->size, size) << shape.name;
+      ObjectRecord r = Record("bkt", shape.name, {*blob}, "\"e\"");
+      ASSERT_TRUE(b->PutObject(r).ok()) << shape.name;
+      auto got = Get(*b, "bkt", shape.name);
+      ASSERT_TRUE(got.ok()) << shape.name;
+      EXPECT_TRUE(*got == body) << shape.name << (direct ? " (direct)" : " (buffered)") << ": the bytes differ";
+    }
+    // No padding survives: each blob file is exactly its object's size.
+    std::multiset<uintmax_t> sizes;
+    for (const auto& f : BlobFiles(dir)) sizes.insert(std::filesystem::file_size(dir + "/" + f));
+    std::multiset<uintmax_t> want;
+    for (const auto& shape : shapes) {
+      size_t size = 0;
+      for (auto [n, unused] : shape.chunks) size += n;
+      if (size > kInlineBlobMax) want.insert(size);
+    }
+    EXPECT_EQ(sizes, want) << (direct ? "direct" : "buffered");
+    EXPECT_TRUE(TempFiles(dir).empty());
+  }
+}
+
+TEST(FsBackendDirectIoTest, BlobFilesAreWrittenWithODirectOnlyWhenSyncedAndAsked) {
+  TempDir tmp;
+  if (!DirectIoWorksIn(tmp.path())) GTEST_SKIP() << "the temporary directory's filesystem has no O_DIRECT";
+  struct Case {
+    FsBackendOptions options;
+    bool want_direct;
+  };
+  for (const Case& c : {Case{{.sync = true}, true}, Case{{.sync = true, .direct_io = false}, false},
+                        Case{{.sync = false}, false}}) {
+    const std::string dir = tmp.path() + "/" + std::to_string(c.options.sync) + std::to_string(c.options.direct_io);
+    auto b = MustOpen(dir, c.options);
+    auto w = b->NewBlob();
+    ASSERT_TRUE(w.ok());
+    const std::string chunk(kInlineBlobMax + 1, 'x');  // past the in-memory limit: a file
+    ASSERT_TRUE((*w)->Write(chunk).ok());
+    long flags = OpenTempFileFlags(dir);
+    ASSERT_GE(flags, 0) << "no open temporary file under " << dir;
+    EXPECT_EQ((flags & O_DIRECT) != 0, c.want_direct) << "sync " << c.options.sync << " direct_io " << c.options.direct_io;
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
 }
 
 TEST(FsBackendCrashTest, KillDuringPutLeavesOldVersionAndReapsTempFile) {
