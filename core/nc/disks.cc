@@ -1,6 +1,7 @@
 #include "core/nc/disks.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace euca::nc {
 namespace {
@@ -35,6 +36,20 @@ Status Run(CommandRunner& runner, std::vector<std::string> argv) {
 
 }  // namespace
 
+Status RunConcurrently(std::vector<std::function<Status()>> steps) {
+  if (steps.empty()) return Status::Ok();
+  std::vector<Status> results(steps.size());
+  std::vector<std::thread> threads;
+  threads.reserve(steps.size() - 1);
+  for (size_t i = 1; i < steps.size(); ++i) threads.emplace_back([&, i] { results[i] = steps[i](); });
+  results[0] = steps[0]();
+  for (std::thread& t : threads) t.join();
+  for (Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, uint64_t swap_mib) {
   const uint64_t disk = r.vm_type.disk_gib * kGiB;
   if (image_bytes > disk) {
@@ -68,28 +83,39 @@ Result<InstanceDisks> PrepareDisks(Env& env, CommandRunner& runner, const RunIns
   EUCA_ASSIGN_OR_RETURN(DiskSizes sizes, PlanDisks(r, image_bytes, swap_mib));
   InstanceDisks d;
   d.root = JoinPath(dir, "root.qcow2");
-  EUCA_RETURN_IF_ERROR(Run(runner, {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image_path, d.root}));
-  if (sizes.ephemeral_bytes > 0) {
-    d.ephemeral = JoinPath(dir, "ephemeral.img");
-    EUCA_RETURN_IF_ERROR(
-        Run(runner, {"qemu-img", "create", "-q", "-f", "raw", d.ephemeral, std::to_string(sizes.ephemeral_bytes)}));
-    // Lazy init keeps formatting cheap whatever the size; no journal on a scratch disk.
-    EUCA_RETURN_IF_ERROR(Run(runner, {"mkfs.ext4", "-q", "-F", "-L", "ephemeral0", "-O", "^has_journal", "-E",
-                                      "lazy_itable_init=1,nodiscard", d.ephemeral}));
-  }
-  if (sizes.swap_bytes > 0) {
-    d.swap = JoinPath(dir, "swap.img");
-    EUCA_RETURN_IF_ERROR(Run(runner, {"qemu-img", "create", "-q", "-f", "raw", d.swap, std::to_string(sizes.swap_bytes)}));
-    EUCA_RETURN_IF_ERROR(Run(runner, {"mkswap", "-L", "swap", d.swap}));
-  }
-  const std::string seed_dir = JoinPath(dir, "seed");
-  EUCA_RETURN_IF_ERROR(env.CreateDirs(seed_dir, 0700));
-  EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(seed_dir, "meta-data"), NoCloudMetaData(r), 0600));
-  EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(seed_dir, "user-data"), r.user_data, 0600));
+  if (sizes.ephemeral_bytes > 0) d.ephemeral = JoinPath(dir, "ephemeral.img");
+  if (sizes.swap_bytes > 0) d.swap = JoinPath(dir, "swap.img");
   d.seed = JoinPath(dir, "seed.iso");
-  EUCA_RETURN_IF_ERROR(Run(runner, {"genisoimage", "-quiet", "-output", d.seed, "-volid", "cidata", "-joliet", "-rock",
-                                    JoinPath(seed_dir, "meta-data"), JoinPath(seed_dir, "user-data")}));
-  EUCA_RETURN_IF_ERROR(env.RemoveAll(seed_dir));
+  std::vector<std::function<Status()>> steps;
+  steps.push_back([&] {
+    return Run(runner, {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image_path, d.root});
+  });
+  if (!d.ephemeral.empty()) {
+    steps.push_back([&] {
+      EUCA_RETURN_IF_ERROR(
+          Run(runner, {"qemu-img", "create", "-q", "-f", "raw", d.ephemeral, std::to_string(sizes.ephemeral_bytes)}));
+      // Lazy init keeps formatting cheap whatever the size; no journal on a scratch disk.
+      return Run(runner, {"mkfs.ext4", "-q", "-F", "-L", "ephemeral0", "-O", "^has_journal", "-E",
+                          "lazy_itable_init=1,nodiscard", d.ephemeral});
+    });
+  }
+  if (!d.swap.empty()) {
+    steps.push_back([&] {
+      EUCA_RETURN_IF_ERROR(
+          Run(runner, {"qemu-img", "create", "-q", "-f", "raw", d.swap, std::to_string(sizes.swap_bytes)}));
+      return Run(runner, {"mkswap", "-L", "swap", d.swap});
+    });
+  }
+  steps.push_back([&]() -> Status {
+    const std::string seed_dir = JoinPath(dir, "seed");
+    EUCA_RETURN_IF_ERROR(env.CreateDirs(seed_dir, 0700));
+    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(seed_dir, "meta-data"), NoCloudMetaData(r), 0600));
+    EUCA_RETURN_IF_ERROR(env.WriteFileAtomic(JoinPath(seed_dir, "user-data"), r.user_data, 0600));
+    EUCA_RETURN_IF_ERROR(Run(runner, {"genisoimage", "-quiet", "-output", d.seed, "-volid", "cidata", "-joliet",
+                                      "-rock", JoinPath(seed_dir, "meta-data"), JoinPath(seed_dir, "user-data")}));
+    return env.RemoveAll(seed_dir);
+  });
+  EUCA_RETURN_IF_ERROR(RunConcurrently(std::move(steps)));
   return d;
 }
 

@@ -6,7 +6,9 @@
 // (qemu-img, mkfs.ext4, mkswap, genisoimage) run through the CommandRunner.
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "core/base/command.h"
 #include "core/base/env.h"
@@ -35,8 +37,14 @@ Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, u
 /// The NoCloud meta-data (YAML): instance-id, local-hostname and the public key.
 std::string NoCloudMetaData(const RunInstanceRequest& r);
 
+/// Runs the steps at once (the first on the calling thread, the others on threads of their
+/// own), waits for all and returns the first error in the steps' order.
+Status RunConcurrently(std::vector<std::function<Status()>> steps);
+
 /// Creates the disks of `r` in `dir` (an existing, empty instance folder) from the cached
-/// image at `image_path`. On failure the caller removes the folder.
+/// image at `image_path`: the overlay, the ephemeral disk, the swap disk and the seed at once
+/// (each is a program or two, independent of the others). On failure the caller removes the
+/// folder.
 Result<InstanceDisks> PrepareDisks(Env& env, CommandRunner& runner, const RunInstanceRequest& r,
                                    const std::string& dir, const std::string& image_path, uint64_t swap_mib);
 

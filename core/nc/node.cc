@@ -1,6 +1,8 @@
 #include "core/nc/node.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <set>
 
 #include "core/api/digest.h"
@@ -44,6 +46,7 @@ Node::~Node() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!options_.finish_starts_on_close)
       for (auto& [id, r] : records_) r.cancel = r.cancel || r.instance.state == InstanceState::kPending;
+    started_.notify_all();
     idle_.wait(lock, [&] { return in_flight_ == 0; });
   }
   for (std::thread& t : threads_) t.join();
@@ -95,6 +98,10 @@ Status Node::Open() {
     }
     Record r;
     r.instance = std::move(instance.value());
+    if (domain->second.state == hv::DomainState::kPaused && r.instance.state != InstanceState::kExtant &&
+        hypervisor_.Resume(id).ok()) {
+      domain->second.state = hv::DomainState::kRunning;  // the node controller stopped between start and resume
+    }
     r.instance.hypervisor_state = std::string(hv::DomainStateName(domain->second.state));
     if (r.instance.state != InstanceState::kExtant) SetStateLocked(r, InstanceState::kExtant, "");
     r.extant_seq = ++seq_;
@@ -117,11 +124,21 @@ void Node::SetStateLocked(Record& r, InstanceState state, std::string reason) {
   if (!reason.empty()) r.instance.reason = std::move(reason);
 }
 
-Status Node::PersistLocked(const Record& r) {
+std::string Node::RecordText(const Record& r) {
   Json j = ToJson(r.instance);
   j["pinned"] = r.pinned;
-  return env_.WriteFileAtomic(JoinPath(InstanceDir(r.instance.request.instance_id), kRecordFile), j.dump(2) + "\n",
-                              0600);
+  return j.dump(2) + "\n";
+}
+
+Status Node::Persist(const std::string& id) {
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    text = RecordText(records_[id]);
+  }
+  // Outside the lock: the write ends with an fsync, which on a busy disk takes long enough
+  // to hold up every other start and describe.
+  return env_.WriteFileAtomic(JoinPath(InstanceDir(id), kRecordFile), text, 0600);
 }
 
 void Node::ForgetOldLocked() {
@@ -209,7 +226,7 @@ Result<Instance> Node::RunInstance(const RunInstanceRequest& request) {
   EUCA_RETURN_IF_ERROR(ValidateRunInstanceRequest(request));
   EUCA_ASSIGN_OR_RETURN(Env::Space space, env_.FilesystemSpace(options_.root));
   uint64_t used = UsedBytes();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   ForgetOldLocked();
   if (auto it = records_.find(request.instance_id); it != records_.end()) return it->second.instance;
   EUCA_ASSIGN_OR_RETURN(NodeResource free, ResourceLocked(space, used));
@@ -230,41 +247,62 @@ Result<Instance> Node::RunInstance(const RunInstanceRequest& request) {
   if (r.instance.request.net.private_mac.empty()) r.instance.request.net.private_mac = DefaultMac(request.instance_id);
   r.instance.launch_time_ms = clock_.NowMillis();
   SetStateLocked(r, InstanceState::kPending, "");
-  r.busy = true;
-  EUCA_RETURN_IF_ERROR(env_.CreateDirs(InstanceDir(request.instance_id), 0700));
-  Status persisted = PersistLocked(r);
-  if (!persisted.ok()) {
-    (void)env_.RemoveAll(InstanceDir(request.instance_id));
-    return persisted;
-  }
+  r.busy = true;  // this call owns it until Boot takes over: a repeated request answers it as it is
   Instance answer = r.instance;
   records_[request.instance_id] = std::move(r);
-  Spawn([this, id = request.instance_id] { Boot(id); });
+  lock.unlock();
+
+  const std::string& id = request.instance_id;
+  Status made = env_.CreateDirs(InstanceDir(id), 0700);
+  if (made.ok()) made = Persist(id);
+  lock.lock();
+  if (!made.ok()) {
+    (void)env_.RemoveAll(InstanceDir(id));
+    records_.erase(id);
+    return made;
+  }
+  Spawn([this, id] { Boot(id); });
   return answer;
 }
 
 Status Node::Prepare(const std::string& id, const RunInstanceRequest& request, hv::DomainSpec* spec) {
   const std::string dir = InstanceDir(id);
-  auto acquire = [&](const ImageRef& ref) -> Result<std::string> {
-    EUCA_ASSIGN_OR_RETURN(std::string path, cache_.Acquire(ref));
-    std::lock_guard<std::mutex> lock(mu_);
-    records_[id].pinned.push_back(path);
-    return path;
-  };
-  // Kernel, ramdisk, then root, as Eucalyptus.
+  // Kernel, ramdisk and root image at once: each is a digest round trip to Walrus when
+  // cached, a download when not. Pinned in that order (Eucalyptus' order).
+  std::vector<const ImageRef*> refs;
+  std::vector<std::string*> paths;
+  std::string image;
   if (!request.kernel.empty()) {
-    EUCA_ASSIGN_OR_RETURN(spec->kernel, acquire(request.kernel));
+    refs.push_back(&request.kernel);
+    paths.push_back(&spec->kernel);
     spec->cmdline = options_.kernel_cmdline;
   }
   if (!request.ramdisk.empty()) {
-    EUCA_ASSIGN_OR_RETURN(spec->ramdisk, acquire(request.ramdisk));
+    refs.push_back(&request.ramdisk);
+    paths.push_back(&spec->ramdisk);
   }
-  EUCA_ASSIGN_OR_RETURN(std::string image, acquire(request.image));
+  refs.push_back(&request.image);
+  paths.push_back(&image);
+  std::vector<Result<std::string>> got(refs.size(), Result<std::string>(Internal("not fetched")));
+  std::vector<std::function<Status()>> steps;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    steps.push_back([&, i] {
+      got[i] = cache_.Acquire(*refs[i]);
+      return got[i].status();
+    });
+  }
+  Status acquired = RunConcurrently(std::move(steps));
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (!got[i].ok()) continue;
+      *paths[i] = got[i].value();
+      records_[id].pinned.push_back(got[i].value());
+    }
+    EUCA_RETURN_IF_ERROR(acquired);
     if (records_[id].cancel) return Status(Code::kConflict, "terminated while starting");
-    EUCA_RETURN_IF_ERROR(PersistLocked(records_[id]));
   }
+  EUCA_RETURN_IF_ERROR(Persist(id));  // the pinned entries, for a restarted node
   EUCA_ASSIGN_OR_RETURN(InstanceDisks disks, PrepareDisks(env_, runner_, request, dir, image, options_.swap_mib));
   spec->name = id;
   spec->vcpus = request.vm_type.cores;
@@ -280,6 +318,29 @@ Status Node::Prepare(const std::string& id, const RunInstanceRequest& request, h
   return Status::Ok();
 }
 
+Status Node::StartDomain(const std::string& id, hv::DomainSpec spec, bool* started) {
+  const bool batch = options_.start_batch_ms > 0;
+  spec.start_paused = batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++creating_;
+  }
+  Result<hv::DomainInfo> domain = hypervisor_.Start(spec);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    --creating_;
+    started_.notify_all();
+    if (domain.ok() && batch) {
+      started_.wait_for(lock, std::chrono::milliseconds(options_.start_batch_ms),
+                        [&] { return creating_ == 0 || records_[id].cancel; });
+    }
+  }
+  EUCA_RETURN_IF_ERROR(domain.status());
+  *started = true;
+  if (batch) EUCA_RETURN_IF_ERROR(hypervisor_.Resume(id));
+  return Status::Ok();
+}
+
 void Node::Boot(const std::string& id) {
   RunInstanceRequest request;
   {
@@ -289,25 +350,26 @@ void Node::Boot(const std::string& id) {
   hv::DomainSpec spec;
   Status s = Prepare(id, request, &spec);
   bool started = false;
+  if (s.ok()) s = StartDomain(id, std::move(spec), &started);
   if (s.ok()) {
-    Result<hv::DomainInfo> domain = hypervisor_.Start(spec);
-    s = domain.status();
-    started = domain.ok();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Record& r = records_[id];
+      if (!r.cancel) {
+        SetStateLocked(r, InstanceState::kExtant, "");
+        r.instance.hypervisor_state = "running";
+      }
+    }
+    s = Persist(id);
   }
   std::vector<std::string> pinned;
   {
     std::lock_guard<std::mutex> lock(mu_);
     Record& r = records_[id];
     if (s.ok() && !r.cancel) {
-      SetStateLocked(r, InstanceState::kExtant, "");
-      r.instance.hypervisor_state = "running";
       r.extant_seq = ++seq_;
-      Status persisted = PersistLocked(r);
-      if (persisted.ok()) {
-        r.busy = false;
-        return;
-      }
-      s = persisted;
+      r.busy = false;
+      return;
     }
     if (!r.cancel) SetStateLocked(r, InstanceState::kTeardown, "start failed: " + s.message());
     pinned = std::move(r.pinned);
@@ -384,6 +446,7 @@ Result<TerminateResult> Node::TerminateInstance(const std::string& id) {
     r.instance.hypervisor_state = "shutoff";
     if (r.busy) {
       r.cancel = true;  // the thread that owns it cleans up
+      started_.notify_all();
       return result;
     }
     r.busy = true;

@@ -42,6 +42,11 @@ struct NodeOptions {
   /// guest booted with fips=1 runs them all the same).
   std::string kernel_cmdline = "console=ttyS0 no_timer_check cryptomgr.notests root=/dev/vda";
   int64_t teardown_keep_ms = 180'000;  ///< how long a Teardown record stays visible
+  /// Domains start paused and run once no other domain of this node is being started, or
+  /// after this long at the latest: the guests of a burst then do not take the CPU from the
+  /// starts of the others (libvirt's start of a TCG domain is hundreds of monitor commands).
+  /// 0 = each domain runs as soon as it is started.
+  int64_t start_batch_ms = 2'000;
   /// On destruction, let instances still being prepared finish starting instead of
   /// cancelling them. A one-shot command (the embedded zone of `euca run-instances`) sets
   /// it: its process ends right after the request, and the domain must outlive it.
@@ -89,10 +94,16 @@ class Node final : public NodeController {
 
   void Boot(const std::string& instance_id);
   Status Prepare(const std::string& instance_id, const RunInstanceRequest& request, hypervisor::DomainSpec* spec);
+  /// Starts the domain paused, waits for the other starts in flight (start_batch_ms) and lets
+  /// it run. `*started`: a domain exists (to be destroyed on failure).
+  Status StartDomain(const std::string& instance_id, hypervisor::DomainSpec spec, bool* started);
+  /// Writes the instance's record file from a snapshot taken under mu_. REQUIRES: mu_ not
+  /// held; the caller owns the instance (busy, or not yet visible), so nobody else writes it.
+  Status Persist(const std::string& instance_id);
+  static std::string RecordText(const Record& r);
   /// Destroys the domain (if any), removes the files and unpins the cache. No lock held.
   void Cleanup(const std::string& instance_id, const std::vector<std::string>& pinned, bool destroy);
   void SetStateLocked(Record& r, InstanceState state, std::string reason);
-  Status PersistLocked(const Record& r);
   void ForgetOldLocked();
   void Spawn(std::function<void()> work);
   Result<NodeResource> ResourceLocked(const Env::Space& space, uint64_t used_bytes);
@@ -108,6 +119,8 @@ class Node final : public NodeController {
 
   std::mutex mu_;
   std::condition_variable idle_;
+  std::condition_variable started_;  // creating_ dropped, or a start was cancelled
+  int creating_ = 0;                 // domains being created (StartDomain)
   std::map<std::string, Record> records_;
   std::string bridge_;  // from StartNetwork
   uint64_t seq_ = 0;

@@ -40,7 +40,11 @@ Result<HostInfo> FakeHypervisor::GetHostInfo() {
 
 Result<DomainInfo> FakeHypervisor::Start(const DomainSpec& spec) {
   EUCA_RETURN_IF_ERROR(ValidateDomainSpec(spec));
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (auto held = held_.find(spec.name); held != held_.end()) {
+    held->second = true;
+    released_.wait(lock, [&] { return held_.count(spec.name) == 0; });
+  }
   if (!start_faults_.empty()) {
     Status fault = std::move(start_faults_.front());
     start_faults_.pop_front();
@@ -52,6 +56,7 @@ Result<DomainInfo> FakeHypervisor::Start(const DomainSpec& spec) {
   char uuid[40];
   std::snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012x", next_uuid_++);
   d.uuid = uuid;
+  if (spec.start_paused) d.state = DomainState::kPaused;
   ++starts_;
   return Info(domains_.emplace(spec.name, std::move(d)).first->second);
 }
@@ -85,6 +90,46 @@ Status FakeHypervisor::Reboot(const std::string& name) {
   }
   ++it->second.reboots;
   return Status::Ok();
+}
+
+Status FakeHypervisor::Resume(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = domains_.find(name);
+  if (it == domains_.end()) return NotFound("domain '" + name + "' not found");
+  if (!resume_faults_.empty()) {
+    Status fault = std::move(resume_faults_.front());
+    resume_faults_.pop_front();
+    return fault;
+  }
+  DomainState& state = it->second.state;
+  if (state == DomainState::kRunning) return Status::Ok();
+  if (state != DomainState::kPaused) {
+    return Conflict("domain '" + name + "' is " + std::string(DomainStateName(state)) + ", not paused");
+  }
+  state = DomainState::kRunning;
+  return Status::Ok();
+}
+
+void FakeHypervisor::HoldStartForTest(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_[name] = false;
+}
+
+void FakeHypervisor::ReleaseStartForTest(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_.erase(name);
+  released_.notify_all();
+}
+
+bool FakeHypervisor::StartHeldForTest(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = held_.find(name);
+  return it != held_.end() && it->second;
+}
+
+void FakeHypervisor::FailResumeForTest(Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  resume_faults_.push_back(std::move(status));
 }
 
 Status FakeHypervisor::KillForTest(const std::string& name) { return Destroy(name); }

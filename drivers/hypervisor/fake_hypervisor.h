@@ -4,6 +4,7 @@
 // Start failures. Same contract as the libvirt driver (validation, AlreadyExists, NotFound);
 // every domain it holds counts as euca-managed. Thread-safe.
 
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -26,6 +27,7 @@ class FakeHypervisor final : public Hypervisor {
   Result<DomainInfo> GetDomain(const std::string& name) override;
   Status Destroy(const std::string& name) override;
   Status Reboot(const std::string& name) override;
+  Status Resume(const std::string& name) override;
 
   /// The domain vanishes as if destroyed from outside (virsh destroy, QEMU died). NotFound
   /// when absent.
@@ -36,6 +38,14 @@ class FakeHypervisor final : public Hypervisor {
   void FailStartForTest(Status status);
   /// The spec a domain was started with. NotFound when absent.
   Result<DomainSpec> SpecForTest(const std::string& name) const;
+  /// Start of `name` blocks until ReleaseStartForTest(name) (a slow start, to see what
+  /// happens meanwhile).
+  void HoldStartForTest(const std::string& name);
+  void ReleaseStartForTest(const std::string& name);
+  /// True once a Start of `name` is blocked by HoldStartForTest.
+  bool StartHeldForTest(const std::string& name) const;
+  /// The next Resume calls fail with these statuses, one each, in order (nothing resumes).
+  void FailResumeForTest(Status status);
   /// How many Start calls succeeded, and how many times each domain was rebooted.
   int starts_for_test() const;
   int reboots_for_test(const std::string& name) const;
@@ -50,9 +60,12 @@ class FakeHypervisor final : public Hypervisor {
   static DomainInfo Info(const Domain& d);
 
   mutable std::mutex mu_;
+  std::condition_variable released_;
+  std::map<std::string, bool> held_;  // name -> a Start is waiting
   HostInfo host_;
   std::map<std::string, Domain> domains_;
   std::deque<Status> start_faults_;
+  std::deque<Status> resume_faults_;
   int starts_ = 0;
   int next_uuid_ = 1;
 };

@@ -59,6 +59,22 @@ TEST(FakeHypervisorTest, KillCrashAndStartFaults) {
   EXPECT_EQ(hv.reboots_for_test("i-3"), 1);
 }
 
+TEST(FakeHypervisorTest, StartPausedThenResume) {
+  FakeHypervisor hv;
+  DomainSpec spec = Spec("i-1");
+  spec.start_paused = true;
+  ASSERT_EQ(hv.Start(spec)->state, DomainState::kPaused);
+  hv.FailResumeForTest(Internal("monitor gone"));
+  EXPECT_EQ(hv.Resume("i-1").code(), Code::kInternal);
+  EXPECT_EQ(hv.GetDomain("i-1")->state, DomainState::kPaused);
+  ASSERT_TRUE(hv.Resume("i-1").ok());
+  EXPECT_EQ(hv.GetDomain("i-1")->state, DomainState::kRunning);
+  EXPECT_TRUE(hv.Resume("i-1").ok());
+  ASSERT_TRUE(hv.CrashForTest("i-1").ok());
+  EXPECT_EQ(hv.Resume("i-1").code(), Code::kConflict);
+  EXPECT_EQ(hv.Resume("i-2").code(), Code::kNotFound);
+}
+
 TEST(FakeHypervisorTest, BadSpecStartsNothing) {
   FakeHypervisor hv;
   DomainSpec spec = Spec("i-1");

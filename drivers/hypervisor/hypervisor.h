@@ -61,6 +61,10 @@ struct DomainSpec {
   std::string console_log{};  ///< the serial console (ttyS0) is written to this file; "" = none
   /// Stored with the domain under the euca namespace; ListDomains and GetDomain give it back.
   std::map<std::string, std::string> metadata{};
+  /// Start with the virtual CPUs stopped (state paused) until Resume: everything of the start
+  /// is done but the guest runs no instruction. The NC starts a burst of domains this way so
+  /// that the guests already booting do not slow down the starts of the others (docs/nc.md).
+  bool start_paused = false;
 };
 
 enum class DomainState { kNoState, kRunning, kBlocked, kPaused, kShutdown, kShutoff, kCrashed, kPmSuspended };
@@ -103,6 +107,9 @@ class Hypervisor {
   /// Reboots the guest (ACPI/guest agent first where the driver has it, else a reset).
   /// NotFound when absent.
   virtual Status Reboot(const std::string& name) = 0;
+  /// Lets a paused domain (DomainSpec::start_paused) run. Ok when it runs already; NotFound
+  /// when absent; Conflict when it can neither run nor be resumed (shut off, crashed).
+  virtual Status Resume(const std::string& name) = 0;
 };
 
 /// Checks a spec before anything is started: a name of [A-Za-z0-9._-] (1..64 bytes), vcpus

@@ -97,6 +97,7 @@ class LibvirtHypervisor final : public Hypervisor {
   ~LibvirtHypervisor() override {
     if (conn_ != nullptr) virConnectClose(conn_);
     for (virConnectPtr dead : dead_) virConnectClose(dead);
+    for (virConnectPtr idle : idle_start_conns_) virConnectClose(idle);
   }
 
   Result<HostInfo> GetHostInfo() override {
@@ -128,14 +129,31 @@ class LibvirtHypervisor final : public Hypervisor {
 
   Result<DomainInfo> Start(const DomainSpec& spec) override {
     EUCA_RETURN_IF_ERROR(ValidateDomainSpec(spec));
-    EUCA_ASSIGN_OR_RETURN(virConnectPtr conn, Conn());
+    // A connection of its own: libvirtd serves at most max_client_requests (default 5) calls
+    // of one connection at once, and a start is a long call (QEMU's start, then hundreds of
+    // monitor commands checking the guest CPU), so a burst of starts on one connection queued
+    // behind each other, and behind every describe.
+    EUCA_ASSIGN_OR_RETURN(virConnectPtr conn, TakeStartConn());
+    struct Give {
+      LibvirtHypervisor* self;
+      virConnectPtr conn;
+      ~Give() { self->GiveStartConn(conn); }
+    } give{this, conn};
     if (DomainRef existing{virDomainLookupByName(conn, spec.name.c_str())}) {
       return AlreadyExists("domain '" + spec.name + "' already exists");
     }
     virResetLastError();
     std::string xml = RenderDomainXml(spec, domain_type_);
-    DomainRef dom{virDomainCreateXML(conn, xml.c_str(), VIR_DOMAIN_NONE)};
+    // libvirt's test driver has no paused start: it starts, then suspends.
+    const bool test = uri_.starts_with("test:");
+    unsigned int flags = spec.start_paused && !test ? VIR_DOMAIN_START_PAUSED : VIR_DOMAIN_NONE;
+    DomainRef dom{virDomainCreateXML(conn, xml.c_str(), flags)};
     if (!dom) return LibvirtError("start domain '" + spec.name + "'");
+    if (spec.start_paused && test && virDomainSuspend(dom.get()) < 0) {
+      Status s = LibvirtError("pause domain '" + spec.name + "'");
+      (void)virDomainDestroy(dom.get());
+      return s;
+    }
     EUCA_ASSIGN_OR_RETURN(std::optional<DomainInfo> info, Describe(dom.get()));
     if (!info) return Internal("domain '" + spec.name + "' started without its euca metadata");
     return *info;
@@ -178,6 +196,20 @@ class LibvirtHypervisor final : public Hypervisor {
     return Status::Ok();
   }
 
+  Status Resume(const std::string& name) override {
+    EUCA_ASSIGN_OR_RETURN(DomainRef dom, LookupOurs(name));
+    int state = 0;
+    int reason = 0;
+    if (virDomainGetState(dom.get(), &state, &reason, 0) < 0) return LibvirtError("state of domain '" + name + "'");
+    if (state == VIR_DOMAIN_RUNNING) return Status::Ok();
+    if (state != VIR_DOMAIN_PAUSED) {
+      return Conflict("domain '" + name + "' is " + std::string(DomainStateName(StateOf(static_cast<unsigned char>(state)))) +
+                      ", not paused");
+    }
+    if (virDomainResume(dom.get()) < 0) return LibvirtError("resume domain '" + name + "'");
+    return Status::Ok();
+  }
+
  private:
   // The connection, reopened when it died. The returned pointer stays valid while `this`
   // lives: a replaced connection is kept referenced (virConnectRef) until destruction.
@@ -192,6 +224,35 @@ class LibvirtHypervisor final : public Hypervisor {
     if (conn_ != nullptr) dead_.push_back(conn_);
     conn_ = fresh;
     return conn_;
+  }
+
+  // A connection for one Start: an idle one of the pool, else a new one. libvirt's test
+  // driver may keep its domains per connection (test:///FILE), so test:// URIs share the
+  // main connection.
+  Result<virConnectPtr> TakeStartConn() {
+    if (uri_.starts_with("test:")) return Conn();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!idle_start_conns_.empty()) {
+        virConnectPtr conn = idle_start_conns_.back();
+        idle_start_conns_.pop_back();
+        if (virConnectIsAlive(conn) == 1) return conn;
+        virConnectClose(conn);
+      }
+    }
+    virConnectPtr fresh = virConnectOpen(uri_.c_str());
+    if (fresh == nullptr) {
+      Status s = LibvirtError("connect to '" + uri_ + "'");
+      return Unavailable(s.message());
+    }
+    return fresh;
+  }
+
+  // Back to the pool, which keeps as many as were ever in use at once (a node's burst size).
+  void GiveStartConn(virConnectPtr conn) {
+    if (uri_.starts_with("test:")) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_start_conns_.push_back(conn);
   }
 
   Result<std::vector<DomainRef>> AllDomains(virConnectPtr conn) {
@@ -261,6 +322,7 @@ class LibvirtHypervisor final : public Hypervisor {
   std::mutex mu_;
   virConnectPtr conn_;
   std::vector<virConnectPtr> dead_;
+  std::vector<virConnectPtr> idle_start_conns_;  // see TakeStartConn
 };
 
 }  // namespace

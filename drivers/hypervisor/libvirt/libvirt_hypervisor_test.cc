@@ -71,6 +71,21 @@ TEST(LibvirtHypervisorTest, StartGetListDestroy) {
   EXPECT_TRUE(hv->ListDomains()->empty());
 }
 
+TEST(LibvirtHypervisorTest, StartPausedThenResume) {
+  auto hv = OpenTest();
+  DomainSpec spec = Spec("i-lv-2");
+  spec.start_paused = true;
+  auto started = hv->Start(spec);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  EXPECT_EQ(started->state, DomainState::kPaused);
+  ASSERT_TRUE(hv->Resume("i-lv-2").ok());
+  EXPECT_EQ(hv->GetDomain("i-lv-2")->state, DomainState::kRunning);
+  EXPECT_TRUE(hv->Resume("i-lv-2").ok());  // running already
+  EXPECT_EQ(hv->Resume("i-none").code(), Code::kNotFound);
+  EXPECT_EQ(hv->Resume("test").code(), Code::kNotFound);  // not ours
+  ASSERT_TRUE(hv->Destroy("i-lv-2").ok());
+}
+
 TEST(LibvirtHypervisorTest, ForeignDomainsAreNeitherListedNorTouched) {
   auto hv = OpenTest();
   auto got = hv->GetDomain("test");
