@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <map>
 #include <memory>
 
@@ -56,6 +58,34 @@ class S3RestTest : public ::testing::Test {
                             Headers headers = {}, const api::Credentials* key = &kAliceKey) {
     return test_support::SendSigned(client_, host_, method, target, body, std::move(headers), key,
                                     RealClock().NowMillis());
+  }
+
+  /// PUT `path` as the AWS CLI streams it: aws-chunked, 64 KiB chunks signed one by one
+  /// (SigV4 streaming, Alice's key). `tamper(body, end)` may change the body first; `end` is
+  /// where the final (empty) chunk starts.
+  http::ClientResponse SendAwsChunked(const std::string& path, std::string_view data,
+                                      const std::function<void(std::string&, size_t)>& tamper = nullptr) {
+    const int64_t now = RealClock().NowMillis();
+    api::SignableRequest req{.method = "PUT",
+                             .path = path,
+                             .headers = {{"Host", host_},
+                                         {"Content-Encoding", "aws-chunked"},
+                                         {"x-amz-decoded-content-length", std::to_string(data.size())}}};
+    api::SigV4SignOptions opts{.region = "euca", .now_ms = now, .payload_hash = std::string(api::kStreamingPayload)};
+    auto seed = api::SignSigV4(req, kAliceKey, opts);
+    EXPECT_TRUE(seed.ok());
+    api::SigV4Scope scope{api::FormatAmzDate(now).substr(0, 8), "euca", "s3"};
+    api::AwsChunkedEncoder enc(api::SigV4SigningKey(kAliceKey.secret_key, scope), req.headers.Get("X-Amz-Date"),
+                               scope, *seed);
+    std::string body;
+    for (size_t off = 0; off < data.size(); off += 65536) body += enc.Chunk(data.substr(off, 65536));
+    const size_t end = body.size();
+    body += enc.Final();
+    if (tamper) tamper(body, end);
+    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + path, .headers = req.headers, .body = body};
+    auto r = client_.Do(creq);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
   }
 
   objects::MemoryBackend backend_;
@@ -207,37 +237,15 @@ TEST_F(S3RestTest, ErrorsAreS3Xml) {
 
 TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {
   ASSERT_EQ(Send("PUT", "/chunks").status, 200);
-  auto put = [&](bool tamper) {
-    std::string data(100000, 'x');
-    const int64_t now = RealClock().NowMillis();
-    api::SignableRequest req{.method = "PUT",
-                             .path = "/chunks/obj",
-                             .headers = {{"Host", host_},
-                                         {"Content-Encoding", "aws-chunked"},
-                                         {"x-amz-decoded-content-length", std::to_string(data.size())}}};
-    api::SigV4SignOptions opts{.region = "euca", .now_ms = now, .payload_hash = std::string(api::kStreamingPayload)};
-    auto seed = api::SignSigV4(req, kAliceKey, opts);
-    EXPECT_TRUE(seed.ok());
-    api::SigV4Scope scope{api::FormatAmzDate(now).substr(0, 8), "euca", "s3"};
-    api::AwsChunkedEncoder enc(api::SigV4SigningKey(kAliceKey.secret_key, scope), req.headers.Get("X-Amz-Date"),
-                               scope, *seed);
-    std::string body = enc.Chunk(std::string_view(data).substr(0, 65536));
-    body += enc.Chunk(std::string_view(data).substr(65536));
-    body += enc.Final();
-    if (tamper) body[100] = 'y';
-    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + "/chunks/obj", .headers = req.headers, .body = body};
-    auto r = client_.Do(creq);
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : http::ClientResponse{};
-  };
-  auto r = put(true);
+  const std::string data(100000, 'x');
+  auto r = SendAwsChunked("/chunks/obj", data, [](std::string& body, size_t) { body[100] = 'y'; });
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_THAT(r.body, HasSubstr("SignatureDoesNotMatch"));
   EXPECT_EQ(Send("GET", "/chunks/obj").status, 404);
-  r = put(false);
+  r = SendAwsChunked("/chunks/obj", data);
   EXPECT_EQ(r.status, 200) << r.body;
   auto g = Send("GET", "/chunks/obj");
-  EXPECT_TRUE(g.body == std::string(100000, 'x')) << g.body.substr(0, 200);
+  EXPECT_TRUE(g.body == data) << g.body.substr(0, 200);
   EXPECT_EQ(g.headers.Get("Content-Encoding"), "");
 }
 
@@ -247,36 +255,14 @@ TEST_F(S3RestTest, LargeAwsChunkedUploadIsCheckedChunkByChunkThroughThePipeline)
   ASSERT_EQ(Send("PUT", "/bigchunks").status, 200);
   std::string data(5 * 1024 * 1024 + 17, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 24);
-  auto put = [&](bool tamper) {
-    const int64_t now = RealClock().NowMillis();
-    api::SignableRequest req{.method = "PUT",
-                             .path = "/bigchunks/obj",
-                             .headers = {{"Host", host_},
-                                         {"Content-Encoding", "aws-chunked"},
-                                         {"x-amz-decoded-content-length", std::to_string(data.size())}}};
-    api::SigV4SignOptions opts{.region = "euca", .now_ms = now, .payload_hash = std::string(api::kStreamingPayload)};
-    auto seed = api::SignSigV4(req, kAliceKey, opts);
-    EXPECT_TRUE(seed.ok());
-    api::SigV4Scope scope{api::FormatAmzDate(now).substr(0, 8), "euca", "s3"};
-    api::AwsChunkedEncoder enc(api::SigV4SigningKey(kAliceKey.secret_key, scope), req.headers.Get("X-Amz-Date"),
-                               scope, *seed);
-    std::string body;
-    for (size_t off = 0; off < data.size(); off += 65536) body += enc.Chunk(std::string_view(data).substr(off, 65536));
-    const size_t last_data_end = body.size() - 2;  // before the last data chunk's CRLF
-    body += enc.Final();
-    if (tamper) body[last_data_end - 5] ^= 1;
-    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + "/bigchunks/obj", .headers = req.headers, .body = body};
-    auto r = client_.Do(creq);
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : http::ClientResponse{};
-  };
-  auto r = put(true);
+  // Before the last data chunk's CRLF.
+  auto r = SendAwsChunked("/bigchunks/obj", data, [](std::string& body, size_t end) { body[end - 2 - 5] ^= 1; });
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_THAT(r.body, HasSubstr("SignatureDoesNotMatch"));
   EXPECT_EQ(Send("GET", "/bigchunks/obj").status, 404);
   EXPECT_EQ(backend_.BlobCountForTest(), 0u);
   EXPECT_EQ(backend_.OpenWritersForTest(), 0u);
-  r = put(false);
+  r = SendAwsChunked("/bigchunks/obj", data);
   EXPECT_EQ(r.status, 200) << r.body;
   Md5 md5;
   md5.Update(data);

@@ -169,6 +169,17 @@ start_daemon() {
   sed -n "s/^$name listening on \(http:\/\/.*\)$/\1/p" "$log"
 }
 
+# stop_daemons: TERM to every daemon start_daemon started in this file, then waits for each.
+stop_daemons() {
+  local pid
+  while read -r pid; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done <"$BATS_FILE_TMPDIR/pids"
+  while read -r pid; do
+    wait "$pid" 2>/dev/null || true
+  done <"$BATS_FILE_TMPDIR/pids"
+}
+
 # qemu_guest_skip_reason: why a test with a real guest cannot run here ("" when it can): it
 # needs root (the system libvirt daemon), the test guest (make guest) and a daemon that
 # answers (tests/setup/libvirtd.sh starts one). Uses BATS_FILE_TMPDIR and GUEST_DIR.

@@ -34,15 +34,7 @@ setup_file() {
   [[ -n "$CLC_URL" ]] || { cat "$BATS_FILE_TMPDIR/clc.log" >&2; return 1; }
 }
 
-teardown_file() {
-  local pid
-  while read -r pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-  while read -r pid; do
-    wait "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-}
+teardown_file() { stop_daemons; }
 
 setup() {
   [[ -z "$SKIP_REASON" ]] || skip "$SKIP_REASON"

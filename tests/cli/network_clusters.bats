@@ -28,15 +28,7 @@ setup_file() {
   EUCA_HOME="$H" "$EUCA_BIN" admin register-cluster zone-r "$CC_URL" >/dev/null
 }
 
-teardown_file() {
-  local pid
-  while read -r pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-  while read -r pid; do
-    wait "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-}
+teardown_file() { stop_daemons; }
 
 setup() {
   export EUCA_HOME="$H"

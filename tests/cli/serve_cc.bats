@@ -26,15 +26,7 @@ setup_file() {
   head -c 4194304 /dev/zero >"$BATS_FILE_TMPDIR/root.img"
 }
 
-teardown_file() {
-  local pid
-  while read -r pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-  while read -r pid; do
-    wait "$pid" 2>/dev/null || true
-  done <"$BATS_FILE_TMPDIR/pids"
-}
+teardown_file() { stop_daemons; }
 
 setup() {
   export EUCA_HOME="$CC_HOME"
