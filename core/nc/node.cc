@@ -154,9 +154,7 @@ void Node::ForgetOldLocked() {
   }
 }
 
-void Node::Spawn(std::function<void()> work) {
-  // REQUIRES: mu_ held. Threads that finished are joined here, so that a long-running node
-  // keeps only the threads of starts in flight.
+void Node::JoinFinishedLocked() {
   for (auto it = threads_.begin(); it != threads_.end();) {
     if (finished_.erase(it->get_id()) > 0) {
       it->join();  // it has released mu_ and only returns
@@ -165,11 +163,20 @@ void Node::Spawn(std::function<void()> work) {
       ++it;
     }
   }
+}
+
+void Node::Spawn(std::function<void()> work) {
+  // REQUIRES: mu_ held. Finished threads are joined here and by each thread that finishes
+  // after them, so a node keeps at most one finished thread besides the starts in flight
+  // (a node that fills up in one burst gets no further Spawn to join its threads: their
+  // stacks would stay mapped, and 1,000 such nodes ran out of mappings).
+  JoinFinishedLocked();
   ++in_flight_;
   threads_.emplace_back([this, work = std::move(work)] {
     work();
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
+    JoinFinishedLocked();
     finished_.insert(std::this_thread::get_id());
     idle_.notify_all();
   });

@@ -106,6 +106,8 @@ class Node final : public NodeController {
   void SetStateLocked(Record& r, InstanceState state, std::string reason);
   void ForgetOldLocked();
   void Spawn(std::function<void()> work);
+  // Joins the threads that finished (they have released mu_). REQUIRES: mu_ held.
+  void JoinFinishedLocked();
   Result<NodeResource> ResourceLocked(const Env::Space& space, uint64_t used_bytes);
   uint64_t UsedBytes();
 

@@ -357,6 +357,16 @@ TEST_F(NodeTest, FinishedBackgroundThreadsAreJoinedSoALongRunningNodeKeepsFew) {
   EXPECT_EQ(hypervisor_.starts_for_test(), 20);
 }
 
+// A node that gets one burst and nothing after it (it is full) still joins the burst's
+// threads: each finishing thread joins those that finished before it.
+TEST_F(NodeTest, ABurstsThreadsAreJoinedWithoutALaterStart) {
+  fetcher_.Hold();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(node_->RunInstance(Request("i-0000020" + std::to_string(i))).ok());
+  fetcher_.Release();
+  node_->WaitIdleForTest();
+  EXPECT_LE(node_->ThreadsForTest(), 1u);
+}
+
 TEST_F(NodeTest, TeardownRecordsAreForgottenAfterAWhile) {
   RunAndWait();
   ASSERT_TRUE(node_->TerminateInstance(kId).ok());
