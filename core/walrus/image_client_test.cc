@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "bundles/bundle.h"
@@ -230,7 +231,14 @@ TEST_F(ImageClientTest, ANodeControllerStartsAnInstanceFromAWalrusImage) {
   for (const nc::Instance& i : *described) EXPECT_EQ(i.state, nc::InstanceState::kExtant) << i.reason;
   auto spec = hv.SpecForTest("i-00c0ffee");
   ASSERT_TRUE(spec.ok());
-  std::string backing = runner.commands()[0].argv[8];  // qemu-img create ... -b BACKING
+  // The disks are prepared concurrently, so the overlay's `qemu-img create ... -b BACKING`
+  // is found by its flag, not by its place among the commands.
+  std::string backing;
+  for (const Command& c : runner.commands()) {
+    auto b = std::find(c.argv.begin(), c.argv.end(), "-b");
+    if (b != c.argv.end() && b + 1 != c.argv.end()) backing = *(b + 1);
+  }
+  ASSERT_FALSE(backing.empty()) << runner.Transcript();
   EXPECT_TRUE(ReadFile(backing) == data);
   EXPECT_EQ(delivery_->decryptions(), 1u);
   // A location in Walrus with no Walrus configured is refused clearly.
