@@ -309,21 +309,24 @@ Result<network::DesiredState> BuildDesiredState(state::Txn& t) {
     return nullptr;
   };
   if (managed) {
+    // Every group: one with a network (index >= 2) is rendered as a network; one without
+    // (index 0) may still hold instances as their second or later group, whose rules open
+    // those instances, and be a rule's source group.
     for (const auto& [id, g] : groups) {
-      if (g.network_index < 2 || g.network_index > c.MaxIndex()) continue;
+      bool has_network = g.network_index >= 2 && g.network_index <= c.MaxIndex();
       network::Group out;
       out.id = g.id;
       out.account_id = g.account_id;
       out.name = g.name;
-      out.index = g.network_index;
-      out.subnet = c.BlockCidr(g.network_index);
-      out.vlan = c.mode == network::Mode::kManaged ? g.network_index : -1;
+      if (has_network) {
+        out.index = g.network_index;
+        out.subnet = c.BlockCidr(g.network_index);
+        out.vlan = c.mode == network::Mode::kManaged ? g.network_index : -1;
+      }
       for (const auto& r : g.rules) {
         network::IngressRule rule{r.protocol, r.from_port, r.to_port, r.cidr, ""};
         if (!r.source_group.empty()) {
-          auto src = groups.find(r.source_group);
-          if (src == groups.end() || src->second.network_index < 2 || src->second.network_index > c.MaxIndex())
-            continue;  // no members: nothing can match
+          if (!groups.count(r.source_group)) continue;  // deleted: nothing can match
           rule.source_group = r.source_group;
         }
         if (std::find(out.ingress.begin(), out.ingress.end(), rule) == out.ingress.end())
@@ -331,8 +334,9 @@ Result<network::DesiredState> BuildDesiredState(state::Txn& t) {
       }
       d.groups.push_back(std::move(out));
     }
-    std::sort(d.groups.begin(), d.groups.end(),
-              [](const network::Group& a, const network::Group& b) { return a.index < b.index; });
+    std::sort(d.groups.begin(), d.groups.end(), [](const network::Group& a, const network::Group& b) {
+      return a.index != b.index ? a.index < b.index : a.id < b.id;
+    });
   }
 
   std::map<std::string, std::string> public_of;  // instance id -> public ip

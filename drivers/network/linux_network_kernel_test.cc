@@ -65,6 +65,26 @@ except Exception as e:
     sys.exit(1)
 )";
 
+// A UDP listener that appends "payload source" per datagram to a file: one-way traffic with
+// a forged source address shows whether the forgery passed (no answer can come back).
+constexpr char kUdpLog[] = R"(import socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", port))
+while True:
+    data, a = s.recvfrom(2048)
+    with open(path, "a") as f:
+        f.write("%s %s\n" % (data.decode(errors="replace"), a[0]))
+)";
+
+// Sends one datagram "payload" to ip:port from the source address `source`.
+constexpr char kUdpSend[] = R"(import socket, sys
+source, ip, port, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((source, 0))
+s.sendto(payload.encode(), (ip, port))
+)";
+
 bool Executable(const std::string& name) {
   for (const char* dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     if (::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
@@ -87,6 +107,8 @@ class LinuxNetworkKernelTest : public ::testing::Test {
     fs::create_directories(dir_);
     std::ofstream(dir_ / "server.py") << kServer;
     std::ofstream(dir_ / "client.py") << kClient;
+    std::ofstream(dir_ / "udp_log.py") << kUdpLog;
+    std::ofstream(dir_ / "udp_send.py") << kUdpSend;
     std::ofstream(dir_ / "udhcpc.sh") << "#!/bin/sh\nexit 0\n";
     fs::permissions(dir_ / "udhcpc.sh", fs::perms::owner_all);
 
@@ -291,6 +313,54 @@ TEST_F(LinuxNetworkKernelTest, IsolationMatrix) {
   state_.groups[0].ingress.pop_back();
   ASSERT_TRUE(Apply().ok());
   ExpectBlocked(From("b1"), "10.1.0.2", 22);
+
+  // An instance's second group opens that instance alone: a2 is also in sg-c, which lets
+  // group B in on tcp/23; a1 (only in sg-a) stays closed, and a2's other ports too.
+  state_.groups.push_back({"sg-c", "123456789012", "c", 0, "", -1, {{"tcp", 23, 23, "", "sg-b"}}});
+  state_.endpoints[1].groups = {"sg-a", "sg-c"};
+  ASSERT_TRUE(Apply().ok());
+  ExpectReach(From("b1"), "10.1.0.3", 23, "a2 10.1.0.18");
+  ExpectBlocked(From("b1"), "10.1.0.2", 23);
+  ExpectBlocked(From("b1"), "10.1.0.3", 22);
+  state_.endpoints[1].groups = {"sg-a"};
+  ASSERT_TRUE(Apply().ok());
+  ExpectBlocked(From("b1"), "10.1.0.3", 23);
+
+  // A forged source address does not pass: b1 posing as 10.1.0.5 (inside A's subnet, which
+  // A's network trusts) is dropped on its way out of B's bridge. Datagrams: one-way, so no
+  // answer is needed to see whether the forgery got through. a2's datagram sent after the
+  // forged ones shows the listener received what reached it.
+  fs::path udp_log = dir_ / "udp-a1.log";
+  {
+    CommandResult r = Sh("ip netns exec " + From("a1") + " /usr/bin/python3 " + (dir_ / "udp_log.py").string() +
+                         " 5000 " + udp_log.string() + " >/dev/null 2>&1 & echo $!");
+    servers_.push_back(std::stoi(r.out));
+  }
+  auto send = [&](const std::string& from, const std::string& source, const std::string& payload) {
+    InNs(From(from), "/usr/bin/python3 " + (dir_ / "udp_send.py").string() + " " + source + " 10.1.0.2 5000 " + payload);
+  };
+  auto logged = [&] {
+    std::ifstream in(udp_log);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  auto wait_logged = [&](const std::string& line) {
+    auto deadline = Clock::now() + std::chrono::seconds(15);
+    while (logged().find(line) == std::string::npos && Clock::now() < deadline) {
+      send("a2", "10.1.0.3", "ping");  // the listener may still be starting
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  wait_logged("ping 10.1.0.3");
+  ASSERT_NE(logged().find("ping 10.1.0.3"), std::string::npos) << "the UDP listener in a1 heard nothing";
+  InNs(From("b1"), "ip addr add 10.1.0.5/32 dev eth0");
+  for (int i = 0; i < 3; ++i) send("b1", "10.1.0.5", "forged");
+  send("b1", "10.1.0.18", "own");  // b1's own address: group A allows nothing from B on udp
+  InNs(From("b1"), "ip addr del 10.1.0.5/32 dev eth0");
+  send("a2", "10.1.0.3", "after");
+  wait_logged("after 10.1.0.3");
+  ASSERT_NE(logged().find("after 10.1.0.3"), std::string::npos);
+  EXPECT_EQ(logged().find("forged"), std::string::npos) << logged();
+  EXPECT_EQ(logged().find("own"), std::string::npos) << logged();
 
   // The public address reaches its instance (DNAT, outside source kept), only on allowed ports.
   ExpectReach(outside_, "203.0.113.5", 7000, "a1 198.51.100.2");

@@ -98,7 +98,7 @@ struct DesiredState {
   /// ":port" (MANAGED modes): to that port on the gateway of the instance's own network, i.e.
   /// a service on this host listening on all addresses. "" = no metadata redirect.
   std::string metadata_target;
-  std::vector<Group> groups;        ///< sorted by index
+  std::vector<Group> groups;        ///< sorted by index, then id (index 0: no network)
   std::vector<Endpoint> endpoints;  ///< sorted by instance id
   bool operator==(const DesiredState&) const = default;
 };

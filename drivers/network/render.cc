@@ -383,29 +383,54 @@ std::string RenderFilter(const DesiredState& s, const Checked& c) {
   out += ":EUCA-FORWARD - [0:0]\n";
   for (const Net& n : c.nets) out += ":" + n.chain + " - [0:0]\n";
   if (!c.nets.empty()) {
+    // Anti-spoofing first: a packet from a network's bridge must carry a source of that
+    // network, or it could pose as a member of another group (whose rules trust its subnet
+    // or its members' addresses) and pass the default deny.
+    out += "# a packet from an instance network must come from that network's addresses\n";
+    for (const Net& n : c.nets) out += "-A EUCA-FORWARD ! -s " + n.subnet.ToString() + " -i " + n.bridge + " -j DROP\n";
     out += "-A EUCA-FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n";
     for (const Net& n : c.nets) out += "-A EUCA-FORWARD -d " + n.subnet.ToString() + " -j " + n.chain + "\n";
     out += "-A EUCA-FORWARD -i eucabr+ -j ACCEPT\n";
   }
-  for (const Net& n : c.nets) {
-    const Group& g = *n.group;
-    const std::string subnet = n.subnet.ToString();
-    Cat(out, {"# ", n.chain, ": ", g.id, " (", g.account_id, "/", g.name, ") ", subnet, " on ", n.bridge, "\n"});
-    Cat(out, {"-A ", n.chain, " -s ", subnet, " -j ACCEPT\n"});
+  // One group's ingress rules into `chain`; `to` ("" or "-d a.b.c.d/32 ") narrows them to one
+  // instance (a rule of an instance's second or later group). Matches are written in
+  // iptables-save's order (-s, -d, -i, -p ...) so the driver can compare chains by text.
+  auto rules = [&](const std::string& chain, const Group& g, const std::string& to) {
     for (const IngressRule& r : g.ingress) {
       out += RuleComment(r);
       std::string match = RuleMatch(r);
       if (!r.cidr.empty()) {
         Cidr cidr;
         ParseCidr(r.cidr, false, &cidr);
-        Cat(out, {"-A ", n.chain, " ", Source(cidr.ToString()), match, "-j ACCEPT\n"});
+        Cat(out, {"-A ", chain, " ", Source(cidr.ToString()), to, match, "-j ACCEPT\n"});
         continue;
       }
       auto members = c.members.find(r.source_group);
       if (members == c.members.end()) continue;
       for (const Endpoint* e : members->second) {
         if (e->private_ip.empty()) continue;
-        Cat(out, {"-A ", n.chain, " -s ", e->private_ip, "/32 ", match, "-j ACCEPT\n"});
+        Cat(out, {"-A ", chain, " -s ", e->private_ip, "/32 ", to, match, "-j ACCEPT\n"});
+      }
+    }
+  };
+  for (const Net& n : c.nets) {
+    const Group& g = *n.group;
+    const std::string subnet = n.subnet.ToString();
+    Cat(out, {"# ", n.chain, ": ", g.id, " (", g.account_id, "/", g.name, ") ", subnet, " on ", n.bridge, "\n"});
+    Cat(out, {"-A ", n.chain, " -s ", subnet, " -j ACCEPT\n"});
+    rules(n.chain, g, "");
+    // An instance sits in its first group's network; the rules of its other groups open
+    // that instance alone.
+    auto on = c.on_net.find(g.id);
+    if (on != c.on_net.end()) {
+      for (const Endpoint* e : on->second) {
+        for (const std::string& other : std::set<std::string>(e->groups.begin(), e->groups.end())) {
+          if (other == g.id) continue;
+          const Group& og = *c.groups.at(other);
+          if (og.ingress.empty()) continue;
+          Cat(out, {"# ", e->instance_id, " is also in ", og.id, " (", og.account_id, "/", og.name, ")\n"});
+          rules(n.chain, og, "-d " + e->private_ip + "/32 ");
+        }
       }
     }
     Cat(out, {"-A ", n.chain, " -j DROP\n"});

@@ -167,3 +167,20 @@ address_life() {
   # The plan driver's record is the rendering applied: the rule is back.
   grep -q -- "--dport 2222 " "$CLC_HOME/network/filter.rules"
 }
+
+@test "an instance in two groups: the second group's rules open that instance alone" {
+  "$EUCA_BIN" create-group web2 -d "first group" >/dev/null
+  "$EUCA_BIN" create-group ssh2 -d "second group" >/dev/null
+  "$EUCA_BIN" authorize ssh2 -p 2202 >/dev/null
+  run_one embedded -g web2 -g ssh2
+  local ip
+  ip="$(jq -r --arg id "$ID" '.endpoints[] | select(.instance_id == $id) | .private_ip' "$CLC_HOME/$STATE")"
+  [[ "$ip" == 10.1.0.* ]] || fail "no private address for $ID: '$ip' in $(cat "$CLC_HOME/$STATE")"
+  jq -e --arg id "$ID" '.endpoints[] | select(.instance_id == $id) | .groups | length == 2' "$CLC_HOME/$STATE" >/dev/null
+  # The rule is rendered once, narrowed to the instance, in its first group's network chain.
+  run grep -c -- "-d $ip/32 -p tcp -m tcp --dport 2202 -j ACCEPT" "$CLC_HOME/network/filter.rules"
+  assert_output 1
+  "$EUCA_BIN" revoke ssh2 -p 2202 >/dev/null
+  run grep -c -- "--dport 2202 " "$CLC_HOME/network/filter.rules"
+  assert_output 0
+}
