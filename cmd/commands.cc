@@ -427,7 +427,8 @@ const std::vector<CommandSpec> kCommands = {
      "network.dns is handed out by DHCP, network.metadata-target is where 169.254.169.254:80 is "
      "redirected. network.driver says how the state is applied: plan (the default) renders and "
      "records it under EUCA_HOME/network without touching the host; linux applies it (bridges, "
-     "VLAN devices, iptables, dnsmasq). \"euca admin describe-properties network.\" lists them all.",
+     "VLAN devices, iptables, dnsmasq). \"euca admin describe-properties network.\" lists them all; "
+     "euca-networking(7) tells the whole story.",
      {"euca-add-group"},
      &SetupCreateGroup},
     {"delete-group",

@@ -9,6 +9,7 @@
 #include "cmd/context.h"
 #include "cmd/generate.h"
 #include "core/base/error_map.h"
+#include "core/clc/properties.h"
 
 namespace euca::cmd {
 namespace {
@@ -247,7 +248,105 @@ std::string EucaPage(const CommandTree& tree) {
     if (c.hidden) continue;
     see += (see.empty() ? "" : ",\n") + std::string("\\fB") + Esc(ManPageName(c.name)) + "\\fR(1)";
   }
-  out << see << "\n";
+  out << see << ",\n\\fBeuca\\-networking\\fR(7)\n";
+  return out.str();
+}
+
+// euca-networking(7): the modes, what each renders, the limits. The PROPERTIES section is
+// generated from the property table, so it cannot drift from what modify-property accepts.
+constexpr std::string_view kNetworkingDescription =
+    "A euca cloud gives its instances a network in one of the four modes of Eucalyptus, chosen "
+    "with the cloud property network.mode. The cloud controller keeps the desired network state "
+    "(groups, rules, instances' addresses, public addresses) in its state store and applies it "
+    "after every change: on its own host for the clusters running inside it, and through each "
+    "remote cluster controller (euca serve cc) for that cluster's zone. Applying twice changes "
+    "nothing, and a restarted cluster controller rebuilds its host's network from its record.\n\n"
+    "# Modes\n\n"
+    "SYSTEM: instances join the existing bridge network.bridge and take their addresses from the "
+    "LAN's own DHCP server. euca filters nothing, hands out no public addresses and redirects no "
+    "metadata requests.\n\n"
+    "STATIC: one flat network network.subnet/network.netmask on the existing bridge "
+    "network.bridge. Each instance takes the next free MAC=IP pair of network.mac-map, handed out "
+    "by euca's DHCP server (dnsmasq) with the subnet's second address as router and network.dns "
+    "as name servers. No filtering between instances, no public addresses. With "
+    "network.metadata-target=IP:PORT, 169.254.169.254:80 is redirected there.\n\n"
+    "MANAGED: each security group with instances is a network of its own: a block of "
+    "network.addrs-per-net addresses cut from network.subnet/network.netmask (the group's N-th "
+    "block, N allocated on its first instance), a bridge eucabrN whose address is the block's "
+    "second address (the instances' router), and an 802.1Q device network.private-interface.N "
+    "on that bridge, so the network's frames leave the host tagged N. Instances take the block's third "
+    "address and on (MAC d0:0d: followed by the hex of the instance id) from euca's DHCP server. "
+    "Traffic into a network from another is denied unless an ingress rule of the group allows it "
+    "(euca-authorize); traffic within a network is allowed. Public addresses (network.public-ips) "
+    "reach their instance by DNAT and are its source outbound by SNAT; other outbound traffic is "
+    "masqueraded. TCP to 169.254.169.254:80 is redirected to network.metadata-target with the "
+    "instance's own source address kept, so the metadata service answers each instance with its "
+    "own data.\n\n"
+    "MANAGED-NOVLAN: MANAGED without VLAN devices: the networks are separated by their bridges "
+    "and the host's filter rules only. This is the default.\n\n"
+    "# Security groups in the managed modes\n\n"
+    "An instance sits in the network of its first group (the first -g of euca-run-instances, or "
+    "\"default\"). The ingress rules of its second and later groups open that instance alone. A "
+    "rule names a protocol (tcp, udp, icmp or -1 for all), a port range or ICMP type:code, and a "
+    "source: a CIDR, or a security group of the same or another account, meaning the private "
+    "addresses of that group's instances wherever they run. Packets leaving a network with a "
+    "source address outside that network are dropped, so no instance can pose as a member of "
+    "another group. Rules change running instances' traffic within the change itself, without "
+    "restarting them; connections already open when a rule is revoked last until they end.\n\n"
+    "# Changing the mode\n\n"
+    "network.mode, network.subnet, network.netmask and network.addrs-per-net can change only "
+    "while no instance runs. Properties that must agree are checked together, and may be set in "
+    "one call, e.g.:\n\n"
+    "  euca admin modify-property network.mode=MANAGED network.private-interface=eth1\n"
+    "  euca admin modify-property network.mode=STATIC network.subnet=192.168.1.0 \\\n"
+    "      network.netmask=255.255.255.0 network.bridge=br0 \\\n"
+    "      network.mac-map=\"d0:0d:00:00:00:01=192.168.1.10 d0:0d:00:00:00:02=192.168.1.11\"\n\n"
+    "Refused combinations: MANAGED without network.private-interface (or one too long for its "
+    "VLAN device names); SYSTEM or STATIC without network.bridge; a public address listed twice "
+    "or inside network.subnet/netmask in the managed modes; in STATIC, a network.mac-map address "
+    "that is not a host address of the subnet other than its router, and a network.metadata-target "
+    "of the form :PORT (STATIC has no gateway of euca's).\n\n"
+    "# Drivers\n\n"
+    "network.driver=plan (the default) renders the state and records it under "
+    "EUCA_HOME/network (links, filter.rules, nat.rules, dhcp/, desired-state.json) without "
+    "touching the host: a cloud can be tried on a laptop. network.driver=linux applies it: "
+    "bridges and VLAN devices with ip, the filter and nat tables with iptables-restore (only "
+    "euca's own EUCA-* chains, each table replaced whole in one step; the host's own rules are "
+    "left alone), and one dnsmasq serving every instance network. It needs root.\n\n"
+    "# Limits\n\n"
+    "The kernel must have 802.1Q support for MANAGED. The node controllers of a cluster must run "
+    "on the host that applies its network (the cluster controller's host; the cloud controller's "
+    "for clusters inside it): a node controller on another host does not yet build the groups' "
+    "bridges and VLAN devices itself. A group's network does not span clusters: "
+    "each zone's host has its own bridge for the group. Source-group rules count the instances "
+    "of every zone, but euca sets up no layer-2 link or route between the zones' hosts. With "
+    "remote clusters, network.metadata-target must be IP:PORT.";
+
+std::string NetworkingPage() {
+  std::ostringstream out;
+  out << kHeaderComment;
+  out << ".TH EUCA-NETWORKING 7 \"\" \"euca\" \"euca manual\"\n";
+  out << ".SH NAME\neuca-networking \\- network modes, security groups and public addresses of a euca cloud\n";
+  out << ".SH DESCRIPTION\n";
+  Describe(out, kNetworkingDescription);
+  out << ".SH PROPERTIES\n";
+  out << Esc("Set with euca admin modify-property NAME=VALUE ..., listed with euca admin describe-properties network.") << "\n";
+  for (const clc::PropertyDef& d : clc::Properties()) {
+    if (d.name.rfind("network.", 0) != 0) continue;
+    out << ".TP\n.B " << Esc(d.name) << "\n" << Esc(d.description);
+    if (!d.choices.empty()) {
+      std::string choices;
+      for (const auto& c : d.choices) choices += (choices.empty() ? "" : ", ") + c;
+      out << Esc(" One of: " + choices + ".");
+    } else if (!d.form.empty()) {
+      out << Esc(" Form: " + d.form + ".");
+    }
+    out << Esc(" Default: " + (d.default_value.empty() ? std::string("empty") : d.default_value) + ".") << "\n";
+  }
+  out << ".SH SEE ALSO\n";
+  out << "\\fBeuca-create-group\\fR(1), \\fBeuca-authorize\\fR(1), \\fBeuca-revoke\\fR(1), "
+         "\\fBeuca-allocate-address\\fR(1), \\fBeuca-associate-address\\fR(1), \\fBeuca-run-instances\\fR(1), "
+         "\\fBeuca-admin-modify-property\\fR(1), \\fBeuca\\fR(1)\n";
   return out.str();
 }
 
@@ -256,6 +355,7 @@ std::string EucaPage(const CommandTree& tree) {
 std::map<std::string, std::string> GenerateManPages(const CommandTree& tree) {
   std::map<std::string, std::string> pages;
   pages["euca.1"] = EucaPage(tree);
+  pages["euca-networking.7"] = NetworkingPage();
   for (const auto& c : Commands()) {
     if (c.hidden) continue;
     pages[ManPageName(c.name) + ".1"] = CommandPage(tree, c);

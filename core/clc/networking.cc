@@ -213,6 +213,51 @@ Result<std::vector<model::Instance>> LiveInstances(state::Txn& t) {
   return out;
 }
 
+// What one property cannot check alone: the properties against each other, so that no
+// accepted combination makes every later apply fail. Each message names the property to set
+// and that several may be set in one call.
+Status CheckNetworkConfig(const NetworkConfig& c) {
+  const bool managed = network::IsManaged(c.mode);
+  const uint32_t mask = c.netmask;
+  auto inside = [&](uint32_t ip) { return (ip & mask) == c.subnet; };
+  const std::string range = "network.subnet/netmask " + c.SubnetCidr();
+  if (c.mode == network::Mode::kManaged) {
+    if (c.private_interface.empty())
+      return ConfigError(
+          "MANAGED needs network.private-interface, the interface its VLAN devices are made on; set both in one "
+          "call: euca admin modify-property network.mode=MANAGED network.private-interface=IFACE");
+    if (c.private_interface.size() + 5 > 15)  // IFACE.4094 must be an interface name
+      return ConfigError("network.private-interface '" + c.private_interface +
+                         "' is too long for its VLAN devices ('" + c.private_interface +
+                         ".4094' is over 15 characters): at most 10 characters");
+  }
+  if ((c.mode == network::Mode::kStatic || c.mode == network::Mode::kSystem) && c.bridge.empty())
+    return ConfigError(std::string(network::ModeName(c.mode)) + " needs network.bridge, the bridge instances join");
+  std::set<std::string> seen;
+  for (const std::string& ip : c.public_ips) {
+    auto a = ParseIpv4(ip);
+    if (!a) return ConfigError("network.public-ips holds '" + ip + "', not an IPv4 address");
+    if (!seen.insert(ip).second) return ConfigError("network.public-ips holds '" + ip + "' twice");
+    if (managed && inside(*a))
+      return ConfigError("network.public-ips holds '" + ip + "', inside the private " + range +
+                         " that instance networks are cut from");
+  }
+  if (c.mode == network::Mode::kStatic) {
+    const uint32_t last = c.subnet | ~mask;
+    for (const auto& [mac, ip] : c.mac_map) {
+      auto a = ParseIpv4(ip);
+      if (!a) return ConfigError("network.mac-map gives " + mac + " '" + ip + "', not an IPv4 address");
+      if (!inside(*a) || *a == c.subnet || *a == last || *a == c.subnet + 1)
+        return ConfigError("network.mac-map gives " + mac + " " + ip + ", not a host address of " + range +
+                           " (its first address is the network, the next the router, the last the broadcast)");
+    }
+    if (!c.metadata_target.empty() && c.metadata_target.front() == ':')
+      return ConfigError("network.metadata-target '" + c.metadata_target +
+                         "' means each instance network's gateway, which STATIC does not have: give IP:PORT");
+  }
+  return Status::Ok();
+}
+
 Status CheckNetworkPropertyChanges(state::Txn& t, const std::vector<std::string>& changed) {
   bool network = false, layout = false;
   for (const auto& name : changed) {
@@ -221,7 +266,8 @@ Status CheckNetworkPropertyChanges(state::Txn& t, const std::vector<std::string>
       if (name == p) layout = true;
   }
   if (!network) return Status::Ok();
-  EUCA_RETURN_IF_ERROR(ReadNetworkConfig(t).status());
+  EUCA_ASSIGN_OR_RETURN(NetworkConfig config, ReadNetworkConfig(t));
+  EUCA_RETURN_IF_ERROR(CheckNetworkConfig(config));
   if (!layout) return Status::Ok();
   // Instances that have not finished (shutting-down ones too: their VMs still hold addresses).
   EUCA_ASSIGN_OR_RETURN(auto objects, t.List(kInstances));
@@ -295,6 +341,7 @@ Result<network::DesiredState> BuildDesiredState(state::Txn& t) {
   if (c.mode == network::Mode::kStatic) {
     d.subnet = c.SubnetCidr();
     d.gateway = FormatIpv4(c.subnet + 1);
+    d.metadata_target = c.metadata_target;  // IP:PORT only (CheckNetworkConfig)
   }
 
   // Groups, by id.

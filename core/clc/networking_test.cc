@@ -307,8 +307,12 @@ TEST_F(NetworkingTest, NoPublicAddressesOutsideTheManagedModes) {
 TEST_F(NetworkingTest, StaticModeHandsOutTheMacMap) {
   SetProperty("network.mode", "STATIC");
   SetProperty("network.mac-map", "d0:0d:00:00:00:01=192.168.1.10 d0:0d:00:00:00:02=192.168.1.11");
+  SetProperty("network.metadata-target", "192.168.1.1:8773");
   auto first = Run(kAlice, 2);
   ASSERT_EQ(first.size(), 2u);
+  // STATIC instances reach the metadata service too (IP:PORT; the flat network has no gateway of ours).
+  ASSERT_FALSE(net_.applied.empty());
+  EXPECT_EQ(net_.applied.back().metadata_target, "192.168.1.1:8773");
   EXPECT_EQ(first[0].private_mac, "d0:0d:00:00:00:01");
   EXPECT_EQ(first[1].private_ip, "192.168.1.11");
   RunInstancesRequest r;

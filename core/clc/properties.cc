@@ -383,9 +383,10 @@ std::vector<PropertyDef> MakeRegistry() {
   add({.name = "network.metadata-target",
        .type = PropertyType::kString,
        .default_value = "",
-       .description = "MANAGED modes: IP:PORT of the instance metadata service that 169.254.169.254:80 is "
-                      "redirected to, or :PORT for that port on the gateway of each instance's network (a "
-                      "`euca serve clc` on this host listening on all addresses); empty = no redirect.",
+       .description = "MANAGED modes and STATIC: IP:PORT of the instance metadata service that "
+                      "169.254.169.254:80 is redirected to, or (MANAGED modes) :PORT for that port on the gateway "
+                      "of each instance's network (a `euca serve clc` on this host listening on all addresses); "
+                      "empty = no redirect.",
        .check = &CheckHostPort,
        .form = "IP:PORT, :PORT, or empty"});
   add({.name = "network.default-addressing",

@@ -40,7 +40,7 @@ $output"
   assert_equal "$(euca __completions bash | sha1sum)" "$(euca __completions bash | sha1sum)"
 }
 
-@test "__man writes one page per command plus euca.1 and alias pages, and drops stale pages" {
+@test "__man writes one page per command plus euca.1, euca-networking.7 and alias pages, and drops stale pages" {
   local dir="$BATS_TEST_TMPDIR/man"
   mkdir "$dir"
   echo stale >"$dir/euca-admin-obsolete.1"
@@ -48,7 +48,7 @@ $output"
   run euca __man "$dir"
   assert_success
   [[ ! -e "$dir/euca-admin-obsolete.1" && -e "$dir/other.1" ]]
-  assert_equal "$(ls "$dir" | grep -c '^euca')" 85
+  assert_equal "$(ls "$dir" | grep -c '^euca')" 86
   assert_equal "$(cat "$dir/euca-modify-property.1" | tail -1)" ".so man1/euca-admin-modify-property.1"
 }
 

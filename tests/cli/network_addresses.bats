@@ -145,7 +145,7 @@ address_life() {
   run in_mode remote delete-group db
   assert_failure 5
   # The network layout cannot change under running instances.
-  fails 5 "while instance '" admin modify-property network.mode=MANAGED
+  fails 5 "while instance '" admin modify-property network.mode=MANAGED network.private-interface=eth1
   fails 3 "the security group 'nope' does not exist" run-instances "$EMI" -g nope
 }
 

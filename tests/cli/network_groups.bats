@@ -172,3 +172,28 @@ group_life() {
   run "$EUCA_BIN" admin modify-property network.mode=MANAGED-NOVLAN network.public-ips=
   assert_success
 }
+
+@test "network properties are checked against each other: no accepted combination fails every apply" {
+  expect_failure 2 "MANAGED needs network.private-interface" admin modify-property network.mode=MANAGED
+  expect_failure 2 "'eth0-long-1.4094' is over 15 characters" \
+    admin modify-property network.mode=MANAGED network.private-interface=eth0-long-1
+  expect_failure 2 "network.public-ips holds '10.1.0.5', inside the private network.subnet/netmask 10.1.0.0/16" \
+    admin modify-property network.public-ips=10.1.0.5
+  expect_failure 2 "network.public-ips holds '203.0.113.5' twice" \
+    admin modify-property network.public-ips="203.0.113.5 203.0.113.4-203.0.113.6"
+  expect_failure 2 "network.mac-map gives d0:0d:00:00:00:01 192.168.9.5, not a host address of network.subnet/netmask 10.1.0.0/16" \
+    admin modify-property network.mode=STATIC network.mac-map=d0:0d:00:00:00:01=192.168.9.5
+  expect_failure 2 "gives d0:0d:00:00:00:01 10.1.0.1, not a host address" \
+    admin modify-property network.mode=STATIC network.mac-map=d0:0d:00:00:00:01=10.1.0.1
+  expect_failure 2 "which STATIC does not have: give IP:PORT" \
+    admin modify-property network.mode=STATIC network.metadata-target=:8773
+  # Set together, they are accepted; and back.
+  run "$EUCA_BIN" admin modify-property network.mode=MANAGED network.private-interface=eth1
+  assert_success
+  run "$EUCA_BIN" admin modify-property network.mode=STATIC network.mac-map=d0:0d:00:00:00:01=10.1.0.5 \
+    network.metadata-target=10.1.0.1:8773
+  assert_success
+  run "$EUCA_BIN" admin modify-property network.mode=MANAGED-NOVLAN network.mac-map= network.metadata-target= \
+    network.private-interface=
+  assert_success
+}
