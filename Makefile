@@ -24,7 +24,7 @@ DEB_PACKAGES := \
   bats bats-assert bats-support parallel sqlite3 openssl unzip procps python3 python3-boto3 curl \
   pigz gzip tar e2fsprogs awscli s3cmd man-db groff-base \
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils \
-  linux-image-amd64 busybox-static cpio xz-utils genisoimage \
+  linux-image-amd64 busybox-static cpio xz-utils genisoimage syslinux syslinux-common mtools fdisk \
   nginx nodejs $(NPM_PACKAGE) \
   iptables dnsmasq-base
 

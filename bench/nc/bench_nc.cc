@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
 
   std::printf("bench_nc: %d trials; host %d cores, domain type %s; images from %s\n", trials, host->cores,
               host->domain_type.c_str(), walrus.url().c_str());
+  std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
   std::vector<std::string> modes;
   for (const char* m : {"cold", "warm"})
     if (cache_modes == "both" || cache_modes == m) modes.push_back(m);

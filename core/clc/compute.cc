@@ -233,7 +233,11 @@ Result<LaunchPlan> Compute::Resolve(const model::Principal& caller, const RunIns
       EUCA_ASSIGN_OR_RETURN(plan.kernel, ResolveImage(t, caller, kernel_id, "kernel", "kernel"));
     }
     if (!ramdisk_id.empty()) {
-      if (kernel_id.empty()) return InvalidArgument("ramdisk '" + ramdisk_id + "' needs a kernel");
+      if (kernel_id.empty())
+        return Status(Code::kInvalidArgument,
+                      "ramdisk '" + ramdisk_id + "' needs a kernel, and image '" + plan.image.id +
+                          "' has none: give --kernel too, or no ramdisk to boot the image's own boot loader",
+                      "InvalidParameterCombination");
       EUCA_ASSIGN_OR_RETURN(plan.ramdisk, ResolveImage(t, caller, ramdisk_id, "ramdisk", "ramdisk"));
     }
     EUCA_ASSIGN_OR_RETURN(plan.vm_type,

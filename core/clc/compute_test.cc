@@ -252,6 +252,50 @@ TEST_F(ComputeRunTest, ResolvesImagesKernelsAndKeysPerAccount) {
   EXPECT_TRUE(compute_->RunInstances(kAlice, req).ok());
 }
 
+TEST_F(ComputeRunTest, AnImageWithoutKernelReachesTheNodeWithoutOneAndBadKernelsAreRefused) {
+  // emi-00000001 has no kernel: the node gets no kernel and no ramdisk and boots the image's
+  // own boot loader.
+  auto plain = compute_->RunInstances(kAlice, Req());
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(plain->instances[0].kernel_id, "");
+  EXPECT_EQ(plain->instances[0].ramdisk_id, "");
+  auto sent = zone_->DescribeInstances({plain->instances[0].id});
+  ASSERT_TRUE(sent.ok());
+  ASSERT_EQ(sent->size(), 1u);
+  EXPECT_TRUE((*sent)[0].instance.request.kernel.empty());
+  EXPECT_TRUE((*sent)[0].instance.request.ramdisk.empty());
+  EXPECT_EQ((*sent)[0].instance.request.image.id, "emi-00000001");
+
+  PutImage("eki-00000001", kAlice.account_id, "kernel");
+  PutImage("eri-00000001", kAlice.account_id, "ramdisk");
+  size_t commits = store_.CommittedForTest().size();
+  // A ramdisk without any kernel (the image has none either).
+  auto req = Req();
+  req.ramdisk_id = "eri-00000001";
+  auto lonely = compute_->RunInstances(kAlice, req);
+  EXPECT_EQ(lonely.status().wire_code(), "InvalidParameterCombination");
+  EXPECT_THAT(lonely.status().message(), HasSubstr("ramdisk 'eri-00000001' needs a kernel"));
+  // A kernel that does not exist.
+  req = Req();
+  req.kernel_id = "eki-0000dead";
+  auto missing = compute_->RunInstances(kAlice, req);
+  EXPECT_EQ(missing.status().wire_code(), "InvalidAMIID.NotFound");
+  EXPECT_THAT(missing.status().message(), HasSubstr("kernel 'eki-0000dead' does not exist"));
+  // A ramdisk given as the kernel, and a kernel as the ramdisk.
+  req.kernel_id = "eri-00000001";
+  EXPECT_EQ(compute_->RunInstances(kAlice, req).status().wire_code(), "InvalidParameterValue");
+  req.kernel_id = "eki-00000001";
+  req.ramdisk_id = "eki-00000001";
+  EXPECT_EQ(compute_->RunInstances(kAlice, req).status().wire_code(), "InvalidParameterValue");
+  EXPECT_EQ(store_.CommittedForTest().size(), commits);
+  EXPECT_EQ(zone_->Running(), 1);
+  // A kernel without a ramdisk is fine (one whose drivers are built in needs none).
+  req.ramdisk_id = "";
+  auto kernel_only = compute_->RunInstances(kAlice, req);
+  ASSERT_TRUE(kernel_only.ok()) << kernel_only.status().ToString();
+  EXPECT_EQ(kernel_only->instances[0].kernel_id, "eki-00000001");
+}
+
 TEST_F(ComputeRunTest, RefusesBadRequestsWithoutWriting) {
   auto req = Req();
   req.instance_type = "t9.huge";

@@ -200,6 +200,10 @@ Result<model::Image> Images::Register(const model::Principal& caller, const Regi
                      " image cannot have a kernel or ramdisk; give --kernel and --ramdisk "
                      "only for machine images");
   }
+  // No kernel: the image boots from its own boot loader; a ramdisk alone would boot nothing.
+  if (!r.ramdisk_id.empty() && r.kernel_id.empty())
+    return Invalid("the ramdisk '" + r.ramdisk_id +
+                   "' needs a kernel: give --kernel too (an image with neither boots from its own boot loader)");
   if (!r.kernel_id.empty()) {
     EUCA_ASSIGN_OR_RETURN(model::Image kernel, FindLaunchable(caller, r.kernel_id));
     if (kernel.type != "kernel") return Invalid("the image '" + r.kernel_id + "' is not a kernel image");

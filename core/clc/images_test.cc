@@ -47,6 +47,8 @@ TEST_F(ImagesTest, RegisterReadsTheManifest) {
   EXPECT_EQ(machine->architecture, "x86_64");
   EXPECT_EQ(machine->state, "available");
   EXPECT_EQ(machine->account_id, alice_.account_id);
+  EXPECT_EQ(machine->kernel_id, "");  // none: it boots from its own boot loader
+  EXPECT_EQ(machine->ramdisk_id, "");
   EXPECT_EQ(store_.CommittedForTest().back().action, "RegisterImage my image");
   EXPECT_EQ(store_.CommittedForTest().back().request_id, "req-3");
   auto kernel = Register(alice_, "/alice-bucket/vmlinuz.manifest.xml", "kernel");
@@ -89,6 +91,12 @@ TEST_F(ImagesTest, RegisterRefusesBadInputAndChangesNothing) {
   kernel.kernel_id = machine->id;
   EXPECT_EQ(Register(alice_, "alice-bucket/img.manifest.xml", "x1x", kernel).status().wire_code(),
             "InvalidParameterValue");
+  // A ramdisk alone boots nothing: refused, whether or not it exists.
+  RegisterImageRequest ramdisk_only;
+  ramdisk_only.ramdisk_id = "eri-00000000";
+  auto lonely = Register(alice_, "alice-bucket/img.manifest.xml", "x1x", ramdisk_only);
+  EXPECT_EQ(lonely.status().wire_code(), "InvalidParameterValue");
+  EXPECT_THAT(lonely.status().message(), HasSubstr("'eri-00000000' needs a kernel"));
   // Names are unique per account.
   EXPECT_EQ(Register(alice_, "alice-bucket/img.manifest.xml", "machine").status().wire_code(),
             "InvalidAMIName.Duplicate");

@@ -157,6 +157,37 @@ TEST_F(NodeE2ETest, OneGuestBootsWithItsKeyAndVanishesOnTerminate) {
   EXPECT_FALSE(fs::exists(node_->InstanceDir(id)));
 }
 
+// No kernel given: the domain boots from its first disk (SeaBIOS, then the image's own boot
+// loader), here the guest's whole-disk image with syslinux, which boots the same kernel and
+// initramfs with its own command line and root=/dev/vda2 (the image's second partition).
+TEST_F(NodeE2ETest, AWholeDiskImageBootsThroughItsOwnBootLoaderAndVanishesOnTerminate) {
+  const std::string disk = std::string(EUCA_GUEST_DIR) + "/disk.img";
+  if (!fs::exists(disk)) GTEST_SKIP() << disk << " is missing (an older guest build; run make guest)";
+  const std::string id = TestId("d");
+  RunInstanceRequest r = Request(id);
+  r.image = {"emi-0000e2e1", "file://" + disk};
+  r.kernel = {};
+  r.ramdisk = {};
+  ASSERT_TRUE(node_->RunInstance(r).ok());
+  ASSERT_TRUE(WaitFor([&] { return Describe(id).state != InstanceState::kPending; }, kBootDeadline));
+  ASSERT_EQ(Describe(id).state, InstanceState::kExtant) << Describe(id).reason;
+  // The domain has no kernel of its own: it boots from the disk.
+  auto xml = RealCommandRunner().Run(Command{.argv = {"virsh", "-c", "qemu:///system", "dumpxml", id}});
+  ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+  EXPECT_THAT(xml->out, HasSubstr("<boot dev='hd'/>"));
+  EXPECT_THAT(xml->out, ::testing::Not(HasSubstr("<kernel>")));
+  ASSERT_TRUE(WaitFor([&] { return Booted(id); }, kBootDeadline)) << node_->GetConsoleOutput(id).value_or("");
+  std::string console = node_->GetConsoleOutput(id).value();
+  EXPECT_THAT(console, HasSubstr("SYSLINUX"));  // the boot loader's banner on the serial console
+  EXPECT_THAT(console, HasSubstr("EUCA-GUEST-ROOT euca test guest root disk"));  // vda2 of the overlay
+  EXPECT_THAT(console, HasSubstr("EUCA-GUEST-SEED " + id));
+  EXPECT_THAT(console, HasSubstr("EUCA-GUEST-KEY ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e " + id));
+
+  ASSERT_TRUE(node_->TerminateInstance(id).ok());
+  EXPECT_EQ(hv_->GetDomain(id).status().code(), Code::kNotFound);
+  EXPECT_FALSE(fs::exists(node_->InstanceDir(id)));
+}
+
 TEST_F(NodeE2ETest, EightAtOnceFromOneDownloadThenNothingLeft) {
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) ids.push_back(TestId("b" + std::to_string(i)));

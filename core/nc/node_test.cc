@@ -104,6 +104,35 @@ TEST_F(NodeTest, RunInstanceBootsFromCachedKernelRamdiskAndAnOverlay) {
   EXPECT_TRUE(spec.value().nics.empty());
 }
 
+TEST_F(NodeTest, WithoutAKernelTheDomainBootsTheImageItselfWithNoCommandLine) {
+  RunInstanceRequest r = Request();
+  r.kernel = {};
+  r.ramdisk = {};
+  Instance i = RunAndWait(r);
+  EXPECT_EQ(i.state, InstanceState::kExtant) << i.reason;
+  Result<hv::DomainSpec> spec = hypervisor_.SpecForTest(kId);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec.value().kernel, "");  // the domain XML then says <boot dev='hd'/>
+  EXPECT_EQ(spec.value().ramdisk, "");
+  EXPECT_EQ(spec.value().cmdline, "");  // the image's boot loader brings its own
+  ASSERT_FALSE(spec.value().disks.empty());
+  EXPECT_EQ(spec.value().disks[0].target, "vda");
+  EXPECT_EQ(spec.value().disks[0].path, node_->InstanceDir(kId) + "/root.qcow2");
+  EXPECT_EQ(fetcher_.fetches, 1);  // the image alone
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/nc/cache/eki-00000002"));
+  ASSERT_TRUE(node_->TerminateInstance(kId).ok());
+
+  // A kernel that is not there: the start fails, naming it, and leaves nothing behind.
+  r = Request("i-0123abce");
+  r.kernel = {"eki-0000dead", "b/missing.manifest.xml"};
+  r.ramdisk = {};
+  Instance failed = RunAndWait(r);
+  EXPECT_EQ(failed.state, InstanceState::kTeardown);
+  EXPECT_THAT(failed.reason, HasSubstr("b/missing.manifest.xml"));
+  EXPECT_FALSE(std::filesystem::exists(node_->InstanceDir("i-0123abce")));
+  EXPECT_EQ(hypervisor_.SpecForTest("i-0123abce").status().code(), Code::kNotFound);
+}
+
 TEST_F(NodeTest, DiskPreparationRunsTheseCommands) {
   RunAndWait();
   std::string transcript = runner_.Transcript();

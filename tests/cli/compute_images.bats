@@ -120,6 +120,8 @@ bad_register() {
   EC2_URL="$url" expect_failure 2 "invalid image name 'a*b'" register images/old.manifest.xml -n 'a*b'
   EC2_URL="$url" expect_failure 3 "the image id 'eki-00000000' does not exist" \
     register images/image.img.manifest.xml -n k1k --kernel eki-00000000
+  EC2_URL="$url" expect_failure 2 "the ramdisk 'eri-00000000' needs a kernel: give --kernel too" \
+    register images/image.img.manifest.xml -n r1r --ramdisk eri-00000000
   in_mode "$mode" register images/old.manifest.xml -n "dup-$mode" >/dev/null
   EC2_URL="$url" expect_failure 4 "an image named 'dup-$mode' already exists" register images/old.manifest.xml -n "dup-$mode"
   # Bob cannot register the administrator's private bundle.

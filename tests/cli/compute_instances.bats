@@ -86,6 +86,10 @@ run_and_describe() {
   expect_failure 2 "1 <= MIN <= MAX" run-instances "$EMI" -n 3-2
   expect_failure 3 "image 'emi-0000beef' does not exist" run-instances emi-0000beef
   expect_failure 3 "key pair 'nokey' does not exist" run-instances "$EMI" -k nokey
+  # The image has no kernel (it boots its own boot loader): an unknown kernel, a ramdisk alone.
+  expect_failure 3 "kernel 'eki-0000beef' does not exist" run-instances "$EMI" --kernel eki-0000beef
+  expect_failure 2 "ramdisk 'eri-0000beef' needs a kernel" run-instances "$EMI" --ramdisk eri-0000beef
+  expect_failure 2 "is a machine image, not a kernel image" run-instances "$EMI" --kernel "$EMI"
   expect_failure 2 "unknown instance type 't9.huge'" run-instances "$EMI" -t t9.huge
   expect_failure 2 "availability zone 'nowhere' does not exist" run-instances "$EMI" -z nowhere
   run euca run-instances "$EMI" -n 100-100

@@ -3,7 +3,8 @@
 # qemu:///system (TCG), `euca serve cc` in front of it and `euca serve clc` in front of that,
 # five processes speaking HTTP to each other. The euca-* commands talk only to the CLC
 # (EC2_URL) and Walrus (S3_URL): the test guest is bundled, uploaded, registered, run through
-# all three controllers, boots to its ready marker with its key, and is terminated.
+# all three controllers, boots to its ready marker with its key, and is terminated; then the
+# guest's whole-disk image (disk.img) registered without a kernel boots its own boot loader.
 # Needs root (a system libvirt daemon) and the test guest (make guest); skips otherwise.
 
 load helpers
@@ -91,6 +92,69 @@ setup() {
   run "$EUCA_BIN" terminate-instances "$id"
   assert_success
   assert_output --partial "INSTANCE	$id"
+  local gone=""
+  for _ in $(seq 100); do
+    if ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1; then
+      gone=yes
+      break
+    fi
+    sleep 0.2
+  done
+  [[ -n "$gone" ]]
+  [[ ! -e "$BATS_FILE_TMPDIR/nc/instances/$id" ]]
+}
+
+@test "an image without a kernel boots from its own boot loader through clc -> cc -> nc on QEMU" {
+  [[ -f "$GUEST_DIR/disk.img" ]] || skip "the test guest has no disk.img (built before it had one: make guest)"
+  # The guest's whole-disk image: MBR, syslinux on a FAT partition, the root on the second.
+  mkdir -p d
+  cp "$GUEST_DIR/disk.img" guest-disk
+  "$EUCA_BIN" bundle-image -i guest-disk -d d >/dev/null
+  "$EUCA_BIN" upload-bundle -b hierdisk -m d/guest-disk.manifest.xml >/dev/null
+  run "$EUCA_BIN" register hierdisk/guest-disk.manifest.xml -n hier-disk --ramdisk eri-00000000
+  assert_failure 2
+  assert_output --partial "the ramdisk 'eri-00000000' needs a kernel"
+  local emi
+  emi="$("$EUCA_BIN" register hierdisk/guest-disk.manifest.xml -n hier-disk | cut -f2)"
+  [[ "$emi" == emi-* ]]
+  # No kernel, no ramdisk: a hardware-virtualized (hvm) image.
+  run "$EUCA_BIN" describe-images "$emi"
+  assert_output --partial $'\tmachine\t\t\t\tinstance-store\thvm\t'
+  run "$EUCA_BIN" run-instances "$emi" --kernel eki-0000dead
+  assert_failure 3
+  assert_output --partial "kernel 'eki-0000dead' does not exist"
+  "$EUCA_BIN" create-keypair disk-key -f disk-key.pem >/dev/null
+
+  run "$EUCA_BIN" run-instances "$emi" -k disk-key -t m1.small -z zone-q
+  assert_success
+  local id
+  id="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
+  [[ "$id" == i-* ]]
+
+  local ready="" state=""
+  for _ in $(seq 300); do
+    "$EUCA_BIN" get-console-output "$id" -r >disk-console.out 2>/dev/null || true
+    if grep -q "EUCA-GUEST-READY $id" disk-console.out; then
+      ready=yes
+      break
+    fi
+    state="$("$EUCA_BIN" describe-instances "$id" | awk -F'\t' '$1 == "INSTANCE" { print $6 }')"
+    [[ "$state" != terminated ]] || break
+    sleep 1
+  done
+  [[ -n "$ready" ]] || { echo "state '$state'"; cat disk-console.out; cat "$BATS_FILE_TMPDIR/nc.log"; false; }
+  # The boot loader ran (its banner), the root is the image's second partition, the key came.
+  grep -q "SYSLINUX" disk-console.out
+  grep -q "EUCA-GUEST-ROOT euca test guest root disk" disk-console.out
+  grep -q "EUCA-GUEST-KEY ssh-rsa " disk-console.out
+  # The domain has no kernel of its own: it boots from its disk.
+  run virsh -c qemu:///system dumpxml "$id"
+  assert_success
+  assert_output --partial "<boot dev='hd'/>"
+  refute_output --partial "<kernel>"
+
+  run "$EUCA_BIN" terminate-instances "$id"
+  assert_success
   local gone=""
   for _ in $(seq 100); do
     if ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1; then
