@@ -113,6 +113,8 @@ Status RuleParams(const RuleOptions& o, Ec2Params& params, std::vector<Field>& f
       EUCA_RETURN_IF_ERROR(PortNumber(to, "port").status());
     }
   } else if (proto == "icmp" || proto == "1") {
+    if (!o.ports.empty())
+      return InvalidArgument("-p gives ports of tcp and udp; for icmp give -t TYPE:CODE (-1 for any)");
     size_t colon = o.icmp.find(':');
     if (colon == std::string::npos) return InvalidArgument("ICMP type and code '" + o.icmp + "' must be TYPE:CODE");
     from = o.icmp.substr(0, colon);

@@ -140,6 +140,10 @@ group_life() {
   expect_failure 3 "the security group 'nope' does not exist" authorize nope -p 22
   expect_failure 3 "the security group 'ghost' does not exist" authorize rules -p 22 -o ghost
   expect_failure 2 "--egress needs a VPC" authorize rules -p 22 --egress
+  expect_failure 2 "for icmp give -t TYPE:CODE" authorize rules -P icmp -p 22
+  expect_failure 2 "ICMP type and code '8' must be TYPE:CODE" authorize rules -P icmp -t 8
+  expect_failure 2 "ICMP type '300' is outside -1..255" authorize rules -P icmp -t 300:0
+  expect_failure 2 "ICMP code" authorize rules -P icmp -t 8:x
   "$EUCA_BIN" authorize rules -P all >/dev/null
   expect_failure 4 "already in security group 'rules'" authorize rules -P -1
   expect_failure 3 "not in security group 'rules'" revoke rules -p 22
