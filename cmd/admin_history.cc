@@ -126,12 +126,7 @@ Handler SetupRollback(CLI::App& app) {
       return c.kind == "security-groups" || c.kind == "addresses" || c.kind == "instances" ||
              (c.kind == "properties" && c.id.rfind("network.", 0) == 0);
     });
-    if (network && !o->dry_run) {
-      std::string driver = s.admin->GetProperty("network.driver").value_or("plan");
-      clc::StoreClusterDirectory clusters(*s.store, *ctx.env, *ctx.clock, ctx.home);
-      Status applied = clc::ApplyCloudNetwork(*s.store, *ctx.env, ctx.home, driver, &clusters);
-      ctx.Debug(applied.ok() ? "network state applied (" + driver + ")" : applied.ToString());
-    }
+    if (network && !o->dry_run) ApplyNetworkAfterAdminChange(ctx, s);
     return Status::Ok();
   });
 }

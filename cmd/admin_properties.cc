@@ -74,12 +74,18 @@ Handler SetupModifyProperty(CLI::App& app) {
     }
     EUCA_ASSIGN_OR_RETURN(auto changed, s.admin->ModifyProperties(s.principal, assignments));
     std::vector<Record> records;
+    bool network = false;
     for (const auto& [old_view, new_value] : changed) {
       Record r = PropertyRecord(old_view.name, new_value);
       r.fields.push_back({"was", old_view.value, "was: "});
       records.push_back(std::move(r));
+      // network.driver is read when a cloud process starts; every other network property
+      // changes what the host should look like now (DNS servers, interfaces, pools ...).
+      if (old_view.name.rfind("network.", 0) == 0 && old_view.name != "network.driver" && old_view.value != new_value)
+        network = true;
     }
     PrintRecords(ctx, records);
+    if (network) ApplyNetworkAfterAdminChange(ctx, s);
     return Status::Ok();
   });
 }

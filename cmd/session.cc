@@ -1,5 +1,7 @@
 #include "cmd/session.h"
 
+#include "core/clc/networking.h"
+#include "core/clc/topology.h"
 #include "state/sqlite_store.h"
 
 namespace euca::cmd {
@@ -34,6 +36,13 @@ Result<Session> OpenAdminSession(const Context& ctx) {
   if (!s.principal.IsCloudAdmin())
     return PermissionDenied("'" + s.principal.ToString() + "' is not a cloud administrator");
   return s;
+}
+
+void ApplyNetworkAfterAdminChange(Context& ctx, Session& s) {
+  std::string driver = s.admin->GetProperty("network.driver").value_or("plan");
+  clc::StoreClusterDirectory clusters(*s.store, *ctx.env, *ctx.clock, ctx.home);
+  Status applied = clc::ApplyCloudNetwork(*s.store, *ctx.env, ctx.home, driver, &clusters);
+  ctx.Debug(applied.ok() ? "network state applied (" + driver + ")" : applied.ToString());
 }
 
 }  // namespace euca::cmd

@@ -35,4 +35,10 @@ Result<Session> OpenSession(const Context& ctx, bool authenticate = true);
 /// (for commands Admin does not check itself, such as history).
 Result<Session> OpenAdminSession(const Context& ctx);
 
+/// After an admin change of network objects or properties made outside the EC2 actions
+/// (modify-property, rollback): applies the cloud's whole network state once, to this host
+/// and the remote clusters, as an EC2 change would. A failure is reported (stderr; the
+/// change itself stands) and the next network change applies again.
+void ApplyNetworkAfterAdminChange(Context& ctx, Session& s);
+
 }  // namespace euca::cmd

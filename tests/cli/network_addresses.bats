@@ -184,3 +184,32 @@ address_life() {
   run grep -c -- "--dport 2202 " "$CLC_HOME/network/filter.rules"
   assert_output 0
 }
+
+@test "a restarted serve clc rebuilds the host's network from the store before any change" {
+  "$EUCA_BIN" create-group rs -d "restart" >/dev/null
+  "$EUCA_BIN" authorize rs -p 2444 >/dev/null
+  run_one embedded -g rs
+  grep -q -- "--dport 2444 " "$CLC_HOME/network/filter.rules"
+  local port="${CLC_URL##*:}"
+  stop_clc
+  rm "$CLC_HOME/network/filter.rules" "$CLC_HOME/network/links" "$CLC_HOME/network/desired-state.json"
+  start_clc "127.0.0.1:$port"  # the same URL: later tests and teardown use it
+  # Nothing changed in the cloud: the server applied what its store holds when it started.
+  grep -q -- "--dport 2444 " "$CLC_HOME/network/filter.rules"
+  grep -q "^bridge eucabr" "$CLC_HOME/network/links"
+  jq -e --arg id "$ID" '.endpoints[] | select(.instance_id == $id)' "$CLC_HOME/$STATE" >/dev/null
+}
+
+@test "network.dns and network.public-interface reach what the driver renders" {
+  "$EUCA_BIN" admin modify-property network.dns="192.0.2.53 192.0.2.54" network.public-interface=pub9 \
+    network.public-ips=203.0.113.1-203.0.113.4 >/dev/null
+  run_one embedded --addressing public
+  local pub
+  pub="$(awk -F'\t' '$1 == "INSTANCE" { print $4 }' <<<"$output")"
+  [[ "$pub" == 203.0.113.* ]] || fail "no public address: $output"
+  grep -q "option:dns-server,192.0.2.53,192.0.2.54$" "$CLC_HOME/network/dhcp/dnsmasq.conf"
+  grep -qx "address $pub/32 dev pub9" "$CLC_HOME/network/links"
+  "$EUCA_BIN" admin modify-property --reset network.dns --reset network.public-interface >/dev/null
+  grep -q "dev lo$" "$CLC_HOME/network/links"
+  ! grep -q "192.0.2.53" "$CLC_HOME/network/dhcp/dnsmasq.conf"
+}

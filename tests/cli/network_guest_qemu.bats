@@ -6,7 +6,8 @@
 # public address reaches it while associated and nothing after release.
 # The driver works on this host's own network stack (libvirt's taps live there): it makes
 # bridges eucabr*, euca's own iptables chains and a /32 on lo, all on private test addresses
-# (10.213.0.0/16, 10.214.0.0/24) that nothing outside this host sees; teardown removes them.
+# (10.213.0.0/16, 10.214.0.0/24) that nothing outside this host sees; teardown removes them
+# and puts net.ipv4.ip_forward back as it was.
 # Needs root, libvirt and the test guest (make guest); skips otherwise.
 
 load helpers
@@ -30,6 +31,8 @@ setup_file() {
   # (a released public address must reach nothing, not the default route).
   ip route replace blackhole "$SUBNET/16"
   ip route replace blackhole 10.214.0.0/24
+  # The linux driver turns on forwarding; teardown puts back what the host had.
+  sysctl -n net.ipv4.ip_forward >"$BATS_FILE_TMPDIR/ip_forward"
 
   clean_env
   export H="$BATS_FILE_TMPDIR/home"
@@ -86,6 +89,7 @@ teardown_file() {
   for d in $(ip -o -4 addr show dev lo | awk '{ print $4 }' | grep '^10\.214\.0\.'); do ip addr del "$d" dev lo; done
   ip route del blackhole "$SUBNET/16" 2>/dev/null
   ip route del blackhole 10.214.0.0/24 2>/dev/null
+  [[ ! -s "$BATS_FILE_TMPDIR/ip_forward" ]] || sysctl -q -w "net.ipv4.ip_forward=$(cat "$BATS_FILE_TMPDIR/ip_forward")"
   return 0
 }
 
