@@ -310,10 +310,13 @@ class ImageUntar final {
   }
 
   // A data block of the member at image `offset`.
+  // Offsets only grow (the image is written front to back); a sparse member whose map goes
+  // back is refused.
   Status TakeData(uint64_t offset, const uint8_t* p, size_t n) {
+    if (offset < data_end_) return InvalidArgument("the bundle's tar member '" + member_ + "' has overlapping data blocks");
+    data_end_ = offset + n;
     if (!pipe_.InSharedZeros(p, n)) EUCA_RETURN_IF_ERROR(out_.Write(offset, p, n));
     if (o_.image_sha256) {
-      if (offset < hashed_to_) return InvalidArgument("the bundle's tar member '" + member_ + "' has overlapping data blocks");
       HashZeros(image_sha_, offset - hashed_to_);
       image_sha_.Update(p, n);
       hashed_to_ = offset + n;
@@ -329,6 +332,7 @@ class ImageUntar final {
   Sha1 tar_sha_;
   Sha256 image_sha_;
   uint64_t hashed_to_ = 0;  // image bytes fed to image_sha_
+  uint64_t data_end_ = 0;   // end of the member's data so far
   std::string member_;
   uint64_t member_size_ = 0;
 };
