@@ -265,14 +265,14 @@ ImageWriter::ImageWriter(const File& file, ImageWriterOptions options)
                        : ::fcntl(file_.fd(), F_SETFL, flags | O_DIRECT);
     direct_.store(rc == 0, std::memory_order_relaxed);
   }
-  thread_ = std::thread([this] { WriteStages(); });
+  for (size_t i = 0; i < kWriterThreads; ++i) threads_.emplace_back([this] { WriteStages(); });
 }
 
 ImageWriter::~ImageWriter() {
-  if (thread_.joinable()) {
+  if (!threads_.empty()) {
     shared_->free.Cancel();
     shared_->full.Cancel();
-    thread_.join();
+    for (auto& t : threads_) t.join();
   }
 }
 
@@ -347,7 +347,8 @@ Status ImageWriter::Finish(uint64_t size) {
   finished_ = true;
   Status shipped = Ship();
   shared_->full.Close();
-  thread_.join();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
   EUCA_RETURN_IF_ERROR(shipped);
   EUCA_RETURN_IF_ERROR(shared_->Error());
   if (size < end_)
@@ -378,14 +379,19 @@ void ImageWriter::WriteStages() {
 }
 
 Status ImageWriter::WriteRun(const uint8_t* p, size_t n, uint64_t offset) {
+  bool retried = false;
   while (n > 0) {
     ssize_t w = options_.pwrite_for_test != nullptr
                     ? options_.pwrite_for_test(file_.fd(), p, n, static_cast<off_t>(offset))
                     : ::pwrite(file_.fd(), p, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
-      // A device whose direct I/O wants bigger blocks than ours: buffered from here on.
-      if (errno == EINVAL && direct() && DropDirect()) continue;
+      // A device whose direct I/O wants bigger blocks than ours: buffered from here on
+      // (once per run: the other writer thread may have turned O_DIRECT off already).
+      if (errno == EINVAL && options_.direct_io && !retried && DropDirect()) {
+        retried = true;
+        continue;
+      }
       return ErrnoStatus("write '" + file_.path() + "'", errno);
     }
     p += w;
@@ -396,11 +402,14 @@ Status ImageWriter::WriteRun(const uint8_t* p, size_t n, uint64_t offset) {
 }
 
 bool ImageWriter::DropDirect() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
   const int flags = ::fcntl(file_.fd(), F_GETFL);
   if (flags < 0) return false;
-  const int rc = options_.set_fl_for_test != nullptr ? options_.set_fl_for_test(file_.fd(), flags & ~O_DIRECT)
-                                                     : ::fcntl(file_.fd(), F_SETFL, flags & ~O_DIRECT);
-  if (rc != 0) return false;
+  if ((flags & O_DIRECT) != 0) {
+    const int rc = options_.set_fl_for_test != nullptr ? options_.set_fl_for_test(file_.fd(), flags & ~O_DIRECT)
+                                                       : ::fcntl(file_.fd(), F_SETFL, flags & ~O_DIRECT);
+    if (rc != 0) return false;
+  }
   direct_.store(false, std::memory_order_relaxed);
   return true;
 }
