@@ -232,7 +232,7 @@ struct ImageWriter::Stage {
   std::bitset<kStageBlocks> data;
 };
 
-// The pool of windows and the writer thread's first error.
+// The pool of windows and the first error of the writer threads.
 struct ImageWriter::Shared {
   BoundedQueue<std::unique_ptr<Stage>> free{kStageSlots}, full{kStageSlots};
   std::mutex mu;
@@ -310,7 +310,7 @@ Status ImageWriter::Place(uint64_t offset, const uint8_t* p, size_t n) {
       EUCA_RETURN_IF_ERROR(Ship());
       if (!current_) {
         auto item = shared_->free.Pop();
-        if (!item) return Ship();  // the writer thread failed: its error
+        if (!item) return Ship();  // a writer thread failed: its error
         current_ = std::move(*item);
       }
       current_->base = offset - offset % kStageBytes;
