@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bundles/crypto.h"
+#include "bundles/file_io.h"
 #include "bundles/gzip.h"
 #include "bundles/manifest.h"
 #include "core/base/status.h"
@@ -119,7 +120,13 @@ struct UnbundleOptions {
   /// Required: the user's private key (user_encrypted_key) or the cloud's (ec2_encrypted_key).
   std::string private_key_pem;
   std::string cert_pem;  ///< optional: verify the manifest signature against it
-  bool sync = false;     ///< fdatasync the image before renaming it
+  /// fdatasync the image before renaming it (off: as `tar x` and `cp`, the image is not
+  /// durable until the system writes its metadata back; O_DIRECT writes the data but not
+  /// the file's extents, size or name).
+  bool sync = false;
+  /// How the image is written: with O_DIRECT where the file system allows it, else buffered
+  /// (ImageWriter, bundles/file_io.h); test seams.
+  ImageWriterOptions image_writer = {};
   /// Also compute the SHA-256 of the image bytes written (UnbundleResult::image_sha256).
   bool image_sha256 = false;
   /// Recompute the tar stream's SHA-1 even when the signature was verified (see Unbundle).

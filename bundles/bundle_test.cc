@@ -1,11 +1,13 @@
 #include "bundles/bundle.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -156,6 +158,98 @@ TEST_F(BundleTest, ZeroRunsBecomeHolesWhenUnbundled) {
   struct stat st;
   ASSERT_EQ(::stat(u->image_path.c_str(), &st), 0);
   EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{2} << 20) << "the zero run is a hole";
+}
+
+// Seams for the image writer (ImageWriterOptions): a file system that refuses to set
+// O_DIRECT, one whose direct writes fail with EINVAL (each counting its refusals), and a
+// full disk.
+std::atomic<int> direct_refusals{0};
+int RefuseDirectFlag(int fd, int flags) {
+  if ((flags & O_DIRECT) != 0) {
+    ++direct_refusals;
+    errno = EINVAL;
+    return -1;
+  }
+  return ::fcntl(fd, F_SETFL, flags);
+}
+ssize_t RefuseDirectWrite(int fd, const void* buf, size_t n, off_t offset) {
+  if ((::fcntl(fd, F_GETFL) & O_DIRECT) != 0) {
+    ++direct_refusals;
+    errno = EINVAL;
+    return -1;
+  }
+  return ::pwrite(fd, buf, n, offset);
+}
+ssize_t DiskFull(int, const void*, size_t, off_t) {
+  errno = ENOSPC;
+  return -1;
+}
+
+// O_DIRECT, buffered, and the two fallbacks from O_DIRECT to buffered writes: the same
+// image, as sparse, on both paths.
+TEST_F(BundleTest, TheImageIsTheSameAndAsSparseWhetherWrittenDirectOrBuffered) {
+  const std::string data = MixedBytes(300000, 1) + std::string(1 << 20, '\0') + MixedBytes(70000, 2) +
+                           std::string(3 * 4096, '\0') + "end";
+  const int probe = ::open((out_dir() + "/probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  const bool direct_works = probe >= 0;
+  if (probe >= 0) ::close(probe);
+  RemoveQuietly(out_dir() + "/probe");
+  for (bool index : {true, false}) {
+    BundleOptions bo = Options(dir_ / "img");
+    bo.deflate_index = index;
+    BundleResult b = Bundle(data, &bo);
+    const std::pair<const char*, ImageWriterOptions> ways[] = {
+        {"direct", {}},
+        {"buffered", {.direct_io = false}},
+        {"O_DIRECT refused", {.set_fl_for_test = &RefuseDirectFlag}},
+        {"direct write refused", {.pwrite_for_test = &RefuseDirectWrite}},
+    };
+    for (const auto& [name, writer] : ways) {
+      SCOPED_TRACE(std::string(name) + (index ? ", parallel" : ", serial"));
+      RemoveQuietly(out_dir() + "/img");
+      direct_refusals = 0;
+      UnbundleOptions o = UnOptions(b.manifest_path);
+      o.image_writer = writer;
+      auto u = Unbundle(o);
+      ASSERT_TRUE(u.ok()) << u.status().ToString();
+      EXPECT_EQ(u->parallel_inflate, index);
+      EXPECT_TRUE(ReadFile(u->image_path) == data);
+      struct stat st;
+      ASSERT_EQ(::stat(u->image_path.c_str(), &st), 0);
+      EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{600} << 10) << "the zero runs are holes";
+      // The fallback was taken: at the open, or at the first writes (where the folder's file
+      // system lets O_DIRECT be set at all; each writer thread may see one refusal).
+      if (writer.set_fl_for_test != nullptr) {
+        EXPECT_EQ(direct_refusals, 1);
+      } else if (writer.pwrite_for_test != nullptr && direct_works) {
+        EXPECT_GE(direct_refusals, 1);
+        EXPECT_LE(direct_refusals, static_cast<int>(ImageWriter::kWriterThreads));
+      } else if (writer.pwrite_for_test != nullptr) {
+        EXPECT_EQ(direct_refusals, 0);
+      }
+      EXPECT_EQ(Entries(out_dir()), std::vector<std::string>{"img"});
+    }
+  }
+}
+
+TEST_F(BundleTest, AFailedWriteOfTheImageLeavesNothing) {
+  const std::string data = MixedBytes(3 << 20, 3);
+  BundleResult b = Bundle(data);
+  for (bool index : {true, false}) {
+    UnbundleOptions o = UnOptions(b.manifest_path);
+    o.image_writer.pwrite_for_test = &DiskFull;
+    if (!index) {
+      BundleOptions bo = Options(dir_ / "img");
+      bo.deflate_index = false;
+      b = Bundle(data, &bo);
+      o.manifest_path = b.manifest_path;
+    }
+    Status s = Unbundle(o).status();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("No space left"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("unbundle '" + b.manifest_path + "'"), std::string::npos) << s.ToString();
+    EXPECT_TRUE(Entries(out_dir()).empty());
+  }
 }
 
 TEST_F(BundleTest, ManifestIsSignedAndKeyWrappedForBothCertificates) {

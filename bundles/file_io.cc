@@ -9,7 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bitset>
 #include <cstring>
+#include <mutex>
+#include <new>
+
+#include "bundles/queue.h"
 
 namespace euca::bundles {
 
@@ -206,14 +211,86 @@ bool IsAllZero(const uint8_t* p, size_t n) {
   return true;
 }
 
-Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n) {
-  uint64_t run_start = offset;  // the data not written yet: [run_start, run_start + run_len)
+// --- ImageWriter ------------------------------------------------------------------------------
+
+namespace {
+constexpr size_t kStageBlocks = ImageWriter::kStageBytes / kHoleGranule;
+static_assert(ImageWriter::kStageBytes % kHoleGranule == 0);
+
+struct AlignedDelete {
+  void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kHoleGranule)); }
+};
+}  // namespace
+
+// One window of the file: kStageBytes at `base` (a multiple of kStageBytes), of which the
+// blocks marked in `data` hold bytes to write. A block is zeroed when it is first marked
+// unless the bytes that mark it cover it whole, so its bytes not given yet read as zeros.
+struct ImageWriter::Stage {
+  std::unique_ptr<uint8_t[], AlignedDelete> buf{
+      static_cast<uint8_t*>(::operator new[](kStageBytes, std::align_val_t(kHoleGranule)))};
+  uint64_t base = 0;
+  std::bitset<kStageBlocks> data;
+};
+
+// The pool of windows and the first error of the writer threads.
+struct ImageWriter::Shared {
+  BoundedQueue<std::unique_ptr<Stage>> free{kStageSlots}, full{kStageSlots};
+  std::mutex mu;
+  Status error;  // guarded by mu
+
+  void Fail(Status s) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (error.ok()) error = std::move(s);
+    }
+    free.Cancel();
+    full.Cancel();
+  }
+  Status Error() {
+    std::lock_guard<std::mutex> lock(mu);
+    return error;
+  }
+};
+
+ImageWriter::ImageWriter(const File& file, ImageWriterOptions options)
+    : file_(file), options_(options), shared_(std::make_unique<Shared>()) {
+  for (size_t i = 0; i < kStageSlots; ++i) (void)shared_->free.Push(std::make_unique<Stage>());
+  if (options_.direct_io) {
+    // Set after the open (the file exists already): a file system without O_DIRECT answers
+    // EINVAL here, and the writes are buffered.
+    const int flags = ::fcntl(file_.fd(), F_GETFL);
+    const int rc = flags < 0 ? -1
+                   : options_.set_fl_for_test != nullptr
+                       ? options_.set_fl_for_test(file_.fd(), flags | O_DIRECT)
+                       : ::fcntl(file_.fd(), F_SETFL, flags | O_DIRECT);
+    direct_.store(rc == 0, std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < kWriterThreads; ++i) threads_.emplace_back([this] { WriteStages(); });
+}
+
+ImageWriter::~ImageWriter() {
+  if (!threads_.empty()) {
+    shared_->free.Cancel();
+    shared_->full.Cancel();
+    for (auto& t : threads_) t.join();
+  }
+}
+
+Status ImageWriter::Write(uint64_t offset, const uint8_t* p, size_t n) {
+  if (finished_) return Internal("write to '" + file_.path() + "' after its end");
+  if (offset < end_)
+    return InvalidArgument("the data for '" + file_.path() + "' at offset " + std::to_string(offset) +
+                           " comes before the end of the data before it (" + std::to_string(end_) + ")");
+  end_ = offset + n;
+  // Runs of pieces holding data are placed at once; a piece is a whole block, or the part of
+  // one at the edge of this call. Zero pieces are skipped: in a block with data they are
+  // zeros already, and a block of nothing else stays a hole.
+  uint64_t run_start = offset;  // the data not placed yet: [run_start, run_start + run_len)
   size_t run_len = 0;
   while (n > 0) {
-    // A whole block, or the part of one at the edge of this call.
     const size_t piece = static_cast<size_t>(std::min<uint64_t>(n, kHoleGranule - offset % kHoleGranule));
     if (IsAllZero(p, piece)) {
-      if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
+      if (run_len > 0) EUCA_RETURN_IF_ERROR(Place(run_start, p - run_len, run_len));
       run_len = 0;
       run_start = offset + piece;
     } else {
@@ -223,8 +300,118 @@ Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n) {
     p += piece;
     n -= piece;
   }
-  if (run_len > 0) EUCA_RETURN_IF_ERROR(f.WriteAt(run_start, p - run_len, run_len));
+  if (run_len > 0) EUCA_RETURN_IF_ERROR(Place(run_start, p - run_len, run_len));
   return Status::Ok();
+}
+
+Status ImageWriter::Place(uint64_t offset, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    if (!current_ || offset >= current_->base + kStageBytes) {
+      EUCA_RETURN_IF_ERROR(Ship());
+      if (!current_) {
+        auto item = shared_->free.Pop();
+        if (!item) return Ship();  // a writer thread failed: its error
+        current_ = std::move(*item);
+      }
+      current_->base = offset - offset % kStageBytes;
+    }
+    const size_t at = static_cast<size_t>(offset - current_->base);
+    const size_t take = std::min(n, kStageBytes - at);
+    const size_t first = at / kHoleGranule, last = (at + take - 1) / kHoleGranule;
+    uint8_t* buf = current_->buf.get();
+    if (!current_->data[first] && (at % kHoleGranule != 0 || take < kHoleGranule))
+      std::memset(buf + first * kHoleGranule, 0, kHoleGranule);
+    if (last != first && !current_->data[last] && (at + take) % kHoleGranule != 0)
+      std::memset(buf + last * kHoleGranule, 0, kHoleGranule);
+    std::memcpy(buf + at, p, take);
+    for (size_t b = first; b <= last; ++b) current_->data.set(b);
+    offset += take;
+    p += take;
+    n -= take;
+  }
+  return Status::Ok();
+}
+
+Status ImageWriter::Ship() {
+  if (current_ && current_->data.any()) {
+    if (!shared_->full.Push(std::move(current_))) current_.reset();
+  }
+  Status s = shared_->Error();
+  if (!s.ok()) return s;
+  if (shared_->free.cancelled()) return Internal("the writer of '" + file_.path() + "' stopped");
+  return Status::Ok();
+}
+
+Status ImageWriter::Finish(uint64_t size) {
+  if (finished_) return Internal("'" + file_.path() + "' finished twice");
+  finished_ = true;
+  Status shipped = Ship();
+  shared_->full.Close();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  EUCA_RETURN_IF_ERROR(shipped);
+  EUCA_RETURN_IF_ERROR(shared_->Error());
+  if (size < end_)
+    return InvalidArgument("'" + file_.path() + "' has data up to offset " + std::to_string(end_) +
+                           ", past its size " + std::to_string(size));
+  // Also cuts the zeros a partial last block was padded with.
+  return file_.Truncate(size);
+}
+
+void ImageWriter::WriteStages() {
+  while (auto item = shared_->full.Pop()) {
+    std::unique_ptr<Stage> stage = std::move(*item);
+    // Each run of blocks with data: one write of whole, aligned blocks.
+    for (size_t b = 0; b < kStageBlocks;) {
+      if (!stage->data[b]) {
+        ++b;
+        continue;
+      }
+      size_t e = b + 1;
+      while (e < kStageBlocks && stage->data[e]) ++e;
+      Status s = WriteRun(stage->buf.get() + b * kHoleGranule, (e - b) * kHoleGranule, stage->base + b * kHoleGranule);
+      if (!s.ok()) return shared_->Fail(std::move(s));
+      b = e;
+    }
+    stage->data.reset();
+    if (!shared_->free.Push(std::move(stage))) return;
+  }
+}
+
+Status ImageWriter::WriteRun(const uint8_t* p, size_t n, uint64_t offset) {
+  bool retried = false;
+  while (n > 0) {
+    ssize_t w = options_.pwrite_for_test != nullptr
+                    ? options_.pwrite_for_test(file_.fd(), p, n, static_cast<off_t>(offset))
+                    : ::pwrite(file_.fd(), p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      // A device whose direct I/O wants bigger blocks than ours: buffered from here on
+      // (once per run: the other writer thread may have turned O_DIRECT off already).
+      if (errno == EINVAL && options_.direct_io && !retried && DropDirect()) {
+        retried = true;
+        continue;
+      }
+      return ErrnoStatus("write '" + file_.path() + "'", errno);
+    }
+    p += w;
+    offset += static_cast<uint64_t>(w);
+    n -= static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+bool ImageWriter::DropDirect() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  const int flags = ::fcntl(file_.fd(), F_GETFL);
+  if (flags < 0) return false;
+  if ((flags & O_DIRECT) != 0) {
+    const int rc = options_.set_fl_for_test != nullptr ? options_.set_fl_for_test(file_.fd(), flags & ~O_DIRECT)
+                                                       : ::fcntl(file_.fd(), F_SETFL, flags & ~O_DIRECT);
+    if (rc != 0) return false;
+  }
+  direct_.store(false, std::memory_order_relaxed);
+  return true;
 }
 
 Result<std::string> MakeTempDir(const std::string& dir, const std::string& stem) {

@@ -4,10 +4,15 @@
 // bundles keeps its own small seam; errno becomes a Status here, once, with the path.
 // Used by bundles/ and, for the image files it streams, by Walrus' image cache and client.
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/base/status.h"
 
@@ -79,16 +84,85 @@ class SparseReader final {
 /// True if all `n` bytes are zero.
 bool IsAllZero(const uint8_t* p, size_t n);
 
-/// The unit of the holes WriteSparse leaves: a file system block.
+/// The unit of the holes ImageWriter leaves, and of its O_DIRECT writes (address, length
+/// and file offset): a file system block.
 inline constexpr size_t kHoleGranule = 4096;
 
-/// Writes [p, p + n) at `offset` into a file written once, front to back, from empty (each
-/// call's offset at or past the previous call's end), except its zero bytes in
-/// kHoleGranule-aligned blocks, whole or cut by the call's edges: unwritten, they read back
-/// as zeros, and a block whose bytes are all zero stays a hole even when it spans two calls
-/// (as `cp --sparse=always` and `tar -S` make them). The caller sets the final size
-/// (File::Truncate), so a file that ends in zeros comes out right.
-Status WriteSparse(const File& f, uint64_t offset, const uint8_t* p, size_t n);
+/// How an ImageWriter writes. The seams stand in for system calls in tests (nullptr: the
+/// real ones), to see the fallback to buffered writes on a file system that has O_DIRECT.
+struct ImageWriterOptions {
+  /// Write with O_DIRECT where the file system allows it (else, or when false: buffered).
+  bool direct_io = true;
+  /// Stands in for fcntl(fd, F_SETFL, flags): 0, or -1 with errno set.
+  int (*set_fl_for_test)(int fd, int flags) = nullptr;
+  /// Stands in for pwrite(2).
+  ssize_t (*pwrite_for_test)(int fd, const void* buf, size_t n, off_t offset) = nullptr;
+};
+
+/// Writes a file once, front to back, from empty, on threads of its own, with O_DIRECT
+/// where the file system allows it; every kHoleGranule-aligned block whose bytes are all zero
+/// is left unwritten, a hole (as `cp --sparse=always` and `tar -S` leave them), also when it
+/// spans two calls; unwritten bytes read back as zeros.
+///
+/// The bytes are staged in kStageBytes windows of aligned memory (a small pool); a full
+/// window goes to a writer thread, which writes each run of its blocks holding data with
+/// one pwrite of whole blocks, so a block that is only partly data goes to disk padded with
+/// zeros. Finish() writes the last window and cuts the file to its size. With O_DIRECT the
+/// disk reads the windows and the page cache is not filled (where memory is slow to hand
+/// out, filling fresh page cache is what a big buffered write spends most of its time on).
+/// If the file system refuses O_DIRECT (setting the flag, or a write, fails with EINVAL:
+/// a device whose direct I/O wants bigger blocks), the writes are buffered from then on.
+/// Nothing is made durable: the caller decides whether to File::Sync (O_DIRECT does not
+/// make the file's metadata durable, nor the disk's write cache). Not thread-safe.
+class ImageWriter final {
+ public:
+  /// Bytes of one staging window: what one O_DIRECT write takes at most.
+  static constexpr size_t kStageBytes = size_t{1} << 20;
+  /// Writer threads: each write waits for the disk (O_DIRECT), and two at once keep it
+  /// busier than one (about twice the throughput of one `dd oflag=direct` here).
+  static constexpr size_t kWriterThreads = 2;
+  /// Windows in the pool: one per writer, the one the caller fills, and some queued.
+  static constexpr size_t kStageSlots = 6;
+
+  /// Starts the writer threads. REQUIRES: `file` is open for writing, empty, and outlives the
+  /// writer; nothing else writes to it meanwhile.
+  ImageWriter(const File& file, ImageWriterOptions options = {});
+  /// Stops the writer threads; what was not written by Finish() is dropped.
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  /// Takes [p, p + n) for file `offset`, at or past the end of the previous call (a gap
+  /// between calls reads back as zeros). A writer thread's error once one failed;
+  /// InvalidArgument for an offset before the previous call's end.
+  Status Write(uint64_t offset, const uint8_t* p, size_t n);
+  /// Writes what is staged, waits for the writer threads and sets the file's size to `size`
+  /// (at or past the end of the data; a longer size ends in a hole). Once; no Write after.
+  Status Finish(uint64_t size);
+  /// Whether the file is being written with O_DIRECT (false once it fell back). Any thread.
+  bool direct() const { return direct_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Stage;
+  struct Shared;
+  // Copies a run of bytes that holds data into the windows.
+  Status Place(uint64_t offset, const uint8_t* p, size_t n);
+  // Hands the window being filled to the writer threads, if it holds data.
+  Status Ship();
+  // A writer thread: writes windows (disjoint ranges, in any order) until the queue ends.
+  void WriteStages();
+  Status WriteRun(const uint8_t* p, size_t n, uint64_t offset);
+  bool DropDirect();
+
+  const File& file_;
+  const ImageWriterOptions options_;
+  std::atomic<bool> direct_{false};
+  std::unique_ptr<Shared> shared_;  // the pool and the queues
+  std::unique_ptr<Stage> current_;  // the window being filled (the caller's)
+  uint64_t end_ = 0;                // end of the previous Write
+  bool finished_ = false;
+  std::vector<std::thread> threads_;
+};
 
 /// Creates a uniquely named directory in `dir`, starting with `stem`.
 Result<std::string> MakeTempDir(const std::string& dir, const std::string& stem);

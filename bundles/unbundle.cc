@@ -4,8 +4,9 @@
 // checks of the whole and the rename into place.
 //
 //   PlanUnbundle  options, manifest (and signature), key, parts: refused before writing;
-//   ImageUntar    tar stream -> libarchive -> one plain regular file -> the image, with
-//                 holes for zero runs (and the tar SHA-1, the image SHA-256 on request);
+//   ImageUntar    tar stream -> libarchive -> one plain regular file -> ImageWriter (holes
+//                 for zero blocks, O_DIRECT, a thread of its own) (and the tar SHA-1, the
+//                 image SHA-256 on request);
 //   Unbundle      runs them and ranks the errors: the pipeline's (reading, then
 //                 gunzipping) before the tar side's, then digest and size.
 
@@ -218,8 +219,8 @@ Result<Plan> PlanUnbundle(const UnbundleOptions& options) {
 
 // Runs on the caller's thread: pulls the tar stream from a pipeline through libarchive
 // (hashing it with SHA-1 as it passes, when asked), checks that it holds exactly one
-// regular file with a plain name, and writes that file's bytes at their offsets in `out`,
-// leaving holes for zero runs and for the pipeline's shared zeros; on request also the
+// regular file with a plain name, and hands that file's bytes at their offsets to `out`
+// (which leaves holes for zero blocks), skipping the pipeline's shared zeros; on request also the
 // SHA-256 of the image (holes as zeros). Reports progress per chunk. Use: Run(), then
 // DrainRest() (whether or not Run failed, after cancelling the pipeline if it did).
 class ImageUntar final {
@@ -233,7 +234,7 @@ class ImageUntar final {
   };
 
   // REQUIRES: `pipe` and `out` outlive the untar.
-  ImageUntar(InflatePipeline& pipe, const File& out, Options o) : pipe_(pipe), out_(out), o_(std::move(o)) {}
+  ImageUntar(InflatePipeline& pipe, ImageWriter& out, Options o) : pipe_(pipe), out_(out), o_(std::move(o)) {}
 
   // Unpacks the one member; the tar side's error (a bad stream, a bad member, a write).
   Status Run() {
@@ -309,10 +310,13 @@ class ImageUntar final {
   }
 
   // A data block of the member at image `offset`.
+  // Offsets only grow (the image is written front to back); a sparse member whose map goes
+  // back is refused.
   Status TakeData(uint64_t offset, const uint8_t* p, size_t n) {
-    if (!pipe_.InSharedZeros(p, n)) EUCA_RETURN_IF_ERROR(WriteSparse(out_, offset, p, n));
+    if (offset < data_end_) return InvalidArgument("the bundle's tar member '" + member_ + "' has overlapping data blocks");
+    data_end_ = offset + n;
+    if (!pipe_.InSharedZeros(p, n)) EUCA_RETURN_IF_ERROR(out_.Write(offset, p, n));
     if (o_.image_sha256) {
-      if (offset < hashed_to_) return InvalidArgument("the bundle's tar member '" + member_ + "' has overlapping data blocks");
       HashZeros(image_sha_, offset - hashed_to_);
       image_sha_.Update(p, n);
       hashed_to_ = offset + n;
@@ -321,13 +325,14 @@ class ImageUntar final {
   }
 
   InflatePipeline& pipe_;
-  const File& out_;
+  ImageWriter& out_;
   const Options o_;
   const uint8_t* chunk_ = nullptr;  // what libarchive is reading; valid until the next Next()
   size_t chunk_len_ = 0;
   Sha1 tar_sha_;
   Sha256 image_sha_;
   uint64_t hashed_to_ = 0;  // image bytes fed to image_sha_
+  uint64_t data_end_ = 0;   // end of the member's data so far
   std::string member_;
   uint64_t member_size_ = 0;
 };
@@ -351,7 +356,8 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   EUCA_ASSIGN_OR_RETURN(std::unique_ptr<InflatePipeline> pipe,
                         plan.parallel ? NewParallelPipeline(m, plan.source, plan.key.key, options.manifest_path)
                                       : NewSerialPipeline(m, plan.source, plan.key.key, options.manifest_path));
-  ImageUntar untar(*pipe, out,
+  ImageWriter writer(out, options.image_writer);
+  ImageUntar untar(*pipe, writer,
                    {.hash_tar = !plan.signature_verified || options.always_check_tar_digest,
                     .image_sha256 = options.image_sha256,
                     .progress = progress,
@@ -375,7 +381,7 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   if (size != m.size)
     return InvalidArgument("unbundle '" + options.manifest_path + "': the image is " + std::to_string(size) +
                            " bytes but the manifest says " + std::to_string(m.size));
-  EUCA_RETURN_IF_ERROR(out.Truncate(size));
+  if (Status s = writer.Finish(size); !s.ok()) return s.WithContext("unbundle '" + options.manifest_path + "'");
   if (options.sync) EUCA_RETURN_IF_ERROR(out.Sync());
   EUCA_RETURN_IF_ERROR(out.Close());
   UnbundleResult result;

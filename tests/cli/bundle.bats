@@ -186,27 +186,48 @@ assert_empty_dir() {
 
 # --- interoperability with the shell-only scripts ------------------------------------
 
-@test "unbundle writes a sparse-able image sparse: every 4 KiB block of zeros is a hole, the bytes are the same" {
-  # 64 times: 4 KiB of random bytes, then 12 KiB of zeros (no 64 KiB run of zeros anywhere),
-  # written densely, and 1 MiB of zeros at the end.
+# 64 times: 4 KiB of random bytes, then 12 KiB of zeros (no 64 KiB run of zeros anywhere),
+# written densely, and 1 MiB of zeros at the end: 2 MiB, of it 256 KiB of data.
+make_scattered() {
   local i
   for i in $(seq 64); do
     head -c 4096 /dev/urandom
     head -c 12288 /dev/zero
-  done >scattered
-  head -c 1048576 /dev/zero >>scattered
-  local size
-  size="$(stat -c %s scattered)"
-  assert_equal "$size" 2097152
+  done >"$1"
+  head -c 1048576 /dev/zero >>"$1"
+  assert_equal "$(stat -c %s "$1")" 2097152
+}
+
+# Unbundles b/scattered.manifest.xml into folder $1 and checks that out/scattered is the
+# same bytes, written sparse.
+unbundle_scattered_into() {
+  run --separate-stderr euca unbundle -m b/scattered.manifest.xml -d "$1"
+  assert_success
+  cmp scattered "$1/scattered"
+  assert_equal "$(stat -c %s "$1/scattered")" 2097152
+  # 256 KiB of data; allow for file system overhead, but far below the 2 MiB size.
+  local used=$(($(stat -c %b "$1/scattered") * $(stat -c %B "$1/scattered")))
+  ((used <= 512 * 1024)) || fail "$1/scattered uses $used bytes of disk for 256 KiB of data"
+}
+
+@test "unbundle writes a sparse-able image sparse: every 4 KiB block of zeros is a hole, the bytes are the same" {
+  make_scattered scattered
   mkdir b out
   euca bundle-image -i scattered -d b >/dev/null
-  run --separate-stderr euca unbundle -m b/scattered.manifest.xml -d out
-  assert_success
-  cmp scattered out/scattered
-  assert_equal "$(stat -c %s out/scattered)" "$size"
-  # 256 KiB of data; allow for file system overhead, but far below the 2 MiB size.
-  local used=$(($(stat -c %b out/scattered) * $(stat -c %B out/scattered)))
-  ((used <= 512 * 1024)) || fail "out/scattered uses $used bytes of disk for 256 KiB of data"
+  unbundle_scattered_into out
+}
+
+@test "unbundle into a tmpfs folder (its own O_DIRECT, or none before Linux 6.6): the same bytes, sparse" {
+  [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs ]] || skip "/dev/shm is not a tmpfs here"
+  make_scattered scattered
+  mkdir b
+  euca bundle-image -i scattered -d b >/dev/null
+  SHM_DIR="$(mktemp -d /dev/shm/euca-unbundle-test-XXXXXX)"
+  unbundle_scattered_into "$SHM_DIR"
+}
+
+teardown() {
+  if [[ -n "${SHM_DIR:-}" ]]; then rm -rf "$SHM_DIR"; fi
 }
 
 @test "interop: a bundle made by euca-bundle-image is unpacked by tests/bundle/unbundle.sh (user and cloud key)" {
