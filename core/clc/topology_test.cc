@@ -225,6 +225,34 @@ TEST_F(DirectoryTest, RegisteredClustersAreTheZonesInRegistrationOrder) {
   EXPECT_EQ(cluster_connects_, 1) << "an unchanged remote cluster is not reconnected";
 }
 
+TEST_F(DirectoryTest, ARemoteClusterGetsTheRegisteredNodesAndLosesDeregisteredOnes) {
+  auto dir = Make();
+  ASSERT_TRUE(topo().RegisterCluster(kAdmin, "remote", "http://cc:8774").ok());
+  std::vector<Zone> zones = dir->Zones().value();
+  ASSERT_THAT(Names(zones), ElementsAre("remote"));
+  // No node registered yet: the cluster keeps the nodes it was started with.
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://cc:8774/n up"));
+  std::shared_ptr<cc::ClusterController> remote = zones[0].cc;
+
+  remote_nodes_.Add("http://m1:8775");
+  remote_nodes_.Add("http://m2:8775");
+  ASSERT_TRUE(topo().RegisterNode(kAdmin, "remote", "http://m1:8775").ok());
+  Tick();
+  ASSERT_TRUE(topo().RegisterNode(kAdmin, "remote", "http://m2:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_EQ(zones[0].cc, remote);
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://m1:8775 up", "http://m2:8775 up"));
+
+  ASSERT_TRUE(topo().DeregisterNode(kAdmin, "remote", "http://m1:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://m2:8775 up"));
+  // The last one leaves too: the cluster gets the empty list (not its start nodes back).
+  ASSERT_TRUE(topo().DeregisterNode(kAdmin, "remote", "http://m2:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_THAT(NodesOf(zones[0]), testing::IsEmpty());
+  EXPECT_EQ(cluster_connects_, 1) << "the remote cluster is not reconnected";
+}
+
 TEST_F(DirectoryTest, RegistrationIsReReadAfterRecheckOrInvalidate) {
   auto dir = Make(/*recheck_ms=*/1000);
   EXPECT_THAT(Names(dir->Zones().value()), ElementsAre("local"));
