@@ -93,6 +93,16 @@ run_and_describe() {
   assert_output --partial "not enough capacity"
 }
 
+@test "describe-instances refuses an unknown filter name, even when no instance is selected" {
+  local mode url
+  for mode in embedded remote; do
+    url="$([[ $mode == remote ]] && echo "$CLC_URL" || true)"
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid" describe-instances --filter color=x
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid" \
+      describe-instances --filter instance-type=t9.huge --filter color=x
+  done
+}
+
 # --- terminate, reboot, console -------------------------------------------------------------
 
 @test "terminate-instances prints previous and current state; describe shows terminated" {
