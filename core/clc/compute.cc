@@ -187,6 +187,8 @@ SlaHook& NoSlaHook() {
 Compute::Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla, ComputeOptions options)
     : store_(store), clock_(clock), zones_(zones), sla_(sla ? *sla : NoSlaHook()), options_(options) {}
 
+std::string Compute::NewHex(size_t n_hex) { return options_.random_hex ? options_.random_hex(n_hex) : RandomHex(n_hex); }
+
 Result<int64_t> Compute::TerminatedVisibleMs(state::Txn& txn) {
   EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty(kTerminatedVisibleProperty));
   std::string value = def->default_value;
@@ -560,7 +562,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   std::vector<Allocation> admitted;  // what the SLA hook still admits in the transaction
   auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
     reservation.instances.clear();
-    reservation.id = "r-" + RandomHex(8);
+    reservation.id = "r-" + NewHex(8);
     EUCA_ASSIGN_OR_RETURN(int allowed, sla_.Admit(t, plan, reserved));
     if (allowed < plan.min_count || allowed > reserved)
       return Internal("the SLA hook admitted " + std::to_string(allowed) + " of " + std::to_string(reserved) +
@@ -572,7 +574,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
       for (int n = 0; n < a.count; ++n, ++index) {
         model::Instance i;
         for (;;) {  // ids are random; a collision (rare) draws again
-          i.id = "i-" + RandomHex(8);
+          i.id = "i-" + NewHex(8);
           if (taken.count(i.id)) continue;
           EUCA_ASSIGN_OR_RETURN(auto existing, t.Get(kInstances, i.id));
           if (!existing) break;
