@@ -71,10 +71,19 @@ run_and_describe() {
   assert_success
   assert_equal "${#lines[@]}" 3
   local res="$(field 2 "${lines[0]}")"
-  # The same client token answers the same reservation.
-  run in_mode remote run-instances "$EMI" -n 2-2 --client-token tok-1
+  # The same client token answers the same reservation; another request with it is refused.
+  run in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -z "$zone" -d "hello" --client-token tok-1
   assert_success
   assert_equal "$(field 2 "${lines[0]}")" "$res"
+  # (The server records its instances' states meanwhile: no state fingerprint here.)
+  run --separate-stderr in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -z "$zone" -d "bye" --client-token tok-1
+  assert_failure 2
+  assert_equal "$stderr" \
+    "euca: error: client token 'tok-1' was used by reservation '$res' with other user data; use a new token for a different request"
+  run --separate-stderr in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -d "hello" --client-token tok-1
+  assert_failure 2
+  assert_output ""
+  [[ "$stderr" == *"with another zone, security groups, kernel or ramdisk"* ]] || fail "stderr: $stderr"
   run in_mode remote describe-instances --filter "instance-type=m1.small" --filter "availability-zone=$zone"
   assert_success
   assert_line --regexp "^RESERVATION	$res	"

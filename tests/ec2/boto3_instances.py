@@ -27,8 +27,12 @@ def main():
                           Placement={"AvailabilityZone": zone}, ClientToken="boto3-token")
     ids = [i["InstanceId"] for i in r["Instances"]]
     check(len(ids) == 2 and r["Instances"][0]["State"]["Name"] == "pending", "run_instances MinCount/MaxCount")
-    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=2, ClientToken="boto3-token")
+    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=2, InstanceType="m1.small",
+                              Placement={"AvailabilityZone": zone}, ClientToken="boto3-token")
     check(again["ReservationId"] == r["ReservationId"], "run_instances ClientToken is idempotent")
+    check(error_code(ec2.run_instances, ImageId=image, MinCount=1, MaxCount=2, InstanceType="m1.small",
+                     ClientToken="boto3-token")[0] == "IdempotentParameterMismatch",
+          "run_instances ClientToken with another request")
 
     d = ec2.describe_instances(InstanceIds=ids)
     seen = [i["InstanceId"] for res in d["Reservations"] for i in res["Instances"]]
