@@ -88,6 +88,10 @@ TEST_F(TopologyTest, BadInputIsRefusedAndChangesNothing) {
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << meta;
     EXPECT_THAT(s.message(), HasSubstr("is reserved")) << meta;
   }
+  // Nor can "verbose", which describe-availability-zones reads as the administrator's listing.
+  Status verbose = topo().RegisterCluster(kAdmin, "verbose", "http://cc:8774").status();
+  EXPECT_EQ(verbose.code(), Code::kInvalidArgument);
+  EXPECT_THAT(verbose.message(), HasSubstr("'verbose' is reserved: describe-availability-zones reads it"));
   for (const char* bad : {"cc:8774", "ftp://cc", "http://", "http://cc :1", "http:///x"}) {
     Status s = topo().RegisterCluster(kAdmin, "z", bad).status();
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
