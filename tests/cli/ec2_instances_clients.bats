@@ -38,8 +38,14 @@ teardown() { empty_the_zone; }
     --query 'TerminatingInstances[].CurrentState.Name' --output text
   assert_success
   assert_output "$(printf 'shutting-down\tshutting-down')"
-  run ec2_admin describe-instances --instance-ids "${ids[0]}" --query 'Reservations[0].Instances[0].State.Name' \
-    --output text
+  # Terminated once the cluster reports the node's teardown (at once, or at its next poll).
+  local i
+  for i in $(seq 300); do
+    run ec2_admin describe-instances --instance-ids "${ids[0]}" --query 'Reservations[0].Instances[0].State.Name' \
+      --output text
+    [[ "$output" != terminated ]] || break
+    sleep 0.1
+  done
   assert_output terminated
 }
 
@@ -69,7 +75,7 @@ teardown() { empty_the_zone; }
   # the registration (at most a second old) when it next needs its zones.
   euca admin register-node "$HIER_ZONE" http://127.0.0.1:9 >/dev/null
   local i seen=""
-  for i in $(seq 100); do
+  for i in $(seq 300); do
     EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
     if cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
       seen=yes
@@ -82,7 +88,7 @@ teardown() { empty_the_zone; }
   assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
   euca admin deregister-node "$HIER_ZONE" http://127.0.0.1:9
   local gone=""
-  for i in $(seq 100); do
+  for i in $(seq 300); do
     EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
     if ! cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
       gone=yes
