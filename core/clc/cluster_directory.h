@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/status.h"
@@ -21,6 +22,12 @@ struct Zone {
   /// network itself. In-process clusters share the cloud controller's host.
   bool remote = false;
 };
+
+/// Names no zone may have: the meta-zones of RunInstances (any, single, spread; compute.h)
+/// and "verbose", which DescribeAvailabilityZones reads as the administrator's listing.
+inline bool IsReservedZoneName(std::string_view name) {
+  return name == "any" || name == "single" || name == "spread" || name == "verbose";
+}
 
 /// Thread-safe in every implementation.
 class ClusterDirectory {

@@ -187,6 +187,8 @@ SlaHook& NoSlaHook() {
 Compute::Compute(state::StateStore& store, Clock& clock, ClusterDirectory& zones, SlaHook* sla, ComputeOptions options)
     : store_(store), clock_(clock), zones_(zones), sla_(sla ? *sla : NoSlaHook()), options_(options) {}
 
+std::string Compute::NewHex(size_t n_hex) { return options_.random_hex ? options_.random_hex(n_hex) : RandomHex(n_hex); }
+
 Result<int64_t> Compute::TerminatedVisibleMs(state::Txn& txn) {
   EUCA_ASSIGN_OR_RETURN(const PropertyDef* def, FindProperty(kTerminatedVisibleProperty));
   std::string value = def->default_value;
@@ -515,6 +517,28 @@ Result<std::optional<Reservation>> Compute::FindByToken(const model::Principal& 
 
 namespace {
 
+// The request's zone, security groups, kernel and ramdisk as asked, defaults spelled out
+// ("" zone = "any", no group = "default"; groups as a set), each length-prefixed.
+std::string LaunchDigest(const RunInstancesRequest& r) {
+  std::set<std::string> groups(r.groups.begin(), r.groups.end());
+  if (groups.empty()) groups.insert("default");
+  std::string text;
+  auto add = [&text](const std::string& v) { text += std::to_string(v.size()) + ":" + v + ";"; };
+  add(r.zone.empty() ? kZoneAny : r.zone);
+  add(std::to_string(groups.size()));
+  for (const auto& g : groups) add(g);
+  add(r.kernel_id);
+  add(r.ramdisk_id);
+  return api::Sha256Hex(text);
+}
+
+// User data as bytes (base64 spelled differently is the same data); undecodable = as given.
+std::string UserDataBytes(const std::string& b64) {
+  if (b64.empty()) return "";
+  auto decoded = api::Base64Decode(b64);
+  return decoded.ok() ? *decoded : b64;
+}
+
 // EC2: repeating a client token with other parameters is IdempotentParameterMismatch, not a
 // second launch and not the first reservation.
 Status SameLaunch(const Reservation& earlier, const RunInstancesRequest& r) {
@@ -527,6 +551,10 @@ Status SameLaunch(const Reservation& earlier, const RunInstancesRequest& r) {
   else if (first.vm_type != type) differs = "instance type '" + first.vm_type + "'";
   else if (first.key_name != r.key_name) differs = "key pair '" + first.key_name + "'";
   else if (count < r.min_count || count > r.max_count) differs = std::to_string(count) + " instances";
+  else if (UserDataBytes(first.user_data) != UserDataBytes(r.user_data)) differs = "other user data";
+  // Records written before the digest existed are compared on the fields above only.
+  else if (!first.launch_digest.empty() && first.launch_digest != LaunchDigest(r))
+    differs = "another zone, security groups, kernel or ramdisk";
   if (differs.empty()) return Status::Ok();
   return Status(Code::kInvalidArgument,
                 "client token '" + r.client_token + "' was used by reservation '" + earlier.id + "' with " + differs +
@@ -558,13 +586,14 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
   reservation.owner_id = caller.account_id;
   reservation.groups = plan.groups;
   std::string user_data_b64 = plan.user_data.empty() ? "" : api::Base64Encode(plan.user_data);
+  const std::string launch_digest = plan.client_token.empty() ? "" : LaunchDigest(request);
   std::map<std::string, nc::NetParams> net_params;  // by instance id, from the network hook
   int reserved = 0;
   for (const auto& a : allocations) reserved += a.count;
   std::vector<Allocation> admitted;  // what the SLA hook still admits in the transaction
   auto written = store_.Transact({caller.ToString(), "RunInstances", request.request_id}, [&](state::Txn& t) -> Status {
     reservation.instances.clear();
-    reservation.id = "r-" + RandomHex(8);
+    reservation.id = "r-" + NewHex(8);
     EUCA_ASSIGN_OR_RETURN(int allowed, sla_.Admit(t, plan, reserved));
     if (allowed < plan.min_count || allowed > reserved)
       return Internal("the SLA hook admitted " + std::to_string(allowed) + " of " + std::to_string(reserved) +
@@ -576,7 +605,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
       for (int n = 0; n < a.count; ++n, ++index) {
         model::Instance i;
         for (;;) {  // ids are random; a collision (rare) draws again
-          i.id = "i-" + RandomHex(8);
+          i.id = "i-" + NewHex(8);
           if (taken.count(i.id)) continue;
           EUCA_ASSIGN_OR_RETURN(auto existing, t.Get(kInstances, i.id));
           if (!existing) break;
@@ -597,6 +626,7 @@ Result<Reservation> Compute::RunInstances(const model::Principal& caller, const 
         i.launch_time_ms = now;
         i.state_change_ms = now;
         i.client_token = plan.client_token;
+        if (!plan.client_token.empty()) i.launch_digest = launch_digest;
         i.user_data = user_data_b64;
         i.lease_expires_ms = plan.lease_expires_ms;
         reservation.instances.push_back(std::move(i));

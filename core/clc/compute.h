@@ -7,6 +7,7 @@
 // (runtime kind "instances"). Thread-safe: concurrent RunInstances never over-commit a zone.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -168,6 +169,9 @@ struct ComputeOptions {
   /// How long a pending instance may be missing from its cluster's reports before it counts
   /// as lost (terminated). Clusters report what they polled, so a new instance may lag.
   int64_t pending_grace_ms = 300'000;
+  /// The random hex digits of new reservation and instance ids; empty = RandomHex. Tests
+  /// give a counter to make ids, and so their order, predictable. Called from any thread.
+  std::function<std::string(size_t n_hex)> random_hex = {};
 };
 
 class Compute final {
@@ -267,6 +271,8 @@ class Compute final {
                          std::vector<model::VmType>& all_types);
   void Release(const model::VmType& type, const std::vector<Allocation>& allocations, bool committed);
   Result<std::optional<Reservation>> FindByToken(const model::Principal& caller, const std::string& token);
+  // `n_hex` digits for a new id: options_.random_hex, else RandomHex.
+  std::string NewHex(size_t n_hex);
   Status Reconcile(std::vector<model::Instance>& instances);
   Result<int64_t> TerminatedVisibleMs(state::Txn& txn);
   Result<std::vector<InstanceStateChange>> Terminate(const model::Principal& caller, const std::vector<std::string>& ids,

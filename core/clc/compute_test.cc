@@ -371,6 +371,59 @@ TEST_F(ComputeRunTest, ClientTokenReturnsTheFirstReservation) {
   EXPECT_NE(bobs->id, first->id);
 }
 
+TEST_F(ComputeRunTest, ClientTokenMismatchCoversZoneGroupsUserDataKernelAndRamdisk) {
+  PutImage("eki-00000001", kAlice.account_id, "kernel", true);
+  PutImage("eri-00000001", kAlice.account_id, "ramdisk", true);
+  auto req = Req(1, 1);
+  req.client_token = "token-2";
+  req.zone = "zone-a";
+  req.groups = {"web", "db"};
+  req.user_data = api::Base64Encode("hello");
+  req.kernel_id = "eki-00000001";
+  req.ramdisk_id = "eri-00000001";
+  auto first = compute_->RunInstances(kAlice, req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  // The same request (groups are a set) is the first reservation.
+  auto same = req;
+  same.groups = {"db", "web", "db"};
+  auto again = compute_->RunInstances(kAlice, same);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->id, first->id);
+
+  const std::string place = "another zone, security groups, kernel or ramdisk";
+  std::vector<std::pair<std::string, std::function<void(RunInstancesRequest&)>>> changes = {
+      {place, [](RunInstancesRequest& r) { r.zone = ""; }},
+      {place, [](RunInstancesRequest& r) { r.zone = "any"; }},
+      {place, [](RunInstancesRequest& r) { r.groups = {"web"}; }},
+      {place, [](RunInstancesRequest& r) { r.groups = {}; }},
+      {place, [](RunInstancesRequest& r) { r.kernel_id = ""; }},
+      {place, [](RunInstancesRequest& r) { r.ramdisk_id = "eri-00000002"; }},
+      {"other user data", [](RunInstancesRequest& r) { r.user_data = ""; }},
+      {"other user data", [](RunInstancesRequest& r) { r.user_data = api::Base64Encode("bye"); }},
+  };
+  for (const auto& [message, change] : changes) {
+    auto other = req;
+    change(other);
+    auto mismatch = compute_->RunInstances(kAlice, other);
+    EXPECT_EQ(mismatch.status().wire_code(), "IdempotentParameterMismatch") << message;
+    EXPECT_THAT(mismatch.status().message(),
+                ::testing::HasSubstr("client token 'token-2' was used by reservation '" + first->id + "' with " +
+                                     message + "; use a new token for a different request"));
+  }
+  EXPECT_EQ(zone_->run_calls, 1);
+
+  // Defaults spelled out or left out are the same request: no zone = "any", no group = "default".
+  auto plain = Req(1, 1);
+  plain.client_token = "token-3";
+  auto p1 = compute_->RunInstances(kAlice, plain);
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  plain.zone = "any";
+  plain.groups = {"default"};
+  auto p2 = compute_->RunInstances(kAlice, plain);
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  EXPECT_EQ(p2->id, p1->id);
+}
+
 TEST_F(ComputeTest, MetaZonesPlaceAsDocumented) {
   PutImage("emi-00000001", kAlice.account_id);
   auto a = AddZone("a", 2);

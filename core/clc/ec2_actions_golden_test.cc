@@ -10,6 +10,7 @@
 //   boot                                every pending instance boots (the nodes say Extant)
 //   set NAME=VALUE                      sets a cloud property
 //   # ...                               a comment
+// Instance and reservation ids count up from a0000001 (one counter), so id order is launch order.
 // Instance, reservation and group ids are random: the output numbers them in order of
 // appearance in any reply (i-00000001, r-00000001, sg-00000001, ...), and a script names them
 // so: "$sg-00000002" in a line stands for the second group id seen.
@@ -79,7 +80,14 @@ class Runner {
                         return t.Put({"key-pairs", key.id, key.account_id, key.name, model::ToJson(key), std::nullopt});
                       })
             .ok());
-    compute_ = std::make_unique<Compute>(store_, clock_, dir_);
+    // Ids count up, so listings in id order (MaxResults pages) are the same on every run.
+    ComputeOptions options;
+    options.random_hex = [this](size_t n) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%0*x", static_cast<int>(n), ++ids_drawn_);
+      return std::string(buf);
+    };
+    compute_ = std::make_unique<Compute>(store_, clock_, dir_, nullptr, options);
     compute_->SetNetworkHook(&hook_);
     AddInstanceActions(actions_, *compute_);
     AddSecurityGroupActions(actions_, groups_);
@@ -186,6 +194,7 @@ class Runner {
   std::map<std::string, std::string> masked_;  // real id -> numbered
   std::map<std::string, std::string> real_;    // numbered -> real id
   std::map<std::string, int> next_;
+  unsigned ids_drawn_ = 0xa0000000;  // a made-up id may not look like a masked one
 };
 
 TEST(Ec2ActionsGoldenTest, Cases) {

@@ -268,6 +268,8 @@ Status Images::Deregister(const model::Principal& caller, const std::string& ima
 }
 
 Result<std::vector<model::Image>> Images::Describe(const model::Principal& caller, const DescribeImagesQuery& q) {
+  // Filter names are checked up front: a bad one is an error even when nothing is selected.
+  for (const auto& f : q.filters) EUCA_RETURN_IF_ERROR(FilterMatches(f, model::Image{}).status());
   EUCA_ASSIGN_OR_RETURN(std::vector<model::Image> all, ListAll(store_));
   const bool admin_all = q.all_accounts && caller.IsCloudAdmin();
   auto visible = [&](const model::Image& i) { return admin_all || ImageVisible(caller, i); };

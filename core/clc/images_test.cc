@@ -171,6 +171,17 @@ TEST_F(ImagesTest, AdminSeesEveryImageOnlyWithVerbose) {
   EXPECT_EQ(Call(bob_, "DescribeImages", {{"ImageId.1", "verbose"}}).status().wire_code(), "InvalidAMIID.Malformed");
 }
 
+TEST_F(ImagesTest, ABadFilterNameIsAnErrorEvenWhenNothingIsSelected) {
+  Result<std::vector<model::Image>> none = images().Describe(alice_, {.filters = {{"color", {"x"}}}});
+  EXPECT_EQ(none.status().wire_code(), "InvalidParameterValue");
+  EXPECT_THAT(none.status().message(), HasSubstr("the filter 'color' is invalid for DescribeImages"));
+  // Also when an earlier, valid filter already rules out every image.
+  auto machine = Register(alice_, "alice-bucket/img.manifest.xml", "web server");
+  ASSERT_TRUE(machine.ok());
+  EXPECT_EQ(images().Describe(alice_, {.filters = {{"name", {"nothing"}}, {"color", {"x"}}}}).status().wire_code(),
+            "InvalidParameterValue");
+}
+
 TEST_F(ImagesTest, Filters) {
   auto machine = Register(alice_, "alice-bucket/img.manifest.xml", "web server");
   auto kernel = Register(alice_, "alice-bucket/vmlinuz.manifest.xml", "kernel");

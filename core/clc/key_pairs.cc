@@ -181,6 +181,12 @@ Result<model::KeyPair> KeyPairs::Import(const model::Principal& caller, const st
 Result<std::vector<model::KeyPair>> KeyPairs::Describe(const model::Principal& caller,
                                                        const std::vector<std::string>& names,
                                                        const std::vector<api::Ec2Filter>& filters, bool all_accounts) {
+  // Filter names are checked up front: a bad one is an error even when nothing is selected.
+  for (const auto& f : filters) {
+    Status error;
+    Matches(f, model::KeyPair{}, &error);
+    if (!error.ok()) return error;
+  }
   std::vector<model::KeyPair> keys;
   EUCA_RETURN_IF_ERROR(store_.Read([&](state::Txn& t) -> Status {
     std::optional<std::string> parent;

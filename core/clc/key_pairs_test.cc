@@ -117,6 +117,17 @@ TEST_F(KeyPairsTest, AnotherAccountsKeysAreInvisible) {
   EXPECT_FALSE(keys().Find(bob.account_id, "shared-name").ok());
 }
 
+TEST_F(KeyPairsTest, ABadFilterNameIsAnErrorEvenWhenNothingIsSelected) {
+  auto alice = MakeUser("acme", "alice");
+  auto none = keys().Describe(alice, {}, {{"color", {"red"}}});
+  EXPECT_EQ(none.status().wire_code(), "InvalidParameterValue");
+  EXPECT_THAT(none.status().message(), HasSubstr("the filter 'color' is invalid for DescribeKeyPairs"));
+  // Also when an earlier, valid filter already rules out every key.
+  ASSERT_TRUE(keys().Import(alice, "web-1", kRsaPub).ok());
+  EXPECT_EQ(keys().Describe(alice, {}, {{"key-name", {"db-*"}}, {"color", {"red"}}}).status().wire_code(),
+            "InvalidParameterValue");
+}
+
 TEST_F(KeyPairsTest, DescribeFilters) {
   auto alice = MakeUser("acme", "alice");
   ASSERT_TRUE(keys().Import(alice, "web-1", kRsaPub).ok());

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/clc/cluster_directory.h"
+
 namespace euca::clc {
 namespace {
 
@@ -107,6 +109,7 @@ std::optional<std::string> CheckZoneName(std::string_view v) {
   auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
   if (v.empty() || v.size() > 63 || !std::isalnum(static_cast<unsigned char>(v[0]))) return std::nullopt;
   if (!std::all_of(v.begin(), v.end(), ok)) return std::nullopt;
+  if (IsReservedZoneName(v)) return std::nullopt;
   return std::string(v);
 }
 
@@ -292,7 +295,9 @@ std::vector<PropertyDef> MakeRegistry() {
        .description = "Name of the availability zone of a cloud without registered clusters, whose "
                       "cluster controller and node controller run inside the cloud controller.",
        .check = &CheckZoneName,
-       .form = "a zone name (letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit)"});
+       .form = "a zone name (letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit; "
+               "not any, single, spread or verbose, which RunInstances and describe-availability-zones read "
+               "otherwise)"});
   add({.name = "signup.auto-approve",
        .type = PropertyType::kBool,
        .default_value = "false",

@@ -50,6 +50,13 @@ TEST(PropertiesTest, EmbeddedZoneIsAZoneName) {
   EXPECT_EQ(Bad("cloud.embedded-zone", "-zone").code(), Code::kInvalidArgument);
   EXPECT_EQ(Bad("cloud.embedded-zone", "a zone").code(), Code::kInvalidArgument);
   EXPECT_EQ(Bad("cloud.embedded-zone", std::string(64, 'z')).code(), Code::kInvalidArgument);
+  // The meta-zones of RunInstances and describe-availability-zones' "verbose" name no zone.
+  for (const char* reserved : {"any", "single", "spread", "verbose"}) {
+    Status s = Bad("cloud.embedded-zone", reserved);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << reserved;
+    EXPECT_THAT(s.message(), ::testing::HasSubstr("not any, single, spread or verbose")) << reserved;
+  }
+  EXPECT_EQ(Canon("cloud.embedded-zone", "anyzone"), "anyzone");
 }
 
 TEST(PropertiesTest, ImageCacheBytesIsABoundedCount) {

@@ -84,6 +84,10 @@ Status CheckClusterName(const std::string& name) {
     return InvalidArgument("cluster name '" + name +
                            "' is reserved: RunInstances reads it as a placement rule (any, single, spread); "
                            "choose another name");
+  if (IsReservedZoneName(name))
+    return InvalidArgument("cluster name '" + name +
+                           "' is reserved: describe-availability-zones reads it as the administrator's listing; "
+                           "choose another name");
   auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
   if (!name.empty() && name.size() <= 63 && std::isalnum(static_cast<unsigned char>(name[0])) &&
       std::all_of(name.begin(), name.end(), ok)) {

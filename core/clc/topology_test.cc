@@ -88,6 +88,10 @@ TEST_F(TopologyTest, BadInputIsRefusedAndChangesNothing) {
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << meta;
     EXPECT_THAT(s.message(), HasSubstr("is reserved")) << meta;
   }
+  // Nor can "verbose", which describe-availability-zones reads as the administrator's listing.
+  Status verbose = topo().RegisterCluster(kAdmin, "verbose", "http://cc:8774").status();
+  EXPECT_EQ(verbose.code(), Code::kInvalidArgument);
+  EXPECT_THAT(verbose.message(), HasSubstr("'verbose' is reserved: describe-availability-zones reads it"));
   for (const char* bad : {"cc:8774", "ftp://cc", "http://", "http://cc :1", "http:///x"}) {
     Status s = topo().RegisterCluster(kAdmin, "z", bad).status();
     EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
@@ -223,6 +227,34 @@ TEST_F(DirectoryTest, RegisteredClustersAreTheZonesInRegistrationOrder) {
   EXPECT_EQ(zones[1].cc, inside);
   EXPECT_THAT(NodesOf(zones[1]), ElementsAre("http://n1:8775 up", "http://n3:8775 up"));
   EXPECT_EQ(cluster_connects_, 1) << "an unchanged remote cluster is not reconnected";
+}
+
+TEST_F(DirectoryTest, ARemoteClusterGetsTheRegisteredNodesAndLosesDeregisteredOnes) {
+  auto dir = Make();
+  ASSERT_TRUE(topo().RegisterCluster(kAdmin, "remote", "http://cc:8774").ok());
+  std::vector<Zone> zones = dir->Zones().value();
+  ASSERT_THAT(Names(zones), ElementsAre("remote"));
+  // No node registered yet: the cluster keeps the nodes it was started with.
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://cc:8774/n up"));
+  std::shared_ptr<cc::ClusterController> remote = zones[0].cc;
+
+  remote_nodes_.Add("http://m1:8775");
+  remote_nodes_.Add("http://m2:8775");
+  ASSERT_TRUE(topo().RegisterNode(kAdmin, "remote", "http://m1:8775").ok());
+  Tick();
+  ASSERT_TRUE(topo().RegisterNode(kAdmin, "remote", "http://m2:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_EQ(zones[0].cc, remote);
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://m1:8775 up", "http://m2:8775 up"));
+
+  ASSERT_TRUE(topo().DeregisterNode(kAdmin, "remote", "http://m1:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_THAT(NodesOf(zones[0]), ElementsAre("http://m2:8775 up"));
+  // The last one leaves too: the cluster gets the empty list (not its start nodes back).
+  ASSERT_TRUE(topo().DeregisterNode(kAdmin, "remote", "http://m2:8775").ok());
+  zones = dir->Zones().value();
+  EXPECT_THAT(NodesOf(zones[0]), testing::IsEmpty());
+  EXPECT_EQ(cluster_connects_, 1) << "the remote cluster is not reconnected";
 }
 
 TEST_F(DirectoryTest, RegistrationIsReReadAfterRecheckOrInvalidate) {

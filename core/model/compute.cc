@@ -62,6 +62,7 @@ Json ToJson(const Instance& i) {
           {"private_mac", i.private_mac},
           {"client_token", i.client_token},
           {"user_data", i.user_data}};
+  if (!i.launch_digest.empty()) j["launch_digest"] = i.launch_digest;
   if (i.lease_expires_ms != 0) j["lease_expires"] = i.lease_expires_ms;
   return j;
 }
@@ -121,6 +122,7 @@ Instance InstanceFromJson(const Json& j) {
   i.private_mac = j.value("private_mac", "");
   i.client_token = j.value("client_token", "");
   i.user_data = j.value("user_data", "");
+  i.launch_digest = j.value("launch_digest", "");
   i.lease_expires_ms = j.value("lease_expires", int64_t{0});
   return i;
 }

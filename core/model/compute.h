@@ -82,6 +82,10 @@ struct Instance {
   std::string public_ip;
   std::string private_mac;
   std::string client_token;    ///< RunInstances ClientToken ("" = none)
+  /// With a client token: SHA-256 (hex) of the request's zone, security groups, kernel and
+  /// ramdisk as asked (not as resolved), to tell a retry from another request with that
+  /// token. "launch_digest" in JSON, only when set.
+  std::string launch_digest;
   std::string user_data;       ///< base64, as given to RunInstances (≤ 16 KiB decoded)
   /// Runtime lease (docs/sla.md): when cleanup terminates it, 0 = never. "lease_expires" in
   /// JSON, only when set.

@@ -109,6 +109,16 @@ setup() {
   assert_output "$(printf 'PROPERTY\tcloud.region\teuca')"
 }
 
+@test "admin modify-property: cloud.embedded-zone cannot be a meta-zone or verbose" {
+  local name
+  for name in any single spread verbose; do
+    expect_failure 2 "property 'cloud.embedded-zone' cannot be '$name': expected a zone name" \
+      admin modify-property "cloud.embedded-zone=$name"
+  done
+  run euca admin describe-properties cloud.embedded-zone
+  assert_output "$(printf 'PROPERTY\tcloud.embedded-zone\tlocal')"
+}
+
 @test "admin modify-property: invalid value, exit 2, nothing applied" {
   expect_failure 2 "property 'credentials.cert-validity-days' cannot be 'soon'" \
     admin modify-property cloud.region=x credentials.cert-validity-days=soon

@@ -68,6 +68,13 @@ share_keys() {
   euca admin register-cluster zone-a
   expect_failure 4 "cluster 'zone-a' is already registered" admin register-cluster zone-a http://cc:8774
   expect_failure 2 "" admin register-cluster
+  local name
+  for name in any single spread; do
+    expect_failure 2 "cluster name '$name' is reserved: RunInstances reads it as a placement rule" \
+      admin register-cluster "$name" http://cc:8774
+  done
+  expect_failure 2 "cluster name 'verbose' is reserved: describe-availability-zones reads it" \
+    admin register-cluster verbose
 }
 
 @test "admin register-node and deregister-node; a cluster with nodes cannot be deregistered" {

@@ -163,6 +163,18 @@ bad_register() {
   refute_output --partial "$bobs"
 }
 
+@test "describe-images refuses an unknown filter name, even when no image is selected" {
+  local mode url
+  for mode in embedded remote; do
+    url="$([[ $mode == remote ]] && echo "$CLC_URL" || true)"
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid for DescribeImages" describe-images --filter color=x
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid for DescribeImages" \
+      describe-images --filter name=no-such-image --filter color=x
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid for DescribeImages" \
+      describe-images -o "$BOB_ACCOUNT" --filter color=x
+  done
+}
+
 @test "usage errors" {
   run euca register
   assert_failure 2

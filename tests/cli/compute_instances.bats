@@ -71,10 +71,19 @@ run_and_describe() {
   assert_success
   assert_equal "${#lines[@]}" 3
   local res="$(field 2 "${lines[0]}")"
-  # The same client token answers the same reservation.
-  run in_mode remote run-instances "$EMI" -n 2-2 --client-token tok-1
+  # The same client token answers the same reservation; another request with it is refused.
+  run in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -z "$zone" -d "hello" --client-token tok-1
   assert_success
   assert_equal "$(field 2 "${lines[0]}")" "$res"
+  # (The server records its instances' states meanwhile: no state fingerprint here.)
+  run --separate-stderr in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -z "$zone" -d "bye" --client-token tok-1
+  assert_failure 2
+  assert_equal "$stderr" \
+    "euca: error: client token 'tok-1' was used by reservation '$res' with other user data; use a new token for a different request"
+  run --separate-stderr in_mode remote run-instances "$EMI" -n 2-2 -t m1.small -d "hello" --client-token tok-1
+  assert_failure 2
+  assert_output ""
+  [[ "$stderr" == *"with another zone, security groups, kernel or ramdisk"* ]] || fail "stderr: $stderr"
   run in_mode remote describe-instances --filter "instance-type=m1.small" --filter "availability-zone=$zone"
   assert_success
   assert_line --regexp "^RESERVATION	$res	"
@@ -95,6 +104,16 @@ run_and_describe() {
   run euca run-instances "$EMI" -n 100-100
   assert_failure 8
   assert_output --partial "not enough capacity"
+}
+
+@test "describe-instances refuses an unknown filter name, even when no instance is selected" {
+  local mode url
+  for mode in embedded remote; do
+    url="$([[ $mode == remote ]] && echo "$CLC_URL" || true)"
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid" describe-instances --filter color=x
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid" \
+      describe-instances --filter instance-type=t9.huge --filter color=x
+  done
 }
 
 # --- terminate, reboot, console -------------------------------------------------------------
@@ -124,6 +143,57 @@ run_and_describe() {
   expect_failure 3 "instance 'i-0000dead' does not exist" reboot-instances i-0000dead
   expect_failure 3 "instance 'i-0000dead' does not exist" get-console-output i-0000dead
   expect_failure 2 "INSTANCE is required" get-console-output
+  expect_failure 2 "INSTANCE is required" reboot-instances
+}
+
+@test "run-instances --kernel and --ramdisk: registered ones are used, unknown ones refused" {
+  head -c 4096 /dev/urandom >vmlinuz
+  head -c 4096 /dev/urandom >initrd
+  mkdir k r
+  euca bundle-image -i vmlinuz --image-type kernel -d k >/dev/null
+  euca bundle-image -i initrd --image-type ramdisk -d r >/dev/null
+  euca upload-bundle -b kernels -m k/vmlinuz.manifest.xml >/dev/null
+  euca upload-bundle -b kernels -m r/initrd.manifest.xml >/dev/null
+  local eki eri
+  eki="$(euca register kernels/vmlinuz.manifest.xml -n "vmlinuz-$BATS_TEST_NUMBER" | cut -f2)"
+  eri="$(euca register kernels/initrd.manifest.xml -n "initrd-$BATS_TEST_NUMBER" | cut -f2)"
+  [[ "$eki" == eki-* && "$eri" == eri-* ]]
+  local mode url
+  # The refusals first: once instances run, the server records their states meanwhile.
+  for mode in embedded remote; do
+    url="$([[ $mode == remote ]] && echo "$CLC_URL" || true)"
+    EC2_URL="$url" expect_failure 3 "kernel 'eki-0000beef' does not exist" run-instances "$EMI" --kernel eki-0000beef
+    EC2_URL="$url" expect_failure 3 "ramdisk 'eri-0000beef' does not exist" \
+      run-instances "$EMI" --kernel "$eki" --ramdisk eri-0000beef
+    # A machine image is no kernel.
+    EC2_URL="$url" expect_failure 2 "kernel '$EMI' is a machine image, not a kernel image" \
+      run-instances "$EMI" --kernel "$EMI"
+  done
+  for mode in embedded remote; do
+    run_one "$mode" --kernel "$eki" --ramdisk "$eri"
+    # Fields 13 and 14 of INSTANCE: kernel and ramdisk.
+    assert_equal "$(field 13 "${lines[1]}")" "$eki"
+    assert_equal "$(field 14 "${lines[1]}")" "$eri"
+  done
+}
+
+@test "serve clc refuses a bad --listen, a taken port and a home without a cloud" {
+  run --separate-stderr euca serve clc --listen nope
+  assert_failure 2
+  assert_equal "$stderr" "euca: error: invalid listen address 'nope': no port; expected ADDR:PORT such as 127.0.0.1:8773"
+  run --separate-stderr euca serve clc --listen 127.0.0.1:99999
+  assert_failure 2
+  assert_equal "$stderr" \
+    "euca: error: invalid listen address '127.0.0.1:99999': port is larger than 65535; expected ADDR:PORT such as 127.0.0.1:8773"
+  # The running server's own port (timeout: a server that wrongly started would not return).
+  local taken="${CLC_URL#http://}"
+  run --separate-stderr timeout 30 "$EUCA_BIN" serve clc --listen "$taken"
+  assert_failure
+  assert_equal "$stderr" "euca: error: cannot listen on '$taken': Address already in use"
+  mkdir empty
+  run --separate-stderr env EUCA_HOME="$BATS_TEST_TMPDIR/empty" timeout 30 "$EUCA_BIN" serve clc --listen 127.0.0.1:0
+  assert_failure 3
+  assert_equal "$stderr" "euca: error: no cloud in '$BATS_TEST_TMPDIR/empty'; run 'euca admin init' first"
 }
 
 # --- tenancy ----------------------------------------------------------------------------------

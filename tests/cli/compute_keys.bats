@@ -102,6 +102,16 @@ bad_input() {
 @test "duplicate, missing, malformed and badly named key pairs are refused (embedded)" { bad_input embedded; }
 @test "duplicate, missing, malformed and badly named key pairs are refused (remote)" { bad_input remote; }
 
+@test "describe-keypairs refuses an unknown filter name, even when no key pair is selected" {
+  local mode url
+  for mode in embedded remote; do
+    url="$([[ $mode == remote ]] && echo "$CLC_URL" || true)"
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid for DescribeKeyPairs" describe-keypairs --filter color=x
+    EC2_URL="$url" expect_failure 2 "the filter 'color' is invalid for DescribeKeyPairs" \
+      describe-keypairs --filter key-name=no-such-key --filter color=x
+  done
+}
+
 @test "usage errors: missing KEYPAIR, import without -f" {
   run euca create-keypair
   assert_failure 2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Real EC2 clients against `euca serve clc`: the AWS CLI v2 and boto3, unchanged, with
-# --endpoint-url and the keys of the cloud's users.
+# --endpoint-url and the keys of the cloud's users. Behind the CLC: `euca serve cc` and
+# `euca serve nc` on libvirt's test:///default driver (ec2_helpers.bash, start_hierarchy).
 
 load helpers
 load ec2_helpers
@@ -8,7 +9,7 @@ load ec2_helpers
 setup_file() {
   # One cloud (and its daemons) for the whole file: its tests run one at a time.
   export BATS_NO_PARALLELIZE_WITHIN_FILE=true
-  clc_setup_file
+  clc_setup_file hierarchy
   cd "$BATS_FILE_TMPDIR"
   head -c 200000 /dev/urandom >image.img
   mkdir b
@@ -17,7 +18,7 @@ setup_file() {
   ssh-keygen -q -t rsa -b 2048 -N '' -C 'aws@example' -f "$BATS_FILE_TMPDIR/id_rsa"
 }
 
-teardown_file() { clc_teardown_file; }
+teardown_file() { hierarchy_teardown_file; }
 
 setup() { clc_setup; }
 

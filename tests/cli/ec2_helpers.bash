@@ -34,12 +34,19 @@ stop_clc() {
 }
 
 # For setup_file: a fresh cloud in BATS_FILE_TMPDIR/home, its server, the admin's keys, and a
-# second account "other" with user "bob" (BOB_KEY, BOB_SECRET) for tenancy checks.
+# second account "other" with user "bob" (BOB_KEY, BOB_SECRET) for tenancy checks. With
+# "hierarchy": the daemons of start_hierarchy behind the server (teardown_file then calls
+# hierarchy_teardown_file).
 clc_setup_file() {
   clean_env
   export CLC_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init >/dev/null
   export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
+  if [[ "${1:-}" == hierarchy ]]; then
+    EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor test:///default >/dev/null
+    start_hierarchy
+  else
+    EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init >/dev/null
+  fi
   start_clc
   export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT
   ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"
@@ -54,6 +61,12 @@ clc_setup_file() {
 }
 
 clc_teardown_file() { stop_clc; }
+
+# The CLC first (it calls the others), then the daemons of start_hierarchy.
+hierarchy_teardown_file() {
+  stop_clc
+  stop_daemons
+}
 
 clc_setup() {
   export EUCA_HOME="$CLC_HOME"
@@ -92,17 +105,58 @@ ec2_as() {
 }
 ec2_admin() { ec2_as "$ADMIN_KEY" "$ADMIN_SECRET" "$@"; }
 
+# start_hierarchy: the daemons behind the CLC, on CLC_HOME: `euca serve walrus`, one
+# `euca serve nc` on libvirt's test:///default driver (in-process in the node controller: no
+# libvirt daemon, no real VMs; room for four m1.small) fetching images from that Walrus, and
+# `euca serve cc` started without nodes, registered as cluster $HIER_ZONE with the node
+# registered in it (`euca admin register-cluster` / `register-node`): the CLC sends the
+# cluster its node list. Sets WALRUS_URL NC_URL CC_URL; stop_daemons stops them.
+HIER_ZONE=zone-h
+start_hierarchy() {
+  : >"$BATS_FILE_TMPDIR/pids"
+  export WALRUS_URL NC_URL CC_URL
+  WALRUS_URL="$(EUCA_HOME="$CLC_HOME" start_daemon walrus "$BATS_FILE_TMPDIR/walrus.log" serve walrus \
+    --listen 127.0.0.1:0)"
+  [[ -n "$WALRUS_URL" ]] || { cat "$BATS_FILE_TMPDIR/walrus.log" >&2; return 1; }
+  NC_URL="$(EUCA_HOME="$CLC_HOME" start_daemon nc "$BATS_FILE_TMPDIR/nc.log" serve nc --listen 127.0.0.1:0 \
+    --hypervisor test:///default --walrus-url "$WALRUS_URL" --root "$BATS_FILE_TMPDIR/nc" \
+    --max-cores 4 --max-memory 1024 --max-disk 20)"
+  [[ -n "$NC_URL" ]] || { cat "$BATS_FILE_TMPDIR/nc.log" >&2; return 1; }
+  CC_URL="$(EUCA_HOME="$CLC_HOME" start_daemon cc "$BATS_FILE_TMPDIR/cc.log" serve cc --listen 127.0.0.1:0 \
+    --poll-seconds 1)"
+  [[ -n "$CC_URL" ]] || { cat "$BATS_FILE_TMPDIR/cc.log" >&2; return 1; }
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin register-cluster "$HIER_ZONE" "$CC_URL" >/dev/null
+  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin register-node "$HIER_ZONE" "$NC_URL" >/dev/null
+}
+
+# cc_call OPERATION JSON: POST /cc/OPERATION to CC_URL signed with the cloud's key (as the CLC
+# signs); prints the body. Uses EUCA_HOME's keys and the current folder.
+cc_call() {
+  printf '%s' "$2" >cc-body.json
+  local -a auth
+  mapfile -t auth < <(component_headers cloud POST "/cc/$1" "" cc-body.json)
+  curl -sS -X POST -H 'Content-Type: application/json' "${auth[@]}" --data-binary @cc-body.json "$CC_URL/cc/$1"
+}
+
 # For the files that run instances: one cloud whose embedded zone is fake:// (room for four
 # m1.small), `euca serve clc` in front of it, a second account's user bob, and a registered
 # image $EMI. Exports ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT EMI and
 # EUCA_HOME; leaves the working folder at $BATS_FILE_TMPDIR. Its tests run one at a time.
+# With "hierarchy": the zone is instead the cluster of start_hierarchy (`euca serve cc` and
+# `euca serve nc` on test:///default behind the CLC, as many processes); teardown_file then
+# calls hierarchy_teardown_file.
 instances_setup_file() {
   # One cloud (and its daemons) for the whole file: its tests run one at a time.
   export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   clean_env
   export CLC_HOME="$BATS_FILE_TMPDIR/home"
-  EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
   export CLC_LOG="$BATS_FILE_TMPDIR/clc.log"
+  if [[ "${1:-}" == hierarchy ]]; then
+    EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor test:///default >/dev/null
+    start_hierarchy
+  else
+    EUCA_HOME="$CLC_HOME" "$EUCA_BIN" admin init --hypervisor fake:// >/dev/null
+  fi
   start_clc
   export ADMIN_KEY ADMIN_SECRET BOB_KEY BOB_SECRET BOB_ACCOUNT EMI
   ADMIN_KEY="$(source "$CLC_HOME/eucarc" && echo "$AWS_ACCESS_KEY_ID")"

@@ -1,13 +1,16 @@
 #!/usr/bin/env bats
 # Real EC2 clients against `euca serve clc` for instances and zones: the AWS CLI v2 and
-# boto3, unchanged, with --endpoint-url. The embedded zone runs on fake:// (no real VMs).
+# boto3, unchanged, with --endpoint-url. Behind the CLC, as separate processes: `euca serve cc`
+# (registered as cluster zone-h, started without nodes) and `euca serve nc` on libvirt's
+# test:///default driver (registered in zone-h; no real VMs, the disk tools are real), with
+# `euca serve walrus` delivering the image to the node.
 
 load helpers
 load ec2_helpers
 
-setup_file() { instances_setup_file; }
+setup_file() { instances_setup_file hierarchy; }
 
-teardown_file() { clc_teardown_file; }
+teardown_file() { hierarchy_teardown_file; }
 
 setup() { clc_setup; }
 
@@ -35,8 +38,14 @@ teardown() { empty_the_zone; }
     --query 'TerminatingInstances[].CurrentState.Name' --output text
   assert_success
   assert_output "$(printf 'shutting-down\tshutting-down')"
-  run ec2_admin describe-instances --instance-ids "${ids[0]}" --query 'Reservations[0].Instances[0].State.Name' \
-    --output text
+  # Terminated once the cluster reports the node's teardown (at once, or at its next poll).
+  local i
+  for i in $(seq 300); do
+    run ec2_admin describe-instances --instance-ids "${ids[0]}" --query 'Reservations[0].Instances[0].State.Name' \
+      --output text
+    [[ "$output" != terminated ]] || break
+    sleep 0.1
+  done
   assert_output terminated
 }
 
@@ -55,7 +64,41 @@ teardown() { empty_the_zone; }
   need_aws
   run ec2_admin describe-availability-zones --query 'AvailabilityZones[].[ZoneName,State,RegionName]' --output text
   assert_success
-  assert_output --regexp '^[^	]+	available	euca$'
+  assert_output "$(printf '%s\tavailable\teuca' "$HIER_ZONE")"
+}
+
+@test "the CLC sends the cluster controller the nodes registered and deregistered in its cluster" {
+  # serve cc was started without --node: the node it has came from the CLC.
+  run cc_call describeNodes '{}'
+  assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
+  # A second node comes (unreachable: down, no room), then leaves; the running CLC re-reads
+  # the registration (at most a second old) when it next needs its zones.
+  euca admin register-node "$HIER_ZONE" http://127.0.0.1:9 >/dev/null
+  local i seen=""
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
+    if cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
+      seen=yes
+      break
+    fi
+    sleep 0.1
+  done
+  [[ -n "$seen" ]] || fail "the cluster controller never got the registered node: $(cc_call describeNodes '{}')"
+  run cc_call describeNodes '{}'
+  assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
+  euca admin deregister-node "$HIER_ZONE" http://127.0.0.1:9
+  local gone=""
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
+    if ! cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
+      gone=yes
+      break
+    fi
+    sleep 0.1
+  done
+  [[ -n "$gone" ]] || fail "the cluster controller kept the deregistered node: $(cc_call describeNodes '{}')"
+  run cc_call describeNodes '{}'
+  assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
 }
 
 @test "boto3: instances, tenancy, errors" {

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A boto3 EC2 client against `euca serve clc` for instances: run (MinCount/MaxCount,
-ClientToken), describe (ids, filters, waiter-free polling), terminate, reboot, console
+ClientToken), describe (ids, filters, MaxResults/NextToken pages), terminate, reboot, console
 output, availability zones, and a second account that must not see the first one's
 instances. Requests are signed with SigV4 (botocore's default for ec2).
 
@@ -8,7 +8,9 @@ Usage: boto3_instances.py ENDPOINT KEY SECRET OTHER_KEY OTHER_SECRET IMAGE_ID
 Prints one "ok: ..." line per check; exits non-zero with the failing check otherwise.
 """
 import sys
+import time
 
+from botocore.exceptions import ClientError
 from ec2_checks import check, client, error_code
 
 
@@ -25,8 +27,12 @@ def main():
                           Placement={"AvailabilityZone": zone}, ClientToken="boto3-token")
     ids = [i["InstanceId"] for i in r["Instances"]]
     check(len(ids) == 2 and r["Instances"][0]["State"]["Name"] == "pending", "run_instances MinCount/MaxCount")
-    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=2, ClientToken="boto3-token")
+    again = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=2, InstanceType="m1.small",
+                              Placement={"AvailabilityZone": zone}, ClientToken="boto3-token")
     check(again["ReservationId"] == r["ReservationId"], "run_instances ClientToken is idempotent")
+    check(error_code(ec2.run_instances, ImageId=image, MinCount=1, MaxCount=2, InstanceType="m1.small",
+                     ClientToken="boto3-token")[0] == "IdempotentParameterMismatch",
+          "run_instances ClientToken with another request")
 
     d = ec2.describe_instances(InstanceIds=ids)
     seen = [i["InstanceId"] for res in d["Reservations"] for i in res["Instances"]]
@@ -61,6 +67,28 @@ def main():
     d = ec2.describe_instances(InstanceIds=ids)
     check(all(i["State"]["Name"] == "terminated" for res in d["Reservations"] for i in res["Instances"]),
           "terminated after terminate")
+
+    # MaxResults/NextToken through botocore's paginator: four more (the terminated two stay
+    # visible), so pages of five are at least two and together the unpaged answer.
+    more = None
+    deadline = time.monotonic() + 60
+    while more is None:
+        try:
+            more = ec2.run_instances(ImageId=image, MinCount=4, MaxCount=4, InstanceType="m1.small")
+        except ClientError as e:  # the cluster may not have freed the terminated ones' room yet
+            if e.response["Error"]["Code"] != "InsufficientInstanceCapacity" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    more_ids = [i["InstanceId"] for i in more["Instances"]]
+    everything = [i["InstanceId"] for res in ec2.describe_instances()["Reservations"] for i in res["Instances"]]
+    pages = list(ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": 5}))
+    paged = [i["InstanceId"] for page in pages for res in page["Reservations"] for i in res["Instances"]]
+    check(len(everything) >= 6 and len(pages) == (len(everything) + 4) // 5, "describe_instances pages of five")
+    check(sorted(paged) == sorted(everything) and len(set(paged)) == len(paged),
+          "describe_instances pages hold every instance once")
+    check(all("NextToken" in page for page in pages[:-1]) and "NextToken" not in pages[-1],
+          "describe_instances NextToken on every page but the last")
+    ec2.terminate_instances(InstanceIds=more_ids)
 
 
 if __name__ == "__main__":
