@@ -353,6 +353,9 @@ Status LinuxNetwork::ApplyDhcp(const Rendered& r, bool stale_only) {
     return Status::Ok();
   }
   if (conf.empty()) return Status::Ok();
+  // A server killed behind the driver's back (or crashed) is started again by the next apply:
+  // its configuration counts as not applied. (Reading its /proc entry costs microseconds.)
+  if (!dhcp_conf_.empty() && !DnsmasqRunning(kDnsmasqName)) dhcp_conf_.clear();
   if (dhcp_conf_ == conf && HostsDropped(dhcp_hosts_, r.dhcp_hosts)) {
     // An instance's address left (terminated) and may come back for another MAC: dnsmasq
     // would keep the old client's lease on it and refuse the new one, and SIGHUP does not

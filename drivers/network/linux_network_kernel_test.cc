@@ -386,6 +386,36 @@ TEST_F(LinuxNetworkKernelTest, IsolationMatrix) {
   EXPECT_NE(saved.find("-A POSTROUTING -s 192.0.2.99/32 -j RETURN"), std::string::npos) << saved;
 }
 
+// The DHCP server killed behind the driver's back: the next apply starts it again, and it
+// hands out the same address.
+TEST_F(LinuxNetworkKernelTest, AKilledDhcpServerIsStartedByTheNextApply) {
+  ASSERT_NO_FATAL_FAILURE(StartTwoGroups());
+  fs::path pid_file = dir_ / "state" / "dhcp" / "dnsmasq.pid";
+  auto read_pid = [&] {
+    std::ifstream in(pid_file);
+    int pid = 0;
+    in >> pid;
+    return pid;
+  };
+  int old_pid = read_pid();
+  ASSERT_GT(old_pid, 1);
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (::kill(old_pid, 0) == 0 && Clock::now() < deadline) {
+    // A killed child of init is reaped at once; wait until its pid is gone.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(Apply().ok());
+  int new_pid = read_pid();
+  EXPECT_NE(new_pid, old_pid);
+  EXPECT_EQ(::kill(new_pid, 0), 0) << "no DHCP server runs after the apply";
+  InNs(From("a1"), "ip addr flush dev eth0");
+  std::string dhcp = Sh("ip netns exec " + From("a1") + " busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s " +
+                        (dir_ / "udhcpc.sh").string() + " 2>&1")
+                         .out;
+  EXPECT_NE(dhcp.find("lease of 10.1.0.2 obtained from 10.1.0.1"), std::string::npos) << dhcp;
+}
+
 TEST_F(LinuxNetworkKernelTest, ApplyingTwiceChangesNothing) {
   ASSERT_NO_FATAL_FAILURE(StartTwoGroups());
   std::string rules = Saved();

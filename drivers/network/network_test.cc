@@ -182,6 +182,19 @@ TEST_F(LinuxNetworkTest, FirstApplyThenNothing) {
   EXPECT_EQ(runner_.Transcript(), "");
 }
 
+TEST_F(LinuxNetworkTest, AKilledDhcpServerIsStartedByTheNextApply) {
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  running_ = {};  // killed behind the driver's back
+  runner_.Clear();
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  EXPECT_EQ(Programs(), (std::vector<std::string>{"dnsmasq --conf-file=" + dir_.path().string() + "/dhcp/dnsmasq.conf"}))
+      << runner_.Transcript();
+  running_ = {"dnsmasq"};
+  runner_.Clear();
+  ASSERT_TRUE(net_->Apply(Sample()).ok());
+  EXPECT_EQ(runner_.Transcript(), "");
+}
+
 TEST_F(LinuxNetworkTest, OneRuleChangeRewritesOneChain) {
   ASSERT_TRUE(net_->Apply(Sample()).ok());
   running_ = {"dnsmasq"};
