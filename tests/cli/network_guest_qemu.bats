@@ -235,6 +235,12 @@ wait_probe() {
   client="$(awk -F'\t' '$1 == "INSTANCE" { print $2; exit }' <<<"$output")"
   # Different groups: denied.
   wait_probe "$client" "$ip" none
+  # Each guest got its own instance id from 169.254.169.254, never the other's.
+  grep -q "EUCA-GUEST-META $client" console.out || { cat console.out; false; }
+  ! grep -q "EUCA-GUEST-META $server" console.out
+  "$EUCA_BIN" get-console-output "$server" -r >server.out
+  grep -q "EUCA-GUEST-META $server" server.out || { cat server.out; false; }
+  ! grep -q "EUCA-GUEST-META $client" server.out
   # A rule from the clients' group opens the flow to the running server, without a restart.
   "$EUCA_BIN" authorize servers -P tcp -p 80 -o clients >/dev/null
   wait_probe "$client" "$ip" "$server"
