@@ -67,6 +67,23 @@ teardown() { empty_the_zone; }
   assert_output "$(printf '%s\tavailable\teuca' "$HIER_ZONE")"
 }
 
+# cc_nodes_become present|absent: within ~30 s the remote cluster's node list has (or lacks)
+# http://127.0.0.1:9; the CLC sends its list when it next needs its zones, so each try asks
+# for them.
+cc_nodes_become() {
+  local i
+  for i in $(seq 300); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
+    if cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
+      [[ "$1" == present ]] && return 0
+    else
+      [[ "$1" == absent ]] && return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
 @test "the CLC sends the cluster controller the nodes registered and deregistered in its cluster" {
   # serve cc was started without --node: the node it has came from the CLC.
   run cc_call describeNodes '{}'
@@ -74,29 +91,11 @@ teardown() { empty_the_zone; }
   # A second node comes (unreachable: down, no room), then leaves; the running CLC re-reads
   # the registration (at most a second old) when it next needs its zones.
   euca admin register-node "$HIER_ZONE" http://127.0.0.1:9 >/dev/null
-  local i seen=""
-  for i in $(seq 300); do
-    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
-    if cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
-      seen=yes
-      break
-    fi
-    sleep 0.1
-  done
-  [[ -n "$seen" ]] || fail "the cluster controller never got the registered node: $(cc_call describeNodes '{}')"
+  cc_nodes_become present || fail "the cluster controller never got the registered node: $(cc_call describeNodes '{}')"
   run cc_call describeNodes '{}'
   assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
   euca admin deregister-node "$HIER_ZONE" http://127.0.0.1:9
-  local gone=""
-  for i in $(seq 300); do
-    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-availability-zones >/dev/null
-    if ! cc_call describeNodes '{}' | grep -q '"url":"http://127.0.0.1:9"'; then
-      gone=yes
-      break
-    fi
-    sleep 0.1
-  done
-  [[ -n "$gone" ]] || fail "the cluster controller kept the deregistered node: $(cc_call describeNodes '{}')"
+  cc_nodes_become absent || fail "the cluster controller kept the deregistered node: $(cc_call describeNodes '{}')"
   run cc_call describeNodes '{}'
   assert_output --partial "\"url\":\"$NC_URL\",\"state\":\"up\""
 }

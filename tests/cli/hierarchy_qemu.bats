@@ -48,6 +48,21 @@ setup() {
   cd "$BATS_FILE_TMPDIR"
 }
 
+# expect_vanished ID: the domain of ID is gone from libvirt within ~20 s and the node left no
+# folder of the instance.
+expect_vanished() {
+  local gone=""
+  for _ in $(seq 100); do
+    if ! virsh -c qemu:///system domstate "$1" >/dev/null 2>&1; then
+      gone=yes
+      break
+    fi
+    sleep 0.2
+  done
+  [[ -n "$gone" ]] || fail "the domain of $1 is still there"
+  [[ ! -e "$BATS_FILE_TMPDIR/nc/instances/$1" ]] || fail "the node kept the folder of $1"
+}
+
 @test "a guest bundled, uploaded and registered runs through clc -> cc -> nc on QEMU and terminates" {
   bundle_test_guest hier
   local eki eri emi
@@ -92,16 +107,7 @@ setup() {
   run "$EUCA_BIN" terminate-instances "$id"
   assert_success
   assert_output --partial "INSTANCE	$id"
-  local gone=""
-  for _ in $(seq 100); do
-    if ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1; then
-      gone=yes
-      break
-    fi
-    sleep 0.2
-  done
-  [[ -n "$gone" ]]
-  [[ ! -e "$BATS_FILE_TMPDIR/nc/instances/$id" ]]
+  expect_vanished "$id"
 }
 
 @test "an image without a kernel boots from its own boot loader through clc -> cc -> nc on QEMU" {
@@ -155,14 +161,5 @@ setup() {
 
   run "$EUCA_BIN" terminate-instances "$id"
   assert_success
-  local gone=""
-  for _ in $(seq 100); do
-    if ! virsh -c qemu:///system domstate "$id" >/dev/null 2>&1; then
-      gone=yes
-      break
-    fi
-    sleep 0.2
-  done
-  [[ -n "$gone" ]]
-  [[ ! -e "$BATS_FILE_TMPDIR/nc/instances/$id" ]]
+  expect_vanished "$id"
 }
