@@ -289,6 +289,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   RequestHead MakeHead() const;
   void Serve();
+  void Finish(const RequestHead& head, Response& response, bool keep, bool on_worker);
   bool Drain();
   bool WriteResponse(const RequestHead& head, Response& r, bool keep_alive);
   bool WriteSmallResponse(const RequestHead& head, Response& r, bool keep_alive);
@@ -405,15 +406,42 @@ void Connection::Serve() {
   } catch (...) {
     response = Response::Text(500, "internal error\n");
   }
-  bool keep = parser_->get().keep_alive() && !s_->stopping && !io_failed_ &&
-              !EqualsIgnoreCase(response.headers.Get("connection"), "close");
-  if (keep && !parser_->is_done()) {
+  if (response.pending) {
+    // Given later (PendingResponse): settle the request body now, on this worker (the handler
+    // read it all, or Drain reads the rest), free the worker, and finish on the thread that
+    // gives the response.
+    bool keep = parser_->get().keep_alive() && !io_failed_;
+    if (keep && !parser_->is_done()) keep = !(expect_continue_ && !continue_sent_) && Drain();
+    ++s_->served;
+    auto pending = std::move(response.pending);
+    auto shared_head = std::make_shared<RequestHead>(std::move(head));
+    pending->OnSend([self = shared_from_this(), shared_head, keep](Response r) {
+      if (r.pending) r = Response::Text(500, "internal error: a pending response gave a pending response\n");
+      self->Finish(*shared_head, r, keep, /*on_worker=*/false);
+    });
+    return;
+  }
+  bool keep = parser_->get().keep_alive() && !io_failed_;
+  if (keep && !s_->stopping && !parser_->is_done() &&
+      !EqualsIgnoreCase(response.headers.Get("connection"), "close")) {
     // The handler left body unread. A client waiting for 100 Continue will not send it; a small
     // rest is cheaper to read than a new connection; anything else ends the connection.
     keep = !(expect_continue_ && !continue_sent_) && Drain();
   }
   ++s_->served;
+  Finish(head, response, keep, /*on_worker=*/true);
+}
+
+// Sends the response of a request whose body is settled: a small one is handed to the strand
+// at once; any other is written from a worker thread (this one, or one it is posted to).
+void Connection::Finish(const RequestHead& head, Response& response, bool keep, bool on_worker) {
+  keep = keep && !s_->stopping && !EqualsIgnoreCase(response.headers.Get("connection"), "close");
   if (WriteSmallResponse(head, response, keep)) return;  // the I/O thread takes it from here
+  if (!on_worker) {
+    auto job = std::make_shared<std::pair<RequestHead, Response>>(head, std::move(response));
+    net::post(*s_->workers, [self = shared_from_this(), job, keep] { self->Finish(job->first, job->second, keep, true); });
+    return;
+  }
   bool ok = WriteResponse(head, response, keep);
   auto self = shared_from_this();
   if (ok && keep) {
