@@ -735,6 +735,12 @@ FsBackend::~FsBackend() {
     committer_cv_.notify_one();
   }
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lock(replier_mu_);
+    replier_stop_ = true;
+  }
+  replier_cv_.notify_one();
+  if (replier_.joinable()) replier_.join();  // after the last replies
   readers_.clear();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the shared lock
@@ -1005,16 +1011,48 @@ bool FsBackend::LeadBatch(Writer* self, bool committer) {
     if (!committer_.joinable()) committer_ = std::thread([this] { CommitterLoop(); });
     committer_cv_.notify_one();
   }
+  std::vector<std::shared_ptr<Writer>> replies;
   for (const auto& w : batch) {
     if (w.get() == self) continue;
-    if (w->done) {
+    if (!w->done) {
+      wake(*w, Writer::kDone);
+    } else if (again) {
+      replies.push_back(w);  // the replier's: this thread leads the next batch now
+    } else {
       w->done(w->status);
       w->done = nullptr;  // what it holds (a reply to send) goes now
-    } else {
-      wake(*w, Writer::kDone);
     }
   }
+  if (!replies.empty()) {
+    bool wake_replier = false;
+    {
+      std::lock_guard lock(replier_mu_);
+      replies_.insert(replies_.end(), replies.begin(), replies.end());
+      if (!replier_.joinable()) replier_ = std::thread([this] { ReplierLoop(); });
+      wake_replier = replier_sleeping_;
+    }
+    if (wake_replier) replier_cv_.notify_one();
+  }
   return again;
+}
+
+void FsBackend::ReplierLoop() {
+  std::unique_lock lock(replier_mu_);
+  for (;;) {
+    while (replies_.empty() && !replier_stop_) {
+      replier_sleeping_ = true;
+      replier_cv_.wait(lock);
+      replier_sleeping_ = false;
+    }
+    if (replies_.empty()) return;
+    std::shared_ptr<Writer> w = std::move(replies_.front());
+    replies_.pop_front();
+    lock.unlock();
+    w->done(w->status);
+    w->done = nullptr;
+    w.reset();
+    lock.lock();
+  }
 }
 
 void FsBackend::CommitterLoop() {

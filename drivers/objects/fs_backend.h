@@ -178,6 +178,15 @@ class FsBackend final : public ObjectBackend {
   bool committer_wanted_ = false;
   bool committer_stop_ = false;
   std::thread committer_;
+  // The replier thread: calls the `done` of the asynchronous writers of the batches the
+  // committer led, so that the committer starts the next batch at once.
+  void ReplierLoop();
+  std::mutex replier_mu_;  // guards the three below; taken alone
+  std::condition_variable replier_cv_;
+  std::deque<std::shared_ptr<Writer>> replies_;
+  bool replier_stop_ = false;
+  bool replier_sleeping_ = false;
+  std::thread replier_;
   std::unique_ptr<Db> db_;
   std::mutex readers_mu_;                      // guards readers_
   std::vector<std::unique_ptr<Db>> readers_;  // idle read connections (query_only)
