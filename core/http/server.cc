@@ -164,6 +164,7 @@ struct Server::Impl {
   std::map<uint64_t, std::weak_ptr<Connection>> conns;  // guarded by mu
   uint64_t next_id = 0;                                 // guarded by mu
   bool stopped = false;                                 // guarded by mu
+  uint64_t pending = 0;  // guarded by mu: PendingResponses not yet given (Stop waits for them)
 
   ServerOptions opt;
   Handler handler;
@@ -487,9 +488,18 @@ void Connection::Serve() {
     ++s_->served;
     auto pending = std::move(response.pending);
     auto shared_head = std::make_shared<RequestHead>(std::move(head));
-    pending->OnSend([self = shared_from_this(), shared_head, keep](Response r) {
+    {
+      std::lock_guard<std::mutex> lock(s_->mu);
+      ++s_->pending;
+    }
+    pending->OnSend([self = shared_from_this(), shared_head, keep](Response r) mutable {
       if (r.pending) r = Response::Text(500, "internal error: a pending response gave a pending response\n");
+      Server::Impl* server = self->s_;
       self->Finish(*shared_head, r, keep, /*on_worker=*/false);
+      self.reset();  // the connection may go now, while Stop still waits for this response
+      std::lock_guard<std::mutex> lock(server->mu);
+      --server->pending;
+      server->conns_cv.notify_all();
     });
     return;
   }
@@ -862,6 +872,12 @@ void Server::Stop(int64_t grace_ms) {
   // Whatever is still open is cut; handlers blocked on its I/O get errors and return.
   s.ForEachConnection([](Connection& c) { c.Close(); });
   s.workers->Join();
+  {
+    // Responses given later (by threads not the server's, e.g. a group commit's) still come:
+    // the I/O threads must live to send them, and this Impl to take them.
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.conns_cv.wait(lock, [&] { return s.pending == 0; });
+  }
   {
     std::unique_lock<std::mutex> lock(s.mu);
     s.conns_cv.wait_for(lock, Ms(2000), [&] { return s.conns.empty(); });

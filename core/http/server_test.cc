@@ -627,6 +627,35 @@ TEST(ServerTest, PendingResponsesAreSentByWhoeverGivesThem) {
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(got[i], "201 later:c" + std::to_string(i));
 }
 
+// Stop waits for responses given later, as it waits for handlers: the thread that gives one
+// after the workers are joined still finds the server there (no use after free).
+TEST(ServerTest, StopWaitsForPendingResponses) {
+  std::atomic<bool> reached{false}, sent{false};
+  std::shared_ptr<PendingResponse> pending = PendingResponse::Make();
+  Handler handler = [&](const RequestHead&, BodyReader&) -> Response {
+    reached = true;
+    return Response::Later(pending);
+  };
+  auto s = StartServer({}, handler);
+  std::thread client([&] { (void)Client().Do({.url = Url(*s, "/later")}); });
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!reached) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  std::thread giver([&] {
+    // After Stop's grace below and the 2 s it waits for connections after joining the workers.
+    std::this_thread::sleep_for(2500ms);
+    sent = true;
+    pending->Send(Response::Text(200, "late\n"));
+  });
+  s->Stop(/*grace_ms=*/50);
+  EXPECT_TRUE(sent) << "Stop returned before the pending response was given";
+  s.reset();
+  giver.join();
+  client.join();
+}
+
 TEST(ClientTest, TimeoutsAndConnectFailures) {
   auto s = StartServer();
   Client c({.timeout_ms = 200});
