@@ -37,4 +37,42 @@ Response Response::Text(int status, std::string body, std::string content_type) 
   return r;
 }
 
+Response Response::Later(std::shared_ptr<PendingResponse> pending) {
+  Response r;
+  r.pending = std::move(pending);
+  return r;
+}
+
+std::shared_ptr<PendingResponse> PendingResponse::Make() { return std::make_shared<PendingResponse>(); }
+PendingResponse::PendingResponse() = default;
+PendingResponse::~PendingResponse() = default;
+
+void PendingResponse::Send(Response response) {
+  std::function<void(Response)> sink;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sent_) return;
+    sent_ = true;
+    if (!sink_) {
+      response_ = std::make_unique<Response>(std::move(response));
+      return;
+    }
+    sink = std::move(sink_);
+  }
+  sink(std::move(response));
+}
+
+void PendingResponse::OnSend(std::function<void(Response)> sink) {
+  std::unique_ptr<Response> given;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!response_) {
+      sink_ = std::move(sink);
+      return;
+    }
+    given = std::move(response_);
+  }
+  sink(std::move(*given));
+}
+
 }  // namespace euca::http

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,31 @@ class BodyReader {
   Result<std::string> ReadAll(size_t limit);
 };
 
+struct Response;
+
+/// A response given later, from any thread: for a handler whose reply waits on work that
+/// another thread completes (Walrus's PUTs wait for a group commit), so that no worker thread
+/// sleeps meanwhile. The handler makes one, arranges for Send to be called exactly once, and
+/// returns Response::Later(it). Send may come before or after the handler returns; it must
+/// not block, and its response should be small (a body up to 64 KiB; a larger one is sent
+/// from a worker thread). Until Send, the connection waits (no further request is read).
+class PendingResponse {
+ public:
+  static std::shared_ptr<PendingResponse> Make();
+  PendingResponse();
+  ~PendingResponse();
+  /// Gives the response. Only the first call counts.
+  void Send(Response response);
+  /// For the server: `sink` gets the response once it is given (at once if it was already).
+  void OnSend(std::function<void(Response)> sink);
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<Response> response_;  // given before a sink was set
+  std::function<void(Response)> sink_;
+  bool sent_ = false;
+};
+
 /// A response: status, headers, and a body either held in `body` or streamed from `source`.
 struct Response {
   int status = 200;
@@ -76,9 +102,13 @@ struct Response {
   /// holds them alive.
   std::vector<FileRange> files = {};
   std::shared_ptr<void> files_owner = {};
+  /// When set, the response is given later through it and the rest of this one is ignored.
+  std::shared_ptr<PendingResponse> pending = {};
 
   /// A small response with a body and its Content-Type.
   static Response Text(int status, std::string body, std::string content_type = "text/plain");
+  /// A response that `pending` will give.
+  static Response Later(std::shared_ptr<PendingResponse> pending);
 };
 
 /// Serves one request. Runs on a server worker thread; may block (on the body, on disk, on

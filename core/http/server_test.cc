@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -548,6 +549,111 @@ TEST(ServerTest, ASmallBodyIsReadBeforeTheHandlerAndStopDropsOneThatNeverCame) {
   s->Stop(60'000);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // closed at once, not after the grace
   EXPECT_EQ(handled, 1);
+}
+
+// Responses given later (PendingResponse), as Walrus's PUTs give theirs once their group
+// commit is durable: before the handler returns, after it from another thread (the worker is
+// free meanwhile: more requests than workers are served while every reply waits), small and
+// large, with the request body read first; the connection is kept alive throughout.
+TEST(ServerTest, PendingResponsesAreSentByWhoeverGivesThem) {
+  std::mutex mu;
+  std::vector<std::pair<std::shared_ptr<PendingResponse>, std::string>> waiting;  // guarded by mu
+  Handler handler = [&](const RequestHead& head, BodyReader& body) -> Response {
+    auto all = body.ReadAll(1 << 20);
+    if (!all.ok()) return Response::Text(400, all.status().message());
+    auto pending = PendingResponse::Make();
+    if (head.path == "/now") {  // given before the handler returns
+      pending->Send(Response::Text(200, "now:" + *all));
+    } else if (head.path == "/big") {  // over the small-response limit: sent from a worker
+      std::thread([pending, n = std::stoull(head.query)] {
+        Response r;
+        r.source = PatternSource(n);
+        r.content_length = n;
+        pending->Send(std::move(r));
+      }).detach();
+    } else {  // given by the test's thread, once every request is waiting
+      std::lock_guard<std::mutex> lock(mu);
+      waiting.emplace_back(pending, *all);
+    }
+    return Response::Later(pending);
+  };
+  auto s = StartServer({.worker_threads = 2}, handler);
+  Client c;
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Do({.method = "PUT", .url = Url(*s, "/now"), .body = "b" + std::to_string(i)});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "now:b" + std::to_string(i));
+  }
+  for (uint64_t n : {uint64_t{5}, uint64_t{3} << 20}) {
+    auto r = c.Do({.url = Url(*s, "/big?" + std::to_string(n))});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200);
+    ASSERT_EQ(r->body.size(), n);
+    bool same = true;
+    for (uint64_t i = 0; i < n && same; ++i) same = r->body[i] == PatternByte(i);
+    EXPECT_TRUE(same);
+  }
+  EXPECT_EQ(s->connections_accepted(), 1u);
+
+  // Six requests waiting at once on two workers: no worker waits with them.
+  constexpr int kClients = 6;
+  std::vector<std::thread> clients;
+  std::vector<std::string> got(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      Client own;
+      auto r = own.Do({.method = "PUT", .url = Url(*s, "/later"), .body = "c" + std::to_string(i)});
+      got[i] = r.ok() ? std::to_string(r->status) + " " + r->body : r.status().ToString();
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (waiting.size() == kClients) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the requests did not all reach the handler";
+    std::this_thread::sleep_for(5ms);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [pending, body] : waiting) {
+      pending->Send(Response::Text(201, "later:" + body));
+      pending->Send(Response::Text(500, "a second Send does not count"));
+    }
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < kClients; ++i) EXPECT_EQ(got[i], "201 later:c" + std::to_string(i));
+}
+
+// Stop waits for responses given later, as it waits for handlers: the thread that gives one
+// after the workers are joined still finds the server there (no use after free).
+TEST(ServerTest, StopWaitsForPendingResponses) {
+  std::atomic<bool> reached{false}, sent{false};
+  std::shared_ptr<PendingResponse> pending = PendingResponse::Make();
+  Handler handler = [&](const RequestHead&, BodyReader&) -> Response {
+    reached = true;
+    return Response::Later(pending);
+  };
+  auto s = StartServer({}, handler);
+  std::thread client([&] { (void)Client().Do({.url = Url(*s, "/later")}); });
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!reached) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  std::thread giver([&] {
+    // After Stop's grace below and the 2 s it waits for connections after joining the workers.
+    std::this_thread::sleep_for(2500ms);
+    sent = true;
+    pending->Send(Response::Text(200, "late\n"));
+  });
+  s->Stop(/*grace_ms=*/50);
+  EXPECT_TRUE(sent) << "Stop returned before the pending response was given";
+  s.reset();
+  giver.join();
+  client.join();
 }
 
 TEST(ClientTest, TimeoutsAndConnectFailures) {

@@ -222,6 +222,7 @@ struct Request {
   Query query;
   S3Target target;
   std::string resource;  // "/bucket/key" for errors
+  std::string request_id;
 };
 
 ContentHeaders ContentOf(const Headers& h) {
@@ -436,7 +437,7 @@ class S3Rest final {
 
   http::Response Handle(const http::RequestHead& head, http::BodyReader& reader) {
     std::string request_id = RandomHex(16);
-    Request req{head, {api::SplitQuery(head.query)}, {}, {}};
+    Request req{head, {api::SplitQuery(head.query)}, {}, {}, request_id};
     req.target = ResolveS3Target(head.path, head.headers.Get("Host"), options_.domains);
     req.resource = "/" + req.target.bucket + (req.target.key.empty() ? "" : "/" + req.target.key);
     auto r = Serve(req, reader);
@@ -447,11 +448,14 @@ class S3Rest final {
 
  private:
   static http::Response ErrorResponse(const Status& s, const Request& req, const std::string& request_id) {
+    return ErrorResponse(s, req.resource, request_id);
+  }
+  static http::Response ErrorResponse(const Status& s, const std::string& resource, const std::string& request_id) {
     Xml xml("Error");
     xml.root.remove_attribute("xmlns");
     Add(xml.root, "Code", std::string(S3ErrorCode(s)));
     Add(xml.root, "Message", s.message());
-    Add(xml.root, "Resource", req.resource);
+    Add(xml.root, "Resource", resource);
     Add(xml.root, "RequestId", request_id);
     http::Response r = XmlResponse(S3HttpStatus(s), xml);
     if (S3ErrorCode(s) == "MethodNotAllowed") r.headers.Set("Allow", "GET, HEAD, PUT, POST, DELETE");
@@ -779,10 +783,22 @@ class S3Rest final {
                         .canned_acl = h.Get("x-amz-acl"),
                         .content_md5 = OptHeader(h, "Content-MD5"),
                         .content_length = ContentLengthOf(req.head, v)};
-    EUCA_ASSIGN_OR_RETURN(PutObjectResult result, walrus_.PutObject(caller, pr, body));
-    http::Response r = Empty(200);
-    r.headers.Set("ETag", result.etag);
-    return r;
+    // The reply waits for the group commit that makes the object durable, but no worker
+    // thread waits with it: the thread that completes the commit sends it.
+    auto pending = http::PendingResponse::Make();
+    walrus_.PutObjectAsync(caller, pr, body,
+                           [pending, resource = req.resource, request_id = req.request_id](Result<PutObjectResult> result) {
+                             http::Response r;
+                             if (result.ok()) {
+                               r = Empty(200);
+                               r.headers.Set("ETag", result->etag);
+                             } else {
+                               r = ErrorResponse(result.status(), resource, request_id);
+                             }
+                             r.headers.Set("x-amz-request-id", request_id);
+                             pending->Send(std::move(r));
+                           });
+    return http::Response::Later(std::move(pending));
   }
 
   Result<http::Response> Copy(const Caller& caller, const Request& req) {

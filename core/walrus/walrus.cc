@@ -430,7 +430,8 @@ Result<Walrus::Written> Walrus::CopyBlob(objects::ObjectReader& reader, uint64_t
   return Written{std::move(blob), md5.Final()};
 }
 
-Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectRequest& req, ByteSource& body) {
+Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const PutObjectRequest& req,
+                                                 ByteSource& body) {
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
@@ -441,9 +442,23 @@ Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectR
         options_.admit_put(account, req.content_length.value_or(0), [&] { return StoredBytes(account); }));
   }
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
-  EUCA_ASSIGN_OR_RETURN(auto stored,
-                        CommitObject(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned));
+  return NewObjectRecord(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned);
+}
+
+Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectRequest& req, ByteSource& body) {
+  EUCA_ASSIGN_OR_RETURN(auto rec, PreparePut(caller, req, body));
+  EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
   return PutObjectResult{stored.etag, stored.modified_ms};
+}
+
+void Walrus::PutObjectAsync(const Caller& caller, const PutObjectRequest& req, ByteSource& body,
+                            std::function<void(Result<PutObjectResult>)> done) {
+  auto rec = PreparePut(caller, req, body);
+  if (!rec.ok()) return done(rec.status());
+  backend_.PutObjectAsync(*std::move(rec), [done = std::move(done)](Result<objects::ObjectRecord> stored) {
+    if (!stored.ok()) return done(stored.status());
+    done(PutObjectResult{stored->etag, stored->modified_ms});
+  });
 }
 
 Result<uint64_t> Walrus::StoredBytes(const std::string& account_id) {
@@ -475,9 +490,9 @@ Status Walrus::AdmitPart(const objects::UploadRecord& upload, uint64_t bytes) {
   return options_.admit_put(upload.owner_id, bytes, [&] { return StoredBytes(upload.owner_id); });
 }
 
-Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
-                                                   const std::string& key, Written written, StoredContent content,
-                                                   CannedAcl canned) {
+objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const objects::BucketRecord& bucket,
+                                              const std::string& key, Written written, StoredContent content,
+                                              CannedAcl canned) {
   Owner owner = OwnerOf(caller);
   objects::ObjectRecord rec;
   rec.bucket = bucket.name;
@@ -491,7 +506,13 @@ Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const o
   rec.acl = AclToJson(MakeCannedAcl(canned, owner, {bucket.owner_id, bucket.owner_name}));
   rec.modified_ms = clock_.NowMillis();
   rec.blobs = {std::move(written.blob)};
-  return backend_.PutObject(std::move(rec));
+  return rec;
+}
+
+Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
+                                                   const std::string& key, Written written, StoredContent content,
+                                                   CannedAcl canned) {
+  return backend_.PutObject(NewObjectRecord(caller, bucket, key, std::move(written), std::move(content), canned));
 }
 
 Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {

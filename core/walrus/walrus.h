@@ -388,6 +388,12 @@ class Walrus final {
   /// WRITE on the bucket. Streams `body`; the new version replaces the old only when whole
   /// and verified (Content-MD5 → BadDigest, length → IncompleteBody).
   Result<PutObjectResult> PutObject(const Caller& caller, const PutObjectRequest& request, ByteSource& body);
+  /// PutObject whose caller does not wait for the metadata commit: the body is read and
+  /// stored on this thread, then `done` gets the result once the object is durable, on the
+  /// thread that completes the commit (this one, before returning, or another: the backend's
+  /// group commit). Errors before the commit go to `done` too. `done` must not block.
+  void PutObjectAsync(const Caller& caller, const PutObjectRequest& request, ByteSource& body,
+                      std::function<void(Result<PutObjectResult>)> done);
   /// READ on the object. Conditions first (412 PreconditionFailed, or kNotModified), then Range.
   Result<GetObjectResult> GetObject(const Caller& caller, const GetObjectRequest& request);
   /// GetObject without a body.
@@ -450,6 +456,12 @@ class Walrus final {
   Result<objects::ObjectRecord> CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
                                              const std::string& key, Written written, StoredContent content,
                                              CannedAcl canned);
+  /// The record CommitObject stores.
+  objects::ObjectRecord NewObjectRecord(const Caller& caller, const objects::BucketRecord& bucket,
+                                        const std::string& key, Written written, StoredContent content,
+                                        CannedAcl canned);
+  /// Everything of PutObject before the commit: checks, admission, the body stored as a blob.
+  Result<objects::ObjectRecord> PreparePut(const Caller& caller, const PutObjectRequest& request, ByteSource& body);
   Result<objects::UploadRecord> UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
                                           const std::string& upload_id, Permission permission);
   Status CheckMetadata(const Pairs& metadata) const;

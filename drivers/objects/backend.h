@@ -15,6 +15,7 @@
 // Every implementation is thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +164,13 @@ class ObjectBackend {
   /// error they are deleted and the key keeps its old version. Returns the stored record
   /// (size and generation set).
   virtual Result<ObjectRecord> PutObject(ObjectRecord record) = 0;
+  /// PutObject without waiting for the metadata commit: `done` gets what PutObject would
+  /// return, once the object is durable (or has failed), on whichever thread completes the
+  /// commit: this one before returning, or another (the filesystem backend's group commit).
+  /// `done` must not block. The default runs PutObject and then `done`.
+  virtual void PutObjectAsync(ObjectRecord record, std::function<void(Result<ObjectRecord>)> done) {
+    done(PutObject(std::move(record)));
+  }
   virtual Result<ObjectRecord> GetObject(const std::string& bucket, const std::string& key) = 0;
   /// Opens the key's current version for reading.
   virtual Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket, const std::string& key) = 0;

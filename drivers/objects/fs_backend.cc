@@ -621,7 +621,8 @@ class FsBlobWriter final : public BlobWriter {
 
   Status WriteFd(std::string_view chunk) {
     while (!chunk.empty()) {
-      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      const auto& hook = backend_->options_.write_for_test;
+      ssize_t n = hook ? hook(fd_, chunk.data(), chunk.size(), direct_) : ::write(fd_, chunk.data(), chunk.size());
       if (n < 0) {
         if (errno == EINTR) continue;
         // A device whose direct I/O wants larger blocks than kDirectIoAlign: buffered, then.
@@ -728,6 +729,18 @@ FsBackend::FsBackend(std::string dir, FsBackendOptions options) : dir_(std::move
 }
 
 FsBackend::~FsBackend() {
+  {
+    std::lock_guard lock(committer_mu_);
+    committer_stop_ = true;
+    committer_cv_.notify_one();
+  }
+  if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lock(replier_mu_);
+    replier_stop_ = true;
+  }
+  replier_cv_.notify_one();
+  if (replier_.joinable()) replier_.join();  // after the last replies
   readers_.clear();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the shared lock
@@ -882,6 +895,12 @@ Status FsBackend::Reap() {
 // share one WAL fsync instead of taking turns at one each. The others wait to be told their
 // result; when a batch is done the next writer in the queue leads the next batch.
 //
+// Asynchronous writers (TransactAsync, the PUTs of the S3 server) do not wait: their
+// `done` is called by the leader of their batch. A batch whose front writer is asynchronous
+// has no thread waiting to lead it, so the lead goes to the committer thread, which leads
+// batch after batch while the queue has writers (under load, no hand-over at all) and
+// sleeps when it empties. A writer that finds the queue empty leads on its own thread.
+//
 // Waking: a waiter sleeps on its own Writer's condition variable and mutex, not on
 // queue_mu_: waiters woken under one shared mutex must all take it again, and with a batch
 // woken at once (and new writers queueing) they collided on it, a second sleep and wake for
@@ -891,22 +910,36 @@ Status FsBackend::Reap() {
 // sleeps, CPU that 16 waiting writers on 2 cores cannot spare.) Writers are shared between
 // the queue and their thread, so a Writer outlives the leader's wake even if its thread has
 // returned.
+bool FsBackend::Enqueue(const std::shared_ptr<Writer>& w) {
+  std::lock_guard queue_lock(queue_mu_);
+  writers_.push_back(w);
+  // At the front of an empty queue: no batch is running or about to, so this one leads.
+  return writers_.size() == 1;
+}
+
 Status FsBackend::Transact(const std::function<Status()>& fn) {
   auto self = std::make_shared<Writer>();
   self->fn = &fn;
-  {
-    std::lock_guard queue_lock(queue_mu_);
-    writers_.push_back(self);
-    // At the front of an empty queue: no batch is running or about to, so this one leads.
-    if (writers_.size() == 1) self->state = Writer::kLead;
-  }
-  {
+  if (!Enqueue(self)) {
     std::unique_lock own(self->mu);
     self->cv.wait(own, [&] { return self->state != Writer::kWaiting; });
     if (self->state == Writer::kDone) return self->status;
   }
-  // The leader (at the front of the queue): this batch is everyone queued now (at most
-  // kMaxBatch).
+  // The leader is at the front of the queue, so its batch holds it.
+  LeadBatch(self.get(), /*committer=*/false);
+  return self->status;
+}
+
+void FsBackend::TransactAsync(std::function<Status()> fn, std::function<void(Status)> done) {
+  auto self = std::make_shared<Writer>();
+  self->owned_fn = std::move(fn);
+  self->fn = &self->owned_fn;
+  self->done = std::move(done);
+  if (Enqueue(self)) LeadBatch(nullptr, /*committer=*/false);  // its batch calls its `done`
+}
+
+bool FsBackend::LeadBatch(Writer* self, bool committer) {
+  // This batch is everyone queued now (at most kMaxBatch).
   constexpr size_t kMaxBatch = 256;
   std::vector<std::shared_ptr<Writer>> batch;
   {
@@ -941,7 +974,9 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
       any_ok = any_ok || w->status.ok();
     }
     if (begun.ok()) {
-      Status committed = any_ok ? db_->Run("COMMIT") : db_->Run("ROLLBACK");
+      Status committed = Status::Ok();
+      if (any_ok && options_.before_commit_for_test) committed = options_.before_commit_for_test();
+      if (committed.ok()) committed = any_ok ? db_->Run("COMMIT") : db_->Run("ROLLBACK");
       if (any_ok && !committed.ok()) {
         (void)db_->Run("ROLLBACK");
         for (const auto& w : batch) {
@@ -964,10 +999,73 @@ Status FsBackend::Transact(const std::function<Status()>& fn) {
     }
     w.cv.notify_one();
   };
-  for (const auto& w : batch)
-    if (w != self) wake(*w, Writer::kDone);
-  if (next) wake(*next, Writer::kLead);
-  return self->status;
+  // The next batch first: its fsync need not wait for this batch's replies.
+  bool again = false;
+  if (next && !next->done) {
+    wake(*next, Writer::kLead);
+  } else if (next && committer) {
+    again = true;
+  } else if (next) {
+    std::lock_guard lock(committer_mu_);
+    committer_wanted_ = true;
+    if (!committer_.joinable()) committer_ = std::thread([this] { CommitterLoop(); });
+    committer_cv_.notify_one();
+  }
+  std::vector<std::shared_ptr<Writer>> replies;
+  for (const auto& w : batch) {
+    if (w.get() == self) continue;
+    if (!w->done) {
+      wake(*w, Writer::kDone);
+    } else if (again) {
+      replies.push_back(w);  // the replier's: this thread leads the next batch now
+    } else {
+      w->done(w->status);
+      w->done = nullptr;  // what it holds (a reply to send) goes now
+    }
+  }
+  if (!replies.empty()) {
+    bool wake_replier = false;
+    {
+      std::lock_guard lock(replier_mu_);
+      replies_.insert(replies_.end(), replies.begin(), replies.end());
+      if (!replier_.joinable()) replier_ = std::thread([this] { ReplierLoop(); });
+      wake_replier = replier_sleeping_;
+    }
+    if (wake_replier) replier_cv_.notify_one();
+  }
+  return again;
+}
+
+void FsBackend::ReplierLoop() {
+  std::unique_lock lock(replier_mu_);
+  for (;;) {
+    while (replies_.empty() && !replier_stop_) {
+      replier_sleeping_ = true;
+      replier_cv_.wait(lock);
+      replier_sleeping_ = false;
+    }
+    if (replies_.empty()) return;
+    std::shared_ptr<Writer> w = std::move(replies_.front());
+    replies_.pop_front();
+    lock.unlock();
+    w->done(w->status);
+    w->done = nullptr;
+    w.reset();
+    lock.lock();
+  }
+}
+
+void FsBackend::CommitterLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(committer_mu_);
+      committer_cv_.wait(lock, [&] { return committer_wanted_ || committer_stop_; });
+      if (!committer_wanted_) return;  // stopping, and nothing was handed over
+      committer_wanted_ = false;
+    }
+    while (LeadBatch(nullptr, /*committer=*/true)) {
+    }
+  }
 }
 
 template <typename Fn>
@@ -1018,6 +1116,11 @@ Result<FsBackend::ReadLease> FsBackend::LeaseReader() {
   // (SQLite's default) each.
   EUCA_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-128"));
   return ReadLease(this, std::move(db));
+}
+
+size_t FsBackend::QueuedWritersForTest() {
+  std::lock_guard lock(queue_mu_);
+  return writers_.size();
 }
 
 size_t FsBackend::InlineBlobCountForTest() {
@@ -1153,22 +1256,18 @@ Result<std::unique_ptr<BlobWriter>> FsBackend::NewBlob() {
   return std::unique_ptr<BlobWriter>(new FsBlobWriter(this, std::move(id), std::move(tmp)));
 }
 
-Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
-  record.size = 0;
-  for (const auto& b : record.blobs) record.size += b.size;
-  record.generation = RandomHex(16);
-  std::optional<ObjectRecord> old;
-  Status s;
-  {
-    s = Transact([&]() -> Status {
-      EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(record.bucket));
-      if (!exists) return NoSuchBucket(record.bucket);
-      EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(record.bucket, record.key));
-      if (old) EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
-      EUCA_RETURN_IF_ERROR(db_->InsertInlineBlobs(record.blobs));
-      return db_->InsertObject(record);
-    });
-  }
+Status FsBackend::PutObjectLocked(const ObjectRecord& record, std::optional<ObjectRecord>& old) {
+  old.reset();
+  EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(record.bucket));
+  if (!exists) return NoSuchBucket(record.bucket);
+  EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(record.bucket, record.key));
+  if (old) EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
+  EUCA_RETURN_IF_ERROR(db_->InsertInlineBlobs(record.blobs));
+  return db_->InsertObject(record);
+}
+
+Result<ObjectRecord> FsBackend::FinishPut(ObjectRecord record, const std::optional<ObjectRecord>& old,
+                                          const Status& s) {
   if (!s.ok()) {
     DeleteBlobs(record.blobs);
     return s;
@@ -1176,6 +1275,34 @@ Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
   if (old) DeleteBlobs(old->blobs);
   for (auto& b : record.blobs) b.data.reset();  // stored; the record names them only
   return record;
+}
+
+namespace {
+void PrepareRecord(ObjectRecord& record) {
+  record.size = 0;
+  for (const auto& b : record.blobs) record.size += b.size;
+  record.generation = RandomHex(16);
+}
+}  // namespace
+
+Result<ObjectRecord> FsBackend::PutObject(ObjectRecord record) {
+  PrepareRecord(record);
+  std::optional<ObjectRecord> old;
+  Status s = Transact([&] { return PutObjectLocked(record, old); });
+  return FinishPut(std::move(record), old, s);
+}
+
+void FsBackend::PutObjectAsync(ObjectRecord record, std::function<void(Result<ObjectRecord>)> done) {
+  PrepareRecord(record);
+  struct Put {
+    ObjectRecord record;
+    std::optional<ObjectRecord> old;
+  };
+  auto put = std::make_shared<Put>(Put{std::move(record), std::nullopt});
+  TransactAsync([this, put] { return PutObjectLocked(put->record, put->old); },
+                [this, put, done = std::move(done)](Status s) {
+                  done(FinishPut(std::move(put->record), put->old, s));
+                });
 }
 
 Result<ObjectRecord> FsBackend::GetObject(const std::string& bucket, const std::string& key) {

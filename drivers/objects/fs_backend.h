@@ -7,12 +7,15 @@
 // and a file lock (`LOCK`, shared while open) lets only a process that finds the directory
 // unused reap leftovers, so no one deletes another process's write in progress.
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "drivers/objects/backend.h"
@@ -34,6 +37,13 @@ struct FsBackendOptions {
   /// Filling fresh page cache is what a big buffered write spends most of its time on where
   /// memory is slow to hand out (a VM whose host reclaims free pages). Off: buffered writes.
   bool direct_io = true;
+
+  // Seams for tests (unset in production).
+  /// Called before each group commit's COMMIT; an error fails the commit as a failed COMMIT
+  /// would (the batch is rolled back, every writer of it gets the error).
+  std::function<Status()> before_commit_for_test = {};
+  /// Replaces write(2) for blob files; `direct` tells whether the descriptor has O_DIRECT.
+  std::function<ssize_t(int fd, const char* data, size_t n, bool direct)> write_for_test = {};
 };
 
 /// Alignment (address, size and file offset) of the writes FsBlobWriter makes with O_DIRECT;
@@ -68,6 +78,7 @@ class FsBackend final : public ObjectBackend {
 
   Result<std::unique_ptr<BlobWriter>> NewBlob() override;
   Result<ObjectRecord> PutObject(ObjectRecord record) override;
+  void PutObjectAsync(ObjectRecord record, std::function<void(Result<ObjectRecord>)> done) override;
   Result<ObjectRecord> GetObject(const std::string& bucket, const std::string& key) override;
   Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket, const std::string& key) override;
   Status SetObjectAcl(const std::string& bucket, const std::string& key, const std::string& acl,
@@ -86,6 +97,8 @@ class FsBackend final : public ObjectBackend {
   const ReapReport& reap_report() const { return reap_; }
   /// Rows of the in-database blob table.
   size_t InlineBlobCountForTest();
+  /// Writers queued for the group commit (running or waiting).
+  size_t QueuedWritersForTest();
   const std::string& dir() const { return dir_; }
   /// The file holding blob `id`.
   std::string BlobPath(const std::string& id) const;
@@ -112,6 +125,26 @@ class FsBackend final : public ObjectBackend {
   /// are if the commit fails. Returns `fn`'s status (or the commit's). `fn` runs on another
   /// caller's thread, under mu_. REQUIRES: mu_ not held.
   Status Transact(const std::function<Status()>& fn);
+  /// Transact without waiting: queues `fn` and returns; `done` gets its status once its batch
+  /// has committed (or failed), on the thread that led the batch (this one, before returning,
+  /// if it leads; else another caller's or the committer thread). `done` must not block.
+  void TransactAsync(std::function<Status()> fn, std::function<void(Status)> done);
+
+  // A caller queued for Transact or TransactAsync.
+  struct Writer;
+  /// Queues `w`; true if the queue was empty (then the caller leads).
+  bool Enqueue(const std::shared_ptr<Writer>& w);
+  /// Runs one batch from the front of the queue, completes its writers (except `self`, whose
+  /// status is set) and passes the lead on: to the next synchronous writer at the front, or
+  /// to the committer thread if the front is an asynchronous one (a writer with no thread).
+  /// Returns true if the caller is the committer thread and should lead again.
+  bool LeadBatch(Writer* self, bool committer);
+  void CommitterLoop();
+  /// A PUT's metadata change (in a transaction): `old` gets the version it replaces.
+  Status PutObjectLocked(const ObjectRecord& record, std::optional<ObjectRecord>& old);
+  /// After a PUT's commit (status `s`): deletes the blobs that lost (the new ones on failure,
+  /// the replaced version's on success).
+  Result<ObjectRecord> FinishPut(ObjectRecord record, const std::optional<ObjectRecord>& old, const Status& s);
 
   /// A read connection leased from the pool (opened when none is idle), handed back when the
   /// lease ends. Lookups on the request path (GetBucket, GetObject, OpenObject) use these,
@@ -120,10 +153,11 @@ class FsBackend final : public ObjectBackend {
   class ReadLease;
   Result<ReadLease> LeaseReader();
 
-  // A caller queued for Transact.
   struct Writer {
     enum State { kWaiting, kLead, kDone };
     const std::function<Status()>* fn = nullptr;
+    std::function<Status()> owned_fn;   // TransactAsync's function (`fn` points to it)
+    std::function<void(Status)> done;   // TransactAsync: called instead of a wake
     Status status = Status::Ok();  // written by the leader before `state` becomes kDone
     std::mutex mu;                 // guards `state`: the writer's own, not the queue's
     std::condition_variable cv;
@@ -137,6 +171,22 @@ class FsBackend final : public ObjectBackend {
   std::mutex mu_;  // guards db_ (one SQLite connection)
   std::mutex queue_mu_;  // guards writers_; never held with mu_
   std::deque<std::shared_ptr<Writer>> writers_;
+  // The committer thread: leads batches whose front writer is asynchronous (no thread of
+  // its own waits for it). Started at the first such hand-over.
+  std::mutex committer_mu_;  // guards the three below; never held with mu_ or queue_mu_
+  std::condition_variable committer_cv_;
+  bool committer_wanted_ = false;
+  bool committer_stop_ = false;
+  std::thread committer_;
+  // The replier thread: calls the `done` of the asynchronous writers of the batches the
+  // committer led, so that the committer starts the next batch at once.
+  void ReplierLoop();
+  std::mutex replier_mu_;  // guards the three below; taken alone
+  std::condition_variable replier_cv_;
+  std::deque<std::shared_ptr<Writer>> replies_;
+  bool replier_stop_ = false;
+  bool replier_sleeping_ = false;
+  std::thread replier_;
   std::unique_ptr<Db> db_;
   std::mutex readers_mu_;                      // guards readers_
   std::vector<std::unique_ptr<Db>> readers_;  // idle read connections (query_only)

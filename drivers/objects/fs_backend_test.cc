@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
+#include <map>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -38,7 +41,7 @@ using testing::WriteBlob;
 
 // Every blob a file, as the tests of files, reaping and crashes below need; the tests of
 // in-database blobs pass their own options.
-constexpr FsBackendOptions kFilesOnly{.sync = true, .inline_max_bytes = 0};
+const FsBackendOptions kFilesOnly{.sync = true, .inline_max_bytes = 0};
 
 std::unique_ptr<FsBackend> MustOpen(const std::string& dir, FsBackendOptions opts = kFilesOnly) {
   auto b = OpenFsBackend(dir, opts);
@@ -596,6 +599,48 @@ TEST(FsBackendDirectIoTest, BlobFilesAreWrittenWithODirectOnlyWhenSyncedAndAsked
   }
 }
 
+// A filesystem (or device) that accepts O_DIRECT at open but refuses the writes with EINVAL
+// (larger logical blocks than kDirectIoAlign): the writer drops O_DIRECT and writes the same
+// bytes buffered. The refusal is injected (write_for_test): tmpfs and ext4 here take O_DIRECT.
+TEST(FsBackendDirectIoTest, ARefusedDirectWriteFallsBackToBufferedWrites) {
+  TempDir tmp;
+  if (!DirectIoWorksIn(tmp.path())) GTEST_SKIP() << "the temporary directory's filesystem has no O_DIRECT";
+  std::atomic<int> refused{0}, buffered{0};
+  FsBackendOptions options{.sync = true};
+  options.write_for_test = [&](int fd, const char* data, size_t n, bool direct) -> ssize_t {
+    if (direct) {
+      ++refused;
+      errno = EINVAL;
+      return -1;
+    }
+    ++buffered;
+    return ::write(fd, data, n);
+  };
+  const std::string dir = tmp.path() + "/walrus";
+  auto b = MustOpen(dir, options);
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+  std::string body;
+  for (uint32_t i = 0; i < (1u << 20) + 12345; ++i) body.push_back(static_cast<char>((i * 2654435761u) >> 24));
+  auto w = b->NewBlob();
+  ASSERT_TRUE(w.ok());
+  std::unique_ptr<char, FreeAligned> buf(static_cast<char*>(std::aligned_alloc(kDirectIoAlign, 2 << 20)));
+  std::memcpy(buf.get(), body.data(), body.size());
+  ASSERT_TRUE((*w)->Write(std::string_view(buf.get(), body.size())).ok());
+  EXPECT_EQ(refused.load(), 1) << "one refused direct write, then buffered ones only";
+  EXPECT_GE(buffered.load(), 1);
+  long flags = OpenTempFileFlags(dir);
+  ASSERT_GE(flags, 0);
+  EXPECT_EQ(flags & O_DIRECT, 0) << "the descriptor still has O_DIRECT after the refusal";
+  auto blob = (*w)->Commit();
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  ASSERT_TRUE(b->PutObject(Record("bkt", "k", {*blob}, "\"e\"")).ok());
+  auto got = Get(*b, "bkt", "k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == body) << "the bytes differ";
+  EXPECT_EQ(std::filesystem::file_size(b->BlobPath(blob->id)), body.size());
+  EXPECT_EQ(refused.load(), 1);
+}
+
 TEST(FsBackendCrashTest, KillDuringPutLeavesOldVersionAndReapsTempFile) {
   TempDir tmp;
   std::string dir = tmp.path() + "/walrus";
@@ -685,6 +730,185 @@ TEST(FsBackendGroupCommitTest, ConcurrentWritersEachGetTheirOwnOutcome) {
     }
   }
   EXPECT_EQ(b->ListBuckets()->size(), 1u);
+}
+
+// Once armed, blocks the next group commit in its before-commit hook until released, so that
+// the test can queue writers behind it: they then form the next batch, in the order queued.
+// Commits after the blocked one fail if released with `fail_later`.
+struct CommitGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false;
+  bool entered = false;
+  bool released = false;
+  bool fail = false;
+
+  std::function<Status()> Hook() {
+    return [this]() -> Status {
+      std::unique_lock lock(mu);
+      if (!armed) return Status::Ok();
+      if (!entered) {
+        entered = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return released; });
+        return Status::Ok();
+      }
+      return fail ? Unavailable("injected commit failure") : Status::Ok();
+    };
+  }
+  void Arm() {
+    std::lock_guard lock(mu);
+    armed = true;
+  }
+  bool AwaitEntered() {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return entered; });
+  }
+  void Release(bool fail_later) {
+    std::lock_guard lock(mu);
+    released = true;
+    fail = fail_later;
+    cv.notify_all();
+  }
+};
+
+// Outcomes of PutObjectAsync calls, by name, and the thread that told each.
+struct Outcomes {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, Result<ObjectRecord>> got;
+  std::map<std::string, std::thread::id> thread;
+
+  std::function<void(Result<ObjectRecord>)> For(const std::string& name) {
+    return [this, name](Result<ObjectRecord> r) {
+      std::lock_guard lock(mu);
+      got.emplace(name, std::move(r));
+      thread.emplace(name, std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  bool AwaitCount(size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(60), [&] { return got.size() >= n; });
+  }
+  Status StatusOf(const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = got.find(name);
+    return it == got.end() ? Internal("no outcome for " + name) : it->second.status();
+  }
+};
+
+ObjectRecord NewRecord(FsBackend& b, const std::string& key, const std::string& data) {
+  auto blob = testing::WriteBlob(b, data, 4096);
+  EXPECT_TRUE(blob.ok()) << blob.status().ToString();
+  return Record("bkt", key, {blob.value_or(BlobRef{})}, "\"" + key + "\"");
+}
+
+bool AwaitQueued(FsBackend& b, size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (b.QueuedWritersForTest() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// An asynchronous PUT into an idle store leads its own batch: it is durable, and told so,
+// before PutObjectAsync returns; errors come the same way.
+TEST(FsBackendGroupCommitTest, AnAsyncPutIntoAnIdleStoreCompletesBeforeReturning) {
+  TempDir tmp;
+  auto b = MustOpen(tmp.path() + "/walrus", {.sync = true});
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  Outcomes out;
+  b->PutObjectAsync(NewRecord(*b, "k", "small"), out.For("k"));
+  ASSERT_EQ(out.got.size(), 1u);
+  ASSERT_TRUE(out.got.at("k").ok()) << out.got.at("k").status().ToString();
+  EXPECT_EQ(out.thread.at("k"), std::this_thread::get_id());
+  EXPECT_EQ(Get(*b, "bkt", "k").value_or(""), "small");
+  ObjectRecord missing = NewRecord(*b, "k", std::string(kInlineBlobMax + 1, 'f'));
+  missing.bucket = "nobucket";
+  b->PutObjectAsync(missing, out.For("missing"));
+  ASSERT_EQ(out.got.size(), 2u);
+  EXPECT_EQ(out.got.at("missing").status().code(), Code::kNotFound);
+  EXPECT_TRUE(BlobFiles(tmp.path() + "/walrus").empty()) << "the refused PUT's blob file stayed";
+}
+
+// A failed commit fails every writer of its batch, asynchronous and synchronous alike, and
+// stores none of them: no row, no in-database blob, no blob file; the batch before it stays.
+// The batch behind a busy leader is led by the committer thread (its writers have no thread).
+TEST(FsBackendGroupCommitTest, AFailedCommitFailsEveryWriterOfItsBatchAndStoresNothing) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  CommitGate gate;
+  FsBackendOptions options{.sync = true};
+  options.before_commit_for_test = gate.Hook();
+  auto b = MustOpen(dir, options);
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  gate.Arm();
+  Outcomes out;
+  std::thread first([&] { b->PutObjectAsync(NewRecord(*b, "first", "one"), out.For("first")); });
+  ASSERT_TRUE(gate.AwaitEntered());
+  b->PutObjectAsync(NewRecord(*b, "small", "two"), out.For("small"));
+  b->PutObjectAsync(NewRecord(*b, "large", std::string(kInlineBlobMax + 10, 'L')), out.For("large"));
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);  // the large one's, renamed, awaiting its commit
+  Status created = Status::Ok();
+  std::thread creator([&] { created = b->CreateBucket({"bkt2", "1", "a", "", "", 1}); });
+  ASSERT_TRUE(AwaitQueued(*b, 4));
+  gate.Release(/*fail_later=*/true);
+  first.join();
+  creator.join();
+  ASSERT_TRUE(out.AwaitCount(3));
+  EXPECT_TRUE(out.StatusOf("first").ok()) << out.StatusOf("first").ToString();
+  EXPECT_EQ(out.StatusOf("small").code(), Code::kUnavailable) << out.StatusOf("small").ToString();
+  EXPECT_EQ(out.StatusOf("large").code(), Code::kUnavailable) << out.StatusOf("large").ToString();
+  EXPECT_EQ(created.code(), Code::kUnavailable) << created.ToString();
+  EXPECT_NE(out.thread.at("small"), std::this_thread::get_id());
+  EXPECT_EQ(out.thread.at("small"), out.thread.at("large"));
+
+  auto listed = b->ListObjects("bkt", Range(""));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].key, "first");
+  EXPECT_EQ(b->ListBuckets()->size(), 1u);
+  EXPECT_EQ(b->InlineBlobCountForTest(), 1u);
+  EXPECT_TRUE(BlobFiles(dir).empty()) << "the failed batch's blob file stayed";
+  EXPECT_TRUE(TempFiles(dir).empty());
+  b.reset();
+  // And so it stays after a reopen (which would reap any orphan: there is none).
+  auto again = MustOpen(dir, {.sync = true});
+  EXPECT_EQ(again->reap_report().orphan_blobs, 0u);
+  EXPECT_EQ(Get(*again, "bkt", "first").value_or(""), "one");
+  EXPECT_EQ(Get(*again, "bkt", "small").status().code(), Code::kNotFound);
+}
+
+// Concurrent PUTs to one key in one batch: the last to complete (the last queued) wins, and
+// every replaced version's bytes are gone, in files and in the database alike.
+TEST(FsBackendGroupCommitTest, PutsOfOneKeyInOneBatchLeaveTheLastCompleted) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  CommitGate gate;
+  FsBackendOptions options{.sync = true};
+  options.before_commit_for_test = gate.Hook();
+  auto b = MustOpen(dir, options);
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "", 1}).ok());
+  gate.Arm();
+  Outcomes out;
+  std::thread first([&] { b->PutObjectAsync(NewRecord(*b, "other", "one"), out.For("other")); });
+  ASSERT_TRUE(gate.AwaitEntered());
+  const std::string v1(kInlineBlobMax + 1, '1'), v2 = "version two", v3(kInlineBlobMax + 3, '3');
+  b->PutObjectAsync(NewRecord(*b, "k", v1), out.For("v1"));
+  b->PutObjectAsync(NewRecord(*b, "k", v2), out.For("v2"));
+  b->PutObjectAsync(NewRecord(*b, "k", v3), out.For("v3"));
+  gate.Release(/*fail_later=*/false);
+  first.join();
+  ASSERT_TRUE(out.AwaitCount(4));
+  for (const char* name : {"other", "v1", "v2", "v3"}) EXPECT_TRUE(out.StatusOf(name).ok()) << name;
+  auto got = Get(*b, "bkt", "k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == v3) << "the key holds " << got->size() << " bytes, not the last version";
+  EXPECT_EQ(BlobFiles(dir).size(), 1u);            // v3's; v1's was deleted
+  EXPECT_EQ(b->InlineBlobCountForTest(), 1u);      // "other"; v2's went with its row
+  EXPECT_EQ(b->GetObject("bkt", "k")->etag, "\"k\"");
 }
 
 }  // namespace
