@@ -298,6 +298,15 @@ std::vector<PropertyDef> MakeRegistry() {
        .form = "a zone name (letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit; "
                "not any, single, spread or verbose, which RunInstances and describe-availability-zones read "
                "otherwise)"});
+  add({.name = "cloud.embedded-policy",
+       .type = PropertyType::kEnum,
+       .default_value = "greedy",
+       .description = "How the clusters the cloud controller runs in-process (the embedded zone) place "
+                      "instances on their nodes: greedy (first fit, as in the seeds), roundrobin, pack (the "
+                      "fullest node that fits) or spread (the emptiest). Read when such a cluster is made: by "
+                      "each embedded command, and by euca serve clc when it starts. A remote cluster "
+                      "controller has its own (euca serve cc --policy).",
+       .choices = {"greedy", "roundrobin", "pack", "spread"}});
   add({.name = "signup.auto-approve",
        .type = PropertyType::kBool,
        .default_value = "false",

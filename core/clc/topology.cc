@@ -353,7 +353,12 @@ Result<std::shared_ptr<cc::Cluster>> StoreClusterDirectory::NewLocalCluster() {
     if (url == kEmbeddedNodeUrl) return embedded();
     return nodes(url);
   };
-  auto cluster = std::make_shared<cc::Cluster>(connect, options_.policy, clock_, options_.cluster);
+  // Placement in a cluster the CLC runs in-process: the property cloud.embedded-policy, read
+  // when the cluster is made (each embedded command; euca serve clc at start).
+  Admin admin(store_, env_, clock_, home_);
+  EUCA_ASSIGN_OR_RETURN(std::string policy_name, admin.GetProperty("cloud.embedded-policy"));
+  EUCA_ASSIGN_OR_RETURN(cc::SchedulePolicy policy, cc::ParseSchedulePolicy(policy_name));
+  auto cluster = std::make_shared<cc::Cluster>(connect, policy, clock_, options_.cluster);
   if (options_.start_polling) cluster->Start();
   return cluster;
 }

@@ -74,8 +74,6 @@ using NodeFactory = std::function<Result<std::shared_ptr<nc::NodeController>>()>
 using ClusterConnector = std::function<Result<std::shared_ptr<cc::ClusterController>>(const std::string& url)>;
 
 struct DirectoryOptions {
-  /// Placement in the clusters the CLC runs in-process.
-  cc::SchedulePolicy policy = cc::SchedulePolicy::kGreedy;
   cc::ClusterOptions cluster = {};
   /// Start the in-process clusters' background poll loops (the CLC daemon); commands leave
   /// it off and poll when they need to.

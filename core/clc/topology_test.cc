@@ -204,6 +204,24 @@ TEST_F(DirectoryTest, WithoutClustersTheCloudHasOneEmbeddedZone) {
   EXPECT_EQ(embedded_opens_, 1) << "the embedded node is opened once";
 }
 
+// In-process clusters place by the property cloud.embedded-policy, read when they are made.
+TEST_F(DirectoryTest, InProcessClustersPlaceByTheEmbeddedPolicyProperty) {
+  auto policy_of = [](const Zone& z) { return std::dynamic_pointer_cast<cc::Cluster>(z.cc)->policy(); };
+  EXPECT_EQ(policy_of(Make()->Zones().value()[0]), cc::SchedulePolicy::kGreedy);
+  ASSERT_TRUE(store_
+                  .Transact({"admin@eucalyptus", "set", ""},
+                            [](state::Txn& t) {
+                              return t.Put({"properties", "cloud.embedded-policy", "", "",
+                                            state::Json{{"name", "cloud.embedded-policy"}, {"value", "spread"}},
+                                            std::nullopt});
+                            })
+                  .ok());
+  EXPECT_EQ(policy_of(Make()->Zones().value()[0]), cc::SchedulePolicy::kSpread);
+  ASSERT_TRUE(topo().RegisterCluster(kAdmin, "inside", "").ok());
+  ASSERT_TRUE(topo().RegisterNode(kAdmin, "inside", "http://n1:8775").ok());
+  EXPECT_EQ(policy_of(Make()->Zones().value()[0]), cc::SchedulePolicy::kSpread);
+}
+
 TEST_F(DirectoryTest, RegisteredClustersAreTheZonesInRegistrationOrder) {
   auto dir = Make();
   ASSERT_TRUE(topo().RegisterCluster(kAdmin, "remote", "http://cc:8774").ok());

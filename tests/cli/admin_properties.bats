@@ -28,14 +28,15 @@ setup() {
   run euca admin describe-properties cloud. signup
   assert_success
   assert_line --index 0 --regexp '^PROPERTY	cloud\.description	'
-  assert_line --index 1 "$(printf 'PROPERTY	cloud.embedded-zone	local')"
-  assert_line --index 2 "$(printf 'PROPERTY	cloud.region	euca')"
-  assert_line --index 3 "$(printf 'PROPERTY	cloud.storage-lease-grace	7d')"
-  assert_line --index 4 "$(printf 'PROPERTY	cloud.terminated-visible-seconds	3600')"
-  assert_line --index 5 "$(printf 'PROPERTY	signup.auto-approve	false')"
-  assert_equal "${#lines[@]}" 6
+  assert_line --index 1 "$(printf 'PROPERTY	cloud.embedded-policy	greedy')"
+  assert_line --index 2 "$(printf 'PROPERTY	cloud.embedded-zone	local')"
+  assert_line --index 3 "$(printf 'PROPERTY	cloud.region	euca')"
+  assert_line --index 4 "$(printf 'PROPERTY	cloud.storage-lease-grace	7d')"
+  assert_line --index 5 "$(printf 'PROPERTY	cloud.terminated-visible-seconds	3600')"
+  assert_line --index 6 "$(printf 'PROPERTY	signup.auto-approve	false')"
+  assert_equal "${#lines[@]}" 7
   run euca admin describe-properties cloud cloud.region
-  assert_equal "${#lines[@]}" 5
+  assert_equal "${#lines[@]}" 6
 }
 
 @test "admin describe-properties --output json" {
@@ -117,6 +118,17 @@ setup() {
   done
   run euca admin describe-properties cloud.embedded-zone
   assert_output "$(printf 'PROPERTY\tcloud.embedded-zone\tlocal')"
+}
+
+@test "admin modify-property: cloud.embedded-policy is one of the cluster controller's policies" {
+  expect_failure 2 "property 'cloud.embedded-policy' cannot be 'random': expected one of greedy, roundrobin, pack, spread" \
+    admin modify-property cloud.embedded-policy=random
+  run euca admin modify-property cloud.embedded-policy=pack
+  assert_success
+  run euca admin describe-properties cloud.embedded-policy
+  assert_output "$(printf 'PROPERTY\tcloud.embedded-policy\tpack')"
+  run euca admin modify-property --reset cloud.embedded-policy
+  assert_success
 }
 
 @test "admin modify-property: invalid value, exit 2, nothing applied" {
