@@ -429,7 +429,7 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   ASSERT_TRUE(all.ok());
   std::vector<std::string> names;
   for (const auto& p : *all) names.push_back(p.name);
-  EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.embedded-zone", "cloud.region",
+  EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.embedded-policy", "cloud.embedded-zone", "cloud.region",
                                  "cloud.storage-lease-grace", "cloud.terminated-visible-seconds",
                                  "credentials.cert-validity-days", "nc.accel", "nc.hypervisor",
                                  "network.addrs-per-net", "network.bridge", "network.default-addressing",
@@ -438,14 +438,16 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
                                  "network.public-interface", "network.public-ips", "network.subnet",
                                  "services.ec2-url", "services.s3-url", "signup.auto-approve",
                                  "walrus.image-cache-bytes"));
-  EXPECT_EQ((*all)[2].value, "euca");
-  EXPECT_EQ((*all)[2].default_value, "euca");
-  EXPECT_EQ((*all)[3].type, "duration");
-  EXPECT_EQ((*all)[3].value, "7d");
-  EXPECT_EQ((*all)[4].type, "int");
-  EXPECT_EQ((*all)[4].value, "3600");
-  EXPECT_EQ((*all)[5].value, "3650");
-  EXPECT_FALSE((*all)[5].description.empty());
+  EXPECT_EQ((*all)[1].type, "enum");
+  EXPECT_EQ((*all)[1].value, "greedy");
+  EXPECT_EQ((*all)[3].value, "euca");
+  EXPECT_EQ((*all)[3].default_value, "euca");
+  EXPECT_EQ((*all)[4].type, "duration");
+  EXPECT_EQ((*all)[4].value, "7d");
+  EXPECT_EQ((*all)[5].type, "int");
+  EXPECT_EQ((*all)[5].value, "3600");
+  EXPECT_EQ((*all)[6].value, "3650");
+  EXPECT_FALSE((*all)[6].description.empty());
 
   auto services = admin_.DescribeProperties(root_, "services.");
   ASSERT_TRUE(services.ok());
