@@ -193,6 +193,7 @@ Handler SetupServeNc(CLI::App& app) {
     std::string listen = "127.0.0.1:8775";
     std::string hypervisor;
     std::string accel;
+    std::string firmware;
     std::string walrus_url;
     std::string root;
     uint64_t cache_bytes = 0;
@@ -207,6 +208,10 @@ Handler SetupServeNc(CLI::App& app) {
       ->type_name("URI");
   app.add_option("--accel", o->accel, "auto, kvm or tcg (default: the cloud's nc.accel, else auto)")
       ->type_name("auto|kvm|tcg");
+  app.add_option("--firmware", o->firmware,
+                 "BIOS of VMs that boot a kernel directly: auto (qboot when installed), bios (SeaBIOS) or a "
+                 "ROM's absolute path (default: the cloud's nc.firmware, else auto)")
+      ->type_name("auto|bios|PATH");
   app.add_option("--walrus-url", o->walrus_url,
                  "Walrus to fetch images from (default: the cloud's services.s3-url)")
       ->type_name("URL");
@@ -229,7 +234,7 @@ Handler SetupServeNc(CLI::App& app) {
     EUCA_ASSIGN_OR_RETURN(std::string ca_cert, ctx.env->ReadFile(paths.CloudCaCert()));
     EUCA_ASSIGN_OR_RETURN(std::string nc_cert, ctx.env->ReadFile(paths.ComponentCert("nc")));
     EUCA_ASSIGN_OR_RETURN(std::string nc_key, ctx.env->ReadFile(paths.ComponentKey("nc")));
-    std::string uri = o->hypervisor, accel_text = o->accel, walrus_url = o->walrus_url;
+    std::string uri = o->hypervisor, accel_text = o->accel, firmware = o->firmware, walrus_url = o->walrus_url;
     if (HasCloud(ctx)) {
       EUCA_ASSIGN_OR_RETURN(Session session, OpenSession(ctx, /*authenticate=*/false));
       if (uri.empty()) {
@@ -237,6 +242,9 @@ Handler SetupServeNc(CLI::App& app) {
       }
       if (accel_text.empty()) {
         EUCA_ASSIGN_OR_RETURN(accel_text, session.admin->GetProperty("nc.accel"));
+      }
+      if (firmware.empty()) {
+        EUCA_ASSIGN_OR_RETURN(firmware, session.admin->GetProperty("nc.firmware"));
       }
       if (walrus_url.empty()) {
         EUCA_ASSIGN_OR_RETURN(walrus_url, session.admin->GetProperty("services.s3-url"));
@@ -253,6 +261,7 @@ Handler SetupServeNc(CLI::App& app) {
           .walrus_url = walrus_url, .credentials = {nc_cert, nc_key}, .clock = ctx.clock, .client = {}});
     }
     setup.options.root = o->root.empty() ? ctx.home + "/nc" : o->root;
+    if (!firmware.empty()) setup.options.firmware = firmware;
     setup.options.cache_max_bytes = o->cache_bytes;
     setup.options.max_cores = o->max_cores;
     setup.options.max_memory_mib = o->max_memory_mib;

@@ -79,7 +79,7 @@ _euca_options() {
     'modify-image-attribute') echo '-h --help -l --launch-permission -a --add -r --remove --description -I -A --access-key-id --access-key -S --secret-key --output --debug -U --url --region --home' ;;
     'serve walrus') echo '-h --help --listen --domain --output --debug -U --url --region --home' ;;
     'serve clc') echo '-h --help --listen --output --debug -U --url --region --home' ;;
-    'serve nc') echo '-h --help --listen --hypervisor --accel --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
+    'serve nc') echo '-h --help --listen --hypervisor --accel --firmware --walrus-url --root --cache-bytes --max-cores --max-memory --max-disk --output --debug -U --url --region --home' ;;
     'serve cc') echo '-h --help --listen --policy --poll-seconds --node --network-dir --network-netns --output --debug -U --url --region --home' ;;
     'admin describe-rules') echo '-h --help --as-file --output --debug -U --url --region --home' ;;
     'admin put-rule') echo '-h --help --output --debug -U --url --region --home' ;;
@@ -483,6 +483,7 @@ _euca_value() {
     'serve nc|--listen') echo 'any' ;;
     'serve nc|--hypervisor') echo 'any' ;;
     'serve nc|--accel') echo 'any' ;;
+    'serve nc|--firmware') echo 'any' ;;
     'serve nc|--walrus-url') echo 'any' ;;
     'serve nc|--root') echo 'dir' ;;
     'serve nc|--cache-bytes') echo 'any' ;;

@@ -69,7 +69,7 @@ euca admin modify-property "nc.hypervisor=$HYPERVISOR"
 WORK="$EUCA_HOME/quickstart"
 mkdir -p "$WORK/kernel" "$WORK/ramdisk" "$WORK/machine"
 cp "$GUEST_DIR/kernel" "$WORK/guest-kernel"
-cp "$GUEST_DIR/initramfs.cpio.gz" "$WORK/guest-ramdisk"
+cp "$GUEST_DIR/initramfs.cpio" "$WORK/guest-ramdisk"
 cp "$GUEST_DIR/root.ext2" "$WORK/guest-root"
 
 heading "Bundle the test guest: kernel, ramdisk and root file system"

@@ -431,7 +431,7 @@ TEST_F(AdminTest, DescribePropertiesListsDefaultsSortedAndFiltersByPrefix) {
   for (const auto& p : *all) names.push_back(p.name);
   EXPECT_THAT(names, ElementsAre("cloud.description", "cloud.embedded-policy", "cloud.embedded-zone", "cloud.region",
                                  "cloud.storage-lease-grace", "cloud.terminated-visible-seconds",
-                                 "credentials.cert-validity-days", "nc.accel", "nc.hypervisor",
+                                 "credentials.cert-validity-days", "nc.accel", "nc.firmware", "nc.hypervisor",
                                  "network.addrs-per-net", "network.bridge", "network.default-addressing",
                                  "network.dns", "network.driver", "network.mac-map", "network.metadata-target",
                                  "network.mode", "network.netmask", "network.private-interface",

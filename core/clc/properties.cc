@@ -104,6 +104,15 @@ std::optional<std::string> CheckHypervisorUri(std::string_view v) {
   return scheme + s.substr(sep);
 }
 
+// nc.firmware: auto, bios or an absolute path without control characters or spaces.
+std::optional<std::string> CheckFirmware(std::string_view v) {
+  std::string s(v);
+  if (s == "auto" || s == "bios") return s;
+  if (s.size() < 2 || s[0] != '/') return std::nullopt;
+  if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; })) return std::nullopt;
+  return s;
+}
+
 // A cluster (availability zone) name: [a-zA-Z0-9][a-zA-Z0-9._-]{0,62}.
 std::optional<std::string> CheckZoneName(std::string_view v) {
   auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; };
@@ -289,6 +298,15 @@ std::vector<PropertyDef> MakeRegistry() {
        .description = "CPU acceleration of the embedded node controller's VMs: kvm, tcg (QEMU's "
                       "software emulation) or auto (KVM when it works, else TCG).",
        .choices = {"auto", "kvm", "tcg"}});
+  add({.name = "nc.firmware",
+       .type = PropertyType::kString,
+       .default_value = "auto",
+       .description = "BIOS of the node controllers' VMs that boot a kernel directly: auto (qboot, "
+                      "QEMU's minimal firmware, when the node has it: the kernel starts sooner; else "
+                      "SeaBIOS), bios (always SeaBIOS) or the absolute path of a BIOS ROM on the nodes. "
+                      "VMs that boot from their own disk always get SeaBIOS.",
+       .check = &CheckFirmware,
+       .form = "auto, bios or the absolute path of a BIOS ROM"});
   add({.name = "cloud.embedded-zone",
        .type = PropertyType::kString,
        .default_value = "local",

@@ -262,6 +262,7 @@ NodeFactory EmbeddedNodeFactory(state::StateStore& store, Env& env, Clock& clock
     nc::NodeSetup setup;
     EUCA_ASSIGN_OR_RETURN(setup.hypervisor_uri, admin.GetProperty("nc.hypervisor"));
     EUCA_ASSIGN_OR_RETURN(setup.accel, admin.GetProperty("nc.accel"));
+    EUCA_ASSIGN_OR_RETURN(setup.options.firmware, admin.GetProperty("nc.firmware"));
     EUCA_ASSIGN_OR_RETURN(std::string s3_url, admin.GetProperty("services.s3-url"));
     if (!s3_url.empty()) {
       // A Walrus daemon serves the images: fetch them from it as a node controller would.

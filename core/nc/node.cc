@@ -57,6 +57,15 @@ std::string Node::InstanceDir(const std::string& instance_id) const {
 }
 
 Status Node::Open() {
+  if (options_.firmware == "auto") {
+    firmware_ = env_.Exists(kQbootRom) ? kQbootRom : "";
+  } else if (options_.firmware != "bios") {
+    if (options_.firmware.empty() || options_.firmware[0] != '/')
+      return InvalidArgument("firmware '" + options_.firmware + "' is not auto, bios or the absolute path of a BIOS ROM");
+    if (!env_.Exists(options_.firmware))
+      return InvalidArgument("firmware '" + options_.firmware + "' does not exist on this node");
+    firmware_ = options_.firmware;
+  }
   EUCA_RETURN_IF_ERROR(env_.CreateDirs(InstancesDir(options_), 0700));
   EUCA_RETURN_IF_ERROR(cache_.Open());
   EUCA_ASSIGN_OR_RETURN(host_, hypervisor_.GetHostInfo());
@@ -283,6 +292,7 @@ Status Node::Prepare(const std::string& id, const RunInstanceRequest& request, h
     refs.push_back(&request.kernel);
     paths.push_back(&spec->kernel);
     spec->cmdline = options_.kernel_cmdline;
+    spec->firmware = firmware_;
   }
   if (!request.ramdisk.empty()) {
     refs.push_back(&request.ramdisk);

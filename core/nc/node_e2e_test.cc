@@ -52,7 +52,7 @@ class NodeE2ETest : public ::testing::Test {
       skip_ = "needs root (a system libvirt daemon and QEMU as root)";
       return;
     }
-    for (const char* f : {"kernel", "initramfs.cpio.gz", "root.ext2"}) {
+    for (const char* f : {"kernel", "initramfs.cpio", "root.ext2"}) {
       if (!fs::exists(fs::path(EUCA_GUEST_DIR) / f)) {
         skip_ = std::string("the test guest is not built (") + EUCA_GUEST_DIR + "/" + f + " is missing; run make guest)";
         return;
@@ -105,7 +105,7 @@ class NodeE2ETest : public ::testing::Test {
     r.instance_id = id;
     r.image = {"emi-0000e2e0", g + "root.ext2"};
     r.kernel = {"eki-0000e2e0", g + "kernel"};
-    r.ramdisk = {"eri-0000e2e0", g + "initramfs.cpio.gz"};
+    r.ramdisk = {"eri-0000e2e0", g + "initramfs.cpio"};
     r.vm_type = {"m1.small", 1, 128, 1};
     r.public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e " + id;
     r.user_data = "#!/bin/sh\necho hello\n";
@@ -143,6 +143,12 @@ TEST_F(NodeE2ETest, OneGuestBootsWithItsKeyAndVanishesOnTerminate) {
   Instance running = Describe(id);
   ASSERT_EQ(running.state, InstanceState::kExtant) << running.reason;
   auto at_running = Steady::now();
+  // Direct kernel boot starts in qboot where QEMU's data has it (nc.firmware auto).
+  if (std::filesystem::exists(kQbootRom)) {
+    auto xml = RealCommandRunner().Run(Command{.argv = {"virsh", "-c", "qemu:///system", "dumpxml", id}});
+    ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+    EXPECT_THAT(xml->out, HasSubstr(std::string("<loader type='rom'>") + kQbootRom + "</loader>"));
+  }
   ASSERT_TRUE(WaitFor([&] { return Booted(id); }, kBootDeadline)) << node_->GetConsoleOutput(id).value_or("");
   auto at_ready = Steady::now();
   std::cout << "request -> running " << std::chrono::duration<double>(at_running - start).count()
@@ -176,6 +182,7 @@ TEST_F(NodeE2ETest, AWholeDiskImageBootsThroughItsOwnBootLoaderAndVanishesOnTerm
   ASSERT_TRUE(xml.ok()) << xml.status().ToString();
   EXPECT_THAT(xml->out, HasSubstr("<boot dev='hd'/>"));
   EXPECT_THAT(xml->out, ::testing::Not(HasSubstr("<kernel>")));
+  EXPECT_THAT(xml->out, ::testing::Not(HasSubstr("qboot")));  // SeaBIOS reads the disk
   ASSERT_TRUE(WaitFor([&] { return Booted(id); }, kBootDeadline)) << node_->GetConsoleOutput(id).value_or("");
   std::string console = node_->GetConsoleOutput(id).value();
   EXPECT_THAT(console, HasSubstr("SYSLINUX"));  // the boot loader's banner on the serial console

@@ -50,10 +50,13 @@ class NodeTest : public ::testing::Test {
     o.root = dir_.path() + "/nc";
     o.teardown_keep_ms = 60'000;
     o.start_batch_ms = 60'000;
+    if (edit_options_) edit_options_(o);
     node_ = std::make_unique<Node>(PosixEnv(), runner_, clock_, hypervisor_, fetcher_, o);
     Status s = node_->Open();
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
+
+  std::function<void(NodeOptions&)> edit_options_;  // applied by Reopen
 
   Instance Describe(const std::string& id = kId) {
     Result<std::vector<Instance>> r = node_->DescribeInstances({id});
@@ -93,6 +96,8 @@ TEST_F(NodeTest, RunInstanceBootsFromCachedKernelRamdiskAndAnOverlay) {
   EXPECT_THAT(spec.value().kernel, HasSubstr("/cache/eki-00000002/"));
   EXPECT_THAT(spec.value().ramdisk, HasSubstr("/cache/eri-00000003/"));
   EXPECT_EQ(spec.value().cmdline, "console=ttyS0 no_timer_check cryptomgr.notests root=/dev/vda");
+  // firmware "auto": qboot where QEMU's data installed it, else the hypervisor's BIOS.
+  EXPECT_EQ(spec.value().firmware, std::filesystem::exists(kQbootRom) ? kQbootRom : "");
   ASSERT_EQ(spec.value().disks.size(), 4u);
   EXPECT_EQ(spec.value().disks[0].target, "vda");
   EXPECT_EQ(spec.value().disks[0].format, "qcow2");
@@ -102,6 +107,34 @@ TEST_F(NodeTest, RunInstanceBootsFromCachedKernelRamdiskAndAnOverlay) {
   EXPECT_EQ(spec.value().console_log, node_->InstanceDir(kId) + "/console.log");
   EXPECT_EQ(spec.value().metadata.count("node"), 1u);
   EXPECT_TRUE(spec.value().nics.empty());
+}
+
+TEST_F(NodeTest, FirmwareOptionChoosesTheBiosOfDirectKernelBoots) {
+  std::string rom = dir_.path() + "/my.rom";
+  std::ofstream(rom) << "rom";
+  edit_options_ = [&](NodeOptions& o) { o.firmware = rom; };
+  Reopen();
+  ASSERT_EQ(RunAndWait(Request()).state, InstanceState::kExtant);
+  EXPECT_EQ(hypervisor_.SpecForTest(kId).value().firmware, rom);
+  ASSERT_TRUE(node_->TerminateInstance(kId).ok());
+
+  edit_options_ = [](NodeOptions& o) { o.firmware = "bios"; };
+  Reopen();
+  ASSERT_EQ(RunAndWait(Request("i-0123abce")).state, InstanceState::kExtant);
+  EXPECT_EQ(hypervisor_.SpecForTest("i-0123abce").value().firmware, "");
+
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {"qboot.rom", "firmware 'qboot.rom' is not auto, bios or the absolute path of a BIOS ROM"},
+           {"", "firmware '' is not auto, bios or the absolute path of a BIOS ROM"},
+           {dir_.path() + "/none.rom", "firmware '" + dir_.path() + "/none.rom' does not exist on this node"}}) {
+    NodeOptions o;
+    o.root = dir_.path() + "/nc2";
+    o.firmware = bad;
+    Node node(PosixEnv(), runner_, clock_, hypervisor_, fetcher_, o);
+    Status s = node.Open();
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(s.message(), message);
+  }
 }
 
 TEST_F(NodeTest, WithoutAKernelTheDomainBootsTheImageItselfWithNoCommandLine) {
@@ -115,6 +148,7 @@ TEST_F(NodeTest, WithoutAKernelTheDomainBootsTheImageItselfWithNoCommandLine) {
   EXPECT_EQ(spec.value().kernel, "");  // the domain XML then says <boot dev='hd'/>
   EXPECT_EQ(spec.value().ramdisk, "");
   EXPECT_EQ(spec.value().cmdline, "");  // the image's boot loader brings its own
+  EXPECT_EQ(spec.value().firmware, "");  // SeaBIOS, which reads the disk; qboot could not
   ASSERT_FALSE(spec.value().disks.empty());
   EXPECT_EQ(spec.value().disks[0].target, "vda");
   EXPECT_EQ(spec.value().disks[0].path, node_->InstanceDir(kId) + "/root.qcow2");

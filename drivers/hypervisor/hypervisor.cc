@@ -100,7 +100,7 @@ Status ValidateDomainSpec(const DomainSpec& spec) {
   if (spec.memory_mib < 16 || spec.memory_mib > (int64_t{4} << 20)) {
     return InvalidArgument("memory " + std::to_string(spec.memory_mib) + " MiB" + of + " must be 16 MiB to 4 TiB");
   }
-  for (const std::string* path : {&spec.kernel, &spec.ramdisk, &spec.console_log}) {
+  for (const std::string* path : {&spec.kernel, &spec.ramdisk, &spec.console_log, &spec.firmware}) {
     if (!path->empty() && !IsHostPath(*path)) {
       return InvalidArgument("path '" + *path + "'" + of + " must be absolute");
     }

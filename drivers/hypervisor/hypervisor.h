@@ -56,6 +56,9 @@ struct DomainSpec {
   std::string kernel{};   ///< direct kernel boot; "" = boot from the first disk
   std::string ramdisk{};  ///< initrd for direct kernel boot; "" = none
   std::string cmdline{};  ///< kernel command line (direct kernel boot only)
+  /// BIOS image the guest starts in instead of the hypervisor's own (SeaBIOS), e.g. qboot
+  /// for direct kernel boot; "" = the hypervisor's. An absolute host path.
+  std::string firmware{};
   std::vector<DiskSpec> disks{};
   std::vector<NicSpec> nics{};
   std::string console_log{};  ///< the serial console (ttyS0) is written to this file; "" = none

@@ -54,6 +54,7 @@ TEST(HypervisorTest, ValidateRefusesBadSpecsNamingTheValue) {
          s.cmdline = "console=ttyS0";
        },
        "a ramdisk or kernel command line of domain 'i-12345678' needs a kernel"},
+      {[](DomainSpec& s) { s.firmware = "qboot.rom"; }, "path 'qboot.rom' of domain 'i-12345678' must be absolute"},
       {[](DomainSpec& s) { s.metadata["bad key"] = "x"; },
        "metadata key 'bad key' of domain 'i-12345678' must be 1 to 64 of A-Z a-z 0-9 . _ -"},
   };

@@ -207,7 +207,7 @@ qemu_guest_skip_reason() {
 bundle_test_guest() {
   mkdir -p k r m
   cp "$GUEST_DIR/kernel" guest-kernel
-  cp "$GUEST_DIR/initramfs.cpio.gz" guest-ramdisk
+  cp "$GUEST_DIR/initramfs.cpio" guest-ramdisk
   cp "$GUEST_DIR/root.ext2" guest-root
   "$EUCA_BIN" bundle-image -i guest-kernel --image-type kernel -d k >/dev/null
   "$EUCA_BIN" bundle-image -i guest-ramdisk --image-type ramdisk -d r >/dev/null

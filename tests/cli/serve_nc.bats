@@ -164,3 +164,18 @@ wait_state() {
   assert_failure
   assert_equal "$stderr" "euca: error: open '$empty/keys/cloud-ca.pem': No such file or directory"
 }
+
+@test "serve nc refuses a firmware that is not auto, bios or an existing ROM, as does nc.firmware" {
+  run --separate-stderr euca serve nc --listen 127.0.0.1:0 --root "$BATS_TEST_TMPDIR/nc" --firmware qboot.rom
+  assert_failure
+  assert_equal "$stderr" "euca: error: firmware 'qboot.rom' is not auto, bios or the absolute path of a BIOS ROM"
+  run --separate-stderr euca serve nc --listen 127.0.0.1:0 --root "$BATS_TEST_TMPDIR/nc" --firmware /no/such.rom
+  assert_failure
+  assert_equal "$stderr" "euca: error: firmware '/no/such.rom' does not exist on this node"
+  run --separate-stderr euca admin modify-property nc.firmware=seabios
+  assert_failure
+  assert_equal "$stderr" "euca: error: property 'nc.firmware' cannot be 'seabios': expected auto, bios or the absolute path of a BIOS ROM"
+  run euca admin describe-properties nc.firmware
+  assert_success
+  assert_output --partial auto
+}

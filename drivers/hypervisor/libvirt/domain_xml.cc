@@ -55,6 +55,7 @@ std::string RenderDomainXml(const DomainSpec& spec, std::string_view domain_type
   pugi::xml_node type = Child(os, "type", "hvm");
   Attr(type, "arch", "x86_64");
   Attr(type, "machine", "pc");
+  if (!spec.firmware.empty()) Attr(Child(os, "loader", spec.firmware), "type", "rom");
   if (!spec.kernel.empty()) {
     Child(os, "kernel", spec.kernel);
     if (!spec.ramdisk.empty()) Child(os, "initrd", spec.ramdisk);

@@ -28,6 +28,7 @@ DomainSpec SpecFromJson(const nlohmann::json& j) {
   spec.kernel = j.value("kernel", "");
   spec.ramdisk = j.value("ramdisk", "");
   spec.cmdline = j.value("cmdline", "");
+  spec.firmware = j.value("firmware", "");
   spec.console_log = j.value("console_log", "");
   const nlohmann::json none = nlohmann::json::array();
   for (const auto& d : j.contains("disks") ? j.at("disks") : none) {

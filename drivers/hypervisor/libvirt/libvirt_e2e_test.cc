@@ -55,7 +55,7 @@ class LibvirtE2ETest : public testing::Test {
       return;
     }
     guest_ = EUCA_GUEST_DIR;
-    for (const char* f : {"kernel", "initramfs.cpio.gz", "root.ext2"}) {
+    for (const char* f : {"kernel", "initramfs.cpio", "root.ext2"}) {
       if (!fs::exists(guest_ / f)) {
         skip_ = "the test guest is not built (" + (guest_ / f).string() + " is missing; run make guest)";
         return;
@@ -112,7 +112,7 @@ class LibvirtE2ETest : public testing::Test {
     spec.name = name;
     spec.memory_mib = 256;
     spec.kernel = (guest_ / "kernel").string();
-    spec.ramdisk = (guest_ / "initramfs.cpio.gz").string();
+    spec.ramdisk = (guest_ / "initramfs.cpio").string();
     // no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check can fail
     // and panic ("IO-APIC + timer doesn't work"), as cloud images know.
     spec.cmdline = "console=ttyS0 quiet no_timer_check cryptomgr.notests root=/dev/vda euca.instance=" + name;
