@@ -741,6 +741,13 @@ FsBackend::~FsBackend() {
   }
   replier_cv_.notify_one();
   if (replier_.joinable()) replier_.join();  // after the last replies
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stop_ = true;
+  }
+  checkpoint_cv_.notify_one();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  checkpoint_db_.reset();
   readers_.clear();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the shared lock
@@ -782,6 +789,11 @@ Status FsBackend::Open() {
   sqlite3_busy_timeout(db_->db, 30000);
   EUCA_RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode=WAL"));
   EUCA_RETURN_IF_ERROR(db_->Exec(options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"));
+  // No checkpoint inside a commit (SQLite's default runs one every 1,000 WAL pages, on the
+  // committing thread, holding every writer of the group commit up): the WAL hook hands it
+  // to the checkpointer thread instead, and bounds the WAL (OnWalCommit).
+  EUCA_RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint=0"));
+  sqlite3_wal_hook(db_->db, &FsBackend::WalHook, this);
 
   {
     std::lock_guard lock(mu_);
@@ -817,6 +829,22 @@ Status FsBackend::Open() {
     });
     EUCA_RETURN_IF_ERROR(s);
   }
+
+  // The checkpointer's connection (the database exists and is in WAL mode by now).
+  checkpoint_db_ = std::make_unique<Db>();
+  checkpoint_db_->path = db_->path;
+  rc = sqlite3_open_v2(checkpoint_db_->path.c_str(), &checkpoint_db_->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                       nullptr);
+  if (rc != SQLITE_OK) return checkpoint_db_->Error(rc);
+  sqlite3_extended_result_codes(checkpoint_db_->db, 1);
+  sqlite3_busy_timeout(checkpoint_db_->db, 30000);
+  // Its synchronous setting decides whether a checkpoint fsyncs (the WAL before copying, the
+  // database after): as the writer's.
+  EUCA_RETURN_IF_ERROR(
+      checkpoint_db_->Exec(options_.sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF"));
+  EUCA_RETURN_IF_ERROR(checkpoint_db_->Exec("PRAGMA wal_autocheckpoint=0"));
+  EUCA_RETURN_IF_ERROR(checkpoint_db_->Exec("SELECT count(*) FROM sqlite_master"));  // opens the WAL
+  checkpointer_ = std::thread([this] { CheckpointerLoop(); });
 
   if (exclusive) {
     EUCA_RETURN_IF_ERROR(Reap());
@@ -1066,6 +1094,72 @@ void FsBackend::CommitterLoop() {
     while (LeadBatch(nullptr, /*committer=*/true)) {
     }
   }
+}
+
+// Checkpoints. SQLite calls WalHook after every commit of db_ (the write connection), with
+// the WAL's size in pages: the frames written since the WAL was last started over, whether
+// checkpointed already or not, so it is the size of the WAL file in use. The WAL starts over
+// at a write once a checkpoint has copied all of it and no reader still reads from it.
+//
+// - Every wal_checkpoint_pages of growth, the commit wakes the checkpointer thread (a flag
+//   and a notify; nothing else happens on the commit's path). The checkpointer runs a
+//   PASSIVE checkpoint on its own connection: it copies what no reader still needs into
+//   walrus.db while writers keep committing (it takes no lock writers wait for), and it
+//   never waits for a reader.
+// - If the WAL still reaches wal_limit_pages (the checkpointer could not keep up, or readers
+//   kept the WAL from starting over), the commit that found it so runs a RESTART checkpoint
+//   itself, holding mu_, so no write of this backend starts meanwhile: it copies everything,
+//   waits (busy timeout) for readers of the old WAL to finish, and the next write starts the
+//   WAL over. The WAL file thus stays near wal_limit_pages pages plus one group commit.
+//
+// Durability does not depend on any of this: a commit is durable once its WAL frames are
+// fsynced (synchronous=FULL); a checkpoint only moves committed pages into the database file.
+int FsBackend::WalHook(void* self, ::sqlite3*, const char*, int pages) {
+  static_cast<FsBackend*>(self)->OnWalCommit(pages);
+  return SQLITE_OK;  // the commit has happened; an error here would report it failed
+}
+
+void FsBackend::OnWalCommit(int pages) {
+  const int every = std::max(1, options_.wal_checkpoint_pages);
+  if (pages < wal_last_pages_ || wal_next_checkpoint_ == 0) wal_next_checkpoint_ = every;  // started over
+  wal_last_pages_ = pages;
+  if (pages >= std::max(1, options_.wal_limit_pages)) {
+    int log = 0, copied = 0;
+    (void)sqlite3_wal_checkpoint_v2(db_->db, nullptr, SQLITE_CHECKPOINT_RESTART, &log, &copied);
+    std::lock_guard lock(checkpoint_mu_);
+    ++checkpoints_.blocking;
+    return;  // if it failed (a reader past the busy timeout), the next commit tries again
+  }
+  if (pages < wal_next_checkpoint_) return;
+  wal_next_checkpoint_ = pages + every;
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    if (checkpoint_wanted_) return;
+    checkpoint_wanted_ = true;
+  }
+  checkpoint_cv_.notify_one();
+}
+
+void FsBackend::CheckpointerLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
+      if (checkpoint_stop_) return;
+      checkpoint_wanted_ = false;
+    }
+    int log = 0, copied = 0;
+    // SQLITE_BUSY (another checkpoint running, e.g. a RESTART of the WAL bound, or another
+    // process's) is fine: the next wake-up tries again.
+    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    std::lock_guard lock(checkpoint_mu_);
+    ++checkpoints_.background;
+  }
+}
+
+FsBackend::CheckpointCounts FsBackend::CheckpointCountsForTest() {
+  std::lock_guard lock(checkpoint_mu_);
+  return checkpoints_;
 }
 
 template <typename Fn>

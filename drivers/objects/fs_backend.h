@@ -20,6 +20,8 @@
 
 #include "drivers/objects/backend.h"
 
+struct sqlite3;
+
 namespace euca::objects {
 
 /// Single-PUT objects up to this size live in walrus.db (table inline_blobs) rather than in
@@ -37,6 +39,15 @@ struct FsBackendOptions {
   /// Filling fresh page cache is what a big buffered write spends most of its time on where
   /// memory is slow to hand out (a VM whose host reclaims free pages). Off: buffered writes.
   bool direct_io = true;
+  /// SQLite's WAL is checkpointed (copied into walrus.db) by a background thread of the
+  /// backend, never inside a commit: once the WAL holds this many pages a commit wakes it for
+  /// a PASSIVE checkpoint (which waits for no one and is waited for by no one).
+  int wal_checkpoint_pages = 2000;
+  /// The WAL's bound: a commit that leaves the WAL at this many pages or more (the
+  /// background checkpoints fell behind, or readers kept it from being restarted) runs a
+  /// RESTART checkpoint itself before the next commit can start, so that the WAL is reused
+  /// from its start and never grows past about this size (plus one group commit).
+  int wal_limit_pages = 20000;
 
   // Seams for tests (unset in production).
   /// Called before each group commit's COMMIT; an error fails the commit as a failed COMMIT
@@ -99,6 +110,12 @@ class FsBackend final : public ObjectBackend {
   size_t InlineBlobCountForTest();
   /// Writers queued for the group commit (running or waiting).
   size_t QueuedWritersForTest();
+  /// Checkpoints run so far by the background checkpointer and by commits (the WAL bound).
+  struct CheckpointCounts {
+    size_t background = 0;
+    size_t blocking = 0;
+  };
+  CheckpointCounts CheckpointCountsForTest();
   const std::string& dir() const { return dir_; }
   /// The file holding blob `id`.
   std::string BlobPath(const std::string& id) const;
@@ -187,6 +204,20 @@ class FsBackend final : public ObjectBackend {
   bool replier_stop_ = false;
   bool replier_sleeping_ = false;
   std::thread replier_;
+  // The checkpointer thread (started at open): runs PASSIVE checkpoints on a connection of
+  // its own when a commit tells it the WAL has grown (OnWalCommit, SQLite's WAL hook on db_).
+  static int WalHook(void* self, ::sqlite3* db, const char* name, int pages);
+  void OnWalCommit(int pages);  // REQUIRES: mu_ held (it runs at the end of a db_ commit)
+  void CheckpointerLoop();
+  int wal_next_checkpoint_ = 0;  // guarded by mu_: WAL size at which to wake the checkpointer
+  int wal_last_pages_ = 0;       // guarded by mu_: the WAL's size at the last commit
+  std::mutex checkpoint_mu_;     // guards the four below; taken alone (or under mu_)
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stop_ = false;
+  CheckpointCounts checkpoints_;
+  std::unique_ptr<Db> checkpoint_db_;  // the checkpointer's connection
+  std::thread checkpointer_;
   std::unique_ptr<Db> db_;
   std::mutex readers_mu_;                      // guards readers_
   std::vector<std::unique_ptr<Db>> readers_;  // idle read connections (query_only)

@@ -911,5 +911,81 @@ TEST(FsBackendGroupCommitTest, PutsOfOneKeyInOneBatchLeaveTheLastCompleted) {
   EXPECT_EQ(b->GetObject("bkt", "k")->etag, "\"k\"");
 }
 
+// Checkpoints (docs/walrus-format.md): no commit checkpoints on its own thread unless the WAL
+// reaches its bound, and then the WAL starts over, so it cannot grow without end.
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+std::string SmallBody(int i) { return std::string(4096, static_cast<char>('a' + i % 26)) + std::to_string(i); }
+
+TEST(FsBackendCheckpointTest, TheWalStaysWithinItsBoundUnderManyWritesAndReads) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  constexpr int kLimit = 60;  // pages
+  constexpr int kPuts = 600;  // several pages each (a 4 KiB in-database blob, the row, indexes)
+  {
+    // The background checkpointer is never woken: only the bound keeps the WAL small.
+    auto b = MustOpen(dir, {.sync = false, .wal_checkpoint_pages = 1 << 30, .wal_limit_pages = kLimit});
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "acl", 1}).ok());
+    std::atomic<bool> stop{false};
+    std::atomic<int> reads{0};
+    std::thread reader([&] {  // readers are what keeps a WAL from starting over
+      while (!stop) {
+        (void)Get(*b, "bkt", "k" + std::to_string(reads % 50));
+        ++reads;
+      }
+    });
+    uint64_t largest = 0;
+    for (int i = 0; i < kPuts; ++i) {
+      auto put = Put(*b, "bkt", "k" + std::to_string(i), SmallBody(i));
+      ASSERT_TRUE(put.ok()) << put.status().ToString();
+      largest = std::max(largest, FileSize(dir + "/walrus.db-wal"));
+    }
+    stop = true;
+    reader.join();
+    // The bound plus the pages of one commit (one PUT here), 4 KiB pages and frame headers.
+    EXPECT_LE(largest, uint64_t{kLimit + 16} * (4096 + 24) + 32) << "WAL of " << largest / 4120 << " pages";
+    EXPECT_GT(b->CheckpointCountsForTest().blocking, 0u);
+    EXPECT_EQ(b->CheckpointCountsForTest().background, 0u);
+  }
+  auto b = MustOpen(dir, {.sync = false});
+  ASSERT_TRUE(b);
+  for (int i = 0; i < kPuts; ++i) {
+    auto got = Get(*b, "bkt", "k" + std::to_string(i));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, SmallBody(i)) << i;
+  }
+}
+
+TEST(FsBackendCheckpointTest, TheCheckpointerCopiesTheWalIntoTheDatabaseOffTheCommitPath) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  constexpr int kPuts = 300;
+  {
+    auto b = MustOpen(dir, {.sync = true, .wal_checkpoint_pages = 20, .wal_limit_pages = 1 << 30});
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(b->CreateBucket({"bkt", "1", "a", "", "acl", 1}).ok());
+    for (int i = 0; i < kPuts; ++i) ASSERT_TRUE(Put(*b, "bkt", "k" + std::to_string(i), SmallBody(i)).ok());
+    // The commits only woke the checkpointer; it runs on its own thread, so wait for it.
+    for (int i = 0; i < 3000 && b->CheckpointCountsForTest().background == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GT(b->CheckpointCountsForTest().background, 0u);
+    EXPECT_EQ(b->CheckpointCountsForTest().blocking, 0u);
+    // The checkpointed pages are in walrus.db itself (it grew past its empty schema's pages).
+    EXPECT_GT(FileSize(dir + "/walrus.db"), uint64_t{20} * 4096);
+  }
+  auto b = MustOpen(dir, {.sync = false});
+  ASSERT_TRUE(b);
+  for (int i = 0; i < kPuts; ++i) {
+    auto got = Get(*b, "bkt", "k" + std::to_string(i));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, SmallBody(i)) << i;
+  }
+}
+
 }  // namespace
 }  // namespace euca::objects
