@@ -15,8 +15,9 @@
 //
 // Needs root (the system libvirt daemon); started through tests/setup/libvirtd.sh when none
 // answers. Usage: bench_nc [--trials N] [--cache cold|warm|both] [--instances 1|8|1,8]
-// [--csv FILE] [--guest DIR] [--euca PATH] [--firmware auto|bios|PATH] (--cache and --instances pick a part of the
-// experiment, e.g. for a quick look on a busy machine; default: all of it).
+// [--csv FILE] [--guest DIR] [--euca PATH] [--firmware auto|bios|PATH] [--cmdline TEXT]
+// (--cache and --instances pick a part of the experiment, e.g. for a quick look on a busy
+// machine; default: all of it; --firmware and --cmdline are for comparisons).
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
   std::string cache_modes = "both";  // --cache: which cache states to measure
   std::string bursts = "1,8";        // --instances: which burst sizes to measure
   std::string firmware = "auto";     // --firmware: the NC's nc.firmware
+  std::string cmdline;               // --cmdline: instead of the test guest's (below)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -158,7 +160,8 @@ int main(int argc, char** argv) {
     else if (a == "--cache") cache_modes = next();
     else if (a == "--instances") bursts = next();
     else if (a == "--firmware") firmware = next();
-    else Die("usage: bench_nc [--trials N] [--cache cold|warm|both] [--instances 1|8|1,8] [--csv FILE] [--guest DIR] [--euca PATH] [--firmware auto|bios|PATH]");
+    else if (a == "--cmdline") cmdline = next();
+    else Die("usage: bench_nc [--trials N] [--cache cold|warm|both] [--instances 1|8|1,8] [--csv FILE] [--guest DIR] [--euca PATH] [--firmware auto|bios|PATH] [--cmdline TEXT]");
   }
   if (::geteuid() != 0) {
     std::printf("bench_nc: skipped: needs root (the system libvirt daemon)\n");
@@ -229,6 +232,7 @@ int main(int argc, char** argv) {
     // never asks a guest to shut down by ACPI). Not for users' guests: rodata=off drops a
     // kernel hardening, and a guest without ACPI cannot be shut down gracefully.
     o.kernel_cmdline = "console=ttyS0 quiet rodata=off acpi=off no_timer_check cryptomgr.notests root=/dev/vda";
+    if (!cmdline.empty()) o.kernel_cmdline = cmdline;
     o.firmware = firmware;
     o.swap_mib = 64;
     o.max_cores = 64;
