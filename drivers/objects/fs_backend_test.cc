@@ -921,6 +921,17 @@ uint64_t FileSize(const std::string& path) {
 
 std::string SmallBody(int i) { return std::string(4096, static_cast<char>('a' + i % 26)) + std::to_string(i); }
 
+// Reopens the store in `dir` and expects keys k0..k<puts-1> of "bkt" to hold SmallBody(i).
+void ExpectSmallBodiesAfterReopen(const std::string& dir, int puts) {
+  auto b = MustOpen(dir, {.sync = false});
+  ASSERT_TRUE(b);
+  for (int i = 0; i < puts; ++i) {
+    auto got = Get(*b, "bkt", "k" + std::to_string(i));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, SmallBody(i)) << i;
+  }
+}
+
 TEST(FsBackendCheckpointTest, TheWalStaysWithinItsBoundUnderManyWritesAndReads) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/walrus";
@@ -952,13 +963,7 @@ TEST(FsBackendCheckpointTest, TheWalStaysWithinItsBoundUnderManyWritesAndReads) 
     EXPECT_GT(b->CheckpointCountsForTest().blocking, 0u);
     EXPECT_EQ(b->CheckpointCountsForTest().background, 0u);
   }
-  auto b = MustOpen(dir, {.sync = false});
-  ASSERT_TRUE(b);
-  for (int i = 0; i < kPuts; ++i) {
-    auto got = Get(*b, "bkt", "k" + std::to_string(i));
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(*got, SmallBody(i)) << i;
-  }
+  ExpectSmallBodiesAfterReopen(dir, kPuts);
 }
 
 TEST(FsBackendCheckpointTest, TheCheckpointerCopiesTheWalIntoTheDatabaseOffTheCommitPath) {
@@ -978,13 +983,7 @@ TEST(FsBackendCheckpointTest, TheCheckpointerCopiesTheWalIntoTheDatabaseOffTheCo
     // The checkpointed pages are in walrus.db itself (it grew past its empty schema's pages).
     EXPECT_GT(FileSize(dir + "/walrus.db"), uint64_t{20} * 4096);
   }
-  auto b = MustOpen(dir, {.sync = false});
-  ASSERT_TRUE(b);
-  for (int i = 0; i < kPuts; ++i) {
-    auto got = Get(*b, "bkt", "k" + std::to_string(i));
-    ASSERT_TRUE(got.ok()) << got.status().ToString();
-    EXPECT_EQ(*got, SmallBody(i)) << i;
-  }
+  ExpectSmallBodiesAfterReopen(dir, kPuts);
 }
 
 }  // namespace
