@@ -149,6 +149,15 @@ TEST_F(NodeE2ETest, OneGuestBootsWithItsKeyAndVanishesOnTerminate) {
     ASSERT_TRUE(xml.ok()) << xml.status().ToString();
     EXPECT_THAT(xml->out, HasSubstr(std::string("<loader type='rom'>") + kQbootRom + "</loader>"));
   }
+  {
+    // libvirt read the guest CPU the short way (two commands, not one per feature) and still
+    // checked it and recorded the live CPU: its check='full' and features appear only then.
+    auto xml = RealCommandRunner().Run(Command{.argv = {"virsh", "-c", "qemu:///system", "dumpxml", id}});
+    ASSERT_TRUE(xml.ok()) << xml.status().ToString();
+    EXPECT_THAT(xml->out, HasSubstr("<qemu:del capability='cpu-unavailable-features'/>"));
+    EXPECT_THAT(xml->out, HasSubstr("check='full'"));
+    EXPECT_THAT(xml->out, HasSubstr("<feature policy='require' name='hypervisor'/>"));
+  }
   ASSERT_TRUE(WaitFor([&] { return Booted(id); }, kBootDeadline)) << node_->GetConsoleOutput(id).value_or("");
   auto at_ready = Steady::now();
   std::cout << "request -> running " << std::chrono::duration<double>(at_running - start).count()

@@ -12,6 +12,8 @@ namespace euca::hypervisor {
 
 /// The XML namespace of the euca metadata element (<metadata><euca:instance xmlns:euca=...>).
 inline constexpr std::string_view kMetadataNamespace = "urn:euca:instance:1";
+/// libvirt's namespace for QEMU-specific domain XML (<qemu:capabilities>).
+inline constexpr std::string_view kQemuNamespace = "http://libvirt.org/schemas/domain/qemu/1.0";
 /// Its conventional prefix and element name.
 inline constexpr std::string_view kMetadataPrefix = "euca";
 inline constexpr std::string_view kMetadataElement = "instance";
