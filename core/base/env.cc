@@ -107,6 +107,20 @@ class PosixEnvImpl final : public Env {
     return names;
   }
 
+  Status CreateSparseFile(const std::string& path, uint64_t size, uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) return ErrnoStatus("create '" + path + "'", errno);
+    Status s;
+    if (::fchmod(fd, mode) != 0) {  // exactly `mode`, whatever the umask
+      s = ErrnoStatus("chmod '" + path + "'", errno);
+    } else if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      s = ErrnoStatus("size '" + path + "' to " + std::to_string(size) + " bytes", errno);
+    }
+    if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close '" + path + "'", errno);
+    if (!s.ok()) ::unlink(path.c_str());
+    return s;
+  }
+
   Status RemoveAll(const std::string& path) override {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
