@@ -326,11 +326,11 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   run in_mode remote cancel-capacity-reservation "$cr"
   assert_success
   assert_output "$(printf 'CAPACITYRESERVATION\t%s\tcancelled' "$cr")"
-  run as_bob remote run-instances "$EMI"
-  assert_success
   run euca admin history
   assert_line --regexp "	admin@eucalyptus	CancelCapacityReservation $cr	"
 
+  # The bad input first: an instance started now would change the state under expect_failure's
+  # no-change check as the server moves it from pending to running.
   expect_failure 5 "only an active reservation can be cancelled" cancel-capacity-reservation "$cr"
   expect_failure 3 "capacity reservation 'cr-00000000000000000' does not exist" \
     cancel-capacity-reservation cr-00000000000000000
@@ -351,6 +351,8 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   run in_mode remote describe-capacity-reservations
   assert_line --regexp "^CAPACITYRESERVATION	$cr	.*	cancelled	"
   refute_line --regexp "	active	"
+  run as_bob remote run-instances "$EMI"  # the cancelled reservation's room is free
+  assert_success
 }
 
 # --- events: instance state change, network property change ---------------------------------
