@@ -68,6 +68,60 @@ Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, u
   return s;
 }
 
+namespace {
+
+void PutBe32(std::string& b, size_t at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(v >> (24 - 8 * i));
+}
+void PutBe64(std::string& b, size_t at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) b[at + i] = static_cast<char>(v >> (56 - 8 * i));
+}
+
+}  // namespace
+
+Result<std::string> Qcow2Overlay(const std::string& backing_path, uint64_t virtual_size) {
+  constexpr uint32_t kClusterBits = 16;
+  constexpr uint64_t kCluster = 1ull << kClusterBits;
+  constexpr uint64_t kL2Entries = kCluster / 8;
+  constexpr size_t kHeaderLength = 112;  // version 3 with the compression type byte, padded
+  constexpr size_t kBackingFormatExt = kHeaderLength;  // "raw", padded to 8 bytes
+  constexpr size_t kEndExt = kBackingFormatExt + 8 + 8;
+  constexpr size_t kBackingName = kEndExt + 8;
+  if (backing_path.empty() || backing_path[0] != '/')
+    return InvalidArgument("backing image '" + backing_path + "' is not an absolute path");
+  if (kBackingName + backing_path.size() > kCluster || backing_path.size() > 1023)
+    return InvalidArgument("backing image path is longer than 1,023 bytes");
+  const uint64_t l1_size = (virtual_size + kCluster * kL2Entries - 1) / (kCluster * kL2Entries);
+  if (l1_size > kCluster / 8) return InvalidArgument("a disk over 4 TiB is not supported");
+  const uint64_t refcount_table = 1 * kCluster, refcount_block = 2 * kCluster, l1_table = 3 * kCluster;
+
+  std::string b(l1_table + std::max<uint64_t>(l1_size, 1) * 8, '\0');
+  b[0] = 'Q', b[1] = 'F', b[2] = 'I', b[3] = '\xfb';
+  PutBe32(b, 4, 3);                                   // version
+  PutBe64(b, 8, kBackingName);                        // backing_file_offset
+  PutBe32(b, 16, static_cast<uint32_t>(backing_path.size()));
+  PutBe32(b, 20, kClusterBits);
+  PutBe64(b, 24, virtual_size);
+  PutBe32(b, 32, 0);                                  // no encryption
+  PutBe32(b, 36, static_cast<uint32_t>(l1_size));
+  PutBe64(b, 40, l1_table);
+  PutBe64(b, 48, refcount_table);
+  PutBe32(b, 56, 1);                                  // refcount table clusters
+  // nb_snapshots, snapshots_offset, incompatible/compatible/autoclear features: all 0.
+  PutBe32(b, 96, 4);                                  // refcount_order: 16-bit refcounts
+  PutBe32(b, 100, kHeaderLength);                     // compression type (byte 104): zlib = 0
+  PutBe32(b, kBackingFormatExt, 0xE2792ACA);          // backing file format name
+  PutBe32(b, kBackingFormatExt + 4, 3);
+  b.replace(kBackingFormatExt + 8, 3, "raw");
+  // The end-of-extensions marker (type 0, length 0) is already zeros at kEndExt.
+  b.replace(kBackingName, backing_path.size(), backing_path);
+  PutBe64(b, refcount_table, refcount_block);
+  for (uint64_t cluster = 0; cluster <= 3; ++cluster) {  // header, table, block, L1: in use once
+    b[refcount_block + 2 * cluster + 1] = 1;
+  }
+  return b;
+}
+
 std::string NoCloudMetaData(const RunInstanceRequest& r) {
   std::string m = "instance-id: " + r.instance_id + "\nlocal-hostname: " + r.instance_id + "\n";
   if (!r.public_key.empty()) {
@@ -88,7 +142,10 @@ Result<InstanceDisks> PrepareDisks(Env& env, CommandRunner& runner, const RunIns
   d.seed = JoinPath(dir, "seed.iso");
   std::vector<std::function<Status()>> steps;
   steps.push_back([&] {
-    return Run(runner, {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image_path, d.root});
+    // Written here, not by `qemu-img create`: a qemu-img start (mostly dynamic linking) cost
+    // more than the whole overlay, eight times over when eight instances start at once.
+    EUCA_ASSIGN_OR_RETURN(std::string overlay, Qcow2Overlay(image_path, image_bytes));
+    return env.WriteFileAtomic(d.root, overlay, 0600);
   });
   if (!d.ephemeral.empty()) {
     steps.push_back([&] {

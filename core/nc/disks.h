@@ -2,8 +2,9 @@
 // An instance's disks (Eucalyptus' disk preparation, reference §3.4, seed 003 §4.3): a qcow2
 // overlay backed by the cached raw image (a warm start copies nothing), an ext4 ephemeral
 // disk and a swap disk filling the VM type's disk, and a NoCloud seed (ISO 9660 labelled
-// `cidata` with `meta-data` and `user-data`, as cloud-init reads it). External programs
-// (qemu-img, mkfs.ext4, mkswap, genisoimage) run through the CommandRunner.
+// `cidata` with `meta-data` and `user-data`, as cloud-init reads it). The overlay and the raw
+// files are written here; the formatting programs (mkfs.ext4, mkswap, genisoimage) run
+// through the CommandRunner.
 
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,14 @@ Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, u
 
 /// The NoCloud meta-data (YAML): instance-id, local-hostname and the public key.
 std::string NoCloudMetaData(const RunInstanceRequest& r);
+
+/// The bytes of a qcow2 (version 3, 64 KiB clusters, 16-bit refcounts) copy-on-write overlay
+/// of `virtual_size` bytes backed by the raw image at `backing_path` (absolute), with no
+/// cluster of its own allocated: what `qemu-img create -f qcow2 -F raw -b BACKING` writes,
+/// without a qemu-img process. Layout (docs/nc.md): header and extensions in cluster 0,
+/// refcount table in cluster 1, refcount block in cluster 2, L1 table in cluster 3.
+/// InvalidArgument for a relative or over-long backing path or a size beyond 4 TiB.
+Result<std::string> Qcow2Overlay(const std::string& backing_path, uint64_t virtual_size);
 
 /// Runs the steps at once (the first on the calling thread, the others on threads of their
 /// own), waits for all and returns the first error in the steps' order.
