@@ -132,6 +132,12 @@ run_and_describe() {
 }
 
 @test "reboot-instances prints nothing; get-console-output prints id and time" {
+  # The bad input first: once an instance runs, the server's move of it from pending to
+  # running could change the state under expect_failure's no-change check.
+  expect_failure 3 "instance 'i-0000dead' does not exist" reboot-instances i-0000dead
+  expect_failure 3 "instance 'i-0000dead' does not exist" get-console-output i-0000dead
+  expect_failure 2 "INSTANCE is required" get-console-output
+  expect_failure 2 "INSTANCE is required" reboot-instances
   run_one remote
   run in_mode remote reboot-instances "$ID"
   # A fake:// instance may still be pending (then reboot is refused by its node).
@@ -140,10 +146,6 @@ run_and_describe() {
   assert_success
   assert_line --index 0 "$ID"
   assert_line --index 1 --regexp '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$'
-  expect_failure 3 "instance 'i-0000dead' does not exist" reboot-instances i-0000dead
-  expect_failure 3 "instance 'i-0000dead' does not exist" get-console-output i-0000dead
-  expect_failure 2 "INSTANCE is required" get-console-output
-  expect_failure 2 "INSTANCE is required" reboot-instances
 }
 
 @test "run-instances --kernel and --ramdisk: registered ones are used, unknown ones refused" {
