@@ -204,3 +204,18 @@ empty_the_zone() {
   echo "the instances did not settle" >&2
   return 1
 }
+
+# Called by expect_failure before its "changes nothing" check: waits (up to 10 s; the server
+# reconciles on describe) until no instance is pending or shutting down, so the server's own
+# pending -> running or shutting-down -> terminated write cannot land inside the check. Does
+# nothing when no server runs.
+settle_state() {
+  [[ -n "${CLC_URL:-}" ]] || return 0
+  local i
+  for i in $(seq 100); do
+    EC2_URL="$CLC_URL" "$EUCA_BIN" describe-instances verbose 2>/dev/null |
+      awk -F'\t' '$1 == "INSTANCE" && ($6 == "pending" || $6 == "shutting-down") { found = 1 }
+                  END { exit !found }' || return 0
+    sleep 0.1
+  done
+}
