@@ -14,6 +14,20 @@
 namespace euca {
 namespace {
 
+// Writes all of `data` to `fd`; the errno of a failed write() otherwise.
+int WriteAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
 class PosixEnvImpl final : public Env {
  public:
   Status WriteFileAtomic(const std::string& path, const std::string& data, uint32_t mode) override {
@@ -31,17 +45,10 @@ class PosixEnvImpl final : public Env {
       ::unlink(tmp.c_str());
       return ErrnoStatus("chmod '" + tmp + "'", err);
     }
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return ErrnoStatus("write '" + tmp + "'", err);
-      }
-      off += static_cast<size_t>(n);
+    if (int err = WriteAll(fd, data); err != 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return ErrnoStatus("write '" + tmp + "'", err);
     }
     if (::fsync(fd) != 0 || ::close(fd) != 0) {
       int err = errno;
@@ -107,12 +114,18 @@ class PosixEnvImpl final : public Env {
     return names;
   }
 
-  Status CreateSparseFile(const std::string& path, uint64_t size, uint32_t mode) override {
+  Status CreateSparseFile(const std::string& path, uint64_t size, uint32_t mode, const std::string& head) override {
+    if (head.size() > size) {
+      return InvalidArgument("a " + std::to_string(head.size()) + "-byte header does not fit the " +
+                             std::to_string(size) + "-byte file '" + path + "'");
+    }
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) return ErrnoStatus("create '" + path + "'", errno);
     Status s;
     if (::fchmod(fd, mode) != 0) {  // exactly `mode`, whatever the umask
       s = ErrnoStatus("chmod '" + path + "'", errno);
+    } else if (int err = WriteAll(fd, head); err != 0) {
+      s = ErrnoStatus("write the header of '" + path + "'", err);
     } else if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
       s = ErrnoStatus("size '" + path + "' to " + std::to_string(size) + " bytes", errno);
     }

@@ -21,10 +21,12 @@ class Env {
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   /// Creates `path` and missing parents with `mode`; ok if it already is a directory.
   virtual Status CreateDirs(const std::string& path, uint32_t mode) = 0;
-  /// Creates a new file of `size` bytes with permission bits `mode`, sparse where the
-  /// filesystem allows (a raw disk image); AlreadyExists if `path` exists. On failure
-  /// nothing is left at `path`.
-  virtual Status CreateSparseFile(const std::string& path, uint64_t size, uint32_t mode) = 0;
+  /// Creates a new file of `size` bytes with permission bits `mode` whose first bytes are
+  /// `head` (a disk's header; may be empty) and the rest zeros, sparse where the filesystem
+  /// allows (a raw disk image); AlreadyExists if `path` exists, InvalidArgument if `head` is
+  /// longer than `size`. Not fsynced (a new instance's scratch disk). On failure nothing is
+  /// left at `path`.
+  virtual Status CreateSparseFile(const std::string& path, uint64_t size, uint32_t mode, const std::string& head) = 0;
   virtual bool Exists(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
   /// Removes a file or a whole tree; ok if absent.
@@ -56,8 +58,8 @@ class EnvWrapper : public Env {
   }
   Result<std::string> ReadFile(const std::string& p) override { return target_.ReadFile(p); }
   Status CreateDirs(const std::string& p, uint32_t m) override { return target_.CreateDirs(p, m); }
-  Status CreateSparseFile(const std::string& p, uint64_t n, uint32_t m) override {
-    return target_.CreateSparseFile(p, n, m);
+  Status CreateSparseFile(const std::string& p, uint64_t n, uint32_t m, const std::string& h) override {
+    return target_.CreateSparseFile(p, n, m, h);
   }
   bool Exists(const std::string& p) override { return target_.Exists(p); }
   Result<std::vector<std::string>> ListDir(const std::string& p) override { return target_.ListDir(p); }

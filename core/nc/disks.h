@@ -2,9 +2,9 @@
 // An instance's disks (Eucalyptus' disk preparation, reference §3.4, seed 003 §4.3): a qcow2
 // overlay backed by the cached raw image (a warm start copies nothing), an ext4 ephemeral
 // disk and a swap disk filling the VM type's disk, and a NoCloud seed (ISO 9660 labelled
-// `cidata` with `meta-data` and `user-data`, as cloud-init reads it). The overlay and the raw
-// files are written here; the formatting programs (mkfs.ext4, mkswap, genisoimage) run
-// through the CommandRunner.
+// `cidata` with `meta-data` and `user-data`, as cloud-init reads it). The overlay, the raw
+// files and the swap header are written here; the other formatting programs (mkfs.ext4,
+// genisoimage) run through the CommandRunner.
 
 #include <cstdint>
 #include <functional>
@@ -45,6 +45,12 @@ std::string NoCloudMetaData(const RunInstanceRequest& r);
 /// refcount table in cluster 1, refcount block in cluster 2, L1 table in cluster 3.
 /// InvalidArgument for a relative or over-long backing path or a size beyond 4 TiB.
 Result<std::string> Qcow2Overlay(const std::string& backing_path, uint64_t virtual_size);
+
+/// The first 4 KiB page of a Linux swap area of `size` bytes (version 1, for 4 KiB pages)
+/// with the 16-byte `uuid` and `label`: what `mkswap -L LABEL -U UUID` writes on a zeroed
+/// file, without a mkswap process. InvalidArgument for a size under 10 pages or beyond
+/// 2^32 pages, a uuid that is not 16 bytes or a label over 16 bytes.
+Result<std::string> SwapHeader(uint64_t size, const std::string& uuid, const std::string& label);
 
 /// Runs the steps at once (the first on the calling thread, the others on threads of their
 /// own), waits for all and returns the first error in the steps' order.

@@ -20,6 +20,15 @@ namespace hv = euca::hypervisor;
 
 constexpr char kId[] = "i-0123abcd";
 
+// The first 4 KiB of a (large, sparse) disk file.
+std::string FirstPage(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string page(4096, '\0');
+  in.read(page.data(), static_cast<std::streamsize>(page.size()));
+  page.resize(static_cast<size_t>(in.gcount()));
+  return page;
+}
+
 RunInstanceRequest Request(const std::string& id = kId) {
   RunInstanceRequest r;
   r.instance_id = id;
@@ -202,6 +211,11 @@ TEST_F(NodeTest, DiskPreparationRunsTheseCommands) {
     EXPECT_EQ(PosixEnv().FileSize(JoinPath(inst, name)).value_or(0), size) << name;
     EXPECT_EQ(PosixEnv().Mode(JoinPath(inst, name)).value_or(0), 0600u) << name;
   }
+  // The swap disk carries its header, made in-process (no mkswap in the transcript).
+  std::string swap = FirstPage(JoinPath(inst, "swap.img"));
+  ASSERT_EQ(swap.size(), 4096u);
+  EXPECT_EQ(swap.substr(4086, 10), "SWAPSPACE2");
+  EXPECT_EQ(swap.substr(1052, 5), std::string("swap\0", 5));
 }
 
 // The overlay NC writes itself is one QEMU reads as `qemu-img create -f qcow2 -F raw -b`
@@ -234,6 +248,35 @@ TEST_F(NodeTest, TheOverlayIsAQcow2ImageOverItsBackingFile) {
   EXPECT_EQ(Qcow2Overlay("relative/image", 1 << 20).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Qcow2Overlay("/" + std::string(2000, 'a'), 1 << 20).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Qcow2Overlay(backing, uint64_t{5} << 40).status().code(), Code::kInvalidArgument);
+}
+
+// The swap header NC writes itself is byte for byte the page mkswap writes on a zeroed file
+// (skipped where mkswap is not installed), and blkid reads it as swap with its label and uuid.
+TEST_F(NodeTest, TheSwapHeaderIsWhatMkswapWrites) {
+  if (!RealCommandRunner().Run(Command{.argv = {"mkswap", "--version"}}).ok()) GTEST_SKIP() << "no mkswap";
+  const std::string uuid("\x0f\x1e\x2d\x3c\x4b\x5a\x49\x78\x87\x96\xa5\xb4\xc3\xd2\xe1\xf0", 16);
+  const std::string uuid_text = "0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0";
+  for (uint64_t size : {uint64_t{16} << 20, (uint64_t{5} << 30) + 12345}) {
+    const std::string theirs = dir_.path() + "/mkswap-" + std::to_string(size);
+    ASSERT_TRUE(PosixEnv().CreateSparseFile(theirs, size, 0600, "").ok());
+    auto made = RealCommandRunner().Run(Command{.argv = {"mkswap", "-L", "swap", "-U", uuid_text, theirs}});
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    Result<std::string> ours = SwapHeader(size, uuid, "swap");
+    ASSERT_TRUE(ours.ok()) << ours.status().ToString();
+    EXPECT_EQ(*ours, FirstPage(theirs)) << size;
+
+    const std::string path = dir_.path() + "/ours-" + std::to_string(size);
+    ASSERT_TRUE(PosixEnv().CreateSparseFile(path, size, 0600, *ours).ok());
+    auto probe = RealCommandRunner().Run(Command{.argv = {"blkid", "-p", "-o", "export", path}});
+    if (!probe.ok()) continue;  // no blkid here
+    EXPECT_THAT(probe->out, HasSubstr("TYPE=swap"));
+    EXPECT_THAT(probe->out, HasSubstr("LABEL=swap"));
+    EXPECT_THAT(probe->out, HasSubstr("UUID=" + uuid_text));
+  }
+  EXPECT_EQ(SwapHeader(9 * 4096, uuid, "swap").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(SwapHeader(uint64_t{1} << 45, uuid, "swap").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(SwapHeader(1 << 20, "short", "swap").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(SwapHeader(1 << 20, uuid, std::string(17, 'x')).status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(NodeTest, TheSeedCarriesInstanceIdAndKey) {
