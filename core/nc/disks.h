@@ -3,8 +3,8 @@
 // overlay backed by the cached raw image (a warm start copies nothing), an ext4 ephemeral
 // disk and a swap disk filling the VM type's disk, and a NoCloud seed (ISO 9660 labelled
 // `cidata` with `meta-data` and `user-data`, as cloud-init reads it). The overlay, the raw
-// files and the swap header are written here; the other formatting programs (mkfs.ext4,
-// genisoimage) run through the CommandRunner.
+// files, the swap header and the seed are written here; mkfs.ext4 runs through the
+// CommandRunner.
 
 #include <cstdint>
 #include <functional>
@@ -52,15 +52,25 @@ Result<std::string> Qcow2Overlay(const std::string& backing_path, uint64_t virtu
 /// 2^32 pages, a uuid that is not 16 bytes or a label over 16 bytes.
 Result<std::string> SwapHeader(uint64_t size, const std::string& uuid, const std::string& label);
 
+/// The bytes of a NoCloud seed: an ISO 9660 image with volume id `cidata` holding the files
+/// `meta-data` and `user-data`, as `genisoimage -volid cidata -joliet` writes it, without a
+/// genisoimage process. Layout (docs/nc.md): the primary volume descriptor (8.3 names
+/// META_DAT.;1 and USER_DAT.;1) and a Joliet one (UCS-2 names meta-data and user-data,
+/// what Linux and cloud-init read), their path tables and root directories, the data, and
+/// genisoimage's 150 sectors of padding.
+/// `unix_seconds` dates the volume and its files. InvalidArgument for a file over 16 MiB.
+Result<std::string> NoCloudSeedIso(const std::string& meta_data, const std::string& user_data, int64_t unix_seconds);
+
 /// Runs the steps at once (the first on the calling thread, the others on threads of their
 /// own), waits for all and returns the first error in the steps' order.
 Status RunConcurrently(std::vector<std::function<Status()>> steps);
 
 /// Creates the disks of `r` in `dir` (an existing, empty instance folder) from the cached
-/// image at `image_path`: the overlay, the ephemeral disk, the swap disk and the seed at once
-/// (each is a program or two, independent of the others). On failure the caller removes the
-/// folder.
+/// image at `image_path`, the seed dated `unix_seconds`: the overlay, the ephemeral disk, the
+/// swap disk and the seed at once (independent of each other). On failure the caller removes
+/// the folder.
 Result<InstanceDisks> PrepareDisks(Env& env, CommandRunner& runner, const RunInstanceRequest& r,
-                                   const std::string& dir, const std::string& image_path, uint64_t swap_mib);
+                                   const std::string& dir, const std::string& image_path, uint64_t swap_mib,
+                                   int64_t unix_seconds);
 
 }  // namespace euca::nc

@@ -320,7 +320,8 @@ Status Node::Prepare(const std::string& id, const RunInstanceRequest& request, h
     if (records_[id].cancel) return Status(Code::kConflict, "terminated while starting");
   }
   EUCA_RETURN_IF_ERROR(Persist(id));  // the pinned entries, for a restarted node
-  EUCA_ASSIGN_OR_RETURN(InstanceDisks disks, PrepareDisks(env_, runner_, request, dir, image, options_.swap_mib));
+  EUCA_ASSIGN_OR_RETURN(InstanceDisks disks, PrepareDisks(env_, runner_, request, dir, image, options_.swap_mib,
+                                                                clock_.NowMillis() / 1000));
   spec->name = id;
   spec->vcpus = request.vm_type.cores;
   spec->memory_mib = static_cast<int64_t>(request.vm_type.memory_mib);

@@ -1,6 +1,6 @@
 // End-to-end: the node controller on a real libvirt daemon (qemu:///system, TCG) booting the
-// test guest (tests/fixtures/guest) from its image cache, with real qemu-img, mkfs, mkswap and
-// genisoimage. Needs root; starts a daemon through tests/setup/libvirtd.sh when none answers.
+// test guest (tests/fixtures/guest) from its image cache, with real mkfs.ext4 and the disks,
+// swap header and seed the NC writes itself. Needs root; starts a daemon through tests/setup/libvirtd.sh when none answers.
 // Skips, saying why, when not root or when the guest is not built (`make guest`). Waits are
 // polls with generous deadlines; nothing asserts on time.
 

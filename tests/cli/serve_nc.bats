@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # euca serve nc: the node controller's internal API (docs/internal-api.md) over HTTP, on
 # libvirt's test:///default driver (no real VMs; the real ones are in core/nc/node_e2e_test.cc)
-# with the real disk tools (qemu-img, mkfs.ext4, mkswap, genisoimage). Requests are signed here
+# with the real disk tool (mkfs.ext4; the NC writes the other disks itself). Requests are signed here
 # with openssl alone, as a cluster controller would sign them.
 
 load helpers
