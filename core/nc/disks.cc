@@ -74,11 +74,17 @@ Result<DiskSizes> PlanDisks(const RunInstanceRequest& r, uint64_t image_bytes, u
 
 namespace {
 
-void PutBe32(std::string& b, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(v >> (24 - 8 * i));
+// The on-disk formats written here (qcow2, swap, ISO 9660) store `width`-byte integers in
+// place: big-endian, little-endian, or ISO 9660's "both-endian" (little, then big).
+void PutBe(std::string& b, size_t at, uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) b[at + i] = static_cast<char>(v >> (8 * (width - 1 - i)));
 }
-void PutBe64(std::string& b, size_t at, uint64_t v) {
-  for (int i = 0; i < 8; ++i) b[at + i] = static_cast<char>(v >> (56 - 8 * i));
+void PutLe(std::string& b, size_t at, uint64_t v, int width) {
+  for (int i = 0; i < width; ++i) b[at + i] = static_cast<char>(v >> (8 * i));
+}
+void PutBoth(std::string& b, size_t at, uint64_t v, int width) {
+  PutLe(b, at, v, width);
+  PutBe(b, at + width, v, width);
 }
 
 }  // namespace
@@ -101,25 +107,25 @@ Result<std::string> Qcow2Overlay(const std::string& backing_path, uint64_t virtu
 
   std::string b(l1_table + std::max<uint64_t>(l1_size, 1) * 8, '\0');
   b[0] = 'Q', b[1] = 'F', b[2] = 'I', b[3] = '\xfb';
-  PutBe32(b, 4, 3);                                   // version
-  PutBe64(b, 8, kBackingName);                        // backing_file_offset
-  PutBe32(b, 16, static_cast<uint32_t>(backing_path.size()));
-  PutBe32(b, 20, kClusterBits);
-  PutBe64(b, 24, virtual_size);
-  PutBe32(b, 32, 0);                                  // no encryption
-  PutBe32(b, 36, static_cast<uint32_t>(l1_size));
-  PutBe64(b, 40, l1_table);
-  PutBe64(b, 48, refcount_table);
-  PutBe32(b, 56, 1);                                  // refcount table clusters
+  PutBe(b, 4, 3, 4);                                   // version
+  PutBe(b, 8, kBackingName, 8);                        // backing_file_offset
+  PutBe(b, 16, static_cast<uint32_t>(backing_path.size()), 4);
+  PutBe(b, 20, kClusterBits, 4);
+  PutBe(b, 24, virtual_size, 8);
+  PutBe(b, 32, 0, 4);                                  // no encryption
+  PutBe(b, 36, static_cast<uint32_t>(l1_size), 4);
+  PutBe(b, 40, l1_table, 8);
+  PutBe(b, 48, refcount_table, 8);
+  PutBe(b, 56, 1, 4);                                  // refcount table clusters
   // nb_snapshots, snapshots_offset, incompatible/compatible/autoclear features: all 0.
-  PutBe32(b, 96, 4);                                  // refcount_order: 16-bit refcounts
-  PutBe32(b, 100, kHeaderLength);                     // compression type (byte 104): zlib = 0
-  PutBe32(b, kBackingFormatExt, 0xE2792ACA);          // backing file format name
-  PutBe32(b, kBackingFormatExt + 4, 3);
+  PutBe(b, 96, 4, 4);                                  // refcount_order: 16-bit refcounts
+  PutBe(b, 100, kHeaderLength, 4);                     // compression type (byte 104): zlib = 0
+  PutBe(b, kBackingFormatExt, 0xE2792ACA, 4);          // backing file format name
+  PutBe(b, kBackingFormatExt + 4, 3, 4);
   b.replace(kBackingFormatExt + 8, 3, "raw");
   // The end-of-extensions marker (type 0, length 0) is already zeros at kEndExt.
   b.replace(kBackingName, backing_path.size(), backing_path);
-  PutBe64(b, refcount_table, refcount_block);
+  PutBe(b, refcount_table, refcount_block, 8);
   for (uint64_t cluster = 0; cluster <= 3; ++cluster) {  // header, table, block, L1: in use once
     b[refcount_block + 2 * cluster + 1] = 1;
   }
@@ -136,12 +142,9 @@ Result<std::string> SwapHeader(uint64_t size, const std::string& uuid, const std
   // union swap_header (linux/swap.h), little-endian: 1,024 boot bytes, then version,
   // last_page, nr_badpages, uuid[16], volume_name[16]; "SWAPSPACE2" ends the page.
   std::string page(kPage, '\0');
-  auto put_le32 = [&](size_t at, uint32_t v) {
-    for (int i = 0; i < 4; ++i) page[at + i] = static_cast<char>(v >> (8 * i));
-  };
-  put_le32(1024, 1);                                  // version
-  put_le32(1028, static_cast<uint32_t>(pages - 1));   // last_page
-  put_le32(1032, 0);                                  // nr_badpages
+  PutLe(page, 1024, 1, 4);          // version
+  PutLe(page, 1028, pages - 1, 4);  // last_page
+  PutLe(page, 1032, 0, 4);          // nr_badpages
   page.replace(1036, 16, uuid);
   page.replace(1052, label.size(), label);
   page.replace(kPage - 10, 10, "SWAPSPACE2");
@@ -151,18 +154,6 @@ Result<std::string> SwapHeader(uint64_t size, const std::string& uuid, const std
 namespace {
 
 constexpr size_t kIsoSector = 2048;
-
-// ISO 9660 "both-endian" numbers: little-endian, then the same big-endian.
-void PutBoth32(std::string& b, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) {
-    b[at + i] = static_cast<char>(v >> (8 * i));
-    b[at + 7 - i] = static_cast<char>(v >> (8 * i));
-  }
-}
-void PutBoth16(std::string& b, size_t at, uint16_t v) {
-  b[at] = static_cast<char>(v), b[at + 1] = static_cast<char>(v >> 8);
-  b[at + 2] = static_cast<char>(v >> 8), b[at + 3] = static_cast<char>(v);
-}
 
 // UCS-2 big-endian, as Joliet stores names (ASCII input).
 std::string Ucs2(const std::string& ascii) {
@@ -176,11 +167,11 @@ std::string DirectoryRecord(uint32_t extent, uint32_t size, bool directory, cons
                             const std::string& date7) {
   std::string r(33 + name.size() + (name.size() % 2 == 0 ? 1 : 0), '\0');
   r[0] = static_cast<char>(r.size());
-  PutBoth32(r, 2, extent);
-  PutBoth32(r, 10, size);
+  PutBoth(r, 2, extent, 4);
+  PutBoth(r, 10, size, 4);
   r.replace(18, 7, date7);
   r[25] = directory ? 2 : 0;
-  PutBoth16(r, 28, 1);  // volume sequence number
+  PutBoth(r, 28, 1, 2);  // volume sequence number
   r[32] = static_cast<char>(name.size());
   r.replace(33, name.size(), name);
   return r;
@@ -236,12 +227,11 @@ Result<std::string> NoCloudSeedIso(const std::string& meta_data, const std::stri
     iso.replace(sector(tree.root), dir.size(), dir);
     // Path tables: the root alone (identifier 0x00, parent 1), little- and big-endian.
     size_t l = sector(tree.l_table), m = sector(tree.m_table);
-    iso[l] = iso[m] = 1;
-    for (int i = 0; i < 4; ++i) {
-      iso[l + 2 + i] = static_cast<char>(tree.root >> (8 * i));
-      iso[m + 5 - i] = static_cast<char>(tree.root >> (8 * i));
-    }
-    iso[l + 6] = 1, iso[m + 7] = 1;  // parent directory number
+    iso[l] = iso[m] = 1;  // identifier length
+    PutLe(iso, l + 2, tree.root, 4);
+    PutBe(iso, m + 2, tree.root, 4);
+    PutLe(iso, l + 6, 1, 2);  // parent directory number
+    PutBe(iso, m + 6, 1, 2);
 
     // The volume descriptor (ECMA-119 8.4; Joliet: type 2 with the UCS-2 level 3 escape).
     size_t d = sector(tree.descriptor);
@@ -256,16 +246,14 @@ Result<std::string> NoCloudSeedIso(const std::string& meta_data, const std::stri
     iso[d + 6] = 1;
     text(8, 32, "LINUX");
     text(40, 32, "cidata");
-    PutBoth32(iso, d + 80, total);
+    PutBoth(iso, d + 80, total, 4);
     if (tree.joliet) iso.replace(d + 88, 3, "%/E");
-    PutBoth16(iso, d + 120, 1);        // volume set size
-    PutBoth16(iso, d + 124, 1);        // volume sequence number
-    PutBoth16(iso, d + 128, kIsoSector);
-    PutBoth32(iso, d + 132, 10);       // path table size: one 10-byte record
-    for (int i = 0; i < 4; ++i) {
-      iso[d + 140 + i] = static_cast<char>(tree.l_table >> (8 * i));
-      iso[d + 151 - i] = static_cast<char>(tree.m_table >> (8 * i));
-    }
+    PutBoth(iso, d + 120, 1, 2);        // volume set size
+    PutBoth(iso, d + 124, 1, 2);        // volume sequence number
+    PutBoth(iso, d + 128, kIsoSector, 2);
+    PutBoth(iso, d + 132, 10, 4);       // path table size: one 10-byte record
+    PutLe(iso, d + 140, tree.l_table, 4);
+    PutBe(iso, d + 148, tree.m_table, 4);
     std::string root = DirectoryRecord(tree.root, kIsoSector, true, std::string(1, '\0'), date7);
     iso.replace(d + 156, root.size(), root);
     text(190, 128, "");  // volume set
