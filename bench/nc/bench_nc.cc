@@ -88,6 +88,27 @@ std::string ReadFile(const fs::path& p) {
   return s.str();
 }
 
+// The libvirt daemon's settings that change what a start costs (docs/hypervisor.md, "Host
+// settings for fast starts"), as /etc/libvirt/qemu.conf spells them; "default" when unset.
+// The daemon read the file when it started, so this is what it runs with unless the file
+// changed since.
+std::string StartSettings() {
+  std::map<std::string, std::string> found = {{"namespaces", "default"}, {"cgroup_controllers", "default"}};
+  std::istringstream conf(fs::exists("/etc/libvirt/qemu.conf") ? ReadFile("/etc/libvirt/qemu.conf") : "");
+  for (std::string line; std::getline(conf, line);) {
+    auto eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    auto trim = [](std::string t) {
+      t.erase(0, t.find_first_not_of(" \t"));
+      t.erase(t.find_last_not_of(" \t") + 1);
+      return t;
+    };
+    std::string key = trim(line.substr(0, eq));
+    if (found.count(key)) found[key] = trim(line.substr(eq + 1));
+  }
+  return "namespaces = " + found["namespaces"] + ", cgroup_controllers = " + found["cgroup_controllers"];
+}
+
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
 double Percentile(std::vector<double> v, double p) {
@@ -305,6 +326,7 @@ int main(int argc, char** argv) {
 
   std::printf("bench_nc: %d trials; host %d cores, domain type %s; images from %s\n", trials, host->cores,
               host->domain_type.c_str(), walrus.url().c_str());
+  std::printf("bench_nc: libvirt qemu.conf: %s\n", StartSettings().c_str());
   std::fflush(stdout);  // before the progress lines on stderr, also when stdout is a pipe
   std::vector<std::string> modes;
   for (const char* m : {"cold", "warm"})
