@@ -44,7 +44,8 @@ namespace {
 // Serves `handler` on `listen`, prints "NAME listening on http://ADDR:PORT" once connections are
 // accepted, and returns when SIGTERM or SIGINT arrives (after requests in flight finish).
 Status ServeUntilStopped(Context& ctx, const std::string& name, const std::string& listen,
-                         const http::Handler& handler) {
+                         const http::Handler& handler,
+                         std::function<bool(const http::RequestHead&)> run_on_io_thread = {}) {
   // Block the stop signals in every thread (the server's threads inherit this mask) and
   // wait for them here.
   sigset_t stop_signals;
@@ -56,6 +57,7 @@ Status ServeUntilStopped(Context& ctx, const std::string& name, const std::strin
 
   http::ServerOptions server_options;
   server_options.listen = listen;
+  server_options.run_on_io_thread = std::move(run_on_io_thread);
   auto server = http::Server::Start(server_options, handler);
   if (!server.ok()) {
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -118,7 +120,11 @@ Handler SetupServeWalrus(CLI::App& app) {
         walrus::MakeInternalHandler(delivery, {.ca_cert_pem = ca_cert, .allowed = {}, .clock = ctx.clock}),
         walrus::MakeS3Handler(walrus, lookup, sopts));
 
-    return ServeUntilStopped(ctx, "walrus", o->listen, handler);
+    // Small object GETs and PUTs run on the I/O threads, without a hand-over to a worker and
+    // back (docs/http.md).
+    return ServeUntilStopped(ctx, "walrus", o->listen, handler, [domains = o->domains](const http::RequestHead& h) {
+      return walrus::IsQuickS3Request(h, domains);
+    });
   };
 }
 

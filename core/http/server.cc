@@ -256,7 +256,18 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       return PreReadBody(static_cast<size_t>(*len));
     }
     stream_.expires_never();
+    if (TryServeHere()) return;
     s_->workers->Post([self = shared_from_this()] { self->Serve(); });
+  }
+
+  // On the strand, with the request's head parsed: serves it on this I/O thread when its body
+  // is all in memory and ServerOptions::run_on_io_thread says so. True when it did.
+  bool TryServeHere() {
+    if (!s_->opt.run_on_io_thread || !parser_->is_done()) return false;
+    RequestHead head = MakeHead();
+    if (head.headers.Has("expect") || !s_->opt.run_on_io_thread(head)) return false;
+    Serve(std::move(head), /*on_worker=*/false);
+    return true;
   }
 
   // On the strand: reads a small body whole into small_body_, then hands the request to a
@@ -284,6 +295,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       pre_read_ = true;
       pre_read_ec_ = ec;
       stream_.expires_never();
+      if (TryServeHere()) return;
       s_->workers->Post([self] { self->Serve(); });
     });
   }
@@ -361,7 +373,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
   RequestHead MakeHead() const;
-  void Serve();
+  // Runs the handler and gives its response. On a worker (the default), or on the strand
+  // (TryServeHere: the body is in memory, so nothing here waits on the strand).
+  void Serve() { Serve(MakeHead(), /*on_worker=*/true); }
+  void Serve(RequestHead head, bool on_worker);
   void Finish(const RequestHead& head, Response& response, bool keep, bool on_worker);
   bool Drain();
   bool WriteResponse(const RequestHead& head, Response& r, bool keep_alive);
@@ -465,8 +480,7 @@ bool Connection::Drain() {
   return false;
 }
 
-void Connection::Serve() {
-  RequestHead head = MakeHead();
+void Connection::Serve(RequestHead head, bool on_worker) {
   expect_continue_ = head.version >= 11 && EqualsIgnoreCase(head.headers.Get("expect"), "100-continue");
   continue_sent_ = false;
   io_failed_ = false;
@@ -511,7 +525,7 @@ void Connection::Serve() {
     keep = !(expect_continue_ && !continue_sent_) && Drain();
   }
   ++s_->served;
-  Finish(head, response, keep, /*on_worker=*/true);
+  Finish(head, response, keep, on_worker);
 }
 
 // Sends the response of a request whose body is settled: a small one is handed to the strand

@@ -5,6 +5,7 @@
 // connection is one header buffer plus one body buffer. Shape and threading: docs/http.md.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,14 @@ struct ServerOptions {
   size_t body_buffer_bytes = 1024 * 1024;  ///< chunk size of streamed response bodies
   int64_t idle_timeout_ms = 60'000;       ///< how long a kept-alive connection may wait for a request
   int64_t io_timeout_ms = 120'000;        ///< how long one read or write may make no progress
+  /// Requests for which this answers true run their handler on the I/O thread that read them,
+  /// when their whole body is already in memory (none, or a small one read ahead) and they do
+  /// not expect 100 Continue: no hand-over to a worker and back. Only for handlers that never
+  /// wait long (no disk sync, no waiting on other requests): while one runs, its I/O thread
+  /// serves no other connection. A response that is not small is still written by a worker.
+  /// Called on an I/O thread; must be cheap and thread-safe. Empty: every request goes to a
+  /// worker. See docs/http.md.
+  std::function<bool(const RequestHead&)> run_on_io_thread = {};
 };
 
 /// A running server. Thread-safe. Destroying it stops it (Stop() with the default grace).

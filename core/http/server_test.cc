@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -625,6 +626,98 @@ TEST(ServerTest, PendingResponsesAreSentByWhoeverGivesThem) {
   }
   for (auto& t : clients) t.join();
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(got[i], "201 later:c" + std::to_string(i));
+}
+
+// ServerOptions::run_on_io_thread: a request it picks whose body is in memory is served by
+// the I/O thread, so it is answered while the only worker is busy; one it does not pick, one
+// whose body is still to come (Expect: 100-continue) and the rest wait for the worker. A large
+// response of a request served on the I/O thread is still written (by a worker).
+TEST(ServerTest, PickedSmallRequestsRunOnTheIoThread) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> blocking{false};
+  std::atomic<int> picks{0};
+  Handler handler = [&](const RequestHead& head, BodyReader& body) -> Response {
+    auto all = body.ReadAll(1 << 20);
+    if (!all.ok()) return Response::Text(400, all.status().message());
+    if (head.path == "/block") {
+      blocking = true;
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return release; });
+    }
+    if (head.query.rfind("big=", 0) == 0) {
+      Response r;
+      r.content_length = std::stoull(head.query.substr(4));
+      r.source = PatternSource(*r.content_length);
+      return r;
+    }
+    return Response::Text(200, head.path + ":" + *all);
+  };
+  ServerOptions options{.worker_threads = 1};
+  options.run_on_io_thread = [&](const RequestHead& head) {
+    ++picks;
+    return head.path.rfind("/here", 0) == 0;
+  };
+  auto s = StartServer(options, handler);
+  std::thread blocker([&] {
+    Client c;
+    auto r = c.Do({.url = Url(*s, "/block")});
+    EXPECT_TRUE(r.ok() && r->status == 200);
+  });
+  while (!blocking) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(picks, 1);  // asked about /block too (it said no)
+
+  // Picked, no body and a small body: answered with the worker still blocked.
+  Client c;
+  auto get = c.Do({.url = Url(*s, "/here/get"), .timeout_ms = 5000});
+  auto put = c.Do({.method = "PUT", .url = Url(*s, "/here/put"), .body = "small", .timeout_ms = 5000});
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!get.ok() || !put.ok()) release = true;  // failed: let the rest finish, not hang
+  }
+  cv.notify_all();
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->body, "/here/get:");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->body, "/here/put:small");
+
+  // Not picked, or its body not in memory: they wait for the worker.
+  std::atomic<int> answered{0};
+  std::vector<std::thread> waiters;
+  waiters.emplace_back([&] {
+    Client own;
+    auto r = own.Do({.url = Url(*s, "/elsewhere")});
+    EXPECT_TRUE(r.ok() && r->body == "/elsewhere:");
+    ++answered;
+  });
+  waiters.emplace_back([&] {
+    Raw raw(s->port());
+    raw.Send("PUT /here/expect HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    raw.ReadUntil("100 Continue");
+    raw.Send("body");
+    EXPECT_NE(raw.ReadUntil("/here/expect:body").find("/here/expect:body"), std::string::npos);
+    ++answered;
+  });
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(answered, 0);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : waiters) t.join();
+  blocker.join();
+  EXPECT_EQ(answered, 2);
+
+  // Picked, with a response too large to hand over whole: a worker writes it.
+  auto big = c.Do({.url = Url(*s, "/here/big?big=" + std::to_string(3 << 20))});
+  ASSERT_TRUE(big.ok());
+  ASSERT_EQ(big->body.size(), size_t{3} << 20);
+  bool same = true;
+  for (size_t i = 0; i < big->body.size() && same; ++i) same = big->body[i] == PatternByte(i);
+  EXPECT_TRUE(same);
+  EXPECT_EQ(s->requests_served(), 6u);
 }
 
 // Stop waits for responses given later, as it waits for handlers: the thread that gives one

@@ -14,6 +14,7 @@
 #include "core/api/encoding.h"
 #include "core/base/error_map.h"
 #include "core/base/random.h"
+#include "core/walrus/image_rest.h"
 
 namespace euca::walrus {
 namespace {
@@ -1006,6 +1007,25 @@ S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, c
     t.key = api::PercentDecode(rest.substr(slash + 1), false);
   }
   return t;
+}
+
+bool IsQuickS3Request(const http::RequestHead& head, const std::vector<std::string>& domains) {
+  const bool get = head.method == "GET" || head.method == "HEAD";
+  if (!get && head.method != "PUT") return false;
+  if (StartsWith(head.path, kInternalPathPrefix)) return false;
+  if (head.headers.Has("x-amz-copy-source")) return false;
+  // A body the server read ahead (at most 64 KiB) is no larger than what the filesystem
+  // backend keeps in its database (kInlineBlobMax), so such a PUT writes and syncs no file
+  // itself. Multipart parts are files written and synced by the handler; subresources (?acl, ?tagging,
+  // ?uploads ...) are left to the workers too. A presigned GET's query is all X-Amz-*, a GET's
+  // response-* overrides and versionId are answered as quickly as a plain GET.
+  for (const auto& [name, value] : api::SplitQuery(head.query)) {
+    if (get && (StartsWith(name, "X-Amz-") || StartsWith(name, "response-") || name == "versionId" ||
+                name == "AWSAccessKeyId" || name == "Signature" || name == "Expires"))
+      continue;
+    return false;
+  }
+  return !ResolveS3Target(head.path, head.headers.Get("host"), domains).key.empty();
 }
 
 http::Handler MakeS3Handler(Walrus& walrus, KeyLookup lookup, S3RestOptions options) {

@@ -48,6 +48,13 @@ struct S3RestOptions {
 /// The S3 handler over `walrus`. REQUIRES: `walrus` outlives the handler.
 http::Handler MakeS3Handler(Walrus& walrus, KeyLookup lookup, S3RestOptions options = {});
 
+/// Whether the S3 handler answers `head` without waiting on anything slow, so that a small one
+/// may run on the server's I/O thread (http::ServerOptions::run_on_io_thread): GET or HEAD of
+/// an object, and PUT of an object that is not a copy or a multipart part (its reply waits for
+/// the group commit without holding the thread). Not the internal paths, bucket-level requests
+/// (listings, bucket creation) or POSTs. `domains` as S3RestOptions::domains.
+bool IsQuickS3Request(const http::RequestHead& head, const std::vector<std::string>& domains);
+
 /// Where a request goes: the bucket and key it names (decoded) and the raw path that
 /// remained after a service prefix was stripped. Exposed for tests.
 struct S3Target {

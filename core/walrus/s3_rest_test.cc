@@ -96,6 +96,45 @@ class S3RestTest : public ::testing::Test {
 };
 
 
+// Which requests may run on the server's I/O thread: object GETs, HEADs and plain PUTs, in
+// either addressing style; nothing bucket-level, internal, copied, multipart or subresource.
+TEST(S3TargetTest, QuickRequestsAreObjectReadsAndPlainPuts) {
+  std::vector<std::string> domains = {"s3.example.com"};
+  auto quick = [&](std::string method, std::string target, std::string host = "127.0.0.1:8780",
+                   Headers extra = {}) {
+    http::RequestHead h;
+    h.method = std::move(method);
+    h.target = target;
+    size_t q = target.find('?');
+    h.path = target.substr(0, q);
+    h.query = q == std::string::npos ? "" : target.substr(q + 1);
+    h.headers = std::move(extra);
+    h.headers.Add("Host", host);
+    return IsQuickS3Request(h, domains);
+  };
+  EXPECT_TRUE(quick("GET", "/b/k"));
+  EXPECT_TRUE(quick("HEAD", "/b/dir/k"));
+  EXPECT_TRUE(quick("PUT", "/b/k"));
+  EXPECT_TRUE(quick("GET", "/services/objectstorage/b/k"));
+  EXPECT_TRUE(quick("GET", "/k", "b.s3.example.com"));
+  EXPECT_TRUE(quick("GET", "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00&response-content-type=a%2Fb"));
+  EXPECT_TRUE(quick("GET", "/b/k?AWSAccessKeyId=A&Signature=s&Expires=1"));
+
+  EXPECT_FALSE(quick("GET", "/b"));                       // a listing
+  EXPECT_FALSE(quick("PUT", "/b"));                       // bucket creation
+  EXPECT_FALSE(quick("PUT", "/", "b.s3.example.com"));    // the same, virtual-host style
+  EXPECT_FALSE(quick("GET", "/"));                        // ListBuckets
+  EXPECT_FALSE(quick("DELETE", "/b/k"));
+  EXPECT_FALSE(quick("POST", "/b/k?uploads"));
+  EXPECT_FALSE(quick("PUT", "/b/k?partNumber=1&uploadId=u"));
+  EXPECT_FALSE(quick("GET", "/b/k?uploadId=u"));
+  EXPECT_FALSE(quick("PUT", "/b/k?acl"));
+  EXPECT_FALSE(quick("GET", "/b/k?acl"));
+  EXPECT_FALSE(quick("PUT", "/b/k?X-Amz-Signature=00"));  // a presigned PUT: left to the workers
+  EXPECT_FALSE(quick("PUT", "/b/k", "127.0.0.1:8780", {{"x-amz-copy-source", "/a/b"}}));
+  EXPECT_FALSE(quick("GET", "/_euca/image?manifest=b/k"));
+}
+
 TEST(S3TargetTest, PathStyleVirtualHostAndServicePrefixes) {
   std::vector<std::string> domains = {"s3.example.com"};
   auto t = ResolveS3Target("/b/dir/a%20b", "127.0.0.1:8773", domains);

@@ -166,7 +166,8 @@ class ObjectBackend {
   virtual Result<ObjectRecord> PutObject(ObjectRecord record) = 0;
   /// PutObject without waiting for the metadata commit: `done` gets what PutObject would
   /// return, once the object is durable (or has failed), on whichever thread completes the
-  /// commit: this one before returning, or another (the filesystem backend's group commit).
+  /// commit: this one before returning (the default), or another (the filesystem backend's
+  /// group commit, which never commits on the caller's thread).
   /// `done` must not block. The default runs PutObject and then `done`.
   virtual void PutObjectAsync(ObjectRecord record, std::function<void(Result<ObjectRecord>)> done) {
     done(PutObject(std::move(record)));

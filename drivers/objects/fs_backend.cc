@@ -963,7 +963,16 @@ void FsBackend::TransactAsync(std::function<Status()> fn, std::function<void(Sta
   self->owned_fn = std::move(fn);
   self->fn = &self->owned_fn;
   self->done = std::move(done);
-  if (Enqueue(self)) LeadBatch(nullptr, /*committer=*/false);  // its batch calls its `done`
+  // At the front of an empty queue it would lead, but its caller does not wait for the
+  // commit (it may be a server's I/O thread, docs/http.md): the committer thread leads.
+  if (Enqueue(self)) WakeCommitter();
+}
+
+void FsBackend::WakeCommitter() {
+  std::lock_guard lock(committer_mu_);
+  committer_wanted_ = true;
+  if (!committer_.joinable()) committer_ = std::thread([this] { CommitterLoop(); });
+  committer_cv_.notify_one();
 }
 
 bool FsBackend::LeadBatch(Writer* self, bool committer) {
@@ -1034,10 +1043,7 @@ bool FsBackend::LeadBatch(Writer* self, bool committer) {
   } else if (next && committer) {
     again = true;
   } else if (next) {
-    std::lock_guard lock(committer_mu_);
-    committer_wanted_ = true;
-    if (!committer_.joinable()) committer_ = std::thread([this] { CommitterLoop(); });
-    committer_cv_.notify_one();
+    WakeCommitter();
   }
   std::vector<std::shared_ptr<Writer>> replies;
   for (const auto& w : batch) {

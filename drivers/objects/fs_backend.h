@@ -142,9 +142,10 @@ class FsBackend final : public ObjectBackend {
   /// are if the commit fails. Returns `fn`'s status (or the commit's). `fn` runs on another
   /// caller's thread, under mu_. REQUIRES: mu_ not held.
   Status Transact(const std::function<Status()>& fn);
-  /// Transact without waiting: queues `fn` and returns; `done` gets its status once its batch
-  /// has committed (or failed), on the thread that led the batch (this one, before returning,
-  /// if it leads; else another caller's or the committer thread). `done` must not block.
+  /// Transact without waiting: queues `fn` and returns at once; `done` gets its status once its
+  /// batch has committed (or failed), on the thread that led the batch: the committer thread,
+  /// or a Transact caller's (never this one: the caller may be a server's I/O thread, which
+  /// must not wait for an fsync). `done` must not block.
   void TransactAsync(std::function<Status()> fn, std::function<void(Status)> done);
 
   // A caller queued for Transact or TransactAsync.
@@ -156,6 +157,8 @@ class FsBackend final : public ObjectBackend {
   /// to the committer thread if the front is an asynchronous one (a writer with no thread).
   /// Returns true if the caller is the committer thread and should lead again.
   bool LeadBatch(Writer* self, bool committer);
+  /// Asks the committer thread (started on first use) to lead the batch at the queue's front.
+  void WakeCommitter();
   void CommitterLoop();
   /// A PUT's metadata change (in a transaction): `old` gets the version it replaces.
   Status PutObjectLocked(const ObjectRecord& record, std::optional<ObjectRecord>& old);
