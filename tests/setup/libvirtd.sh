@@ -66,7 +66,10 @@ fi
 if pgrep -x libvirtd >/dev/null; then
   say "libvirtd runs but $URI does not answer yet; waiting"
 else
-  libvirtd -d && say "started libvirtd"
+  # Under a subreaper, so that the QEMU processes it daemonizes are reaped the moment they
+  # exit (subreaper.py says why); in its own session, so it outlives this script.
+  setsid "$(dirname "$0")/subreaper.py" libvirtd </dev/null >/dev/null 2>&1 &
+  say "started libvirtd (under subreaper.py)"
 fi
 
 for _ in $(seq 1 100); do
