@@ -554,6 +554,14 @@ void CreateBucket(const Endpoint& ep, const std::string& bucket) {
   Expect(Do(client, ep, req, "/" + bucket), 200, "create bucket " + bucket);
 }
 
+// DELETEs `path` (an object, or an empty bucket), expecting 204.
+void Delete(const Endpoint& ep, const std::string& path) {
+  euca::http::Client client;
+  euca::http::ClientRequest req;
+  req.method = "DELETE";
+  Expect(Do(client, ep, req, path), 204, "delete " + path);
+}
+
 // --- Peers -----------------------------------------------------------------------------------------
 
 // dd with the given arguments; seconds (wall, measured here).
@@ -684,6 +692,8 @@ int main(int argc, char** argv) {
       double cpu0 = ProcessCpuSeconds(server_pid);
       double secs = PutBig(ep, "/" + bucket + "/big", body);
       double cpu = ProcessCpuSeconds(server_pid) - cpu0;
+      Delete(ep, "/" + bucket + "/big");  // a profiling loop must not fill the disk
+      Delete(ep, "/" + bucket);
       std::printf("PUT %llu MiB: %.2f s, %.0f MB/s\n", static_cast<unsigned long long>(size_mib), secs,
                   static_cast<double>(body.size) / secs / kMB);
       if (server_pid > 0) std::printf("server CPU: %.2f s\n", cpu);

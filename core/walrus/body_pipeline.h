@@ -29,7 +29,10 @@ class BodyPipeline final {
   /// Buffers are aligned to this (page, and O_DIRECT block) size.
   static constexpr size_t kBufferAlign = 4096;
 
-  /// `slots` ≥ 2 buffers of `buffer_size` bytes each; starts both threads.
+  /// `slots` ≥ 2 buffers of `buffer_size` bytes each, one after the other in memory; starts
+  /// both threads. The writer hands the sink every submitted whole buffer up to the ring's end
+  /// in one call (a few MiB at once when the sink has fallen behind), so a chunk may span
+  /// several buffers.
   BodyPipeline(size_t buffer_size, Sink sink, size_t slots = 4);
   /// Stops both threads (discarding what they have not taken) and joins them; a sink call in
   /// progress finishes first.
@@ -56,7 +59,9 @@ class BodyPipeline final {
 
   const size_t buffer_size_;
   Sink sink_;
-  std::vector<std::unique_ptr<char, FreeAligned>> buffers_;
+  std::unique_ptr<char, FreeAligned> ring_;  // the slots, one after the other
+  std::vector<char*> buffers_;               // each slot's start in ring_
+  bool contiguous_ = false;  // whole slots follow each other without a gap (one write may take several)
   std::vector<size_t> sizes_;
   std::mutex mu_;
   std::condition_variable cv_;

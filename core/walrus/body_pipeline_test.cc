@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <future>
+#include <vector>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -67,6 +69,46 @@ TEST(BodyPipelineTest, HashesAndWritesEveryByteInOrderForManyChunkSizes) {
   const std::string small = data.substr(0, 5000);
   EXPECT_EQ(Pipe(small, 1, 2).md5, Md5Of(small));
   EXPECT_EQ(Pipe(small, 7, 3).written, small);
+}
+
+// A sink that fell behind gets every buffer submitted meanwhile (up to the ring's end) in
+// one call, the bytes still in order; a last short buffer ends such a call.
+TEST(BodyPipelineTest, ASinkThatFellBehindGetsSeveralBuffersAtOnce) {
+  constexpr size_t kChunk = 4096, kSlots = 8;
+  const std::string data = TestData(kChunk * 7 + 100);
+  std::promise<void> gate, entered;
+  std::shared_future<void> open = gate.get_future().share();
+  std::future<void> first_call = entered.get_future();
+  std::vector<size_t> calls;
+  std::string written;
+  BodyPipeline p(
+      kChunk,
+      [&](std::string_view c) {
+        if (calls.empty()) {  // the first call (one buffer) waits until seven more are queued
+          entered.set_value();
+          open.wait();
+        }
+        calls.push_back(c.size());
+        written.append(c);
+        return Status::Ok();
+      },
+      kSlots);
+  for (size_t off = 0; off < data.size(); off += kChunk) {
+    size_t n = std::min(kChunk, data.size() - off);
+    auto b = p.Next();
+    ASSERT_TRUE(b.ok());
+    std::memcpy(*b, data.data() + off, n);
+    p.Submit(n);
+    if (off == 0) first_call.wait();
+  }
+  gate.set_value();
+  auto digest = p.Final();
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  EXPECT_EQ(*digest, Md5Of(data));
+  EXPECT_TRUE(written == data) << "the sink got the bytes out of order or not all of them";
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], kChunk);
+  EXPECT_EQ(calls[1], kChunk * 6 + 100) << "the waiting buffers did not go in one call";
 }
 
 TEST(BodyPipelineTest, EmptyInputGivesTheEmptyDigestAndWritesNothing) {

@@ -356,7 +356,14 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   };
   std::unique_ptr<char, FreeAligned> inline_buf;
   if (pipelined) {
-    pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); });
+    // Up to 16 buffers (16 MiB): the disk's and the hash's pace both vary (on a shared VM by
+    // milliseconds per MiB), and with 4 the three threads waited on each other for a fifth of
+    // a 1 GiB PUT. A body that fills fewer gets fewer.
+    constexpr uint64_t kMaxSlots = 16;
+    const uint64_t slots =
+        content_length ? std::clamp<uint64_t>((*content_length + buf_size - 1) / buf_size, 2, kMaxSlots) : kMaxSlots;
+    pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); },
+                     static_cast<size_t>(slots));
   } else {
     md5.emplace();
     constexpr size_t kAlign = BodyPipeline::kBufferAlign;

@@ -12,7 +12,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -493,6 +496,10 @@ class FsBlobWriter final : public BlobWriter {
       Abort();
       return s;
     }
+    if (Status s = StopFlusher(); !s.ok()) {
+      Abort();
+      return s;
+    }
     if (backend_->options_.sync && ::fsync(fd_) != 0) {
       Status s = ErrnoStatus("sync '" + tmp_ + "'", errno);
       Abort();
@@ -526,6 +533,7 @@ class FsBlobWriter final : public BlobWriter {
     done_ = true;
     pending_.clear();
     if (fd_ < 0) return;
+    (void)StopFlusher();
     ::close(fd_);
     fd_ = -1;
     ::unlink(tmp_.c_str());
@@ -602,19 +610,65 @@ class FsBlobWriter final : public BlobWriter {
     return Status::Ok();
   }
 
-  // With sync on, asks the kernel to start writing each full window back as the blob grows
-  // (sync_file_range, no waiting), so that the fsync at Commit finds little left to flush:
-  // the disk works while the body is still arriving. Durability still rests on that fsync.
-  // (O_DIRECT writes have nothing to write back.)
+  // With sync on, gets the bytes written so far on their way to stable storage while the body
+  // is still arriving, so that the fsync at Commit finds little left to flush. Durability
+  // still rests on that fsync.
+  //  - Buffered writes: asks the kernel to start writing each full window back
+  //    (sync_file_range, no waiting).
+  //  - O_DIRECT writes have nothing to write back, but they may sit in the disk's volatile
+  //    cache (here: a virtual disk whose host caches writes), and the final fsync's cache
+  //    flush then waits for all of them: 0.3-0.6 s for 1 GiB. So after each
+  //    flush_window_bytes of direct writes a flusher thread of this writer runs fdatasync,
+  //    one at a time, while the writes go on.
   void StartWriteback() {
+    if (!backend_->options_.sync) return;
+    if (direct_) {
+      const uint64_t window = backend_->options_.flush_window_bytes;
+      if (window == 0 || size_ - flush_requested_ < window) return;
+      flush_requested_ = size_;
+      std::lock_guard<std::mutex> lock(flush_mu_);
+      if (!flusher_.joinable()) flusher_ = std::thread([this] { Flusher(); });
+      flush_wanted_ = true;
+      flush_cv_.notify_one();
+      return;
+    }
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (!backend_->options_.sync || direct_) return;
     while (size_ - written_back_ >= kWritebackWindow) {
       (void)::sync_file_range(fd_, static_cast<off_t>(written_back_), static_cast<off_t>(kWritebackWindow),
                               SYNC_FILE_RANGE_WRITE);
       written_back_ += kWritebackWindow;
     }
 #endif
+  }
+
+  // The flusher thread: an fdatasync each time one is wanted, until told to stop.
+  void Flusher() {
+    std::unique_lock<std::mutex> lock(flush_mu_);
+    for (;;) {
+      flush_cv_.wait(lock, [this] { return flush_wanted_ || flush_stop_; });
+      if (flush_stop_) return;
+      flush_wanted_ = false;
+      lock.unlock();
+      const auto& hook = backend_->options_.datasync_for_test;
+      int rc = hook ? hook(fd_) : ::fdatasync(fd_);
+      int err = errno;
+      lock.lock();
+      // A write error is reported once per open file: keep it for Commit, which must fail.
+      if (rc != 0 && err != EINTR && flush_error_.ok()) flush_error_ = ErrnoStatus("sync '" + tmp_ + "'", err);
+    }
+  }
+
+  // Stops and joins the flusher (a flush in progress finishes first); the error of any
+  // background flush.
+  Status StopFlusher() {
+    {
+      std::lock_guard<std::mutex> lock(flush_mu_);
+      if (!flusher_.joinable()) return flush_error_;
+      flush_stop_ = true;
+      flush_cv_.notify_one();
+    }
+    flusher_.join();
+    return flush_error_;
   }
 
   static constexpr uint64_t kWritebackWindow = 8u << 20;
@@ -650,6 +704,13 @@ class FsBlobWriter final : public BlobWriter {
   std::string pending_;  // the bytes while the blob is small enough to stay in memory
   uint64_t size_ = 0;
   uint64_t written_back_ = 0;  // bytes whose writeback was started
+  uint64_t flush_requested_ = 0;  // O_DIRECT: size_ when the last background flush was asked for
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  std::thread flusher_;       // started by the first flush_window_bytes of direct writes
+  bool flush_wanted_ = false;  // guarded by flush_mu_, as are the two below
+  bool flush_stop_ = false;
+  Status flush_error_;
   std::unique_ptr<char, FreeAligned> stage_;  // O_DIRECT: bytes not yet written, kStageBytes
   size_t staged_ = 0;
 };

@@ -39,6 +39,10 @@ struct FsBackendOptions {
   /// Filling fresh page cache is what a big buffered write spends most of its time on where
   /// memory is slow to hand out (a VM whose host reclaims free pages). Off: buffered writes.
   bool direct_io = true;
+  /// With sync and O_DIRECT, a blob file's writer runs fdatasync on a thread of its own after
+  /// each this many bytes while the body still arrives (0: never), so that the fsync before
+  /// the PUT's reply finds little in the disk's write cache to wait for.
+  uint64_t flush_window_bytes = uint64_t{64} << 20;
   /// SQLite's WAL is checkpointed (copied into walrus.db) by a background thread of the
   /// backend, never inside a commit: once the WAL holds this many pages a commit wakes it for
   /// a PASSIVE checkpoint (which waits for no one and is waited for by no one).
@@ -55,6 +59,8 @@ struct FsBackendOptions {
   std::function<Status()> before_commit_for_test = {};
   /// Replaces write(2) for blob files; `direct` tells whether the descriptor has O_DIRECT.
   std::function<ssize_t(int fd, const char* data, size_t n, bool direct)> write_for_test = {};
+  /// Replaces the background fdatasync(2) of blob files (flush_window_bytes).
+  std::function<int(int fd)> datasync_for_test = {};
 };
 
 /// Alignment (address, size and file offset) of the writes FsBlobWriter makes with O_DIRECT;

@@ -641,6 +641,74 @@ TEST(FsBackendDirectIoTest, ARefusedDirectWriteFallsBackToBufferedWrites) {
   EXPECT_EQ(refused.load(), 1);
 }
 
+// With sync and O_DIRECT a big blob is flushed (fdatasync) in the background every
+// flush_window_bytes while it is written, on a thread other than the writer's, and the
+// blob's bytes are whole afterwards.
+TEST(FsBackendDirectIoTest, ABigDirectBlobIsFlushedInTheBackgroundAsItGrows) {
+  TempDir tmp;
+  if (!DirectIoWorksIn(tmp.path())) GTEST_SKIP() << "the temporary directory's filesystem has no O_DIRECT";
+  std::atomic<int> flushes{0};
+  std::atomic<bool> off_thread{true};
+  const std::thread::id writer_thread = std::this_thread::get_id();
+  FsBackendOptions options{.sync = true};
+  options.flush_window_bytes = 1 << 20;
+  options.datasync_for_test = [&](int fd) {
+    ++flushes;
+    if (std::this_thread::get_id() == writer_thread) off_thread = false;
+    return ::fdatasync(fd);
+  };
+  auto b = MustOpen(tmp.path() + "/walrus", options);
+  ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+  constexpr size_t kChunk = 1 << 20;
+  std::unique_ptr<char, FreeAligned> buf(static_cast<char*>(std::aligned_alloc(kDirectIoAlign, kChunk)));
+  std::string body;
+  auto w = b->NewBlob();
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 6; ++i) {
+    for (size_t j = 0; j < kChunk; ++j) buf.get()[j] = static_cast<char>((j * 31 + i * 7) >> 3);
+    body.append(buf.get(), kChunk);
+    ASSERT_TRUE((*w)->Write(std::string_view(buf.get(), kChunk)).ok());
+  }
+  auto blob = (*w)->Commit();
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  // One flush is asked for per window; while one runs, the next windows' requests merge.
+  EXPECT_GE(flushes.load(), 1);
+  EXPECT_LE(flushes.load(), 6);
+  EXPECT_TRUE(off_thread.load()) << "a background flush ran on the writer's thread";
+  ASSERT_TRUE(b->PutObject(Record("bkt", "k", {*blob}, "\"e\"")).ok());
+  auto got = Get(*b, "bkt", "k");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == body) << "the bytes differ";
+}
+
+// A background flush that fails (an I/O error the final fsync would no longer report: Linux
+// reports a write error once per open file) fails the blob's Commit, and no file remains.
+TEST(FsBackendDirectIoTest, AFailedBackgroundFlushFailsTheCommit) {
+  TempDir tmp;
+  if (!DirectIoWorksIn(tmp.path())) GTEST_SKIP() << "the temporary directory's filesystem has no O_DIRECT";
+  FsBackendOptions options{.sync = true};
+  options.flush_window_bytes = 1 << 20;
+  options.datasync_for_test = [](int) {
+    errno = EIO;
+    return -1;
+  };
+  const std::string dir = tmp.path() + "/walrus";
+  auto b = MustOpen(dir, options);
+  constexpr size_t kChunk = 1 << 20;
+  std::unique_ptr<char, FreeAligned> buf(static_cast<char*>(std::aligned_alloc(kDirectIoAlign, kChunk)));
+  std::memset(buf.get(), 'x', kChunk);
+  auto w = b->NewBlob();
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Write(std::string_view(buf.get(), kChunk)).ok());
+  auto blob = (*w)->Commit();
+  ASSERT_FALSE(blob.ok()) << "a blob whose background flush failed was committed";
+  EXPECT_NE(blob.status().message().find("Input/output error"), std::string::npos) << blob.status().ToString();
+  EXPECT_TRUE(TempFiles(dir).empty()) << "the failed blob's temporary file remains";
+  size_t blobs = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/blobs")) blobs += e.is_regular_file();
+  EXPECT_EQ(blobs, 0u);
+}
+
 TEST(FsBackendCrashTest, KillDuringPutLeavesOldVersionAndReapsTempFile) {
   TempDir tmp;
   std::string dir = tmp.path() + "/walrus";
