@@ -421,6 +421,65 @@ TEST(ServerTest, StalledBodiesFailTheHandlersRead) {
   EXPECT_EQ(read_error, 1);
 }
 
+// A body past what the parser buffered is read straight from the socket by the handler's
+// thread: the bytes arrive whole and in order, a request pipelined right behind the body is
+// left for the next parse (never read as body), and a client that stalls or closes mid-body
+// fails the handler's read.
+TEST(ServerTest, LargeBodiesAreReadStraightFromTheSocketAndNoFurther) {
+  auto s = StartServer({.io_timeout_ms = 300});
+  constexpr uint64_t kSize = 3 * 1024 * 1024 + 17;
+  std::string body(kSize, '\0');
+  for (uint64_t i = 0; i < kSize; ++i) body[i] = PatternByte(i);
+  const std::string put = "PUT /check HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n";
+  const std::string next = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+  // The head alone first (the handler then reads every body byte from the socket), and all
+  // in one send (the parser holds the first body bytes).
+  for (bool head_first : {true, false}) {
+    Raw r(s->port());
+    if (head_first) {
+      r.Send(put);
+      std::this_thread::sleep_for(50ms);
+      r.Send(body + next);
+    } else {
+      r.Send(put + body + next);
+    }
+    std::string out = r.ReadUntil("hello\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 200);
+    EXPECT_NE(out.find("\r\n\r\n" + std::to_string(kSize) + "HTTP/1.1 200"), std::string::npos) << out;
+    EXPECT_NE(out.find("hello\n"), std::string::npos) << out;
+  }
+  EXPECT_EQ(s->connections_accepted(), 2u);
+
+  std::atomic<int> read_errors{0};
+  auto t = StartServer({.io_timeout_ms = 300}, [&](const RequestHead&, BodyReader& b) {
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      auto n = b.Read(buf.data(), buf.size());
+      if (!n.ok()) {
+        if (n.status().code() == Code::kUnavailable) ++read_errors;
+        break;
+      }
+      if (*n == 0) break;
+    }
+    return Response::Text(400, "cut\n");
+  });
+  const std::string head = "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+  {
+    Raw stalls(t->port());  // sends 200 KB of 1 MB, then nothing
+    stalls.Send(head + std::string(200000, 'a'));
+    std::string ignored;
+    EXPECT_TRUE(stalls.ReadToClose(&ignored));
+  }
+  {
+    Raw quits(t->port());  // sends 200 KB of 1 MB, then closes
+    quits.Send(head);
+    std::this_thread::sleep_for(50ms);  // the handler is reading from the socket by now
+    quits.Send(std::string(200000, 'b'));
+  }
+  t->Stop(2000);  // waits for the handlers
+  EXPECT_EQ(read_errors, 2) << "a read of a body that never came whole did not fail";
+}
+
 // A temporary file holding `size` pattern bytes from pattern offset `from`; its descriptor.
 struct PatternFile {
   std::string path;
