@@ -17,10 +17,13 @@
 // so the less CPU it spends per request, the more the servers get; see there). s3rver is installed with `npm install --prefix
 // BUILD/npm s3rver` on first use; without npm or the registry its rows are skipped.
 //
-// Every measurement runs --runs rounds (default 3), each round running ours and the peers one
-// after the other, and the best round of each counts: the machine is shared and noisy, and
-// interleaving gives both sides of a ratio the same weather. Caches are warm for the GETs (the
-// file is read once before them: the server writes blobs with O_DIRECT).
+// Every measurement runs --runs rounds (default 3; the 1 GiB GETs, a third of a second each,
+// three times as many), each round running ours and the peers one after the other, and the
+// best round of each counts: the machine is shared and noisy, and interleaving gives both
+// sides of a ratio the same weather. Caches are warm for the GETs (the file is read once
+// before them: the server writes blobs with O_DIRECT). Beside the single 1 GiB PUT, an
+// orientation row (no goal) sends the same body as `aws s3 cp` sends a file that big: a
+// multipart upload of 8 MiB parts, ten at once.
 //
 // Beside ops/s it prints the CPU each server spent per small request (user + system, all its
 // threads, from the process's CPU clock): unlike ops/s, that hardly moves with the load of a
@@ -35,8 +38,9 @@
 //          (the small-object load alone against a running server, for profiling; with the
 //          server's pid, its CPU per request too)
 //        bench_walrus --put-big HOST:PORT KEY SECRET [--size-mib 1024] [--server-pid PID]
-//          (one big PUT alone against a running server, for profiling; with the server's
-//          pid, its CPU for the PUT too)
+//                     [--multipart]
+//          (one big PUT alone against a running server, for profiling, or with --multipart
+//          as aws s3 cp sends it; with the server's pid, its CPU for the PUT too)
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -57,6 +61,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -76,6 +81,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kMB = 1e6;
+// The multipart upload the AWS CLI makes of a big file (`aws s3 cp`): its defaults
+// multipart_chunksize 8 MB and max_concurrent_requests 10.
+constexpr uint64_t kPartMib = 8;
+constexpr int kPartsAtOnce = 10;
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "bench_walrus: %s\n", what.c_str());
@@ -232,9 +241,12 @@ struct Endpoint {
   std::string region = "us-east-1";
 };
 
+// Signs (SigV4, UNSIGNED-PAYLOAD) and sends `req` to `path` on `ep`; `query` as raw
+// (already encoded) name=value pairs.
 euca::Result<euca::http::ClientResponse> Do(euca::http::Client& client, const Endpoint& ep,
-                                            euca::http::ClientRequest req, const std::string& path) {
-  euca::api::SignableRequest s{.method = req.method, .path = path, .query = {}, .headers = req.headers};
+                                            euca::http::ClientRequest req, const std::string& path,
+                                            const euca::api::QueryParams& query = {}) {
+  euca::api::SignableRequest s{.method = req.method, .path = path, .query = query, .headers = req.headers};
   s.headers.Set("Host", ep.host);
   auto sig = euca::api::SignSigV4(s, ep.key,
                                   {.region = ep.region,
@@ -245,6 +257,8 @@ euca::Result<euca::http::ClientResponse> Do(euca::http::Client& client, const En
   if (!sig.ok()) return sig.status();
   req.headers = s.headers;
   req.url = "http://" + ep.host + path;
+  for (size_t i = 0; i < query.size(); ++i)
+    req.url += (i ? "&" : "?") + query[i].first + (query[i].second.empty() ? "" : "=" + query[i].second);
   return client.Do(req);
 }
 
@@ -298,6 +312,105 @@ double PutBig(const Endpoint& ep, const std::string& path, const BigBody& body) 
   Expect(r, 200, "PUT " + path);
   std::string etag = r->headers.Get("ETag");
   if (etag != "\"" + body.md5_hex + "\"") Die("PUT " + path + ": ETag " + etag + ", expected the MD5 " + body.md5_hex);
+  return secs;
+}
+
+std::string Hex(const std::string& raw) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+// The text between the first <tag> and its </tag> in `xml`, or "".
+std::string XmlValue(const std::string& xml, const std::string& tag) {
+  size_t a = xml.find("<" + tag + ">");
+  if (a == std::string::npos) return "";
+  a += tag.size() + 2;
+  size_t b = xml.find("</" + tag + ">", a);
+  return b == std::string::npos ? "" : xml.substr(a, b - a);
+}
+
+// Uploads the big body as `aws s3 cp` does a file of its size: a multipart upload of
+// `part_mib` MiB parts (the CLI's multipart_chunksize, 8 MB), `at_once` of them in flight (its
+// max_concurrent_requests, 10), then Complete; seconds for the whole. Checks the object's
+// ETag, the MD5 of the parts' MD5s and "-N", which the server computes from the parts.
+double PutBigMultipart(const Endpoint& ep, const std::string& path, const BigBody& body, uint64_t part_mib,
+                       int at_once) {
+  const uint64_t part_size = part_mib << 20;
+  if (part_size % body.block.size() != 0) Die("the part size must be a whole number of MiB");
+  const int parts = static_cast<int>((body.size + part_size - 1) / part_size);
+  // The ETag to expect, from the same bytes the parts carry (before the clock starts).
+  // (Every part starts at a block boundary, so parts of one length have the same bytes.)
+  euca::walrus::Md5 of_parts;
+  std::map<uint64_t, std::string> md5_of_length;
+  for (int i = 0; i < parts; ++i) {
+    const uint64_t length = std::min(part_size, body.size - static_cast<uint64_t>(i) * part_size);
+    std::string& digest = md5_of_length[length];
+    if (digest.empty()) {
+      euca::walrus::Md5 part_md5;
+      for (uint64_t done = 0; done < length; done += body.block.size())
+        part_md5.Update(std::string_view(body.block.data(),
+                                         static_cast<size_t>(std::min<uint64_t>(body.block.size(), length - done))));
+      digest = part_md5.Final();
+    }
+    of_parts.Update(digest);
+  }
+  const std::string want = "\"" + Hex(of_parts.Final()) + "-" + std::to_string(parts) + "\"";
+  auto t0 = Clock::now();
+  std::string upload_id;
+  {
+    euca::http::Client client;
+    euca::http::ClientRequest req;
+    req.method = "POST";
+    auto r = Do(client, ep, req, path, {{"uploads", ""}});
+    Expect(r, 200, "create multipart upload " + path);
+    upload_id = XmlValue(r->body, "UploadId");
+    if (upload_id.empty()) Die("no UploadId in " + r->body);
+  }
+  std::vector<std::string> etags(static_cast<size_t>(parts));
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::min(at_once, parts); ++t) {
+    threads.emplace_back([&] {
+      euca::http::Client client;
+      for (int part; (part = next++) < parts;) {
+        const uint64_t begin = static_cast<uint64_t>(part) * part_size;
+        const uint64_t length = std::min(part_size, body.size - begin);
+        uint64_t sent = 0;
+        euca::http::ClientRequest req;
+        req.method = "PUT";
+        req.content_length = length;
+        req.source = [&](char* buf, size_t n) -> euca::Result<size_t> {
+          size_t off = static_cast<size_t>((begin + sent) % body.block.size());
+          size_t k = static_cast<size_t>(std::min<uint64_t>({n, length - sent, body.block.size() - off}));
+          std::memcpy(buf, body.block.data() + off, k);
+          sent += k;
+          return k;
+        };
+        auto r = Do(client, ep, req, path, {{"partNumber", std::to_string(part + 1)}, {"uploadId", upload_id}});
+        Expect(r, 200, "upload part " + std::to_string(part + 1) + " of " + path);
+        etags[static_cast<size_t>(part)] = r->headers.Get("ETag");
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string xml = "<CompleteMultipartUpload>";
+  for (int i = 0; i < parts; ++i)
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[static_cast<size_t>(i)] +
+           "</ETag></Part>";
+  xml += "</CompleteMultipartUpload>";
+  euca::http::Client client;
+  euca::http::ClientRequest req;
+  req.method = "POST";
+  req.body = xml;
+  auto r = Do(client, ep, req, path, {{"uploadId", upload_id}});
+  double secs = Since(t0);
+  Expect(r, 200, "complete multipart upload " + path);
+  std::string etag = XmlValue(r->body, "ETag");
+  for (const std::string& q : {std::string("&quot;"), std::string("&#34;")})
+    for (size_t at; (at = etag.find(q)) != std::string::npos;) etag.replace(at, q.size(), "\"");
+  if (etag != want) Die("complete " + path + ": ETag " + etag + ", expected " + want);
   return secs;
 }
 
@@ -680,17 +793,20 @@ int main(int argc, char** argv) {
     else if (a == "--put-big") {
       Endpoint ep{value(), {value(), value()}};
       pid_t server_pid = -1;
+      bool multipart = false;
       for (++i; i < argc; ++i) {
         std::string b = argv[i];
         if (b == "--size-mib" && i + 1 < argc) size_mib = std::stoull(argv[++i]);
         else if (b == "--server-pid" && i + 1 < argc) server_pid = std::stoi(argv[++i]);
+        else if (b == "--multipart") multipart = true;
         else Die("unknown option '" + b + "' after --put-big");
       }
       std::string bucket = "big-" + std::to_string(::getpid());
       CreateBucket(ep, bucket);
       BigBody body = MakeBigBody(size_mib << 20);
       double cpu0 = ProcessCpuSeconds(server_pid);
-      double secs = PutBig(ep, "/" + bucket + "/big", body);
+      double secs = multipart ? PutBigMultipart(ep, "/" + bucket + "/big", body, kPartMib, kPartsAtOnce)
+                              : PutBig(ep, "/" + bucket + "/big", body);
       double cpu = ProcessCpuSeconds(server_pid) - cpu0;
       Delete(ep, "/" + bucket + "/big");  // a profiling loop must not fill the disk
       Delete(ep, "/" + bucket);
@@ -746,7 +862,7 @@ int main(int argc, char** argv) {
   CreateBucket(ours, "bench");
 
   // The big transfers (skipped with --small); rates in MB/s.
-  double put_rate = 0, dd_write_rate = 0, get_rate = 0, dd_read_rate = 0, nginx_get = 0;
+  double put_rate = 0, put_mp_rate = 0, dd_write_rate = 0, get_rate = 0, dd_read_rate = 0, nginx_get = 0;
   double put_cpu_per_gib = 0;  // the server's CPU seconds per GiB PUT, least of the rounds
   long walrus_rss_big = 0;
   if (!small_only_rows) {
@@ -760,8 +876,8 @@ int main(int argc, char** argv) {
       std::function<double()> seconds;
       double best = 1e300;
     };
-    auto interleaved = [&](std::vector<Contender*> contenders) {
-      for (int i = 0; i < runs; ++i) {
+    auto interleaved = [&](std::vector<Contender*> contenders, int rounds) {
+      for (int i = 0; i < rounds; ++i) {
         for (Contender* c : contenders) {
           double s = c->seconds();
           std::fprintf(stderr, "  %-34s run %d: %.2f s, %.0f MB/s\n", c->what, i + 1, s, size / s / kMB);
@@ -803,7 +919,11 @@ int main(int argc, char** argv) {
                     put_cpu = std::min(put_cpu, cpu);
                     return s;
                   }};
-    interleaved({&dd_write, &put});
+    // For orientation, no goal: the same body as `aws s3 cp` sends a file this big, a multipart
+    // upload of 8 MiB parts, ten at once (each part's MD5 is its own, so they hash in parallel).
+    Contender put_mp{"euca PUT multipart (aws s3 cp)",
+                     [&] { return PutBigMultipart(ours, "/bench/big-multipart", body, kPartMib, kPartsAtOnce); }};
+    interleaved({&dd_write, &put, &put_mp}, runs);
     fs::remove(dd_source);
     if (put_only) {
       double ours_rate = rate(put), dd_rate = rate(dd_write);
@@ -828,6 +948,10 @@ int main(int argc, char** argv) {
     // The server writes blobs with O_DIRECT, so the file is not in page cache yet: read it
     // once, so that every GET round (ours and nginx's) serves the same warm cache.
     Shell("cat " + Quote(blob) + " >/dev/null");
+    // A GET from cache takes a third of a second, and single ones swing by 2x on this shared
+    // machine (euca 2.7-7.4 GB/s, nginx 2.3-4.6 GB/s in seven rounds): more rounds, so that the
+    // best of each is its real pace rather than one lucky moment.
+    constexpr int kGetRoundsPerRun = 3;
     Contender get{"euca GET", [&] { return GetBig(&ours, ours.host, "/bench/big", size); }};
     Contender dd_read{"dd read", [&] { return Dd("if=" + Quote(blob) + " of=/dev/null bs=1M"); }};
     {
@@ -835,13 +959,14 @@ int main(int argc, char** argv) {
       if (StartNginx(nginx, work + "/nginx", www)) {
         std::string host = "127.0.0.1:" + std::to_string(nginx.port);
         Contender nginx_c{"nginx GET", [&] { return GetBig(nullptr, host, "/big", size); }};
-        interleaved({&get, &nginx_c, &dd_read});
+        interleaved({&get, &nginx_c, &dd_read}, kGetRoundsPerRun * runs);
         nginx_get = rate(nginx_c);
       } else {
-        interleaved({&get, &dd_read});
+        interleaved({&get, &dd_read}, kGetRoundsPerRun * runs);
       }
     }
     put_rate = rate(put);
+    put_mp_rate = rate(put_mp);
     put_cpu_per_gib = put_cpu / (static_cast<double>(size) / (1 << 30));
     dd_write_rate = rate(dd_write);
     get_rate = rate(get);
@@ -906,6 +1031,9 @@ int main(int argc, char** argv) {
   if (!small_only_rows) {
     rows.push_back({"PUT " + mib + " (fsynced)", Fmt("%.0f MB/s", put_rate), Fmt("dd conv=fsync %.0f MB/s", dd_write_rate),
                     put_rate / dd_write_rate, 0.7});
+    rows.push_back({"PUT " + mib + " as aws s3 cp (8 MiB parts, 10 at once; orientation)",
+                    Fmt("%.0f MB/s", put_mp_rate), Fmt("dd conv=fsync %.0f MB/s", dd_write_rate),
+                    put_mp_rate / dd_write_rate, 0});
     rows.push_back({"GET " + mib, Fmt("%.0f MB/s", get_rate),
                     nginx_get > 0 ? Fmt("nginx %.0f MB/s", nginx_get) : "nginx did not start",
                     nginx_get > 0 ? get_rate / nginx_get : 0, 0.8});

@@ -51,15 +51,13 @@ class BodyPipeline final {
   Result<std::string> Final();
 
  private:
-  struct FreeAligned {
-    void operator()(char* p) const { std::free(p); }
-  };
   void Hash();
   void Write();
 
   const size_t buffer_size_;
   Sink sink_;
-  std::unique_ptr<char, FreeAligned> ring_;  // the slots, one after the other
+  char* ring_ = nullptr;  // the slots, one after the other (mmap'ed, page-aligned)
+  size_t ring_bytes_ = 0;
   std::vector<char*> buffers_;               // each slot's start in ring_
   bool contiguous_ = false;  // whole slots follow each other without a gap (one write may take several)
   std::vector<size_t> sizes_;

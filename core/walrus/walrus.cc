@@ -347,7 +347,7 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   // A large body is hashed and written on two more threads (BodyPipeline) while this one
   // receives; a small one is hashed and written inline, where threads would cost more than
   // they save. `pipeline` is declared after `writer`, so it stops before `writer` goes.
-  const bool pipelined = !content_length || *content_length >= 4 * static_cast<uint64_t>(options_.buffer_size);
+  const bool pipelined = !content_length || *content_length >= 32 * static_cast<uint64_t>(options_.buffer_size);
   std::optional<BodyPipeline> pipeline;
   std::optional<Md5> md5;
   // Page-aligned like the pipeline's, so that a blob writer using O_DIRECT needs no copy.
