@@ -121,7 +121,10 @@ Handler SetupServeWalrus(CLI::App& app) {
         walrus::MakeS3Handler(walrus, lookup, sopts));
 
     // Small object GETs and PUTs run on the I/O threads, without a hand-over to a worker and
-    // back (docs/http.md).
+    // back (docs/http.md). A PUT whose body the server read ahead must be one the backend keeps
+    // in its database: an I/O thread must never write and fsync a blob file.
+    static_assert(http::kSmallBodyBytes <= objects::kInlineBlobMax,
+                  "a PUT served on an I/O thread would write a blob file");
     return ServeUntilStopped(ctx, "walrus", o->listen, handler, [domains = o->domains](const http::RequestHead& h) {
       return walrus::IsQuickS3Request(h, domains);
     });

@@ -46,7 +46,6 @@ constexpr uint64_t kSendFileMinBytes = 256 * 1024;
 // size is read by the I/O thread before the handler runs, and a response up to this size is
 // handed back to the I/O thread whole, without the worker waiting for the write. A small
 // request then costs two thread hand-overs instead of five or six.
-constexpr uint64_t kSmallBodyBytes = 64 * 1024;
 
 std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(ms); }
 

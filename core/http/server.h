@@ -14,6 +14,11 @@
 
 namespace euca::http {
 
+/// A request body of a known length up to this many bytes (and no Expect) is read whole by
+/// the I/O thread before its handler runs (docs/http.md); a response of known length up to
+/// this many bytes is handed to the I/O thread whole.
+inline constexpr uint64_t kSmallBodyBytes = 64 * 1024;
+
 struct ServerOptions {
   /// "ADDR:PORT" to listen on: "127.0.0.1:8773", "0.0.0.0:8773", "[::1]:8773", ":8773" (every
   /// IPv4 address). Port 0 picks a free port; Server::port() tells which.
@@ -25,7 +30,7 @@ struct ServerOptions {
   int64_t idle_timeout_ms = 60'000;       ///< how long a kept-alive connection may wait for a request
   int64_t io_timeout_ms = 120'000;        ///< how long one read or write may make no progress
   /// Requests for which this answers true run their handler on the I/O thread that read them,
-  /// when their whole body is already in memory (none, or a small one read ahead) and they do
+  /// when their whole body is already in memory (none, or up to kSmallBodyBytes read ahead) and they do
   /// not expect 100 Continue: no hand-over to a worker and back. Only for handlers that never
   /// wait long (no disk sync, no waiting on other requests): while one runs, its I/O thread
   /// serves no other connection. A response that is not small is still written by a worker.

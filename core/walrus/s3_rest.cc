@@ -1014,9 +1014,9 @@ bool IsQuickS3Request(const http::RequestHead& head, const std::vector<std::stri
   if (!get && head.method != "PUT") return false;
   if (StartsWith(head.path, kInternalPathPrefix)) return false;
   if (head.headers.Has("x-amz-copy-source")) return false;
-  // A body the server read ahead (at most 64 KiB) is no larger than what the filesystem
-  // backend keeps in its database (kInlineBlobMax), so such a PUT writes and syncs no file
-  // itself. Multipart parts are files written and synced by the handler; subresources (?acl, ?tagging,
+  // A body the server read ahead (at most http::kSmallBodyBytes) is no larger than what the
+  // filesystem backend keeps in its database (kInlineBlobMax; cmd/serve.cc asserts it), so
+  // such a PUT writes and syncs no file itself. Multipart parts are files written and synced by the handler; subresources (?acl, ?tagging,
   // ?uploads ...) are left to the workers too. A presigned GET's query is all X-Amz-*, a GET's
   // response-* overrides and versionId are answered as quickly as a plain GET.
   for (const auto& [name, value] : api::SplitQuery(head.query)) {
