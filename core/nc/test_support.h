@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -50,7 +51,13 @@ class FakeFetcher final : public ImageFetcher {
   }
   Status Fetch(const ImageRef& ref, const std::string& destination) override {
     ++fetches;
-    while (held_) std::this_thread::yield();
+    // A hold ends with Release(), or after a minute: a test that failed while holding (and so
+    // never released) then ends with errors instead of hanging in the node's teardown.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (held_) {
+      if (std::chrono::steady_clock::now() > give_up) return Unavailable("FakeFetcher: held for a minute, never released");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     std::string content;
     {
       std::lock_guard<std::mutex> lock(mu_);
