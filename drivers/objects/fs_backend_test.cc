@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <map>
 #include <condition_variable>
@@ -641,6 +643,13 @@ TEST(FsBackendDirectIoTest, ARefusedDirectWriteFallsBackToBufferedWrites) {
   EXPECT_EQ(refused.load(), 1);
 }
 
+// Polls `done` until it holds, for at most 10 s (a bound for a broken build, not a timing the
+// test depends on); whether it held.
+bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 10000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return done();
+}
+
 // With sync and O_DIRECT a big blob is flushed (fdatasync) in the background every
 // flush_window_bytes while it is written, on a thread other than the writer's, and the
 // blob's bytes are whole afterwards.
@@ -669,6 +678,9 @@ TEST(FsBackendDirectIoTest, ABigDirectBlobIsFlushedInTheBackgroundAsItGrows) {
     body.append(buf.get(), kChunk);
     ASSERT_TRUE((*w)->Write(std::string_view(buf.get(), kChunk)).ok());
   }
+  // Commit stops the flusher, and a flush asked for but not yet begun is then dropped (the
+  // final fsync covers it): wait for the first before committing.
+  ASSERT_TRUE(WaitFor([&] { return flushes.load() > 0; })) << "no background flush began";
   auto blob = (*w)->Commit();
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
   // One flush is asked for per window; while one runs, the next windows' requests merge.
@@ -688,7 +700,9 @@ TEST(FsBackendDirectIoTest, AFailedBackgroundFlushFailsTheCommit) {
   if (!DirectIoWorksIn(tmp.path())) GTEST_SKIP() << "the temporary directory's filesystem has no O_DIRECT";
   FsBackendOptions options{.sync = true};
   options.flush_window_bytes = 1 << 20;
-  options.datasync_for_test = [](int) {
+  std::atomic<int> failed{0};
+  options.datasync_for_test = [&](int) {
+    ++failed;
     errno = EIO;
     return -1;
   };
@@ -700,6 +714,7 @@ TEST(FsBackendDirectIoTest, AFailedBackgroundFlushFailsTheCommit) {
   auto w = b->NewBlob();
   ASSERT_TRUE(w.ok());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Write(std::string_view(buf.get(), kChunk)).ok());
+  ASSERT_TRUE(WaitFor([&] { return failed.load() > 0; })) << "no background flush began";
   auto blob = (*w)->Commit();
   ASSERT_FALSE(blob.ok()) << "a blob whose background flush failed was committed";
   EXPECT_NE(blob.status().message().find("Input/output error"), std::string::npos) << blob.status().ToString();
