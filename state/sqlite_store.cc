@@ -229,8 +229,6 @@ class SqliteStore final : public StateStore {
   Db db_;
   uint64_t changes_ = 0;       // ChangeCounter(): commits of ours plus changes seen of others
   int64_t data_version_ = -1;  // PRAGMA data_version when ChangeCounter last looked
-  int64_t looked_at_ = 0;      // clock_.MonotonicNanos() then
-  static constexpr int64_t kChangeLookNanos = 1'000'000;
   std::mutex git_mu_;      // guards git_ and journal_db_
   Db journal_db_;          // second connection: history catch-up reads without blocking writers
   std::unique_ptr<GitHistory> git_;
@@ -536,18 +534,11 @@ Status SqliteStore::Read(const TxnFn& fn) {
 // committed since this connection last asked; our own commits count in Transact.
 std::optional<uint64_t> SqliteStore::ChangeCounter() {
   std::lock_guard<std::mutex> lock(mu_);
-  // A look is a read transaction (on a busy S3 server 7% of its CPU: two per PUT, by the key
-  // cache and the quota hook). Within kChangeLookNanos of the last look its answer stands:
-  // another process's commit shows at most that late (less than any command takes to start),
-  // a commit of ours at once (changes_ moved with it).
-  const int64_t now = clock_.MonotonicNanos();
-  if (data_version_ >= 0 && now - looked_at_ < kChangeLookNanos) return changes_;
   auto st = db_.Prepare("PRAGMA data_version");
   if (!st.ok()) return std::nullopt;
   auto row = st->Step();
   if (!row.ok() || !*row) return std::nullopt;
   int64_t v = st->Int(0);
-  looked_at_ = now;
   if (v != data_version_) {
     data_version_ = v;
     ++changes_;

@@ -95,8 +95,6 @@ class StateStore {
   /// A number that grows whenever stored objects may have changed since the last call, by
   /// this process or another one, for caches of what was read (e.g. the S3 server's
   /// credentials). Cheap compared with a Read. nullopt: the store cannot tell; cache nothing.
-  /// A commit through this store shows at once; SqliteStore may show another process's up to
-  /// a millisecond late (it looks at most once a millisecond).
   virtual std::optional<uint64_t> ChangeCounter() { return std::nullopt; }
 
   // History. Implementations without history answer Unsupported.
