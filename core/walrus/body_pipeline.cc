@@ -28,18 +28,14 @@ BodyPipeline::BodyPipeline(size_t buffer_size, Sink sink, size_t slots)
     hasher_ = std::thread([this] { Hash(); });
     writer_ = std::thread([this] { Write(); });
   } catch (...) {  // no thread: stop the one that started, and give the ring back
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (hasher_.joinable()) hasher_.join();
-    ::munmap(ring_, ring_bytes_);
+    StopAndUnmap();
     throw;
   }
 }
 
-BodyPipeline::~BodyPipeline() {
+BodyPipeline::~BodyPipeline() { StopAndUnmap(); }
+
+void BodyPipeline::StopAndUnmap() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;

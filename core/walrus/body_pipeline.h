@@ -53,6 +53,8 @@ class BodyPipeline final {
  private:
   void Hash();
   void Write();
+  /// Stops and joins the threads that run, and unmaps the ring (destructor, failed start).
+  void StopAndUnmap();
 
   const size_t buffer_size_;
   Sink sink_;

@@ -344,10 +344,13 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
   size_t buf_size = options_.buffer_size;
   if (content_length) buf_size = static_cast<size_t>(std::clamp<uint64_t>(*content_length + 1, 4096, buf_size));
-  // A large body is hashed and written on two more threads (BodyPipeline) while this one
-  // receives; a small one is hashed and written inline, where threads would cost more than
-  // they save. `pipeline` is declared after `writer`, so it stops before `writer` goes.
-  const bool pipelined = !content_length || *content_length >= 32 * static_cast<uint64_t>(options_.buffer_size);
+  // A large body (32 buffers or more, or of unknown length) is hashed and written on two more
+  // threads (BodyPipeline) while this one receives; a smaller one is hashed and written
+  // inline, where threads would cost more than they save (concurrent multipart parts run in
+  // parallel anyway). `pipeline` is declared after `writer`, so it stops before `writer` goes.
+  constexpr uint64_t kPipelineBuffers = 32;
+  const bool pipelined =
+      !content_length || *content_length >= kPipelineBuffers * static_cast<uint64_t>(options_.buffer_size);
   std::optional<BodyPipeline> pipeline;
   std::optional<Md5> md5;
   // Page-aligned like the pipeline's, so that a blob writer using O_DIRECT needs no copy.
@@ -356,14 +359,11 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   };
   std::unique_ptr<char, FreeAligned> inline_buf;
   if (pipelined) {
-    // Up to 16 buffers (16 MiB): the disk's and the hash's pace both vary (on a shared VM by
+    // 16 buffers (16 MiB): the disk's and the hash's pace both vary (on a shared VM by
     // milliseconds per MiB), and with 4 the three threads waited on each other for a fifth of
-    // a 1 GiB PUT. A body that fills fewer gets fewer.
-    constexpr uint64_t kMaxSlots = 16;
-    const uint64_t slots =
-        content_length ? std::clamp<uint64_t>((*content_length + buf_size - 1) / buf_size, 2, kMaxSlots) : kMaxSlots;
-    pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); },
-                     static_cast<size_t>(slots));
+    // a 1 GiB PUT.
+    constexpr size_t kSlots = 16;
+    pipeline.emplace(buf_size, [w = writer.get()](std::string_view chunk) { return w->Write(chunk); }, kSlots);
   } else {
     md5.emplace();
     constexpr size_t kAlign = BodyPipeline::kBufferAlign;
