@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "core/base/random.h"
+#include "drivers/objects/wal_write_buffer.h"
 
 namespace euca::objects {
 namespace {
@@ -842,8 +843,11 @@ Status FsBackend::Open() {
 
   db_ = std::make_unique<Db>();
   db_->path = dir_ + "/walrus.db";
+  // The one writer connection gathers each commit's WAL writes into one write(2)
+  // (wal_write_buffer.h), which needs synchronous=FULL: only with sync on.
   int rc = sqlite3_open_v2(db_->path.c_str(), &db_->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           options_.sync ? WalWriteBufferVfs() : nullptr);
   if (rc != SQLITE_OK) return db_->Error(rc);
   ::chmod(db_->path.c_str(), 0600);
   sqlite3_extended_result_codes(db_->db, 1);
