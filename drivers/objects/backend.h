@@ -190,7 +190,8 @@ class ObjectBackend {
   virtual Result<UploadRecord> GetUpload(const std::string& upload_id) = 0;
   /// Uploads of the bucket whose key starts with `prefix`, ordered by key, then upload id.
   virtual Result<std::vector<UploadRecord>> ListUploads(const std::string& bucket, const std::string& prefix) = 0;
-  /// Adds or replaces a part. Owns `part.blob` as PutObject owns its blobs.
+  /// Adds or replaces a part. Owns `part.blob` as PutObject owns its blobs; it may store it
+  /// under another id (ListParts tells which).
   virtual Status PutPart(const std::string& upload_id, PartRecord part) = 0;
   /// Parts ordered by number.
   virtual Result<std::vector<PartRecord>> ListParts(const std::string& upload_id) = 0;

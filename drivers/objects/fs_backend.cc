@@ -488,7 +488,7 @@ class FsBlobWriter final : public BlobWriter {
     if (done_) return Internal("commit of a finished blob writer");
     if (fd_ < 0) {
       done_ = true;
-      BlobRef ref{id_, size_};
+      BlobRef ref{backend_->NextInlineBlobId(), size_};
       ref.in_db = true;
       ref.data = std::make_shared<const std::string>(std::move(pending_));
       return ref;
@@ -895,6 +895,21 @@ Status FsBackend::Open() {
     EUCA_RETURN_IF_ERROR(s);
   }
 
+  {
+    // NextInlineBlobId goes on after the greatest id stored (stores of earlier versions hold
+    // random ids: their counter may wrap, which costs locality, never uniqueness).
+    std::lock_guard lock(mu_);
+    EUCA_ASSIGN_OR_RETURN(Db::Stmt last, db_->Prepare("SELECT id FROM inline_blobs ORDER BY id DESC LIMIT 1"));
+    EUCA_ASSIGN_OR_RETURN(bool row, last.Step());
+    if (row) {
+      const std::string id = last.Col(0);
+      uint64_t seq = 0;
+      for (size_t i = 0; i < 16 && i < id.size(); ++i)
+        seq = (seq << 4) | static_cast<uint64_t>(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+      inline_seq_.store(seq + 1);
+    }
+  }
+
   // The checkpointer's connection (the database exists and is in WAL mode by now).
   checkpoint_db_ = std::make_unique<Db>();
   checkpoint_db_->path = db_->path;
@@ -1297,8 +1312,11 @@ size_t FsBackend::InlineBlobCountForTest() {
 
 Result<BlobRef> FsBackend::WriteBlobFile(const BlobRef& blob) {
   if (!blob.data) return Internal("in-database blob '" + blob.id + "' has no bytes to store");
-  const std::string tmp = dir_ + "/tmp/" + blob.id + ".tmp";
-  const std::string final_path = BlobPath(blob.id);
+  // A random id of its own: in-database ids count up (NextInlineBlobId), and files named by
+  // them would all land in one of the 256 shard directories.
+  const std::string id = NewBlobId();
+  const std::string tmp = dir_ + "/tmp/" + id + ".tmp";
+  const std::string final_path = BlobPath(id);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("create '" + tmp + "'", errno);
   std::string_view rest(*blob.data);
@@ -1327,7 +1345,7 @@ Result<BlobRef> FsBackend::WriteBlobFile(const BlobRef& blob) {
       return s;
     }
   }
-  return BlobRef{blob.id, blob.size};
+  return BlobRef{id, blob.size};
 }
 
 void FsBackend::DeleteBlobs(const std::vector<BlobRef>& blobs) {
@@ -1414,6 +1432,14 @@ Status FsBackend::DeleteBucket(const std::string& name) {
 }
 
 // Objects.
+
+std::string FsBackend::NextInlineBlobId() {
+  static const char kHex[] = "0123456789abcdef";
+  uint64_t seq = inline_seq_.fetch_add(1, std::memory_order_relaxed);
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, seq >>= 4) id[static_cast<size_t>(i)] = kHex[seq & 15];
+  return id + RandomHex(16);
+}
 
 Result<std::unique_ptr<BlobWriter>> FsBackend::NewBlob() {
   std::string id = NewBlobId();

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -134,12 +135,17 @@ class FsBackend final : public ObjectBackend {
   FsBackend(std::string dir, FsBackendOptions options);
   Status Open();
   Status Reap();
-  /// Writes an in-database blob (`data` set) to a blob file of the same id: temp, fsync,
+  /// Writes an in-database blob (`data` set) to a blob file of a new random id: temp, fsync,
   /// rename. Returns the file blob.
   Result<BlobRef> WriteBlobFile(const BlobRef& blob);
   /// Deletes blob files (after the metadata that referenced them is gone). Best effort:
   /// a blob left behind is an orphan the next exclusive open reaps.
   void DeleteBlobs(const std::vector<BlobRef>& blobs);
+  /// The id for a blob kept in the database: 16 hex digits of a counter (continued from the
+  /// greatest id stored when the store was opened) and 16 random ones. Successive ids sort
+  /// after each other, so the inline_blobs index grows at its right edge: a group commit
+  /// writes one leaf of it, not one random leaf per PUT. Thread-safe.
+  std::string NextInlineBlobId();
   /// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. REQUIRES: mu_ held.
   template <typename Fn>
   Status InTxnLocked(Fn&& fn);
@@ -194,6 +200,7 @@ class FsBackend final : public ObjectBackend {
   FsBackendOptions options_;
   int lock_fd_ = -1;
   ReapReport reap_;
+  std::atomic<uint64_t> inline_seq_{0};  // NextInlineBlobId's counter
   std::mutex mu_;  // guards db_ (one SQLite connection)
   std::mutex queue_mu_;  // guards writers_; never held with mu_
   std::deque<std::shared_ptr<Writer>> writers_;

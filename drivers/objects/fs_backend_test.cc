@@ -402,6 +402,42 @@ TEST(FsBackendInlineTest, SmallObjectsLiveInTheDatabaseAndLargeOnesInFiles) {
   EXPECT_EQ(b->InlineBlobCountForTest(), 0u);
 }
 
+// In-database blob ids count up (16 hex digits of counter, 16 random), also across a reopen,
+// so that the inline_blobs index grows at its right edge; a small part written to a file gets
+// a random id of its own (ids that count up would crowd one shard directory).
+TEST(FsBackendInlineTest, InDatabaseBlobIdsCountUpAndFilesFromThemDoNot) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  std::vector<std::string> ids;
+  for (int open = 0; open < 2; ++open) {
+    auto b = MustOpen(dir, {});
+    if (open == 0) {
+      ASSERT_TRUE(b->CreateBucket({"bkt", "1", "o", "", "", 1}).ok());
+    }
+    for (int i = 0; i < 3; ++i) {
+      auto put = Put(*b, "bkt", "k" + std::to_string(open) + std::to_string(i), "small");
+      ASSERT_TRUE(put.ok()) << put.status().ToString();
+      ASSERT_TRUE(put->blobs[0].in_db);
+      ids.push_back(put->blobs[0].id);
+    }
+  }
+  for (size_t i = 1; i < ids.size(); ++i) {
+    EXPECT_TRUE(IsBlobId(ids[i])) << ids[i];
+    EXPECT_EQ(std::stoull(ids[i].substr(0, 16), nullptr, 16), std::stoull(ids[i - 1].substr(0, 16), nullptr, 16) + 1)
+        << ids[i - 1] << " then " << ids[i];
+  }
+  auto b = MustOpen(dir, {});
+  ASSERT_TRUE(b->CreateUpload(Upload("u1", "bkt", "k")).ok());
+  auto blob = WriteBlob(*b, "part");
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(b->PutPart("u1", {1, *blob, "\"e\"", 1}).ok());
+  auto parts = b->ListParts("u1");
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_FALSE((*parts)[0].blob.in_db);
+  EXPECT_NE((*parts)[0].blob.id.substr(0, 16), blob->id.substr(0, 16));
+}
+
 TEST(FsBackendInlineTest, ASmallPartIsWrittenToAFile) {
   TempDir tmp;
   const std::string dir = tmp.path() + "/walrus";
@@ -414,7 +450,10 @@ TEST(FsBackendInlineTest, ASmallPartIsWrittenToAFile) {
   ASSERT_TRUE(b->PutPart("u1", {1, *blob, "\"e\"", 1}).ok());
   EXPECT_EQ(BlobFiles(dir).size(), 1u);
   EXPECT_EQ(b->InlineBlobCountForTest(), 0u);
-  ObjectRecord r = Record("bkt", "k", {*blob}, "\"e-1\"");
+  auto parts = b->ListParts("u1");  // the part's blob as stored (a file of a new id)
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 1u);
+  ObjectRecord r = Record("bkt", "k", {(*parts)[0].blob}, "\"e-1\"");
   r.parts = 1;
   auto done = b->CompleteUpload("u1", r);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
