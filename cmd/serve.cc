@@ -24,6 +24,7 @@
 #include "core/walrus/s3_rest.h"
 #include "core/walrus/walrus.h"
 #include "drivers/objects/fs_backend.h"
+#include "state/store.h"
 #include "core/api/component_auth.h"
 #include "core/base/command.h"
 #include "core/nc/image_fetchers.h"
@@ -116,9 +117,15 @@ Handler SetupServeWalrus(CLI::App& app) {
                                                                 .clock = ctx.clock}));
     walrus::ImageDelivery delivery(*backend, *cache, walrus::SignerCertificatesFromStore(*session.store),
                                    {.cloud_key_pem = cloud_key});
-    http::Handler handler = walrus::RouteWalrus(
+    // One look at the state store per request: the key cache and the quota hook share it
+    // (state::ChangeCounterScope; a PUT asked twice).
+    http::Handler routed = walrus::RouteWalrus(
         walrus::MakeInternalHandler(delivery, {.ca_cert_pem = ca_cert, .allowed = {}, .clock = ctx.clock}),
         walrus::MakeS3Handler(walrus, lookup, sopts));
+    http::Handler handler = [routed = std::move(routed)](const http::RequestHead& head, http::BodyReader& body) {
+      state::ChangeCounterScope scope;
+      return routed(head, body);
+    };
 
     // Small object GETs and PUTs run on the I/O threads, without a hand-over to a worker and
     // back (docs/http.md). A PUT whose body the server read ahead must be one the backend keeps

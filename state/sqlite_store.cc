@@ -533,7 +533,11 @@ Status SqliteStore::Read(const TxnFn& fn) {
 // PRAGMA data_version changes when another connection (of this process or another) has
 // committed since this connection last asked; our own commits count in Transact.
 std::optional<uint64_t> SqliteStore::ChangeCounter() {
+  ChangeCounterScope::Memo* memo = ChangeCounterScope::Find(this);
   std::lock_guard<std::mutex> lock(mu_);
+  // In a request's scope, one look (a read transaction) serves the request; a commit of
+  // ours since moved changes_, and then we look again.
+  if (memo && memo->store == this && memo->value == changes_) return changes_;
   auto st = db_.Prepare("PRAGMA data_version");
   if (!st.ok()) return std::nullopt;
   auto row = st->Step();
@@ -543,6 +547,7 @@ std::optional<uint64_t> SqliteStore::ChangeCounter() {
     data_version_ = v;
     ++changes_;
   }
+  if (memo) *memo = {this, changes_};
   return changes_;
 }
 

@@ -363,6 +363,41 @@ TEST(SqliteStoreTest, ChangeCounterSeesCommitsOfThisAndOtherConnections) {
   EXPECT_EQ(a->ChangeCounter(), third);
 }
 
+// Within a ChangeCounterScope the counter looks once: another connection's commit shows after
+// the scope, a commit of its own at once; nested scopes are one scope.
+TEST(SqliteStoreTest, ChangeCounterLooksOncePerScope) {
+  TempHome home;
+  FakeClock clock;
+  { MustOpen(home.path(), clock, CreateOpts()); }
+  auto a = MustOpen(home.path(), clock);
+  auto b = MustOpen(home.path(), clock);  // as another process would
+  std::optional<uint64_t> before = a->ChangeCounter();
+  ASSERT_TRUE(before.has_value());
+  {
+    ChangeCounterScope scope;
+    EXPECT_EQ(a->ChangeCounter(), before);
+    ASSERT_TRUE(PutOne(*b, User("AIDA2", "bob")).ok());
+    EXPECT_EQ(a->ChangeCounter(), before) << "looked again within the scope";
+    {
+      ChangeCounterScope inner;
+      EXPECT_EQ(a->ChangeCounter(), before) << "an inner scope is the outer one";
+    }
+    EXPECT_EQ(a->ChangeCounter(), before);
+  }
+  std::optional<uint64_t> after = a->ChangeCounter();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GT(*after, *before) << "the other connection's commit did not show after the scope";
+  {
+    ChangeCounterScope scope;
+    EXPECT_EQ(a->ChangeCounter(), after);
+    ASSERT_TRUE(PutOne(*a, User("AIDA1", "alice")).ok());
+    std::optional<uint64_t> own = a->ChangeCounter();
+    ASSERT_TRUE(own.has_value());
+    EXPECT_GT(*own, *after) << "a commit of its own must show at once";
+    EXPECT_EQ(a->ChangeCounter(), own);
+  }
+}
+
 TEST(SqliteStoreTest, RollbackPastDeleteRestoresObjectWithItsSecret) {
   TempHome home;
   FakeClock clock;

@@ -81,6 +81,45 @@ struct RollbackResult {
   std::optional<uint64_t> seq;  ///< the new transaction, unless dry run or nothing to do
 };
 
+/// One request's view of "has the state changed": while a scope lives on a thread, a store's
+/// ChangeCounter() looks at the database once; later calls on that thread answer the same,
+/// unless the store committed meanwhile. A server opens one per request, so that the caches
+/// a request consults (credentials, quota rules) cost one look between them, not one each.
+/// Another process's commit during the request shows from the next request on. Scopes nest
+/// (an inner one changes nothing). Not copyable; lives on one thread.
+class ChangeCounterScope {
+ public:
+  ChangeCounterScope() : outer_(current_) {
+    if (!outer_) current_ = this;
+  }
+  ~ChangeCounterScope() {
+    if (!outer_) current_ = nullptr;
+  }
+  ChangeCounterScope(const ChangeCounterScope&) = delete;
+  ChangeCounterScope& operator=(const ChangeCounterScope&) = delete;
+
+  /// A store's answer kept for the request.
+  struct Memo {
+    const void* store = nullptr;
+    uint64_t value = 0;
+  };
+  /// The memo slot of `store` in this thread's open scope (store == nullptr: not filled yet),
+  /// or nullptr when no scope is open (or it keeps no more stores).
+  static Memo* Find(const void* store) {
+    if (!current_) return nullptr;
+    for (Memo& m : current_->memos_) {
+      if (m.store == store) return &m;
+      if (!m.store) return &m;
+    }
+    return nullptr;
+  }
+
+ private:
+  static inline thread_local ChangeCounterScope* current_ = nullptr;
+  ChangeCounterScope* outer_;
+  Memo memos_[4];
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -95,6 +134,7 @@ class StateStore {
   /// A number that grows whenever stored objects may have changed since the last call, by
   /// this process or another one, for caches of what was read (e.g. the S3 server's
   /// credentials). Cheap compared with a Read. nullopt: the store cannot tell; cache nothing.
+  /// Within a ChangeCounterScope, another process's commit may show only after the scope.
   virtual std::optional<uint64_t> ChangeCounter() { return std::nullopt; }
 
   // History. Implementations without history answer Unsupported.
