@@ -24,27 +24,30 @@ constexpr size_t kMaxIssue = 124 * 1024;
 std::atomic<uint64_t> g_writes_asked{0};
 std::atomic<uint64_t> g_writes_issued{0};
 
+std::atomic<uint64_t> g_syncs{0};
+
 sqlite3_vfs* g_real = nullptr;  // the default VFS this one wraps
 sqlite3_vfs g_vfs;
 
-// A WAL file: our header, then the default VFS's file object (`real`), in the memory SQLite
-// allocated for one file (szOsFile). Files other than WALs are the default VFS's own objects,
-// opened in place at the start of that memory.
-struct WalFile {
-  sqlite3_file base;     // pMethods = &kWalMethods
-  sqlite3_file* real;    // the wrapped file, right after this struct
-  std::string* pending;  // consecutive bytes not yet written, starting at `offset`
+// A wrapped file: our header, then the default VFS's file object (`real`), in the memory
+// SQLite allocated for one file (szOsFile). Main database files and WAL files are wrapped
+// (a WAL with kWalMethods, its database with kDbMethods, each pointing at the other); every
+// other file is the default VFS's own object, opened in place at the start of that memory.
+struct File {
+  sqlite3_file base;      // pMethods = &kWalMethods or &kDbMethods
+  sqlite3_file* real;     // the wrapped file, right after this struct
+  std::string* pending;   // WAL: consecutive bytes not yet written, starting at `offset`
   sqlite3_int64 offset;
+  File* peer;             // the connection's WAL for its database file, and back
+  bool buffering;         // WAL: gather writes (false: pass each on, see Open)
 };
-constexpr size_t kHeaderBytes = (sizeof(WalFile) + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
+constexpr size_t kHeaderBytes = (sizeof(File) + alignof(std::max_align_t) - 1) / alignof(std::max_align_t) *
                                 alignof(std::max_align_t);
 
-WalFile* Wal(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f); }
-sqlite3_file* Real(sqlite3_file* f) { return Wal(f)->real; }
+File* F(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
+sqlite3_file* Real(sqlite3_file* f) { return F(f)->real; }
 
-// Writes out what is pending. On failure the bytes are dropped: the sync or commit that asked
-// fails, and SQLite rolls the transaction back (the frames were never published).
-int Issue(WalFile* w, const char* data, size_t n, sqlite3_int64 off) {
+int Issue(File* w, const char* data, size_t n, sqlite3_int64 off) {
   for (size_t done = 0; done < n;) {
     const size_t piece = std::min(n - done, kMaxIssue);
     g_writes_issued.fetch_add(1, std::memory_order_relaxed);
@@ -56,33 +59,64 @@ int Issue(WalFile* w, const char* data, size_t n, sqlite3_int64 off) {
   return SQLITE_OK;
 }
 
-int Flush(WalFile* w) {
-  if (w->pending->empty()) return SQLITE_OK;
+// Writes out what is pending. On failure the bytes are dropped: the sync or commit that asked
+// fails, and SQLite rolls the transaction back (the frames were never published).
+int Flush(File* w) {
+  if (!w->pending || w->pending->empty()) return SQLITE_OK;
   int rc = Issue(w, w->pending->data(), w->pending->size(), w->offset);
   w->pending->clear();
   return rc;
 }
 
+// Methods that pass straight on to the wrapped file.
+int PassRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) { return Real(f)->pMethods->xRead(Real(f), buf, n, off); }
+int PassWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
+}
+int PassTruncate(sqlite3_file* f, sqlite3_int64 size) { return Real(f)->pMethods->xTruncate(Real(f), size); }
+int PassSync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
+int PassFileSize(sqlite3_file* f, sqlite3_int64* size) { return Real(f)->pMethods->xFileSize(Real(f), size); }
+int PassLock(sqlite3_file* f, int l) { return Real(f)->pMethods->xLock(Real(f), l); }
+int PassUnlock(sqlite3_file* f, int l) { return Real(f)->pMethods->xUnlock(Real(f), l); }
+int PassCheckReservedLock(sqlite3_file* f, int* out) { return Real(f)->pMethods->xCheckReservedLock(Real(f), out); }
+int PassFileControl(sqlite3_file* f, int op, void* arg) { return Real(f)->pMethods->xFileControl(Real(f), op, arg); }
+int PassSectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
+int PassDeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
+int PassShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
+  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
+}
+int PassShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
+}
+void PassShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
+int PassShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); }
+int PassFetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
+  return Real(f)->pMethods->xFetch(Real(f), off, n, out);
+}
+int PassUnfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return Real(f)->pMethods->xUnfetch(Real(f), off, p); }
+
+// The WAL file.
 int WalClose(sqlite3_file* f) {
-  WalFile* w = Wal(f);
+  File* w = F(f);
   int rc = Flush(w);
-  int rc2 = w->real->pMethods ? w->real->pMethods->xClose(w->real) : SQLITE_OK;
+  if (w->peer) w->peer->peer = nullptr;
+  int rc2 = w->real->pMethods->xClose(w->real);
   delete w->pending;
   w->pending = nullptr;
   return rc != SQLITE_OK ? rc : rc2;
 }
 
 int WalRead(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
-  WalFile* w = Wal(f);
-  if (int rc = Flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xRead(w->real, buf, n, off);
+  if (int rc = Flush(F(f)); rc != SQLITE_OK) return rc;
+  return PassRead(f, buf, n, off);
 }
 
 int WalWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
-  WalFile* w = Wal(f);
+  File* w = F(f);
   g_writes_asked.fetch_add(1, std::memory_order_relaxed);
-  std::string& p = *w->pending;
   const size_t len = static_cast<size_t>(n);
+  if (!w->buffering) return Issue(w, static_cast<const char*>(buf), len, off);
+  std::string& p = *w->pending;
   if (!p.empty() && off == w->offset + static_cast<sqlite3_int64>(p.size()) && p.size() + len <= kBufferCap) {
     p.append(static_cast<const char*>(buf), len);
     return SQLITE_OK;
@@ -95,65 +129,67 @@ int WalWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
 }
 
 int WalTruncate(sqlite3_file* f, sqlite3_int64 size) {
-  WalFile* w = Wal(f);
-  if (int rc = Flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xTruncate(w->real, size);
+  if (int rc = Flush(F(f)); rc != SQLITE_OK) return rc;
+  return PassTruncate(f, size);
 }
 
 int WalSync(sqlite3_file* f, int flags) {
-  WalFile* w = Wal(f);
-  if (int rc = Flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xSync(w->real, flags);
+  if (int rc = Flush(F(f)); rc != SQLITE_OK) return rc;
+  g_syncs.fetch_add(1, std::memory_order_relaxed);
+  return PassSync(f, flags);
 }
 
 int WalFileSize(sqlite3_file* f, sqlite3_int64* size) {
-  WalFile* w = Wal(f);
-  if (int rc = Flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xFileSize(w->real, size);
+  if (int rc = Flush(F(f)); rc != SQLITE_OK) return rc;
+  return PassFileSize(f, size);
 }
 
-// The rest passes straight through (SQLite locks, maps and shares memory through the
-// database file, not the WAL, but the methods must exist).
-int WalLock(sqlite3_file* f, int l) { return Real(f)->pMethods->xLock(Real(f), l); }
-int WalUnlock(sqlite3_file* f, int l) { return Real(f)->pMethods->xUnlock(Real(f), l); }
-int WalCheckReservedLock(sqlite3_file* f, int* out) {
-  return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
-}
-int WalFileControl(sqlite3_file* f, int op, void* arg) {
-  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
-}
-int WalSectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
-int WalDeviceCharacteristics(sqlite3_file* f) { return Real(f)->pMethods->xDeviceCharacteristics(Real(f)); }
-int WalShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
-}
-int WalShmLock(sqlite3_file* f, int offset, int n, int flags) {
-  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
-}
-void WalShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
-int WalShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); }
 int WalFetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
-  WalFile* w = Wal(f);
-  if (int rc = Flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xFetch(w->real, off, n, out);
+  if (int rc = Flush(F(f)); rc != SQLITE_OK) return rc;
+  return PassFetch(f, off, n, out);
 }
-int WalUnfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return Real(f)->pMethods->xUnfetch(Real(f), off, p); }
 
 const sqlite3_io_methods kWalMethods = {
     3,           WalClose,      WalRead,     WalWrite,        WalTruncate,
-    WalSync,     WalFileSize,   WalLock,     WalUnlock,       WalCheckReservedLock,
-    WalFileControl, WalSectorSize, WalDeviceCharacteristics, WalShmMap, WalShmLock,
-    WalShmBarrier, WalShmUnmap, WalFetch, WalUnfetch,
+    WalSync,     WalFileSize,   PassLock,    PassUnlock,      PassCheckReservedLock,
+    PassFileControl, PassSectorSize, PassDeviceCharacteristics, PassShmMap, PassShmLock,
+    PassShmBarrier, PassShmUnmap, WalFetch, PassUnfetch,
+};
+
+// The database file: everything passes on, but when the connection lets go of the WAL's
+// write lock (shared-memory lock 0, WAL_WRITE_LOCK in wal.c), what its WAL still buffers is
+// written out first. After a commit nothing is (the commit's sync wrote it); after a
+// rollback, frames the transaction spilled may be: SQLite leaves them past the end of the
+// WAL, and they must reach the file while this connection still holds the lock, never later
+// over frames that another writer (another process) appended meanwhile.
+int DbShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  File* db = F(f);
+  if (offset == 0 && (flags & SQLITE_SHM_UNLOCK) && (flags & SQLITE_SHM_EXCLUSIVE) && db->peer)
+    (void)Flush(db->peer);  // junk of a rolled-back transaction: a failure loses nothing
+  return PassShmLock(f, offset, n, flags);
+}
+
+int DbClose(sqlite3_file* f) {
+  File* db = F(f);
+  if (db->peer) db->peer->peer = nullptr;
+  return db->real->pMethods->xClose(db->real);
+}
+
+const sqlite3_io_methods kDbMethods = {
+    3,           DbClose,       PassRead,    PassWrite,       PassTruncate,
+    PassSync,    PassFileSize,  PassLock,    PassUnlock,      PassCheckReservedLock,
+    PassFileControl, PassSectorSize, PassDeviceCharacteristics, PassShmMap, DbShmLock,
+    PassShmBarrier, PassShmUnmap, PassFetch, PassUnfetch,
 };
 
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
-  if (!(flags & SQLITE_OPEN_WAL)) return g_real->xOpen(g_real, name, f, flags, out_flags);
-  WalFile* w = Wal(f);
+  const bool wal = flags & SQLITE_OPEN_WAL;
+  if (!wal && !(flags & SQLITE_OPEN_MAIN_DB)) return g_real->xOpen(g_real, name, f, flags, out_flags);
+  File* w = F(f);
   w->base.pMethods = nullptr;  // SQLite's rule: a file whose open failed has no methods
   w->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + kHeaderBytes);
   int rc = g_real->xOpen(g_real, name, w->real, flags, out_flags);
   if (rc != SQLITE_OK) {
-    // The wrapped file may have been half opened; its own methods (if set) close it.
     if (w->real->pMethods) w->real->pMethods->xClose(w->real);
     return rc;
   }
@@ -162,12 +198,30 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* o
     w->real->pMethods->xClose(w->real);
     return SQLITE_CANTOPEN;
   }
+  w->pending = nullptr;
+  w->offset = 0;
+  w->peer = nullptr;
+  w->buffering = false;
+  if (!wal) {
+    w->base.pMethods = &kDbMethods;
+    return SQLITE_OK;
+  }
   w->pending = new (std::nothrow) std::string;
   if (!w->pending) {
     w->real->pMethods->xClose(w->real);
     return SQLITE_NOMEM;
   }
-  w->offset = 0;
+  // Buffer only beside a database file of ours (whose lock release flushes, above) and
+  // only with powersafe overwrite: without it SQLite pads a commit to a sector boundary and
+  // writes the part of the last frame past the boundary after the sync, which a buffer
+  // would hold back from readers of a published frame.
+  sqlite3_file* db_file = sqlite3_database_file_object(name);
+  if (db_file && db_file->pMethods == &kDbMethods) {
+    File* db = F(db_file);
+    w->peer = db;
+    db->peer = w;
+    w->buffering = (PassDeviceCharacteristics(db_file) & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+  }
   w->base.pMethods = &kWalMethods;
   return SQLITE_OK;
 }
@@ -219,7 +273,8 @@ const char* WalWriteBufferVfs() {
 }
 
 WalWriteBufferStats WalWriteBufferStatsNow() {
-  return {g_writes_asked.load(std::memory_order_relaxed), g_writes_issued.load(std::memory_order_relaxed)};
+  return {g_writes_asked.load(std::memory_order_relaxed), g_writes_issued.load(std::memory_order_relaxed),
+          g_syncs.load(std::memory_order_relaxed)};
 }
 
 }  // namespace euca::objects

@@ -6,16 +6,21 @@
 // fsync (on a busy Walrus, 13% of the server's CPU went to them). This VFS wraps the default
 // one; a WAL file opened through it keeps consecutive writes in a buffer and writes them out
 // in one call when SQLite syncs the file, reads it, asks its size, truncates or closes it, or
-// writes elsewhere in it, or when the buffer is full. Every other file is the default VFS's
-// own, untouched.
+// writes elsewhere in it, or when the buffer is full. Its database file passes everything on
+// (see the rollback below); every other file is the default VFS's own, untouched.
 //
 // The contract: a connection may use this VFS only with PRAGMA synchronous=FULL. SQLite then
 // syncs the WAL at the end of every commit, before the commit is published to other
 // connections in the WAL index, so no connection can look for frames still in a buffer. (With
 // NORMAL or OFF it does not sync at a commit, and another connection could read a frame that
-// has not reached the file.) Connections of the same database through other VFSes (readers,
-// the checkpointer) are fine: they never see unpublished frames. A failed write surfaces at
-// the sync that flushes it, which fails the commit as a failed write would.
+// has not reached the file.) A transaction that rolls back may leave frames it spilled in the
+// buffer: they are written out when the connection releases the WAL's write lock (the
+// database file is wrapped for that), never later over another writer's frames. Connections
+// of the same database through other VFSes (readers, the checkpointer, writers of other
+// processes) are fine: they never see unpublished frames. A WAL is buffered only beside a
+// database file opened through this VFS and with powersafe overwrite (SQLite's default; a
+// `psow=0` database pads commits and writes past the sync). A failed write surfaces at the
+// sync that flushes it, which fails the commit as a failed write would.
 
 #include <cstdint>
 
@@ -29,6 +34,7 @@ const char* WalWriteBufferVfs();
 struct WalWriteBufferStats {
   uint64_t writes_asked = 0;   ///< xWrite calls SQLite made on WAL files
   uint64_t writes_issued = 0;  ///< writes passed on to the default VFS
+  uint64_t syncs = 0;          ///< syncs of WAL files passed on
 };
 WalWriteBufferStats WalWriteBufferStatsNow();
 
