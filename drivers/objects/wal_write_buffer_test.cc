@@ -66,6 +66,17 @@ std::string InsertRows(int from, int to) {
          std::to_string(to) + ") INSERT INTO t SELECT i, hex(zeroblob(2048)) || i FROM n;";
 }
 
+// What a crash would leave: the database at `path` and its WAL copied (no -shm) into `dir`;
+// returns the copy's path. Opening it makes SQLite recover from the WAL, checking every
+// frame's checksum.
+std::string CopyForRecovery(const TempDir& dir, const std::string& path) {
+  const std::string copy = dir.path() + "/copy";
+  std::filesystem::create_directory(copy);
+  std::filesystem::copy_file(path, copy + "/db");
+  std::filesystem::copy_file(path + "-wal", copy + "/db-wal");
+  return copy + "/db";
+}
+
 TEST(WalWriteBufferTest, ACommitReachesTheWalInOneWrite) {
   TempDir dir;
   const std::string path = dir.path() + "/db";
@@ -109,12 +120,7 @@ TEST(WalWriteBufferTest, SpillsRewritesRollbacksAndCheckpointsKeepTheDataWhole) 
   ASSERT_EQ(w.Exec("PRAGMA wal_checkpoint(RESTART)"), SQLITE_OK) << w.error();
   ASSERT_EQ(w.Exec(InsertRows(400, 450)), SQLITE_OK) << w.error();  // into the restarted WAL
 
-  // What a crash would leave: a copy of the database and its WAL, opened afresh, makes SQLite
-  // recover from the WAL, checking every frame's checksum.
-  std::filesystem::create_directory(dir.path() + "/copy");
-  std::filesystem::copy_file(path, dir.path() + "/copy/db");
-  std::filesystem::copy_file(path + "-wal", dir.path() + "/copy/db-wal");
-  Conn recovered(dir.path() + "/copy/db", nullptr);
+  Conn recovered(CopyForRecovery(dir, path), nullptr);
   EXPECT_EQ(recovered.One("SELECT count(*) FROM t"), "450");
   EXPECT_EQ(recovered.One("PRAGMA integrity_check"), "ok");
 
@@ -154,10 +160,7 @@ TEST(WalWriteBufferTest, ARolledBackSpillNeverLandsOverAnotherWritersCommit) {
   Conn r(path, nullptr);
   EXPECT_EQ(r.One("SELECT count(*) FROM t WHERE v = hex(zeroblob(2048)) || k"), "200");
   EXPECT_EQ(r.One("PRAGMA integrity_check"), "ok");
-  std::filesystem::create_directory(dir.path() + "/copy");
-  std::filesystem::copy_file(path, dir.path() + "/copy/db");
-  std::filesystem::copy_file(path + "-wal", dir.path() + "/copy/db-wal");
-  Conn recovered(dir.path() + "/copy/db", nullptr);
+  Conn recovered(CopyForRecovery(dir, path), nullptr);
   EXPECT_EQ(recovered.One("SELECT count(*) FROM t WHERE v = hex(zeroblob(2048)) || k"), "200");
   EXPECT_EQ(recovered.One("PRAGMA integrity_check"), "ok");
 }
