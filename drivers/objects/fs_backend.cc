@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -901,13 +903,7 @@ Status FsBackend::Open() {
     std::lock_guard lock(mu_);
     EUCA_ASSIGN_OR_RETURN(Db::Stmt last, db_->Prepare("SELECT id FROM inline_blobs ORDER BY id DESC LIMIT 1"));
     EUCA_ASSIGN_OR_RETURN(bool row, last.Step());
-    if (row) {
-      const std::string id = last.Col(0);
-      uint64_t seq = 0;
-      for (size_t i = 0; i < 16 && i < id.size(); ++i)
-        seq = (seq << 4) | static_cast<uint64_t>(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
-      inline_seq_.store(seq + 1);
-    }
+    if (row) inline_seq_.store(std::strtoull(last.Col(0).substr(0, 16).c_str(), nullptr, 16) + 1);
   }
 
   // The checkpointer's connection (the database exists and is in WAL mode by now).
@@ -1434,11 +1430,9 @@ Status FsBackend::DeleteBucket(const std::string& name) {
 // Objects.
 
 std::string FsBackend::NextInlineBlobId() {
-  static const char kHex[] = "0123456789abcdef";
-  uint64_t seq = inline_seq_.fetch_add(1, std::memory_order_relaxed);
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i, seq >>= 4) id[static_cast<size_t>(i)] = kHex[seq & 15];
-  return id + RandomHex(16);
+  char seq[17];
+  std::snprintf(seq, sizeof seq, "%016" PRIx64, inline_seq_.fetch_add(1, std::memory_order_relaxed));
+  return seq + RandomHex(16);
 }
 
 Result<std::unique_ptr<BlobWriter>> FsBackend::NewBlob() {

@@ -251,7 +251,7 @@ const char* WalWriteBufferVfs() {
     g_real = sqlite3_vfs_find(nullptr);
     std::memset(&g_vfs, 0, sizeof g_vfs);
     g_vfs.iVersion = 2;
-    g_vfs.szOsFile = static_cast<int>(std::max<size_t>(kHeaderBytes + g_real->szOsFile, g_real->szOsFile));
+    g_vfs.szOsFile = static_cast<int>(kHeaderBytes) + g_real->szOsFile;
     g_vfs.mxPathname = g_real->mxPathname;
     g_vfs.zName = kVfsName;
     g_vfs.xOpen = Open;
