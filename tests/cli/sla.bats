@@ -196,6 +196,19 @@ limit_rules() {
 
   run in_mode remote admin cleanup --now "$(at '+59 minutes')"
   assert_output "cleanup: nothing to do"
+  # The server commits each instance's pending -> running when it reconciles (a describe, a
+  # cleanup): let that happen before the dry run's no-change check below.
+  local id i
+  for id in $bobs $owners; do
+    for i in $(seq 600); do
+      if [[ " $bobs " == *" $id "* ]]; then
+        as_bob remote describe-instances "$id" | grep -q "	running	" && break
+      else
+        in_mode remote describe-instances "$id" | grep -q "	running	" && break
+      fi
+      sleep 0.1
+    done
+  done
   local head
   head="$(history_head)"
   run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
@@ -271,9 +284,12 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   [[ "$stderr" == *"not enough capacity for 2 instance(s)"* ]] || fail "stderr: $stderr"
   run as_bob remote run-instances "$EMI"
   assert_success
+  local bobs owners
+  bobs="$(instance_ids | xargs)"
   # The owner uses the reservation.
   run in_mode remote run-instances "$EMI" -n 2
   assert_success
+  owners="$(instance_ids | xargs)"
   run in_mode embedded describe-capacity-reservations
   assert_output --regexp "^CAPACITYRESERVATION	$cr	[0-9]{12}	m1.small	$zone	3	1	active	limited	"
   run in_mode remote describe-capacity-reservations "$cr" --output json
@@ -288,6 +304,19 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   # The end date passes: cleanup expires it (dry run first), once; the room is free.
   run in_mode remote admin cleanup --now "$(at '+59 minutes')"
   assert_output "cleanup: nothing to do"
+  # The server commits each instance's pending -> running when it reconciles (a describe, a
+  # cleanup): let that happen before the dry run's no-change check below.
+  local id i
+  for id in $bobs $owners; do
+    for i in $(seq 600); do
+      if [[ " $bobs " == *" $id "* ]]; then
+        as_bob remote describe-instances "$id" | grep -q "	running	" && break
+      else
+        in_mode remote describe-instances "$id" | grep -q "	running	" && break
+      fi
+      sleep 0.1
+    done
+  done
   local head
   head="$(history_head)"
   run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
