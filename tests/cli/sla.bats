@@ -198,17 +198,8 @@ limit_rules() {
   assert_output "cleanup: nothing to do"
   # The server commits each instance's pending -> running when it reconciles (a describe, a
   # cleanup): let that happen before the dry run's no-change check below.
-  local id i
-  for id in $bobs $owners; do
-    for i in $(seq 600); do
-      if [[ " $bobs " == *" $id "* ]]; then
-        as_bob remote describe-instances "$id" | grep -q "	running	" && break
-      else
-        in_mode remote describe-instances "$id" | grep -q "	running	" && break
-      fi
-      sleep 0.1
-    done
-  done
+  wait_running as_bob $bobs
+  wait_running in_mode $owners
   local head
   head="$(history_head)"
   run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
@@ -267,6 +258,21 @@ limit_rules() {
 
 # --- capacity reservations -----------------------------------------------------------------------
 
+# Waits until the instances $2... run, asking as $1 (as_bob or in_mode). The server commits an
+# instance's pending -> running when it reconciles (a describe, a cleanup): a no-change check
+# of the history must come after that.
+wait_running() {
+  local who="$1" id i
+  shift
+  for id in "$@"; do
+    for i in $(seq 600); do
+      "$who" remote describe-instances "$id" | grep -q "	running	" && continue 2
+      sleep 0.1
+    done
+    fail "instance $id does not run"
+  done
+}
+
 zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
 
 @test "capacity reservation: held from others, used by the owner, expired by cleanup" {
@@ -306,17 +312,8 @@ zone_name() { "$EUCA_BIN" describe-availability-zones | head -1 | cut -f2; }
   assert_output "cleanup: nothing to do"
   # The server commits each instance's pending -> running when it reconciles (a describe, a
   # cleanup): let that happen before the dry run's no-change check below.
-  local id i
-  for id in $bobs $owners; do
-    for i in $(seq 600); do
-      if [[ " $bobs " == *" $id "* ]]; then
-        as_bob remote describe-instances "$id" | grep -q "	running	" && break
-      else
-        in_mode remote describe-instances "$id" | grep -q "	running	" && break
-      fi
-      sleep 0.1
-    done
-  done
+  wait_running as_bob $bobs
+  wait_running in_mode $owners
   local head
   head="$(history_head)"
   run in_mode remote admin cleanup --dry-run --now "$(at '+2 hours')"
@@ -520,6 +517,8 @@ wait_terminated() {
   assert_success
   assert_output "cleanup: nothing to do"
   # --dry-run reports and changes nothing.
+  wait_running in_mode $leased
+  wait_running as_bob $free
   local head
   head="$(history_head)"
   run in_mode remote admin cleanup --dry-run --verbose --now "$(at '+2 hours')"
