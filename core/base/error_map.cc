@@ -53,6 +53,7 @@ constexpr WireStatus kWireStatuses[] = {
     {"AddressLimitExceeded", 400},               // EC2
     {"InvalidLocationConstraint", 400},
     {"InvalidPart", 400},
+    {"InvalidPartNumber", 416},
     {"InvalidPartOrder", 400},
     {"InvalidRange", 416},
     {"InvalidRequest", 400},
@@ -61,6 +62,7 @@ constexpr WireStatus kWireStatuses[] = {
     {"MalformedXML", 400},
     {"MetadataTooLarge", 400},
     {"MethodNotAllowed", 405},
+    {"MissingContentLength", 411},
     {"MissingAuthenticationToken", 403},         // EC2
     {"NoSuchBucket", 404},
     {"NoSuchKey", 404},

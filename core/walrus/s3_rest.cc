@@ -1,5 +1,6 @@
 #include "core/walrus/s3_rest.h"
 
+#include <algorithm>
 #include <ctime>
 #include <memory>
 #include <optional>
@@ -250,11 +251,20 @@ ContentHeaders ContentOf(const Headers& h) {
   return c;
 }
 
+/// The x-amz-meta-* headers, names lower-cased; a name sent more than once has its values
+/// joined with "," in order (as S3 and RFC 9110 §5.3 combine repeated fields).
 Pairs MetadataOf(const Headers& h) {
   Pairs out;
   for (const auto& f : h) {
     std::string name = ToLower(f.name);
-    if (StartsWith(name, "x-amz-meta-")) out.emplace_back(name.substr(11), f.value);
+    if (!StartsWith(name, "x-amz-meta-")) continue;
+    name = name.substr(11);
+    auto same = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
+    if (same == out.end()) {
+      out.emplace_back(std::move(name), f.value);
+    } else {
+      same->second += "," + f.value;
+    }
   }
   return out;
 }
@@ -271,6 +281,11 @@ std::optional<std::string> OptHeader(const Headers& h, std::string_view name) {
   const std::string* v = h.Find(name);
   if (!v) return std::nullopt;
   return *v;
+}
+
+/// If-Match / If-None-Match of a write request.
+WriteConditions WriteConditionsOf(const Headers& h) {
+  return WriteConditions{.if_match = OptHeader(h, "If-Match"), .if_none_match = OptHeader(h, "If-None-Match")};
 }
 
 Conditions ConditionsOf(const Headers& h, const std::string& prefix) {
@@ -302,7 +317,16 @@ std::optional<uint64_t> ContentLengthOf(const http::RequestHead& head, const api
 Result<std::pair<std::string, std::string>> ParseCopySource(const std::string& value) {
   std::string v = value;
   auto q = v.find('?');
-  if (q != std::string::npos) v = v.substr(0, q);
+  if (q != std::string::npos) {
+    for (const auto& [name, id] : api::SplitQuery(v.substr(q + 1))) {
+      if (name == "versionId" && id != "null") {
+        return S3Error(Code::kInvalidArgument,
+                       "invalid copy source version id '" + id + "': objects here have only version 'null'",
+                       "InvalidArgument");
+      }
+    }
+    v = v.substr(0, q);
+  }
   std::string decoded = api::PercentDecode(v, false);
   if (!decoded.empty() && decoded[0] == '/') decoded.erase(0, 1);
   auto slash = decoded.find('/');
@@ -371,7 +395,7 @@ void SetObjectHeaders(http::Response& r, const ObjectInfo& info, const Query& q)
   set("Content-Language", "response-content-language", info.content.content_language, nullptr);
   set("Expires", "response-expires", info.content.expires, nullptr);
   for (const auto& [name, value] : info.metadata) r.headers.Add("x-amz-meta-" + name, value);
-  if (info.parts_count > 0) r.headers.Set("x-amz-mp-parts-count", std::to_string(info.parts_count));
+  if (info.parts_count > 0 && q.Has("partNumber")) r.headers.Set("x-amz-mp-parts-count", std::to_string(info.parts_count));
 }
 
 void AddAcl(pugi::xml_node root, const Acl& acl) {
@@ -554,7 +578,11 @@ class S3Rest final {
       if (m == "POST" && q.Has("delete")) return DeleteObjects(caller, req, body);
       return NotAllowed(req);
     }
-    // An object.
+    // An object. Buckets are unversioned: "null" is the only version id there is.
+    if (auto version = q.Get("versionId"); version && *version != "null" && m != "PUT" && m != "POST") {
+      return S3Error(Code::kInvalidArgument, "invalid version id '" + *version + "': objects here have only version 'null'",
+                     "InvalidArgument");
+    }
     if (m == "GET" || m == "HEAD") {
       if (m == "GET" && q.Has("acl")) {
         EUCA_ASSIGN_OR_RETURN(Acl acl, walrus_.GetObjectAcl(caller, bucket, key));
@@ -744,12 +772,26 @@ class S3Rest final {
   }
 
   Result<http::Response> Get(const Caller& caller, const Request& req, bool with_body) {
+    const Query& q = req.query;
+    if (caller.anonymous()) {
+      for (const auto& [name, value] : q.raw) {
+        if (StartsWith(name, "response-")) {
+          return S3Error(Code::kInvalidArgument,
+                         "response header overrides ('" + name + "') need a signed request, not an anonymous one",
+                         "InvalidRequest");
+        }
+      }
+    }
     GetObjectRequest gr{.bucket = req.target.bucket,
                         .key = req.target.key,
                         .range = OptHeader(req.head.headers, "Range"),
                         .conditions = ConditionsOf(req.head.headers, "")};
-    EUCA_ASSIGN_OR_RETURN(GetObjectResult result,
-                          with_body ? walrus_.GetObject(caller, gr) : walrus_.HeadObject(caller, gr));
+    if (q.Has("partNumber")) {
+      EUCA_ASSIGN_OR_RETURN(gr.part_number, IntParam(q, "partNumber", 0));
+    }
+    auto got = with_body ? walrus_.GetObject(caller, gr) : walrus_.HeadObject(caller, gr);
+    if (!got.ok() && S3ErrorCode(got.status()) == "InvalidRange") return RangeNotSatisfiable(caller, req, gr, got.status());
+    EUCA_ASSIGN_OR_RETURN(GetObjectResult result, std::move(got));
     http::Response r;
     if (result.status == GetStatus::kNotModified) {
       r.status = 304;
@@ -775,15 +817,40 @@ class S3Rest final {
     return r;
   }
 
+  /// A 416 InvalidRange answer with the Content-Range "bytes */SIZE" that RFC 9110 §15.5.17
+  /// asks for (the object is looked at again, without the range, for its size).
+  Result<http::Response> RangeNotSatisfiable(const Caller& caller, const Request& req, GetObjectRequest gr,
+                                             const Status& error) {
+    gr.range.reset();
+    gr.conditions = {};
+    http::Response r = ErrorResponse(error, req, req.request_id);
+    if (auto head = walrus_.HeadObject(caller, gr); head.ok()) {
+      r.headers.Set("Content-Range", "bytes */" + std::to_string(head->info.size));
+    }
+    return r;
+  }
+
+  /// A body's length: Content-Length (or the decoded length of aws-chunked), or a chunked
+  /// transfer coding; neither is 411 MissingContentLength.
+  static Result<std::optional<uint64_t>> BodyLength(const Request& req, const api::Verified& v) {
+    auto length = ContentLengthOf(req.head, v);
+    if (!length && !req.head.headers.Has("Transfer-Encoding")) {
+      return S3Error(Code::kInvalidArgument, "a PUT needs a Content-Length header", "MissingContentLength");
+    }
+    return length;
+  }
+
   Result<http::Response> Put(const Caller& caller, const Request& req, RequestBody& body, const api::Verified& v) {
     const Headers& h = req.head.headers;
+    EUCA_ASSIGN_OR_RETURN(auto length, BodyLength(req, v));
     PutObjectRequest pr{.bucket = req.target.bucket,
                         .key = req.target.key,
                         .content = ContentOf(h),
                         .metadata = MetadataOf(h),
                         .canned_acl = h.Get("x-amz-acl"),
                         .content_md5 = OptHeader(h, "Content-MD5"),
-                        .content_length = ContentLengthOf(req.head, v)};
+                        .content_length = length,
+                        .conditions = WriteConditionsOf(h)};
     // The reply waits for the group commit that makes the object durable, but no worker
     // thread waits with it: the thread that completes the commit sends it.
     auto pending = http::PendingResponse::Make();
@@ -822,6 +889,7 @@ class S3Rest final {
     }
     cr.canned_acl = h.Get("x-amz-acl");
     cr.source_conditions = ConditionsOf(h, "x-amz-copy-source-");
+    cr.conditions = WriteConditionsOf(h);
     EUCA_ASSIGN_OR_RETURN(CopyObjectResult result, walrus_.CopyObject(caller, cr));
     Xml xml("CopyObjectResult");
     Add(xml.root, "LastModified", Iso8601(result.last_modified_ms));
@@ -868,12 +936,13 @@ class S3Rest final {
       Add(xml.root, "ETag", result.etag);
       return XmlResponse(200, xml);
     }
+    EUCA_ASSIGN_OR_RETURN(auto length, BodyLength(req, v));
     UploadPartRequest ur{.bucket = req.target.bucket,
                          .key = req.target.key,
                          .upload_id = q.GetOr("uploadId"),
                          .part_number = part,
                          .content_md5 = OptHeader(h, "Content-MD5"),
-                         .content_length = ContentLengthOf(req.head, v)};
+                         .content_length = length};
     EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_.UploadPart(caller, ur, body));
     http::Response r = Empty(200);
     r.headers.Set("ETag", etag);
@@ -885,7 +954,11 @@ class S3Rest final {
     EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(text));
     auto root = Child(*doc, "CompleteMultipartUpload");
     if (!root) return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");
-    CompleteMultipartUploadRequest cr{.bucket = req.target.bucket, .key = req.target.key, .upload_id = req.query.GetOr("uploadId"), .parts = {}};
+    CompleteMultipartUploadRequest cr{.bucket = req.target.bucket,
+                                      .key = req.target.key,
+                                      .upload_id = req.query.GetOr("uploadId"),
+                                      .parts = {},
+                                      .conditions = WriteConditionsOf(req.head.headers)};
     for (auto p : root.children()) {
       std::string_view name = p.name();
       if (name != "Part" && !name.ends_with(":Part")) continue;

@@ -274,6 +274,83 @@ TEST_F(S3RestTest, ErrorsAreS3Xml) {
   EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRange</Code>"));
 }
 
+TEST_F(S3RestTest, ObjectReadsFollowS3sRules) {
+  ASSERT_EQ(Send("PUT", "/rules").status, 200);
+  ASSERT_EQ(Send("PUT", "/rules/k", "0123456789", {{"x-amz-acl", "public-read"}}).status, 200);
+
+  // Response header overrides need a signed request.
+  auto r = Send("GET", "/rules/k?response-content-type=text/html", "", {}, nullptr);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  EXPECT_EQ(Send("GET", "/rules/k", "", {}, nullptr).status, 200);
+  r = Send("GET", "/rules/k?response-content-type=text/html");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.Get("Content-Type"), "text/html");
+
+  // "null" is the only version id.
+  r = Send("GET", "/rules/k?versionId=3HL4kqtJlcpXroDTDmJ");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidArgument</Code>"));
+  EXPECT_EQ(Send("DELETE", "/rules/k?versionId=3HL4kqtJlcpXroDTDmJ").status, 400);
+  EXPECT_EQ(Send("GET", "/rules/k?versionId=null").status, 200);
+  r = Send("PUT", "/rules/copy", "", {{"x-amz-copy-source", "/rules/k?versionId=abc"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidArgument</Code>"));
+  EXPECT_EQ(Send("PUT", "/rules/copy", "", {{"x-amz-copy-source", "/rules/k?versionId=null"}}).status, 200);
+
+  // An unsatisfiable range tells the object's size.
+  r = Send("GET", "/rules/k", "", {{"Range", "bytes=20-30"}});
+  EXPECT_EQ(r.status, 416);
+  EXPECT_EQ(r.headers.Get("Content-Range"), "bytes */10");
+  EXPECT_EQ(Send("HEAD", "/rules/k", "", {{"Range", "bytes=10-"}}).headers.Get("Content-Range"), "bytes */10");
+
+  // A metadata header sent twice keeps both values.
+  Headers twice;
+  twice.Add("x-amz-meta-dup", "one");
+  twice.Add("x-amz-meta-dup", "two");
+  ASSERT_EQ(Send("PUT", "/rules/meta", "m", twice).status, 200);
+  EXPECT_EQ(Send("HEAD", "/rules/meta").headers.Get("x-amz-meta-dup"), "one,two");
+}
+
+TEST_F(S3RestTest, ConditionalWrites) {
+  ASSERT_EQ(Send("PUT", "/condw").status, 200);
+  auto r = Send("PUT", "/condw/k", "one", {{"If-None-Match", "*"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string etag = r.headers.Get("ETag");
+  r = Send("PUT", "/condw/k", "two", {{"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_THAT(r.body, HasSubstr("<Code>PreconditionFailed</Code>"));
+  EXPECT_EQ(Send("GET", "/condw/k").body, "one");
+  r = Send("PUT", "/condw/k", "two", {{"If-Match", "\"0123456789abcdef0123456789abcdef\""}});
+  EXPECT_EQ(r.status, 412);
+  r = Send("PUT", "/condw/none", "two", {{"If-Match", etag}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("<Code>NoSuchKey</Code>"));
+  r = Send("PUT", "/condw/k", "two", {{"If-None-Match", etag}});
+  EXPECT_EQ(r.status, 501);
+  EXPECT_EQ(Send("GET", "/condw/k").body, "one");
+  // The ETag unquoted does too.
+  r = Send("PUT", "/condw/k", "two", {{"If-Match", etag.substr(1, 32)}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send("GET", "/condw/k").body, "two");
+
+  // CopyObject's destination and CompleteMultipartUpload take them too.
+  r = Send("PUT", "/condw/k", "", {{"x-amz-copy-source", "/condw/k"}, {"x-amz-metadata-directive", "REPLACE"}, {"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(Send("PUT", "/condw/copy", "", {{"x-amz-copy-source", "/condw/k"}, {"If-None-Match", "*"}}).status, 200);
+  r = Send("POST", "/condw/k?uploads");
+  auto start = r.body.find("<UploadId>") + 10;
+  std::string id = r.body.substr(start, r.body.find("</UploadId>") - start);
+  auto e1 = Send("PUT", "/condw/k?partNumber=1&uploadId=" + id, "part").headers.Get("ETag");
+  const std::string complete =
+      "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 + "</ETag></Part></CompleteMultipartUpload>";
+  r = Send("POST", "/condw/k?uploadId=" + id, complete, {{"If-None-Match", "*"}});
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(Send("GET", "/condw/k").body, "two");
+  EXPECT_EQ(Send("POST", "/condw/k?uploadId=" + id, complete).status, 200);
+  EXPECT_EQ(Send("GET", "/condw/k").body, "part");
+}
+
 TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {
   ASSERT_EQ(Send("PUT", "/chunks").status, 200);
   const std::string data(100000, 'x');
@@ -341,6 +418,31 @@ TEST_F(S3RestTest, MultipartUpload) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr("-2\"</ETag>"));
   EXPECT_EQ(Send("GET", "/mpu/big").body, p1 + p2);
+  // Plain reads do not tell the part count; ?partNumber=N reads part N alone.
+  EXPECT_FALSE(Send("HEAD", "/mpu/big").headers.Has("x-amz-mp-parts-count"));
+  r = Send("GET", "/mpu/big?partNumber=2");
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, p2);
+  EXPECT_EQ(r.headers.Get("Content-Range"), "bytes 32-35/36");
+  EXPECT_EQ(r.headers.Get("x-amz-mp-parts-count"), "2");
+  r = Send("HEAD", "/mpu/big?partNumber=1");
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.headers.Get("Content-Length"), "32");
+  r = Send("GET", "/mpu/big?partNumber=3");
+  EXPECT_EQ(r.status, 416);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidPartNumber</Code>"));
+  r = Send("GET", "/mpu/big?partNumber=1", "", {{"Range", "bytes=0-1"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("GET", "/mpu/big?partNumber=x");
+  EXPECT_EQ(r.status, 400);
+  // A single-part object is its own part 1.
+  ASSERT_EQ(Send("PUT", "/mpu/small", "abc").status, 200);
+  r = Send("GET", "/mpu/small?partNumber=1");
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_FALSE(r.headers.Has("x-amz-mp-parts-count"));
+  EXPECT_EQ(Send("GET", "/mpu/small?partNumber=2").status, 416);
   r = Send("POST", "/mpu/big?uploadId=nosuch", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>");
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(r.body, HasSubstr("NoSuchUpload"));

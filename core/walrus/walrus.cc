@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/api/encoding.h"
 #include "core/base/random.h"
 #include "core/walrus/listing.h"
 #include "core/walrus/body_pipeline.h"
@@ -437,19 +438,46 @@ Result<Walrus::Written> Walrus::CopyBlob(objects::ObjectReader& reader, uint64_t
   return Written{std::move(blob), md5.Final()};
 }
 
+Result<objects::WriteCondition> Walrus::EarlyWriteCheck(const std::string& bucket, const std::string& key,
+                                                        const WriteConditions& conditions) {
+  objects::WriteCondition out;
+  if (conditions.if_none_match) {
+    if (api::TrimSpace(*conditions.if_none_match) != "*") {
+      return S3Error(Code::kUnsupported, "NotImplemented",
+                     "If-None-Match on a write takes only '*' (no object under the key), not '" +
+                         *conditions.if_none_match + "'");
+    }
+    out.if_absent = true;
+  }
+  if (conditions.if_match) {
+    std::string etag(api::TrimSpace(*conditions.if_match));
+    if (etag.empty()) return S3Error(Code::kInvalidArgument, "InvalidArgument", "If-Match is empty");
+    out.if_etag = etag == "*" ? etag : "\"" + std::string(BareEtag(etag)) + "\"";
+  }
+  if (out.empty()) return out;
+  auto current = backend_.GetObject(bucket, key);
+  if (!current.ok() && current.status().wire_code() != "NoSuchKey") return current.status();
+  EUCA_RETURN_IF_ERROR(objects::CheckWriteCondition(
+      out, current.ok() ? std::optional<objects::ObjectRecord>(*std::move(current)) : std::nullopt, bucket, key));
+  return out;
+}
+
 Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const PutObjectRequest& req,
                                                  ByteSource& body) {
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   if (options_.admit_put && !caller.anonymous()) {
     const std::string account = OwnerOf(caller).id;
     EUCA_RETURN_IF_ERROR(
         options_.admit_put(account, req.content_length.value_or(0), [&] { return StoredBytes(account); }));
   }
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
-  return NewObjectRecord(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned);
+  auto rec = NewObjectRecord(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned);
+  rec.condition = std::move(condition);
+  return rec;
 }
 
 Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectRequest& req, ByteSource& body) {
@@ -518,11 +546,42 @@ objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const object
 
 Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
                                                    const std::string& key, Written written, StoredContent content,
-                                                   CannedAcl canned) {
-  return backend_.PutObject(NewObjectRecord(caller, bucket, key, std::move(written), std::move(content), canned));
+                                                   CannedAcl canned, objects::WriteCondition condition) {
+  auto rec = NewObjectRecord(caller, bucket, key, std::move(written), std::move(content), canned);
+  rec.condition = std::move(condition);
+  return backend_.PutObject(std::move(rec));
 }
 
+namespace {
+
+/// The bytes of part `number` of `rec` (GetObject ?partNumber): a multipart object's parts are
+/// its blobs, in order; a single-part object is its own part 1. nullopt: the whole (empty)
+/// object.
+Result<std::optional<ByteRange>> PartRange(const objects::ObjectRecord& rec, int number) {
+  const size_t parts = rec.parts > 0 ? rec.blobs.size() : 1;
+  if (number < 1 || static_cast<size_t>(number) > parts) {
+    return S3Error(Code::kInvalidArgument, "InvalidPartNumber",
+                   "part " + std::to_string(number) + " is not satisfiable: " + ObjectName(rec.bucket, rec.key) +
+                       " has " + std::to_string(parts) + (parts == 1 ? " part" : " parts"));
+  }
+  if (rec.parts == 0) {
+    if (rec.size == 0) return std::optional<ByteRange>();
+    return std::optional<ByteRange>(ByteRange{0, rec.size - 1});
+  }
+  uint64_t first = 0;
+  for (int i = 0; i + 1 < number; ++i) first += rec.blobs[i].size;
+  const uint64_t size = rec.blobs[number - 1].size;
+  if (size == 0) return std::optional<ByteRange>();
+  return std::optional<ByteRange>(ByteRange{first, first + size - 1});
+}
+
+}  // namespace
+
 Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {
+  if (req.part_number && req.range) {
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "a request may not give both a Range header and the 'partNumber' parameter");
+  }
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.bucket, req.key, Permission::kRead));
   const objects::ObjectRecord& rec = reader->record();
   GetObjectResult out;
@@ -539,7 +598,14 @@ Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest
   }
   uint64_t offset = 0;
   uint64_t length = rec.size;
-  if (req.range) {
+  if (req.part_number) {
+    EUCA_ASSIGN_OR_RETURN(out.range, PartRange(rec, *req.part_number));
+    if (out.range) {
+      out.status = GetStatus::kPartialContent;
+      offset = out.range->first;
+      length = out.range->length();
+    }
+  } else if (req.range) {
     EUCA_ASSIGN_OR_RETURN(out.range, ResolveRange(*req.range, rec.size));
     if (out.range) {
       out.status = GetStatus::kPartialContent;
@@ -594,6 +660,7 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
                    "its metadata; use the REPLACE metadata directive");
   EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenCopySource(caller, req.source_bucket, req.source_key, req.source_conditions));
+  EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   const objects::ObjectRecord& src = reader->record();
   if (src.size > options_.max_object_size)
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
@@ -607,7 +674,8 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
     EUCA_RETURN_IF_ERROR(options_.admit_put(account, src.size, [&] { return StoredBytes(account); }));
   }
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
-  EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), canned));
+  EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), canned,
+                                                         std::move(condition)));
   return CopyObjectResult{stored.etag, stored.modified_ms};
 }
 
@@ -696,6 +764,7 @@ Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const Uplo
 Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Caller& caller,
                                                                       const CompleteMultipartUploadRequest& req) {
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(upload.bucket, upload.key, req.conditions));
   if (req.parts.empty())
     return S3Error(Code::kInvalidArgument, "MalformedXML", "a multipart upload is completed with at least one part");
   for (size_t i = 1; i < req.parts.size(); ++i)
@@ -737,6 +806,7 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   rec.acl = upload.acl;
   rec.modified_ms = clock_.NowMillis();
   rec.parts = static_cast<uint32_t>(req.parts.size());
+  rec.condition = std::move(condition);
   // No storage-quota check: the parts were counted (and admitted) as they were uploaded, and
   // completing adds no bytes (parts left out of the list are dropped).
   EUCA_ASSIGN_OR_RETURN(auto done, backend_.CompleteUpload(upload.upload_id, std::move(rec)));

@@ -171,6 +171,14 @@ struct ListObjectVersionsResult {
   std::string next_version_id_marker;
 };
 
+/// If-Match / If-None-Match of a write (PutObject, CopyObject's destination,
+/// CompleteMultipartUpload), as the headers gave them: the write happens only if the key's
+/// current version matches, decided in the commit itself (S3 conditional writes).
+struct WriteConditions {
+  std::optional<std::string> if_match = {};       ///< an ETag (quoted or not) or "*"; NoSuchKey without a version
+  std::optional<std::string> if_none_match = {};  ///< "*" only (other values are NotImplemented)
+};
+
 struct PutObjectRequest {
   std::string bucket = {};
   std::string key = {};
@@ -179,6 +187,7 @@ struct PutObjectRequest {
   std::string canned_acl = {};                  ///< "" = private
   std::optional<std::string> content_md5 = {};  ///< base64, as in the Content-MD5 header
   std::optional<uint64_t> content_length = {};  ///< when known: the body must be exactly this long
+  WriteConditions conditions = {};              ///< checked before the body is read, and in the commit
 };
 
 struct PutObjectResult {
@@ -191,6 +200,10 @@ struct GetObjectRequest {
   std::string key;
   std::optional<std::string> range;  ///< Range header value
   Conditions conditions;
+  /// ?partNumber=N: only part N of a multipart object (206), or the whole of a single-part
+  /// object as its part 1; not with `range` (InvalidRequest), N past the parts is 416
+  /// InvalidPartNumber.
+  std::optional<int> part_number = {};
 };
 
 enum class GetStatus {
@@ -241,6 +254,7 @@ struct CopyObjectRequest {
   Pairs metadata;                ///< kReplace only
   std::string canned_acl;        ///< the copy's ACL ("" = private); never copied from the source
   Conditions source_conditions;  ///< x-amz-copy-source-if-*: any failure is 412
+  WriteConditions conditions;    ///< If-Match / If-None-Match on the destination key
 };
 
 struct CopyObjectResult {
@@ -286,6 +300,7 @@ struct CompleteMultipartUploadRequest {
   std::string key;
   std::string upload_id;
   std::vector<CompletedPart> parts;
+  WriteConditions conditions = {};
 };
 
 struct CompleteMultipartUploadResult {
@@ -455,7 +470,12 @@ class Walrus final {
   /// ACL (PutObject and CopyObject). On failure the blob is the backend's to reap.
   Result<objects::ObjectRecord> CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
                                              const std::string& key, Written written, StoredContent content,
-                                             CannedAcl canned);
+                                             CannedAcl canned, objects::WriteCondition condition);
+  /// The backend's form of `conditions`, checked once against the key's current version so
+  /// that a write bound to fail fails before it reads or copies any data (the commit checks
+  /// again).
+  Result<objects::WriteCondition> EarlyWriteCheck(const std::string& bucket, const std::string& key,
+                                                  const WriteConditions& conditions);
   /// The record CommitObject stores.
   objects::ObjectRecord NewObjectRecord(const Caller& caller, const objects::BucketRecord& bucket,
                                         const std::string& key, Written written, StoredContent content,

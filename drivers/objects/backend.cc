@@ -17,6 +17,23 @@ Status NoSuchUpload(const std::string& upload_id) {
                 "NoSuchUpload");
 }
 
+Status CheckWriteCondition(const WriteCondition& condition, const std::optional<ObjectRecord>& current,
+                           const std::string& bucket, const std::string& key) {
+  auto failed = [&](const std::string& why) {
+    return Status(Code::kConflict,
+                  "the write's precondition failed: object '" + PrintableKey(key) + "' in bucket '" + bucket + "' " + why,
+                  "PreconditionFailed");
+  };
+  if (condition.if_absent && current) return failed("exists (ETag " + current->etag + ")");
+  if (condition.if_etag) {
+    if (!current) return NoSuchKey(bucket, key);
+    if (*condition.if_etag != "*" && *condition.if_etag != current->etag) {
+      return failed("has ETag " + current->etag + ", not " + *condition.if_etag);
+    }
+  }
+  return Status::Ok();
+}
+
 std::string NewBlobId() { return RandomHex(32); }
 
 bool IsBlobId(std::string_view name) {

@@ -55,6 +55,16 @@ struct BucketRecord {
   int64_t created_ms = 0;
 };
 
+/// What a write asks of the key's current version (S3 conditional writes), checked in the
+/// same transaction that makes the new version current, so that of two racing writes with
+/// `if_absent` exactly one succeeds. The default asks nothing.
+struct WriteCondition {
+  bool if_absent = false;               ///< If-None-Match: *; PreconditionFailed if the key holds a version
+  std::optional<std::string> if_etag = {};  ///< If-Match: the current version's ETag (quoted) or "*" (any);
+                                        ///< NoSuchKey if none, PreconditionFailed if another
+  bool empty() const { return !if_absent && !if_etag; }
+};
+
 /// One object: the current (only) version of a key.
 struct ObjectRecord {
   std::string bucket;
@@ -71,6 +81,9 @@ struct ObjectRecord {
   std::string generation;      ///< set by the backend: random hex, new for each version
   uint32_t parts = 0;          ///< 0 for a single PUT; N for an object completed from N parts
   std::vector<BlobRef> blobs;  ///< the content, in order
+  /// PutObject and CompleteUpload only: the write's condition on the version it replaces.
+  /// Not stored; empty in every record a backend returns.
+  WriteCondition condition = {};
 };
 
 struct UploadRecord {
@@ -207,6 +220,10 @@ class ObjectBackend {
 Status NoSuchBucket(const std::string& bucket);
 Status NoSuchKey(const std::string& bucket, const std::string& key);
 Status NoSuchUpload(const std::string& upload_id);
+/// Checks `condition` against `current`, the key's version (nullopt: none): Ok, NoSuchKey
+/// or PreconditionFailed (Conflict, 412).
+Status CheckWriteCondition(const WriteCondition& condition, const std::optional<ObjectRecord>& current,
+                           const std::string& bucket, const std::string& key);
 
 /// A new blob id: 32 random lower-case hex digits.
 std::string NewBlobId();

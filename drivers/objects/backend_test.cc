@@ -165,6 +165,44 @@ TEST_P(BackendTest, ReplacedVersionsLeaveNoBlobsBehind) {
   EXPECT_EQ(h_->Blobs(), 1u);
 }
 
+TEST_P(BackendTest, ConditionalWritesAreDecidedInTheCommit) {
+  const WriteCondition absent{.if_absent = true};
+  auto put = Put(b_, "bkt", "k", "one", absent);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_TRUE(put->condition.empty());
+  put = Put(b_, "bkt", "k", "two", absent);
+  EXPECT_EQ(put.status().wire_code(), "PreconditionFailed");
+  EXPECT_EQ(*Get(b_, "bkt", "k"), "one");
+  EXPECT_EQ(h_->Blobs(), 1u);  // the refused write's blob is dropped
+  ASSERT_TRUE(Put(b_, "bkt", "k", "three", {.if_etag = "\"etag\""}).ok());
+  EXPECT_EQ(Put(b_, "bkt", "k", "four", {.if_etag = "\"other\""}).status().wire_code(), "PreconditionFailed");
+  EXPECT_EQ(Put(b_, "bkt", "none", "five", {.if_etag = "*"}).status().wire_code(), "NoSuchKey");
+  ASSERT_TRUE(Put(b_, "bkt", "k", "six", {.if_etag = "*"}).ok());
+  EXPECT_EQ(*Get(b_, "bkt", "k"), "six");
+  EXPECT_EQ(h_->Blobs(), 1u);
+
+  // Completing an upload onto a taken key with if_absent fails and keeps the upload whole.
+  ASSERT_TRUE(b_.CreateUpload(Upload("u", "bkt", "k")).ok());
+  auto blob = WriteBlob(b_, "part");
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(b_.PutPart("u", {1, *blob, "\"p\"", 1}).ok());
+  auto parts = b_.ListParts("u");
+  ASSERT_TRUE(parts.ok());
+  ObjectRecord rec;
+  rec.etag = "\"mp-1\"";
+  rec.parts = 1;
+  rec.blobs = {(*parts)[0].blob};
+  rec.condition = absent;
+  EXPECT_EQ(b_.CompleteUpload("u", rec).status().wire_code(), "PreconditionFailed");
+  EXPECT_EQ(*Get(b_, "bkt", "k"), "six");
+  ASSERT_TRUE(b_.ListParts("u").ok());
+  rec.condition = {.if_etag = "\"etag\""};
+  auto done = b_.CompleteUpload("u", rec);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_TRUE(done->condition.empty());
+  EXPECT_EQ(*Get(b_, "bkt", "k"), "part");
+}
+
 TEST_P(BackendTest, PutIntoMissingBucketDropsTheBlob) {
   auto put = Put(b_, "nope", "k", "data");
   EXPECT_EQ(put.status().wire_code(), "NoSuchBucket");

@@ -1446,6 +1446,7 @@ Status FsBackend::PutObjectLocked(const ObjectRecord& record, std::optional<Obje
   EUCA_ASSIGN_OR_RETURN(bool exists, db_->BucketExists(record.bucket));
   if (!exists) return NoSuchBucket(record.bucket);
   EUCA_ASSIGN_OR_RETURN(old, db_->FindObject(record.bucket, record.key));
+  EUCA_RETURN_IF_ERROR(CheckWriteCondition(record.condition, old, record.bucket, record.key));
   if (old) EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
   EUCA_RETURN_IF_ERROR(db_->InsertInlineBlobs(record.blobs));
   return db_->InsertObject(record);
@@ -1459,6 +1460,7 @@ Result<ObjectRecord> FsBackend::FinishPut(ObjectRecord record, const std::option
   }
   if (old) DeleteBlobs(old->blobs);
   for (auto& b : record.blobs) b.data.reset();  // stored; the record names them only
+  record.condition = {};
   return record;
 }
 
@@ -1705,6 +1707,7 @@ Result<ObjectRecord> FsBackend::CompleteUpload(const std::string& upload_id, Obj
         return Status(Code::kConflict, "a part of upload '" + upload_id + "' was replaced meanwhile; retry",
                       "OperationAborted");
       EUCA_ASSIGN_OR_RETURN(auto old, db_->FindObject(record.bucket, record.key));
+      EUCA_RETURN_IF_ERROR(CheckWriteCondition(record.condition, old, record.bucket, record.key));
       if (old) {
         EUCA_RETURN_IF_ERROR(db_->DeleteInlineBlobs(old->blobs));
         dropped.insert(dropped.end(), old->blobs.begin(), old->blobs.end());
@@ -1714,6 +1717,7 @@ Result<ObjectRecord> FsBackend::CompleteUpload(const std::string& upload_id, Obj
     }));
   }
   DeleteBlobs(dropped);
+  record.condition = {};
   return record;
 }
 

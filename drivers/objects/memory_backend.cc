@@ -154,13 +154,28 @@ Result<ObjectRecord> MemoryBackend::PutObject(ObjectRecord record) {
     DropBlobsLocked(record.blobs);
     return s;
   }
+  if (Status s = CheckConditionLocked(record); !s.ok()) {
+    DropBlobsLocked(record.blobs);
+    return s;
+  }
   record.size = 0;
   for (const auto& b : record.blobs) record.size += b.size;
   record.generation = RandomHex(16);
+  record.condition = {};
   auto& slot = objects_[record.bucket][record.key];
   DropBlobsLocked(slot.blobs);
   slot = record;
   return record;
+}
+
+Status MemoryBackend::CheckConditionLocked(const ObjectRecord& record) {
+  std::optional<ObjectRecord> current;
+  auto b = objects_.find(record.bucket);
+  if (b != objects_.end()) {
+    auto o = b->second.find(record.key);
+    if (o != b->second.end()) current = o->second;
+  }
+  return CheckWriteCondition(record.condition, current, record.bucket, record.key);
 }
 
 Result<ObjectRecord> MemoryBackend::GetObject(const std::string& bucket, const std::string& key) {
@@ -291,13 +306,15 @@ Result<ObjectRecord> MemoryBackend::CompleteUpload(const std::string& upload_id,
                     "OperationAborted");
     u->second = true;
   }
-  for (const auto& [id, taken] : used)
-    if (!taken) blobs_.erase(id);
   record.bucket = upload.record.bucket;
   record.key = upload.record.key;
+  EUCA_RETURN_IF_ERROR(CheckConditionLocked(record));
+  for (const auto& [id, taken] : used)
+    if (!taken) blobs_.erase(id);
   record.size = 0;
   for (const auto& b : record.blobs) record.size += b.size;
   record.generation = RandomHex(16);
+  record.condition = {};
   auto& slot = objects_[record.bucket][record.key];
   DropBlobsLocked(slot.blobs);
   slot = record;

@@ -52,6 +52,8 @@ class MemoryBackend final : public ObjectBackend {
 
   void DropBlobsLocked(const std::vector<BlobRef>& blobs);
   Status CheckBlobsLocked(const std::vector<BlobRef>& blobs);
+  /// CheckWriteCondition of `record` against the key's current version.
+  Status CheckConditionLocked(const ObjectRecord& record);
 
   std::mutex mu_;
   std::map<std::string, BucketRecord> buckets_;

@@ -47,9 +47,9 @@ inline Result<BlobRef> WriteBlob(ObjectBackend& backend, std::string_view data, 
   return writer->Commit();
 }
 
-/// Puts `data` under `key` as a single-blob object.
+/// Puts `data` under `key` as a single-blob object (ETag "etag"), if `condition` holds.
 inline Result<ObjectRecord> Put(ObjectBackend& backend, const std::string& bucket, const std::string& key,
-                                std::string_view data) {
+                                std::string_view data, WriteCondition condition = {}) {
   EUCA_ASSIGN_OR_RETURN(BlobRef blob, WriteBlob(backend, data));
   ObjectRecord r;
   r.bucket = bucket;
@@ -57,6 +57,7 @@ inline Result<ObjectRecord> Put(ObjectBackend& backend, const std::string& bucke
   r.etag = "\"etag\"";
   r.content_type = "binary/octet-stream";
   r.blobs = {blob};
+  r.condition = std::move(condition);
   return backend.PutObject(std::move(r));
 }
 

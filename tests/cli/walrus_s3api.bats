@@ -255,3 +255,105 @@ JSON
   euca admin delete-rule five-k >/dev/null
   aws_as "$k" "$s" s3api copy-object --bucket quota-bkt --key b --copy-source quota-bkt/a >/dev/null
 }
+
+@test "s3api get-object --part-number: one part of a multipart object (206); past the last, InvalidPartNumber" {
+  need_aws
+  aws_admin s3api create-bucket --bucket parts
+  head -c $((5 * 1024 * 1024)) /dev/urandom >p1.bin
+  head -c 1000 /dev/urandom >p2.bin
+  local id e1 e2
+  id="$(aws_admin s3api create-multipart-upload --bucket parts --key obj | json UploadId)"
+  e1="$(aws_admin s3api upload-part --bucket parts --key obj --upload-id "$id" --part-number 1 --body p1.bin | json ETag)"
+  e2="$(aws_admin s3api upload-part --bucket parts --key obj --upload-id "$id" --part-number 2 --body p2.bin | json ETag)"
+  complete parts obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
+  run aws_admin s3api get-object --bucket parts --key obj --part-number 2 got2.bin \
+    --query '[ContentLength,PartsCount,ContentRange]' --output text
+  assert_success
+  assert_output "$(printf '1000\t2\tbytes 5242880-5243879/5243880')"
+  cmp got2.bin p2.bin
+  # A plain HEAD does not tell the part count; a HEAD of part 1 does.
+  run aws_admin s3api head-object --bucket parts --key obj --query 'PartsCount' --output text
+  assert_output None
+  run aws_admin s3api head-object --bucket parts --key obj --part-number 1 --query '[ContentLength,PartsCount]' --output text
+  assert_output "$(printf '5242880\t2')"
+  run aws_admin s3api get-object --bucket parts --key obj --part-number 3 got3.bin
+  assert_failure
+  assert_output --partial InvalidPartNumber
+  [[ ! -e got3.bin ]]
+}
+
+@test "a PUT without Content-Length is MissingContentLength (411) and stores nothing" {
+  need_boto3
+  aws_admin s3api create-bucket --bucket nolength
+  local url
+  url="$(presign PUT nolength k)"
+  # curl sends no Content-Length for a PUT without a body.
+  run curl -s -o body.xml -w '%{http_code}' -X PUT "$url"
+  assert_output 411
+  grep -q '<Code>MissingContentLength</Code>' body.xml
+  run aws_admin s3api head-object --bucket nolength --key k
+  assert_failure
+  run curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary abc "$url"
+  assert_output 200
+  run curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Transfer-Encoding: chunked' --data-binary abcd "$url"
+  assert_output 200
+  run aws_admin s3api head-object --bucket nolength --key k --query ContentLength --output text
+  assert_output 4
+}
+
+# put_if BUCKET KEY FILE HEADER VALUE: PutObject with one extra signed header (this boto3 and
+# AWS CLI predate the IfMatch/IfNoneMatch parameters); prints the ETag, or the error code and
+# fails.
+put_if() {
+  /usr/bin/python3 - "$WALRUS_URL" "$ADMIN_KEY" "$ADMIN_SECRET" "$@" <<'PY'
+import sys
+import boto3
+from botocore.client import Config
+from botocore.exceptions import ClientError
+url, key, secret, bucket, obj, path, header, value = sys.argv[1:9]
+s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=key, aws_secret_access_key=secret,
+                  region_name="euca", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+s3.meta.events.register("before-sign.s3.PutObject", lambda request, **_: request.headers.__setitem__(header, value))
+try:
+    with open(path, "rb") as f:
+        print(s3.put_object(Bucket=bucket, Key=obj, Body=f.read())["ETag"])
+except ClientError as e:
+    print(e.response["Error"]["Code"])
+    sys.exit(1)
+PY
+}
+
+@test "conditional PutObject (If-None-Match: *, If-Match) from boto3; of racing creators exactly one wins" {
+  need_aws
+  need_boto3
+  aws_admin s3api create-bucket --bucket condw
+  echo one >one.txt
+  echo two >two.txt
+  local etag
+  etag="$(put_if condw k one.txt If-None-Match '*')"
+  run put_if condw k two.txt If-None-Match '*'
+  assert_failure
+  assert_output PreconditionFailed
+  run put_if condw k two.txt If-Match '"00000000000000000000000000000000"'
+  assert_failure
+  assert_output PreconditionFailed
+  run put_if condw nothing two.txt If-Match "$etag"
+  assert_failure
+  assert_output NoSuchKey
+  put_if condw k two.txt If-Match "$etag"
+  aws_admin s3 cp s3://condw/k got.txt
+  cmp got.txt two.txt
+  # Eight creators of one new key at once: one succeeds, seven get PreconditionFailed.
+  local i
+  for i in 1 2 3 4 5 6 7 8; do
+    echo "writer $i" >"w$i.txt"
+    (put_if condw race "w$i.txt" If-None-Match '*' >"out$i" 2>&1 && echo "$i" >"won$i") &
+  done
+  wait
+  run bash -c 'ls won* | wc -l'
+  assert_output 1
+  run bash -c 'grep -l PreconditionFailed out* | wc -l'
+  assert_output 7
+  aws_admin s3 cp s3://condw/race got.txt
+  cmp got.txt "w$(cat won*).txt"
+}
