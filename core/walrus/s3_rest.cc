@@ -15,6 +15,7 @@
 #include "core/api/encoding.h"
 #include "core/base/error_map.h"
 #include "core/base/random.h"
+#include "core/walrus/checksum.h"
 #include "core/walrus/image_rest.h"
 
 namespace euca::walrus {
@@ -136,21 +137,60 @@ Result<int> IntParam(const Query& q, std::string_view name, int def) {
 
 // --- Request bodies ----------------------------------------------------------------------------
 
-/// The request body as Walrus reads it, checked as the signature demands: the declared
-/// SHA-256, or aws-chunked decoding with chunk signatures. The final read (0) is returned only
-/// once the check passed; a failed check is an error, so Walrus commits nothing.
+/// The request body as Walrus reads it, checked as the signature demands (the declared
+/// SHA-256, or aws-chunked decoding with chunk signatures) and against the x-amz-checksum-*
+/// the client sent, in a header or an aws-chunked trailer. The final read (0) is returned
+/// only once every check passed; a failed check is an error, so Walrus commits nothing.
 class RequestBody final : public ByteSource {
  public:
-  RequestBody(http::BodyReader& reader, const api::Verified& verified) : reader_(reader), check_(verified.payload) {
+  RequestBody(http::BodyReader& reader, const api::Verified& verified, std::optional<ExpectedChecksum> checksum)
+      : reader_(reader), check_(verified.payload), expected_checksum_(std::move(checksum)) {
     if (check_ == api::PayloadCheck::kSha256) {
       expected_ = verified.payload_sha256;
       hasher_ = std::make_unique<api::Sha256Hasher>();
     } else if (check_ == api::PayloadCheck::kAwsChunked && verified.streaming) {
       decoder_ = std::make_unique<api::AwsChunkedDecoder>(*verified.streaming);
     }
+    if (expected_checksum_) checksummer_ = std::make_unique<Checksummer>(expected_checksum_->algorithm);
   }
 
   Result<size_t> Read(char* buf, size_t n) override {
+    EUCA_ASSIGN_OR_RETURN(size_t got, ReadSigned(buf, n));
+    if (checksummer_ && !checksum_done_) {
+      if (got > 0) {
+        checksummer_->Update(std::string_view(buf, got));
+      } else {
+        checksum_done_ = true;
+        EUCA_RETURN_IF_ERROR(FinishChecksum());
+      }
+    }
+    return got;
+  }
+
+  /// Whether the client sent a checksum of the body (whose value the reply echoes).
+  bool has_checksum() const { return expected_checksum_.has_value(); }
+  /// Filled with "x-amz-checksum-ALG: VALUE" once the body has been read whole and matched
+  /// it; shared, because a PUT's reply is written on whichever thread completes its commit.
+  std::shared_ptr<std::pair<std::string, std::string>> checksum_echo() const { return echo_; }
+
+ private:
+  Status FinishChecksum() {
+    const ChecksumAlgorithm a = expected_checksum_->algorithm;
+    std::optional<std::string> want = expected_checksum_->value;
+    if (!want && decoder_) {
+      if (const std::string* t = decoder_->trailers().Find(ChecksumHeader(a))) want = *t;
+    }
+    if (!want) {
+      return S3Error(Code::kInvalidArgument,
+                     "the body ended without the " + ChecksumHeader(a) + " trailer that x-amz-trailer declared",
+                     "InvalidRequest");
+    }
+    EUCA_RETURN_IF_ERROR(CheckChecksum(a, *want, checksummer_->FinalBase64()));
+    *echo_ = {ChecksumHeader(a), *want};
+    return Status::Ok();
+  }
+
+  Result<size_t> ReadSigned(char* buf, size_t n) {
     if (decoder_) return ReadChunked(buf, n);
     EUCA_ASSIGN_OR_RETURN(size_t got, reader_.Read(buf, n));
     if (hasher_) {
@@ -201,6 +241,10 @@ class RequestBody final : public ByteSource {
   std::string raw_;
   std::string pending_;
   size_t pending_pos_ = 0;
+  std::optional<ExpectedChecksum> expected_checksum_;
+  std::unique_ptr<Checksummer> checksummer_;
+  bool checksum_done_ = false;
+  std::shared_ptr<std::pair<std::string, std::string>> echo_ = std::make_shared<std::pair<std::string, std::string>>();
 };
 
 /// Reads a small body whole (XML documents), checked like any other.
@@ -512,7 +556,8 @@ class S3Rest final {
     EUCA_ASSIGN_OR_RETURN(api::Verified verified, api::VerifyRequest(signable, secret_lookup, vopts));
     Caller caller = verified.scheme == api::AuthScheme::kAnonymous || !principal ? Caller::Anonymous()
                                                                                  : Caller(*principal);
-    RequestBody body(reader, verified);
+    EUCA_ASSIGN_OR_RETURN(std::optional<ExpectedChecksum> checksum, ExpectedChecksumOf(head.headers));
+    RequestBody body(reader, verified, std::move(checksum));
     return Route(req, caller, body, verified);
   }
 
@@ -855,11 +900,13 @@ class S3Rest final {
     // thread waits with it: the thread that completes the commit sends it.
     auto pending = http::PendingResponse::Make();
     walrus_.PutObjectAsync(caller, pr, body,
-                           [pending, resource = req.resource, request_id = req.request_id](Result<PutObjectResult> result) {
+                           [pending, resource = req.resource, request_id = req.request_id,
+                            echo = body.checksum_echo()](Result<PutObjectResult> result) {
                              http::Response r;
                              if (result.ok()) {
                                r = Empty(200);
                                r.headers.Set("ETag", result->etag);
+                               if (!echo->first.empty()) r.headers.Set(echo->first, echo->second);
                              } else {
                                r = ErrorResponse(result.status(), resource, request_id);
                              }
@@ -946,6 +993,7 @@ class S3Rest final {
     EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_.UploadPart(caller, ur, body));
     http::Response r = Empty(200);
     r.headers.Set("ETag", etag);
+    if (auto echo = body.checksum_echo(); !echo->first.empty()) r.headers.Set(echo->first, echo->second);
     return r;
   }
 
@@ -1007,8 +1055,30 @@ class S3Rest final {
     return XmlResponse(200, xml);
   }
 
+  /// DeleteObjects' body must come with its Content-MD5 or an x-amz-checksum-* (checked as
+  /// the body is read), so that a garbled list deletes nothing.
+  static Status CheckDeleteListDigest(const Request& req, const RequestBody& body, const std::string& text) {
+    const std::string* md5 = req.head.headers.Find("Content-MD5");
+    if (!md5) {
+      if (body.has_checksum()) return Status::Ok();
+      return S3Error(Code::kInvalidArgument,
+                     "missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)",
+                     "InvalidRequest");
+    }
+    auto want = api::Base64Decode(*md5);
+    if (!want.ok() || want->size() != 16) {
+      return S3Error(Code::kInvalidArgument, "the Content-MD5 you specified is not valid", "InvalidDigest");
+    }
+    if (*want != api::Md5(text)) {
+      return S3Error(Code::kInvalidArgument, "the Content-MD5 you specified did not match what was received",
+                     "BadDigest");
+    }
+    return Status::Ok();
+  }
+
   Result<http::Response> DeleteObjects(const Caller& caller, const Request& req, RequestBody& body) {
     EUCA_ASSIGN_OR_RETURN(std::string text, ReadSmallBody(body));
+    EUCA_RETURN_IF_ERROR(CheckDeleteListDigest(req, body, text));
     EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(text));
     auto root = Child(*doc, "Delete");
     if (!root) return S3Error(Code::kInvalidArgument, "the XML you provided was not well-formed", "MalformedXML");

@@ -18,6 +18,7 @@
 #include "core/base/clock.h"
 #include "core/http/client.h"
 #include "core/http/server.h"
+#include "core/walrus/checksum.h"
 #include "core/walrus/rules.h"
 #include "core/walrus/s3_test_support.h"
 #include "drivers/objects/memory_backend.h"
@@ -208,7 +209,8 @@ TEST_F(S3RestTest, BucketAndObjectRoundTrip) {
   EXPECT_THAT(r.body, HasSubstr("<CopyObjectResult"));
   EXPECT_EQ(Send("GET", "/photos/copy").headers.Get("x-amz-meta-color"), "blue");
 
-  r = Send("POST", "/photos?delete", "<Delete><Object><Key>copy</Key></Object></Delete>");
+  const std::string list = "<Delete><Object><Key>copy</Key></Object></Delete>";
+  r = Send("POST", "/photos?delete", list, {{"Content-MD5", api::Base64Encode(api::Md5(list))}});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr("<Deleted><Key>copy</Key></Deleted>"));
 
@@ -256,7 +258,7 @@ TEST_F(S3RestTest, ErrorsAreS3Xml) {
   EXPECT_EQ(Send("POST", "/").status, 405);
 
   ASSERT_EQ(Send("PUT", "/errs").status, 200);
-  r = Send("POST", "/errs?delete", "<Delete><Object>");
+  r = Send("POST", "/errs?delete", "<Delete><Object>", {{"Content-MD5", api::Base64Encode(api::Md5("<Delete><Object>"))}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("<Code>MalformedXML</Code>"));
 
@@ -349,6 +351,66 @@ TEST_F(S3RestTest, ConditionalWrites) {
   EXPECT_EQ(Send("GET", "/condw/k").body, "two");
   EXPECT_EQ(Send("POST", "/condw/k?uploadId=" + id, complete).status, 200);
   EXPECT_EQ(Send("GET", "/condw/k").body, "part");
+}
+
+TEST_F(S3RestTest, AdditionalChecksumsAreCheckedBeforeCommitAndEchoed) {
+  ASSERT_EQ(Send("PUT", "/sums").status, 200);
+  // "123456789": CRC32 cbf43926, SHA-256 15e2b0d3...
+  auto r = Send("PUT", "/sums/k", "123456789", {{"x-amz-checksum-crc32", "y/Q5Jg=="}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), "y/Q5Jg==");
+  r = Send("PUT", "/sums/bad", "123456780", {{"x-amz-checksum-crc32", "y/Q5Jg=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  EXPECT_EQ(Send("GET", "/sums/bad").status, 404);
+  r = Send("PUT", "/sums/bad", "123456789", {{"x-amz-checksum-sha256", "y/Q5Jg=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("PUT", "/sums/k2", "123456789", {{"x-amz-checksum-sha256", "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="}});
+  EXPECT_EQ(r.status, 200) << r.body;
+
+  // An aws-chunked body with its checksum in a trailer, as the AWS SDKs send it.
+  auto trailer_put = [&](const std::string& key, const std::string& value) {
+    const int64_t now = RealClock().NowMillis();
+    api::SignableRequest req{.method = "PUT",
+                             .path = "/sums/" + key,
+                             .headers = {{"Host", host_},
+                                         {"Content-Encoding", "aws-chunked"},
+                                         {"x-amz-decoded-content-length", "9"},
+                                         {"x-amz-trailer", "x-amz-checksum-crc32"}}};
+    api::SigV4SignOptions opts{.region = "euca",
+                               .now_ms = now,
+                               .payload_hash = std::string(api::kStreamingUnsignedPayloadTrailer)};
+    EXPECT_TRUE(api::SignSigV4(req, kAliceKey, opts).ok());
+    std::string body = "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:" + value + "\r\n\r\n";
+    http::ClientRequest creq{.method = "PUT", .url = "http://" + host_ + req.path, .headers = req.headers, .body = body};
+    auto got = client_.Do(creq);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http::ClientResponse{};
+  };
+  r = trailer_put("t1", "y/Q5Jg==");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), "y/Q5Jg==");
+  EXPECT_EQ(Send("GET", "/sums/t1").body, "123456789");
+  r = trailer_put("t2", "AAAAAA==");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  EXPECT_EQ(Send("GET", "/sums/t2").status, 404);
+
+  // DeleteObjects needs its list's Content-MD5 (or a checksum), and a right one.
+  const std::string list = "<Delete><Object><Key>k</Key></Object></Delete>";
+  r = Send("POST", "/sums?delete", list);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("POST", "/sums?delete", list, {{"Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  EXPECT_EQ(Send("GET", "/sums/k").status, 200);
+  Checksummer crc(ChecksumAlgorithm::kCrc32);
+  crc.Update(list);
+  r = Send("POST", "/sums?delete", list, {{"x-amz-checksum-crc32", crc.FinalBase64()}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send("GET", "/sums/k").status, 404);
 }
 
 TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {

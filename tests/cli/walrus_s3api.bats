@@ -205,8 +205,13 @@ JSON
   assert_failure
   assert_output --partial InvalidRange
   # Not XML where XML is due (anonymous: the bucket is public-read-write).
-  run curl -s -X POST --data-binary 'not <xml' "$WALRUS_URL/errors-bucket?delete"
+  run curl -s -X POST -H "Content-MD5: $(printf 'not <xml' | openssl md5 -binary | base64)" \
+    --data-binary 'not <xml' "$WALRUS_URL/errors-bucket?delete"
   assert_output --partial '<Code>MalformedXML</Code>'
+  # A delete list without its Content-MD5 (or a checksum) deletes nothing.
+  run curl -s -X POST --data-binary '<Delete><Object><Key>k</Key></Object></Delete>' "$WALRUS_URL/errors-bucket?delete"
+  assert_output --partial '<Code>InvalidRequest</Code>'
+  aws_admin s3api head-object --bucket errors-bucket --key k
   run aws_admin s3api abort-multipart-upload --bucket errors-bucket --key k --upload-id 0123456789abcdef0123456789abcdef
   assert_failure
   assert_output --partial NoSuchUpload
@@ -356,4 +361,36 @@ PY
   assert_output 7
   aws_admin s3 cp s3://condw/race got.txt
   cmp got.txt "w$(cat won*).txt"
+}
+
+@test "boto3 ChecksumAlgorithm: CRC32, CRC32C, SHA1, SHA256 of PutObject and UploadPart are checked and echoed" {
+  need_boto3
+  run /usr/bin/python3 - "$WALRUS_URL" "$ADMIN_KEY" "$ADMIN_SECRET" <<'PY'
+import sys
+import boto3
+from botocore.client import Config
+from botocore.exceptions import ClientError
+url, key, secret = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=key, aws_secret_access_key=secret,
+                  region_name="euca", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+s3.create_bucket(Bucket="sums")
+for algorithm in ["CRC32", "CRC32C", "SHA1", "SHA256"]:
+    r = s3.put_object(Bucket="sums", Key=algorithm, Body=b"123456789", ChecksumAlgorithm=algorithm)
+    print(algorithm, r["Checksum" + algorithm])
+up = s3.create_multipart_upload(Bucket="sums", Key="mp")
+r = s3.upload_part(Bucket="sums", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"123456789",
+                   ChecksumAlgorithm="CRC32C")
+print("part", r["ChecksumCRC32C"])
+# A wrong value is refused and stores nothing.
+try:
+    s3.put_object(Bucket="sums", Key="bad", Body=b"123456789", ChecksumCRC32="AAAAAA==")
+    print("bad stored")
+except ClientError as e:
+    print("bad", e.response["Error"]["Code"])
+PY
+  assert_success
+  assert_output "$(printf '%s\n' 'CRC32 y/Q5Jg==' 'CRC32C 4waSgw==' 'SHA1 98O8HYCOBHMq32eZZczDTKeuNEE=' \
+    'SHA256 FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=' 'part 4waSgw==' 'bad BadDigest')"
+  run aws_admin s3api head-object --bucket sums --key bad
+  assert_failure
 }

@@ -1,0 +1,76 @@
+#include "core/walrus/checksum.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace euca::walrus {
+namespace {
+
+std::string Of(ChecksumAlgorithm a, std::string_view data, size_t piece) {
+  Checksummer c(a);
+  for (size_t i = 0; i < data.size(); i += piece) c.Update(data.substr(i, piece));
+  return c.FinalBase64();
+}
+
+// The check values of each algorithm for "123456789" (CRC catalogue; SHA from FIPS 180),
+// whole and in pieces of 1, 3 and 8 bytes, base64 of the big-endian bytes as S3 sends them.
+TEST(ChecksumTest, KnownValuesWholeAndInPieces) {
+  const std::string data = "123456789";
+  const std::pair<ChecksumAlgorithm, const char*> cases[] = {
+      {ChecksumAlgorithm::kCrc32, "y/Q5Jg=="},
+      {ChecksumAlgorithm::kCrc32c, "4waSgw=="},
+      {ChecksumAlgorithm::kCrc64Nvme, "rosUhgp5mIg="},
+      {ChecksumAlgorithm::kSha1, "98O8HYCOBHMq32eZZczDTKeuNEE="},
+      {ChecksumAlgorithm::kSha256, "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="},
+  };
+  for (const auto& [a, want] : cases) {
+    for (size_t piece : {size_t{9}, size_t{1}, size_t{3}, size_t{8}}) {
+      EXPECT_EQ(Of(a, data, piece), want) << ChecksumName(a) << " in pieces of " << piece;
+    }
+  }
+  EXPECT_EQ(Of(ChecksumAlgorithm::kCrc32, "", 1), "AAAAAA==");
+  // A long input crosses the eight-byte slices of CRC64NVME at every alignment.
+  std::string long_data(1000, '\0');
+  for (size_t i = 0; i < long_data.size(); ++i) long_data[i] = static_cast<char>(i * 7 + 1);
+  EXPECT_EQ(Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 1), Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 1000));
+  EXPECT_EQ(Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 5), Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 13));
+}
+
+TEST(ChecksumTest, NamesAndHeaders) {
+  EXPECT_EQ(ParseChecksumAlgorithm("crc64nvme"), ChecksumAlgorithm::kCrc64Nvme);
+  EXPECT_EQ(ParseChecksumAlgorithm("SHA256"), ChecksumAlgorithm::kSha256);
+  EXPECT_FALSE(ParseChecksumAlgorithm("md5"));
+  EXPECT_EQ(ChecksumHeader(ChecksumAlgorithm::kCrc32c), "x-amz-checksum-crc32c");
+}
+
+TEST(ChecksumTest, ExpectedChecksumFromHeadersOrTrailer) {
+  auto none = ExpectedChecksumOf(Headers{{"x-amz-checksum-mode", "ENABLED"}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+
+  auto header = ExpectedChecksumOf(Headers{{"X-Amz-Checksum-CRC32", "y/Q5Jg=="}});
+  ASSERT_TRUE(header.ok());
+  ASSERT_TRUE(*header);
+  EXPECT_EQ((*header)->algorithm, ChecksumAlgorithm::kCrc32);
+  EXPECT_EQ((*header)->value, "y/Q5Jg==");
+
+  auto trailer = ExpectedChecksumOf(Headers{{"x-amz-trailer", "x-amz-checksum-crc64nvme"}});
+  ASSERT_TRUE(trailer.ok());
+  ASSERT_TRUE(*trailer);
+  EXPECT_EQ((*trailer)->algorithm, ChecksumAlgorithm::kCrc64Nvme);
+  EXPECT_FALSE((*trailer)->value);
+
+  EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-checksum-crc32", "y/Q5Jg=="}, {"x-amz-checksum-sha1", "x"}})
+                .status()
+                .wire_code(),
+            "InvalidRequest");
+  EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-checksum-crc32", "AAAA"}}).status().wire_code(), "InvalidRequest");
+  EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-trailer", "x-amz-meta-foo"}}).status().wire_code(), "InvalidRequest");
+
+  EXPECT_TRUE(CheckChecksum(ChecksumAlgorithm::kCrc32, "y/Q5Jg==", "y/Q5Jg==").ok());
+  EXPECT_EQ(CheckChecksum(ChecksumAlgorithm::kCrc32, "AAAAAA==", "y/Q5Jg==").wire_code(), "BadDigest");
+}
+
+}  // namespace
+}  // namespace euca::walrus
