@@ -252,6 +252,83 @@ TEST_F(BundleTest, AFailedWriteOfTheImageLeavesNothing) {
   }
 }
 
+// What reached pwrite(2), to show a refused bundle wrote nothing: the bytes, and the end of
+// the furthest write (writes past 64 MiB are counted but not made).
+std::atomic<uint64_t> written_bytes{0};
+std::atomic<uint64_t> written_end{0};
+ssize_t CountingWrite(int fd, const void* buf, size_t n, off_t offset) {
+  written_bytes += n;
+  uint64_t end = static_cast<uint64_t>(offset) + n;
+  for (uint64_t seen = written_end.load(); end > seen && !written_end.compare_exchange_weak(seen, end);) {
+  }
+  if (end > (uint64_t{64} << 20)) return static_cast<ssize_t>(n);
+  return ::pwrite(fd, buf, n, offset);
+}
+
+// Unbundles `manifest` through CountingWrite (its counts reset first), expecting a refusal
+// that leaves nothing at the destination; its message.
+std::string RefusalWithCountedWrites(const UnbundleOptions& base, bool image_sha256 = false) {
+  written_bytes = 0;
+  written_end = 0;
+  UnbundleOptions o = base;
+  o.image_writer = {.direct_io = false, .pwrite_for_test = &CountingWrite};
+  o.image_sha256 = image_sha256;
+  Status s = Unbundle(o).status();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(std::filesystem::is_empty(o.destination_dir));
+  return s.message();
+}
+
+// A signed bundle whose tar member is bigger than the manifest's image size was unpacked in
+// full (filling the disk) and refused only at the end; now its header is refused.
+TEST_F(BundleTest, TarMemberLargerThanTheManifestSizeIsRefusedBeforeAnyWrite) {
+  const std::string data = MixedBytes(8 << 20, 21);
+  for (size_t block : {size_t{0}, size_t{64} << 10}) {  // serial and parallel paths
+    SCOPED_TRACE(block == 0 ? "serial" : "parallel");
+    std::string manifest = test_support::BundleOfTar(test_support::RawTar("img", data), bundle_dir(), "img",
+                                                     uint64_t{1} << 20, {}, block);
+    std::string message = RefusalWithCountedWrites(UnOptions(manifest), /*image_sha256=*/true);
+    EXPECT_NE(message.find("tar member 'img' is 8388608 bytes but the manifest says the image is 1048576"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(written_bytes.load(), 0u);
+  }
+}
+
+// A sparse member claiming 1 TiB in a bundle of a few KiB: its data at the end would have been
+// written at offset 1 TiB (and, with the image SHA-256, 1 TiB of zeros hashed for hours).
+TEST_F(BundleTest, SparseMemberLargerThanTheManifestSizeIsRefusedBeforeAnyWrite) {
+  const uint64_t tib = uint64_t{1} << 40;
+  const std::string data(4096, 'x');
+  std::string manifest = test_support::BundleOfTar(test_support::GnuSparseTar("img", tib, tib - 4096, data),
+                                                   bundle_dir(), "img", uint64_t{1} << 20);
+  std::string message = RefusalWithCountedWrites(UnOptions(manifest));
+  EXPECT_NE(message.find("tar member 'img' is " + std::to_string(tib) + " bytes but the manifest says the image is "
+                         "1048576"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(written_end.load(), 0u);
+}
+
+// A sparse member of the right logical size whose map puts data past that size.
+TEST_F(BundleTest, SparseDataPastTheMemberSizeIsRefused) {
+  const uint64_t size = uint64_t{1} << 20;
+  const std::string data(4096, 'x');
+  std::string manifest = test_support::BundleOfTar(test_support::GnuSparseTar("img", size, uint64_t{1} << 30, data),
+                                                   bundle_dir(), "img", size);
+  std::string message = RefusalWithCountedWrites(UnOptions(manifest));
+  EXPECT_NE(message.find("tar member 'img' has data at bytes 1073741824 to 1073745920, past its size 1048576"),
+            std::string::npos)
+      << message;
+  EXPECT_LE(written_end.load(), size);
+  // The same map inside the size unpacks.
+  manifest = test_support::BundleOfTar(test_support::GnuSparseTar("img", size, size - 4096, data), bundle_dir(),
+                                       "img", size);
+  auto u = Unbundle(UnOptions(manifest));
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_TRUE(ReadFile(u->image_path) == std::string(size - 4096, '\0') + data);
+}
+
 TEST_F(BundleTest, ManifestIsSignedAndKeyWrappedForBothCertificates) {
   auto b = Bundle(MixedBytes(200000, 2));
   std::string xml = ReadFile(b.manifest_path);

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "bundles/crypto.h"
 #include "bundles/gzip.h"
@@ -116,13 +118,8 @@ inline int Shell(const std::string& command, std::string* output = nullptr) {
 /// Single-quoted for the shell.
 inline std::string Quote(const std::string& s) { return ShellQuote(s); }
 
-/// A tar stream of one member named `name` (any bytes, even "../x") of type `type` ('0'
-/// regular, '2' symlink, ...) holding `data`: what a hostile bundler could make.
-inline std::string RawTar(const std::string& name, const std::string& data, char type = '0') {
-  std::string h = *TarMemberHeader("placeholder", data.size(), 0);
-  std::fill(h.begin(), h.begin() + 100, '\0');
-  std::copy(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(name.size(), 100)), h.begin());
-  h[156] = type;
+/// A tar stream of the member header `h` (its checksum filled in here) and `data`.
+inline std::string OneMemberTar(std::string h, const std::string& data) {
   std::fill(h.begin() + 148, h.begin() + 156, ' ');
   unsigned sum = 0;
   for (unsigned char c : h) sum += c;
@@ -132,6 +129,46 @@ inline std::string RawTar(const std::string& name, const std::string& data, char
   tar.append((kTarBlock - data.size() % kTarBlock) % kTarBlock, '\0');
   tar.append(TarTrailerSize(tar.size()), '\0');
   return tar;
+}
+
+/// A tar stream of one member named `name` (any bytes, even "../x") of type `type` ('0'
+/// regular, '2' symlink, ...) holding `data`: what a hostile bundler could make.
+inline std::string RawTar(const std::string& name, const std::string& data, char type = '0') {
+  std::string h = *TarMemberHeader("placeholder", data.size(), 0);
+  std::fill(h.begin(), h.begin() + 100, '\0');
+  std::copy(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(name.size(), 100)), h.begin());
+  h[156] = type;
+  return OneMemberTar(std::move(h), data);
+}
+
+/// A tar stream of one old-GNU sparse member ('S') named `name` whose header claims the
+/// logical size `real_size` and whose sparse map puts `data` at `offset`: how a small bundle
+/// can claim a huge (or inconsistent) image.
+inline std::string GnuSparseTar(const std::string& name, uint64_t real_size, uint64_t offset,
+                                const std::string& data) {
+  // A 12-byte number field: octal, or base-256 (GNU) when it needs more than 11 digits.
+  auto number = [](std::string& h, size_t at, uint64_t v) {
+    if (v < (uint64_t{1} << 33)) {
+      std::snprintf(&h[at], 12, "%011llo", static_cast<unsigned long long>(v));
+      return;
+    }
+    h[at] = static_cast<char>(0x80);
+    for (int i = 11; i >= 1; --i, v >>= 8) h[at + i] = static_cast<char>(v & 0xff);
+  };
+  std::string h(kTarBlock, '\0');
+  std::copy(name.begin(), name.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(name.size(), 99)), h.begin());
+  std::snprintf(&h[100], 8, "%07o", 0644);
+  std::snprintf(&h[108], 8, "%07o", 0);
+  std::snprintf(&h[116], 8, "%07o", 0);
+  number(h, 124, data.size());  // the bytes stored
+  number(h, 136, 0);            // mtime
+  h[156] = 'S';
+  std::memcpy(&h[257], "ustar  ", 8);  // GNU magic and version
+  number(h, 386, offset);               // sparse[0].offset
+  number(h, 398, data.size());          // sparse[0].numbytes
+  h[482] = 0;                           // no extension block
+  number(h, 483, real_size);
+  return OneMemberTar(std::move(h), data);
 }
 
 /// A one-part bundle PREFIX.part.00 + PREFIX.manifest.xml in `dir` of an arbitrary tar stream,

@@ -231,6 +231,7 @@ class ImageUntar final {
     Progress* progress = nullptr;
     uint64_t parts_total = 0;  // for progress
     std::string default_name;  // the member's name when its path has no base name
+    uint64_t image_size = 0;   // the manifest's (signed) image size: the member must be exactly it
   };
 
   // REQUIRES: `pipe` and `out` outlive the untar.
@@ -255,7 +256,16 @@ class ImageUntar final {
     if (archive_entry_filetype(entry) != AE_IFREG)
       return InvalidArgument("the bundle's tar member '" + member_ + "' is not a regular file");
     if (member_.empty() || member_ == "." || member_ == "..") member_ = o_.default_name;
-    member_size_ = static_cast<uint64_t>(archive_entry_size(entry));
+    // The header's size (for a sparse member, libarchive's: the full logical size) must be the
+    // manifest's before any byte is written or hashed: a small bundle must not make us write
+    // or hash more than the image it declares.
+    if (!archive_entry_size_is_set(entry))
+      return InvalidArgument("the bundle's tar member '" + member_ + "' has no size");
+    const la_int64_t header_size = archive_entry_size(entry);
+    if (header_size < 0 || static_cast<uint64_t>(header_size) != o_.image_size)
+      return InvalidArgument("the bundle's tar member '" + member_ + "' is " + std::to_string(header_size) +
+                             " bytes but the manifest says the image is " + std::to_string(o_.image_size));
+    member_size_ = static_cast<uint64_t>(header_size);
     const void* buf = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
@@ -314,6 +324,9 @@ class ImageUntar final {
   // back is refused.
   Status TakeData(uint64_t offset, const uint8_t* p, size_t n) {
     if (offset < data_end_) return InvalidArgument("the bundle's tar member '" + member_ + "' has overlapping data blocks");
+    if (offset > member_size_ || n > member_size_ - offset)
+      return InvalidArgument("the bundle's tar member '" + member_ + "' has data at bytes " + std::to_string(offset) +
+                             " to " + std::to_string(offset + n) + ", past its size " + std::to_string(member_size_));
     data_end_ = offset + n;
     if (!pipe_.InSharedZeros(p, n)) EUCA_RETURN_IF_ERROR(out_.Write(offset, p, n));
     if (o_.image_sha256) {
@@ -362,7 +375,8 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
                     .image_sha256 = options.image_sha256,
                     .progress = progress,
                     .parts_total = plan.parts_total,
-                    .default_name = m.name});
+                    .default_name = m.name,
+                    .image_size = m.size});
   pipe->Start();
   Status tar_status = untar.Run();
   if (!tar_status.ok()) pipe->Cancel();
@@ -377,10 +391,7 @@ Result<UnbundleResult> Unbundle(const UnbundleOptions& options, Progress* progre
   if (digest != m.digest)
     return InvalidArgument("unbundle '" + options.manifest_path + "': the image's tar stream has SHA-1 " + digest +
                            " but the manifest says " + m.digest);
-  const uint64_t size = untar.member_size();
-  if (size != m.size)
-    return InvalidArgument("unbundle '" + options.manifest_path + "': the image is " + std::to_string(size) +
-                           " bytes but the manifest says " + std::to_string(m.size));
+  const uint64_t size = untar.member_size();  // the manifest's: checked at the member's header
   if (Status s = writer.Finish(size); !s.ok()) return s.WithContext("unbundle '" + options.manifest_path + "'");
   if (options.sync) EUCA_RETURN_IF_ERROR(out.Sync());
   EUCA_RETURN_IF_ERROR(out.Close());
