@@ -2,8 +2,9 @@
 //   <id>.img   the raw image (sparse)
 //   <id>.json  what it is; written after the image is in place, so an entry exists iff both do;
 //              its mtime is the entry's last use (LRU order across restarts)
-//   tmp/       fills in progress
-//   LOCK       flock: the process holding it exclusively at open reaps tmp/
+//   tmp/       fills in progress: <id>-<random>.img, one name per fill
+//   LOCK       flock: every opener holds it shared while open; one that gets it exclusively
+//              at open (no other process has the cache open) reaps tmp/ first
 // POSIX calls stay in this file (directory listing, flock, utimensat); image bytes move
 // through bundles/file_io.
 
@@ -20,6 +21,7 @@
 
 #include "core/api/digest.h"
 #include "core/base/env.h"
+#include "core/base/random.h"
 
 namespace euca::walrus {
 
@@ -164,9 +166,13 @@ Result<std::unique_ptr<ImageCache>> ImageCache::Open(ImageCacheOptions options) 
   const std::string lock = dir + "/LOCK";
   cache->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (cache->lock_fd_ < 0) return ErrnoStatus("open '" + lock + "'", errno);
+  // Sole opener: reap, then hold the lock shared like everyone else, so that no later opener
+  // finds itself sole (and reaps our fills) while we live.
   bool sole = ::flock(cache->lock_fd_, LOCK_EX | LOCK_NB) == 0;
   EUCA_RETURN_IF_ERROR(cache->Load(sole));
-  if (sole) ::flock(cache->lock_fd_, LOCK_SH);
+  while (::flock(cache->lock_fd_, LOCK_SH) != 0) {
+    if (errno != EINTR) return ErrnoStatus("lock '" + lock + "'", errno);
+  }
   return cache;
 }
 
@@ -233,14 +239,19 @@ void ImageCache::Unpin(Entry& entry) {
 }
 
 void ImageCache::RemoveLocked(const std::string& id) {
-  auto it = entries_.find(id);
-  if (it == entries_.end()) return;
-  it->second->removed = true;
-  bytes_ -= it->second->size;
+  if (!DropLocked(id)) return;
   // Open leases keep reading the unlinked image through their descriptors.
   bundles::RemoveQuietly(MetaPath(id));
   bundles::RemoveQuietly(ImagePath(id));
+}
+
+bool ImageCache::DropLocked(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return false;
+  it->second->removed = true;
+  bytes_ -= it->second->size;
   entries_.erase(it);
+  return true;
 }
 
 void ImageCache::TrimLocked(uint64_t incoming) {
@@ -275,7 +286,13 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
       auto it = entries_.find(id);
-      if (it != entries_.end()) return PinLocked(it->second);
+      if (it != entries_.end()) {
+        auto lease = PinLocked(it->second);
+        if (lease.ok() || lease.status().code() != Code::kNotFound) return lease;
+        // Evicted by another process sharing the folder: forget it and fill again.
+        DropLocked(id);
+        continue;
+      }
       auto f = flights_.find(id);
       if (f == flights_.end()) break;
       std::shared_ptr<Flight> other = f->second;
@@ -289,8 +306,8 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
     flights_[id] = flight;
   }
 
-  const std::string staging = options_.dir + "/tmp/" + id + ".img";
-  bundles::RemoveQuietly(staging);
+  // A name of its own: another process may be filling the same id.
+  const std::string staging = options_.dir + "/tmp/" + id + "-" + RandomHex(16) + ".img";
   Result<FilledImage> filled = fill(staging);
   std::shared_ptr<const ImageLease> pinned;
   Status status;

@@ -8,11 +8,13 @@
 // versions are removed. Concurrent requests for one uncached image fill it once (single
 // flight): the others wait, then share the entry. An entry being read (a Lease is held) is
 // never evicted; a removed entry stays readable through the leases already open on it.
-// Entries are written to tmp/ and renamed into place; tmp/ is emptied when the cache opens,
-// and entries survive restarts with their LRU order.
+// Entries are written to tmp/ (a name per fill) and renamed into place; tmp/ is emptied when
+// the cache opens and no other process has it open, and entries survive restarts with their
+// LRU order.
 //
 // Thread-safe. Bounds and single flight hold within one process; a second process opening
-// the same folder shares the entries but does not reap tmp/.
+// the same folder shares the entries but does not reap tmp/ (every opener holds the folder's
+// LOCK shared), and an entry another process evicted is filled again on its next request.
 
 #include <condition_variable>
 #include <cstdint>
@@ -122,6 +124,8 @@ class ImageCache final {
   Result<std::shared_ptr<const ImageLease>> PinLocked(const std::shared_ptr<Entry>& entry);
   void Touch(Entry& entry);
   void RemoveLocked(const std::string& id);
+  // Forgets an entry without touching its files; whether it was there.
+  bool DropLocked(const std::string& id);
   void TrimLocked(uint64_t incoming);
   void Unpin(Entry& entry);
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "bundles/test_support.h"
@@ -169,6 +170,74 @@ TEST_F(ImageCacheTest, SurvivesRestartInLruOrderAndReapsLeftovers) {
   a.reset();
   Reopen(400);  // a smaller bound evicts at open, least recently used first
   EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha")});
+}
+
+// A second opener of the same folder (another Walrus process: flock locks are per open
+// file, so one process stands in for two).
+std::unique_ptr<ImageCache> OpenAnother(const std::string& dir, uint64_t max_bytes = 1000) {
+  auto c = ImageCache::Open({.dir = dir, .max_bytes = max_bytes});
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? std::move(c).value() : nullptr;
+}
+
+// Only the first opener held the lock, so once it closed, a third opener found itself sole
+// and reaped the second's fills in progress.
+TEST_F(ImageCacheTest, AnOpenerDoesNotReapWhileAnotherStillHasTheCacheOpen) {
+  auto second = OpenAnother(dir());
+  ASSERT_NE(second, nullptr);
+  cache_.reset();  // the first opener goes; the second is filling
+  const std::string staging = dir() + "/tmp/" + Id("charlie") + "-0123456789abcdef.img";
+  WriteFile(staging, "half-written");
+  WriteFile(dir() + "/" + Id("delta") + ".img", "renamed in, not described yet");
+  auto third = OpenAnother(dir());
+  ASSERT_NE(third, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(staging));
+  EXPECT_TRUE(std::filesystem::exists(dir() + "/" + Id("delta") + ".img"));
+  second.reset();
+  third.reset();
+  Reopen(1000);  // sole again: reaps
+  EXPECT_TRUE(std::filesystem::is_empty(dir() + "/tmp"));
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("delta") + ".img"));
+}
+
+// Two processes filling one image shared tmp/<id>.img: the second removed the first's file
+// under it, and the first fill failed.
+TEST_F(ImageCacheTest, TwoProcessesFillingOneImageStageInFilesOfTheirOwn) {
+  auto second = OpenAnother(dir());
+  ASSERT_NE(second, nullptr);
+  const ImageKey key{"b", "alpha", "1"};
+  std::string first_path, second_path;
+  auto first = cache_->Get(key, [&](const std::string& path) -> Result<FilledImage> {
+    first_path = path;
+    std::ofstream f(path, std::ios::binary);
+    f << std::string(50, 'a') << std::flush;
+    auto other = second->Get(key, [&](const std::string& p) -> Result<FilledImage> {
+      second_path = p;
+      WriteFile(p, std::string(100, 'a'));
+      return FilledImage{100, "sha"};
+    });
+    EXPECT_TRUE(other.ok()) << other.status().ToString();
+    f << std::string(50, 'a');
+    return FilledImage{100, "sha"};
+  });
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_NE(first_path, second_path);
+  EXPECT_EQ(ReadLease(**first), std::string(100, 'a'));
+  EXPECT_TRUE(std::filesystem::is_empty(dir() + "/tmp"));
+}
+
+// An entry whose files another process evicted answered NotFound on every request.
+TEST_F(ImageCacheTest, AnEntryEvictedByAnotherProcessIsFilledAgain) {
+  Get("alpha", 300);
+  auto second = OpenAnother(dir());
+  ASSERT_NE(second, nullptr);
+  second->SetMaxBytes(0);  // evicts alpha, files and all
+  ASSERT_FALSE(std::filesystem::exists(dir() + "/" + Id("alpha") + ".img"));
+  auto a = Get("alpha", 300);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(ReadLease(*a), std::string(300, 'a'));
+  EXPECT_EQ(fills_, 2);
+  EXPECT_EQ(cache_->bytes(), 300u);
 }
 
 }  // namespace
