@@ -121,7 +121,7 @@ Handler SetupServeWalrus(CLI::App& app) {
     // (state::ChangeCounterScope; a PUT asked twice).
     http::Handler routed = walrus::RouteWalrus(
         walrus::MakeInternalHandler(delivery, {.ca_cert_pem = ca_cert, .allowed = {}, .clock = ctx.clock}),
-        walrus::MakeS3Handler(walrus, lookup, sopts));
+        walrus::MakeS3Handler(walrus, lookup, sopts), o->domains);
     http::Handler handler = [routed = std::move(routed)](const http::RequestHead& head, http::BodyReader& body) {
       state::ChangeCounterScope scope;
       return routed(head, body);

@@ -81,7 +81,7 @@ class ImageClientTest : public ::testing::Test {
         {},
         RouteWalrus(MakeInternalHandler(
                         *delivery_, {.ca_cert_pem = ReadFile(paths.CloudCaCert()), .allowed = {}, .clock = nullptr}),
-                    s3));
+                    s3, {}));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
   }

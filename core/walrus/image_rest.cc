@@ -5,6 +5,7 @@
 #include "core/api/encoding.h"
 #include "core/api/internal_errors.h"
 #include "core/base/error_map.h"
+#include "core/walrus/s3_rest.h"
 
 namespace euca::walrus {
 
@@ -62,10 +63,15 @@ http::Handler MakeInternalHandler(ImageDelivery& delivery, api::ComponentVerifyO
   };
 }
 
-http::Handler RouteWalrus(http::Handler internal, http::Handler s3) {
-  return [internal = std::move(internal), s3 = std::move(s3)](const http::RequestHead& head,
-                                                              http::BodyReader& body) -> http::Response {
-    if (head.path.rfind(kInternalPathPrefix, 0) == 0) return internal(head, body);
+bool IsInternalRequest(const http::RequestHead& head, const std::vector<std::string>& domains) {
+  if (head.path.rfind(kInternalPathPrefix, 0) != 0) return false;
+  return domains.empty() || !ResolveS3Target(head.path, head.headers.Get("Host"), domains).virtual_host;
+}
+
+http::Handler RouteWalrus(http::Handler internal, http::Handler s3, std::vector<std::string> domains) {
+  return [internal = std::move(internal), s3 = std::move(s3), domains = std::move(domains)](
+             const http::RequestHead& head, http::BodyReader& body) -> http::Response {
+    if (IsInternalRequest(head, domains)) return internal(head, body);
     return s3(head, body);
   };
 }

@@ -2,8 +2,10 @@
 // The internal endpoints of the Walrus listener (docs/internal-api.md): image delivery at
 //   GET /_euca/image?manifest=BUCKET/KEY
 // signed with component credentials (api::VerifyComponentRequest), answering the raw image
-// streamed from the image cache, or a JSON error. Bucket names never begin with '_', so the
-// /_euca/ prefix never meets S3 routing; RouteWalrus sends it here and the rest to S3.
+// streamed from the image cache, or a JSON error. Bucket names never begin with '_', so a
+// path-style /_euca/ path is never an S3 path; RouteWalrus sends it here and the rest to S3.
+// A virtual-host-style request (Host BUCKET.DOMAIN) names its bucket in the Host, so there
+// /_euca/... is an object key and goes to S3.
 // Thread-safe: the handlers keep no mutable state.
 
 #include <string>
@@ -28,8 +30,12 @@ inline const std::vector<api::Component> kImageReaders = {api::Component::kNc, a
 /// `auth.allowed` is replaced by kImageReaders. REQUIRES: `delivery` and `auth.clock` outlive it.
 http::Handler MakeInternalHandler(ImageDelivery& delivery, api::ComponentVerifyOptions auth);
 
-/// Sends paths under kInternalPathPrefix to `internal` and everything else to `s3`.
-http::Handler RouteWalrus(http::Handler internal, http::Handler s3);
+/// Whether a request is for the internal handler: its path is under kInternalPathPrefix and
+/// its Host does not name a bucket under one of `domains` (S3RestOptions::domains).
+bool IsInternalRequest(const http::RequestHead& head, const std::vector<std::string>& domains);
+
+/// Sends internal requests (IsInternalRequest) to `internal` and everything else to `s3`.
+http::Handler RouteWalrus(http::Handler internal, http::Handler s3, std::vector<std::string> domains);
 
 /// An internal API error reply: JSON body, status from the error map.
 http::Response InternalErrorResponse(const Status& status);

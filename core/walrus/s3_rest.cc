@@ -1155,7 +1155,7 @@ S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, c
 bool IsQuickS3Request(const http::RequestHead& head, const std::vector<std::string>& domains) {
   const bool get = head.method == "GET" || head.method == "HEAD";
   if (!get && head.method != "PUT") return false;
-  if (StartsWith(head.path, kInternalPathPrefix)) return false;
+  if (IsInternalRequest(head, domains)) return false;
   if (head.headers.Has("x-amz-copy-source")) return false;
   // A body the server read ahead (at most http::kSmallBodyBytes) is no larger than what the
   // filesystem backend keeps in its database (kInlineBlobMax; cmd/serve.cc asserts it), so
