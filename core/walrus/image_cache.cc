@@ -38,6 +38,7 @@ struct ImageLease::Entry {
 struct ImageCache::Flight {
   bool done = false;
   Status status;
+  std::shared_ptr<const ImageLease> lease;  // the filled entry, shared with the waiters
   int waiters = 0;
   std::condition_variable cv;
 };
@@ -83,6 +84,7 @@ std::string MetaJson(const ImageLease::Entry& e, int64_t now_ms) {
                               {"bucket", api::Hex(e.key.bucket)},
                               {"key", api::Hex(e.key.key)},
                               {"etag", api::Hex(e.key.etag)},
+                              {"modified_ms", e.key.modified_ms},
                               {"size", e.size},
                               {"sha256", e.sha256},
                               {"created_ms", now_ms}};
@@ -115,6 +117,7 @@ Result<ImageLease::Entry> ParseMeta(const std::string& id, const std::string& te
     EUCA_ASSIGN_OR_RETURN(e.key.bucket, Unhex(j.at("bucket").get<std::string>()));
     EUCA_ASSIGN_OR_RETURN(e.key.key, Unhex(j.at("key").get<std::string>()));
     EUCA_ASSIGN_OR_RETURN(e.key.etag, Unhex(j.at("etag").get<std::string>()));
+    e.key.modified_ms = j.value("modified_ms", int64_t{0});  // entries written before it was kept: 0
     e.size = j.at("size").get<uint64_t>();
     e.sha256 = j.at("sha256").get<std::string>();
   } catch (const nlohmann::json::exception&) {
@@ -300,7 +303,7 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
       other->cv.wait(lock, [&] { return other->done; });
       --other->waiters;
       if (!other->status.ok()) return other->status;
-      // Filled: loop to pin it (or, if it was evicted already, fill again).
+      if (other->lease) return other->lease;  // what it filled, even if no longer kept
     }
     flight = std::make_shared<Flight>();
     flights_[id] = flight;
@@ -337,10 +340,18 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
 
   std::lock_guard<std::mutex> lock(mu_);
   if (status.ok()) {
-    // An overwritten manifest's older images go; their readers keep their descriptors.
+    // One version of a manifest is kept: the one modified last. The images of older versions
+    // go (their readers keep their descriptors); a fill of an older version that ends after
+    // a newer one's serves its callers but is not kept. (Same time: the fill ending last wins.)
     std::vector<std::string> stale;
-    for (const auto& [other_id, e] : entries_)
-      if (other_id != id && e->key.bucket == key.bucket && e->key.key == key.key) stale.push_back(other_id);
+    bool superseded = false;
+    for (const auto& [other_id, e] : entries_) {
+      if (other_id == id || e->key.bucket != key.bucket || e->key.key != key.key) continue;
+      if (e->key.modified_ms > key.modified_ms)
+        superseded = true;
+      else
+        stale.push_back(other_id);
+    }
     for (const auto& s : stale) RemoveLocked(s);
     entries_[id] = entry;
     bytes_ += entry->size;
@@ -349,10 +360,12 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
       pinned = *lease;
     else
       status = lease.status();
+    if (superseded) RemoveLocked(id);
     TrimLocked(0);
   }
   flight->done = true;
   flight->status = status;
+  flight->lease = pinned;
   flights_.erase(id);
   flight->cv.notify_all();
   if (!status.ok()) return status;

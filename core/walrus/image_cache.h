@@ -4,8 +4,8 @@
 // `$EUCA_HOME/walrus/image-cache/`, bounded in size with LRU eviction of whole entries.
 //
 // An entry is named by the manifest's bucket, key and ETag, so an overwritten manifest never
-// serves its old image; when a manifest's new image is cached, the entries of its older
-// versions are removed. Concurrent requests for one uncached image fill it once (single
+// serves its old image; when a manifest's image is cached, the entries of its older versions
+// (by the manifest's modification time) are removed, and it is not kept if a newer one is. Concurrent requests for one uncached image fill it once (single
 // flight): the others wait, then share the entry. An entry being read (a Lease is held) is
 // never evicted; a removed entry stays readable through the leases already open on it.
 // Entries are written to tmp/ (a name per fill) and renamed into place; tmp/ is emptied when
@@ -36,6 +36,9 @@ struct ImageKey {
   std::string bucket = {};
   std::string key = {};
   std::string etag = {};
+  /// When that manifest version was written (ms): orders the versions of one location, so that
+  /// the newest is the one kept. Not part of the entry id.
+  int64_t modified_ms = 0;
 };
 
 /// What a fill made.
@@ -91,7 +94,8 @@ class ImageCache final {
   using Fill = std::function<Result<FilledImage>(const std::string& path)>;
 
   /// The entry of `key`, pinned. On a miss, runs `fill` (once for all concurrent callers of
-  /// one key: they wait and share its result, error included) and keeps what it wrote.
+  /// one key: they wait and share its result, error included) and keeps what it wrote unless
+  /// a newer version of the manifest is cached by then.
   /// Errors: those of `fill`, or the filesystem's.
   Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, const Fill& fill);
 

@@ -172,6 +172,42 @@ TEST_F(ImageCacheTest, SurvivesRestartInLruOrderAndReapsLeftovers) {
   EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha")});
 }
 
+// A slow fill of an old manifest version that ended after the new version's fill removed
+// the new entry and kept the stale one.
+TEST_F(ImageCacheTest, ASlowFillOfAnOlderManifestVersionDoesNotEvictTheNewer) {
+  const ImageKey v1{"b", "alpha", "v1", 1000}, v2{"b", "alpha", "v2", 2000};
+  std::shared_ptr<const ImageLease> newer;
+  auto older = cache_->Get(v1, [&](const std::string& path) -> Result<FilledImage> {
+    WriteFile(path, std::string(100, 'o'));
+    // Meanwhile the manifest was overwritten and its new image filled.
+    auto n = cache_->Get(v2, [&](const std::string& p) -> Result<FilledImage> {
+      WriteFile(p, std::string(100, 'n'));
+      return FilledImage{100, "sha-v2"};
+    });
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (n.ok()) newer = *n;
+    return FilledImage{100, "sha-v1"};
+  });
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  EXPECT_EQ(ReadLease(**older), std::string(100, 'o')) << "the old version's callers are served";
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha", "v2")});
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/" + Id("alpha", "v1") + ".img"));
+  EXPECT_EQ(cache_->bytes(), 100u);
+  older->reset();
+  newer.reset();
+  // The versions' times survive a restart: the old version is still not kept.
+  Reopen(1000);
+  auto again = cache_->Get(v1, [](const std::string& path) -> Result<FilledImage> {
+    WriteFile(path, std::string(100, 'o'));
+    return FilledImage{100, "sha-v1"};
+  });
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha", "v2")});
+  auto current = cache_->Get(v2, [](const std::string&) -> Result<FilledImage> { return Internal("not a hit"); });
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  EXPECT_EQ(ReadLease(**current), std::string(100, 'n'));
+}
+
 // A second opener of the same folder (another Walrus process: flock locks are per open
 // file, so one process stands in for two).
 std::unique_ptr<ImageCache> OpenAnother(const std::string& dir, uint64_t max_bytes = 1000) {

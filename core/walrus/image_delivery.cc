@@ -105,7 +105,7 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
   // One version of the manifest: its bytes and its ETag name the cache entry together.
   EUCA_ASSIGN_OR_RETURN(auto reader, backend_.OpenObject(bucket, key));
   EUCA_ASSIGN_OR_RETURN(std::string xml, ReadWhole(*reader, options_.max_manifest_bytes, "manifest '" + name + "'"));
-  ImageKey image_key{bucket, key, reader->record().etag};
+  ImageKey image_key{bucket, key, reader->record().etag, reader->record().modified_ms};
   reader.reset();
 
   auto parsed = bundles::ParseManifest(xml);
