@@ -39,6 +39,8 @@ struct ImageCache::Flight {
   bool done = false;
   Status status;
   std::shared_ptr<const ImageLease> lease;  // the filled entry, shared with the waiters
+  std::string staging;                      // the path the fill writes
+  uint64_t reserved = 0;                    // bytes of ImageCache::reserved_ that are this fill's
   int waiters = 0;
   std::condition_variable cv;
 };
@@ -272,8 +274,9 @@ void ImageCache::TrimLocked(uint64_t incoming) {
       oversized.push_back(id);
   }
   for (const auto& id : oversized) RemoveLocked(id);
-  // Then the least recently used entries, skipping those being read.
-  while (bytes_ - oversized_pinned + incoming > max) {
+  // Then the least recently used entries, skipping those being read, until the entries, the
+  // fills in progress and `incoming` fit.
+  while (bytes_ - oversized_pinned + reserved_ + incoming > max) {
     std::shared_ptr<Entry> victim;
     for (const auto& [id, e] : entries_)
       if (e->pins == 0 && (!victim || e->last_used < victim->last_used)) victim = e;
@@ -306,11 +309,12 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
       if (other->lease) return other->lease;  // what it filled, even if no longer kept
     }
     flight = std::make_shared<Flight>();
+    // A name of its own: another process may be filling the same id.
+    flight->staging = options_.dir + "/tmp/" + id + "-" + RandomHex(16) + ".img";
     flights_[id] = flight;
   }
 
-  // A name of its own: another process may be filling the same id.
-  const std::string staging = options_.dir + "/tmp/" + id + "-" + RandomHex(16) + ".img";
+  const std::string& staging = flight->staging;
   Result<FilledImage> filled = fill(staging);
   std::shared_ptr<const ImageLease> pinned;
   Status status;
@@ -339,6 +343,9 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
   bundles::RemoveQuietly(staging);
 
   std::lock_guard<std::mutex> lock(mu_);
+  // The reservation ends; the entry, if kept, counts instead.
+  reserved_ -= flight->reserved;
+  flight->reserved = 0;
   if (status.ok()) {
     // One version of a manifest is kept: the one modified last. The images of older versions
     // go (their readers keep their descriptors); a fill of an older version that ends after
@@ -372,9 +379,25 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
   return pinned;
 }
 
-void ImageCache::MakeRoom(uint64_t bytes) {
+void ImageCache::MakeRoom(const std::string& path, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
+  Flight* flight = nullptr;
+  for (const auto& [id, f] : flights_)
+    if (f->staging == path) flight = f.get();
+  if (flight != nullptr) {  // a second call replaces the first
+    reserved_ -= flight->reserved;
+    flight->reserved = 0;
+  }
   TrimLocked(bytes);
+  if (flight != nullptr && bytes <= options_.max_bytes) {  // a larger image is not counted (TrimLocked)
+    flight->reserved = bytes;
+    reserved_ += bytes;
+  }
+}
+
+uint64_t ImageCache::reserved_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reserved_;
 }
 
 void ImageCache::SetMaxBytes(uint64_t max_bytes) {

@@ -6,7 +6,8 @@
 // An entry is named by the manifest's bucket, key and ETag, so an overwritten manifest never
 // serves its old image; when a manifest's image is cached, the entries of its older versions
 // (by the manifest's modification time) are removed, and it is not kept if a newer one is. Concurrent requests for one uncached image fill it once (single
-// flight): the others wait, then share the entry. An entry being read (a Lease is held) is
+// flight): the others wait, then share the entry. A fill reserves room for its image before
+// writing it (MakeRoom), so fills in progress count against the bound. An entry being read (a Lease is held) is
 // never evicted; a removed entry stays readable through the leases already open on it.
 // Entries are written to tmp/ (a name per fill) and renamed into place; tmp/ is emptied when
 // the cache opens and no other process has it open, and entries survive restarts with their
@@ -99,9 +100,13 @@ class ImageCache final {
   /// Errors: those of `fill`, or the filesystem's.
   Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, const Fill& fill);
 
-  /// Evicts unpinned entries, least recently used first, until `bytes` more fit in the bound.
-  /// A fill calls it once it knows the size of what it will write (and trusts it).
-  void MakeRoom(uint64_t bytes);
+  /// Reserves `bytes` for the fill writing `path` (REQUIRES: called by that fill, with the path
+  /// it was given), evicting unpinned entries, least recently used first, until the entries,
+  /// the other fills' reservations and `bytes` fit in the bound. The reservation counts
+  /// against the bound until the fill ends, when the entry it made counts instead; an image
+  /// larger than the bound reserves nothing. A fill calls it once it knows the size of what
+  /// it will write (and trusts it); a second call replaces the first.
+  void MakeRoom(const std::string& path, uint64_t bytes);
 
   /// The entry id of `key`: the first 32 hex digits of SHA-256(bucket NUL key NUL etag).
   static std::string EntryId(const ImageKey& key);
@@ -110,6 +115,8 @@ class ImageCache final {
   void SetMaxBytes(uint64_t max_bytes);
   /// Bytes of all entries (pinned ones included).
   uint64_t bytes() const;
+  /// Bytes reserved by fills in progress (MakeRoom).
+  uint64_t reserved_bytes() const;
   /// Entry ids, least recently used first.
   std::vector<std::string> EntriesForTest() const;
   /// How many callers are waiting for another's fill of `key`.
@@ -139,7 +146,8 @@ class ImageCache final {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;   // by id
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // fills in progress, by id
-  uint64_t bytes_ = 0;
+  uint64_t bytes_ = 0;     // of the entries
+  uint64_t reserved_ = 0;  // by fills in progress (Flight::reserved)
   uint64_t seq_ = 0;  // LRU clock
 };
 

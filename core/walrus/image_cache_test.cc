@@ -31,7 +31,7 @@ class ImageCacheTest : public ::testing::Test {
   std::shared_ptr<const ImageLease> Get(const std::string& name, uint64_t size, const std::string& etag = "1") {
     auto lease = cache_->Get({"b", name, etag}, [&](const std::string& path) -> Result<FilledImage> {
       ++fills_;
-      cache_->MakeRoom(size);
+      cache_->MakeRoom(path, size);
       WriteFile(path, std::string(size, name[0]));
       return FilledImage{size, "sha-" + name};
     });
@@ -170,6 +170,36 @@ TEST_F(ImageCacheTest, SurvivesRestartInLruOrderAndReapsLeftovers) {
   a.reset();
   Reopen(400);  // a smaller bound evicts at open, least recently used first
   EXPECT_EQ(cache_->EntriesForTest(), std::vector<std::string>{Id("alpha")});
+}
+
+// Fills in progress were not counted: a second image filled during the first evicted only
+// for itself, and the cache ended over its bound on disk.
+TEST_F(ImageCacheTest, FillsInProgressCountAgainstTheBound) {
+  Get("alpha", 300);
+  std::vector<std::string> during;
+  auto bravo = cache_->Get({"b", "bravo", "1"}, [&](const std::string& path) -> Result<FilledImage> {
+    cache_->MakeRoom(path, 600);
+    EXPECT_EQ(cache_->reserved_bytes(), 600u);
+    Get("charlie", 300);  // 300 + 600 reserved + 300 > 1000: alpha goes now
+    during = cache_->EntriesForTest();
+    WriteFile(path, std::string(600, 'b'));
+    return FilledImage{600, "sha-bravo"};
+  });
+  ASSERT_TRUE(bravo.ok()) << bravo.status().ToString();
+  EXPECT_EQ(during, std::vector<std::string>{Id("charlie")});
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("charlie"), Id("bravo")}));
+  EXPECT_EQ(cache_->reserved_bytes(), 0u);
+  EXPECT_EQ(cache_->bytes(), 900u);
+  // A failed fill's reservation ends with it.
+  auto bad = cache_->Get({"b", "delta", "1"}, [&](const std::string& path) -> Result<FilledImage> {
+    cache_->MakeRoom(path, 100);
+    return InvalidArgument("part 'delta.part.00' is corrupt");
+  });
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(cache_->reserved_bytes(), 0u);
+  bravo->reset();
+  Get("echo", 100);  // 900 + 100 fit: nothing goes
+  EXPECT_EQ(cache_->EntriesForTest(), (std::vector<std::string>{Id("charlie"), Id("bravo"), Id("echo")}));
 }
 
 // A slow fill of an old manifest version that ended after the new version's fill removed

@@ -137,7 +137,14 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
       return last.WithContext("manifest '" + name + "'");
     }
 
-    cache_.MakeRoom(m.size);  // the signed size: nobody else can make it flush the cache
+    // Room for the signed size (nobody but a signer of the account can make it flush the
+    // cache), reserved before the parts are read: their digests are checked as they stream
+    // through Unbundle, after their bytes were written, so evicting only once they are all
+    // verified would let every fill in progress take its image's size beyond the bound (or
+    // need every part read twice). It would not stop a user flushing the cache either: with the
+    // tar member held to this size, a valid bundle of it is as cheap to make (zeros compress
+    // about a thousandfold).
+    cache_.MakeRoom(path, m.size);
     size_t slash = key.rfind('/');
     ObjectPartSource parts(backend_, bucket, slash == std::string::npos ? "" : key.substr(0, slash + 1));
     bundles::UnbundleOptions o;
