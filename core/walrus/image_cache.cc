@@ -379,6 +379,13 @@ Result<std::shared_ptr<const ImageLease>> ImageCache::Get(const ImageKey& key, c
   return pinned;
 }
 
+std::optional<FilledImage> ImageCache::Peek(const ImageKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(EntryId(key));
+  if (it == entries_.end()) return std::nullopt;
+  return FilledImage{it->second->size, it->second->sha256};
+}
+
 void ImageCache::MakeRoom(const std::string& path, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   Flight* flight = nullptr;

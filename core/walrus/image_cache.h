@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,10 @@ class ImageCache final {
   /// a newer version of the manifest is cached by then.
   /// Errors: those of `fill`, or the filesystem's.
   Result<std::shared_ptr<const ImageLease>> Get(const ImageKey& key, const Fill& fill);
+
+  /// The size and SHA-256 of `key`'s entry when it is cached, without pinning it or counting a
+  /// use (it may be evicted at any time).
+  std::optional<FilledImage> Peek(const ImageKey& key) const;
 
   /// Reserves `bytes` for the fill writing `path` (REQUIRES: called by that fill, with the path
   /// it was given), evicting unpinned entries, least recently used first, until the entries,

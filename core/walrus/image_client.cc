@@ -183,8 +183,8 @@ Result<FetchedImage> DeliveryImageSource::Fetch(const std::string& manifest_loca
 }
 
 Result<std::string> DeliveryImageSource::Etag(const std::string& manifest_location) {
-  EUCA_ASSIGN_OR_RETURN(std::shared_ptr<const ImageLease> lease, delivery_.Open(manifest_location));
-  return lease->id();
+  EUCA_ASSIGN_OR_RETURN(ImageInfo info, delivery_.Describe(manifest_location));
+  return info.id;
 }
 
 void FakeImageSource::Add(const std::string& manifest_location, std::string bytes) {

@@ -33,7 +33,8 @@ class ImageSource {
   /// NotFound, Unauthenticated, InvalidArgument for a corrupt bundle, ...).
   virtual Result<FetchedImage> Fetch(const std::string& manifest_location, const std::string& destination_path) = 0;
   /// The ETag the image of `manifest_location` would be served with now: it changes when the
-  /// manifest is overwritten. Same errors as Fetch (Walrus prepares the image to answer).
+  /// manifest is overwritten. Walrus answers from the manifest (its signature verified) without
+  /// unbundling: the errors of the manifest are Fetch's, those of the parts come with Fetch.
   virtual Result<std::string> Etag(const std::string& manifest_location) = 0;
 };
 

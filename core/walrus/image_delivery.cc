@@ -1,6 +1,7 @@
 #include "core/walrus/image_delivery.h"
 
 #include <mutex>
+#include <tuple>
 
 #include "bundles/bundle.h"
 #include "bundles/manifest.h"
@@ -98,44 +99,74 @@ ImageDelivery::ImageDelivery(objects::ObjectBackend& backend, ImageCache& cache,
                              ImageDeliveryOptions options)
     : backend_(backend), cache_(cache), signers_(std::move(signers)), options_(std::move(options)) {}
 
-Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string& location) {
+struct ImageDelivery::ManifestVersion {
+  std::string bucket, key;
+  std::string name;  // "bucket/key" for messages
+  std::string xml;
+  bundles::Manifest manifest;
+  ImageKey image_key;
+};
+
+Result<ImageDelivery::ManifestVersion> ImageDelivery::ReadManifest(const std::string& location) {
   EUCA_ASSIGN_OR_RETURN(auto where, ParseManifestLocation(location));
-  const auto& [bucket, key] = where;
-  const std::string name = bucket + "/" + objects::PrintableKey(key);
+  ManifestVersion v;
+  std::tie(v.bucket, v.key) = std::move(where);
+  v.name = v.bucket + "/" + objects::PrintableKey(v.key);
   // One version of the manifest: its bytes and its ETag name the cache entry together.
-  EUCA_ASSIGN_OR_RETURN(auto reader, backend_.OpenObject(bucket, key));
-  EUCA_ASSIGN_OR_RETURN(std::string xml, ReadWhole(*reader, options_.max_manifest_bytes, "manifest '" + name + "'"));
-  ImageKey image_key{bucket, key, reader->record().etag, reader->record().modified_ms};
+  EUCA_ASSIGN_OR_RETURN(auto reader, backend_.OpenObject(v.bucket, v.key));
+  EUCA_ASSIGN_OR_RETURN(v.xml, ReadWhole(*reader, options_.max_manifest_bytes, "manifest '" + v.name + "'"));
+  v.image_key = {v.bucket, v.key, reader->record().etag, reader->record().modified_ms};
   reader.reset();
+  auto parsed = bundles::ParseManifest(v.xml);
+  if (!parsed.ok()) return parsed.status().WithContext("manifest '" + v.name + "'");
+  v.manifest = std::move(parsed).value();
+  return v;
+}
 
-  auto parsed = bundles::ParseManifest(xml);
-  if (!parsed.ok()) return parsed.status().WithContext("manifest '" + name + "'");
-  const bundles::Manifest& m = *parsed;
+Result<std::string> ImageDelivery::Signer(const ManifestVersion& v) {
+  const bundles::Manifest& m = v.manifest;
+  EUCA_ASSIGN_OR_RETURN(std::vector<std::string> certs, signers_(m.user));
+  Status last = Status(Code::kUnauthenticated,
+                       "manifest '" + v.name + "' names account '" + m.user +
+                           "', which has no certificate to check its signature against",
+                       "InvalidManifest");
+  for (const auto& cert : certs) {
+    Status s = bundles::VerifyManifestSignature(v.xml, cert);
+    if (s.ok()) return cert;
+    last = s;
+  }
+  if (certs.size() > 1)
+    return Status(Code::kUnauthenticated,
+                  "manifest '" + v.name + "' is not signed by any of the " + std::to_string(certs.size()) +
+                      " certificates of account '" + m.user + "'",
+                  "InvalidManifest");
+  return last.WithContext("manifest '" + v.name + "'");
+}
 
-  return cache_.Get(image_key, [&](const std::string& path) -> Result<FilledImage> {
+Result<ImageInfo> ImageDelivery::Describe(const std::string& location) {
+  EUCA_ASSIGN_OR_RETURN(ManifestVersion v, ReadManifest(location));
+  ImageInfo info;
+  info.id = ImageCache::EntryId(v.image_key);
+  if (auto cached = cache_.Peek(v.image_key)) {
+    info.size = cached->size;
+    info.sha256 = cached->sha256;
+    return info;
+  }
+  EUCA_RETURN_IF_ERROR(Signer(v).status());
+  info.size = v.manifest.size;  // what the image will be: Unbundle holds the tar member to it
+  return info;
+}
+
+Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string& location) {
+  EUCA_ASSIGN_OR_RETURN(ManifestVersion v, ReadManifest(location));
+  const std::string& name = v.name;
+  const std::string& bucket = v.bucket;
+  const std::string& key = v.key;
+  const bundles::Manifest& m = v.manifest;
+
+  return cache_.Get(v.image_key, [&](const std::string& path) -> Result<FilledImage> {
     // The signer: a certificate of the manifest's account that verifies the signature.
-    EUCA_ASSIGN_OR_RETURN(std::vector<std::string> certs, signers_(m.user));
-    std::string signer;
-    Status last = Status(Code::kUnauthenticated,
-                         "manifest '" + name + "' names account '" + m.user +
-                             "', which has no certificate to check its signature against",
-                         "InvalidManifest");
-    for (const auto& cert : certs) {
-      Status s = bundles::VerifyManifestSignature(xml, cert);
-      if (s.ok()) {
-        signer = cert;
-        break;
-      }
-      last = s;
-    }
-    if (signer.empty()) {
-      if (certs.size() > 1)
-        return Status(Code::kUnauthenticated,
-                      "manifest '" + name + "' is not signed by any of the " + std::to_string(certs.size()) +
-                          " certificates of account '" + m.user + "'",
-                      "InvalidManifest");
-      return last.WithContext("manifest '" + name + "'");
-    }
+    EUCA_ASSIGN_OR_RETURN(std::string signer, Signer(v));
 
     // Room for the signed size (nobody but a signer of the account can make it flush the
     // cache), reserved before the parts are read: their digests are checked as they stream
@@ -149,7 +180,7 @@ Result<std::shared_ptr<const ImageLease>> ImageDelivery::Open(const std::string&
     ObjectPartSource parts(backend_, bucket, slash == std::string::npos ? "" : key.substr(0, slash + 1));
     bundles::UnbundleOptions o;
     o.manifest_path = name;
-    o.manifest_xml = xml;
+    o.manifest_xml = v.xml;
     o.parts = &parts;
     o.destination_path = path;
     o.private_key_pem = options_.cloud_key_pem;

@@ -33,6 +33,13 @@ SignerCertificates SignerCertificatesFromStore(state::StateStore& store);
 /// Splits "BUCKET/KEY" (KEY may hold '/'). InvalidArgument when either part is empty.
 Result<std::pair<std::string, std::string>> ParseManifestLocation(const std::string& location);
 
+/// What a HEAD answers: the image as Open would serve it, told without unbundling it.
+struct ImageInfo {
+  std::string id = {};      ///< the cache entry id (Walrus' ETag)
+  uint64_t size = 0;        ///< the image's bytes
+  std::string sha256 = {};  ///< lower-case hex; empty unless the image is cached
+};
+
 struct ImageDeliveryOptions {
   std::string cloud_key_pem = {};        ///< required: unwraps ec2_encrypted_key/iv
   size_t max_manifest_bytes = 16 << 20;  ///< a larger manifest object is refused
@@ -51,10 +58,22 @@ class ImageDelivery final {
   /// SHA-1 expected E got G"; traversal and other tar errors as Unbundle reports them.
   Result<std::shared_ptr<const ImageLease>> Open(const std::string& location);
 
+  /// What Open(`location`) would serve, without unbundling: from the cache entry when the image
+  /// is cached, else from the manifest version, whose signature is verified. Errors: Open's
+  /// for a bad location, a missing or bad manifest and a bad signature; what only unbundling
+  /// finds (a missing or corrupt part, a bad tar) is left to Open.
+  Result<ImageInfo> Describe(const std::string& location);
+
   /// Bundles unpacked so far (cache fills that ran Unbundle), for tests.
   uint64_t decryptions() const { return decryptions_.load(); }
 
  private:
+  struct ManifestVersion;
+  // Reads and parses one version of the manifest at `location`.
+  Result<ManifestVersion> ReadManifest(const std::string& location);
+  // The certificate of the manifest's account that verifies its signature.
+  Result<std::string> Signer(const ManifestVersion& v);
+
   objects::ObjectBackend& backend_;
   ImageCache& cache_;
   SignerCertificates signers_;

@@ -113,6 +113,41 @@ TEST_F(ImageDeliveryTest, DeliversTheRawImageAndCachesIt) {
   EXPECT_EQ(delivery_->decryptions(), 1u) << "the second request is served from the cache";
 }
 
+// A node controller sends a HEAD before each launch; it ran the full Open, so an image
+// larger than the cache bound was decrypted for the HEAD and again for the GET every time.
+TEST_F(ImageDeliveryTest, DescribeAnswersFromTheVerifiedManifestWithoutDecrypting) {
+  std::string data = MixedBytes(300000, 11);
+  Upload(data);
+  const std::string location = std::string("b/") + kManifest;
+  cache_->SetMaxBytes(0);  // nothing stays cached
+  for (int i = 0; i < 2; ++i) {
+    auto info = delivery_->Describe(location);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->size, data.size());
+    EXPECT_EQ(info->sha256, "") << "not known before the image is unbundled";
+  }
+  EXPECT_EQ(delivery_->decryptions(), 0u);
+  // The same id as the image served; once cached, its SHA-256 too.
+  cache_->SetMaxBytes(64 << 20);
+  auto lease = delivery_->Open(location);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  auto cached = delivery_->Describe(location);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached->id, (*lease)->id());
+  EXPECT_EQ(cached->size, (*lease)->size());
+  EXPECT_EQ(cached->sha256, (*lease)->sha256());
+  EXPECT_EQ(delivery_->decryptions(), 1u);
+  // A manifest whose signature does not verify is refused as by Open.
+  std::string xml = *objects::testing::Get(backend_, "b", kManifest);
+  size_t at = xml.find("<architecture>x86_64</architecture>");
+  ASSERT_NE(at, std::string::npos);
+  xml.replace(at, 35, "<architecture>i386</architecture>");
+  Put(kManifest, xml);
+  auto bad = delivery_->Describe(location);
+  EXPECT_EQ(bad.status().code(), Code::kUnauthenticated) << bad.status().ToString();
+  EXPECT_EQ(delivery_->Describe("b/images/none.manifest.xml").status().code(), Code::kNotFound);
+}
+
 TEST_F(ImageDeliveryTest, TamperedPartNamesThePartAndBothDigests) {
   bundles::BundleResult b = Upload(MixedBytes(300000, 2));
   ASSERT_GE(b.manifest.parts.size(), 4u);

@@ -41,24 +41,30 @@ http::Handler MakeInternalHandler(ImageDelivery& delivery, api::ComponentVerifyO
     std::string location;
     if (!api::FindQueryParam(req.query, "manifest", &location) || location.empty())
       return InternalErrorResponse(InvalidArgument("'" + head.path + "' needs ?manifest=BUCKET/KEY"));
-    auto lease = delivery.Open(location);
-    if (!lease.ok()) return InternalErrorResponse(lease.status());
-
     http::Response r;
     r.status = 200;
     r.headers.Add("Content-Type", "application/octet-stream");
+    if (head.method == "HEAD") {
+      // Told from the verified manifest (or the cache): a HEAD never unbundles.
+      auto info = delivery.Describe(location);
+      if (!info.ok()) return InternalErrorResponse(info.status());
+      r.headers.Add("ETag", "\"" + info->id + "\"");
+      if (!info->sha256.empty()) r.headers.Add(kImageSha256Header, info->sha256);
+      r.content_length = info->size;
+      return r;
+    }
+    auto lease = delivery.Open(location);
+    if (!lease.ok()) return InternalErrorResponse(lease.status());
     r.headers.Add("ETag", "\"" + (*lease)->id() + "\"");
     r.headers.Add(kImageSha256Header, (*lease)->sha256());
     r.content_length = (*lease)->size();
-    if (head.method == "GET") {
-      // The lease keeps the entry pinned (and its file open) until the body is sent.
-      auto state = std::make_shared<std::pair<std::shared_ptr<const ImageLease>, uint64_t>>(*lease, 0);
-      r.source = [state](char* buf, size_t n) -> Result<size_t> {
-        EUCA_ASSIGN_OR_RETURN(size_t got, state->first->ReadAt(state->second, buf, n));
-        state->second += got;
-        return got;
-      };
-    }
+    // The lease keeps the entry pinned (and its file open) until the body is sent.
+    auto state = std::make_shared<std::pair<std::shared_ptr<const ImageLease>, uint64_t>>(*lease, 0);
+    r.source = [state](char* buf, size_t n) -> Result<size_t> {
+      EUCA_ASSIGN_OR_RETURN(size_t got, state->first->ReadAt(state->second, buf, n));
+      state->second += got;
+      return got;
+    };
     return r;
   };
 }
