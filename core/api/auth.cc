@@ -133,6 +133,11 @@ class Checker {
     return out;
   }
 
+  // S3 SigV2 canonicalized resources a client may have signed for this request.
+  std::vector<std::string> S3V2Resources() const {
+    return S3V2CanonicalResources(opt_.virtual_host_bucket, req_.path, req_.query, opt_.s3_service_prefix);
+  }
+
   // Canonical query strings: '+' read as a space, and, when a '+' occurs, as a plus sign.
   std::vector<std::string> QueryCandidates(std::string_view exclude) const {
     std::vector<std::string> out = {CanonicalQueryString(req_.query, exclude)};
@@ -411,18 +416,19 @@ Result<Verified> Checker::S3V2Header(const std::string& authorization) {
   EUCA_RETURN_IF_ERROR(CheckSkew(*t));
   EUCA_ASSIGN_OR_RETURN(std::string secret, Secret(access_key_id));
   std::string amz = S3V2CanonicalAmzHeaders(req_.headers);
-  std::string resource = S3V2CanonicalResource(opt_.virtual_host_bucket, req_.path, req_.query);
   std::vector<std::string> date_lines = {amz_date ? std::string() : std::string(TrimSpace(*date))};
   if (amz_date && date) date_lines.push_back(std::string(TrimSpace(*date)));
-  for (const auto& line : date_lines) {
-    std::string sts = S3V2StringToSign(req_.method, req_.headers, line, amz, resource);
-    if (ConstantTimeEquals(Base64Encode(HmacSha1(secret, sts)), signature)) {
-      Verified v;
-      v.access_key_id = access_key_id;
-      v.scheme = AuthScheme::kSigV2Header;
-      v.request_time_ms = *t;
-      v.payload = PayloadCheck::kUnsigned;
-      return v;
+  for (const auto& resource : S3V2Resources()) {
+    for (const auto& line : date_lines) {
+      std::string sts = S3V2StringToSign(req_.method, req_.headers, line, amz, resource);
+      if (ConstantTimeEquals(Base64Encode(HmacSha1(secret, sts)), signature)) {
+        Verified v;
+        v.access_key_id = access_key_id;
+        v.scheme = AuthScheme::kSigV2Header;
+        v.request_time_ms = *t;
+        v.payload = PayloadCheck::kUnsigned;
+        return v;
+      }
     }
   }
   return Error(d_, Failure::kMismatch, kMismatchMessage + access_key_id + "'; check the key and the signing method");
@@ -442,10 +448,12 @@ Result<Verified> Checker::S3V2Query() {
   if (now_ > expires * 1000)
     return Error(d_, Failure::kExpired, "the presigned request expired at '" + FormatIso8601(expires * 1000) + "'");
   EUCA_ASSIGN_OR_RETURN(std::string secret, Secret(access_key_id));
-  std::string sts =
-      S3V2StringToSign(req_.method, req_.headers, expires_text, S3V2CanonicalAmzHeaders(req_.headers, &req_.query),
-                       S3V2CanonicalResource(opt_.virtual_host_bucket, req_.path, req_.query));
-  if (!ConstantTimeEquals(Base64Encode(HmacSha1(secret, sts)), signature))
+  std::string amz = S3V2CanonicalAmzHeaders(req_.headers, &req_.query);
+  std::vector<std::string> resources = S3V2Resources();
+  if (std::none_of(resources.begin(), resources.end(), [&](const std::string& resource) {
+        std::string sts = S3V2StringToSign(req_.method, req_.headers, expires_text, amz, resource);
+        return ConstantTimeEquals(Base64Encode(HmacSha1(secret, sts)), signature);
+      }))
     return Error(d_, Failure::kMismatch, kMismatchMessage + access_key_id + "'; check the key and the signing method");
   Verified v;
   v.access_key_id = access_key_id;

@@ -48,6 +48,9 @@ struct VerifyOptions {
   /// The bucket when the request named it by host name (virtual-host style); S3 SigV2 signs
   /// "/bucket" + path.
   std::string virtual_host_bucket = {};
+  /// The endpoint prefix the server strips from this request's path ("/services/objectstorage"),
+  /// else empty; S3 SigV2 accepts a signature over the path with or without it.
+  std::string s3_service_prefix = {};
   /// Let a request without any signature through as kAnonymous (S3 ACLs decide); otherwise
   /// it fails (AccessDenied / MissingAuthenticationToken).
   bool allow_anonymous = false;

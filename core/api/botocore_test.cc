@@ -12,6 +12,7 @@
 
 #include "core/api/auth.h"
 #include "core/api/digest.h"
+#include "core/api/sigv2.h"
 
 namespace euca::api {
 namespace {
@@ -61,6 +62,7 @@ std::vector<Case> LoadCases() {
     c.name = j["name"];
     c.options.dialect = j["dialect"] == "s3" ? Dialect::kS3 : Dialect::kQuery;
     c.options.virtual_host_bucket = j["bucket"];
+    c.options.s3_service_prefix = j.value("service_prefix", "");
     c.now_ms = j["now_ms"];
     c.access_key_id = j["access_key_id"];
     c.request.method = j["method"];
@@ -100,16 +102,18 @@ TEST(BotocoreTest, EveryBotocoreSignatureVerifiesAndNoTamperedOne) {
       EXPECT_EQ(v->payload_sha256, Sha256Hex(c.request.body)) << c.name;
     }
 
-    // Tamper with the path, then with the first query value, then with the body.
+    // Tamper with the path, then with the first query value, then with the body (S3 SigV2
+    // signs neither the body nor query parameters other than sub-resources).
+    const bool s3v2 = c.name.find("s3v2") != std::string::npos;
     SignableRequest t = c.request;
     t.path += "x";
     EXPECT_FALSE(Verify(c, t).ok()) << c.name << " accepted a changed path";
-    if (!c.request.query.empty()) {
+    if (!c.request.query.empty() && (!s3v2 || IsS3SubResource(PercentDecode(c.request.query.front().first, true)))) {
       t = c.request;
       t.query.front().second += "0";
       EXPECT_FALSE(Verify(c, t).ok()) << c.name << " accepted a changed query";
     }
-    if (!c.request.body.empty() && c.name.find("s3v2") == std::string::npos) {
+    if (!c.request.body.empty() && !s3v2) {
       t = c.request;
       t.body[0] ^= 1;
       EXPECT_FALSE(Verify(c, t).ok()) << c.name << " accepted a changed body";

@@ -57,6 +57,23 @@ constexpr std::string_view kSubResources[] = {
 
 std::string Trimmed(std::string_view s) { return std::string(TrimSpace(s)); }
 
+// The path part of a canonicalized resource: "/" + `bucket` (virtual-host style) + the path.
+std::string ResourcePath(std::string_view bucket, std::string_view raw_path) {
+  std::string out;
+  if (!bucket.empty()) out = "/" + std::string(bucket);
+  out += raw_path.empty() ? "/" : std::string(raw_path);
+  return out;
+}
+
+// "/b" <-> "/b/" for a path naming a bucket alone; "" for any other path.
+std::string OtherBucketForm(std::string_view path) {
+  if (path.size() < 2 || path[0] != '/' || path[1] == '/') return "";
+  size_t slash = path.find('/', 1);
+  if (slash == std::string_view::npos) return std::string(path) + "/";
+  if (slash + 1 == path.size()) return std::string(path.substr(0, slash));
+  return "";
+}
+
 bool IsForm(const SignableRequest& req) {
   std::string type = AsciiLower(req.headers.Get("content-type"));
   return req.method == "POST" && type.rfind("application/x-www-form-urlencoded", 0) == 0;
@@ -110,9 +127,7 @@ std::string S3V2CanonicalAmzHeaders(const Headers& headers, const QueryParams* q
 }
 
 std::string S3V2CanonicalResource(std::string_view bucket, std::string_view raw_path, const QueryParams& query) {
-  std::string out;
-  if (!bucket.empty()) out = "/" + std::string(bucket);
-  out += raw_path.empty() ? "/" : std::string(raw_path);
+  std::string out = ResourcePath(bucket, raw_path);
   std::vector<std::pair<std::string, std::string>> subs;
   for (const auto& [name, value] : query) {
     std::string n = PercentDecode(name, true);
@@ -123,6 +138,24 @@ std::string S3V2CanonicalResource(std::string_view bucket, std::string_view raw_
   for (size_t i = 0; i < subs.size(); ++i) {
     out.push_back(i == 0 ? '?' : '&');
     out += subs[i].first + subs[i].second;
+  }
+  return out;
+}
+
+std::vector<std::string> S3V2CanonicalResources(std::string_view bucket, std::string_view raw_path,
+                                                const QueryParams& query, std::string_view service_prefix) {
+  std::vector<std::string> paths = {ResourcePath(bucket, raw_path)};
+  if (!service_prefix.empty() && raw_path.substr(0, service_prefix.size()) == service_prefix &&
+      (raw_path.size() == service_prefix.size() || raw_path[service_prefix.size()] == '/'))
+    paths.push_back(ResourcePath(bucket, raw_path.substr(service_prefix.size())));
+  for (size_t i = 0, n = paths.size(); i < n; ++i) {
+    std::string other = OtherBucketForm(paths[i]);
+    if (!other.empty()) paths.push_back(std::move(other));
+  }
+  std::vector<std::string> out;
+  for (const auto& path : paths) {
+    std::string resource = S3V2CanonicalResource("", path, query);
+    if (std::find(out.begin(), out.end(), resource) == out.end()) out.push_back(std::move(resource));
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/api/signable.h"
 #include "core/base/status.h"
@@ -32,6 +33,15 @@ std::string S3V2CanonicalAmzHeaders(const Headers& headers, const QueryParams* q
 /// (virtual-host style, else empty), the raw path, then the sub-resources sorted by name
 /// ("?acl", "?partNumber=2&uploadId=X"), values decoded.
 std::string S3V2CanonicalResource(std::string_view bucket, std::string_view raw_path, const QueryParams& query);
+
+/// The canonicalized resources a SigV2 client may have signed for one request, the first as
+/// sent (S3V2CanonicalResource), then only these equivalents: for a path naming a bucket alone,
+/// the path with and without its trailing slash (botocore signs "/b/" for "GET /b"); and, when
+/// the path starts with `service_prefix` (the endpoint prefix the server strips, e.g.
+/// "/services/objectstorage"; empty for none), the same without that prefix (botocore signs
+/// the path below its endpoint). No duplicates.
+std::vector<std::string> S3V2CanonicalResources(std::string_view bucket, std::string_view raw_path,
+                                                const QueryParams& query, std::string_view service_prefix);
 
 /// The S3 SigV2 string to sign: "METHOD\nContent-MD5\nContent-Type\nDATE\nAMZ_HEADERS RESOURCE".
 /// `date` is the Date header, "" when x-amz-date is given, or Expires for presigned URLs.

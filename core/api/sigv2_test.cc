@@ -15,12 +15,14 @@ constexpr const char* kKey = "AKIAIOSFODNN7EXAMPLE";
 constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 constexpr int64_t kMarch2007 = 1175024202000;  // 2007-03-27T19:36:42Z
 
-Result<Verified> VerifyAt(const SignableRequest& r, int64_t now, Dialect d, std::string bucket = {}) {
+Result<Verified> VerifyAt(const SignableRequest& r, int64_t now, Dialect d, std::string bucket = {},
+                          std::string service_prefix = {}) {
   FakeClock clock(now);
   VerifyOptions o;
   o.dialect = d;
   o.clock = &clock;
   o.virtual_host_bucket = std::move(bucket);
+  o.s3_service_prefix = std::move(service_prefix);
   return VerifyRequest(
       r,
       [](const std::string& id) -> Result<std::string> {
@@ -102,6 +104,74 @@ TEST(S3V2Test, SubResourcesAreSignedOthersAreNot) {
             "/b/k?acl&partNumber=2&uploadId=X/Y");
   EXPECT_EQ(S3V2CanonicalResource("b", "/", SplitQuery("max-keys=3")), "/b/");
   EXPECT_EQ(S3V2CanonicalResource("", "", {}), "/");
+}
+
+TEST(S3V2Test, EquivalentResourcesAreTheBucketSlashAndTheServicePrefixOnly) {
+  const QueryParams acl = SplitQuery("acl");
+  using V = std::vector<std::string>;
+  EXPECT_EQ(S3V2CanonicalResources("", "/grt", acl, ""), (V{"/grt?acl", "/grt/?acl"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/grt/", {}, ""), (V{"/grt/", "/grt"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/grt/o", {}, ""), (V{"/grt/o"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/grt/o/", {}, ""), (V{"/grt/o/"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/", {}, ""), (V{"/"}));
+  EXPECT_EQ(S3V2CanonicalResources("grt", "/", {}, ""), (V{"/grt/", "/grt"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/services/objectstorage/grt/o", {}, "/services/objectstorage"),
+            (V{"/services/objectstorage/grt/o", "/grt/o"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/services/objectstorage/grt", acl, "/services/objectstorage"),
+            (V{"/services/objectstorage/grt?acl", "/grt?acl", "/grt/?acl"}));
+  EXPECT_EQ(S3V2CanonicalResources("", "/services/objectstorage", {}, "/services/objectstorage"),
+            (V{"/services/objectstorage", "/"}));
+  // A prefix the path does not start with (as a whole segment) is not removed.
+  EXPECT_EQ(S3V2CanonicalResources("", "/services/objectstoragex/o", {}, "/services/objectstorage"),
+            (V{"/services/objectstoragex/o"}));
+}
+
+// botocore (signature_version='s3') signs a bucket-level request as "/grt/?acl" while it sends
+// "GET /grt?acl", and signs "/grt/o" below an endpoint of ".../services/objectstorage": both
+// got SignatureDoesNotMatch, header and presigned alike.
+TEST(S3V2Test, BotocoreBucketSlashAndServicePrefixSignaturesVerify) {
+  Headers h{{"Host", "127.0.0.1:8773"}, {"Date", "Tue, 27 Mar 2007 19:36:42 +0000"}};
+  auto signed_as = [&](std::string method, std::string path, std::string query, std::string resource) {
+    SignableRequest r = Req(std::move(method), std::move(path), std::move(query), h);
+    std::string sts =
+        S3V2StringToSign(r.method, r.headers, h.Get("date"), S3V2CanonicalAmzHeaders(r.headers), resource);
+    r.headers.Add("Authorization", std::string("AWS ") + kKey + ":" + Base64Encode(HmacSha1(kSecret, sts)));
+    return r;
+  };
+  const std::string prefix = "/services/objectstorage";
+  EXPECT_TRUE(VerifyAt(signed_as("GET", "/grt", "acl", "/grt/?acl"), kMarch2007, Dialect::kS3).ok());
+  EXPECT_TRUE(VerifyAt(signed_as("PUT", "/grt", "", "/grt/"), kMarch2007, Dialect::kS3).ok());
+  EXPECT_TRUE(VerifyAt(signed_as("POST", "/grt/", "delete", "/grt?delete"), kMarch2007, Dialect::kS3).ok());
+  EXPECT_TRUE(VerifyAt(signed_as("GET", prefix + "/grt/o", "", "/grt/o"), kMarch2007, Dialect::kS3, "", prefix).ok());
+  EXPECT_TRUE(
+      VerifyAt(signed_as("GET", prefix + "/grt", "acl", "/grt/?acl"), kMarch2007, Dialect::kS3, "", prefix).ok());
+  EXPECT_TRUE(
+      VerifyAt(signed_as("GET", prefix + "/grt/o", "", prefix + "/grt/o"), kMarch2007, Dialect::kS3, "", prefix).ok());
+
+  // Nothing beyond those: another object, an object's path with a slash, a prefix the server
+  // did not strip, the prefix kept on a signature of a different path.
+  auto mismatch = [&](const SignableRequest& r, std::string service_prefix = {}) {
+    return VerifyAt(r, kMarch2007, Dialect::kS3, "", std::move(service_prefix)).status().wire_code();
+  };
+  EXPECT_EQ(mismatch(signed_as("GET", "/grt", "", "/grx/")), "SignatureDoesNotMatch");
+  EXPECT_EQ(mismatch(signed_as("GET", "/grt/o", "", "/grt/o/")), "SignatureDoesNotMatch");
+  EXPECT_EQ(mismatch(signed_as("GET", "/grt/o/", "", "/grt/o")), "SignatureDoesNotMatch");
+  EXPECT_EQ(mismatch(signed_as("GET", prefix + "/grt/o", "", "/grt/o")), "SignatureDoesNotMatch");
+  EXPECT_EQ(mismatch(signed_as("GET", prefix + "/grt/o", "", "/o"), prefix), "SignatureDoesNotMatch");
+  EXPECT_EQ(mismatch(signed_as("GET", "/grt", "acl", "/grt/"), prefix), "SignatureDoesNotMatch");
+
+  // Presigned: the same equivalents.
+  auto presigned_as = [&](std::string path, std::string resource) {
+    SignableRequest r = Req("GET", std::move(path), "", {{"Host", "127.0.0.1:8773"}});
+    std::string expires = std::to_string(kMarch2007 / 1000 + 600);
+    std::string sts = S3V2StringToSign("GET", r.headers, expires, "", resource);
+    r.query = SplitQuery("AWSAccessKeyId=" + std::string(kKey) + "&Expires=" + expires +
+                         "&Signature=" + UriEncode(Base64Encode(HmacSha1(kSecret, sts)), false));
+    return r;
+  };
+  EXPECT_TRUE(VerifyAt(presigned_as("/grt", "/grt/"), kMarch2007, Dialect::kS3).ok());
+  EXPECT_TRUE(VerifyAt(presigned_as(prefix + "/grt/o", "/grt/o"), kMarch2007, Dialect::kS3, "", prefix).ok());
+  EXPECT_EQ(mismatch(presigned_as("/grt/o", "/grt/o/")), "SignatureDoesNotMatch");
 }
 
 TEST(S3V2Test, PresignedUrlsRoundTripAndExpire) {

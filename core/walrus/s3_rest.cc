@@ -552,6 +552,7 @@ class S3Rest final {
                              .region = options_.region,
                              .clock = options_.clock,
                              .virtual_host_bucket = req.target.virtual_host ? req.target.bucket : std::string(),
+                             .s3_service_prefix = req.target.service_prefix,
                              .allow_anonymous = true};
     EUCA_ASSIGN_OR_RETURN(api::Verified verified, api::VerifyRequest(signable, secret_lookup, vopts));
     Caller caller = verified.scheme == api::AuthScheme::kAnonymous || !principal ? Caller::Anonymous()
@@ -1119,6 +1120,7 @@ S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, c
   for (const char* prefix : kServicePrefixes) {
     std::string_view p(prefix);
     if (StartsWith(path, p) && (path.size() == p.size() || path[p.size()] == '/')) {
+      t.service_prefix = prefix;
       path = path.substr(p.size());
       if (path.empty()) path = "/";
       break;

@@ -55,12 +55,13 @@ http::Handler MakeS3Handler(Walrus& walrus, KeyLookup lookup, S3RestOptions opti
 /// (listings, bucket creation) or POSTs. `domains` as S3RestOptions::domains.
 bool IsQuickS3Request(const http::RequestHead& head, const std::vector<std::string>& domains);
 
-/// Where a request goes: the bucket and key it names (decoded) and the raw path that
-/// remained after a service prefix was stripped. Exposed for tests.
+/// Where a request goes: the bucket and key it names (decoded), and the Eucalyptus service
+/// prefix stripped from its path, if any. Exposed for tests.
 struct S3Target {
   std::string bucket;
   std::string key;
   bool virtual_host = false;
+  std::string service_prefix;  ///< "/services/objectstorage", "/services/Walrus" or ""
 };
 S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, const std::vector<std::string>& domains);
 

@@ -142,13 +142,17 @@ TEST(S3TargetTest, PathStyleVirtualHostAndServicePrefixes) {
   EXPECT_EQ(t.bucket, "b");
   EXPECT_EQ(t.key, "dir/a b");
   EXPECT_FALSE(t.virtual_host);
+  EXPECT_EQ(t.service_prefix, "");
   t = ResolveS3Target("/services/objectstorage/b/k", "h", domains);
   EXPECT_EQ(t.bucket, "b");
   EXPECT_EQ(t.key, "k");
+  EXPECT_EQ(t.service_prefix, "/services/objectstorage");
   t = ResolveS3Target("/services/Walrus", "h", domains);
   EXPECT_EQ(t.bucket, "");
+  EXPECT_EQ(t.service_prefix, "/services/Walrus");
   t = ResolveS3Target("/services/Walrusx/k", "h", domains);
   EXPECT_EQ(t.bucket, "services");
+  EXPECT_EQ(t.service_prefix, "");
   t = ResolveS3Target("/x/y", "My.Bucket.S3.example.com:80", domains);
   EXPECT_TRUE(t.virtual_host);
   EXPECT_EQ(t.bucket, "my.bucket");

@@ -183,6 +183,29 @@ EOF
   refute_output --partial FAILED
 }
 
+# botocore signs a bucket-level request as "/b/" while it sends "/b", and leaves the endpoint's
+# /services/objectstorage out of what it signs: every such call was SignatureDoesNotMatch. Run
+# with each python3 that has boto3 (Debian's botocore doubles sub-resources, see the script).
+@test "boto3 SigV2 (signature_version s3): bucket-level calls, plain and below /services/objectstorage" {
+  local py ep ran=0 n=0
+  for py in /usr/bin/python3 "$(command -v python3)"; do
+    [[ -x "$py" ]] && "$py" -c 'import boto3' 2>/dev/null || continue
+    ran=1
+    for ep in "$WALRUS_URL" "$WALRUS_URL/services/objectstorage"; do
+      n=$((n + 1))
+      run "$py" "$REPO_ROOT/tests/walrus/boto3_sigv2.py" "$ep" "$ADMIN_KEY" "$ADMIN_SECRET" "sigv2-$n"
+      assert_success
+      for call in create_bucket head_bucket put_object list_objects delete_bucket list_buckets; do
+        assert_line "ok: $call"
+      done
+      for call in get_bucket_acl delete_objects; do
+        assert_line --regexp "^(ok: $call|skipped: $call .*boto/botocore#2962.*)$"
+      done
+    done
+  done
+  ((ran)) || skip "python3-boto3 is not installed"
+}
+
 @test "aws s3 sync and mv move a folder tree" {
   need_aws
   mkdir -p src/a/b
