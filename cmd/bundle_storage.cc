@@ -50,16 +50,10 @@ constexpr uint64_t kMaxManifestSize = 16 << 20;
 // --retry: how many more times a failed part upload is tried (euca2ools: 5).
 constexpr int kRetries = 5;
 
-// euca2ools' --acl choices and the Walrus canned ACL each is stored as. aws-exec-read and
-// ec2-bundle-read grant read to the cloud's own EC2 identity in Eucalyptus; the cloud here
-// reads bundles from its store directly, so they are the owner's alone (private).
-const std::vector<std::pair<std::string, std::string>> kAclChoices = {
-    {"aws-exec-read", "private"},
-    {"ec2-bundle-read", "private"},
-    {"public-read", "public-read"},
-    {"private", "private"},
-    {"authenticated-read", "authenticated-read"},
-};
+// euca2ools' --acl choices, sent as the canned ACL of every object. aws-exec-read and
+// ec2-bundle-read grant the cloud's system account read (docs/s3-rest.md).
+const std::vector<std::string> kAclChoices = {"aws-exec-read", "ec2-bundle-read", "public-read", "private",
+                                              "authenticated-read"};
 
 /// Streaming MD5 (the ETag of a single PUT, and its Content-MD5).
 class Md5 final {
@@ -534,10 +528,8 @@ Status RunUploadBundle(Context& ctx, const UploadFlags& f) {
         "--ec2cert is not used by upload-bundle: the manifest already holds the key encrypted for "
         "the cloud (give --ec2cert to bundle-image)");
   EUCA_ASSIGN_OR_RETURN(BucketPath where, ParseBucketPath(f.bucket));
-  std::string canned;
-  for (const auto& [name, stored] : kAclChoices)
-    if (name == f.acl) canned = stored;
-  if (canned.empty())
+  const std::string& canned = f.acl;
+  if (std::find(kAclChoices.begin(), kAclChoices.end(), canned) == kAclChoices.end())
     return InvalidArgument("unknown ACL '" + f.acl +
                            "'; use aws-exec-read, ec2-bundle-read, public-read, private or authenticated-read");
   EUCA_ASSIGN_OR_RETURN(auto local, ReadLocalManifest(ctx, f.manifest));
@@ -818,9 +810,10 @@ Handler SetupUploadBundle(CLI::App& app) {
       ->type_name("BUCKET[/PREFIX]");
   app.add_option("-m,--manifest", f->manifest, "the bundle's manifest")->required()->type_name("FILE");
   app.add_option("--acl", f->acl,
-                 "canned ACL of the uploaded objects (default: aws-exec-read, which is stored as private)")
+                 "canned ACL of the uploaded objects (default: aws-exec-read, which lets the cloud's system "
+                 "account read them)")
       ->type_name("ACL")
-      ->check(CLI::IsMember({"aws-exec-read", "ec2-bundle-read", "public-read", "private", "authenticated-read"}));
+      ->check(CLI::IsMember(kAclChoices));
   app.add_option("--location", f->location, "location constraint of the bucket, if it is created")
       ->type_name("LOCATION");
   app.add_option("-d,--directory", f->directory, "folder of the parts (default: the manifest's folder)")

@@ -19,6 +19,7 @@
 #include "core/http/server.h"
 #include "core/walrus/s3_rest.h"
 #include "drivers/objects/memory_backend.h"
+#include "state/memory_store.h"
 
 namespace euca::cmd {
 namespace {
@@ -55,7 +56,13 @@ class UploadRetryTest : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_TRUE(std::filesystem::exists(dir_ / "img.part.02"));
 
-    walrus_ = std::make_unique<walrus::Walrus>(backend_, RealClock());
+    // The cloud's system account, which upload-bundle's default ACL (aws-exec-read) grants read.
+    auto seeded = accounts_.Transact({"system", "seed", ""}, [](state::Txn& t) {
+      model::Account cloud{"000000000001", model::kSystemAccount, 1};
+      return t.Put({"accounts", cloud.id, "", cloud.name, model::ToJson(cloud), std::nullopt});
+    });
+    ASSERT_TRUE(seeded.ok()) << seeded.status().ToString();
+    walrus_ = std::make_unique<walrus::Walrus>(backend_, RealClock(), walrus::WalrusOptions{}, &accounts_);
     walrus::KeyLookup lookup = [](const std::string& akid) -> Result<walrus::KeyOwner> {
       if (akid == kKeyId) return walrus::KeyOwner{kAlice, kSecret};
       return NotFound("no such key");
@@ -93,6 +100,7 @@ class UploadRetryTest : public ::testing::Test {
 
   TempDir dir_;
   objects::MemoryBackend backend_;
+  state::MemoryStateStore accounts_;
   std::unique_ptr<walrus::Walrus> walrus_;
   std::shared_ptr<std::atomic<int>> failures_ = std::make_shared<std::atomic<int>>(0);
   std::unique_ptr<http::Server> server_;

@@ -34,12 +34,17 @@ Result<CannedAcl> ParseCannedAcl(std::string_view name) {
   if (name == "authenticated-read") return CannedAcl::kAuthenticatedRead;
   if (name == "bucket-owner-read") return CannedAcl::kBucketOwnerRead;
   if (name == "bucket-owner-full-control") return CannedAcl::kBucketOwnerFullControl;
+  if (name == "aws-exec-read") return CannedAcl::kAwsExecRead;
+  if (name == "ec2-bundle-read") return CannedAcl::kEc2BundleRead;
+  if (name == "log-delivery-write") return CannedAcl::kLogDeliveryWrite;
   return Status(Code::kInvalidArgument,
                 "unknown canned ACL '" + std::string(name) +
-                    "'; use private, public-read, public-read-write, authenticated-read, bucket-owner-read or "
-                    "bucket-owner-full-control",
+                    "'; use private, public-read, public-read-write, authenticated-read, bucket-owner-read, "
+                    "bucket-owner-full-control, aws-exec-read, ec2-bundle-read or log-delivery-write",
                 "InvalidArgument");
 }
+
+bool GrantsCloud(CannedAcl canned) { return canned == CannedAcl::kAwsExecRead || canned == CannedAcl::kEc2BundleRead; }
 
 namespace {
 
@@ -48,7 +53,7 @@ Grant GroupGrant(const char* uri, Permission p) { return {{Grantee::Type::kGroup
 
 }  // namespace
 
-Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owner) {
+Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owner, const Owner& cloud) {
   Acl acl{owner, {UserGrant(owner, Permission::kFullControl)}};
   switch (canned) {
     case CannedAcl::kPrivate:
@@ -68,6 +73,14 @@ Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owne
       break;
     case CannedAcl::kBucketOwnerFullControl:
       if (bucket_owner.id != owner.id) acl.grants.push_back(UserGrant(bucket_owner, Permission::kFullControl));
+      break;
+    case CannedAcl::kAwsExecRead:
+    case CannedAcl::kEc2BundleRead:
+      if (cloud.id != owner.id) acl.grants.push_back(UserGrant(cloud, Permission::kRead));
+      break;
+    case CannedAcl::kLogDeliveryWrite:
+      acl.grants.push_back(GroupGrant(kLogDeliveryGroup, Permission::kWrite));
+      acl.grants.push_back(GroupGrant(kLogDeliveryGroup, Permission::kReadAcp));
       break;
   }
   return acl;

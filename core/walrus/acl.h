@@ -4,7 +4,8 @@
 // Identity is the account: a canonical user id is an account id, and every user of an
 // account acts as the account (no per-user policies yet). The owner of a bucket or object
 // always holds every permission on it; anyone else needs a grant. Anonymous callers match
-// only grants to the AllUsers group.
+// only grants to the AllUsers group. The LogDelivery group has no members here (this cloud
+// delivers no server access logs); log-delivery-write is stored and shown as S3 does.
 
 #include <optional>
 #include <string>
@@ -80,14 +81,21 @@ enum class CannedAcl {
   kAuthenticatedRead,
   kBucketOwnerRead,
   kBucketOwnerFullControl,
+  kAwsExecRead,       ///< S3: EC2 may read (an AMI bundle); here the cloud's system account
+  kEc2BundleRead,     ///< Eucalyptus' own: the same grant as aws-exec-read
+  kLogDeliveryWrite,  ///< the LogDelivery group gets WRITE and READ_ACP
 };
 
 /// Parses an x-amz-acl value; "" is private. InvalidArgument for anything else.
 Result<CannedAcl> ParseCannedAcl(std::string_view name);
+/// Whether `canned` grants the cloud's system account (aws-exec-read, ec2-bundle-read).
+bool GrantsCloud(CannedAcl canned);
 /// The ACL a canned name stands for: `owner` FULL_CONTROL plus the named grants.
 /// `bucket_owner` is used by bucket-owner-read/-full-control (no extra grant when it is the
-/// owner, and on buckets, where they mean private).
-Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owner);
+/// owner, and on buckets, where they mean private). `cloud` is the cloud's system account
+/// (model::kSystemAccount), which aws-exec-read and ec2-bundle-read grant READ, as S3 grants
+/// EC2 (no extra grant when it is the owner). REQUIRES: cloud.id is set when GrantsCloud(canned).
+Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owner, const Owner& cloud = {});
 
 /// True if `caller` holds `permission` (directly or through FULL_CONTROL) under `acl`.
 bool Allows(const Acl& acl, const Caller& caller, Permission permission);

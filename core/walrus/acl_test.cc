@@ -47,6 +47,42 @@ TEST(AclTest, BucketOwnerCannedAclsOnAnotherAccountsObject) {
   EXPECT_EQ(MakeCannedAcl(CannedAcl::kBucketOwnerFullControl, kAcme, kAcme).grants.size(), 1u);
 }
 
+// aws-exec-read (euca-upload-bundle's default), ec2-bundle-read and log-delivery-write were
+// refused as unknown canned ACLs.
+TEST(AclTest, ExecReadBundleReadAndLogDeliveryWriteGrantWhatS3Documents) {
+  const Owner cloud{"000000000001", "eucalyptus"};
+  const model::Principal admin{"eucalyptus", cloud.id, "admin", "AIDAADMIN"};
+  for (const char* name : {"aws-exec-read", "ec2-bundle-read"}) {
+    auto canned = ParseCannedAcl(name);
+    ASSERT_TRUE(canned.ok()) << name << ": " << canned.status().ToString();
+    EXPECT_TRUE(GrantsCloud(*canned));
+    Acl acl = MakeCannedAcl(*canned, kAcme, kAcme, cloud);
+    EXPECT_EQ(acl.grants,
+              (std::vector<Grant>{{{Grantee::Type::kCanonicalUser, kAcme.id, "acme"}, Permission::kFullControl},
+                                  {{Grantee::Type::kCanonicalUser, cloud.id, "eucalyptus"}, Permission::kRead}}))
+        << name;
+    EXPECT_TRUE(Allows(acl, admin, Permission::kRead)) << name;
+    EXPECT_FALSE(Allows(acl, admin, Permission::kWrite)) << name;
+    EXPECT_FALSE(Allows(acl, admin, Permission::kReadAcp)) << name;
+    EXPECT_FALSE(Allows(acl, kCarol, Permission::kRead)) << name;
+    EXPECT_FALSE(Allows(acl, Caller::Anonymous(), Permission::kRead)) << name;
+    // The cloud's own objects: no grant beside the owner's.
+    EXPECT_EQ(MakeCannedAcl(*canned, cloud, cloud, cloud).grants.size(), 1u) << name;
+  }
+  auto log = ParseCannedAcl("log-delivery-write");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_FALSE(GrantsCloud(*log));
+  Acl acl = MakeCannedAcl(*log, kAcme, kAcme);
+  EXPECT_EQ(acl.grants,
+            (std::vector<Grant>{{{Grantee::Type::kCanonicalUser, kAcme.id, "acme"}, Permission::kFullControl},
+                                {{Grantee::Type::kGroup, kLogDeliveryGroup, ""}, Permission::kWrite},
+                                {{Grantee::Type::kGroup, kLogDeliveryGroup, ""}, Permission::kReadAcp}}));
+  // Nobody is in the LogDelivery group here.
+  EXPECT_FALSE(Allows(acl, kCarol, Permission::kWrite));
+  EXPECT_FALSE(Allows(acl, Caller::Anonymous(), Permission::kWrite));
+  EXPECT_FALSE(Allows(acl, kCarol, Permission::kReadAcp));
+}
+
 TEST(AclTest, UnknownCannedAclIsRefused) {
   for (const char* bad : {"Private", "public", "aws-exec-read-typo"}) {
     auto r = ParseCannedAcl(bad);

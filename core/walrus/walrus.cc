@@ -241,12 +241,13 @@ Status Walrus::CreateBucket(const Caller& caller, const CreateBucketRequest& req
   };
   if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
   Owner owner = OwnerOf(caller);
-  objects::BucketRecord rec{req.bucket,
-                            owner.id,
-                            owner.display_name,
-                            req.location_constraint,
-                            AclToJson(MakeCannedAcl(canned, owner, owner)),
-                            clock_.NowMillis()};
+  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, owner, owner));
+  objects::BucketRecord rec{.name = req.bucket,
+                            .owner_id = owner.id,
+                            .owner_name = owner.display_name,
+                            .location = req.location_constraint,
+                            .acl = AclToJson(acl),
+                            .created_ms = clock_.NowMillis()};
   Status s = backend_.CreateBucket(rec);
   if (s.code() == Code::kAlreadyExists) {  // lost a race with another creator
     if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
@@ -468,6 +469,7 @@ Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const Put
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, OwnerOf(caller), {b.owner_id, b.owner_name}));
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   if (options_.admit_put && !caller.anonymous()) {
     const std::string account = OwnerOf(caller).id;
@@ -475,7 +477,7 @@ Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const Put
         options_.admit_put(account, req.content_length.value_or(0), [&] { return StoredBytes(account); }));
   }
   EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
-  auto rec = NewObjectRecord(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), canned);
+  auto rec = NewObjectRecord(caller, b, req.key, std::move(w), StoreContent(req.content, req.metadata), acl);
   rec.condition = std::move(condition);
   return rec;
 }
@@ -527,7 +529,7 @@ Status Walrus::AdmitPart(const objects::UploadRecord& upload, uint64_t bytes) {
 
 objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const objects::BucketRecord& bucket,
                                               const std::string& key, Written written, StoredContent content,
-                                              CannedAcl canned) {
+                                              const Acl& acl) {
   Owner owner = OwnerOf(caller);
   objects::ObjectRecord rec;
   rec.bucket = bucket.name;
@@ -538,7 +540,7 @@ objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const object
   rec.headers = std::move(content.headers);
   rec.owner_id = owner.id;
   rec.owner_name = owner.display_name;
-  rec.acl = AclToJson(MakeCannedAcl(canned, owner, {bucket.owner_id, bucket.owner_name}));
+  rec.acl = AclToJson(acl);
   rec.modified_ms = clock_.NowMillis();
   rec.blobs = {std::move(written.blob)};
   return rec;
@@ -546,8 +548,8 @@ objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const object
 
 Result<objects::ObjectRecord> Walrus::CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
                                                    const std::string& key, Written written, StoredContent content,
-                                                   CannedAcl canned, objects::WriteCondition condition) {
-  auto rec = NewObjectRecord(caller, bucket, key, std::move(written), std::move(content), canned);
+                                                   const Acl& acl, objects::WriteCondition condition) {
+  auto rec = NewObjectRecord(caller, bucket, key, std::move(written), std::move(content), acl);
   rec.condition = std::move(condition);
   return backend_.PutObject(std::move(rec));
 }
@@ -659,6 +661,7 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
                    "this copy request is illegal because it is trying to copy an object to itself without changing "
                    "its metadata; use the REPLACE metadata directive");
   EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, OwnerOf(caller), {dest.owner_id, dest.owner_name}));
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenCopySource(caller, req.source_bucket, req.source_key, req.source_conditions));
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   const objects::ObjectRecord& src = reader->record();
@@ -674,7 +677,7 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
     EUCA_RETURN_IF_ERROR(options_.admit_put(account, src.size, [&] { return StoredBytes(account); }));
   }
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
-  EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), canned,
+  EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), acl,
                                                          std::move(condition)));
   return CopyObjectResult{stored.etag, stored.modified_ms};
 }
@@ -708,7 +711,8 @@ Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const Cr
   u.content_type = std::move(content.content_type);
   u.metadata = std::move(content.metadata);
   u.headers = std::move(content.headers);
-  u.acl = AclToJson(MakeCannedAcl(canned, owner, {b.owner_id, b.owner_name}));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, owner, {b.owner_id, b.owner_name}));
+  u.acl = AclToJson(acl);
   u.initiated_ms = now;
   EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
   return u.upload_id;
@@ -902,7 +906,7 @@ Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner&
                    spec.canned ? "give a canned ACL or a grant list, not both" : "no ACL given");
   if (spec.canned) {
     EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(*spec.canned));
-    return MakeCannedAcl(canned, owner, bucket_owner);
+    return CannedAclFor(canned, owner, bucket_owner);
   }
   const Acl& in = *spec.acl;
   if (!in.owner.id.empty() && in.owner.id != owner.id)
@@ -937,6 +941,23 @@ Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner&
     out.grants.push_back(std::move(grant));
   }
   return out;
+}
+
+Result<Acl> Walrus::CannedAclFor(CannedAcl canned, const Owner& owner, const Owner& bucket_owner) {
+  if (!GrantsCloud(canned)) return MakeCannedAcl(canned, owner, bucket_owner);
+  std::optional<Owner> cloud;
+  if (accounts_) {
+    EUCA_RETURN_IF_ERROR(accounts_->Read([&](state::Txn& t) -> Status {
+      EUCA_ASSIGN_OR_RETURN(auto obj, t.GetByName("accounts", "", model::kSystemAccount));
+      if (obj) cloud = Owner{obj->id, obj->name};
+      return Status::Ok();
+    }));
+  }
+  if (!cloud)
+    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                   "this canned ACL grants read to the cloud's account " + Quote(model::kSystemAccount) +
+                       ", which this object store does not know; run 'euca admin init' or use another ACL");
+  return MakeCannedAcl(canned, owner, bucket_owner, *cloud);
 }
 
 Result<Acl> Walrus::GetBucketAcl(const Caller& caller, const std::string& bucket) {

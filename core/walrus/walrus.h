@@ -466,11 +466,11 @@ class Walrus final {
                             const std::optional<uint64_t>& content_length);
   /// Copies `length` bytes at `offset` of `reader` into a new blob.
   Result<Written> CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length);
-  /// Makes `written` the new version of `key` in `bucket`, owned by `caller`, with the canned
-  /// ACL (PutObject and CopyObject). On failure the blob is the backend's to reap.
+  /// Makes `written` the new version of `key` in `bucket`, owned by `caller`, with `acl`
+  /// (PutObject and CopyObject). On failure the blob is the backend's to reap.
   Result<objects::ObjectRecord> CommitObject(const Caller& caller, const objects::BucketRecord& bucket,
                                              const std::string& key, Written written, StoredContent content,
-                                             CannedAcl canned, objects::WriteCondition condition);
+                                             const Acl& acl, objects::WriteCondition condition);
   /// The backend's form of `conditions`, checked once against the key's current version so
   /// that a write bound to fail fails before it reads or copies any data (the commit checks
   /// again).
@@ -478,8 +478,7 @@ class Walrus final {
                                                   const WriteConditions& conditions);
   /// The record CommitObject stores.
   objects::ObjectRecord NewObjectRecord(const Caller& caller, const objects::BucketRecord& bucket,
-                                        const std::string& key, Written written, StoredContent content,
-                                        CannedAcl canned);
+                                        const std::string& key, Written written, StoredContent content, const Acl& acl);
   /// Everything of PutObject before the commit: checks, admission, the body stored as a blob.
   Result<objects::ObjectRecord> PreparePut(const Caller& caller, const PutObjectRequest& request, ByteSource& body);
   Result<objects::UploadRecord> UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
@@ -487,6 +486,9 @@ class Walrus final {
   Status CheckMetadata(const Pairs& metadata) const;
   /// The ACL to store for `spec` on a resource owned by `owner` in a bucket owned by `bucket_owner`.
   Result<Acl> AclFor(const AclSpec& spec, const Owner& owner, const Owner& bucket_owner);
+  /// MakeCannedAcl, with the cloud's system account read from the account store when the
+  /// canned ACL grants it (InvalidArgument when there is no such account or no store).
+  Result<Acl> CannedAclFor(CannedAcl canned, const Owner& owner, const Owner& bucket_owner);
   Owner OwnerOf(const Caller& caller) const;
 
   objects::ObjectBackend& backend_;

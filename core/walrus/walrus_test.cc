@@ -26,10 +26,12 @@ using ::testing::HasSubstr;
 
 constexpr char kAcmeId[] = "111111111111";
 constexpr char kOtherId[] = "222222222222";
+constexpr char kCloudId[] = "000000000001";  // the cloud's system account, "eucalyptus"
 
 const model::Principal kAlice{"acme", kAcmeId, "alice", "AIDAALICE0000000000001"};
 const model::Principal kBob{"acme", kAcmeId, "bob", "AIDABOB00000000000001"};
 const model::Principal kCarol{"other", kOtherId, "carol", "AIDACAROL000000000001"};
+const model::Principal kCloudAdmin{"eucalyptus", kCloudId, "admin", "AIDAADMIN000000000001"};
 const Caller kAnon = Caller::Anonymous();
 
 // Expects `s` to fail with the S3 wire code and the HTTP status the error map gives it.
@@ -82,7 +84,8 @@ class WalrusTest : public ::testing::Test {
  protected:
   WalrusTest() : walrus_(backend_, clock_, Options(), &store_) {
     auto seq = store_.Transact({"system", "seed", ""}, [&](state::Txn& t) {
-      for (const auto& [id, name] : {std::pair{kAcmeId, "acme"}, std::pair{kOtherId, "other"}}) {
+      for (const auto& [id, name] :
+           {std::pair{kAcmeId, "acme"}, std::pair{kOtherId, "other"}, std::pair{kCloudId, "eucalyptus"}}) {
         model::Account a{id, name, 1};
         EUCA_RETURN_IF_ERROR(t.Put({"accounts", a.id, "", a.name, model::ToJson(a), std::nullopt}));
       }
@@ -972,6 +975,94 @@ TEST_F(WalrusTest, TypedAclsOnObjects) {
   EXPECT_EQ(*Read(kAnon, "bkt", "k"), "v");
   EXPECT_EQ(walrus_.GetObjectAcl(kAlice, "bkt", "k")->owner.id, kAcmeId);  // owner unchanged
   EXPECT_S3_ERROR(walrus_.GetObjectAcl(kAlice, "bkt", "none").status(), "NoSuchKey", 404);
+}
+
+// aws-exec-read (euca-upload-bundle's default), ec2-bundle-read and log-delivery-write were
+// refused as unknown canned ACLs on bucket and object creation and on PUT ?acl.
+TEST_F(WalrusTest, BundleReadAndLogDeliveryCannedAclsOnEveryWayIn) {
+  const Grant owner_full{{Grantee::Type::kCanonicalUser, kAcmeId, "acme"}, Permission::kFullControl};
+  const Grant cloud_read{{Grantee::Type::kCanonicalUser, kCloudId, "eucalyptus"}, Permission::kRead};
+  const std::vector<Grant> log_delivery = {owner_full,
+                                           {{Grantee::Type::kGroup, kLogDeliveryGroup, ""}, Permission::kWrite},
+                                           {{Grantee::Type::kGroup, kLogDeliveryGroup, ""}, Permission::kReadAcp}};
+  auto object_grants = [&](const std::string& bucket, const std::string& key) {
+    auto acl = walrus_.GetObjectAcl(kAlice, bucket, key);
+    EXPECT_TRUE(acl.ok()) << acl.status().ToString();
+    return acl.ok() ? acl->grants : std::vector<Grant>{};
+  };
+
+  // Buckets.
+  MakeBucket(kAlice, "logs", "log-delivery-write");
+  EXPECT_EQ(walrus_.GetBucketAcl(kAlice, "logs")->grants, log_delivery);
+  MakeBucket(kAlice, "images", "aws-exec-read");
+  EXPECT_EQ(walrus_.GetBucketAcl(kAlice, "images")->grants, (std::vector<Grant>{owner_full, cloud_read}));
+  EXPECT_TRUE(walrus_.ListObjects(kCloudAdmin, {.bucket = "images"}).ok());
+  EXPECT_S3_ERROR(walrus_.ListObjects(kCarol, {.bucket = "images"}).status(), "AccessDenied", 403);
+
+  // Objects: PUT, copy and multipart; the cloud's account reads them, nobody else does.
+  ASSERT_TRUE(Put(kAlice, "images", "img.part.00", "part", "aws-exec-read").ok());
+  EXPECT_EQ(object_grants("images", "img.part.00"), (std::vector<Grant>{owner_full, cloud_read}));
+  EXPECT_EQ(*Read(kCloudAdmin, "images", "img.part.00"), "part");
+  EXPECT_S3_ERROR(Read(kCarol, "images", "img.part.00").status(), "AccessDenied", 403);
+  EXPECT_S3_ERROR(Read(kAnon, "images", "img.part.00").status(), "AccessDenied", 403);
+  EXPECT_S3_ERROR(walrus_.GetObjectAcl(kCloudAdmin, "images", "img.part.00").status(), "AccessDenied", 403);
+  CopyObjectRequest copy;
+  copy.source_bucket = "images";
+  copy.source_key = "img.part.00";
+  copy.bucket = "images";
+  copy.key = "copy";
+  copy.canned_acl = "ec2-bundle-read";
+  ASSERT_TRUE(walrus_.CopyObject(kAlice, copy).ok());
+  EXPECT_EQ(*Read(kCloudAdmin, "images", "copy"), "part");
+  auto id = walrus_.CreateMultipartUpload(kAlice, {"images", "mp", {}, {}, "ec2-bundle-read"});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  StringSource part("multipart");
+  auto etag = walrus_.UploadPart(kAlice, {"images", "mp", *id, 1, std::nullopt, 9}, part);
+  ASSERT_TRUE(etag.ok()) << etag.status().ToString();
+  ASSERT_TRUE(walrus_.CompleteMultipartUpload(kAlice, {"images", "mp", *id, {{1, *etag}}}).ok());
+  EXPECT_EQ(object_grants("images", "mp"), (std::vector<Grant>{owner_full, cloud_read}));
+  EXPECT_EQ(*Read(kCloudAdmin, "images", "mp"), "multipart");
+  ASSERT_TRUE(Put(kAlice, "logs", "entry", "x", "log-delivery-write").ok());
+  EXPECT_EQ(object_grants("logs", "entry"), log_delivery);
+
+  // PUT ?acl.
+  ASSERT_TRUE(Put(kAlice, "images", "later", "x").ok());
+  EXPECT_S3_ERROR(Read(kCloudAdmin, "images", "later").status(), "AccessDenied", 403);
+  ASSERT_TRUE(walrus_.PutObjectAcl(kAlice, "images", "later", {.canned = "aws-exec-read"}).ok());
+  EXPECT_EQ(*Read(kCloudAdmin, "images", "later"), "x");
+  ASSERT_TRUE(walrus_.PutObjectAcl(kAlice, "images", "later", {.canned = "log-delivery-write"}).ok());
+  EXPECT_EQ(object_grants("images", "later"), log_delivery);
+  ASSERT_TRUE(walrus_.PutBucketAcl(kAlice, "logs", {.canned = "ec2-bundle-read"}).ok());
+  EXPECT_EQ(walrus_.GetBucketAcl(kAlice, "logs")->grants, (std::vector<Grant>{owner_full, cloud_read}));
+  ASSERT_TRUE(walrus_.PutBucketAcl(kAlice, "images", {.canned = "log-delivery-write"}).ok());
+  EXPECT_EQ(walrus_.GetBucketAcl(kAlice, "images")->grants, log_delivery);
+
+  // The cloud's own objects need no grant beside the owner's.
+  MakeBucket(kCloudAdmin, "cloud", "aws-exec-read");
+  EXPECT_EQ(walrus_.GetBucketAcl(kCloudAdmin, "cloud")->grants.size(), 1u);
+}
+
+TEST(WalrusCloudAccountTest, ExecReadWithoutTheCloudsAccountIsRefusedAndStoresNothing) {
+  objects::MemoryBackend backend;
+  FakeClock clock;
+  state::MemoryStateStore empty;
+  for (state::StateStore* accounts :
+       {static_cast<state::StateStore*>(&empty), static_cast<state::StateStore*>(nullptr)}) {
+    Walrus walrus(backend, clock, {}, accounts);
+    Status made = walrus.CreateBucket(kAlice, {"bkt", "", "aws-exec-read"});
+    EXPECT_S3_ERROR(made, "InvalidArgument", 400);
+    EXPECT_THAT(made.message(), HasSubstr("'eucalyptus'"));
+    EXPECT_S3_ERROR(walrus.HeadBucket(kAlice, "bkt"), "NoSuchBucket", 404);
+    ASSERT_TRUE(walrus.CreateBucket(kAlice, {"bkt", "", "log-delivery-write"}).ok());
+    PutObjectRequest put;
+    put.bucket = "bkt";
+    put.key = "k";
+    put.canned_acl = "ec2-bundle-read";
+    StringSource src("v");
+    EXPECT_S3_ERROR(walrus.PutObject(kAlice, put, src).status(), "InvalidArgument", 400);
+    EXPECT_S3_ERROR(walrus.HeadObject(kAlice, {"bkt", "k", std::nullopt, {}}).status(), "NoSuchKey", 404);
+    ASSERT_TRUE(walrus.DeleteBucket(kAlice, "bkt").ok());
+  }
 }
 
 // Walrus over the filesystem backend.

@@ -193,3 +193,28 @@ unbundle_with_server_key() { EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" unbundle -m "$
   AWS_ACCESS_KEY_ID="$KEY_ID" AWS_SECRET_ACCESS_KEY="$SECRET" euca download-bundle -b "$BUCKET" -p img -d - \
     | cmp - <(cat b/img.part.0{0,1,2})
 }
+
+# The default --acl aws-exec-read used to be rewritten to private here, and the server refused
+# the real value; now it is sent, and grants the cloud's account (eucalyptus) read.
+@test "the default --acl aws-exec-read lets the cloud's account read another account's bundle" {
+  need_aws
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin create-account "uploader$BATS_TEST_NUMBER" >/dev/null
+  EUCA_HOME="$WALRUS_HOME" create_user dave "uploader$BATS_TEST_NUMBER"
+  local dave_key="$KEY_ID" dave_secret="$SECRET" admin_id
+  AWS_ACCESS_KEY_ID="$dave_key" AWS_SECRET_ACCESS_KEY="$dave_secret" euca upload-bundle -b "$BUCKET" -m "$MANIFEST" \
+    >/dev/null
+  admin_id="$(aws_admin s3api list-buckets --query Owner.ID --output text)"
+  run aws_as "$dave_key" "$dave_secret" s3api get-object-acl --bucket "$BUCKET" --key img.part.01 \
+    --query 'Grants[1].[Grantee.ID,Grantee.DisplayName,Permission]' --output text
+  assert_output "$(printf '%s\teucalyptus\tREAD' "$admin_id")"
+  # The administrator reads the bundle (parts and manifest); a third account does not.
+  euca download-bundle -b "$BUCKET" -p img -d - | cmp - <(cat b/img.part.0{0,1,2})
+  EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" admin create-account "third$BATS_TEST_NUMBER" >/dev/null
+  EUCA_HOME="$WALRUS_HOME" create_user erin "third$BATS_TEST_NUMBER"
+  AWS_ACCESS_KEY_ID="$KEY_ID" AWS_SECRET_ACCESS_KEY="$SECRET" expect_failure 6 "access denied" \
+    download-bundle -b "$BUCKET" -p img -d -
+  # ec2-bundle-read grants the same.
+  AWS_ACCESS_KEY_ID="$dave_key" AWS_SECRET_ACCESS_KEY="$dave_secret" \
+    euca upload-bundle -b "$BUCKET/again" -m "$MANIFEST" --acl ec2-bundle-read >/dev/null
+  euca download-bundle -b "$BUCKET/again" -p img -d - | cmp - <(cat b/img.part.0{0,1,2})
+}

@@ -156,6 +156,48 @@ JSON
   assert_output --partial AccessDenied
 }
 
+# aws-exec-read, ec2-bundle-read and log-delivery-write were refused as unknown canned ACLs.
+@test "s3api canned ACLs aws-exec-read, ec2-bundle-read and log-delivery-write on create, put and ?acl" {
+  need_aws
+  euca admin create-account exec-other >/dev/null
+  create_user dave exec-other
+  local dave_key="$KEY_ID" dave_secret="$SECRET" admin_id
+  admin_id="$(aws_admin s3api list-buckets --query Owner.ID --output text)"
+  local grants='Grants[].[Grantee.DisplayName || Grantee.URI,Permission]'
+  echo bundle >part.txt
+
+  run aws_as "$dave_key" "$dave_secret" s3api create-bucket --bucket exec-read --acl aws-exec-read
+  assert_success
+  run aws_as "$dave_key" "$dave_secret" s3api get-bucket-acl --bucket exec-read --query "$grants" --output text
+  assert_output "$(printf 'exec-other\tFULL_CONTROL\neucalyptus\tREAD')"
+  run aws_as "$dave_key" "$dave_secret" s3api put-object --bucket exec-read --key p --body part.txt --acl aws-exec-read
+  assert_success
+  run aws_as "$dave_key" "$dave_secret" s3api get-object-acl --bucket exec-read --key p \
+    --query 'Grants[1].[Grantee.ID,Permission]' --output text
+  assert_output "$(printf '%s\tREAD' "$admin_id")"
+  run aws_admin s3 cp s3://exec-read/p -
+  assert_output bundle
+  run curl -s "$WALRUS_URL/exec-read/p"
+  assert_output --partial AccessDenied
+  aws_as "$dave_key" "$dave_secret" s3api put-object --bucket exec-read --key q --body part.txt >/dev/null
+  run aws_admin s3 cp s3://exec-read/q -
+  assert_failure
+  run aws_as "$dave_key" "$dave_secret" s3api put-object-acl --bucket exec-read --key q --acl ec2-bundle-read
+  assert_success
+  run aws_admin s3 cp s3://exec-read/q -
+  assert_output bundle
+
+  run aws_as "$dave_key" "$dave_secret" s3api create-bucket --bucket log-write --acl log-delivery-write
+  assert_success
+  local log='http://acs.amazonaws.com/groups/s3/LogDelivery'
+  run aws_as "$dave_key" "$dave_secret" s3api get-bucket-acl --bucket log-write --query "$grants" --output text
+  assert_output "$(printf 'exec-other\tFULL_CONTROL\n%s\tWRITE\n%s\tREAD_ACP' "$log" "$log")"
+  run aws_as "$dave_key" "$dave_secret" s3api put-bucket-acl --bucket exec-read --acl log-delivery-write
+  assert_success
+  run aws_as "$dave_key" "$dave_secret" s3api get-bucket-acl --bucket exec-read --query "$grants" --output text
+  assert_output "$(printf 'exec-other\tFULL_CONTROL\n%s\tWRITE\n%s\tREAD_ACP' "$log" "$log")"
+}
+
 @test "s3api list-object-versions: every object once, VersionId null, latest" {
   need_aws
   aws_admin s3api create-bucket --bucket versions
