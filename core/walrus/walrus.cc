@@ -1,6 +1,7 @@
 #include "core/walrus/walrus.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -739,6 +740,36 @@ Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartReq
   return etag;
 }
 
+namespace {
+
+// x-amz-copy-source-range: exactly "bytes=FIRST-LAST" with FIRST <= LAST < `size`; unlike a GET
+// Range nothing is clamped, and suffix or open ranges are refused (400 InvalidArgument).
+Result<ByteRange> CopySourceRange(std::string_view header, uint64_t size) {
+  constexpr std::string_view kUnit = "bytes=";
+  auto number = [](std::string_view s) -> std::optional<uint64_t> {
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+  };
+  std::string_view spec = header.substr(0, kUnit.size()) == kUnit ? header.substr(kUnit.size()) : std::string_view();
+  size_t dash = spec.find('-');
+  std::optional<uint64_t> first = dash == std::string_view::npos ? std::nullopt : number(spec.substr(0, dash));
+  std::optional<uint64_t> last = dash == std::string_view::npos ? std::nullopt : number(spec.substr(dash + 1));
+  if (!first || !last)
+    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                   "x-amz-copy-source-range " + Quote(header) +
+                       " must have the form bytes=FIRST-LAST, the zero-based offsets of the first and last bytes "
+                       "to copy");
+  if (*first > *last || *last >= size)
+    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+                   "x-amz-copy-source-range " + Quote(header) + " is not valid for source object of size " +
+                       std::to_string(size) + "; give bytes=FIRST-LAST with FIRST <= LAST < " + std::to_string(size));
+  return ByteRange{*first, *last};
+}
+
+}  // namespace
+
 Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const UploadPartCopyRequest& req) {
   EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
@@ -747,12 +778,9 @@ Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const Uplo
   uint64_t offset = 0;
   uint64_t length = src.size;
   if (req.source_range) {
-    EUCA_ASSIGN_OR_RETURN(auto range, ResolveRange(*req.source_range, src.size));
-    if (!range)
-      return S3Error(Code::kInvalidArgument, "InvalidArgument",
-                     "x-amz-copy-source-range " + Quote(*req.source_range) + " must have the form bytes=first-last");
-    offset = range->first;
-    length = range->length();
+    EUCA_ASSIGN_OR_RETURN(ByteRange range, CopySourceRange(*req.source_range, src.size));
+    offset = range.first;
+    length = range.length();
   }
   if (length > options_.max_object_size)
     return S3Error(Code::kInvalidArgument, "InvalidRequest",

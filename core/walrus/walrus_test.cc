@@ -636,6 +636,18 @@ class MultipartTest : public WalrusTest {
     StringSource src(data);
     return walrus_.UploadPart(who, req, src);
   }
+  // An UploadPartCopy of bkt/src (bytes `range`) into part `n` of upload `id` of `key`.
+  static UploadPartCopyRequest CopyOfSrc(const std::string& key, const std::string& id, int n,
+                                         std::optional<std::string> range) {
+    return {.bucket = "bkt",
+            .key = key,
+            .upload_id = id,
+            .part_number = n,
+            .source_bucket = "bkt",
+            .source_key = "src",
+            .source_range = std::move(range),
+            .source_conditions = {}};
+  }
   void SetUp() override { MakeBucket(kAlice, "bkt"); }
 };
 
@@ -797,14 +809,7 @@ TEST_F(MultipartTest, ListMultipartUploadsPagesByKeyAndUploadId) {
 TEST_F(MultipartTest, UploadPartCopyCopiesRanges) {
   ASSERT_TRUE(Put(kAlice, "bkt", "src", "0123456789abcdefghij").ok());
   std::string id = Create("dst");
-  UploadPartCopyRequest req;
-  req.bucket = "bkt";
-  req.key = "dst";
-  req.upload_id = id;
-  req.part_number = 1;
-  req.source_bucket = "bkt";
-  req.source_key = "src";
-  req.source_range = "bytes=0-9";
+  UploadPartCopyRequest req = CopyOfSrc("dst", id, 1, "bytes=0-9");
   auto c1 = walrus_.UploadPartCopy(kAlice, req);
   ASSERT_TRUE(c1.ok()) << c1.status().ToString();
   EXPECT_EQ(c1->etag, "\"" + Md5Hex("0123456789") + "\"");
@@ -819,9 +824,42 @@ TEST_F(MultipartTest, UploadPartCopyCopiesRanges) {
   std::string id2 = Create("dst2");
   req.upload_id = id2;
   req.key = "dst2";
-  EXPECT_S3_ERROR(walrus_.UploadPartCopy(kAlice, req).status(), "InvalidRange", 416);
+  EXPECT_S3_ERROR(walrus_.UploadPartCopy(kAlice, req).status(), "InvalidArgument", 400);
   req.source_range = "rows=1-2";
   EXPECT_S3_ERROR(walrus_.UploadPartCopy(kAlice, req).status(), "InvalidArgument", 400);
+}
+
+// UploadPartCopy read x-amz-copy-source-range as a GET Range: "bytes=0-99" of a 10-byte source
+// was clamped to the 10 bytes, "bytes=5-" and "bytes=-3" were taken. S3 wants exactly
+// bytes=FIRST-LAST with FIRST <= LAST < size, else 400 InvalidArgument, and stores no part.
+TEST_F(MultipartTest, UploadPartCopyRangeMustBeExactAndWithinTheSource) {
+  ASSERT_TRUE(Put(kAlice, "bkt", "src", "0123456789").ok());
+  std::string id = Create("dst");
+  UploadPartCopyRequest req = CopyOfSrc("dst", id, 1, std::nullopt);
+  for (const char* bad :
+       {"bytes=0-99", "bytes=0-10", "bytes=10-10", "bytes=5-", "bytes=-3", "bytes=3-2", "bytes=0-", "bytes=", "bytes=-",
+        "bytes=0-1,2-3", "bytes= 0-1", "bytes=0-1 ", "bytes=+0-1", "0-1", "bytes=a-b", ""}) {
+    req.source_range = bad;
+    Status s = walrus_.UploadPartCopy(kAlice, req).status();
+    EXPECT_S3_ERROR(s, "InvalidArgument", 400);
+    EXPECT_THAT(s.message(), HasSubstr("'" + std::string(bad) + "'"));
+  }
+  req.source_range = "bytes=0-99";
+  EXPECT_THAT(walrus_.UploadPartCopy(kAlice, req).status().message(),
+              HasSubstr("is not valid for source object of size 10"));
+  auto none = walrus_.ListParts(kAlice, {.bucket = "bkt", .key = "dst", .upload_id = id});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->parts.empty());
+
+  // The boundaries S3 takes: the whole source, and its last byte alone.
+  int n = 0;
+  for (auto [range, bytes] : {std::pair{"bytes=0-9", "0123456789"}, std::pair{"bytes=9-9", "9"}}) {
+    req.part_number = ++n;
+    req.source_range = range;
+    auto copied = walrus_.UploadPartCopy(kAlice, req);
+    ASSERT_TRUE(copied.ok()) << range << ": " << copied.status().ToString();
+    EXPECT_EQ(copied->etag, "\"" + Md5Hex(bytes) + "\"") << range;
+  }
 }
 
 TEST_F(MultipartTest, CopyingAMultipartObjectGivesAPlainMd5Etag) {

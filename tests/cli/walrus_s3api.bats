@@ -94,6 +94,36 @@ json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.a
   assert_output --partial -1
 }
 
+# x-amz-copy-source-range was read as a GET Range: clamped past the end, open and suffix
+# ranges taken.
+@test "s3api upload-part-copy: the copy-source range must be bytes=FIRST-LAST within the source" {
+  need_aws
+  aws_admin s3api create-bucket --bucket mpu-copy
+  printf 0123456789 >ten.bin
+  aws_admin s3api put-object --bucket mpu-copy --key src --body ten.bin >/dev/null
+  local id range
+  id="$(aws_admin s3api create-multipart-upload --bucket mpu-copy --key dst | json UploadId)"
+  for range in bytes=0-99 bytes=0-10 bytes=5- bytes=-3 bytes=4-3; do
+    run aws_admin s3api upload-part-copy --bucket mpu-copy --key dst --upload-id "$id" --part-number 1 \
+      --copy-source mpu-copy/src --copy-source-range "$range"
+    assert_failure
+    assert_output --partial "InvalidArgument"
+    assert_output --partial "'$range'"
+  done
+  run aws_admin s3api upload-part-copy --bucket mpu-copy --key dst --upload-id "$id" --part-number 1 \
+    --copy-source mpu-copy/src --copy-source-range bytes=0-99
+  assert_output --partial "is not valid for source object of size 10"
+  run aws_admin s3api list-parts --bucket mpu-copy --key dst --upload-id "$id" --query 'length(Parts || `[]`)'
+  assert_output 0
+  run aws_admin s3api upload-part-copy --bucket mpu-copy --key dst --upload-id "$id" --part-number 1 \
+    --copy-source mpu-copy/src --copy-source-range bytes=2-9
+  assert_success
+  run complete mpu-copy dst "$id" "{PartNumber=1,ETag=$(printf 23456789 | md5sum | cut -d' ' -f1)}"
+  assert_success
+  run aws_admin s3 cp s3://mpu-copy/dst -
+  assert_output 23456789
+}
+
 @test "s3api ACLs: bucket grants let another account list and write; canned object ACLs" {
   need_aws
   euca admin create-account acl-other >/dev/null
