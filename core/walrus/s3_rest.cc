@@ -574,11 +574,12 @@ class S3Rest final {
 
   Result<http::Response> Route(Request& req, const Caller& caller, RequestBody& body, const api::Verified& v) {
     const std::string& m = req.head.method;
+    if (m == "PUT" || m == "POST") EUCA_RETURN_IF_ERROR(RefuseGrantHeaders(req));
     const Query& q = req.query;
     const std::string& bucket = req.target.bucket;
     const std::string& key = req.target.key;
     if (bucket.empty()) {
-      if (m == "GET") return ListBuckets(caller);
+      if (m == "GET") return ListBuckets(caller, req);
       return NotAllowed(req);
     }
     if (key.empty()) {
@@ -665,9 +666,29 @@ class S3Rest final {
     return NotAllowed(req);
   }
 
+  /// The body of a PUT ?acl: an AccessControlPolicy document, or nothing when x-amz-acl
+  /// names a canned ACL (both: InvalidRequest, as S3).
   static Result<std::string> ReadBodyIfNoCanned(const Request& req, RequestBody& body) {
-    if (req.head.headers.Has("x-amz-acl")) return std::string();
-    return ReadSmallBody(body);
+    EUCA_ASSIGN_OR_RETURN(std::string xml, ReadSmallBody(body));
+    if (req.head.headers.Has("x-amz-acl") && !api::TrimSpace(xml).empty()) {
+      return S3Error(Code::kInvalidArgument, "a request may give a canned ACL (x-amz-acl) or an ACL document, not both",
+                     "InvalidRequest");
+    }
+    return xml;
+  }
+
+  /// x-amz-grant-* headers are not implemented: refused, rather than ignored, so that nobody
+  /// believes a grant was made.
+  static Status RefuseGrantHeaders(const Request& req) {
+    for (const auto& f : req.head.headers) {
+      std::string name = ToLower(f.name);
+      if (StartsWith(name, "x-amz-grant-")) {
+        return S3Error(Code::kUnsupported,
+                       "the '" + f.name + "' header is not implemented; use x-amz-acl or PUT ?acl with a document",
+                       "NotImplemented");
+      }
+    }
+    return Status::Ok();
   }
 
   static http::Response Empty(int status) {
@@ -682,19 +703,48 @@ class S3Rest final {
     return XmlResponse(200, xml);
   }
 
-  Result<http::Response> ListBuckets(const Caller& caller) {
+  /// ListBuckets, with the `prefix`, `max-buckets` (1 to 10,000) and `continuation-token` of
+  /// the current API. The token is the last name of the page before it, base64-encoded.
+  Result<http::Response> ListBuckets(const Caller& caller, const Request& req) {
     if (caller.anonymous()) {
       return S3Error(Code::kPermissionDenied, "listing buckets needs credentials", "AccessDenied");
+    }
+    const Query& q = req.query;
+    const std::string prefix = q.GetOr("prefix");
+    EUCA_ASSIGN_OR_RETURN(int max, IntParam(q, "max-buckets", 10000));
+    if (max < 1 || max > 10000) {
+      return S3Error(Code::kInvalidArgument, "'max-buckets' must be from 1 to 10000, got " + std::to_string(max),
+                     "InvalidArgument");
+    }
+    std::string after;
+    if (auto token = q.Get("continuation-token")) {
+      auto decoded = api::Base64Decode(*token);
+      if (!decoded.ok() || decoded->empty()) {
+        return S3Error(Code::kInvalidArgument, "the continuation token '" + *token + "' is not valid", "InvalidArgument");
+      }
+      after = *decoded;
     }
     EUCA_ASSIGN_OR_RETURN(ListBucketsResult result, walrus_.ListBuckets(caller));
     Xml xml("ListAllMyBucketsResult");
     AddOwner(xml.root, "Owner", result.owner);
     auto buckets = xml.root.append_child("Buckets");
-    for (const auto& b : result.buckets) {
+    int listed = 0;
+    std::string last;
+    bool truncated = false;
+    for (const auto& b : result.buckets) {  // ordered by name
+      if (!StartsWith(b.name, prefix) || (!after.empty() && b.name <= after)) continue;
+      if (listed == max) {
+        truncated = true;
+        break;
+      }
       auto n = buckets.append_child("Bucket");
       Add(n, "Name", b.name);
       Add(n, "CreationDate", Iso8601(b.created_ms));
+      last = b.name;
+      ++listed;
     }
+    if (truncated) Add(xml.root, "ContinuationToken", api::Base64Encode(last));
+    if (q.Has("prefix")) Add(xml.root, "Prefix", prefix);
     return XmlResponse(200, xml);
   }
 

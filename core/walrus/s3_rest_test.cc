@@ -318,6 +318,42 @@ TEST_F(S3RestTest, ObjectReadsFollowS3sRules) {
   EXPECT_EQ(Send("HEAD", "/rules/meta").headers.Get("x-amz-meta-dup"), "one,two");
 }
 
+TEST_F(S3RestTest, ListBucketsByPrefixInPages) {
+  for (const char* b : {"/lb-a", "/lb-b", "/lb-c", "/other"}) ASSERT_EQ(Send("PUT", b).status, 200);
+  auto r = Send("GET", "/?prefix=lb-&max-buckets=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<Name>lb-a</Name>"));
+  EXPECT_THAT(r.body, HasSubstr("<Name>lb-b</Name>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("lb-c")));
+  EXPECT_THAT(r.body, HasSubstr("<Prefix>lb-</Prefix>"));
+  auto start = r.body.find("<ContinuationToken>") + 19;
+  ASSERT_NE(start, std::string::npos + 19);
+  std::string token = r.body.substr(start, r.body.find("</ContinuationToken>") - start);
+  r = Send("GET", "/?prefix=lb-&max-buckets=2&continuation-token=" + api::UriEncode(token, true));
+  EXPECT_THAT(r.body, HasSubstr("<Name>lb-c</Name>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("lb-b")));
+  EXPECT_THAT(r.body, Not(HasSubstr("ContinuationToken")));
+  EXPECT_THAT(Send("GET", "/").body, HasSubstr("<Name>other</Name>"));
+  EXPECT_EQ(Send("GET", "/?max-buckets=0").status, 400);
+  EXPECT_EQ(Send("GET", "/?continuation-token=%25%25").status, 400);
+}
+
+TEST_F(S3RestTest, GrantHeadersAndAclWithBothFormsAreRefused) {
+  ASSERT_EQ(Send("PUT", "/grants").status, 200);
+  auto r = Send("PUT", "/grants/k", "v", {{"x-amz-grant-read", "id=\"222222222222\""}});
+  EXPECT_EQ(r.status, 501);
+  EXPECT_THAT(r.body, HasSubstr("x-amz-grant-read"));
+  EXPECT_EQ(Send("GET", "/grants/k").status, 404);
+  ASSERT_EQ(Send("PUT", "/grants/k", "v").status, 200);
+  const std::string policy = Send("GET", "/grants/k?acl").body;
+  r = Send("PUT", "/grants/k?acl", policy, {{"x-amz-acl", "public-read"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).status, 403);
+  EXPECT_EQ(Send("PUT", "/grants/k?acl", "", {{"x-amz-acl", "public-read"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).status, 200);
+}
+
 TEST_F(S3RestTest, ConditionalWrites) {
   ASSERT_EQ(Send("PUT", "/condw").status, 200);
   auto r = Send("PUT", "/condw/k", "one", {{"If-None-Match", "*"}});

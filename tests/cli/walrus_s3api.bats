@@ -18,15 +18,23 @@ complete() {
 # json KEY: a field of the JSON object on stdin.
 json() { /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
+# two_part_upload BUCKET KEY [CREATE-ARGS...]: starts an upload of KEY and uploads p1.bin
+# (5 MiB) and p2.bin (1,000 bytes) as its parts; sets id, e1 and e2.
+two_part_upload() {
+  local bucket="$1" key="$2"
+  shift 2
+  head -c $((5 * 1024 * 1024)) /dev/urandom >p1.bin
+  head -c 1000 /dev/urandom >p2.bin
+  id="$(aws_admin s3api create-multipart-upload --bucket "$bucket" --key "$key" "$@" | json UploadId)"
+  e1="$(aws_admin s3api upload-part --bucket "$bucket" --key "$key" --upload-id "$id" --part-number 1 --body p1.bin | json ETag)"
+  e2="$(aws_admin s3api upload-part --bucket "$bucket" --key "$key" --upload-id "$id" --part-number 2 --body p2.bin | json ETag)"
+}
+
 @test "s3api multipart: create, upload-part, list-parts, list-multipart-uploads, complete, abort" {
   need_aws
   aws_admin s3api create-bucket --bucket mpu
-  head -c $((5 * 1024 * 1024)) /dev/urandom >p1.bin
-  head -c 1000 /dev/urandom >p2.bin
   local id e1 e2
-  id="$(aws_admin s3api create-multipart-upload --bucket mpu --key big/obj --content-type text/x-test | json UploadId)"
-  e1="$(aws_admin s3api upload-part --bucket mpu --key big/obj --upload-id "$id" --part-number 1 --body p1.bin | json ETag)"
-  e2="$(aws_admin s3api upload-part --bucket mpu --key big/obj --upload-id "$id" --part-number 2 --body p2.bin | json ETag)"
+  two_part_upload mpu big/obj --content-type text/x-test
   assert_equal "$e1" "\"$(md5sum <p1.bin | cut -c1-32)\""
   run aws_admin s3api list-parts --bucket mpu --key big/obj --upload-id "$id" \
     --query 'Parts[].[PartNumber,Size,ETag]' --output text
@@ -336,12 +344,8 @@ JSON
 @test "s3api get-object --part-number: one part of a multipart object (206); past the last, InvalidPartNumber" {
   need_aws
   aws_admin s3api create-bucket --bucket parts
-  head -c $((5 * 1024 * 1024)) /dev/urandom >p1.bin
-  head -c 1000 /dev/urandom >p2.bin
   local id e1 e2
-  id="$(aws_admin s3api create-multipart-upload --bucket parts --key obj | json UploadId)"
-  e1="$(aws_admin s3api upload-part --bucket parts --key obj --upload-id "$id" --part-number 1 --body p1.bin | json ETag)"
-  e2="$(aws_admin s3api upload-part --bucket parts --key obj --upload-id "$id" --part-number 2 --body p2.bin | json ETag)"
+  two_part_upload parts obj
   complete parts obj "$id" "{PartNumber=1,ETag=$e1},{PartNumber=2,ETag=$e2}"
   run aws_admin s3api get-object --bucket parts --key obj --part-number 2 got2.bin \
     --query '[ContentLength,PartsCount,ContentRange]' --output text
