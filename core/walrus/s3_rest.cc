@@ -78,10 +78,15 @@ void AddOwner(pugi::xml_node parent, const char* name, const Owner& owner) {
   Add(o, "DisplayName", owner.display_name);
 }
 
+/// The document as sent. pugixml writes a carriage return in text as is, and an XML parser
+/// reads it back as a line feed (XML 1.0 §2.11), so a key holding "\r" would be listed as
+/// another key: it goes out as the character reference "&#13;", as S3 writes it.
 http::Response XmlResponse(int status, const Xml& xml) {
   http::Response r;
   r.status = status;
-  r.body = xml.str();
+  std::string text = xml.str();
+  for (size_t at = text.find('\r'); at != std::string::npos; at = text.find('\r', at + 5)) text.replace(at, 1, "&#13;");
+  r.body = std::move(text);
   r.headers.Set("Content-Type", "application/xml");
   return r;
 }

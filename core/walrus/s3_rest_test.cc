@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 
+#include <pugixml.hpp>
+
 #include "core/api/aws_chunked.h"
 #include "core/api/digest.h"
 #include "core/api/encoding.h"
@@ -316,6 +318,17 @@ TEST_F(S3RestTest, ObjectReadsFollowS3sRules) {
   twice.Add("x-amz-meta-dup", "two");
   ASSERT_EQ(Send("PUT", "/rules/meta", "m", twice).status, 200);
   EXPECT_EQ(Send("HEAD", "/rules/meta").headers.Get("x-amz-meta-dup"), "one,two");
+}
+
+TEST_F(S3RestTest, CarriageReturnsInKeysSurviveTheListingXml) {
+  ASSERT_EQ(Send("PUT", "/crlf").status, 200);
+  ASSERT_EQ(Send("PUT", "/crlf/a%0Db", "x").status, 200);
+  auto r = Send("GET", "/crlf?list-type=2");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<Key>a&#13;b</Key>"));
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(r.body.c_str()));
+  EXPECT_EQ(std::string(doc.child("ListBucketResult").child("Contents").child("Key").text().get()), "a\rb");
 }
 
 TEST_F(S3RestTest, ListBucketsByPrefixInPages) {
