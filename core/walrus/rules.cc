@@ -255,3 +255,16 @@ Status PreconditionFailed(std::string message) {
 }
 
 }  // namespace euca::walrus
+
+namespace euca::walrus {
+
+Result<std::string> DecodeContentMd5(std::string_view header) {
+  auto raw = Base64Decode(header);
+  if (!raw || raw->size() != 16) {
+    return Status(Code::kInvalidArgument,
+                  "Content-MD5 '" + std::string(header) + "' is not the base64 of a 16-byte MD5", "InvalidDigest");
+  }
+  return *std::move(raw);
+}
+
+}  // namespace euca::walrus

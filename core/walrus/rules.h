@@ -51,6 +51,10 @@ std::string_view BareEtag(std::string_view etag);
 /// The raw 16-byte MD5 in a single-part ETag, or nullopt.
 std::optional<std::string> EtagMd5(std::string_view etag);
 
+/// The raw 16 bytes of a Content-MD5 header value; InvalidDigest when it is not the base64 of
+/// 16 bytes.
+Result<std::string> DecodeContentMd5(std::string_view header);
+
 /// An inclusive byte range of an object.
 struct ByteRange {
   uint64_t first = 0;

@@ -1121,11 +1121,8 @@ class S3Rest final {
                      "missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)",
                      "InvalidRequest");
     }
-    auto want = api::Base64Decode(*md5);
-    if (!want.ok() || want->size() != 16) {
-      return S3Error(Code::kInvalidArgument, "the Content-MD5 you specified is not valid", "InvalidDigest");
-    }
-    if (*want != api::Md5(text)) {
+    EUCA_ASSIGN_OR_RETURN(std::string want, DecodeContentMd5(*md5));
+    if (want != api::Md5(text)) {
       return S3Error(Code::kInvalidArgument, "the Content-MD5 you specified did not match what was received",
                      "BadDigest");
     }

@@ -333,10 +333,7 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
                                           const std::optional<uint64_t>& content_length) {
   std::optional<std::string> expected;
   if (content_md5) {
-    expected = Base64Decode(*content_md5);
-    if (!expected || expected->size() != 16)
-      return S3Error(Code::kInvalidArgument, "InvalidDigest",
-                     "Content-MD5 " + Quote(*content_md5) + " is not the base64 of a 16-byte MD5");
+    EUCA_ASSIGN_OR_RETURN(expected, DecodeContentMd5(*content_md5));
   }
   auto too_large = [&] {
     return S3Error(Code::kInvalidArgument, "EntityTooLarge",
