@@ -140,6 +140,51 @@ Result<int> IntParam(const Query& q, std::string_view name, int def) {
   }
 }
 
+// --- Subresources ------------------------------------------------------------------------------
+
+// S3's subresources: query names that make a request another operation (GET ?acl is
+// GetObjectAcl, not GetObject; DELETE ?tagging is DeleteObjectTagging, not DeleteObject).
+// Route() serves the pairs in kServedSubresources; any other subresource on a request is
+// NotImplemented whatever its method, never the plain operation, which could delete or
+// overwrite what the caller meant to describe. Other query names (x-id, list-type, prefix,
+// response-*) are parameters and are left to the operation.
+constexpr std::string_view kSubresources[] = {
+    "accelerate",  "acl",         "analytics", "attributes",    "cors",         "delete",      "encryption",
+    "intelligent-tiering",        "inventory", "legal-hold",    "lifecycle",    "location",    "logging",
+    "metadataConfiguration",      "metadataTable",              "metrics",      "notification",
+    "object-lock", "ownershipControls",        "partNumber",    "policy",       "policyStatus",
+    "publicAccessBlock",          "renameObject",               "replication",  "requestPayment",
+    "restore",     "retention",   "select",    "session",       "tagging",      "torrent",     "uploadId",
+    "uploads",     "versioning",  "versions",  "website"};
+
+/// What a request names: the service (no bucket), a bucket, or an object.
+enum class Level { kService, kBucket, kObject };
+
+struct ServedSubresource {
+  Level level;
+  std::string_view method;
+  std::string_view name;
+};
+constexpr ServedSubresource kServedSubresources[] = {
+    {Level::kBucket, "GET", "acl"},        {Level::kBucket, "GET", "location"},   {Level::kBucket, "GET", "versions"},
+    {Level::kBucket, "GET", "uploads"},    {Level::kBucket, "GET", "versioning"}, {Level::kBucket, "PUT", "acl"},
+    {Level::kBucket, "POST", "delete"},    {Level::kObject, "GET", "acl"},        {Level::kObject, "GET", "uploadId"},
+    {Level::kObject, "GET", "partNumber"}, {Level::kObject, "HEAD", "partNumber"}, {Level::kObject, "PUT", "acl"},
+    {Level::kObject, "PUT", "uploadId"},   {Level::kObject, "PUT", "partNumber"}, {Level::kObject, "DELETE", "uploadId"},
+    {Level::kObject, "POST", "uploads"},   {Level::kObject, "POST", "uploadId"},
+};
+
+/// The first subresource of `query` that Route() does not serve for `method` on `level`.
+std::optional<std::string> UnservedSubresource(Level level, const std::string& method, const QueryParams& query) {
+  for (const auto& [name, value] : query) {
+    if (std::find(std::begin(kSubresources), std::end(kSubresources), name) == std::end(kSubresources)) continue;
+    bool served = std::any_of(std::begin(kServedSubresources), std::end(kServedSubresources),
+                              [&](const ServedSubresource& s) { return s.level == level && s.method == method && s.name == name; });
+    if (!served) return name;
+  }
+  return std::nullopt;
+}
+
 // --- Request bodies ----------------------------------------------------------------------------
 
 /// The request body as Walrus reads it, checked as the signature demands (the declared
@@ -583,6 +628,8 @@ class S3Rest final {
     const Query& q = req.query;
     const std::string& bucket = req.target.bucket;
     const std::string& key = req.target.key;
+    const Level level = bucket.empty() ? Level::kService : key.empty() ? Level::kBucket : Level::kObject;
+    if (auto sub = UnservedSubresource(level, m, q.raw)) return NotImplementedFor(m + " ?" + *sub);
     if (bucket.empty()) {
       if (m == "GET") return ListBuckets(caller, req);
       return NotAllowed(req);
@@ -600,11 +647,6 @@ class S3Rest final {
           EUCA_RETURN_IF_ERROR(walrus_.HeadBucket(caller, bucket));
           Xml xml("VersioningConfiguration");
           return XmlResponse(200, xml);
-        }
-        for (const char* sub : {"policy", "cors", "lifecycle", "tagging", "website", "logging", "notification",
-                                "replication", "encryption", "object-lock", "accelerate", "requestPayment",
-                                "ownershipControls", "publicAccessBlock", "analytics", "inventory", "metrics"}) {
-          if (q.Has(sub)) return NotImplementedFor(std::string("?") + sub);
         }
         return List(caller, req);
       }
@@ -641,7 +683,6 @@ class S3Rest final {
         return AclResponse(acl);
       }
       if (m == "GET" && q.Has("uploadId")) return ListParts(caller, req);
-      if (m == "GET" && q.Has("tagging")) return NotImplementedFor("?tagging");
       return Get(caller, req, m == "GET");
     }
     if (m == "PUT") {
@@ -652,7 +693,6 @@ class S3Rest final {
         return Empty(200);
       }
       if (q.Has("uploadId") || q.Has("partNumber")) return UploadPart(caller, req, body, v);
-      if (q.Has("tagging")) return NotImplementedFor("?tagging");
       if (req.head.headers.Has("x-amz-copy-source")) return Copy(caller, req);
       return Put(caller, req, body, v);
     }

@@ -351,6 +351,43 @@ TEST_F(S3RestTest, ListBucketsByPrefixInPages) {
   EXPECT_EQ(Send("GET", "/?continuation-token=%25%25").status, 400);
 }
 
+// A subresource that is not served is NotImplemented for every method, and the plain
+// operation does not run: DELETE ?tagging once deleted the object, PUT ?retention would have
+// overwritten it with the XML, GET ?attributes answered with the object's bytes.
+TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
+  ASSERT_EQ(Send("PUT", "/subres").status, 200);
+  ASSERT_EQ(Send("PUT", "/subres/k", "content").status, 200);
+  const std::string etag = Send("HEAD", "/subres/k").headers.Get("ETag");
+  struct Case {
+    const char* method;
+    const char* target;
+    const char* body;
+  };
+  for (const Case& c : {Case{"DELETE", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?tagging", "<Tagging/>"},
+                        Case{"GET", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?retention", "<Retention/>"},
+                        Case{"PUT", "/subres/k?legal-hold", "<LegalHold/>"}, Case{"GET", "/subres/k?attributes", ""},
+                        Case{"GET", "/subres/k?torrent", ""}, Case{"POST", "/subres/k?restore", "<RestoreRequest/>"},
+                        Case{"DELETE", "/subres/k?versionId=null&tagging", ""}, Case{"DELETE", "/subres?cors", ""},
+                        Case{"PUT", "/subres?versioning", "<VersioningConfiguration/>"},
+                        Case{"GET", "/subres?intelligent-tiering", ""}, Case{"GET", "/subres?policyStatus", ""},
+                        Case{"HEAD", "/subres/k?acl", ""}, Case{"GET", "/?session", ""}}) {
+    auto r = Send(c.method, c.target, c.body);
+    EXPECT_EQ(r.status, 501) << c.method << " " << c.target << ": " << r.body;
+    if (std::string(c.method) != "HEAD") {
+      EXPECT_THAT(r.body, HasSubstr("<Code>NotImplemented</Code>")) << c.target;
+    }
+  }
+  auto r = Send("GET", "/subres/k");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "content");
+  EXPECT_EQ(r.headers.Get("ETag"), etag);
+  EXPECT_EQ(Send("HEAD", "/subres").status, 200);
+  // Parameters that are not subresources are the operation's: newer SDKs add x-id.
+  EXPECT_EQ(Send("GET", "/subres/k?x-id=GetObject").body, "content");
+  EXPECT_EQ(Send("DELETE", "/subres/k?x-id=DeleteObject").status, 204);
+  EXPECT_EQ(Send("GET", "/subres/k").status, 404);
+}
+
 TEST_F(S3RestTest, GrantHeadersAndAclWithBothFormsAreRefused) {
   ASSERT_EQ(Send("PUT", "/grants").status, 200);
   auto r = Send("PUT", "/grants/k", "v", {{"x-amz-grant-read", "id=\"222222222222\""}});

@@ -257,6 +257,30 @@ JSON
   assert_success
 }
 
+@test "s3api calls Walrus does not serve (tagging, retention, legal hold, bucket CORS) are NotImplemented and change nothing" {
+  need_aws
+  aws_admin s3api create-bucket --bucket unserved
+  echo keep >keep.txt
+  aws_admin s3api put-object --bucket unserved --key k --body keep.txt >/dev/null
+  local call
+  for call in "delete-object-tagging --bucket unserved --key k" \
+    "put-object-tagging --bucket unserved --key k --tagging TagSet=[{Key=a,Value=b}]" \
+    "get-object-tagging --bucket unserved --key k" \
+    "put-object-retention --bucket unserved --key k --retention Mode=GOVERNANCE,RetainUntilDate=2030-01-01T00:00:00Z" \
+    "put-object-legal-hold --bucket unserved --key k --legal-hold Status=ON" \
+    "delete-bucket-cors --bucket unserved" "delete-bucket-policy --bucket unserved"; do
+    # shellcheck disable=SC2086
+    run aws_admin s3api $call
+    assert_failure
+    assert_output --partial NotImplemented
+  done
+  run aws_admin s3 cp s3://unserved/k -
+  assert_success
+  assert_output keep
+  run aws_admin s3api head-bucket --bucket unserved
+  assert_success
+}
+
 @test "S3 error codes: NoSuchBucket, BucketAlreadyExists, BucketAlreadyOwnedByYou, InvalidBucketName, BadDigest, InvalidRange, MalformedXML, NoSuchUpload" {
   need_aws
   run aws_admin s3api list-objects-v2 --bucket no-such-bucket-here
