@@ -1,5 +1,7 @@
 #include "core/walrus/acl.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 namespace euca::walrus {
@@ -25,6 +27,58 @@ std::optional<Permission> ParsePermission(std::string_view name) {
        {Permission::kRead, Permission::kWrite, Permission::kReadAcp, Permission::kWriteAcp, Permission::kFullControl})
     if (PermissionName(p) == name) return p;
   return std::nullopt;
+}
+
+Result<std::vector<Grant>> ParseGrantHeader(Permission permission, std::string_view value) {
+  auto invalid = [&](const std::string& why) {
+    return Status(Code::kInvalidArgument,
+                  "invalid grant '" + std::string(value) + "': " + why +
+                      "; give a comma-separated list of id=\"ACCOUNT_ID\" or uri=\"GROUP_URI\"",
+                  "InvalidArgument");
+  };
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  std::vector<Grant> out;
+  std::string_view rest = value;
+  while (true) {
+    // One item: up to the next comma outside quotes.
+    size_t end = 0;
+    bool quoted = false;
+    while (end < rest.size() && (quoted || rest[end] != ',')) {
+      if (rest[end] == '"') quoted = !quoted;
+      ++end;
+    }
+    if (quoted) return invalid("a quote is not closed");
+    std::string_view item = trim(rest.substr(0, end));
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) return invalid("'" + std::string(item) + "' is not TYPE=VALUE");
+    std::string type(trim(item.substr(0, eq)));
+    for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view v = trim(item.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (v.empty()) return invalid("'" + std::string(item) + "' has no value");
+    Grant g;
+    g.permission = permission;
+    if (type == "id") {
+      g.grantee = {Grantee::Type::kCanonicalUser, std::string(v), ""};
+    } else if (type == "uri") {
+      g.grantee = {Grantee::Type::kGroup, std::string(v), ""};
+    } else if (type == "emailaddress") {
+      return Status(Code::kInvalidArgument,
+                    "cannot grant to e-mail address '" + std::string(v) +
+                        "': accounts here have no e-mail address; grant to id=\"ACCOUNT_ID\"",
+                    "UnresolvableGrantByEmailAddress");
+    } else {
+      return invalid("unknown grantee type '" + type + "'");
+    }
+    out.push_back(std::move(g));
+    if (end == rest.size()) break;
+    rest.remove_prefix(end + 1);
+  }
+  return out;
 }
 
 Result<CannedAcl> ParseCannedAcl(std::string_view name) {

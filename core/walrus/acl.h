@@ -97,6 +97,13 @@ bool GrantsCloud(CannedAcl canned);
 /// EC2 (no extra grant when it is the owner). REQUIRES: cloud.id is set when GrantsCloud(canned).
 Acl MakeCannedAcl(CannedAcl canned, const Owner& owner, const Owner& bucket_owner, const Owner& cloud = {});
 
+/// The grants of one x-amz-grant-* header (x-amz-grant-read, -write, -read-acp, -write-acp,
+/// -full-control: `permission`): a comma-separated list of id="ACCOUNT_ID" or uri="GROUP_URI"
+/// (quotes optional). emailAddress="..." is UnresolvableGrantByEmailAddress: accounts here
+/// have no e-mail address. Anything else, or an empty list, is InvalidArgument. The grantees
+/// are not checked here (Walrus::AclFor does).
+Result<std::vector<Grant>> ParseGrantHeader(Permission permission, std::string_view value);
+
 /// True if `caller` holds `permission` (directly or through FULL_CONTROL) under `acl`.
 bool Allows(const Acl& acl, const Caller& caller, Permission permission);
 

@@ -91,6 +91,29 @@ TEST(AclTest, UnknownCannedAclIsRefused) {
   }
 }
 
+TEST(AclTest, GrantHeadersParse) {
+  auto g = ParseGrantHeader(Permission::kRead,
+                            "id=\"111111111111\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\",ID=222");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  ASSERT_EQ(g->size(), 3u);
+  EXPECT_EQ((*g)[0], (Grant{{Grantee::Type::kCanonicalUser, "111111111111", ""}, Permission::kRead}));
+  EXPECT_EQ((*g)[1], (Grant{{Grantee::Type::kGroup, kAllUsersGroup, ""}, Permission::kRead}));
+  EXPECT_EQ((*g)[2].grantee.id, "222");
+  // A comma inside quotes is the value's.
+  g = ParseGrantHeader(Permission::kWriteAcp, "id=\"a,b\"");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ((*g)[0].grantee.id, "a,b");
+  EXPECT_EQ((*g)[0].permission, Permission::kWriteAcp);
+  for (const char* bad : {"", "id", "id=", "id=\"\"", "id=\"abc", "name=x", "id=1,", ",id=1"}) {
+    auto r = ParseGrantHeader(Permission::kRead, bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().wire_code(), "InvalidArgument") << bad;
+  }
+  auto e = ParseGrantHeader(Permission::kRead, "emailAddress=\"a@example.com\"");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().wire_code(), "UnresolvableGrantByEmailAddress");
+}
+
 TEST(AclTest, AnonymousNeverMatchesOwnerOrUserGrants) {
   Acl acl{{"", ""}, {{{Grantee::Type::kCanonicalUser, "", ""}, Permission::kRead}}};
   EXPECT_FALSE(Allows(acl, Caller::Anonymous(), Permission::kRead));

@@ -149,13 +149,14 @@ Result<int> IntParam(const Query& q, std::string_view name, int def) {
 // overwrite what the caller meant to describe. Other query names (x-id, list-type, prefix,
 // response-*) are parameters and are left to the operation.
 constexpr std::string_view kSubresources[] = {
-    "accelerate",  "acl",         "analytics", "attributes",    "cors",         "delete",      "encryption",
-    "intelligent-tiering",        "inventory", "legal-hold",    "lifecycle",    "location",    "logging",
-    "metadataConfiguration",      "metadataTable",              "metrics",      "notification",
-    "object-lock", "ownershipControls",        "partNumber",    "policy",       "policyStatus",
-    "publicAccessBlock",          "renameObject",               "replication",  "requestPayment",
-    "restore",     "retention",   "select",    "session",       "tagging",      "torrent",     "uploadId",
-    "uploads",     "versioning",  "versions",  "website"};
+    "abac", "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location", "logging",
+    "metadataConfiguration", "metadataInventoryTable", "metadataJournalTable", "metadataTable", "metrics",
+    "notification", "object-lock", "ownershipControls", "partNumber", "policy", "policyStatus",
+    "publicAccessBlock", "renameObject", "replication", "requestPayment", "restore", "retention", "select",
+    "select-type", "session", "tagging", "torrent", "uploadId", "uploads", "versioning", "versions",
+    "website",
+};
 
 /// What a request names: the service (no bucket), a bucket, or an object.
 enum class Level { kService, kBucket, kObject };
@@ -319,7 +320,31 @@ struct Request {
   S3Target target;
   std::string resource;  // "/bucket/key" for errors
   std::string request_id;
+  std::vector<Grant> grants = {};  // from x-amz-grant-* (PUT and POST only)
 };
+
+// The x-amz-grant-* headers of a PUT or POST. Each names one permission; every grant
+// header there is must be one of these.
+Result<std::vector<Grant>> GrantsOf(const Headers& h) {
+  static constexpr std::pair<std::string_view, Permission> kGrantHeaders[] = {
+      {"x-amz-grant-read", Permission::kRead},          {"x-amz-grant-write", Permission::kWrite},
+      {"x-amz-grant-read-acp", Permission::kReadAcp},   {"x-amz-grant-write-acp", Permission::kWriteAcp},
+      {"x-amz-grant-full-control", Permission::kFullControl}};
+  std::vector<Grant> out;
+  for (const auto& f : h) {
+    std::string name = ToLower(f.name);
+    if (!StartsWith(name, "x-amz-grant-")) continue;
+    auto it = std::find_if(std::begin(kGrantHeaders), std::end(kGrantHeaders), [&](const auto& g) { return g.first == name; });
+    if (it == std::end(kGrantHeaders))
+      return S3Error(Code::kInvalidArgument,
+                     "unknown grant header '" + f.name +
+                         "'; use x-amz-grant-read, -write, -read-acp, -write-acp or -full-control",
+                     "InvalidArgument");
+    EUCA_ASSIGN_OR_RETURN(std::vector<Grant> grants, ParseGrantHeader(it->second, f.value));
+    out.insert(out.end(), grants.begin(), grants.end());
+  }
+  return out;
+}
 
 ContentHeaders ContentOf(const Headers& h) {
   ContentHeaders c;
@@ -624,7 +649,9 @@ class S3Rest final {
 
   Result<http::Response> Route(Request& req, const Caller& caller, RequestBody& body, const api::Verified& v) {
     const std::string& m = req.head.method;
-    if (m == "PUT" || m == "POST") EUCA_RETURN_IF_ERROR(RefuseGrantHeaders(req));
+    if (m == "PUT" || m == "POST") {
+      EUCA_ASSIGN_OR_RETURN(req.grants, GrantsOf(req.head.headers));
+    }
     const Query& q = req.query;
     const std::string& bucket = req.target.bucket;
     const std::string& key = req.target.key;
@@ -656,8 +683,7 @@ class S3Rest final {
       }
       if (m == "PUT") {
         if (q.Has("acl")) {
-          EUCA_ASSIGN_OR_RETURN(std::string xml, ReadBodyIfNoCanned(req, body));
-          EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOf(req.head.headers, xml));
+          EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOfPut(req, body));
           EUCA_RETURN_IF_ERROR(walrus_.PutBucketAcl(caller, bucket, spec));
           return Empty(200);
         }
@@ -687,8 +713,7 @@ class S3Rest final {
     }
     if (m == "PUT") {
       if (q.Has("acl")) {
-        EUCA_ASSIGN_OR_RETURN(std::string xml, ReadBodyIfNoCanned(req, body));
-        EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOf(req.head.headers, xml));
+        EUCA_ASSIGN_OR_RETURN(AclSpec spec, AclSpecOfPut(req, body));
         EUCA_RETURN_IF_ERROR(walrus_.PutObjectAcl(caller, bucket, key, spec));
         return Empty(200);
       }
@@ -711,29 +736,20 @@ class S3Rest final {
     return NotAllowed(req);
   }
 
-  /// The body of a PUT ?acl: an AccessControlPolicy document, or nothing when x-amz-acl
-  /// names a canned ACL (both: InvalidRequest, as S3).
-  static Result<std::string> ReadBodyIfNoCanned(const Request& req, RequestBody& body) {
+  /// The ACL a PUT ?acl sets: a canned one (x-amz-acl), grant headers (x-amz-grant-*) or an
+  /// AccessControlPolicy document in the body; more than one of them is InvalidRequest, as S3.
+  static Result<AclSpec> AclSpecOfPut(const Request& req, RequestBody& body) {
     EUCA_ASSIGN_OR_RETURN(std::string xml, ReadSmallBody(body));
-    if (req.head.headers.Has("x-amz-acl") && !api::TrimSpace(xml).empty()) {
-      return S3Error(Code::kInvalidArgument, "a request may give a canned ACL (x-amz-acl) or an ACL document, not both",
+    const bool canned = req.head.headers.Has("x-amz-acl"), grants = !req.grants.empty(),
+               document = !api::TrimSpace(xml).empty();
+    if (canned + grants + document > 1) {
+      return S3Error(Code::kInvalidArgument,
+                     "a request may give a canned ACL (x-amz-acl), grant headers (x-amz-grant-*) or an ACL document, "
+                     "only one of them",
                      "InvalidRequest");
     }
-    return xml;
-  }
-
-  /// x-amz-grant-* headers are not implemented: refused, rather than ignored, so that nobody
-  /// believes a grant was made.
-  static Status RefuseGrantHeaders(const Request& req) {
-    for (const auto& f : req.head.headers) {
-      std::string name = ToLower(f.name);
-      if (StartsWith(name, "x-amz-grant-")) {
-        return S3Error(Code::kUnsupported,
-                       "the '" + f.name + "' header is not implemented; use x-amz-acl or PUT ?acl with a document",
-                       "NotImplemented");
-      }
-    }
-    return Status::Ok();
+    if (grants) return AclSpec{.acl = Acl{{}, req.grants}};
+    return AclSpecOf(req.head.headers, xml);
   }
 
   static http::Response Empty(int status) {
@@ -794,7 +810,10 @@ class S3Rest final {
   }
 
   Result<http::Response> CreateBucket(const Caller& caller, const Request& req, RequestBody& body) {
-    CreateBucketRequest cr{.bucket = req.target.bucket, .location_constraint = {}, .canned_acl = req.head.headers.Get("x-amz-acl")};
+    CreateBucketRequest cr{.bucket = req.target.bucket,
+                           .location_constraint = {},
+                           .canned_acl = req.head.headers.Get("x-amz-acl"),
+                           .grants = req.grants};
     EUCA_ASSIGN_OR_RETURN(std::string xml, ReadSmallBody(body));
     if (!api::TrimSpace(xml).empty()) {
       EUCA_ASSIGN_OR_RETURN(auto doc, ParseXml(xml));
@@ -989,6 +1008,7 @@ class S3Rest final {
                         .content = ContentOf(h),
                         .metadata = MetadataOf(h),
                         .canned_acl = h.Get("x-amz-acl"),
+                        .grants = req.grants,
                         .content_md5 = OptHeader(h, "Content-MD5"),
                         .content_length = length,
                         .conditions = WriteConditionsOf(h)};
@@ -1031,6 +1051,7 @@ class S3Rest final {
       cr.metadata = MetadataOf(h);
     }
     cr.canned_acl = h.Get("x-amz-acl");
+    cr.grants = req.grants;
     cr.source_conditions = ConditionsOf(h, "x-amz-copy-source-");
     cr.conditions = WriteConditionsOf(h);
     EUCA_ASSIGN_OR_RETURN(CopyObjectResult result, walrus_.CopyObject(caller, cr));
@@ -1046,7 +1067,8 @@ class S3Rest final {
                                     .key = req.target.key,
                                     .content = ContentOf(h),
                                     .metadata = MetadataOf(h),
-                                    .canned_acl = h.Get("x-amz-acl")};
+                                    .canned_acl = h.Get("x-amz-acl"),
+                                    .grants = req.grants};
     EUCA_ASSIGN_OR_RETURN(std::string upload_id, walrus_.CreateMultipartUpload(caller, cr));
     Xml xml("InitiateMultipartUploadResult");
     Add(xml.root, "Bucket", cr.bucket);

@@ -388,17 +388,58 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
   EXPECT_EQ(Send("GET", "/subres/k").status, 404);
 }
 
-TEST_F(S3RestTest, GrantHeadersAndAclWithBothFormsAreRefused) {
-  ASSERT_EQ(Send("PUT", "/grants").status, 200);
-  auto r = Send("PUT", "/grants/k", "v", {{"x-amz-grant-read", "id=\"222222222222\""}});
-  EXPECT_EQ(r.status, 501);
-  EXPECT_THAT(r.body, HasSubstr("x-amz-grant-read"));
-  EXPECT_EQ(Send("GET", "/grants/k").status, 404);
-  ASSERT_EQ(Send("PUT", "/grants/k", "v").status, 200);
+TEST_F(S3RestTest, GrantHeadersSetTheAcl) {
+  // On a new bucket: AllUsers may write into it.
+  ASSERT_EQ(Send("PUT", "/grants", "", {{"x-amz-grant-write", "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""}})
+                .status,
+            200);
+  EXPECT_EQ(Send("PUT", "/grants/anon", "a", {}, nullptr).status, 200);
+  // On a new object: carol's account (by id) and AllUsers may read, both in one header.
+  auto r = Send("PUT", "/grants/k", "v",
+                {{"x-amz-grant-read", "id=\"222222222222\", uri=http://acs.amazonaws.com/groups/global/AllUsers"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send("GET", "/grants/k", "", {}, &kCarolKey).body, "v");
+  EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).body, "v");
+  auto acl = Send("GET", "/grants/k?acl").body;
+  EXPECT_THAT(acl, HasSubstr("<ID>222222222222</ID>"));
+  EXPECT_THAT(acl, HasSubstr("<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI>"));
+  // PUT ?acl by header: only carol may read now.
+  EXPECT_EQ(Send("PUT", "/grants/k?acl", "", {{"x-amz-grant-full-control", "id=222222222222"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).status, 403);
+  EXPECT_EQ(Send("GET", "/grants/k?acl", "", {}, &kCarolKey).status, 200);
+  // Copies and multipart uploads take them too.
+  r = Send("PUT", "/grants/copy", "", {{"x-amz-copy-source", "/grants/k"}, {"x-amz-grant-read", "id=222222222222"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Send("GET", "/grants/copy", "", {}, &kCarolKey).body, "v");
+  r = Send("POST", "/grants/mp?uploads", "", {{"x-amz-grant-read", "id=222222222222"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  // Refused, and nothing stored.
+  struct Bad {
+    Headers headers;
+    int status;
+    const char* code;
+  };
+  for (const Bad& b : {Bad{{{"x-amz-grant-read", "id=222222222222"}, {"x-amz-acl", "public-read"}}, 400, "InvalidRequest"},
+                       Bad{{{"x-amz-grant-read", "emailAddress=\"carol@example.com\""}}, 400,
+                           "UnresolvableGrantByEmailAddress"},
+                       Bad{{{"x-amz-grant-read", "name=carol"}}, 400, "InvalidArgument"},
+                       Bad{{{"x-amz-grant-read", "id=\"2222"}}, 400, "InvalidArgument"},
+                       Bad{{{"x-amz-grant-read", ""}}, 400, "InvalidArgument"},
+                       Bad{{{"x-amz-grant-everything", "id=222222222222"}}, 400, "InvalidArgument"},
+                       Bad{{{"x-amz-grant-read", "uri=http://example.com/group"}}, 400, "InvalidArgument"}}) {
+    r = Send("PUT", "/grants/bad", "v", b.headers);
+    EXPECT_EQ(r.status, b.status) << r.body;
+    EXPECT_THAT(r.body, HasSubstr(std::string("<Code>") + b.code + "</Code>"));
+    EXPECT_EQ(Send("GET", "/grants/bad").status, 404);
+  }
+  // PUT ?acl takes one form only: a canned ACL, grant headers or a document.
   const std::string policy = Send("GET", "/grants/k?acl").body;
   r = Send("PUT", "/grants/k?acl", policy, {{"x-amz-acl", "public-read"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("PUT", "/grants/k?acl", policy, {{"x-amz-grant-read", "uri=http://acs.amazonaws.com/groups/global/AllUsers"}});
+  EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).status, 403);
   EXPECT_EQ(Send("PUT", "/grants/k?acl", "", {{"x-amz-acl", "public-read"}}).status, 200);
   EXPECT_EQ(Send("GET", "/grants/k", "", {}, nullptr).status, 200);

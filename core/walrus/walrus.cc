@@ -112,6 +112,15 @@ std::string NewUploadId(int64_t now_ms) {
   return std::string(buf) + RandomHex(20);
 }
 
+
+/// What NewAclFor checks before it needs the owners: one form of ACL, a known canned name.
+Status CheckNewAcl(const std::string& canned, const std::vector<Grant>& grants) {
+  if (!grants.empty() && !canned.empty())
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "specifying both a canned ACL (x-amz-acl) and grant headers (x-amz-grant-*) is not allowed");
+  return ParseCannedAcl(canned).status();
+}
+
 }  // namespace
 
 Result<size_t> StringSource::Read(char* buf, size_t n) {
@@ -229,7 +238,7 @@ Result<ListBucketsResult> Walrus::ListBuckets(const Caller& caller) {
 Status Walrus::CreateBucket(const Caller& caller, const CreateBucketRequest& req) {
   if (caller.anonymous()) return AccessDenied(caller, "create buckets; sign the request");
   EUCA_RETURN_IF_ERROR(ValidateBucketName(req.bucket));
-  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   if (!options_.region.empty() && !req.location_constraint.empty() && req.location_constraint != options_.region)
     return S3Error(Code::kInvalidArgument, "InvalidLocationConstraint",
                    "location constraint " + Quote(req.location_constraint) + " is not this cloud's region " +
@@ -242,7 +251,7 @@ Status Walrus::CreateBucket(const Caller& caller, const CreateBucketRequest& req
   };
   if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
   Owner owner = OwnerOf(caller);
-  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, owner, owner));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, NewAclFor(req.canned_acl, req.grants, owner, owner));
   objects::BucketRecord rec{.name = req.bucket,
                             .owner_id = owner.id,
                             .owner_name = owner.display_name,
@@ -465,9 +474,9 @@ Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const Put
                                                  ByteSource& body) {
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
-  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
-  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, OwnerOf(caller), {b.owner_id, b.owner_name}));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, NewAclFor(req.canned_acl, req.grants, OwnerOf(caller), {b.owner_id, b.owner_name}));
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   if (options_.admit_put && !caller.anonymous()) {
     const std::string account = OwnerOf(caller).id;
@@ -653,13 +662,14 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
   EUCA_RETURN_IF_ERROR(ValidateKey(req.source_key));
   if (req.directive == MetadataDirective::kReplace) EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
-  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   if (req.source_bucket == req.bucket && req.source_key == req.key && req.directive == MetadataDirective::kCopy)
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
                    "this copy request is illegal because it is trying to copy an object to itself without changing "
                    "its metadata; use the REPLACE metadata directive");
   EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
-  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, OwnerOf(caller), {dest.owner_id, dest.owner_name}));
+  EUCA_ASSIGN_OR_RETURN(Acl acl,
+                        NewAclFor(req.canned_acl, req.grants, OwnerOf(caller), {dest.owner_id, dest.owner_name}));
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenCopySource(caller, req.source_bucket, req.source_key, req.source_conditions));
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   const objects::ObjectRecord& src = reader->record();
@@ -693,7 +703,7 @@ Result<objects::UploadRecord> Walrus::UploadFor(const Caller& caller, const std:
 Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const CreateMultipartUploadRequest& req) {
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
-  EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(req.canned_acl));
+  EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
   Owner owner = OwnerOf(caller);
   int64_t now = clock_.NowMillis();
@@ -709,7 +719,7 @@ Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const Cr
   u.content_type = std::move(content.content_type);
   u.metadata = std::move(content.metadata);
   u.headers = std::move(content.headers);
-  EUCA_ASSIGN_OR_RETURN(Acl acl, CannedAclFor(canned, owner, {b.owner_id, b.owner_name}));
+  EUCA_ASSIGN_OR_RETURN(Acl acl, NewAclFor(req.canned_acl, req.grants, owner, {b.owner_id, b.owner_name}));
   u.acl = AclToJson(acl);
   u.initiated_ms = now;
   EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
@@ -966,6 +976,14 @@ Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner&
     out.grants.push_back(std::move(grant));
   }
   return out;
+}
+
+Result<Acl> Walrus::NewAclFor(const std::string& canned, const std::vector<Grant>& grants, const Owner& owner,
+                              const Owner& bucket_owner) {
+  EUCA_RETURN_IF_ERROR(CheckNewAcl(canned, grants));
+  if (!grants.empty()) return AclFor(AclSpec{.acl = Acl{{}, grants}}, owner, bucket_owner);
+  EUCA_ASSIGN_OR_RETURN(CannedAcl c, ParseCannedAcl(canned));
+  return CannedAclFor(c, owner, bucket_owner);
 }
 
 Result<Acl> Walrus::CannedAclFor(CannedAcl canned, const Owner& owner, const Owner& bucket_owner) {

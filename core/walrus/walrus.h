@@ -114,6 +114,7 @@ struct CreateBucketRequest {
   std::string bucket;
   std::string location_constraint;
   std::string canned_acl;  ///< x-amz-acl; "" = private
+  std::vector<Grant> grants = {};  ///< x-amz-grant-*: the ACL instead of a canned one
 };
 
 struct ListObjectsRequest {
@@ -185,6 +186,7 @@ struct PutObjectRequest {
   ContentHeaders content = {};
   Pairs metadata = {};                          ///< names without "x-amz-meta-"
   std::string canned_acl = {};                  ///< "" = private
+  std::vector<Grant> grants = {};               ///< x-amz-grant-*: the ACL instead of a canned one
   std::optional<std::string> content_md5 = {};  ///< base64, as in the Content-MD5 header
   std::optional<uint64_t> content_length = {};  ///< when known: the body must be exactly this long
   WriteConditions conditions = {};              ///< checked before the body is read, and in the commit
@@ -253,6 +255,7 @@ struct CopyObjectRequest {
   ContentHeaders content;        ///< kReplace only
   Pairs metadata;                ///< kReplace only
   std::string canned_acl;        ///< the copy's ACL ("" = private); never copied from the source
+  std::vector<Grant> grants = {};  ///< x-amz-grant-*: the copy's ACL instead of a canned one
   Conditions source_conditions;  ///< x-amz-copy-source-if-*: any failure is 412
   WriteConditions conditions;    ///< If-Match / If-None-Match on the destination key
 };
@@ -268,6 +271,7 @@ struct CreateMultipartUploadRequest {
   ContentHeaders content;
   Pairs metadata;
   std::string canned_acl;
+  std::vector<Grant> grants = {};  ///< x-amz-grant-*: the ACL instead of a canned one
 };
 
 struct UploadPartRequest {
@@ -489,6 +493,10 @@ class Walrus final {
   /// MakeCannedAcl, with the cloud's system account read from the account store when the
   /// canned ACL grants it (InvalidArgument when there is no such account or no store).
   Result<Acl> CannedAclFor(CannedAcl canned, const Owner& owner, const Owner& bucket_owner);
+  /// The ACL of a new bucket, object or upload: from x-amz-grant-* `grants` when there are
+  /// any, else the canned ACL `canned` ("" = private). Both given is InvalidRequest.
+  Result<Acl> NewAclFor(const std::string& canned, const std::vector<Grant>& grants, const Owner& owner,
+                        const Owner& bucket_owner);
   Owner OwnerOf(const Caller& caller) const;
 
   objects::ObjectBackend& backend_;

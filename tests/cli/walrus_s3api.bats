@@ -194,6 +194,49 @@ JSON
   assert_output --partial AccessDenied
 }
 
+@test "x-amz-grant-* headers: s3api put-object/create-bucket/put-object-acl --grant-*, s3 cp --grants" {
+  need_aws
+  euca admin create-account grant-other >/dev/null
+  create_user gina grant-other
+  local gina_key="$KEY_ID" gina_secret="$SECRET" gina_id
+  gina_id="$(aws_as "$gina_key" "$gina_secret" s3api list-buckets --query Owner.ID --output text)"
+  local all=uri=http://acs.amazonaws.com/groups/global/AllUsers
+  aws_admin s3api create-bucket --bucket grants --grant-read "id=$gina_id"
+  echo granted >g.txt
+  aws_admin s3api put-object --bucket grants --key by-id --body g.txt --grant-read "id=$gina_id"
+  aws_admin s3 cp g.txt s3://grants/public --grants "read=$all"
+  # The other account lists the bucket and reads the object granted to it; anyone reads the public one.
+  run aws_as "$gina_key" "$gina_secret" s3api list-objects-v2 --bucket grants --query 'Contents[].Key' --output text
+  assert_success
+  assert_output "$(printf 'by-id\tpublic')"
+  run aws_as "$gina_key" "$gina_secret" s3 cp s3://grants/by-id -
+  assert_output granted
+  run curl -sf "$WALRUS_URL/grants/public"
+  assert_output granted
+  run curl -s "$WALRUS_URL/grants/by-id"
+  assert_output --partial AccessDenied
+  run aws_admin s3api get-object-acl --bucket grants --key by-id --query 'Grants[].[Grantee.ID,Grantee.DisplayName,Permission]' --output text
+  assert_output "$(printf '%s\tgrant-other\tREAD' "$gina_id")"
+  # put-object-acl by header replaces the grants.
+  aws_admin s3api put-object-acl --bucket grants --key by-id --grant-read "$all"
+  run curl -sf "$WALRUS_URL/grants/by-id"
+  assert_output granted
+  run aws_as "$gina_key" "$gina_secret" s3api get-object-acl --bucket grants --key by-id
+  assert_failure
+  # Refused, and nothing stored: a canned ACL beside grants, an unknown account, an e-mail grantee.
+  run aws_admin s3api put-object --bucket grants --key bad --body g.txt --acl public-read --grant-read "id=$gina_id"
+  assert_failure
+  assert_output --partial InvalidRequest
+  run aws_admin s3api put-object --bucket grants --key bad --body g.txt --grant-read id=999999999999
+  assert_failure
+  assert_output --partial InvalidArgument
+  run aws_admin s3api put-object --bucket grants --key bad --body g.txt --grant-read emailAddress=gina@example.com
+  assert_failure
+  assert_output --partial UnresolvableGrantByEmailAddress
+  run aws_admin s3api head-object --bucket grants --key bad
+  assert_failure
+}
+
 # aws-exec-read, ec2-bundle-read and log-delivery-write were refused as unknown canned ACLs.
 @test "s3api canned ACLs aws-exec-read, ec2-bundle-read and log-delivery-write on create, put and ?acl" {
   need_aws
