@@ -657,6 +657,8 @@ class S3Rest final {
     const std::string& key = req.target.key;
     const Level level = bucket.empty() ? Level::kService : key.empty() ? Level::kBucket : Level::kObject;
     if (auto sub = UnservedSubresource(level, m, q.raw)) return NotImplementedFor(m + " ?" + *sub);
+    EUCA_RETURN_IF_ERROR(RefuseUnservedHeaders(req, level));
+    EUCA_RETURN_IF_ERROR(CheckExpectedOwners(req));
     if (bucket.empty()) {
       if (m == "GET") return ListBuckets(caller, req);
       return NotAllowed(req);
@@ -734,6 +736,73 @@ class S3Rest final {
       if (q.Has("uploadId")) return CompleteUpload(caller, req, body);
     }
     return NotAllowed(req);
+  }
+
+  /// Request headers that ask for what Walrus does not do. They are refused, never ignored,
+  /// so that nobody believes their data is encrypted, locked, tagged or appended to:
+  ///  - SSE-C (x-amz-[copy-source-]server-side-encryption-customer-*) on any request, and
+  ///    x-amz-server-side-encryption (SSE-S3, SSE-KMS) on writes: NotImplemented; blobs are
+  ///    stored as sent.
+  ///  - object lock headers on writes: InvalidRequest, as S3 answers for a bucket without an
+  ///    object lock configuration; x-amz-bucket-object-lock-enabled: true on CreateBucket:
+  ///    NotImplemented.
+  ///  - x-amz-write-offset-bytes (append), x-amz-tagging, x-amz-website-redirect-location, a
+  ///    storage class other than STANDARD, object ownership other than ObjectWriter (ACLs
+  ///    are always on here), and conditions on a DELETE: NotImplemented.
+  static Status RefuseUnservedHeaders(const Request& req, Level level) {
+    const Headers& h = req.head.headers;
+    const std::string& m = req.head.method;
+    const bool write = m == "PUT" || m == "POST";
+    auto not_implemented = [](const std::string& what) {
+      return S3Error(Code::kUnsupported, what + " is not implemented here", "NotImplemented");
+    };
+    for (const auto& f : h) {
+      const std::string name = ToLower(f.name);
+      if (StartsWith(name, "x-amz-server-side-encryption-customer-") ||
+          StartsWith(name, "x-amz-copy-source-server-side-encryption-customer-"))
+        return not_implemented("server-side encryption with customer keys ('" + f.name + "')");
+      if (!write) continue;
+      if (StartsWith(name, "x-amz-server-side-encryption"))
+        return not_implemented("server-side encryption ('" + f.name + ": " + f.value +
+                               "'); objects are stored as sent");
+      if (StartsWith(name, "x-amz-object-lock-"))
+        return S3Error(Code::kInvalidArgument,
+                       "'" + f.name + "' needs a bucket with an object lock configuration; object lock is not "
+                       "implemented here",
+                       "InvalidRequest");
+    }
+    if (write) {
+      if (h.Has("x-amz-write-offset-bytes")) return not_implemented("appending to an object (x-amz-write-offset-bytes)");
+      if (h.Has("x-amz-tagging")) return not_implemented("object tagging (x-amz-tagging)");
+      if (h.Has("x-amz-website-redirect-location"))
+        return not_implemented("website redirects (x-amz-website-redirect-location)");
+      if (auto sc = OptHeader(h, "x-amz-storage-class"); sc && *sc != "STANDARD")
+        return not_implemented("storage class '" + *sc + "' (only STANDARD)");
+      if (level == Level::kBucket) {
+        if (auto lock = OptHeader(h, "x-amz-bucket-object-lock-enabled"); lock && ToLower(*lock) != "false")
+          return not_implemented("object lock (x-amz-bucket-object-lock-enabled)");
+        if (auto own = OptHeader(h, "x-amz-object-ownership"); own && *own != "ObjectWriter")
+          return not_implemented("object ownership '" + *own + "' (ACLs are always enabled: only ObjectWriter)");
+      }
+    }
+    if (m == "DELETE" && level == Level::kObject) {
+      for (const char* c : {"If-Match", "If-None-Match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time"})
+        if (h.Has(c)) return not_implemented(std::string("a conditional delete (") + c + ")");
+    }
+    return Status::Ok();
+  }
+
+  /// x-amz-expected-bucket-owner, and x-amz-source-expected-bucket-owner for the source of a
+  /// copy: AccessDenied when another account owns that bucket.
+  Status CheckExpectedOwners(const Request& req) {
+    const Headers& h = req.head.headers;
+    if (auto owner = OptHeader(h, "x-amz-expected-bucket-owner"); owner && !req.target.bucket.empty())
+      EUCA_RETURN_IF_ERROR(walrus_.CheckExpectedOwner(req.target.bucket, *owner));
+    if (auto owner = OptHeader(h, "x-amz-source-expected-bucket-owner"); owner && h.Has("x-amz-copy-source")) {
+      EUCA_ASSIGN_OR_RETURN(auto source, ParseCopySource(h.Get("x-amz-copy-source")));
+      EUCA_RETURN_IF_ERROR(walrus_.CheckExpectedOwner(source.first, *owner));
+    }
+    return Status::Ok();
   }
 
   /// The ACL a PUT ?acl sets: a canned one (x-amz-acl), grant headers (x-amz-grant-*) or an

@@ -388,6 +388,56 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
   EXPECT_EQ(Send("GET", "/subres/k").status, 404);
 }
 
+// Headers asking for what Walrus does not do are refused and store nothing: ignored, they
+// left plaintext behind an SSE-C PUT, an overwrite behind an append, an unlocked "locked" object.
+TEST_F(S3RestTest, UnservedHeadersAreRefusedAndStoreNothing) {
+  ASSERT_EQ(Send("PUT", "/hdrs").status, 200);
+  ASSERT_EQ(Send("PUT", "/hdrs/k", "content").status, 200);
+  struct Case {
+    const char* method;
+    const char* target;
+    Headers headers;
+    int status;
+  };
+  const std::string ssec = "x-amz-server-side-encryption-customer-algorithm";
+  for (const Case& c : {
+           Case{"PUT", "/hdrs/new", {{ssec, "AES256"}}, 501},
+           Case{"GET", "/hdrs/k", {{ssec, "AES256"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-server-side-encryption", "AES256"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-server-side-encryption", "aws:kms"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-object-lock-mode", "COMPLIANCE"}}, 400},
+           Case{"PUT", "/hdrs/new", {{"x-amz-object-lock-legal-hold", "ON"}}, 400},
+           Case{"POST", "/hdrs/new?uploads", {{"x-amz-object-lock-mode", "GOVERNANCE"}}, 400},
+           Case{"PUT", "/hdrs/k", {{"x-amz-write-offset-bytes", "7"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-tagging", "a=b"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-website-redirect-location", "/x"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-storage-class", "GLACIER"}}, 501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-copy-source", "/hdrs/k"}, {"x-amz-server-side-encryption", "AES256"}}, 501},
+           Case{"PUT", "/hdrs-lock", {{"x-amz-bucket-object-lock-enabled", "true"}}, 501},
+           Case{"PUT", "/hdrs-own", {{"x-amz-object-ownership", "BucketOwnerEnforced"}}, 501},
+           Case{"DELETE", "/hdrs/k", {{"If-Match", "\"00000000000000000000000000000000\""}}, 501},
+           Case{"DELETE", "/hdrs/k", {{"x-amz-if-match-size", "1"}}, 501},
+           Case{"GET", "/hdrs", {{"x-amz-expected-bucket-owner", "222222222222"}}, 403},
+           Case{"HEAD", "/hdrs/k", {{"x-amz-expected-bucket-owner", "222222222222"}}, 403},
+           Case{"PUT", "/hdrs/new", {{"x-amz-copy-source", "/hdrs/k"}, {"x-amz-source-expected-bucket-owner", "2"}}, 403},
+       }) {
+    auto r = Send(c.method, c.target, std::string(c.method) == "PUT" ? "body" : "", c.headers);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.target << " " << c.headers.begin()->name << ": " << r.body;
+  }
+  EXPECT_EQ(Send("GET", "/hdrs/k").body, "content");
+  EXPECT_EQ(Send("HEAD", "/hdrs/new").status, 404);
+  EXPECT_EQ(Send("HEAD", "/hdrs-lock").status, 404);
+  EXPECT_EQ(Send("HEAD", "/hdrs-own").status, 404);
+  // What is served: STANDARD, ObjectWriter, object lock "false", the right expected owner.
+  EXPECT_EQ(Send("PUT", "/hdrs/std", "x", {{"x-amz-storage-class", "STANDARD"}}).status, 200);
+  EXPECT_EQ(Send("PUT", "/hdrs-ok", "", {{"x-amz-object-ownership", "ObjectWriter"},
+                                         {"x-amz-bucket-object-lock-enabled", "false"}})
+                .status,
+            200);
+  EXPECT_EQ(Send("GET", "/hdrs/k", "", {{"x-amz-expected-bucket-owner", "111111111111"}}).body, "content");
+  EXPECT_EQ(Send("GET", "/nosuch", "", {{"x-amz-expected-bucket-owner", "111111111111"}}).status, 404);
+}
+
 TEST_F(S3RestTest, GrantHeadersSetTheAcl) {
   // On a new bucket: AllUsers may write into it.
   ASSERT_EQ(Send("PUT", "/grants", "", {{"x-amz-grant-write", "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""}})

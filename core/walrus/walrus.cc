@@ -274,6 +274,16 @@ Status Walrus::HeadBucket(const Caller& caller, const std::string& bucket) {
   return BucketFor(caller, bucket, Permission::kRead).status();
 }
 
+Status Walrus::CheckExpectedOwner(const std::string& bucket, const std::string& account_id) {
+  auto b = backend_.GetBucket(bucket);
+  if (!b.ok()) return b.status().code() == Code::kNotFound ? Status::Ok() : b.status();
+  if (b->owner_id != account_id)
+    return S3Error(Code::kPermissionDenied, "AccessDenied",
+                   "access denied: bucket " + Quote(bucket) + " is not owned by the expected account " +
+                       Quote(account_id));
+  return Status::Ok();
+}
+
 Result<std::string> Walrus::GetBucketLocation(const Caller& caller, const std::string& bucket) {
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, std::nullopt));
   return b.location.empty() ? options_.region : b.location;

@@ -397,6 +397,9 @@ class Walrus final {
   Status DeleteBucket(const Caller& caller, const std::string& bucket);
   /// READ on the bucket.
   Status HeadBucket(const Caller& caller, const std::string& bucket);
+  /// x-amz-expected-bucket-owner: AccessDenied when `bucket` exists and an account other than
+  /// `account_id` owns it. A missing bucket is left to the operation (NoSuchBucket).
+  Status CheckExpectedOwner(const std::string& bucket, const std::string& account_id);
   /// Owner only. The location constraint ("" for the default region).
   Result<std::string> GetBucketLocation(const Caller& caller, const std::string& bucket);
   Result<ListObjectsResult> ListObjects(const Caller& caller, const ListObjectsRequest& request);

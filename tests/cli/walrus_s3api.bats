@@ -324,6 +324,40 @@ JSON
   assert_success
 }
 
+@test "headers for what Walrus does not do (SSE, SSE-C, object lock, storage classes, tagging) are refused; expected bucket owner is checked" {
+  need_aws
+  aws_admin s3api create-bucket --bucket hdrs
+  echo keep >keep.txt
+  local call
+  for call in "s3 cp keep.txt s3://hdrs/sse --sse AES256" \
+    "s3 cp keep.txt s3://hdrs/ssec --sse-c AES256 --sse-c-key 01234567890123456789012345678901" \
+    "s3 cp keep.txt s3://hdrs/glacier --storage-class GLACIER" \
+    "s3api put-object --bucket hdrs --key tagged --body keep.txt --tagging a=b" \
+    "s3api create-bucket --bucket hdrs-locked --object-lock-enabled-for-bucket"; do
+    # shellcheck disable=SC2086
+    run aws_admin $call
+    assert_failure
+    assert_output --partial NotImplemented
+  done
+  run aws_admin s3api put-object --bucket hdrs --key locked --body keep.txt --object-lock-legal-hold-status ON
+  assert_failure
+  assert_output --partial InvalidRequest
+  run aws_admin s3api list-objects-v2 --bucket hdrs --query 'length(Contents || `[]`)'
+  assert_output 0
+  run aws_admin s3api head-bucket --bucket hdrs-locked
+  assert_failure
+  # STANDARD is what there is.
+  run aws_admin s3 cp keep.txt s3://hdrs/standard --storage-class STANDARD
+  assert_success
+  local me
+  me="$(aws_admin s3api list-buckets --query Owner.ID --output text)"
+  run aws_admin s3api head-bucket --bucket hdrs --expected-bucket-owner "$me"
+  assert_success
+  run aws_admin s3api head-object --bucket hdrs --key standard --expected-bucket-owner 999999999999
+  assert_failure
+  assert_output --partial 403
+}
+
 @test "S3 error codes: NoSuchBucket, BucketAlreadyExists, BucketAlreadyOwnedByYou, InvalidBucketName, BadDigest, InvalidRange, MalformedXML, NoSuchUpload" {
   need_aws
   run aws_admin s3api list-objects-v2 --bucket no-such-bucket-here
