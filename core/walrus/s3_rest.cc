@@ -698,6 +698,8 @@ class S3Rest final {
         return Empty(204);
       }
       if (m == "POST" && q.Has("delete")) return DeleteObjects(caller, req, body);
+      if (m == "POST" && StartsWith(ToLower(req.head.headers.Get("Content-Type")), "multipart/form-data"))
+        return NotImplementedFor("a browser-based upload (POST with an HTML form)");
       return NotAllowed(req);
     }
     // An object. Buckets are unversioned: "null" is the only version id there is.

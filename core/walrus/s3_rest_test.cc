@@ -377,7 +377,10 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
       EXPECT_THAT(r.body, HasSubstr("<Code>NotImplemented</Code>")) << c.target;
     }
   }
-  auto r = Send("GET", "/subres/k");
+  auto r = Send("POST", "/subres", "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--b--\r\n",
+                {{"Content-Type", "multipart/form-data; boundary=b"}}, nullptr);
+  EXPECT_EQ(r.status, 501) << r.body;
+  r = Send("GET", "/subres/k");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "content");
   EXPECT_EQ(r.headers.Get("ETag"), etag);
