@@ -81,6 +81,12 @@ struct ObjectRecord {
   std::string generation;      ///< set by the backend: random hex, new for each version
   uint32_t parts = 0;          ///< 0 for a single PUT; N for an object completed from N parts
   std::vector<BlobRef> blobs;  ///< the content, in order
+  /// The additional checksum stored with the object (S3 x-amz-checksum-*), opaque to the
+  /// backend: Walrus keeps "ALGORITHM:base64" ("-N" appended for a composite of N parts); ""
+  /// for none.
+  std::string checksum = {};
+  /// A multipart object's part checksums (base64, in part order) when it has a checksum.
+  std::vector<std::string> part_checksums = {};
   /// PutObject and CompleteUpload only: the write's condition on the version it replaces.
   /// Not stored; empty in every record a backend returns.
   WriteCondition condition = {};
@@ -99,6 +105,8 @@ struct UploadRecord {
   Pairs headers;
   std::string acl;
   int64_t initiated_ms = 0;
+  std::string checksum_algorithm = {};  ///< "CRC32" ... as created; "" for none (opaque)
+  std::string checksum_type = {};       ///< "COMPOSITE" or "FULL_OBJECT" with an algorithm (opaque)
 };
 
 struct PartRecord {
@@ -106,6 +114,7 @@ struct PartRecord {
   BlobRef blob;
   std::string etag;
   int64_t modified_ms = 0;
+  std::string checksum = {};  ///< "ALGORITHM:base64", or "" (opaque, as ObjectRecord::checksum)
 };
 
 /// Keys to list: those starting with `prefix`, from `start`, in byte order (memcmp),

@@ -130,6 +130,7 @@ TEST_P(BackendTest, MetadataRoundTripsExactly) {
   r.modified_ms = 1234;
   r.parts = 0;
   r.blobs = {*blob};
+  r.checksum = "CRC32:NSRBwg==";
   ASSERT_TRUE(b_.PutObject(r).ok());
   auto got = b_.GetObject("bkt", r.key);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -144,6 +145,8 @@ TEST_P(BackendTest, MetadataRoundTripsExactly) {
   EXPECT_EQ(got->modified_ms, 1234);
   EXPECT_EQ(got->size, 1u);
   EXPECT_EQ(got->blobs, r.blobs);
+  EXPECT_EQ(got->checksum, "CRC32:NSRBwg==");
+  EXPECT_TRUE(got->part_checksums.empty());
 }
 
 TEST_P(BackendTest, ReaderKeepsItsVersionWhileKeyIsReplaced) {
@@ -274,13 +277,15 @@ TEST_P(BackendTest, MultipartCompleteTakesChosenPartsInOrder) {
   u.content_type = "text/plain";
   u.metadata = {{"m", "1"}};
   u.initiated_ms = 9;
+  u.checksum_algorithm = "SHA256";
+  u.checksum_type = "COMPOSITE";
   ASSERT_TRUE(b_.CreateUpload(u).ok());
   EXPECT_EQ(b_.CreateUpload(u).code(), Code::kAlreadyExists);
   EXPECT_EQ(b_.CreateUpload(Upload("u2", "nope", "k")).wire_code(), "NoSuchBucket");
   for (int n : {1, 2, 3}) {
     auto blob = WriteBlob(b_, std::string(3, static_cast<char>('0' + n)));
     ASSERT_TRUE(blob.ok());
-    ASSERT_TRUE(b_.PutPart("u1", {n, *blob, "\"e" + std::to_string(n) + "\"", n}).ok());
+    ASSERT_TRUE(b_.PutPart("u1", {n, *blob, "\"e" + std::to_string(n) + "\"", n, "SHA256:p" + std::to_string(n)}).ok());
   }
   // Replacing part 2 drops its old blob.
   auto p2 = WriteBlob(b_, "TWO");
@@ -293,10 +298,14 @@ TEST_P(BackendTest, MultipartCompleteTakesChosenPartsInOrder) {
   EXPECT_EQ((*parts)[1].etag, "\"e2b\"");
   EXPECT_EQ((*parts)[1].blob.size, p2->size);  // (its id may change: PutPart)
   EXPECT_EQ((*parts)[1].modified_ms, 20);
+  EXPECT_EQ((*parts)[0].checksum, "SHA256:p1");
+  EXPECT_EQ((*parts)[1].checksum, "");  // replaced by a part without one
   auto got_u = b_.GetUpload("u1");
   ASSERT_TRUE(got_u.ok());
   EXPECT_EQ(got_u->key, "big");
   EXPECT_EQ(got_u->metadata, u.metadata);
+  EXPECT_EQ(got_u->checksum_algorithm, "SHA256");
+  EXPECT_EQ(got_u->checksum_type, "COMPOSITE");
 
   // A blob that is not a current part of the upload is refused and nothing changes.
   ObjectRecord stale;
@@ -309,8 +318,14 @@ TEST_P(BackendTest, MultipartCompleteTakesChosenPartsInOrder) {
   r.etag = "\"x-2\"";
   r.parts = 2;
   r.blobs = {(*parts)[0].blob, (*parts)[2].blob};
+  r.checksum = "SHA256:c-2";
+  r.part_checksums = {"p1", "p3"};
   auto done = b_.CompleteUpload("u1", r);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
+  auto stored = b_.GetObject("bkt", "big");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->checksum, "SHA256:c-2");
+  EXPECT_EQ(stored->part_checksums, (std::vector<std::string>{"p1", "p3"}));
   EXPECT_EQ(done->bucket, "bkt");
   EXPECT_EQ(done->key, "big");
   EXPECT_EQ(done->size, 6u);

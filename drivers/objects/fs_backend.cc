@@ -86,12 +86,42 @@ constexpr char kSchemaV2[] = R"sql(
 CREATE TABLE inline_blobs(id TEXT PRIMARY KEY, data BLOB NOT NULL);
 )sql";
 
+// Version 3 adds the additional checksums (x-amz-checksum-*) of objects, uploads and parts;
+// rows written before hold none ('').
+constexpr char kSchemaV3[] = R"sql(
+ALTER TABLE objects ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN checksum_algorithm TEXT NOT NULL DEFAULT '';
+ALTER TABLE uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE parts ADD COLUMN checksum TEXT NOT NULL DEFAULT '';
+)sql";
+
 constexpr char kObjectColumns[] =
     "bucket, key, size, etag, content_type, metadata, headers, owner_id, owner_name, acl, modified_ms, "
-    "generation, parts, blobs";
+    "generation, parts, blobs, checksum, part_checksums";
 constexpr char kUploadColumns[] =
     "upload_id, bucket, key, owner_id, owner_name, initiator_id, initiator_name, content_type, metadata, "
-    "headers, acl, initiated_ms";
+    "headers, acl, initiated_ms, checksum_algorithm, checksum_type";
+
+// Words (base64 values, which hold no space) joined by single spaces, and split again.
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return out;
+}
+std::vector<std::string> SplitWords(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find(' ', at);
+    if (end == std::string::npos) end = text.size();
+    if (end > at) out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
 
 // Pairs as netstrings: "<len>:<bytes>," for name then value, repeated. Binary-safe.
 std::string EncodePairs(const Pairs& pairs) {
@@ -335,6 +365,8 @@ struct FsBackend::Db {
     r.generation = st.Col(11);
     r.parts = static_cast<uint32_t>(st.ColInt(12));
     EUCA_ASSIGN_OR_RETURN(r.blobs, DecodeBlobs(st.Col(13)));
+    r.checksum = st.Col(14);
+    r.part_checksums = SplitWords(st.Col(15));
     return r;
   }
 
@@ -352,6 +384,8 @@ struct FsBackend::Db {
     EUCA_ASSIGN_OR_RETURN(u.headers, DecodePairs(st.Col(9)));
     u.acl = st.Col(10);
     u.initiated_ms = st.ColInt(11);
+    u.checksum_algorithm = st.Col(12);
+    u.checksum_type = st.Col(13);
     return u;
   }
 
@@ -404,16 +438,16 @@ struct FsBackend::Db {
 
   Status InsertObject(const ObjectRecord& r) {
     EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare(std::string("INSERT OR REPLACE INTO objects(") + kObjectColumns +
-                                           ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+                                           ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
     st.Text(1, r.bucket).Blob(2, r.key).Int(3, static_cast<int64_t>(r.size)).Text(4, r.etag);
     st.Blob(5, r.content_type).Blob(6, EncodePairs(r.metadata)).Blob(7, EncodePairs(r.headers));
     st.Text(8, r.owner_id).Text(9, r.owner_name).Text(10, r.acl).Int(11, r.modified_ms).Text(12, r.generation);
-    st.Int(13, r.parts).Text(14, EncodeBlobs(r.blobs));
+    st.Int(13, r.parts).Text(14, EncodeBlobs(r.blobs)).Text(15, r.checksum).Text(16, JoinWords(r.part_checksums));
     return st.Run();
   }
 
   Result<std::vector<PartRecord>> Parts(const std::string& upload_id) {
-    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT part_number, blob, size, etag, modified_ms FROM parts "
+    EUCA_ASSIGN_OR_RETURN(Stmt st, Prepare("SELECT part_number, blob, size, etag, modified_ms, checksum FROM parts "
                                            "WHERE upload_id = ?1 ORDER BY part_number"));
     st.Text(1, upload_id);
     std::vector<PartRecord> out;
@@ -425,6 +459,7 @@ struct FsBackend::Db {
       p.blob = {st.Col(1), static_cast<uint64_t>(st.ColInt(2))};
       p.etag = st.Col(3);
       p.modified_ms = st.ColInt(4);
+      p.checksum = st.Col(5);
       out.push_back(std::move(p));
     }
     return out;
@@ -879,6 +914,7 @@ Status FsBackend::Open() {
           return Internal("'" + db_->path + "' is not a Walrus store (unknown tables); move it away");
         EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV1));
         EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV2));
+        EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV3));
         EUCA_ASSIGN_OR_RETURN(Db::Stmt m, db_->Prepare("INSERT INTO meta(key, value) VALUES('format', ?1)"));
         m.Text(1, kFormat);
         EUCA_RETURN_IF_ERROR(m.Run());
@@ -888,11 +924,12 @@ Status FsBackend::Open() {
       auto row2 = f.Step();
       if (!row2.ok() || !*row2 || f.Col(0) != kFormat)
         return Internal("'" + db_->path + "' is not a Walrus store (no format marker); move it away");
-      if (version == 1) {  // upgrade in place: version 2 only adds a table
-        EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV2));
-        return db_->Exec("PRAGMA user_version=2");
-      }
-      return Status::Ok();
+      // Upgrades in place, in this transaction: version 2 only adds a table, version 3 only
+      // columns with defaults.
+      if (version == kWalrusSchemaVersion) return Status::Ok();
+      if (version < 2) EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV2));
+      if (version < 3) EUCA_RETURN_IF_ERROR(db_->Exec(kSchemaV3));
+      return db_->Exec("PRAGMA user_version=" + std::to_string(kWalrusSchemaVersion));
     });
     EUCA_RETURN_IF_ERROR(s);
   }
@@ -1611,10 +1648,11 @@ Status FsBackend::CreateUpload(const UploadRecord& u) {
     EUCA_ASSIGN_OR_RETURN(auto taken, db_->FindUpload(u.upload_id));
     if (taken) return AlreadyExists("upload id '" + u.upload_id + "' is taken");
     EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare(std::string("INSERT INTO uploads(") + kUploadColumns +
-                                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+                                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
     st.Text(1, u.upload_id).Text(2, u.bucket).Blob(3, u.key).Text(4, u.owner_id).Text(5, u.owner_name);
     st.Text(6, u.initiator_id).Text(7, u.initiator_name).Blob(8, u.content_type).Blob(9, EncodePairs(u.metadata));
     st.Blob(10, EncodePairs(u.headers)).Text(11, u.acl).Int(12, u.initiated_ms);
+    st.Text(13, u.checksum_algorithm).Text(14, u.checksum_type);
     return st.Run();
   });
 }
@@ -1656,9 +1694,10 @@ Status FsBackend::PutPart(const std::string& upload_id, PartRecord part) {
       EUCA_ASSIGN_OR_RETURN(bool row, prev.Step());
       if (row) old = BlobRef{prev.Col(0), static_cast<uint64_t>(prev.ColInt(1))};
       EUCA_ASSIGN_OR_RETURN(Db::Stmt st, db_->Prepare("INSERT OR REPLACE INTO parts(upload_id, part_number, blob, "
-                                                      "size, etag, modified_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+                                                      "size, etag, modified_ms, checksum) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
       st.Text(1, upload_id).Int(2, part.part_number).Text(3, part.blob.id);
       st.Int(4, static_cast<int64_t>(part.blob.size)).Text(5, part.etag).Int(6, part.modified_ms);
+      st.Text(7, part.checksum);
       return st.Run();
     });
   }

@@ -82,7 +82,7 @@ class FsBackend;
 Result<std::unique_ptr<FsBackend>> OpenFsBackend(const std::string& dir, const FsBackendOptions& options = {});
 
 /// Current schema version (PRAGMA user_version of walrus.db).
-inline constexpr int kWalrusSchemaVersion = 2;
+inline constexpr int kWalrusSchemaVersion = 3;
 
 class FsBackend final : public ObjectBackend {
  public:

@@ -473,7 +473,12 @@ TEST(FsBackendInlineTest, AVersion1StoreIsUpgradedInPlace) {
   {  // make it look like a store written by a version-1 euca
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir + "/walrus.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE inline_blobs; PRAGMA user_version=1;", nullptr, nullptr, nullptr), SQLITE_OK);
+    const char* v1 =
+        "DROP TABLE inline_blobs; ALTER TABLE objects DROP COLUMN checksum;"
+        "ALTER TABLE objects DROP COLUMN part_checksums; ALTER TABLE uploads DROP COLUMN checksum_algorithm;"
+        "ALTER TABLE uploads DROP COLUMN checksum_type; ALTER TABLE parts DROP COLUMN checksum;"
+        "PRAGMA user_version=1;";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
     sqlite3_close(db);
   }
   auto b = MustOpen(dir, {});
@@ -481,6 +486,62 @@ TEST(FsBackendInlineTest, AVersion1StoreIsUpgradedInPlace) {
   ASSERT_TRUE(Put(*b, "bkt", "k2", "new").ok());
   EXPECT_EQ(*Get(*b, "bkt", "k2"), "new");
   EXPECT_EQ(b->InlineBlobCountForTest(), 1u);
+}
+
+TEST(FsBackendTest, AVersion2StoreIsUpgradedInPlace) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/walrus";
+  { ASSERT_TRUE(MustOpen(dir)); }
+  {  // a store as a version-2 euca wrote it: no checksum columns
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/walrus.db").c_str(), &db), SQLITE_OK);
+    const char* v2 =
+        "DROP TABLE objects; DROP TABLE uploads; DROP TABLE parts;"
+        "CREATE TABLE objects(bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
+        "  content_type BLOB NOT NULL, metadata BLOB NOT NULL, headers BLOB NOT NULL, owner_id TEXT NOT NULL,"
+        "  owner_name TEXT NOT NULL, acl TEXT NOT NULL, modified_ms INTEGER NOT NULL, generation TEXT NOT NULL,"
+        "  parts INTEGER NOT NULL, blobs TEXT NOT NULL, UNIQUE (bucket, key));"
+        "CREATE TABLE uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,"
+        "  owner_id TEXT NOT NULL, owner_name TEXT NOT NULL, initiator_id TEXT NOT NULL,"
+        "  initiator_name TEXT NOT NULL, content_type BLOB NOT NULL, metadata BLOB NOT NULL,"
+        "  headers BLOB NOT NULL, acl TEXT NOT NULL, initiated_ms INTEGER NOT NULL);"
+        "CREATE INDEX uploads_by_key ON uploads(bucket, key, upload_id);"
+        "CREATE TABLE parts(upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob TEXT NOT NULL,"
+        "  size INTEGER NOT NULL, etag TEXT NOT NULL, modified_ms INTEGER NOT NULL,"
+        "  PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;"
+        "INSERT INTO buckets VALUES('bkt', '1', 'o', '', '', 1);"
+        "INSERT INTO objects VALUES('bkt', X'6b', 3, '\"e\"', 'text/plain', '', '', '1', 'o', '', 5, 'g', 0,"
+        "  'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:3');"
+        "INSERT INTO uploads VALUES('u1', 'bkt', X'6b', '1', 'o', '1', 'o', 'text/plain', '', '', '', 7);"
+        "PRAGMA user_version=2;";
+    ASSERT_EQ(sqlite3_exec(db, v2, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto b = MustOpen(dir, {});
+  ASSERT_TRUE(b);
+  auto old = b->GetObject("bkt", "k");  // an old row reads back without a checksum
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->etag, "\"e\"");
+  EXPECT_EQ(old->checksum, "");
+  EXPECT_TRUE(old->part_checksums.empty());
+  auto upload = b->GetUpload("u1");
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  EXPECT_EQ(upload->checksum_algorithm, "");
+  auto blob = WriteBlob(*b, "abc");
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(b->PutPart("u1", {1, *blob, "\"p\"", 8, "CRC32:NSRBwg=="}).ok());
+  auto parts = b->ListParts("u1");
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].checksum, "CRC32:NSRBwg==");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/walrus.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kWalrusSchemaVersion);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // The crash tests fork a child that opens the store and writes, then kill -9 it at a chosen
