@@ -68,6 +68,42 @@ uint64_t Crc64Nvme(uint64_t crc, std::string_view data) {
   return ~crc;
 }
 
+// CRC combination (zlib's crc32_combine, for any reflected CRC of up to 64 bits whose initial
+// value and final xor are equal): the CRC of A then B is the CRC of A advanced over len(B)
+// zero bytes, xor the CRC of B. Advancing by 2^k zero bits is a linear map over GF(2), kept as
+// a matrix of `width` columns and squared for each k.
+uint64_t Gf2Times(const uint64_t* mat, uint64_t vec) {
+  uint64_t sum = 0;
+  for (; vec; vec >>= 1, ++mat)
+    if (vec & 1) sum ^= *mat;
+  return sum;
+}
+
+void Gf2Square(uint64_t* square, const uint64_t* mat, int width) {
+  for (int n = 0; n < width; ++n) square[n] = Gf2Times(mat, mat[n]);
+}
+
+uint64_t CrcCombine(uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t reflected_poly, int width) {
+  if (len2 == 0) return crc1;
+  uint64_t even[64];
+  uint64_t odd[64];
+  odd[0] = reflected_poly;  // one zero bit
+  uint64_t row = 1;
+  for (int n = 1; n < width; ++n, row <<= 1) odd[n] = row;
+  Gf2Square(even, odd, width);  // two zero bits
+  Gf2Square(odd, even, width);  // four
+  do {  // the first square gives one zero byte
+    Gf2Square(even, odd, width);
+    if (len2 & 1) crc1 = Gf2Times(even, crc1);
+    len2 >>= 1;
+    if (len2 == 0) break;
+    Gf2Square(odd, even, width);
+    if (len2 & 1) crc1 = Gf2Times(odd, crc1);
+    len2 >>= 1;
+  } while (len2 != 0);
+  return crc1 ^ crc2;
+}
+
 Status InvalidRequest(std::string message) {
   return Status(Code::kInvalidArgument, std::move(message), "InvalidRequest");
 }
@@ -184,6 +220,59 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     EUCA_RETURN_IF_ERROR(take(*a, std::nullopt));
   }
   return found;
+}
+
+bool IsCrc(ChecksumAlgorithm a) {
+  return a == ChecksumAlgorithm::kCrc32 || a == ChecksumAlgorithm::kCrc32c || a == ChecksumAlgorithm::kCrc64Nvme;
+}
+
+std::string FormatStoredChecksum(const StoredChecksum& c) { return std::string(ChecksumName(c.algorithm)) + ":" + c.value; }
+
+std::optional<StoredChecksum> ParseStoredChecksum(std::string_view text) {
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) return std::nullopt;
+  auto a = ParseChecksumAlgorithm(text.substr(0, colon));
+  if (!a) return std::nullopt;
+  return StoredChecksum{*a, std::string(text.substr(colon + 1))};
+}
+
+namespace {
+Result<std::string> RawChecksum(ChecksumAlgorithm a, const std::string& value) {
+  auto raw = api::Base64Decode(value);
+  if (!raw.ok() || raw->size() != RowOf(a).bytes) {
+    return InvalidRequest("'" + value + "' is not a " + std::string(ChecksumName(a)) + " checksum (base64)");
+  }
+  return *std::move(raw);
+}
+}  // namespace
+
+Result<std::string> CompositeChecksum(ChecksumAlgorithm a, const std::vector<std::string>& parts) {
+  Checksummer sum(a);
+  for (const auto& p : parts) {
+    EUCA_ASSIGN_OR_RETURN(std::string raw, RawChecksum(a, p));
+    sum.Update(raw);
+  }
+  return sum.FinalBase64() + "-" + std::to_string(parts.size());
+}
+
+Result<std::string> CombineCrcs(ChecksumAlgorithm a, const std::vector<std::pair<std::string, uint64_t>>& parts) {
+  if (!IsCrc(a)) return InvalidRequest("a full-object checksum of a multipart upload needs a CRC, not " + std::string(ChecksumName(a)));
+  const int width = a == ChecksumAlgorithm::kCrc64Nvme ? 64 : 32;
+  const uint64_t poly = a == ChecksumAlgorithm::kCrc32    ? 0xedb88320ULL
+                        : a == ChecksumAlgorithm::kCrc32c ? 0x82f63b78ULL
+                                                          : 0x9a6c9329ac4bc9b5ULL;
+  uint64_t crc = 0;
+  bool first = true;
+  for (const auto& [value, size] : parts) {
+    EUCA_ASSIGN_OR_RETURN(std::string raw, RawChecksum(a, value));
+    uint64_t v = 0;
+    for (unsigned char c : raw) v = (v << 8) | c;
+    crc = first ? v : CrcCombine(crc, v, size, poly, width);
+    first = false;
+  }
+  std::string out;
+  for (int i = width / 8 - 1; i >= 0; --i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return api::Base64Encode(out);
 }
 
 Status CheckChecksum(ChecksumAlgorithm algorithm, const std::string& expected, const std::string& computed) {

@@ -2,13 +2,16 @@
 // The additional checksums of S3 (x-amz-checksum-ALGORITHM): CRC32, CRC32C, CRC64NVME, SHA1
 // and SHA256 of a request body, sent base64-encoded (big-endian for the CRCs) in a header or
 // in an aws-chunked trailer. Walrus checks a body against the one its client sent before the
-// write commits (BadDigest otherwise) and echoes it in the reply; it does not store it.
+// write commits (BadDigest otherwise), echoes it in the reply and stores it with the object or
+// part; a multipart object's checksum is derived from its parts' (COMPOSITE or FULL_OBJECT).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/base/headers.h"
 #include "core/base/status.h"
@@ -55,6 +58,32 @@ struct ExpectedChecksum {
 /// declared trailer of that name. nullopt: none. InvalidRequest for two of them, an unknown
 /// algorithm in x-amz-trailer, or a value that is not base64 of the algorithm's size.
 Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& headers);
+
+/// Whether `algorithm` is a CRC (a multipart object may have a FULL_OBJECT checksum of it).
+bool IsCrc(ChecksumAlgorithm algorithm);
+
+/// A checksum as stored with an object or part: the value is base64, with "-N" appended for a
+/// COMPOSITE checksum of N parts (a FULL_OBJECT one has none).
+struct StoredChecksum {
+  ChecksumAlgorithm algorithm;
+  std::string value;
+  bool composite() const { return value.find('-') != std::string::npos; }
+  /// "COMPOSITE" or "FULL_OBJECT" (x-amz-checksum-type).
+  std::string_view type() const { return composite() ? "COMPOSITE" : "FULL_OBJECT"; }
+};
+/// "ALGORITHM:value", the form the backend stores (docs/walrus-format.md).
+std::string FormatStoredChecksum(const StoredChecksum& checksum);
+/// The stored form read back; nullopt for "" (none) or anything unknown.
+std::optional<StoredChecksum> ParseStoredChecksum(std::string_view text);
+
+/// The COMPOSITE checksum of a multipart object: the checksum of the parts' raw checksums
+/// concatenated, base64, with "-N" appended. InvalidArgument if a part value is not base64 of
+/// the algorithm's size.
+Result<std::string> CompositeChecksum(ChecksumAlgorithm algorithm, const std::vector<std::string>& parts);
+/// The FULL_OBJECT checksum of a multipart object of a CRC algorithm: the CRC of the parts'
+/// bytes concatenated, combined from each part's CRC (base64) and size without reading them.
+Result<std::string> CombineCrcs(ChecksumAlgorithm algorithm,
+                                const std::vector<std::pair<std::string, uint64_t>>& parts);
 
 /// BadDigest unless `computed` equals `expected` (both base64).
 Status CheckChecksum(ChecksumAlgorithm algorithm, const std::string& expected, const std::string& computed);

@@ -37,6 +37,55 @@ TEST(ChecksumTest, KnownValuesWholeAndInPieces) {
   EXPECT_EQ(Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 5), Of(ChecksumAlgorithm::kCrc64Nvme, long_data, 13));
 }
 
+// A composite checksum is the checksum of the parts' raw checksums, "-N" appended (values
+// computed with Python's zlib and hashlib).
+TEST(ChecksumTest, CompositeOfParts) {
+  auto crc = CompositeChecksum(ChecksumAlgorithm::kCrc32, {Of(ChecksumAlgorithm::kCrc32, "hello ", 6),
+                                                          Of(ChecksumAlgorithm::kCrc32, "world", 5)});
+  ASSERT_TRUE(crc.ok()) << crc.status().ToString();
+  EXPECT_EQ(*crc, "1Fu2mQ==-2");
+  auto sha = CompositeChecksum(ChecksumAlgorithm::kSha256, {Of(ChecksumAlgorithm::kSha256, "hello ", 6),
+                                                           Of(ChecksumAlgorithm::kSha256, "world", 5)});
+  ASSERT_TRUE(sha.ok());
+  EXPECT_EQ(*sha, "Zhie15keHg/OBlOZxcoF/BXCgYZaeimRvdZnwUZqkaQ=-2");
+  EXPECT_EQ(CompositeChecksum(ChecksumAlgorithm::kCrc32, {"AAAA"}).status().wire_code(), "InvalidRequest");
+}
+
+// The CRC of a concatenation, combined from the parts' CRCs and sizes, is the CRC of the whole.
+TEST(ChecksumTest, CombinedCrcsEqualTheWholeObjects) {
+  std::string data(70000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + (i >> 9));
+  for (auto a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kCrc64Nvme}) {
+    const size_t cuts[] = {0, 1, 4096, 65536, 69999, 70000};
+    std::vector<std::pair<std::string, uint64_t>> parts;
+    for (size_t i = 0; i + 1 < std::size(cuts); ++i) {
+      std::string_view piece = std::string_view(data).substr(cuts[i], cuts[i + 1] - cuts[i]);
+      parts.emplace_back(Of(a, piece, 4096), piece.size());
+    }
+    auto combined = CombineCrcs(a, parts);
+    ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+    EXPECT_EQ(*combined, Of(a, data, 8192)) << ChecksumName(a);
+  }
+  auto hello = CombineCrcs(ChecksumAlgorithm::kCrc32, {{Of(ChecksumAlgorithm::kCrc32, "hello ", 6), 6},
+                                                       {Of(ChecksumAlgorithm::kCrc32, "world", 5), 5}});
+  ASSERT_TRUE(hello.ok());
+  EXPECT_EQ(*hello, "DUoRhQ==");
+  EXPECT_FALSE(CombineCrcs(ChecksumAlgorithm::kSha1, {}).ok());
+}
+
+TEST(ChecksumTest, StoredForm) {
+  StoredChecksum c{ChecksumAlgorithm::kCrc32c, "4waSgw==-3"};
+  EXPECT_EQ(FormatStoredChecksum(c), "CRC32C:4waSgw==-3");
+  auto back = ParseStoredChecksum("CRC32C:4waSgw==-3");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->algorithm, ChecksumAlgorithm::kCrc32c);
+  EXPECT_EQ(back->value, "4waSgw==-3");
+  EXPECT_EQ(back->type(), "COMPOSITE");
+  EXPECT_EQ(ParseStoredChecksum("SHA1:98O8HYCOBHMq32eZZczDTKeuNEE=")->type(), "FULL_OBJECT");
+  EXPECT_FALSE(ParseStoredChecksum(""));
+  EXPECT_FALSE(ParseStoredChecksum("MD9:x"));
+}
+
 TEST(ChecksumTest, NamesAndHeaders) {
   EXPECT_EQ(ParseChecksumAlgorithm("crc64nvme"), ChecksumAlgorithm::kCrc64Nvme);
   EXPECT_EQ(ParseChecksumAlgorithm("SHA256"), ChecksumAlgorithm::kSha256);
