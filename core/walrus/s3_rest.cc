@@ -45,6 +45,11 @@ std::string ToLower(std::string s) {
   return s;
 }
 
+std::string ToUpper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
 // --- XML -----------------------------------------------------------------------------------
@@ -76,6 +81,37 @@ void AddOwner(pugi::xml_node parent, const char* name, const Owner& owner) {
   auto o = parent.append_child(name);
   Add(o, "ID", owner.id);
   Add(o, "DisplayName", owner.display_name);
+}
+
+/// <ChecksumCRC32>VALUE</ChecksumCRC32> (or of another algorithm), and <ChecksumType> if asked.
+void AddChecksum(pugi::xml_node parent, const std::optional<StoredChecksum>& checksum, bool with_type) {
+  if (!checksum) return;
+  Add(parent, ("Checksum" + std::string(ChecksumName(checksum->algorithm))).c_str(), checksum->value);
+  if (with_type) Add(parent, "ChecksumType", std::string(checksum->type()));
+}
+
+/// The checksum of a <Part> (or any element) listed by a client: its <ChecksumALGORITHM>.
+std::optional<StoredChecksum> ListedChecksum(pugi::xml_node node) {
+  for (auto c : node.children()) {
+    std::string_view n = c.name();
+    if (auto colon = n.find(':'); colon != std::string_view::npos) n = n.substr(colon + 1);
+    if (!StartsWith(n, "Checksum") || n == "ChecksumType") continue;
+    if (auto a = ParseChecksumAlgorithm(n.substr(8))) return StoredChecksum{*a, std::string(api::TrimSpace(c.text().get()))};
+  }
+  return std::nullopt;
+}
+
+/// x-amz-checksum-algorithm of CopyObject and CreateMultipartUpload; InvalidRequest if unknown.
+Result<std::optional<ChecksumAlgorithm>> ChecksumAlgorithmHeader(const Headers& h) {
+  const std::string* v = h.Find("x-amz-checksum-algorithm");
+  if (!v) return std::optional<ChecksumAlgorithm>();
+  auto a = ParseChecksumAlgorithm(*v);
+  if (!a) {
+    return S3Error(Code::kInvalidArgument,
+                   "unknown x-amz-checksum-algorithm '" + *v + "': use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256",
+                   "InvalidRequest");
+  }
+  return std::optional<ChecksumAlgorithm>(*a);
 }
 
 /// The document as sent. pugixml writes a carriage return in text as is, and an XML parser
@@ -170,7 +206,7 @@ constexpr ServedSubresource kServedSubresources[] = {
     {Level::kBucket, "GET", "acl"},        {Level::kBucket, "GET", "location"},   {Level::kBucket, "GET", "versions"},
     {Level::kBucket, "GET", "uploads"},    {Level::kBucket, "GET", "versioning"}, {Level::kBucket, "PUT", "acl"},
     {Level::kBucket, "POST", "delete"},    {Level::kObject, "GET", "acl"},        {Level::kObject, "GET", "uploadId"},
-    {Level::kObject, "GET", "partNumber"}, {Level::kObject, "HEAD", "partNumber"}, {Level::kObject, "PUT", "acl"},
+    {Level::kObject, "GET", "partNumber"}, {Level::kObject, "GET", "attributes"}, {Level::kObject, "HEAD", "partNumber"}, {Level::kObject, "PUT", "acl"},
     {Level::kObject, "PUT", "uploadId"},   {Level::kObject, "PUT", "partNumber"}, {Level::kObject, "DELETE", "uploadId"},
     {Level::kObject, "POST", "uploads"},   {Level::kObject, "POST", "uploadId"},
 };
@@ -220,6 +256,15 @@ class RequestBody final : public ByteSource {
 
   /// Whether the client sent a checksum of the body (whose value the reply echoes).
   bool has_checksum() const { return expected_checksum_.has_value(); }
+  /// The algorithm of the checksum the client sends, if any.
+  std::optional<ChecksumAlgorithm> checksum_algorithm() const {
+    if (!expected_checksum_) return std::nullopt;
+    return expected_checksum_->algorithm;
+  }
+  std::optional<StoredChecksum> VerifiedChecksum() const override {
+    if (!expected_checksum_ || echo_->first.empty()) return std::nullopt;
+    return StoredChecksum{expected_checksum_->algorithm, echo_->second};
+  }
   /// Filled with "x-amz-checksum-ALG: VALUE" once the body has been read whole and matched
   /// it; shared, because a PUT's reply is written on whichever thread completes its commit.
   std::shared_ptr<std::pair<std::string, std::string>> checksum_echo() const { return echo_; }
@@ -632,9 +677,18 @@ class S3Rest final {
     EUCA_ASSIGN_OR_RETURN(api::Verified verified, api::VerifyRequest(signable, secret_lookup, vopts));
     Caller caller = verified.scheme == api::AuthScheme::kAnonymous || !principal ? Caller::Anonymous()
                                                                                  : Caller(*principal);
-    EUCA_ASSIGN_OR_RETURN(std::optional<ExpectedChecksum> checksum, ExpectedChecksumOf(head.headers));
+    // On CompleteMultipartUpload an x-amz-checksum-* header is the object's expected checksum
+    // (CompleteUpload), not one of the XML body.
+    std::optional<ExpectedChecksum> checksum;
+    if (!IsCompleteUpload(req)) {
+      EUCA_ASSIGN_OR_RETURN(checksum, ExpectedChecksumOf(head.headers));
+    }
     RequestBody body(reader, verified, std::move(checksum));
     return Route(req, caller, body, verified);
+  }
+
+  static bool IsCompleteUpload(const Request& req) {
+    return req.head.method == "POST" && !req.target.key.empty() && req.query.Has("uploadId");
   }
 
   static Status NotAllowed(const Request& req) {
@@ -713,6 +767,7 @@ class S3Rest final {
         return AclResponse(acl);
       }
       if (m == "GET" && q.Has("uploadId")) return ListParts(caller, req);
+      if (m == "GET" && q.Has("attributes")) return Attributes(caller, req);
       return Get(caller, req, m == "GET");
     }
     if (m == "PUT") {
@@ -1032,6 +1087,10 @@ class S3Rest final {
     }
     r.status = result.status == GetStatus::kPartialContent ? 206 : 200;
     SetObjectHeaders(r, result.info, req.query);
+    if (result.checksum && ToLower(req.head.headers.Get("x-amz-checksum-mode")) == "enabled") {
+      r.headers.Set(ChecksumHeader(result.checksum->algorithm), result.checksum->value);
+      r.headers.Set("x-amz-checksum-type", std::string(result.checksum->type()));
+    }
     if (result.range) {
       r.headers.Set("Content-Range", "bytes " + std::to_string(result.range->first) + "-" +
                                          std::to_string(result.range->last) + "/" + std::to_string(result.info.size));
@@ -1073,6 +1132,7 @@ class S3Rest final {
 
   Result<http::Response> Put(const Caller& caller, const Request& req, RequestBody& body, const api::Verified& v) {
     const Headers& h = req.head.headers;
+    EUCA_RETURN_IF_ERROR(CheckSdkChecksumAlgorithm(h, body));
     EUCA_ASSIGN_OR_RETURN(auto length, BodyLength(req, v));
     PutObjectRequest pr{.bucket = req.target.bucket,
                         .key = req.target.key,
@@ -1093,7 +1153,10 @@ class S3Rest final {
                              if (result.ok()) {
                                r = Empty(200);
                                r.headers.Set("ETag", result->etag);
-                               if (!echo->first.empty()) r.headers.Set(echo->first, echo->second);
+                               if (!echo->first.empty()) {
+                                 r.headers.Set(echo->first, echo->second);
+                                 r.headers.Set("x-amz-checksum-type", "FULL_OBJECT");
+                               }
                              } else {
                                r = ErrorResponse(result.status(), resource, request_id);
                              }
@@ -1125,10 +1188,12 @@ class S3Rest final {
     cr.grants = req.grants;
     cr.source_conditions = ConditionsOf(h, "x-amz-copy-source-");
     cr.conditions = WriteConditionsOf(h);
+    EUCA_ASSIGN_OR_RETURN(cr.checksum_algorithm, ChecksumAlgorithmHeader(h));
     EUCA_ASSIGN_OR_RETURN(CopyObjectResult result, walrus_.CopyObject(caller, cr));
     Xml xml("CopyObjectResult");
     Add(xml.root, "LastModified", Iso8601(result.last_modified_ms));
     Add(xml.root, "ETag", result.etag);
+    AddChecksum(xml.root, result.checksum, true);
     return XmlResponse(200, xml);
   }
 
@@ -1140,12 +1205,21 @@ class S3Rest final {
                                     .metadata = MetadataOf(h),
                                     .canned_acl = h.Get("x-amz-acl"),
                                     .grants = req.grants};
+    EUCA_ASSIGN_OR_RETURN(cr.checksum_algorithm, ChecksumAlgorithmHeader(h));
+    cr.checksum_type = ToUpper(h.Get("x-amz-checksum-type"));
     EUCA_ASSIGN_OR_RETURN(std::string upload_id, walrus_.CreateMultipartUpload(caller, cr));
     Xml xml("InitiateMultipartUploadResult");
     Add(xml.root, "Bucket", cr.bucket);
     Add(xml.root, "Key", cr.key);
     Add(xml.root, "UploadId", upload_id);
-    return XmlResponse(200, xml);
+    http::Response r = XmlResponse(200, xml);
+    if (cr.checksum_algorithm) {
+      r.headers.Set("x-amz-checksum-algorithm", std::string(ChecksumName(*cr.checksum_algorithm)));
+      std::string type = cr.checksum_type;
+      if (type.empty()) type = *cr.checksum_algorithm == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
+      r.headers.Set("x-amz-checksum-type", type);
+    }
+    return r;
   }
 
   Result<http::Response> UploadPart(const Caller& caller, const Request& req, RequestBody& body,
@@ -1170,15 +1244,18 @@ class S3Rest final {
       Xml xml("CopyPartResult");
       Add(xml.root, "LastModified", Iso8601(result.last_modified_ms));
       Add(xml.root, "ETag", result.etag);
+      AddChecksum(xml.root, result.checksum, false);
       return XmlResponse(200, xml);
     }
+    EUCA_RETURN_IF_ERROR(CheckSdkChecksumAlgorithm(h, body));
     EUCA_ASSIGN_OR_RETURN(auto length, BodyLength(req, v));
     UploadPartRequest ur{.bucket = req.target.bucket,
                          .key = req.target.key,
                          .upload_id = q.GetOr("uploadId"),
                          .part_number = part,
                          .content_md5 = OptHeader(h, "Content-MD5"),
-                         .content_length = length};
+                         .content_length = length,
+                         .checksum_algorithm = body.checksum_algorithm()};
     EUCA_ASSIGN_OR_RETURN(std::string etag, walrus_.UploadPart(caller, ur, body));
     http::Response r = Empty(200);
     r.headers.Set("ETag", etag);
@@ -1202,7 +1279,12 @@ class S3Rest final {
       auto number = Child(p, "PartNumber");
       auto etag = Child(p, "ETag");
       if (!number || !etag) return S3Error(Code::kInvalidArgument, "each Part needs a PartNumber and an ETag", "MalformedXML");
-      cr.parts.push_back({number.text().as_int(0), etag.text().get()});
+      cr.parts.push_back({number.text().as_int(0), etag.text().get(), ListedChecksum(p)});
+    }
+    for (const auto& f : req.head.headers) {  // the object's expected checksum ("-N" for a composite)
+      std::string name = ToLower(f.name);
+      if (!StartsWith(name, "x-amz-checksum-")) continue;
+      if (auto a = ParseChecksumAlgorithm(std::string_view(name).substr(15))) cr.checksum = StoredChecksum{*a, f.value};
     }
     if (cr.parts.empty()) {
       return S3Error(Code::kInvalidArgument, "the XML you provided lists no parts", "MalformedXML");
@@ -1213,6 +1295,7 @@ class S3Rest final {
     Add(xml.root, "Bucket", result.bucket);
     Add(xml.root, "Key", result.key);
     Add(xml.root, "ETag", result.etag);
+    AddChecksum(xml.root, result.checksum, true);
     return XmlResponse(200, xml);
   }
 
@@ -1234,14 +1317,99 @@ class S3Rest final {
     Add(root, "NextPartNumberMarker", std::to_string(result.next_part_number_marker));
     Add(root, "MaxParts", std::to_string(result.max_parts));
     Add(root, "IsTruncated", result.truncated ? "true" : "false");
+    if (result.checksum_algorithm) {
+      Add(root, "ChecksumAlgorithm", std::string(ChecksumName(*result.checksum_algorithm)));
+      Add(root, "ChecksumType", result.checksum_type);
+    }
     for (const auto& p : result.parts) {
       auto n = root.append_child("Part");
       Add(n, "PartNumber", std::to_string(p.part_number));
       Add(n, "LastModified", Iso8601(p.last_modified_ms));
       Add(n, "ETag", p.etag);
       Add(n, "Size", std::to_string(p.size));
+      AddChecksum(n, p.checksum, false);
     }
     return XmlResponse(200, xml);
+  }
+
+  /// GetObjectAttributes (GET ?attributes): the attributes x-amz-object-attributes names, as
+  /// S3 (ETag without its quotes; ObjectParts only for a multipart object, its Part entries
+  /// only when the parts have checksums).
+  Result<http::Response> Attributes(const Caller& caller, const Request& req) {
+    const Headers& h = req.head.headers;
+    std::vector<std::string> wanted;
+    std::stringstream list(h.Get("x-amz-object-attributes"));
+    for (std::string item; std::getline(list, item, ',');) {
+      std::string name(api::TrimSpace(item));
+      if (name.empty()) continue;
+      if (name != "ETag" && name != "Checksum" && name != "ObjectParts" && name != "StorageClass" &&
+          name != "ObjectSize") {
+        return S3Error(Code::kInvalidArgument,
+                       "invalid attribute name '" + name +
+                           "' in x-amz-object-attributes: use ETag, Checksum, ObjectParts, StorageClass, ObjectSize",
+                       "InvalidArgument");
+      }
+      wanted.push_back(name);
+    }
+    if (wanted.empty()) {
+      return S3Error(Code::kInvalidArgument,
+                     "the x-amz-object-attributes header specifying the attributes to be retrieved is missing or empty",
+                     "InvalidArgument");
+    }
+    auto has = [&](std::string_view n) { return std::find(wanted.begin(), wanted.end(), n) != wanted.end(); };
+    auto header_int = [&](const char* name, int def) -> Result<int> {
+      const std::string* v = h.Find(name);
+      if (!v) return def;
+      Query q{{{name, *v}}};
+      return IntParam(q, name, def);
+    };
+    GetObjectAttributesRequest ar{.bucket = req.target.bucket, .key = req.target.key};
+    EUCA_ASSIGN_OR_RETURN(ar.max_parts, header_int("x-amz-max-parts", 1000));
+    EUCA_ASSIGN_OR_RETURN(ar.part_number_marker, header_int("x-amz-part-number-marker", 0));
+    EUCA_ASSIGN_OR_RETURN(GetObjectAttributesResult result, walrus_.GetObjectAttributes(caller, ar));
+    Xml xml("GetObjectAttributesResponse");
+    auto root = xml.root;
+    if (has("ETag")) Add(root, "ETag", std::string(BareEtag(result.info.etag)));
+    if (has("Checksum") && result.info.checksum) AddChecksum(root.append_child("Checksum"), result.info.checksum, true);
+    if (has("ObjectParts") && result.parts_count > 0) {
+      auto parts = root.append_child("ObjectParts");
+      Add(parts, "PartsCount", std::to_string(result.parts_count));
+      Add(parts, "PartNumberMarker", std::to_string(result.part_number_marker));
+      Add(parts, "NextPartNumberMarker", std::to_string(result.next_part_number_marker));
+      Add(parts, "MaxParts", std::to_string(result.max_parts));
+      Add(parts, "IsTruncated", result.truncated ? "true" : "false");
+      for (const auto& p : result.parts) {
+        auto n = parts.append_child("Part");
+        Add(n, "PartNumber", std::to_string(p.part_number));
+        Add(n, "Size", std::to_string(p.size));
+        AddChecksum(n, p.checksum, false);
+      }
+    }
+    if (has("StorageClass")) Add(root, "StorageClass", "STANDARD");
+    if (has("ObjectSize")) Add(root, "ObjectSize", std::to_string(result.info.size));
+    http::Response r = XmlResponse(200, xml);
+    r.headers.Set("Last-Modified", api::FormatHttpDate(result.info.last_modified_ms));
+    return r;
+  }
+
+  /// x-amz-sdk-checksum-algorithm names the checksum an SDK sends with the body: without one
+  /// (header or trailer), or with one of another algorithm, the request is refused as S3 does.
+  static Status CheckSdkChecksumAlgorithm(const Headers& h, const RequestBody& body) {
+    const std::string* sdk = h.Find("x-amz-sdk-checksum-algorithm");
+    if (!sdk) return Status::Ok();
+    if (!body.checksum_algorithm()) {
+      return S3Error(Code::kInvalidArgument,
+                     "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer "
+                     "headers were found",
+                     "InvalidRequest");
+    }
+    if (ParseChecksumAlgorithm(*sdk) != body.checksum_algorithm()) {
+      return S3Error(Code::kInvalidArgument,
+                     "value for x-amz-sdk-checksum-algorithm header is invalid: '" + *sdk + "' but the request sends " +
+                         ChecksumHeader(*body.checksum_algorithm()),
+                     "InvalidRequest");
+    }
+    return Status::Ok();
   }
 
   /// DeleteObjects' body must come with its Content-MD5 or an x-amz-checksum-* (checked as

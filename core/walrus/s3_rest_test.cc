@@ -597,6 +597,169 @@ TEST_F(S3RestTest, AdditionalChecksumsAreCheckedBeforeCommitAndEchoed) {
   EXPECT_EQ(Send("GET", "/sums/k").status, 404);
 }
 
+// A verified checksum is stored with the object and returned by reads that ask for it
+// (x-amz-checksum-mode: ENABLED) and get the whole object; x-amz-sdk-checksum-algorithm
+// without a checksum is refused, as S3 does.
+TEST_F(S3RestTest, StoredChecksumsAreReturnedWithChecksumMode) {
+  ASSERT_EQ(Send("PUT", "/kept").status, 200);
+  auto r = Send("PUT", "/kept/k", "123456789", {{"x-amz-checksum-crc32", "y/Q5Jg=="}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-type"), "FULL_OBJECT");
+  r = Send("GET", "/kept/k");
+  EXPECT_FALSE(r.headers.Has("x-amz-checksum-crc32"));
+  EXPECT_FALSE(r.headers.Has("x-amz-checksum-type"));
+  const Headers mode = {{"x-amz-checksum-mode", "ENABLED"}};
+  for (const char* method : {"GET", "HEAD"}) {
+    r = Send(method, "/kept/k", "", mode);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), "y/Q5Jg==") << method;
+    EXPECT_EQ(r.headers.Get("x-amz-checksum-type"), "FULL_OBJECT");
+  }
+  Headers ranged = mode;
+  ranged.Add("Range", "bytes=0-3");
+  r = Send("GET", "/kept/k", "", ranged);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_FALSE(r.headers.Has("x-amz-checksum-crc32"));
+  r = Send("GET", "/kept/k?partNumber=1", "", mode);  // a single-part object's part 1 is all of it
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), "y/Q5Jg==");
+
+  r = Send("PUT", "/kept/sdk", "123456789", {{"x-amz-sdk-checksum-algorithm", "CRC32"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("PUT", "/kept/sdk", "123456789",
+           {{"x-amz-sdk-checksum-algorithm", "SHA1"}, {"x-amz-checksum-crc32", "y/Q5Jg=="}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Send("GET", "/kept/sdk").status, 404);
+
+  // A copy keeps the checksum, or computes the one asked for.
+  r = Send("PUT", "/kept/copy", "", {{"x-amz-copy-source", "/kept/k"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumCRC32>y/Q5Jg==</ChecksumCRC32>"));
+  r = Send("PUT", "/kept/copy256", "", {{"x-amz-copy-source", "/kept/k"}, {"x-amz-checksum-algorithm", "sha256"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumSHA256>FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=</ChecksumSHA256>"));
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumType>FULL_OBJECT</ChecksumType>"));
+  r = Send("HEAD", "/kept/copy256", "", mode);
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-sha256"), "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=");
+  r = Send("PUT", "/kept/bad", "", {{"x-amz-copy-source", "/kept/k"}, {"x-amz-checksum-algorithm", "MD4"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+
+  // GetObjectAttributes.
+  r = Send("GET", "/kept/k?attributes", "", {{"x-amz-object-attributes", "ETag,Checksum,ObjectSize,StorageClass"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<GetObjectAttributesResponse"));
+  EXPECT_THAT(r.body, HasSubstr("<ETag>" + api::Hex(api::Md5("123456789")) + "</ETag>"));
+  EXPECT_THAT(r.body, HasSubstr("<Checksum><ChecksumCRC32>y/Q5Jg==</ChecksumCRC32><ChecksumType>FULL_OBJECT"
+                                "</ChecksumType></Checksum>"));
+  EXPECT_THAT(r.body, HasSubstr("<ObjectSize>9</ObjectSize>"));
+  EXPECT_THAT(r.body, HasSubstr("<StorageClass>STANDARD</StorageClass>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("<ObjectParts>")));
+  EXPECT_TRUE(r.headers.Has("Last-Modified"));
+  r = Send("GET", "/kept/k?attributes", "", {{"x-amz-object-attributes", "ObjectSize"}});
+  EXPECT_THAT(r.body, Not(HasSubstr("<ETag>")));
+  r = Send("GET", "/kept/k?attributes");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidArgument</Code>"));
+  r = Send("GET", "/kept/k?attributes", "", {{"x-amz-object-attributes", "ETag,Colour"}});
+  EXPECT_EQ(r.status, 400);
+  r = Send("GET", "/kept/k?attributes", "", {{"x-amz-object-attributes", "ETag"}}, &kCarolKey);
+  EXPECT_EQ(r.status, 403);
+}
+
+// A multipart upload with an algorithm: parts carry it and keep it, ListParts and
+// GetObjectAttributes show it, completion checks what it lists and stores the composite.
+TEST_F(S3RestTest, MultipartChecksumsPerPartAndComposite) {
+  ASSERT_EQ(Send("PUT", "/mpc").status, 200);
+  auto r = Send("POST", "/mpc/o?uploads", "", {{"x-amz-checksum-algorithm", "CRC32"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-algorithm"), "CRC32");
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-type"), "COMPOSITE");
+  auto start = r.body.find("<UploadId>") + 10;
+  std::string id = r.body.substr(start, r.body.find("</UploadId>") - start);
+  const std::string p1(20, 'a'), p2 = "tail";
+  auto crc = [](std::string_view data) {
+    Checksummer c(ChecksumAlgorithm::kCrc32);
+    c.Update(data);
+    return c.FinalBase64();
+  };
+  const std::string c1 = crc(p1), c2 = crc(p2);
+  r = Send("PUT", "/mpc/o?partNumber=1&uploadId=" + id, p1);
+  EXPECT_EQ(r.status, 400) << "a part without the upload's checksum";
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("PUT", "/mpc/o?partNumber=1&uploadId=" + id, "123456789",
+           {{"x-amz-checksum-sha256", "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="}});
+  EXPECT_EQ(r.status, 400) << "a part with another algorithm's";
+  r = Send("PUT", "/mpc/o?partNumber=1&uploadId=" + id, p1, {{"x-amz-checksum-crc32", c1}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string e1 = r.headers.Get("ETag");
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), c1);
+  r = Send("PUT", "/mpc/o?partNumber=2&uploadId=" + id, p2, {{"x-amz-checksum-crc32", c2}});
+  const std::string e2 = r.headers.Get("ETag");
+  r = Send("GET", "/mpc/o?uploadId=" + id);
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>COMPOSITE</ChecksumType>"));
+  EXPECT_THAT(r.body, HasSubstr("<Size>4</Size><ChecksumCRC32>" + c2 + "</ChecksumCRC32>"));
+
+  auto complete_xml = [&](const std::string& sum1, const std::string& sum2) {
+    auto part = [](int n, const std::string& etag, const std::string& sum) {
+      return "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + etag + "</ETag>" +
+             (sum.empty() ? "" : "<ChecksumCRC32>" + sum + "</ChecksumCRC32>") + "</Part>";
+    };
+    return "<CompleteMultipartUpload>" + part(1, e1, sum1) + part(2, e2, sum2) + "</CompleteMultipartUpload>";
+  };
+  r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, ""));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
+  r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c2, c2));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidPart</Code>"));
+  const std::string composite = *CompositeChecksum(ChecksumAlgorithm::kCrc32, {c1, c2});
+  // The request's own x-amz-checksum-crc32 is the object's expected checksum, not the XML's.
+  r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), {{"x-amz-checksum-crc32", c1}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), {{"x-amz-checksum-crc32", composite}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumCRC32>" + composite + "</ChecksumCRC32><ChecksumType>COMPOSITE"));
+  EXPECT_THAT(composite, ::testing::EndsWith("-2"));
+  EXPECT_EQ(Send("GET", "/mpc/o").body, p1 + p2);
+
+  const Headers mode = {{"x-amz-checksum-mode", "ENABLED"}};
+  r = Send("HEAD", "/mpc/o", "", mode);
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), composite);
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-type"), "COMPOSITE");
+  r = Send("GET", "/mpc/o?partNumber=2", "", mode);
+  EXPECT_EQ(r.body, p2);
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-crc32"), c2);
+  r = Send("GET", "/mpc/o?attributes", "",
+           {{"x-amz-object-attributes", "ObjectParts,Checksum"}, {"x-amz-max-parts", "1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<ObjectParts><PartsCount>2</PartsCount><PartNumberMarker>0</PartNumberMarker>"
+                                "<NextPartNumberMarker>1</NextPartNumberMarker><MaxParts>1</MaxParts>"
+                                "<IsTruncated>true</IsTruncated><Part><PartNumber>1</PartNumber><Size>20</Size>"
+                                "<ChecksumCRC32>" + c1 + "</ChecksumCRC32></Part></ObjectParts>"));
+  r = Send("GET", "/mpc/o?attributes", "",
+           {{"x-amz-object-attributes", "ObjectParts"}, {"x-amz-part-number-marker", "1"}});
+  EXPECT_THAT(r.body, HasSubstr("<Part><PartNumber>2</PartNumber><Size>4</Size>"));
+  EXPECT_THAT(r.body, Not(HasSubstr("<PartNumber>1</PartNumber>")));
+
+  // FULL_OBJECT: a CRC of the whole content; parts may leave theirs to the server.
+  r = Send("POST", "/mpc/f?uploads", "", {{"x-amz-checksum-algorithm", "CRC32"}, {"x-amz-checksum-type", "FULL_OBJECT"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers.Get("x-amz-checksum-type"), "FULL_OBJECT");
+  start = r.body.find("<UploadId>") + 10;
+  id = r.body.substr(start, r.body.find("</UploadId>") - start);
+  const std::string f1 = Send("PUT", "/mpc/f?partNumber=1&uploadId=" + id, p1).headers.Get("ETag");
+  const std::string f2 = Send("PUT", "/mpc/f?partNumber=2&uploadId=" + id, p2).headers.Get("ETag");
+  r = Send("POST", "/mpc/f?uploadId=" + id,
+           "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + f1 +
+               "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + f2 + "</ETag></Part></CompleteMultipartUpload>");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumCRC32>" + crc(p1 + p2) + "</ChecksumCRC32><ChecksumType>FULL_OBJECT"));
+  r = Send("POST", "/mpc/g?uploads", "", {{"x-amz-checksum-algorithm", "SHA1"}, {"x-amz-checksum-type", "FULL_OBJECT"}});
+  EXPECT_EQ(r.status, 400);
+}
+
 TEST_F(S3RestTest, AwsChunkedUploadIsCheckedBeforeCommit) {
   ASSERT_EQ(Send("PUT", "/chunks").status, 200);
   const std::string data(100000, 'x');

@@ -152,6 +152,7 @@ ObjectInfo InfoOf(const objects::ObjectRecord& r) {
   info.metadata = r.metadata;
   info.owner = {r.owner_id, r.owner_name};
   info.parts_count = r.parts;
+  info.checksum = ParseStoredChecksum(r.checksum);
   return info;
 }
 
@@ -435,25 +436,31 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
     return S3Error(Code::kInvalidArgument, "BadDigest",
                    "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")");
   EUCA_ASSIGN_OR_RETURN(objects::BlobRef blob, writer->Commit());
-  return Written{std::move(blob), std::move(digest)};
+  return Written{std::move(blob), std::move(digest), body.VerifiedChecksum()};
 }
 
-Result<Walrus::Written> Walrus::CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length) {
+Result<Walrus::Written> Walrus::CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length,
+                                         std::optional<ChecksumAlgorithm> algorithm) {
   EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
   size_t buf_size = static_cast<size_t>(std::clamp<uint64_t>(length, 1, options_.buffer_size));
   auto buf = std::make_unique_for_overwrite<char[]>(buf_size);
   Md5 md5;
+  std::optional<Checksummer> sum;
+  if (algorithm) sum.emplace(*algorithm);
   uint64_t done = 0;
   while (done < length) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf_size, length - done));
     EUCA_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(offset + done, buf.get(), want));
     if (n == 0) return Internal("copy source '" + objects::PrintableKey(reader.record().key) + "' ended early");
     md5.Update(std::string_view(buf.get(), n));
+    if (sum) sum->Update(std::string_view(buf.get(), n));
     EUCA_RETURN_IF_ERROR(writer->Write(std::string_view(buf.get(), n)));
     done += n;
   }
   EUCA_ASSIGN_OR_RETURN(objects::BlobRef blob, writer->Commit());
-  return Written{std::move(blob), md5.Final()};
+  std::optional<StoredChecksum> checksum;
+  if (sum) checksum = StoredChecksum{*algorithm, sum->FinalBase64()};
+  return Written{std::move(blob), md5.Final(), std::move(checksum)};
 }
 
 Result<objects::WriteCondition> Walrus::EarlyWriteCheck(const std::string& bucket, const std::string& key,
@@ -502,7 +509,7 @@ Result<objects::ObjectRecord> Walrus::PreparePut(const Caller& caller, const Put
 Result<PutObjectResult> Walrus::PutObject(const Caller& caller, const PutObjectRequest& req, ByteSource& body) {
   EUCA_ASSIGN_OR_RETURN(auto rec, PreparePut(caller, req, body));
   EUCA_ASSIGN_OR_RETURN(auto stored, backend_.PutObject(std::move(rec)));
-  return PutObjectResult{stored.etag, stored.modified_ms};
+  return PutObjectResult{stored.etag, stored.modified_ms, ParseStoredChecksum(stored.checksum)};
 }
 
 void Walrus::PutObjectAsync(const Caller& caller, const PutObjectRequest& req, ByteSource& body,
@@ -511,7 +518,7 @@ void Walrus::PutObjectAsync(const Caller& caller, const PutObjectRequest& req, B
   if (!rec.ok()) return done(rec.status());
   backend_.PutObjectAsync(*std::move(rec), [done = std::move(done)](Result<objects::ObjectRecord> stored) {
     if (!stored.ok()) return done(stored.status());
-    done(PutObjectResult{stored->etag, stored->modified_ms});
+    done(PutObjectResult{stored->etag, stored->modified_ms, ParseStoredChecksum(stored->checksum)});
   });
 }
 
@@ -560,6 +567,7 @@ objects::ObjectRecord Walrus::NewObjectRecord(const Caller& caller, const object
   rec.acl = AclToJson(acl);
   rec.modified_ms = clock_.NowMillis();
   rec.blobs = {std::move(written.blob)};
+  if (written.checksum) rec.checksum = FormatStoredChecksum(*written.checksum);
   return rec;
 }
 
@@ -594,6 +602,15 @@ Result<std::optional<ByteRange>> PartRange(const objects::ObjectRecord& rec, int
   return std::optional<ByteRange>(ByteRange{first, first + size - 1});
 }
 
+/// The stored checksum of part `number` of `rec` (0: the whole object): a single-part object's
+/// own for its part 1, a multipart object's part's when it kept one. nullopt: none.
+std::optional<StoredChecksum> PartChecksum(const objects::ObjectRecord& rec, int number) {
+  auto whole = ParseStoredChecksum(rec.checksum);
+  if (number == 0 || (rec.parts == 0 && number == 1)) return whole;
+  if (!whole || number < 1 || static_cast<size_t>(number) > rec.part_checksums.size()) return std::nullopt;
+  return StoredChecksum{whole->algorithm, rec.part_checksums[number - 1]};
+}
+
 }  // namespace
 
 Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {
@@ -617,6 +634,7 @@ Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest
   }
   uint64_t offset = 0;
   uint64_t length = rec.size;
+  if (!req.range) out.checksum = PartChecksum(rec, req.part_number.value_or(0));
   if (req.part_number) {
     EUCA_ASSIGN_OR_RETURN(out.range, PartRange(rec, *req.part_number));
     if (out.range) {
@@ -643,6 +661,30 @@ Result<GetObjectResult> Walrus::GetObject(const Caller& caller, const GetObjectR
 
 Result<GetObjectResult> Walrus::HeadObject(const Caller& caller, const GetObjectRequest& req) {
   return Get(caller, req, false);
+}
+
+Result<GetObjectAttributesResult> Walrus::GetObjectAttributes(const Caller& caller,
+                                                              const GetObjectAttributesRequest& req) {
+  EUCA_ASSIGN_OR_RETURN(int max_parts, EffectiveMax(req.max_parts, "x-amz-max-parts"));
+  if (req.part_number_marker < 0)
+    return S3Error(Code::kInvalidArgument, "InvalidArgument", "x-amz-part-number-marker must be 0 or more");
+  EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.bucket, req.key, Permission::kRead));
+  const objects::ObjectRecord& rec = reader->record();
+  GetObjectAttributesResult out;
+  out.info = InfoOf(rec);
+  out.parts_count = rec.parts;
+  out.part_number_marker = req.part_number_marker;
+  out.max_parts = max_parts;
+  if (rec.parts == 0 || rec.part_checksums.empty()) return out;
+  for (int n = req.part_number_marker + 1; n <= static_cast<int>(rec.blobs.size()); ++n) {
+    if (static_cast<int>(out.parts.size()) == max_parts) {
+      out.truncated = true;
+      break;
+    }
+    out.parts.push_back({n, rec.blobs[n - 1].size, PartChecksum(rec, n)});
+  }
+  if (!out.parts.empty()) out.next_part_number_marker = out.parts.back().part_number;
+  return out;
 }
 
 Status Walrus::DeleteObject(const Caller& caller, const std::string& bucket, const std::string& key) {
@@ -694,13 +736,101 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
     const std::string account = OwnerOf(caller).id;
     EUCA_RETURN_IF_ERROR(options_.admit_put(account, src.size, [&] { return StoredBytes(account); }));
   }
-  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size));
+  // The copy's checksum: of the algorithm asked for, computed over the copied bytes; else the
+  // source's, kept when it is of the whole content (FULL_OBJECT) and computed again when it is
+  // a composite of parts the copy does not have.
+  std::optional<StoredChecksum> source_checksum = ParseStoredChecksum(src.checksum);
+  std::optional<ChecksumAlgorithm> algorithm = req.checksum_algorithm;
+  if (!algorithm && source_checksum && source_checksum->composite()) algorithm = source_checksum->algorithm;
+  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, 0, src.size, algorithm));
+  if (!algorithm) w.checksum = source_checksum;
   EUCA_ASSIGN_OR_RETURN(auto stored, CommitObject(caller, dest, req.key, std::move(w), std::move(content), acl,
                                                          std::move(condition)));
-  return CopyObjectResult{stored.etag, stored.modified_ms};
+  return CopyObjectResult{stored.etag, stored.modified_ms, ParseStoredChecksum(stored.checksum)};
 }
 
 // Multipart uploads.
+
+namespace {
+
+/// What x-amz-checksum-type an upload of `algorithm` gets for `requested` ("" = the default).
+std::string_view UploadChecksumType(ChecksumAlgorithm algorithm, const std::string& requested) {
+  if (!requested.empty()) return requested;
+  return algorithm == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
+}
+
+Status CheckUploadChecksum(const std::optional<ChecksumAlgorithm>& algorithm, const std::string& type) {
+  if (type.empty()) return Status::Ok();
+  if (!algorithm)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "x-amz-checksum-type needs an x-amz-checksum-algorithm header beside it");
+  if (type != "COMPOSITE" && type != "FULL_OBJECT")
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "unknown x-amz-checksum-type " + Quote(type) + ": use COMPOSITE or FULL_OBJECT");
+  if (type == "FULL_OBJECT" && !IsCrc(*algorithm))
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "a FULL_OBJECT checksum of a multipart upload is a CRC (CRC32, CRC32C, CRC64NVME), not " +
+                       std::string(ChecksumName(*algorithm)));
+  if (type == "COMPOSITE" && *algorithm == ChecksumAlgorithm::kCrc64Nvme)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "CRC64NVME checksums of multipart uploads are FULL_OBJECT only, not COMPOSITE");
+  return Status::Ok();
+}
+
+/// The checksum a part of `upload` contributes to the object (base64; "" when the upload has no
+/// algorithm), checked against what CompleteMultipartUpload lists for it: a listed value must
+/// be the stored one (InvalidPart), and a COMPOSITE upload must list every part's.
+Result<std::string> CompletedPartChecksum(const objects::UploadRecord& upload, const objects::PartRecord& part,
+                                          const CompletedPart& listed) {
+  const auto stored = ParseStoredChecksum(part.checksum);
+  const std::string number = std::to_string(part.part_number);
+  if (listed.checksum && stored &&
+      (listed.checksum->algorithm != stored->algorithm || listed.checksum->value != stored->value))
+    return S3Error(Code::kInvalidArgument, "InvalidPart",
+                   "part " + number + " has " + std::string(ChecksumName(stored->algorithm)) + " " + stored->value +
+                       ", not the listed " + std::string(ChecksumName(listed.checksum->algorithm)) + " " +
+                       listed.checksum->value);
+  const auto algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
+  if (!algorithm) return std::string();
+  if (!stored || stored->algorithm != *algorithm)  // parts of another algorithm are refused unread
+    return Internal("part " + number + " of upload '" + upload.upload_id + "' has no " +
+                    std::string(ChecksumName(*algorithm)) + " checksum stored");
+  if (!listed.checksum && upload.checksum_type != "FULL_OBJECT")
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "upload '" + upload.upload_id + "' was created with " + std::string(ChecksumName(*algorithm)) +
+                       " checksums: list each part's <Checksum" + std::string(ChecksumName(*algorithm)) +
+                       ">; it is missing for part " + number);
+  if (listed.checksum && !stored)
+    return S3Error(Code::kInvalidArgument, "InvalidPart", "part " + number + " was uploaded without a checksum");
+  return stored->value;
+}
+
+/// A ByteSource that computes a checksum of what it passes on (a FULL_OBJECT upload's part
+/// sent without one), reported as its VerifiedChecksum once read to the end.
+class ChecksumSource final : public ByteSource {
+ public:
+  ChecksumSource(ByteSource& in, ChecksumAlgorithm algorithm) : in_(in), sum_(algorithm) {}
+  Result<size_t> Read(char* buf, size_t n) override {
+    EUCA_ASSIGN_OR_RETURN(size_t got, in_.Read(buf, n));
+    if (got > 0) {
+      sum_.Update(std::string_view(buf, got));
+    } else if (!value_) {
+      value_ = sum_.FinalBase64();
+    }
+    return got;
+  }
+  std::optional<StoredChecksum> VerifiedChecksum() const override {
+    if (!value_) return std::nullopt;
+    return StoredChecksum{sum_.algorithm(), *value_};
+  }
+
+ private:
+  ByteSource& in_;
+  Checksummer sum_;
+  std::optional<std::string> value_;
+};
+
+}  // namespace
 
 Result<objects::UploadRecord> Walrus::UploadFor(const Caller& caller, const std::string& bucket, const std::string& key,
                                                 const std::string& upload_id, Permission permission) {
@@ -712,6 +842,7 @@ Result<objects::UploadRecord> Walrus::UploadFor(const Caller& caller, const std:
 
 Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const CreateMultipartUploadRequest& req) {
   EUCA_RETURN_IF_ERROR(ValidateKey(req.key));
+  EUCA_RETURN_IF_ERROR(CheckUploadChecksum(req.checksum_algorithm, req.checksum_type));
   EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kWrite));
@@ -732,11 +863,16 @@ Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const Cr
   EUCA_ASSIGN_OR_RETURN(Acl acl, NewAclFor(req.canned_acl, req.grants, owner, {b.owner_id, b.owner_name}));
   u.acl = AclToJson(acl);
   u.initiated_ms = now;
+  if (req.checksum_algorithm) {
+    u.checksum_algorithm = std::string(ChecksumName(*req.checksum_algorithm));
+    u.checksum_type = std::string(UploadChecksumType(*req.checksum_algorithm, req.checksum_type));
+  }
   EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
   return u.upload_id;
 }
 
 namespace {
+
 Status CheckPartNumber(int n, int max) {
   if (n < 1 || n > max)
     return S3Error(
@@ -749,11 +885,25 @@ Status CheckPartNumber(int n, int max) {
 Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartRequest& req, ByteSource& body) {
   EUCA_RETURN_IF_ERROR(CheckPartNumber(req.part_number, options_.max_part_number));
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
+  // An upload created with an algorithm takes parts of that algorithm only, and (unless its
+  // type is FULL_OBJECT, whose parts' CRCs Walrus computes if they are left out) only with one.
+  const auto upload_algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
+  if (upload_algorithm && req.checksum_algorithm != upload_algorithm &&
+      (req.checksum_algorithm || upload.checksum_type != "FULL_OBJECT"))
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "checksum type mismatch: upload " + Quote(upload.upload_id) + " was created with " +
+                       std::string(ChecksumName(*upload_algorithm)) + " checksums; send x-amz-checksum-" +
+                       Lower(ChecksumName(*upload_algorithm)) + " with each part, not " +
+                       (req.checksum_algorithm ? ChecksumHeader(*req.checksum_algorithm) : std::string("none")));
   EUCA_RETURN_IF_ERROR(AdmitPart(upload, req.content_length.value_or(0)));  // SLA storage quota
-  EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(body, req.content_md5, req.content_length));
+  std::optional<ChecksumSource> summed;
+  if (upload_algorithm && !req.checksum_algorithm) summed.emplace(body, *upload_algorithm);
+  ByteSource& source = summed ? static_cast<ByteSource&>(*summed) : body;
+  EUCA_ASSIGN_OR_RETURN(Written w, WriteBlob(source, req.content_md5, req.content_length));
   std::string etag = SinglePartEtag(w.md5);
-  EUCA_RETURN_IF_ERROR(
-      backend_.PutPart(upload.upload_id, {req.part_number, std::move(w.blob), etag, clock_.NowMillis()}));
+  std::string checksum = w.checksum ? FormatStoredChecksum(*w.checksum) : "";
+  EUCA_RETURN_IF_ERROR(backend_.PutPart(upload.upload_id,
+                                        {req.part_number, std::move(w.blob), etag, clock_.NowMillis(), checksum}));
   return etag;
 }
 
@@ -803,11 +953,13 @@ Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const Uplo
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
                    "a part may hold at most " + std::to_string(options_.max_object_size) + " bytes");
   EUCA_RETURN_IF_ERROR(AdmitPart(upload, length));  // SLA storage quota
-  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, offset, length));
+  EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, offset, length, ParseChecksumAlgorithm(upload.checksum_algorithm)));
   std::string etag = SinglePartEtag(w.md5);
   int64_t now = clock_.NowMillis();
-  EUCA_RETURN_IF_ERROR(backend_.PutPart(upload.upload_id, {req.part_number, std::move(w.blob), etag, now}));
-  return CopyObjectResult{etag, now};
+  std::optional<StoredChecksum> checksum = w.checksum;
+  EUCA_RETURN_IF_ERROR(backend_.PutPart(upload.upload_id, {req.part_number, std::move(w.blob), etag, now,
+                                                           checksum ? FormatStoredChecksum(*checksum) : ""}));
+  return CopyObjectResult{etag, now, checksum};
 }
 
 Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Caller& caller,
@@ -827,6 +979,8 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   for (const auto& p : stored) by_number[p.part_number] = &p;
   objects::ObjectRecord rec;
   std::vector<std::string> md5s;
+  const auto algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
+  std::vector<std::pair<std::string, uint64_t>> sums;  // the parts' checksums (algorithm's), sizes
   for (size_t i = 0; i < req.parts.size(); ++i) {
     const CompletedPart& want = req.parts[i];
     auto it = by_number.find(want.part_number);
@@ -843,6 +997,35 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
     if (!md5) return Internal("part " + std::to_string(part.part_number) + " has a corrupt ETag");
     md5s.push_back(*std::move(md5));
     rec.blobs.push_back(part.blob);
+    EUCA_ASSIGN_OR_RETURN(auto sum, CompletedPartChecksum(upload, part, want));
+    if (algorithm) sums.emplace_back(std::move(sum), part.blob.size);
+  }
+  if (algorithm) {
+    StoredChecksum object{*algorithm, ""};
+    std::vector<std::string> values;
+    for (const auto& [value, size] : sums) values.push_back(value);
+    if (upload.checksum_type == "FULL_OBJECT") {
+      EUCA_ASSIGN_OR_RETURN(object.value, CombineCrcs(*algorithm, sums));
+    } else {
+      EUCA_ASSIGN_OR_RETURN(object.value, CompositeChecksum(*algorithm, values));
+    }
+    if (req.checksum) {
+      std::string_view want = req.checksum->value;
+      std::string_view got = object.value;
+      if (object.composite() && want.find('-') == std::string_view::npos) got = got.substr(0, got.find('-'));
+      if (req.checksum->algorithm != *algorithm || want != got)
+        return S3Error(Code::kInvalidArgument, "BadDigest",
+                       "the " + std::string(ChecksumName(req.checksum->algorithm)) + " you specified (" +
+                           req.checksum->value + ") did not match the calculated checksum (" +
+                           std::string(ChecksumName(*algorithm)) + " " + object.value + ")");
+    }
+    rec.checksum = FormatStoredChecksum(object);
+    rec.part_checksums = std::move(values);
+  } else if (req.checksum) {
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "upload " + Quote(req.upload_id) +
+                       " was created without a checksum algorithm, so the object has no " +
+                       std::string(ChecksumName(req.checksum->algorithm)) + " to check");
   }
   rec.bucket = upload.bucket;
   rec.key = upload.key;
@@ -859,7 +1042,7 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   // No storage-quota check: the parts were counted (and admitted) as they were uploaded, and
   // completing adds no bytes (parts left out of the list are dropped).
   EUCA_ASSIGN_OR_RETURN(auto done, backend_.CompleteUpload(upload.upload_id, std::move(rec)));
-  return CompleteMultipartUploadResult{done.bucket, done.key, done.etag};
+  return CompleteMultipartUploadResult{done.bucket, done.key, done.etag, ParseStoredChecksum(done.checksum)};
 }
 
 Status Walrus::AbortMultipartUpload(const Caller& caller, const std::string& bucket, const std::string& key,
@@ -882,13 +1065,15 @@ Result<ListPartsResult> Walrus::ListParts(const Caller& caller, const ListPartsR
   out.owner = {upload.owner_id, upload.owner_name};
   out.part_number_marker = req.part_number_marker;
   out.max_parts = max_parts;
+  out.checksum_algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
+  if (out.checksum_algorithm) out.checksum_type = upload.checksum_type;
   for (const auto& p : parts) {
     if (p.part_number <= req.part_number_marker) continue;
     if (static_cast<int>(out.parts.size()) == max_parts) {
       out.truncated = true;
       break;
     }
-    out.parts.push_back({p.part_number, p.modified_ms, p.etag, p.blob.size});
+    out.parts.push_back({p.part_number, p.modified_ms, p.etag, p.blob.size, ParseStoredChecksum(p.checksum)});
   }
   if (!out.parts.empty()) out.next_part_number_marker = out.parts.back().part_number;
   return out;

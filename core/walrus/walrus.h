@@ -22,6 +22,7 @@
 #include "core/base/clock.h"
 #include "core/base/status.h"
 #include "core/walrus/acl.h"
+#include "core/walrus/checksum.h"
 #include "core/walrus/rules.h"
 #include "drivers/objects/backend.h"
 #include "state/store.h"
@@ -62,6 +63,9 @@ class ByteSource {
   virtual ~ByteSource() = default;
   /// Reads up to `n` bytes into `buf`; 0 at the end of the stream.
   virtual Result<size_t> Read(char* buf, size_t n) = 0;
+  /// The additional checksum (x-amz-checksum-*) the stream's bytes were checked against,
+  /// once it has been read to its end; nullopt if none (the default).
+  virtual std::optional<StoredChecksum> VerifiedChecksum() const { return std::nullopt; }
 };
 
 /// A ByteSource over bytes in memory (small bodies, tests).
@@ -98,6 +102,7 @@ struct ObjectInfo {
   Owner owner;
   uint32_t parts_count = 0;  ///< 0 for single-part objects
   std::string version_id = "null";
+  std::optional<StoredChecksum> checksum = {};  ///< the object's additional checksum, if stored
 };
 
 struct BucketInfo {
@@ -195,6 +200,7 @@ struct PutObjectRequest {
 struct PutObjectResult {
   std::string etag;
   int64_t last_modified_ms = 0;
+  std::optional<StoredChecksum> checksum = {};  ///< stored with the object (the body's, verified)
 };
 
 struct GetObjectRequest {
@@ -236,6 +242,9 @@ struct GetObjectResult {
   ObjectInfo info;
   std::optional<ByteRange> range;    ///< for 206: Content-Range bytes first-last/size
   uint64_t content_length = 0;       ///< bytes of the body (0 for 304)
+  /// The stored checksum of what is served: the object's for a whole object, the part's for
+  /// ?partNumber (a single-part object's own for part 1); none for a Range (as S3).
+  std::optional<StoredChecksum> checksum;
   std::unique_ptr<ObjectBody> body;  ///< GetObject with 200/206 only
 };
 
@@ -258,11 +267,16 @@ struct CopyObjectRequest {
   std::vector<Grant> grants = {};  ///< x-amz-grant-*: the copy's ACL instead of a canned one
   Conditions source_conditions;  ///< x-amz-copy-source-if-*: any failure is 412
   WriteConditions conditions;    ///< If-Match / If-None-Match on the destination key
+  /// x-amz-checksum-algorithm: the copy's checksum is computed in it over the copied bytes.
+  /// Without it the copy keeps the source's checksum (a composite one is computed again, of
+  /// the same algorithm, over the whole copy).
+  std::optional<ChecksumAlgorithm> checksum_algorithm = {};
 };
 
 struct CopyObjectResult {
   std::string etag;
   int64_t last_modified_ms = 0;
+  std::optional<StoredChecksum> checksum = {};  ///< the copy's (or the copied part's)
 };
 
 struct CreateMultipartUploadRequest {
@@ -272,6 +286,12 @@ struct CreateMultipartUploadRequest {
   Pairs metadata;
   std::string canned_acl;
   std::vector<Grant> grants = {};  ///< x-amz-grant-*: the ACL instead of a canned one
+  /// x-amz-checksum-algorithm: every part carries a checksum of it (a FULL_OBJECT upload's
+  /// parts may leave it to Walrus), and the object gets one derived from theirs.
+  std::optional<ChecksumAlgorithm> checksum_algorithm = {};
+  /// x-amz-checksum-type: "COMPOSITE" or "FULL_OBJECT" (CRCs only); "" is the algorithm's
+  /// default (FULL_OBJECT for CRC64NVME, else COMPOSITE). Only with an algorithm.
+  std::string checksum_type = {};
 };
 
 struct UploadPartRequest {
@@ -281,6 +301,9 @@ struct UploadPartRequest {
   int part_number = 0;
   std::optional<std::string> content_md5;
   std::optional<uint64_t> content_length;
+  /// The algorithm of the checksum the body carries (header or trailer), known before the
+  /// body is read so that a part of the wrong algorithm is refused unread.
+  std::optional<ChecksumAlgorithm> checksum_algorithm = {};
 };
 
 struct UploadPartCopyRequest {
@@ -296,7 +319,8 @@ struct UploadPartCopyRequest {
 
 struct CompletedPart {
   int part_number = 0;
-  std::string etag;  ///< quoted or not
+  std::string etag;                             ///< quoted or not
+  std::optional<StoredChecksum> checksum = {};  ///< <ChecksumCRC32> ... as listed
 };
 
 struct CompleteMultipartUploadRequest {
@@ -305,12 +329,16 @@ struct CompleteMultipartUploadRequest {
   std::string upload_id;
   std::vector<CompletedPart> parts;
   WriteConditions conditions = {};
+  /// x-amz-checksum-ALGORITHM on the request: the whole object's expected checksum (with or
+  /// without "-N" for a composite one); a mismatch is BadDigest.
+  std::optional<StoredChecksum> checksum = {};
 };
 
 struct CompleteMultipartUploadResult {
   std::string bucket;
   std::string key;
-  std::string etag;  ///< "<md5 of part md5s>-N"
+  std::string etag;                             ///< "<md5 of part md5s>-N"
+  std::optional<StoredChecksum> checksum = {};  ///< the object's, derived from its parts'
 };
 
 struct ListPartsRequest {
@@ -326,6 +354,7 @@ struct PartInfo {
   int64_t last_modified_ms = 0;
   std::string etag;
   uint64_t size = 0;
+  std::optional<StoredChecksum> checksum = {};
 };
 
 struct ListPartsResult {
@@ -339,6 +368,33 @@ struct ListPartsResult {
   int max_parts = 1000;
   bool truncated = false;
   std::vector<PartInfo> parts;
+  std::optional<ChecksumAlgorithm> checksum_algorithm = {};  ///< the upload's
+  std::string checksum_type = {};                            ///< the upload's, with an algorithm
+};
+
+struct GetObjectAttributesRequest {
+  std::string bucket = {};
+  std::string key = {};
+  int max_parts = 1000;  ///< x-amz-max-parts
+  int part_number_marker = 0;
+};
+
+struct ObjectPartInfo {
+  int part_number = 0;
+  uint64_t size = 0;
+  std::optional<StoredChecksum> checksum = {};
+};
+
+/// GetObjectAttributes: what HEAD tells, and a multipart object's parts.
+struct GetObjectAttributesResult {
+  ObjectInfo info;
+  uint32_t parts_count = 0;  ///< 0 for a single-part object
+  int part_number_marker = 0;
+  int next_part_number_marker = 0;
+  int max_parts = 1000;
+  bool truncated = false;
+  /// The parts after the marker, at most max_parts, only when they have checksums (as S3).
+  std::vector<ObjectPartInfo> parts;
 };
 
 struct ListMultipartUploadsRequest {
@@ -420,6 +476,9 @@ class Walrus final {
   Result<GetObjectResult> GetObject(const Caller& caller, const GetObjectRequest& request);
   /// GetObject without a body.
   Result<GetObjectResult> HeadObject(const Caller& caller, const GetObjectRequest& request);
+  /// READ on the object, as HeadObject.
+  Result<GetObjectAttributesResult> GetObjectAttributes(const Caller& caller,
+                                                        const GetObjectAttributesRequest& request);
   /// WRITE on the bucket. Idempotent: deleting an absent key succeeds.
   Status DeleteObject(const Caller& caller, const std::string& bucket, const std::string& key);
   /// 1 to 1,000 keys (else MalformedXML); one result per key, in order.
@@ -449,7 +508,8 @@ class Walrus final {
  private:
   struct Written {
     objects::BlobRef blob;
-    std::string md5;  // raw 16 bytes
+    std::string md5;                          // raw 16 bytes
+    std::optional<StoredChecksum> checksum;  // verified (a body's) or computed (a copy's)
   };
 
   /// The storage-quota check (admit_put) of `bytes` more for a part of `upload`.
@@ -468,11 +528,14 @@ class Walrus final {
   Result<std::unique_ptr<objects::ObjectReader>> OpenCopySource(const Caller& caller, const std::string& bucket,
                                                                 const std::string& key, const Conditions& conditions);
   Result<GetObjectResult> Get(const Caller& caller, const GetObjectRequest& request, bool with_body);
-  /// Streams `body` into a new blob: size limit, exact length, Content-MD5.
+  /// Streams `body` into a new blob: size limit, exact length, Content-MD5; the checksum is
+  /// the body's verified one.
   Result<Written> WriteBlob(ByteSource& body, const std::optional<std::string>& content_md5,
                             const std::optional<uint64_t>& content_length);
-  /// Copies `length` bytes at `offset` of `reader` into a new blob.
-  Result<Written> CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length);
+  /// Copies `length` bytes at `offset` of `reader` into a new blob, computing a checksum of
+  /// `algorithm` over them if given.
+  Result<Written> CopyBlob(objects::ObjectReader& reader, uint64_t offset, uint64_t length,
+                           std::optional<ChecksumAlgorithm> algorithm = std::nullopt);
   /// Makes `written` the new version of `key` in `bucket`, owned by `caller`, with `acl`
   /// (PutObject and CopyObject). On failure the blob is the backend's to reap.
   Result<objects::ObjectRecord> CommitObject(const Caller& caller, const objects::BucketRecord& bucket,

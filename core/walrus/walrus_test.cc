@@ -688,6 +688,172 @@ TEST_F(MultipartTest, CompleteJoinsPartsWithMultipartEtag) {
   EXPECT_EQ(backend_.BlobCountForTest(), 3u);
 }
 
+// A body whose client-sent checksum the front end verified, as RequestBody reports it: only
+// once read to its end.
+class ChecksummedSource final : public ByteSource {
+ public:
+  ChecksummedSource(std::string data, ChecksumAlgorithm a) : src_(data), sum_{a, Sum(a, data)} {}
+  static std::string Sum(ChecksumAlgorithm a, std::string_view data) {
+    Checksummer c(a);
+    c.Update(data);
+    return c.FinalBase64();
+  }
+  Result<size_t> Read(char* buf, size_t n) override {
+    EUCA_ASSIGN_OR_RETURN(size_t got, src_.Read(buf, n));
+    if (got == 0) done_ = true;
+    return got;
+  }
+  std::optional<StoredChecksum> VerifiedChecksum() const override {
+    return done_ ? std::optional<StoredChecksum>(sum_) : std::nullopt;
+  }
+
+ private:
+  StringSource src_;
+  StoredChecksum sum_;
+  bool done_ = false;
+};
+
+// A composite object's checksum is of its parts' checksums; a copy of it gets a full-object
+// checksum of the same algorithm (it has no parts), a copy asking for another algorithm gets
+// that one, and a part copied into an upload with an algorithm gets its checksum computed.
+TEST_F(MultipartTest, ChecksumsOfPartsCompletionAndCopies) {
+  using A = ChecksumAlgorithm;
+  CreateMultipartUploadRequest req{"bkt", "sum", {}, {}, ""};
+  req.checksum_algorithm = A::kSha256;
+  auto id = walrus_.CreateMultipartUpload(kAlice, req);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  const std::string p1(10, '1'), p2 = "22";
+  auto part = [&](int n, const std::string& data, std::optional<A> sent) {
+    UploadPartRequest ur{"bkt", "sum", *id, n, std::nullopt, data.size(), sent};
+    if (!sent) {
+      StringSource src(data);
+      return walrus_.UploadPart(kAlice, ur, src);
+    }
+    ChecksummedSource src(data, *sent);
+    return walrus_.UploadPart(kAlice, ur, src);
+  };
+  // A COMPOSITE upload's parts must carry its algorithm's checksum; nothing is stored otherwise.
+  EXPECT_S3_ERROR(part(1, p1, std::nullopt).status(), "InvalidRequest", 400);
+  EXPECT_S3_ERROR(part(1, p1, A::kCrc32).status(), "InvalidRequest", 400);
+  auto e1 = part(1, p1, A::kSha256);
+  auto e2 = part(2, p2, A::kSha256);
+  ASSERT_TRUE(e1.ok() && e2.ok());
+  const std::string s1 = ChecksummedSource::Sum(A::kSha256, p1), s2 = ChecksummedSource::Sum(A::kSha256, p2);
+  auto listed = walrus_.ListParts(kAlice, {"bkt", "sum", *id, 0, 1000});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->parts.size(), 2u);
+  EXPECT_EQ(listed->parts[0].checksum->value, s1);
+  EXPECT_EQ(listed->checksum_type, "COMPOSITE");
+
+  auto complete = [&](std::vector<CompletedPart> parts) {
+    return walrus_.CompleteMultipartUpload(kAlice, {"bkt", "sum", *id, std::move(parts)});
+  };
+  EXPECT_S3_ERROR(complete({{1, *e1}, {2, *e2, StoredChecksum{A::kSha256, s2}}}).status(), "InvalidRequest", 400);
+  EXPECT_S3_ERROR(complete({{1, *e1, StoredChecksum{A::kSha256, s2}}, {2, *e2, StoredChecksum{A::kSha256, s2}}})
+                      .status(),
+                  "InvalidPart", 400);
+  auto done = complete({{1, *e1, StoredChecksum{A::kSha256, s1}}, {2, *e2, StoredChecksum{A::kSha256, s2}}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const std::string composite = *CompositeChecksum(A::kSha256, {s1, s2});
+  ASSERT_TRUE(done->checksum);
+  EXPECT_EQ(done->checksum->value, composite);
+  EXPECT_EQ(done->checksum->type(), "COMPOSITE");
+
+  // Reads: the whole object's checksum, a part's, none for a Range.
+  auto whole = walrus_.HeadObject(kAlice, {"bkt", "sum", std::nullopt, {}});
+  ASSERT_TRUE(whole.ok() && whole->checksum);
+  EXPECT_EQ(whole->checksum->value, composite);
+  auto second = walrus_.HeadObject(kAlice, {"bkt", "sum", std::nullopt, {}, 2});
+  ASSERT_TRUE(second.ok() && second->checksum);
+  EXPECT_EQ(second->checksum->value, s2);
+  auto ranged = walrus_.HeadObject(kAlice, {"bkt", "sum", "bytes=0-1", {}});
+  ASSERT_TRUE(ranged.ok());
+  EXPECT_FALSE(ranged->checksum);
+  auto attrs = walrus_.GetObjectAttributes(kAlice, {"bkt", "sum", 1, 1});
+  ASSERT_TRUE(attrs.ok()) << attrs.status().ToString();
+  EXPECT_EQ(attrs->parts_count, 2u);
+  ASSERT_EQ(attrs->parts.size(), 1u);
+  EXPECT_EQ(attrs->parts[0].part_number, 2);
+  EXPECT_EQ(attrs->parts[0].size, 2u);
+  EXPECT_EQ(attrs->parts[0].checksum->value, s2);
+  EXPECT_FALSE(attrs->truncated);
+
+  // Copies.
+  auto copy_of = [](std::string from, std::string to) {
+    CopyObjectRequest r;
+    r.source_bucket = r.bucket = "bkt";
+    r.source_key = std::move(from);
+    r.key = std::move(to);
+    return r;
+  };
+  CopyObjectRequest copy = copy_of("sum", "copy");
+  auto c = walrus_.CopyObject(kAlice, copy);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->checksum);
+  EXPECT_EQ(c->checksum->value, ChecksummedSource::Sum(A::kSha256, p1 + p2));
+  copy.key = "copy32";
+  copy.checksum_algorithm = A::kCrc32;
+  c = walrus_.CopyObject(kAlice, copy);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->checksum->algorithm, A::kCrc32);
+  EXPECT_EQ(c->checksum->value, ChecksummedSource::Sum(A::kCrc32, p1 + p2));
+  EXPECT_EQ(walrus_.HeadObject(kAlice, {"bkt", "copy32", std::nullopt, {}})->checksum->value, c->checksum->value);
+  // A copy of an object with a full-object checksum keeps it; one without has none.
+  copy = copy_of("copy32", "copy32b");
+  EXPECT_EQ(walrus_.CopyObject(kAlice, copy)->checksum->value, c->checksum->value);
+  ASSERT_TRUE(Put(kAlice, "bkt", "plain", "abc").ok());
+  copy = copy_of("plain", "plain2");
+  EXPECT_FALSE(walrus_.CopyObject(kAlice, copy)->checksum);
+
+  req.key = "fromcopy";
+  req.checksum_algorithm = A::kCrc32c;
+  auto id2 = walrus_.CreateMultipartUpload(kAlice, req);
+  ASSERT_TRUE(id2.ok());
+  UploadPartCopyRequest pc{.bucket = "bkt", .key = "fromcopy", .upload_id = *id2, .part_number = 1,
+                           .source_bucket = "bkt", .source_key = "sum", .source_range = "bytes=0-9",
+                           .source_conditions = {}};
+  auto copied = walrus_.UploadPartCopy(kAlice, pc);
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  ASSERT_TRUE(copied->checksum);
+  EXPECT_EQ(copied->checksum->value, ChecksummedSource::Sum(A::kCrc32c, p1));
+}
+
+// A FULL_OBJECT upload's checksum is the CRC of the whole content; its parts may leave their
+// CRC to Walrus; an expected value given at completion must match.
+TEST_F(MultipartTest, FullObjectChecksumsCombineCrcs) {
+  using A = ChecksumAlgorithm;
+  CreateMultipartUploadRequest req{"bkt", "full", {}, {}, ""};
+  req.checksum_algorithm = A::kSha1;
+  req.checksum_type = "FULL_OBJECT";
+  EXPECT_S3_ERROR(walrus_.CreateMultipartUpload(kAlice, req).status(), "InvalidRequest", 400);
+  req.checksum_algorithm = A::kCrc64Nvme;
+  req.checksum_type = "COMPOSITE";
+  EXPECT_S3_ERROR(walrus_.CreateMultipartUpload(kAlice, req).status(), "InvalidRequest", 400);
+  req.checksum_algorithm = std::nullopt;
+  req.checksum_type = "FULL_OBJECT";
+  EXPECT_S3_ERROR(walrus_.CreateMultipartUpload(kAlice, req).status(), "InvalidRequest", 400);
+  req.checksum_algorithm = A::kCrc64Nvme;
+  req.checksum_type = "";  // CRC64NVME's default is FULL_OBJECT
+  auto id = walrus_.CreateMultipartUpload(kAlice, req);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  const std::string p1(11, 'x'), p2 = "yz";
+  StringSource s1(p1);
+  auto e1 = walrus_.UploadPart(kAlice, {"bkt", "full", *id, 1, std::nullopt, p1.size()}, s1);
+  ChecksummedSource s2(p2, A::kCrc64Nvme);
+  auto e2 = walrus_.UploadPart(kAlice, {"bkt", "full", *id, 2, std::nullopt, p2.size(), A::kCrc64Nvme}, s2);
+  ASSERT_TRUE(e1.ok() && e2.ok()) << e1.status().ToString() << e2.status().ToString();
+  const std::string want = ChecksummedSource::Sum(A::kCrc64Nvme, p1 + p2);
+  CompleteMultipartUploadRequest cr{"bkt", "full", *id, {{1, *e1}, {2, *e2}}};
+  cr.checksum = StoredChecksum{A::kCrc64Nvme, ChecksummedSource::Sum(A::kCrc64Nvme, "other")};
+  EXPECT_S3_ERROR(walrus_.CompleteMultipartUpload(kAlice, cr).status(), "BadDigest", 400);
+  cr.checksum->value = want;
+  auto done = walrus_.CompleteMultipartUpload(kAlice, cr);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_TRUE(done->checksum);
+  EXPECT_EQ(done->checksum->value, want);
+  EXPECT_EQ(done->checksum->type(), "FULL_OBJECT");
+}
+
 TEST_F(MultipartTest, CompletionErrors) {
   std::string id = Create("k");
   auto e1 = Part("k", id, 1, std::string(5, 'a'));  // below the minimum of 10
