@@ -571,3 +571,71 @@ PY
   run aws_admin s3api head-object --bucket sums --key bad
   assert_failure
 }
+
+@test "stored checksums: returned with checksum mode, kept per part, composite on completion, GetObjectAttributes" {
+  need_aws
+  need_boto3
+  run /usr/bin/python3 - "$WALRUS_URL" "$ADMIN_KEY" "$ADMIN_SECRET" <<'PY'
+import base64, hashlib, struct, sys, zlib
+import boto3
+from botocore.client import Config
+from botocore.exceptions import ClientError
+url, key, secret = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=key, aws_secret_access_key=secret,
+                  region_name="euca", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+crc32 = lambda b: base64.b64encode(struct.pack(">I", zlib.crc32(b))).decode()
+b64 = lambda b: base64.b64encode(b).decode()
+s3.create_bucket(Bucket="kept")
+s3.put_object(Bucket="kept", Key="k", Body=b"123456789", ChecksumAlgorithm="SHA256")
+h = s3.head_object(Bucket="kept", Key="k", ChecksumMode="ENABLED")
+print("head", h.get("ChecksumSHA256") == b64(hashlib.sha256(b"123456789").digest()))
+print("plain head", "ChecksumSHA256" in s3.head_object(Bucket="kept", Key="k"))
+g = s3.get_object(Bucket="kept", Key="k", ChecksumMode="ENABLED", Range="bytes=0-3")
+print("range", g["Body"].read(), "ChecksumSHA256" in g)
+c = s3.copy_object(Bucket="kept", Key="c", CopySource="kept/k", ChecksumAlgorithm="SHA1")
+print("copy", c["CopyObjectResult"].get("ChecksumSHA1") == b64(hashlib.sha1(b"123456789").digest()))
+
+p1, p2 = b"a" * (5 << 20), b"tail"
+up = s3.create_multipart_upload(Bucket="kept", Key="mp", ChecksumAlgorithm="CRC32")
+try:
+    s3.upload_part(Bucket="kept", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=p1)
+    print("part without checksum stored")
+except ClientError as e:
+    print("part without checksum", e.response["Error"]["Code"])
+parts = []
+for n, body in [(1, p1), (2, p2)]:
+    r = s3.upload_part(Bucket="kept", Key="mp", UploadId=up["UploadId"], PartNumber=n, Body=body, ChecksumAlgorithm="CRC32")
+    parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+listed = s3.list_parts(Bucket="kept", Key="mp", UploadId=up["UploadId"])["Parts"]
+print("listed", [p["ChecksumCRC32"] for p in listed] == [crc32(p1), crc32(p2)])
+try:
+    bad = [dict(parts[0], ChecksumCRC32=crc32(b"x")), parts[1]]
+    s3.complete_multipart_upload(Bucket="kept", Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": bad})
+    print("wrong part checksum completed")
+except ClientError as e:
+    print("wrong part checksum", e.response["Error"]["Code"])
+done = s3.complete_multipart_upload(Bucket="kept", Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+raw = b"".join(struct.pack(">I", zlib.crc32(p)) for p in (p1, p2))
+composite = crc32(raw) + "-2"
+print("complete", done.get("ChecksumCRC32") == composite)
+h = s3.head_object(Bucket="kept", Key="mp", ChecksumMode="ENABLED")
+print("mp head", h.get("ChecksumCRC32") == composite)
+g = s3.get_object(Bucket="kept", Key="mp", ChecksumMode="ENABLED", PartNumber=2)
+print("part 2", g["Body"].read(), g.get("ChecksumCRC32") == crc32(p2))
+a = s3.get_object_attributes(Bucket="kept", Key="mp", ObjectAttributes=["ETag", "Checksum", "ObjectParts", "ObjectSize"])
+print("attributes", a["Checksum"]["ChecksumCRC32"] == composite, a["ObjectSize"], a["ObjectParts"]["TotalPartsCount"],
+      [(p["PartNumber"], p["Size"], p["ChecksumCRC32"] == crc32(b)) for p, b in zip(a["ObjectParts"]["Parts"], (p1, p2))],
+      a["ETag"] == done["ETag"].strip('"'))
+PY
+  assert_success
+  assert_output "$(printf '%s\n' 'head True' 'plain head False' "range b'1234' False" 'copy True' \
+    'part without checksum InvalidRequest' 'listed True' 'wrong part checksum InvalidPart' 'complete True' \
+    'mp head True' "part 2 b'tail' True" 'attributes True 5242884 2 [(1, 5242880, True), (2, 4, True)] True')"
+  run aws_admin s3api get-object-attributes --bucket kept --key k --object-attributes Checksum ObjectSize \
+    --query '[Checksum.ChecksumSHA256, ObjectSize]' --output text
+  assert_success
+  assert_output "$(printf '%s\t9' "$(printf 123456789 | openssl dgst -sha256 -binary | base64)")"
+  run aws_admin s3api get-object-attributes --bucket kept --key k --object-attributes Colour
+  assert_failure
+  assert_output --partial InvalidArgument
+}
