@@ -608,6 +608,10 @@ struct Listing {
   static void AddObject(pugi::xml_node n, const ObjectSummary& o, bool with_owner) {
     Add(n, "LastModified", Iso8601(o.last_modified_ms));
     Add(n, "ETag", o.etag);
+    if (o.checksum) {
+      Add(n, "ChecksumAlgorithm", std::string(ChecksumName(o.checksum->algorithm)));
+      Add(n, "ChecksumType", std::string(o.checksum->type()));
+    }
     Add(n, "Size", std::to_string(o.size));
     if (with_owner) AddOwner(n, "Owner", o.owner);
     Add(n, "StorageClass", "STANDARD");
@@ -1286,6 +1290,7 @@ class S3Rest final {
       if (!StartsWith(name, "x-amz-checksum-")) continue;
       if (auto a = ParseChecksumAlgorithm(std::string_view(name).substr(15))) cr.checksum = StoredChecksum{*a, f.value};
     }
+    cr.checksum_type = ToUpper(req.head.headers.Get("x-amz-checksum-type"));
     if (cr.parts.empty()) {
       return S3Error(Code::kInvalidArgument, "the XML you provided lists no parts", "MalformedXML");
     }

@@ -645,6 +645,14 @@ TEST_F(S3RestTest, StoredChecksumsAreReturnedWithChecksumMode) {
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
 
+  // Listings name the algorithm and type.
+  r = Send("GET", "/kept?list-type=2");
+  EXPECT_THAT(r.body, HasSubstr("<Key>k</Key><LastModified>"));
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>"
+                                "<Size>9</Size>"));
+  r = Send("GET", "/kept?versions");
+  EXPECT_THAT(r.body, HasSubstr("<ChecksumAlgorithm>SHA256</ChecksumAlgorithm>"));
+
   // GetObjectAttributes.
   r = Send("GET", "/kept/k?attributes", "", {{"x-amz-object-attributes", "ETag,Checksum,ObjectSize,StorageClass"}});
   ASSERT_EQ(r.status, 200) << r.body;

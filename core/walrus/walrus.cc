@@ -102,7 +102,7 @@ Result<int> EffectiveMax(int value, const char* name) {
 }
 
 ObjectSummary SummaryOf(const objects::ObjectRecord& r) {
-  return {r.key, r.modified_ms, r.etag, r.size, {r.owner_id, r.owner_name}};
+  return {r.key, r.modified_ms, r.etag, r.size, {r.owner_id, r.owner_name}, ParseStoredChecksum(r.checksum)};
 }
 
 // Upload ids sort by initiation time: 12 hex digits of milliseconds, then 20 random.
@@ -980,6 +980,11 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   objects::ObjectRecord rec;
   std::vector<std::string> md5s;
   const auto algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
+  if (!req.checksum_type.empty() && req.checksum_type != upload.checksum_type)
+    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+                   "x-amz-checksum-type " + Quote(req.checksum_type) + " does not match upload " +
+                       Quote(req.upload_id) + ", created with " +
+                       (upload.checksum_type.empty() ? std::string("no checksum") : Quote(upload.checksum_type)));
   std::vector<std::pair<std::string, uint64_t>> sums;  // the parts' checksums (algorithm's), sizes
   for (size_t i = 0; i < req.parts.size(); ++i) {
     const CompletedPart& want = req.parts[i];

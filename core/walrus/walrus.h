@@ -141,6 +141,7 @@ struct ObjectSummary {
   std::string etag;
   uint64_t size = 0;
   Owner owner;  ///< v1 always shows it, v2 only with fetch-owner
+  std::optional<StoredChecksum> checksum = {};  ///< listed as its algorithm and type
 };
 
 struct ListObjectsResult {
@@ -332,6 +333,8 @@ struct CompleteMultipartUploadRequest {
   /// x-amz-checksum-ALGORITHM on the request: the whole object's expected checksum (with or
   /// without "-N" for a composite one); a mismatch is BadDigest.
   std::optional<StoredChecksum> checksum = {};
+  /// x-amz-checksum-type on the request: if given, the upload's type (else InvalidRequest).
+  std::string checksum_type = {};
 };
 
 struct CompleteMultipartUploadResult {

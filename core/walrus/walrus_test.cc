@@ -847,6 +847,9 @@ TEST_F(MultipartTest, FullObjectChecksumsCombineCrcs) {
   cr.checksum = StoredChecksum{A::kCrc64Nvme, ChecksummedSource::Sum(A::kCrc64Nvme, "other")};
   EXPECT_S3_ERROR(walrus_.CompleteMultipartUpload(kAlice, cr).status(), "BadDigest", 400);
   cr.checksum->value = want;
+  cr.checksum_type = "COMPOSITE";
+  EXPECT_S3_ERROR(walrus_.CompleteMultipartUpload(kAlice, cr).status(), "InvalidRequest", 400);
+  cr.checksum_type = "FULL_OBJECT";
   auto done = walrus_.CompleteMultipartUpload(kAlice, cr);
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   ASSERT_TRUE(done->checksum);
