@@ -800,8 +800,6 @@ Result<std::string> CompletedPartChecksum(const objects::UploadRecord& upload, c
                    "upload '" + upload.upload_id + "' was created with " + std::string(ChecksumName(*algorithm)) +
                        " checksums: list each part's <Checksum" + std::string(ChecksumName(*algorithm)) +
                        ">; it is missing for part " + number);
-  if (listed.checksum && !stored)
-    return S3Error(Code::kInvalidArgument, "InvalidPart", "part " + number + " was uploaded without a checksum");
   return stored->value;
 }
 
