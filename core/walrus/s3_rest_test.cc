@@ -353,7 +353,7 @@ TEST_F(S3RestTest, ListBucketsByPrefixInPages) {
 
 // A subresource that is not served is NotImplemented for every method, and the plain
 // operation does not run: DELETE ?tagging once deleted the object, PUT ?retention would have
-// overwritten it with the XML, GET ?attributes answered with the object's bytes.
+// overwritten it with the XML, GET ?legal-hold answered with the object's bytes.
 TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
   ASSERT_EQ(Send("PUT", "/subres").status, 200);
   ASSERT_EQ(Send("PUT", "/subres/k", "content").status, 200);
@@ -365,7 +365,7 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
   };
   for (const Case& c : {Case{"DELETE", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?tagging", "<Tagging/>"},
                         Case{"GET", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?retention", "<Retention/>"},
-                        Case{"PUT", "/subres/k?legal-hold", "<LegalHold/>"}, Case{"GET", "/subres/k?attributes", ""},
+                        Case{"PUT", "/subres/k?legal-hold", "<LegalHold/>"}, Case{"GET", "/subres/k?legal-hold", ""},
                         Case{"GET", "/subres/k?torrent", ""}, Case{"POST", "/subres/k?restore", "<RestoreRequest/>"},
                         Case{"DELETE", "/subres/k?versionId=null&tagging", ""}, Case{"DELETE", "/subres?cors", ""},
                         Case{"PUT", "/subres?versioning", "<VersioningConfiguration/>"},

@@ -7,7 +7,11 @@
 load helpers
 load walrus_helpers
 
-setup_file() { walrus_setup_file; }
+# Both sweeps work on the same buckets of one server: one at a time.
+setup_file() {
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+  walrus_setup_file
+}
 teardown_file() { walrus_teardown_file; }
 setup() { walrus_setup; }
 

@@ -54,7 +54,7 @@ IMPLEMENTED = {
     "ListObjectsV2", "ListObjectVersions", "PutObject", "GetObject", "HeadObject", "DeleteObject",
     "DeleteObjects", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
     "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads",
-    "GetBucketAcl", "PutBucketAcl", "GetObjectAcl", "PutObjectAcl", "GetBucketVersioning",
+    "GetBucketAcl", "PutBucketAcl", "GetObjectAcl", "PutObjectAcl", "GetBucketVersioning", "GetObjectAttributes",
 }
 
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
@@ -702,7 +702,8 @@ RAW_SUBS = ["acl", "attributes", "legal-hold", "retention", "tagging", "torrent"
 # "<x/>" is expected to fail (MalformedACLError), a POST ?delete with it too.
 RAW_IMPLEMENTED = {("GET", "object", "acl"), ("PUT", "object", "acl"), ("GET", "bucket", "acl"), ("PUT", "bucket", "acl"),
                    ("GET", "bucket", "location"), ("GET", "bucket", "versions"), ("GET", "bucket", "uploads"),
-                   ("GET", "bucket", "versioning"), ("POST", "object", "uploads"), ("POST", "bucket", "delete")}
+                   ("GET", "bucket", "versioning"), ("POST", "object", "uploads"), ("POST", "bucket", "delete"),
+                   ("GET", "object", "attributes")}
 
 
 def describe(body, parsed):
