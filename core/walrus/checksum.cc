@@ -207,8 +207,17 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     std::string name = Lower(f.name);
     constexpr std::string_view kPrefix = "x-amz-checksum-";
     if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
-    auto a = ParseChecksumAlgorithm(std::string_view(name).substr(kPrefix.size()));
-    if (!a) continue;  // x-amz-checksum-type, -mode, ...
+    const std::string_view rest = std::string_view(name).substr(kPrefix.size());
+    auto a = ParseChecksumAlgorithm(rest);
+    if (!a) {
+      if (rest == "type" || rest == "mode" || rest == "algorithm") continue;
+      // A checksum of an algorithm not known here (S3's newer SHA512, MD5, XXHASH*): refused,
+      // since it would not be checked.
+      return Status(Code::kUnsupported,
+                    "the checksum '" + f.name +
+                        "' is not implemented here; use x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1 or -sha256",
+                    "NotImplemented");
+    }
     EUCA_RETURN_IF_ERROR(take(*a, f.value));
   }
   if (const std::string* trailer = headers.Find("x-amz-trailer")) {

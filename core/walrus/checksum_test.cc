@@ -116,6 +116,10 @@ TEST(ChecksumTest, ExpectedChecksumFromHeadersOrTrailer) {
             "InvalidRequest");
   EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-checksum-crc32", "AAAA"}}).status().wire_code(), "InvalidRequest");
   EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-trailer", "x-amz-meta-foo"}}).status().wire_code(), "InvalidRequest");
+  // An algorithm not known here would go unchecked: refused, never ignored.
+  EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-checksum-sha512", "AAAA"}}).status().wire_code(), "NotImplemented");
+  EXPECT_EQ(ExpectedChecksumOf(Headers{{"x-amz-checksum-xxhash64", "AAAA"}}).status().wire_code(), "NotImplemented");
+  EXPECT_TRUE(ExpectedChecksumOf(Headers{{"x-amz-checksum-type", "COMPOSITE"}, {"x-amz-checksum-algorithm", "SHA1"}}).ok());
 
   EXPECT_TRUE(CheckChecksum(ChecksumAlgorithm::kCrc32, "y/Q5Jg==", "y/Q5Jg==").ok());
   EXPECT_EQ(CheckChecksum(ChecksumAlgorithm::kCrc32, "AAAAAA==", "y/Q5Jg==").wire_code(), "BadDigest");
