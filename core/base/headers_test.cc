@@ -26,6 +26,7 @@ TEST(HeadersTest, LookupsIgnoreCaseAndKeepOrderAndSpelling) {
 
 TEST(StringsTest, AsciiCaseHelpers) {
   EXPECT_EQ(AsciiLower("X-Amz-Date\xc3\x89"), "x-amz-date\xc3\x89");
+  EXPECT_EQ(AsciiUpper("composite\xc3\xa9-1"), "COMPOSITE\xc3\xa9-1");
   EXPECT_TRUE(EqualsIgnoreCase("Content-MD5", "content-md5"));
   EXPECT_FALSE(EqualsIgnoreCase("content-md5", "content-md"));
   EXPECT_FALSE(EqualsIgnoreCase("a", "b"));

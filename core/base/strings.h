@@ -15,6 +15,8 @@ std::string ShellQuoteIfNeeded(std::string_view s);
 
 /// `s` with ASCII letters in lower case; other bytes unchanged.
 std::string AsciiLower(std::string_view s);
+/// `s` with ASCII letters in upper case; other bytes unchanged.
+std::string AsciiUpper(std::string_view s);
 
 /// True if `a` and `b` are equal ignoring ASCII case (header names, schemes).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

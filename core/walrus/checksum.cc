@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "core/api/digest.h"
+#include "core/base/strings.h"
 
 namespace euca::walrus {
 namespace {
@@ -26,12 +27,6 @@ const AlgorithmRow& RowOf(ChecksumAlgorithm a) {
   for (const auto& row : kAlgorithms)
     if (row.algorithm == a) return row;
   abort();
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // CRC-64/NVME (polynomial 0xad93d23594c93659, reflected, init and final xor all ones), by
@@ -111,15 +106,15 @@ Status InvalidRequest(std::string message) {
 }  // namespace
 
 std::optional<ChecksumAlgorithm> ParseChecksumAlgorithm(std::string_view name) {
-  std::string lower = Lower(name);
+  std::string lower = AsciiLower(name);
   for (const auto& row : kAlgorithms)
-    if (Lower(row.name) == lower) return row.algorithm;
+    if (AsciiLower(row.name) == lower) return row.algorithm;
   return std::nullopt;
 }
 
 std::string_view ChecksumName(ChecksumAlgorithm algorithm) { return RowOf(algorithm).name; }
 
-std::string ChecksumHeader(ChecksumAlgorithm algorithm) { return "x-amz-checksum-" + Lower(RowOf(algorithm).name); }
+std::string ChecksumHeader(ChecksumAlgorithm algorithm) { return "x-amz-checksum-" + AsciiLower(RowOf(algorithm).name); }
 
 struct Checksummer::Digest {
   EVP_MD_CTX* md = nullptr;
@@ -204,7 +199,7 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     return Status::Ok();
   };
   for (const auto& f : headers) {
-    std::string name = Lower(f.name);
+    std::string name = AsciiLower(f.name);
     constexpr std::string_view kPrefix = "x-amz-checksum-";
     if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
     const std::string_view rest = std::string_view(name).substr(kPrefix.size());
@@ -221,7 +216,7 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     EUCA_RETURN_IF_ERROR(take(*a, f.value));
   }
   if (const std::string* trailer = headers.Find("x-amz-trailer")) {
-    std::string name = Lower(std::string(*trailer));
+    std::string name = AsciiLower(std::string(*trailer));
     constexpr std::string_view kPrefix = "x-amz-checksum-";
     std::optional<ChecksumAlgorithm> a;
     if (name.compare(0, kPrefix.size(), kPrefix) == 0) a = ParseChecksumAlgorithm(std::string_view(name).substr(kPrefix.size()));

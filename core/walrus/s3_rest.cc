@@ -15,6 +15,7 @@
 #include "core/api/encoding.h"
 #include "core/base/error_map.h"
 #include "core/base/random.h"
+#include "core/base/strings.h"
 #include "core/walrus/checksum.h"
 #include "core/walrus/image_rest.h"
 
@@ -38,16 +39,6 @@ std::string Iso8601(int64_t ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
-}
-
-std::string ToLower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string ToUpper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -377,7 +368,7 @@ Result<std::vector<Grant>> GrantsOf(const Headers& h) {
       {"x-amz-grant-full-control", Permission::kFullControl}};
   std::vector<Grant> out;
   for (const auto& f : h) {
-    std::string name = ToLower(f.name);
+    std::string name = AsciiLower(f.name);
     if (!StartsWith(name, "x-amz-grant-")) continue;
     auto it = std::find_if(std::begin(kGrantHeaders), std::end(kGrantHeaders), [&](const auto& g) { return g.first == name; });
     if (it == std::end(kGrantHeaders))
@@ -406,7 +397,7 @@ ContentHeaders ContentOf(const Headers& h) {
     std::string item;
     while (std::getline(ss, item, ',')) {
       std::string t(api::TrimSpace(item));
-      if (t.empty() || ToLower(t) == "aws-chunked") continue;
+      if (t.empty() || AsciiLower(t) == "aws-chunked") continue;
       if (!rest.empty()) rest += ",";
       rest += t;
     }
@@ -420,7 +411,7 @@ ContentHeaders ContentOf(const Headers& h) {
 Pairs MetadataOf(const Headers& h) {
   Pairs out;
   for (const auto& f : h) {
-    std::string name = ToLower(f.name);
+    std::string name = AsciiLower(f.name);
     if (!StartsWith(name, "x-amz-meta-")) continue;
     name = name.substr(11);
     auto same = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
@@ -756,7 +747,7 @@ class S3Rest final {
         return Empty(204);
       }
       if (m == "POST" && q.Has("delete")) return DeleteObjects(caller, req, body);
-      if (m == "POST" && StartsWith(ToLower(req.head.headers.Get("Content-Type")), "multipart/form-data"))
+      if (m == "POST" && StartsWith(AsciiLower(req.head.headers.Get("Content-Type")), "multipart/form-data"))
         return NotImplementedFor("a browser-based upload (POST with an HTML form)");
       return NotAllowed(req);
     }
@@ -818,7 +809,7 @@ class S3Rest final {
       return S3Error(Code::kUnsupported, what + " is not implemented here", "NotImplemented");
     };
     for (const auto& f : h) {
-      const std::string name = ToLower(f.name);
+      const std::string name = AsciiLower(f.name);
       if (StartsWith(name, "x-amz-server-side-encryption-customer-") ||
           StartsWith(name, "x-amz-copy-source-server-side-encryption-customer-"))
         return not_implemented("server-side encryption with customer keys ('" + f.name + "')");
@@ -840,7 +831,7 @@ class S3Rest final {
       if (auto sc = OptHeader(h, "x-amz-storage-class"); sc && *sc != "STANDARD")
         return not_implemented("storage class '" + *sc + "' (only STANDARD)");
       if (level == Level::kBucket) {
-        if (auto lock = OptHeader(h, "x-amz-bucket-object-lock-enabled"); lock && ToLower(*lock) != "false")
+        if (auto lock = OptHeader(h, "x-amz-bucket-object-lock-enabled"); lock && AsciiLower(*lock) != "false")
           return not_implemented("object lock (x-amz-bucket-object-lock-enabled)");
         if (auto own = OptHeader(h, "x-amz-object-ownership"); own && *own != "ObjectWriter")
           return not_implemented("object ownership '" + *own + "' (ACLs are always enabled: only ObjectWriter)");
@@ -1091,7 +1082,7 @@ class S3Rest final {
     }
     r.status = result.status == GetStatus::kPartialContent ? 206 : 200;
     SetObjectHeaders(r, result.info, req.query);
-    if (result.checksum && ToLower(req.head.headers.Get("x-amz-checksum-mode")) == "enabled") {
+    if (result.checksum && AsciiLower(req.head.headers.Get("x-amz-checksum-mode")) == "enabled") {
       r.headers.Set(ChecksumHeader(result.checksum->algorithm), result.checksum->value);
       r.headers.Set("x-amz-checksum-type", std::string(result.checksum->type()));
     }
@@ -1210,7 +1201,7 @@ class S3Rest final {
                                     .canned_acl = h.Get("x-amz-acl"),
                                     .grants = req.grants};
     EUCA_ASSIGN_OR_RETURN(cr.checksum_algorithm, ChecksumAlgorithmHeader(h));
-    cr.checksum_type = ToUpper(h.Get("x-amz-checksum-type"));
+    cr.checksum_type = AsciiUpper(h.Get("x-amz-checksum-type"));
     EUCA_ASSIGN_OR_RETURN(std::string upload_id, walrus_.CreateMultipartUpload(caller, cr));
     Xml xml("InitiateMultipartUploadResult");
     Add(xml.root, "Bucket", cr.bucket);
@@ -1286,11 +1277,13 @@ class S3Rest final {
       cr.parts.push_back({number.text().as_int(0), etag.text().get(), ListedChecksum(p)});
     }
     for (const auto& f : req.head.headers) {  // the object's expected checksum ("-N" for a composite)
-      std::string name = ToLower(f.name);
-      if (!StartsWith(name, "x-amz-checksum-")) continue;
-      if (auto a = ParseChecksumAlgorithm(std::string_view(name).substr(15))) cr.checksum = StoredChecksum{*a, f.value};
+      std::string name = AsciiLower(f.name);
+      constexpr std::string_view kPrefix = "x-amz-checksum-";
+      if (!StartsWith(name, kPrefix)) continue;
+      if (auto a = ParseChecksumAlgorithm(std::string_view(name).substr(kPrefix.size())))
+        cr.checksum = StoredChecksum{*a, f.value};
     }
-    cr.checksum_type = ToUpper(req.head.headers.Get("x-amz-checksum-type"));
+    cr.checksum_type = AsciiUpper(req.head.headers.Get("x-amz-checksum-type"));
     if (cr.parts.empty()) {
       return S3Error(Code::kInvalidArgument, "the XML you provided lists no parts", "MalformedXML");
     }
@@ -1485,13 +1478,13 @@ S3Target ResolveS3Target(const std::string& raw_path, const std::string& host, c
     }
   }
   // Host without its port (IPv6 literals in brackets keep theirs).
-  std::string h = ToLower(host);
+  std::string h = AsciiLower(host);
   if (!h.empty() && h[0] != '[') {
     auto colon = h.rfind(':');
     if (colon != std::string::npos) h = h.substr(0, colon);
   }
   for (const auto& d : domains) {
-    std::string domain = ToLower(d);
+    std::string domain = AsciiLower(d);
     if (domain.empty() || h.size() <= domain.size() + 1) continue;
     if (h.compare(h.size() - domain.size(), domain.size(), domain) == 0 && h[h.size() - domain.size() - 1] == '.') {
       t.virtual_host = true;

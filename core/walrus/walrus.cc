@@ -10,6 +10,7 @@
 
 #include "core/api/encoding.h"
 #include "core/base/random.h"
+#include "core/base/strings.h"
 #include "core/walrus/listing.h"
 #include "core/walrus/body_pipeline.h"
 
@@ -52,13 +53,6 @@ std::string ObjectName(const std::string& bucket, const std::string& key) {
   return "'" + bucket + "/" + objects::PrintableKey(key) + "'";
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 // Stored response headers (content type is a column of its own).
 constexpr std::pair<const char*, std::string ContentHeaders::*> kStoredHeaders[] = {
     {"cache-control", &ContentHeaders::cache_control},
@@ -86,7 +80,7 @@ ContentHeaders PairsToHeaders(const std::string& content_type, const Pairs& pair
 
 Pairs LowerNames(const Pairs& metadata) {
   Pairs out;
-  for (const auto& [n, v] : metadata) out.emplace_back(Lower(n), v);
+  for (const auto& [n, v] : metadata) out.emplace_back(AsciiLower(n), v);
   return out;
 }
 
@@ -891,7 +885,7 @@ Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartReq
     return S3Error(Code::kInvalidArgument, "InvalidRequest",
                    "checksum type mismatch: upload " + Quote(upload.upload_id) + " was created with " +
                        std::string(ChecksumName(*upload_algorithm)) + " checksums; send x-amz-checksum-" +
-                       Lower(ChecksumName(*upload_algorithm)) + " with each part, not " +
+                       AsciiLower(ChecksumName(*upload_algorithm)) + " with each part, not " +
                        (req.checksum_algorithm ? ChecksumHeader(*req.checksum_algorithm) : std::string("none")));
   EUCA_RETURN_IF_ERROR(AdmitPart(upload, req.content_length.value_or(0)));  // SLA storage quota
   std::optional<ChecksumSource> summed;
