@@ -181,23 +181,12 @@ std::string Checksummer::FinalBase64() {
   return api::Base64Encode(raw);
 }
 
-Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& headers) {
-  std::optional<ExpectedChecksum> found;
-  auto take = [&](ChecksumAlgorithm a, std::optional<std::string> value) -> Status {
-    if (found && found->algorithm != a) {
-      return InvalidRequest("a request may carry one x-amz-checksum-* value, not " +
-                            std::string(ChecksumName(found->algorithm)) + " and " + std::string(ChecksumName(a)));
-    }
-    if (found && !value) return Status::Ok();  // a trailer declared beside its header
-    if (value) {
-      auto raw = api::Base64Decode(*value);
-      if (!raw.ok() || raw->size() != RowOf(a).bytes) {
-        return InvalidRequest("value for " + ChecksumHeader(a) + " header is invalid: '" + *value + "'");
-      }
-    }
-    found = ExpectedChecksum{a, std::move(value)};
-    return Status::Ok();
-  };
+namespace {
+// Calls `take` with each x-amz-checksum-ALGORITHM header's algorithm and value, in order;
+// skips x-amz-checksum-type, -mode and -algorithm. NotImplemented for an algorithm not known
+// here (S3's newer SHA512, MD5, XXHASH*), since it would not be checked.
+template <typename Take>
+Status ForEachChecksumHeader(const Headers& headers, Take&& take) {
   for (const auto& f : headers) {
     std::string name = AsciiLower(f.name);
     constexpr std::string_view kPrefix = "x-amz-checksum-";
@@ -206,8 +195,6 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     auto a = ParseChecksumAlgorithm(rest);
     if (!a) {
       if (rest == "type" || rest == "mode" || rest == "algorithm") continue;
-      // A checksum of an algorithm not known here (S3's newer SHA512, MD5, XXHASH*): refused,
-      // since it would not be checked.
       return Status(Code::kUnsupported,
                     "the checksum '" + f.name +
                         "' is not implemented here; use x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1 or -sha256",
@@ -215,6 +202,36 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     }
     EUCA_RETURN_IF_ERROR(take(*a, f.value));
   }
+  return Status::Ok();
+}
+
+Status OneAlgorithm(std::optional<ChecksumAlgorithm> first, ChecksumAlgorithm a) {
+  if (first && *first != a) {
+    return InvalidRequest("a request may carry one x-amz-checksum-* value, not " + std::string(ChecksumName(*first)) +
+                          " and " + std::string(ChecksumName(a)));
+  }
+  return Status::Ok();
+}
+
+bool IsValueOf(ChecksumAlgorithm a, std::string_view base64) {
+  auto raw = api::Base64Decode(base64);
+  return raw.ok() && raw->size() == RowOf(a).bytes;
+}
+}  // namespace
+
+Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& headers) {
+  std::optional<ExpectedChecksum> found;
+  auto take = [&](ChecksumAlgorithm a, std::optional<std::string> value) -> Status {
+    EUCA_RETURN_IF_ERROR(OneAlgorithm(found ? std::optional(found->algorithm) : std::nullopt, a));
+    if (found && !value) return Status::Ok();  // a trailer declared beside its header
+    if (value && !IsValueOf(a, *value)) {
+      return InvalidRequest("value for " + ChecksumHeader(a) + " header is invalid: '" + *value + "'");
+    }
+    found = ExpectedChecksum{a, std::move(value)};
+    return Status::Ok();
+  };
+  EUCA_RETURN_IF_ERROR(
+      ForEachChecksumHeader(headers, [&](ChecksumAlgorithm a, const std::string& value) { return take(a, value); }));
   if (const std::string* trailer = headers.Find("x-amz-trailer")) {
     std::string name = AsciiLower(std::string(*trailer));
     constexpr std::string_view kPrefix = "x-amz-checksum-";
@@ -223,6 +240,26 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
     if (!a) return InvalidRequest("the trailer '" + *trailer + "' is not an x-amz-checksum-* this server knows");
     EUCA_RETURN_IF_ERROR(take(*a, std::nullopt));
   }
+  return found;
+}
+
+Result<std::optional<StoredChecksum>> ObjectChecksumOf(const Headers& headers) {
+  std::optional<StoredChecksum> found;
+  EUCA_RETURN_IF_ERROR(ForEachChecksumHeader(headers, [&](ChecksumAlgorithm a, const std::string& value) -> Status {
+    EUCA_RETURN_IF_ERROR(OneAlgorithm(found ? std::optional(found->algorithm) : std::nullopt, a));
+    // base64 of the algorithm's size, then "-N" (1 <= N <= 10000) for a COMPOSITE checksum.
+    std::string_view v = value;
+    size_t dash = v.find('-');
+    bool ok = IsValueOf(a, v.substr(0, dash));
+    if (ok && dash != std::string_view::npos) {
+      std::string_view n = v.substr(dash + 1);
+      ok = !n.empty() && n.size() <= 5 && n[0] != '0' &&
+           n.find_first_not_of("0123456789") == std::string_view::npos && std::stoi(std::string(n)) <= 10000;
+    }
+    if (!ok) return InvalidRequest("value for " + ChecksumHeader(a) + " header is invalid: '" + value + "'");
+    found = StoredChecksum{a, value};
+    return Status::Ok();
+  }));
   return found;
 }
 

@@ -71,6 +71,12 @@ struct StoredChecksum {
   /// "COMPOSITE" or "FULL_OBJECT" (x-amz-checksum-type).
   std::string_view type() const { return composite() ? "COMPOSITE" : "FULL_OBJECT"; }
 };
+/// The checksum CompleteMultipartUpload's headers announce for the whole object: one
+/// x-amz-checksum-ALGORITHM header, its value base64 of the algorithm's size with "-N" appended
+/// for a COMPOSITE checksum of N parts. nullopt: none. InvalidRequest for two algorithms or a
+/// malformed value, NotImplemented for an algorithm not known here (as ExpectedChecksumOf).
+Result<std::optional<StoredChecksum>> ObjectChecksumOf(const Headers& headers);
+
 /// "ALGORITHM:value", the form the backend stores (docs/walrus-format.md).
 std::string FormatStoredChecksum(const StoredChecksum& checksum);
 /// The stored form read back; nullopt for "" (none) or anything unknown.

@@ -125,5 +125,28 @@ TEST(ChecksumTest, ExpectedChecksumFromHeadersOrTrailer) {
   EXPECT_EQ(CheckChecksum(ChecksumAlgorithm::kCrc32, "AAAAAA==", "y/Q5Jg==").wire_code(), "BadDigest");
 }
 
+TEST(ChecksumTest, ObjectChecksumOfCompleteTakesTheCompositeForm) {
+  auto none = ObjectChecksumOf(Headers{{"x-amz-checksum-type", "COMPOSITE"}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  for (std::string value : {"y/Q5Jg==", "y/Q5Jg==-1", "y/Q5Jg==-10000"}) {
+    auto got = ObjectChecksumOf(Headers{{"X-Amz-Checksum-CRC32", value}});
+    ASSERT_TRUE(got.ok()) << value << ": " << got.status().message();
+    ASSERT_TRUE(*got);
+    EXPECT_EQ((*got)->algorithm, ChecksumAlgorithm::kCrc32);
+    EXPECT_EQ((*got)->value, value);
+  }
+  for (std::string value : {"", "-2", "AAAA-2", "y/Q5Jg==-", "y/Q5Jg==-0", "y/Q5Jg==-02", "y/Q5Jg==-10001",
+                            "y/Q5Jg==-1x", "y/Q5Jg==-2-2", "y/Q5Jg==-99999999999"}) {
+    EXPECT_EQ(ObjectChecksumOf(Headers{{"x-amz-checksum-crc32", value}}).status().wire_code(), "InvalidRequest")
+        << value;
+  }
+  EXPECT_EQ(ObjectChecksumOf(Headers{{"x-amz-checksum-crc32", "y/Q5Jg=="}, {"x-amz-checksum-sha1", "x"}})
+                .status()
+                .wire_code(),
+            "InvalidRequest");
+  EXPECT_EQ(ObjectChecksumOf(Headers{{"x-amz-checksum-sha512", "AAAA"}}).status().wire_code(), "NotImplemented");
+}
+
 }  // namespace
 }  // namespace euca::walrus

@@ -1276,13 +1276,7 @@ class S3Rest final {
       if (!number || !etag) return S3Error(Code::kInvalidArgument, "each Part needs a PartNumber and an ETag", "MalformedXML");
       cr.parts.push_back({number.text().as_int(0), etag.text().get(), ListedChecksum(p)});
     }
-    for (const auto& f : req.head.headers) {  // the object's expected checksum ("-N" for a composite)
-      std::string name = AsciiLower(f.name);
-      constexpr std::string_view kPrefix = "x-amz-checksum-";
-      if (!StartsWith(name, kPrefix)) continue;
-      if (auto a = ParseChecksumAlgorithm(std::string_view(name).substr(kPrefix.size())))
-        cr.checksum = StoredChecksum{*a, f.value};
-    }
+    EUCA_ASSIGN_OR_RETURN(cr.checksum, ObjectChecksumOf(req.head.headers));  // "-N" for a composite
     cr.checksum_type = AsciiUpper(req.head.headers.Get("x-amz-checksum-type"));
     if (cr.parts.empty()) {
       return S3Error(Code::kInvalidArgument, "the XML you provided lists no parts", "MalformedXML");

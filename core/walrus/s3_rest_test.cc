@@ -726,6 +726,23 @@ TEST_F(S3RestTest, MultipartChecksumsPerPartAndComposite) {
   r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), {{"x-amz-checksum-crc32", c1}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
+  // Refused before anything is checked, and the upload stays: an algorithm Walrus does not know
+  // (it would go unchecked), a value that is no checksum, a part count that is no number, two.
+  const std::string no_dash = composite.substr(0, composite.find('-'));
+  for (const auto& [headers, code] : std::vector<std::pair<Headers, std::string>>{
+           {{{"x-amz-checksum-sha512", no_dash}}, "NotImplemented"},
+           {{{"x-amz-checksum-crc32", "AAAA"}}, "InvalidRequest"},
+           {{{"x-amz-checksum-crc32", no_dash + "-"}}, "InvalidRequest"},
+           {{{"x-amz-checksum-crc32", no_dash + "-x"}}, "InvalidRequest"},
+           {{{"x-amz-checksum-crc32", no_dash + "-0"}}, "InvalidRequest"},
+           {{{"x-amz-checksum-crc32", composite}, {"x-amz-checksum-sha1", "AAAA"}}, "InvalidRequest"}}) {
+    r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), headers);
+    EXPECT_THAT(r.body, HasSubstr("<Code>" + code + "</Code>")) << headers.begin()->value;
+  }
+  EXPECT_EQ(Send("GET", "/mpc/o").status, 404);
+  // The count is part of the value: "-3" for two parts does not match.
+  r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), {{"x-amz-checksum-crc32", no_dash + "-3"}});
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadDigest</Code>"));
   r = Send("POST", "/mpc/o?uploadId=" + id, complete_xml(c1, c2), {{"x-amz-checksum-crc32", composite}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, HasSubstr("<ChecksumCRC32>" + composite + "</ChecksumCRC32><ChecksumType>COMPOSITE"));
