@@ -802,44 +802,64 @@ class S3Rest final {
   ///    storage class other than STANDARD, object ownership other than ObjectWriter (ACLs
   ///    are always on here), and conditions on a DELETE: NotImplemented.
   static Status RefuseUnservedHeaders(const Request& req, Level level) {
-    const Headers& h = req.head.headers;
+    // Where a row applies.
+    enum class On { kAny, kWrite, kBucketWrite, kObjectDelete };
+    struct Unserved {
+      std::string_view name;  // lower case
+      bool prefix;            // `name` starts the header's name, else is all of it
+      On on;
+      std::string_view allowed;  // the one value that asks for nothing unserved ("": none does)
+      std::string_view what;     // what the header asks for, for the message
+      bool invalid_request;      // InvalidRequest, else NotImplemented
+    };
+    // First match wins: the customer-key rows come before the plain encryption prefix.
+    static constexpr Unserved kUnserved[] = {
+        {"x-amz-server-side-encryption-customer-", true, On::kAny, "",
+         "server-side encryption with customer keys", false},
+        {"x-amz-copy-source-server-side-encryption-customer-", true, On::kAny, "",
+         "server-side encryption with customer keys", false},
+        {"x-amz-server-side-encryption", true, On::kWrite, "",
+         "server-side encryption (objects are stored as sent)", false},
+        {"x-amz-object-lock-", true, On::kWrite, "",
+         "object lock (no bucket here has an object lock configuration)", true},
+        {"x-amz-write-offset-bytes", false, On::kWrite, "", "appending to an object", false},
+        {"x-amz-tagging", false, On::kWrite, "", "object tagging", false},
+        {"x-amz-website-redirect-location", false, On::kWrite, "", "website redirects", false},
+        {"x-amz-storage-class", false, On::kWrite, "STANDARD", "a storage class other than STANDARD", false},
+        {"x-amz-bucket-object-lock-enabled", false, On::kBucketWrite, "false", "object lock", false},
+        {"x-amz-object-ownership", false, On::kBucketWrite, "ObjectWriter",
+         "object ownership other than ObjectWriter (ACLs are always enabled)", false},
+        {"if-match", false, On::kObjectDelete, "", "a conditional delete", false},
+        {"if-none-match", false, On::kObjectDelete, "", "a conditional delete", false},
+        {"x-amz-if-match-size", false, On::kObjectDelete, "", "a conditional delete", false},
+        {"x-amz-if-match-last-modified-time", false, On::kObjectDelete, "", "a conditional delete", false},
+    };
     const std::string& m = req.head.method;
     const bool write = m == "PUT" || m == "POST";
-    auto not_implemented = [](const std::string& what) {
-      return S3Error(Code::kUnsupported, what + " is not implemented here", "NotImplemented");
-    };
-    for (const auto& f : h) {
-      const std::string name = AsciiLower(f.name);
-      if (StartsWith(name, "x-amz-server-side-encryption-customer-") ||
-          StartsWith(name, "x-amz-copy-source-server-side-encryption-customer-"))
-        return not_implemented("server-side encryption with customer keys ('" + f.name + "')");
-      if (!write) continue;
-      if (StartsWith(name, "x-amz-server-side-encryption"))
-        return not_implemented("server-side encryption ('" + f.name + ": " + f.value +
-                               "'); objects are stored as sent");
-      if (StartsWith(name, "x-amz-object-lock-"))
-        return S3Error(Code::kInvalidArgument,
-                       "'" + f.name + "' needs a bucket with an object lock configuration; object lock is not "
-                       "implemented here",
-                       "InvalidRequest");
-    }
-    if (write) {
-      if (h.Has("x-amz-write-offset-bytes")) return not_implemented("appending to an object (x-amz-write-offset-bytes)");
-      if (h.Has("x-amz-tagging")) return not_implemented("object tagging (x-amz-tagging)");
-      if (h.Has("x-amz-website-redirect-location"))
-        return not_implemented("website redirects (x-amz-website-redirect-location)");
-      if (auto sc = OptHeader(h, "x-amz-storage-class"); sc && *sc != "STANDARD")
-        return not_implemented("storage class '" + *sc + "' (only STANDARD)");
-      if (level == Level::kBucket) {
-        if (auto lock = OptHeader(h, "x-amz-bucket-object-lock-enabled"); lock && AsciiLower(*lock) != "false")
-          return not_implemented("object lock (x-amz-bucket-object-lock-enabled)");
-        if (auto own = OptHeader(h, "x-amz-object-ownership"); own && *own != "ObjectWriter")
-          return not_implemented("object ownership '" + *own + "' (ACLs are always enabled: only ObjectWriter)");
+    auto applies = [&](On on) {
+      switch (on) {
+        case On::kAny:
+          return true;
+        case On::kWrite:
+          return write;
+        case On::kBucketWrite:
+          return write && level == Level::kBucket;
+        case On::kObjectDelete:
+          return m == "DELETE" && level == Level::kObject;
       }
-    }
-    if (m == "DELETE" && level == Level::kObject) {
-      for (const char* c : {"If-Match", "If-None-Match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time"})
-        if (h.Has(c)) return not_implemented(std::string("a conditional delete (") + c + ")");
+      return false;
+    };
+    for (const auto& f : req.head.headers) {
+      const std::string name = AsciiLower(f.name);
+      for (const Unserved& u : kUnserved) {
+        if (!(u.prefix ? StartsWith(name, u.name) : name == u.name) || !applies(u.on)) continue;
+        // x-amz-bucket-object-lock-enabled is a boolean: "False" asks for nothing either.
+        const bool boolean = u.allowed == "false";
+        if (!u.allowed.empty() && (boolean ? AsciiLower(f.value) : f.value) == u.allowed) break;
+        const std::string message = std::string(u.what) + " ('" + f.name + ": " + f.value + "') is not implemented here";
+        return u.invalid_request ? S3Error(Code::kInvalidArgument, message, "InvalidRequest")
+                                 : S3Error(Code::kUnsupported, message, "NotImplemented");
+      }
     }
     return Status::Ok();
   }

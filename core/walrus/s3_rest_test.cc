@@ -420,6 +420,12 @@ TEST_F(S3RestTest, UnservedHeadersAreRefusedAndStoreNothing) {
            Case{"PUT", "/hdrs-own", {{"x-amz-object-ownership", "BucketOwnerEnforced"}}, 501},
            Case{"DELETE", "/hdrs/k", {{"If-Match", "\"00000000000000000000000000000000\""}}, 501},
            Case{"DELETE", "/hdrs/k", {{"x-amz-if-match-size", "1"}}, 501},
+           Case{"DELETE", "/hdrs/k", {{"If-None-Match", "*"}}, 501},
+           Case{"DELETE", "/hdrs/k", {{"x-amz-if-match-last-modified-time", "Wed, 01 Jan 2025 00:00:00 GMT"}}, 501},
+           Case{"PUT", "/hdrs/new",
+                {{"x-amz-copy-source", "/hdrs/k"}, {"x-amz-copy-source-server-side-encryption-customer-algorithm", "AES256"}},
+                501},
+           Case{"PUT", "/hdrs/new", {{"x-amz-server-side-encryption-bucket-key-enabled", "true"}}, 501},
            Case{"GET", "/hdrs", {{"x-amz-expected-bucket-owner", "222222222222"}}, 403},
            Case{"HEAD", "/hdrs/k", {{"x-amz-expected-bucket-owner", "222222222222"}}, 403},
            Case{"PUT", "/hdrs/new", {{"x-amz-copy-source", "/hdrs/k"}, {"x-amz-source-expected-bucket-owner", "2"}}, 403},
@@ -437,6 +443,13 @@ TEST_F(S3RestTest, UnservedHeadersAreRefusedAndStoreNothing) {
                                          {"x-amz-bucket-object-lock-enabled", "false"}})
                 .status,
             200);
+  EXPECT_EQ(Send("PUT", "/hdrs-ok2", "", {{"x-amz-bucket-object-lock-enabled", "False"}}).status, 200);
+  // The answer names the header and its value, and says what is not done.
+  auto r = Send("PUT", "/hdrs/new", "body", {{"x-amz-storage-class", "GLACIER"}});
+  EXPECT_THAT(r.body, HasSubstr("<Code>NotImplemented</Code>"));
+  EXPECT_THAT(r.body, HasSubstr("a storage class other than STANDARD ('x-amz-storage-class: GLACIER')"));
+  r = Send("PUT", "/hdrs/new", "body", {{"x-amz-object-lock-mode", "COMPLIANCE"}});
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidRequest</Code>"));
   EXPECT_EQ(Send("GET", "/hdrs/k", "", {{"x-amz-expected-bucket-owner", "111111111111"}}).body, "content");
   EXPECT_EQ(Send("GET", "/nosuch", "", {{"x-amz-expected-bucket-owner", "111111111111"}}).status, 404);
 }
