@@ -7,9 +7,13 @@ S3CMD=/usr/bin/s3cmd
 # start_walrus [ADDR:PORT]: starts the server on WALRUS_HOME (made by walrus_setup_file), on
 # 127.0.0.1 and a free port unless told, and sets WALRUS_URL and WALRUS_HOSTPORT. Its pid goes
 # to a file so that any test (or teardown_file) can stop it; the log is appended to.
+# WALRUS_DOMAIN, when set, is its --domain (virtual-host-style BUCKET.WALRUS_DOMAIN).
 start_walrus() {
+  local domain=()
+  [[ -z "${WALRUS_DOMAIN:-}" ]] || domain=(--domain "$WALRUS_DOMAIN")
   # Started from a subshell, so that it is no job of this shell's (init reaps it).
-  (EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen "${1:-127.0.0.1:0}" >"$WALRUS_LOG.now" 2>&1 3>&- &
+  (EUCA_HOME="$WALRUS_HOME" "$EUCA_BIN" serve walrus --listen "${1:-127.0.0.1:0}" "${domain[@]}" \
+    >"$WALRUS_LOG.now" 2>&1 3>&- &
     echo $! >"$BATS_FILE_TMPDIR/walrus.pid")
   local i
   for i in $(seq 100); do
