@@ -8,6 +8,14 @@ namespace {
 TEST(ErrorMapTest, S3CodesMapBackToTheirCodes) {
   EXPECT_EQ(CodeOfS3Error("NoSuchBucket", 404), Code::kNotFound);
   EXPECT_EQ(CodeOfS3Error("NoSuchKey", 404), Code::kNotFound);
+  // The configurations Walrus keeps none of: 404s of their own codes, both ways.
+  for (const char* wire : {"NoSuchTagSet", "NoSuchCORSConfiguration", "NoSuchBucketPolicy", "NoSuchWebsiteConfiguration",
+                           "NoSuchLifecycleConfiguration", "ReplicationConfigurationNotFoundError",
+                           "ObjectLockConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration",
+                           "ServerSideEncryptionConfigurationNotFoundError"}) {
+    EXPECT_EQ(CodeOfS3Error(wire, 400), Code::kNotFound) << wire;
+    EXPECT_EQ(S3HttpStatus(Status(Code::kNotFound, "none", wire)), 404) << wire;
+  }
   EXPECT_EQ(CodeOfS3Error("AccessDenied", 403), Code::kPermissionDenied);
   EXPECT_EQ(CodeOfS3Error("SignatureDoesNotMatch", 403), Code::kUnauthenticated);
   EXPECT_EQ(CodeOfS3Error("InvalidAccessKeyId", 403), Code::kUnauthenticated);

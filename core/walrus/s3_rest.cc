@@ -202,13 +202,66 @@ constexpr ServedSubresource kServedSubresources[] = {
     {Level::kObject, "POST", "uploads"},   {Level::kObject, "POST", "uploadId"},
 };
 
+/// Configurations Walrus keeps none of, since every request to set one is refused (PUT and
+/// the like are NotImplemented), but which S3 clients read, and delete, on every bucket they
+/// manage. GET answers as S3 does where there is none: a 404 of the configuration's own code,
+/// or the document of S3's default. DELETE, where S3 has one, is done at once (204): there is
+/// none after it. Bucket rows are owner only (S3's default); object tagging takes READ on the
+/// object to read and WRITE_ACP to delete.
+struct UnsetConfiguration {
+  Level level;
+  std::string_view name;             // the subresource
+  std::string_view missing_code;     // GET: 404 with this code and message, or else
+  std::string_view missing_message;  //
+  const char* root;                  // GET: 200 with this document,
+  void (*fill)(pugi::xml_node root);  // filled by this (nullptr: empty)
+  bool deletable;
+};
+constexpr UnsetConfiguration kUnsetConfigurations[] = {
+    {Level::kBucket, "tagging", "NoSuchTagSet", "the bucket has no tag set", nullptr, nullptr, true},
+    {Level::kBucket, "cors", "NoSuchCORSConfiguration", "the bucket has no CORS configuration", nullptr, nullptr, true},
+    {Level::kBucket, "policy", "NoSuchBucketPolicy", "the bucket has no policy", nullptr, nullptr, true},
+    {Level::kBucket, "policyStatus", "NoSuchBucketPolicy", "the bucket has no policy", nullptr, nullptr, false},
+    {Level::kBucket, "website", "NoSuchWebsiteConfiguration", "the bucket has no website configuration", nullptr,
+     nullptr, true},
+    {Level::kBucket, "lifecycle", "NoSuchLifecycleConfiguration", "the bucket has no lifecycle configuration", nullptr,
+     nullptr, true},
+    {Level::kBucket, "replication", "ReplicationConfigurationNotFoundError",
+     "the bucket has no replication configuration", nullptr, nullptr, true},
+    {Level::kBucket, "object-lock", "ObjectLockConfigurationNotFoundError",
+     "the bucket has no object lock configuration", nullptr, nullptr, false},
+    {Level::kBucket, "publicAccessBlock", "NoSuchPublicAccessBlockConfiguration",
+     "the bucket has no public access block configuration", nullptr, nullptr, true},
+    {Level::kBucket, "encryption", "ServerSideEncryptionConfigurationNotFoundError",
+     "the bucket has no server-side encryption configuration: objects are stored as sent", nullptr, nullptr, false},
+    {Level::kBucket, "ownershipControls", "", "", "OwnershipControls",
+     [](pugi::xml_node root) { Add(root.append_child("Rule"), "ObjectOwnership", "ObjectWriter"); }, false},
+    {Level::kBucket, "accelerate", "", "", "AccelerateConfiguration", nullptr, false},
+    {Level::kBucket, "requestPayment", "", "", "RequestPaymentConfiguration",
+     [](pugi::xml_node root) { Add(root, "Payer", "BucketOwner"); }, false},
+    {Level::kBucket, "logging", "", "", "BucketLoggingStatus", nullptr, false},
+    {Level::kBucket, "notification", "", "", "NotificationConfiguration", nullptr, false},
+    {Level::kObject, "tagging", "", "", "Tagging", [](pugi::xml_node root) { root.append_child("TagSet"); }, true},
+};
+
+/// The row of kUnsetConfigurations a `method` request on `level` with `query` asks for.
+const UnsetConfiguration* UnsetConfigurationOf(Level level, const std::string& method, const QueryParams& query) {
+  if (method != "GET" && method != "DELETE") return nullptr;
+  for (const auto& [name, value] : query) {
+    for (const UnsetConfiguration& c : kUnsetConfigurations)
+      if (c.level == level && c.name == name && (method == "GET" || c.deletable)) return &c;
+  }
+  return nullptr;
+}
+
 /// The first subresource of `query` that Route() does not serve for `method` on `level`.
 std::optional<std::string> UnservedSubresource(Level level, const std::string& method, const QueryParams& query) {
+  const UnsetConfiguration* unset = UnsetConfigurationOf(level, method, query);
   for (const auto& [name, value] : query) {
     if (std::find(std::begin(kSubresources), std::end(kSubresources), name) == std::end(kSubresources)) continue;
     bool served = std::any_of(std::begin(kServedSubresources), std::end(kServedSubresources),
                               [&](const ServedSubresource& s) { return s.level == level && s.method == method && s.name == name; });
-    if (!served) return name;
+    if (!served && !(unset && unset->name == name)) return name;
   }
   return std::nullopt;
 }
@@ -708,6 +761,7 @@ class S3Rest final {
     if (auto sub = UnservedSubresource(level, m, q.raw)) return NotImplementedFor(m + " ?" + *sub);
     EUCA_RETURN_IF_ERROR(RefuseUnservedHeaders(req, level));
     EUCA_RETURN_IF_ERROR(CheckExpectedOwners(req));
+    if (const UnsetConfiguration* c = UnsetConfigurationOf(level, m, q.raw)) return AnswerUnset(caller, req, *c);
     if (bucket.empty()) {
       if (m == "GET") return ListBuckets(caller, req);
       return NotAllowed(req);
@@ -788,6 +842,23 @@ class S3Rest final {
       if (q.Has("uploadId")) return CompleteUpload(caller, req, body);
     }
     return NotAllowed(req);
+  }
+
+  /// A GET or DELETE of a configuration Walrus keeps none of (kUnsetConfigurations).
+  Result<http::Response> AnswerUnset(const Caller& caller, const Request& req, const UnsetConfiguration& c) {
+    const bool get = req.head.method == "GET";
+    if (c.level == Level::kBucket) {
+      EUCA_RETURN_IF_ERROR(walrus_.CheckBucketOwner(caller, req.target.bucket));
+    } else {
+      EUCA_RETURN_IF_ERROR(walrus_.CheckObjectAccess(caller, req.target.bucket, req.target.key,
+                                                     get ? Permission::kRead : Permission::kWriteAcp));
+    }
+    if (!get) return Empty(204);
+    if (!c.missing_code.empty())
+      return S3Error(Code::kNotFound, std::string(c.missing_message), std::string(c.missing_code));
+    Xml xml(c.root);
+    if (c.fill) c.fill(xml.root);
+    return XmlResponse(200, xml);
   }
 
   /// Request headers that ask for what Walrus does not do. They are refused, never ignored,

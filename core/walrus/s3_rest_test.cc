@@ -363,13 +363,14 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
     const char* target;
     const char* body;
   };
-  for (const Case& c : {Case{"DELETE", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?tagging", "<Tagging/>"},
-                        Case{"GET", "/subres/k?tagging", ""}, Case{"PUT", "/subres/k?retention", "<Retention/>"},
+  for (const Case& c : {Case{"PUT", "/subres/k?tagging", "<Tagging/>"}, Case{"GET", "/subres/k?retention", ""},
+                        Case{"PUT", "/subres/k?retention", "<Retention/>"},
                         Case{"PUT", "/subres/k?legal-hold", "<LegalHold/>"}, Case{"GET", "/subres/k?legal-hold", ""},
                         Case{"GET", "/subres/k?torrent", ""}, Case{"POST", "/subres/k?restore", "<RestoreRequest/>"},
-                        Case{"DELETE", "/subres/k?versionId=null&tagging", ""}, Case{"DELETE", "/subres?cors", ""},
+                        Case{"DELETE", "/subres/k?versionId=null&retention", ""}, Case{"PUT", "/subres?cors", "<x/>"},
                         Case{"PUT", "/subres?versioning", "<VersioningConfiguration/>"},
-                        Case{"GET", "/subres?intelligent-tiering", ""}, Case{"GET", "/subres?policyStatus", ""},
+                        Case{"GET", "/subres?intelligent-tiering", ""}, Case{"DELETE", "/subres?encryption", ""},
+                        Case{"DELETE", "/subres?policyStatus", ""}, Case{"DELETE", "/subres?ownershipControls", ""},
                         Case{"HEAD", "/subres/k?acl", ""}, Case{"GET", "/?session", ""}}) {
     auto r = Send(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 501) << c.method << " " << c.target << ": " << r.body;
@@ -389,6 +390,50 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
   EXPECT_EQ(Send("GET", "/subres/k?x-id=GetObject").body, "content");
   EXPECT_EQ(Send("DELETE", "/subres/k?x-id=DeleteObject").status, 204);
   EXPECT_EQ(Send("GET", "/subres/k").status, 404);
+}
+
+// Configurations Walrus keeps none of are read as S3 reads a bucket without them, and deleted
+// at once, by the bucket's owner only; a DELETE ?tagging (which once deleted the object)
+// leaves the object as it was.
+TEST_F(S3RestTest, UnsetConfigurationsAreAnsweredAsNoneAndOwnerOnly) {
+  ASSERT_EQ(Send("PUT", "/unset", "", {{"x-amz-acl", "public-read-write"}}).status, 200);
+  ASSERT_EQ(Send("PUT", "/unset/k", "content", {{"x-amz-acl", "public-read"}}).status, 200);
+  const std::string etag = Send("HEAD", "/unset/k").headers.Get("ETag");
+  auto r = Send("GET", "/unset?tagging");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("<Code>NoSuchTagSet</Code>"));
+  r = Send("GET", "/unset?cors");
+  EXPECT_THAT(r.body, HasSubstr("<Code>NoSuchCORSConfiguration</Code>"));
+  r = Send("GET", "/unset?requestPayment");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<Payer>BucketOwner</Payer>"));
+  for (const char* target : {"/unset?tagging", "/unset?cors", "/unset?policy", "/unset?website", "/unset?lifecycle",
+                             "/unset?replication", "/unset?publicAccessBlock", "/unset/k?tagging",
+                             "/unset/k?tagging&versionId=null"}) {
+    EXPECT_EQ(Send("DELETE", target).status, 204) << target;
+  }
+  r = Send("GET", "/unset/k");
+  EXPECT_EQ(r.body, "content");
+  EXPECT_EQ(r.headers.Get("ETag"), etag);
+  r = Send("GET", "/unset/k?tagging");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet/></Tagging>"));
+
+  // Another account, even with WRITE on the bucket, and anonymous callers: not the owner.
+  for (const api::Credentials* key : {&kCarolKey, static_cast<const api::Credentials*>(nullptr)}) {
+    for (const char* method : {"GET", "DELETE"}) {
+      r = Send(method, "/unset?cors", "", {}, key);
+      EXPECT_EQ(r.status, 403) << method << (key ? " carol" : " anonymous");
+    }
+    EXPECT_EQ(Send("GET", "/unset?ownershipControls", "", {}, key).status, 403);
+    // The object is public-read: its (empty) tag set is readable, deleting it is not.
+    EXPECT_EQ(Send("GET", "/unset/k?tagging", "", {}, key).status, 200);
+    EXPECT_EQ(Send("DELETE", "/unset/k?tagging", "", {}, key).status, 403);
+  }
+  EXPECT_EQ(Send("GET", "/nosuch?tagging").status, 404);
+  EXPECT_THAT(Send("GET", "/nosuch?tagging").body, HasSubstr("<Code>NoSuchBucket</Code>"));
+  EXPECT_THAT(Send("DELETE", "/unset/nosuch?tagging").body, HasSubstr("<Code>NoSuchKey</Code>"));
+  EXPECT_EQ(Send("GET", "/unset/k").body, "content");
 }
 
 // Headers asking for what Walrus does not do are refused and store nothing: ignored, they

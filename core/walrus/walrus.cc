@@ -1195,6 +1195,15 @@ Result<Acl> Walrus::CannedAclFor(CannedAcl canned, const Owner& owner, const Own
   return MakeCannedAcl(canned, owner, bucket_owner, *cloud);
 }
 
+Status Walrus::CheckBucketOwner(const Caller& caller, const std::string& bucket) {
+  return BucketFor(caller, bucket, std::nullopt).status();
+}
+
+Status Walrus::CheckObjectAccess(const Caller& caller, const std::string& bucket, const std::string& key,
+                                 Permission permission) {
+  return OpenForRead(caller, bucket, key, permission).status();
+}
+
 Result<Acl> Walrus::GetBucketAcl(const Caller& caller, const std::string& bucket) {
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, bucket, Permission::kReadAcp));
   return AclFromJson(b.acl);

@@ -502,6 +502,14 @@ class Walrus final {
   Result<ListMultipartUploadsResult> ListMultipartUploads(const Caller& caller,
                                                           const ListMultipartUploadsRequest& request);
 
+  // Configurations Walrus keeps none of (tagging, CORS, policies, ...: every request to set one
+  // is refused), which S3 clients still read and delete.
+  /// Owner only, as S3's default for a bucket's configurations: NoSuchBucket, AccessDenied.
+  Status CheckBucketOwner(const Caller& caller, const std::string& bucket);
+  /// `permission` on an existing object: NoSuchBucket, NoSuchKey, AccessDenied.
+  Status CheckObjectAccess(const Caller& caller, const std::string& bucket, const std::string& key,
+                           Permission permission);
+
   // ACLs.
   Result<Acl> GetBucketAcl(const Caller& caller, const std::string& bucket);
   Status PutBucketAcl(const Caller& caller, const std::string& bucket, const AclSpec& spec);

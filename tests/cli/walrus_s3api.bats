@@ -300,18 +300,18 @@ JSON
   assert_success
 }
 
-@test "s3api calls Walrus does not serve (tagging, retention, legal hold, bucket CORS) are NotImplemented and change nothing" {
+@test "s3api calls Walrus does not serve (setting tags, retention, legal hold, bucket CORS) are NotImplemented and change nothing" {
   need_aws
   aws_admin s3api create-bucket --bucket unserved
   echo keep >keep.txt
   aws_admin s3api put-object --bucket unserved --key k --body keep.txt >/dev/null
   local call
-  for call in "delete-object-tagging --bucket unserved --key k" \
-    "put-object-tagging --bucket unserved --key k --tagging TagSet=[{Key=a,Value=b}]" \
-    "get-object-tagging --bucket unserved --key k" \
+  for call in "put-object-tagging --bucket unserved --key k --tagging TagSet=[{Key=a,Value=b}]" \
+    "put-bucket-tagging --bucket unserved --tagging TagSet=[{Key=a,Value=b}]" \
     "put-object-retention --bucket unserved --key k --retention Mode=GOVERNANCE,RetainUntilDate=2030-01-01T00:00:00Z" \
     "put-object-legal-hold --bucket unserved --key k --legal-hold Status=ON" \
-    "delete-bucket-cors --bucket unserved" "delete-bucket-policy --bucket unserved"; do
+    "put-bucket-cors --bucket unserved --cors-configuration CORSRules=[{AllowedMethods=[GET],AllowedOrigins=[*]}]" \
+    "delete-bucket-encryption --bucket unserved"; do
     # shellcheck disable=SC2086
     run aws_admin s3api $call
     assert_failure
@@ -322,6 +322,62 @@ JSON
   assert_output keep
   run aws_admin s3api head-bucket --bucket unserved
   assert_success
+}
+
+@test "bucket configurations Walrus keeps none of read as none (S3's 404 codes or defaults); deleting them leaves the data" {
+  need_aws
+  aws_admin s3api create-bucket --bucket unset
+  echo keep >keep.txt
+  aws_admin s3api put-object --bucket unset --key k --body keep.txt >/dev/null
+  local call code
+  for call in "get-bucket-tagging:NoSuchTagSet" "get-bucket-cors:NoSuchCORSConfiguration" \
+    "get-bucket-policy:NoSuchBucketPolicy" "get-bucket-policy-status:NoSuchBucketPolicy" \
+    "get-bucket-website:NoSuchWebsiteConfiguration" \
+    "get-bucket-lifecycle-configuration:NoSuchLifecycleConfiguration" \
+    "get-bucket-replication:ReplicationConfigurationNotFoundError" \
+    "get-object-lock-configuration:ObjectLockConfigurationNotFoundError" \
+    "get-public-access-block:NoSuchPublicAccessBlockConfiguration" \
+    "get-bucket-encryption:ServerSideEncryptionConfigurationNotFoundError"; do
+    code="${call#*:}"
+    run aws_admin s3api "${call%%:*}" --bucket unset
+    assert_failure
+    assert_output --partial "($code)"
+  done
+  run aws_admin s3api get-bucket-ownership-controls --bucket unset --query 'OwnershipControls.Rules[0].ObjectOwnership' --output text
+  assert_success
+  assert_output ObjectWriter
+  run aws_admin s3api get-bucket-request-payment --bucket unset --query Payer --output text
+  assert_output BucketOwner
+  run aws_admin s3api get-object-tagging --bucket unset --key k --query 'length(TagSet)'
+  assert_success
+  assert_output 0
+  for call in "delete-object-tagging --bucket unset --key k" "delete-bucket-tagging --bucket unset" \
+    "delete-bucket-cors --bucket unset" "delete-bucket-policy --bucket unset" \
+    "delete-bucket-website --bucket unset" "delete-bucket-lifecycle --bucket unset" \
+    "delete-public-access-block --bucket unset"; do
+    # shellcheck disable=SC2086
+    run aws_admin s3api $call
+    assert_success
+  done
+  # The object is untouched (a DELETE ?tagging once deleted it).
+  run aws_admin s3 cp s3://unset/k -
+  assert_success
+  assert_output keep
+  # Bad input: a missing bucket or key, and another account, as for any operation.
+  run aws_admin s3api get-bucket-tagging --bucket no-such-unset
+  assert_failure
+  assert_output --partial NoSuchBucket
+  run aws_admin s3api get-object-tagging --bucket unset --key nosuch
+  assert_failure
+  assert_output --partial NoSuchKey
+  euca admin create-account unset-other >/dev/null
+  create_user dave unset-other
+  run aws_as "$KEY_ID" "$SECRET" s3api get-bucket-tagging --bucket unset
+  assert_failure
+  assert_output --partial AccessDenied
+  run aws_as "$KEY_ID" "$SECRET" s3api delete-object-tagging --bucket unset --key k
+  assert_failure
+  assert_output --partial AccessDenied
 }
 
 @test "headers for what Walrus does not do (SSE, SSE-C, object lock, storage classes, tagging) are refused; expected bucket owner is checked" {

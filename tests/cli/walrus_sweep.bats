@@ -27,7 +27,10 @@ setup() { walrus_setup; }
   local ops
   ops="$(sed -n 's/^\([0-9]*\) operations, .*: 0 BUG rows$/\1/p' <<<"$output")"
   [[ "$ops" -ge 90 ]]
-  grep -q '| DeleteObjectTagging | `DELETE /sweep-b/obj?tagging` | 501 NotImplemented | OK refused |' sweep.md
+  grep -q '| PutObjectTagging | `PUT /sweep-b/obj?tagging` | 501 NotImplemented | OK refused |' sweep.md
+  # Configurations Walrus keeps none of: read as none, deleted at once, the object untouched.
+  grep -q '| GetBucketTagging | `GET /sweep-b?tagging` | 404 NoSuchTagSet | OK none configured |' sweep.md
+  grep -q '| DeleteObjectTagging | `DELETE /sweep-b/obj?tagging` | 204 | OK implemented |' sweep.md
 }
 
 @test "botocore's S3 model under the Eucalyptus prefix /services/objectstorage" {
@@ -46,5 +49,6 @@ setup() { walrus_setup; }
   grep -q "^.*(virtual-host ($WALRUS_DOMAIN))" sweep.md
   assert_output --partial ": 0 BUG rows"
   # The requests really named the bucket in the host, not the path.
-  grep -q '| DeleteObjectTagging | `DELETE /obj?tagging (Host: sweep-b.s3.sweep.test:[0-9]*)` | 501 NotImplemented | OK refused |' sweep.md
+  grep -q '| PutObjectTagging | `PUT /obj?tagging (Host: sweep-b.s3.sweep.test:[0-9]*)` | 501 NotImplemented | OK refused |' sweep.md
+  grep -q '| DeleteObjectTagging | `DELETE /obj?tagging (Host: sweep-b.s3.sweep.test:[0-9]*)` | 204 | OK implemented |' sweep.md
 }

@@ -55,6 +55,23 @@ IMPLEMENTED = {
     "DeleteObjects", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
     "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads",
     "GetBucketAcl", "PutBucketAcl", "GetObjectAcl", "PutObjectAcl", "GetBucketVersioning", "GetObjectAttributes",
+    # Configurations Walrus keeps none of: read as S3's default, deleted at once (none after it).
+    "GetObjectTagging", "DeleteObjectTagging", "GetBucketOwnershipControls", "GetBucketAccelerateConfiguration",
+    "GetBucketRequestPayment", "GetBucketLogging", "GetBucketNotificationConfiguration", "GetBucketNotification",
+    "DeleteBucketTagging", "DeleteBucketCors", "DeleteBucketPolicy", "DeleteBucketWebsite", "DeleteBucketLifecycle",
+    "DeleteBucketReplication", "DeletePublicAccessBlock",
+}
+
+# Reads of configurations Walrus keeps none of: the S3 error a bucket without one answers (404).
+NOT_CONFIGURED = {
+    "GetBucketTagging": "NoSuchTagSet", "GetBucketCors": "NoSuchCORSConfiguration",
+    "GetBucketPolicy": "NoSuchBucketPolicy", "GetBucketPolicyStatus": "NoSuchBucketPolicy",
+    "GetBucketWebsite": "NoSuchWebsiteConfiguration", "GetBucketLifecycle": "NoSuchLifecycleConfiguration",
+    "GetBucketLifecycleConfiguration": "NoSuchLifecycleConfiguration",
+    "GetBucketReplication": "ReplicationConfigurationNotFoundError",
+    "GetObjectLockConfiguration": "ObjectLockConfigurationNotFoundError",
+    "GetPublicAccessBlock": "NoSuchPublicAccessBlockConfiguration",
+    "GetBucketEncryption": "ServerSideEncryptionConfigurationNotFoundError",
 }
 
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
@@ -347,6 +364,17 @@ class Sweep:
             check = lambda r: r.get("ContentLength") == len(OBJ_BODY) or "wrong length"  # noqa: E731
         elif op in ("GetObjectAcl", "GetBucketAcl"):
             check = lambda r: bool(r.get("Grants")) and bool(r.get("Owner")) or "no grants/owner"  # noqa: E731
+        elif op == "GetObjectTagging":
+            check = lambda r: r.get("TagSet") == [] or "tags where none can be"  # noqa: E731
+        elif op == "GetBucketOwnershipControls":
+            check = lambda r: (r["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "ObjectWriter"  # noqa: E731
+                               or "not ObjectWriter")
+        elif op == "GetBucketRequestPayment":
+            check = lambda r: r.get("Payer") == "BucketOwner" or "payer not BucketOwner"  # noqa: E731
+        elif op == "GetBucketAccelerateConfiguration":
+            check = lambda r: "Status" not in r or "acceleration configured"  # noqa: E731
+        elif op == "GetBucketLogging":
+            check = lambda r: "LoggingEnabled" not in r or "logging configured"  # noqa: E731
         elif op == "ListMultipartUploads":
             check = lambda r: "Uploads" in r or r.get("Bucket") == B or "unparsed"  # noqa: E731
         return p, allowed, check
@@ -411,7 +439,12 @@ class Sweep:
             problems.append(f"5xx ({status} {code})")
         if unexpected:
             problems.append("unexpected state change: " + ", ".join(" ".join(c) for c in unexpected))
-        if op in IMPLEMENTED:
+        if op in NOT_CONFIGURED:
+            want = NOT_CONFIGURED[op]
+            if status != 404 or code != want:
+                problems.append(f"expected 404 {want} (none configured), got {status} {code}")
+            verdict = "OK none configured" if not problems else "BUG " + "; ".join(problems)
+        elif op in IMPLEMENTED:
             if exc:
                 problems.append("client could not parse/handle response: " + exc)
             elif code:
@@ -703,7 +736,13 @@ RAW_SUBS = ["acl", "attributes", "legal-hold", "retention", "tagging", "torrent"
 RAW_IMPLEMENTED = {("GET", "object", "acl"), ("PUT", "object", "acl"), ("GET", "bucket", "acl"), ("PUT", "bucket", "acl"),
                    ("GET", "bucket", "location"), ("GET", "bucket", "versions"), ("GET", "bucket", "uploads"),
                    ("GET", "bucket", "versioning"), ("POST", "object", "uploads"), ("POST", "bucket", "delete"),
-                   ("GET", "object", "attributes")}
+                   ("GET", "object", "attributes"), ("GET", "object", "tagging"), ("DELETE", "object", "tagging")}
+# Configurations Walrus keeps none of: GET answers (404 or S3's default), DELETE is done.
+RAW_IMPLEMENTED |= {("GET", "bucket", sub) for sub in (
+    "tagging", "cors", "policy", "policyStatus", "website", "lifecycle", "replication", "object-lock",
+    "publicAccessBlock", "encryption", "ownershipControls", "accelerate", "requestPayment", "logging", "notification")}
+RAW_IMPLEMENTED |= {("DELETE", "bucket", sub) for sub in (
+    "tagging", "cors", "policy", "website", "lifecycle", "replication", "publicAccessBlock")}
 
 
 def describe(body, parsed):
