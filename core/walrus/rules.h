@@ -7,11 +7,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/base/status.h"
 
 namespace euca::walrus {
+
+/// An S3 error: `code` for the caller (and exit status), `message`, and `wire` the S3 error
+/// code of the reply ("NoSuchKey"); the arguments in the order of Status's own.
+inline Status S3Error(Code code, std::string message, std::string wire) {
+  return Status(code, std::move(message), std::move(wire));
+}
 
 /// Longest key S3 accepts, in bytes.
 inline constexpr size_t kMaxKeyBytes = 1024;

@@ -27,10 +27,6 @@ using api::QueryParams;
 constexpr size_t kMaxXmlBody = 2 << 20;  // DeleteObjects (1,000 keys), Complete (10,000 parts)
 constexpr const char* kServicePrefixes[] = {"/services/objectstorage", "/services/Walrus"};
 
-Status S3Error(Code code, std::string message, std::string wire) {
-  return Status(code, std::move(message), std::move(wire));
-}
-
 std::string Iso8601(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
   struct tm tm {};

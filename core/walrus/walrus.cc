@@ -26,10 +26,6 @@ Status AccessDenied(const Caller& caller, const std::string& what) {
   return Status(Code::kPermissionDenied, "access denied: " + caller.ToString() + " may not " + what, "AccessDenied");
 }
 
-Status S3Error(Code code, std::string wire, std::string message) {
-  return Status(code, std::move(message), std::move(wire));
-}
-
 // What a permission lets one do, for messages: "alice@acme may not <verb> bucket 'b'".
 std::string_view Verb(Permission p) {
   switch (p) {
@@ -91,7 +87,7 @@ StoredContent StoreContent(const ContentHeaders& content, const Pairs& metadata)
 }
 
 Result<int> EffectiveMax(int value, const char* name) {
-  if (value < 0) return S3Error(Code::kInvalidArgument, "InvalidArgument", std::string(name) + " must be 0 or more");
+  if (value < 0) return S3Error(Code::kInvalidArgument, std::string(name) + " must be 0 or more", "InvalidArgument");
   return std::min(value, kMaxListEntries);
 }
 
@@ -110,8 +106,9 @@ std::string NewUploadId(int64_t now_ms) {
 /// What NewAclFor checks before it needs the owners: one form of ACL, a known canned name.
 Status CheckNewAcl(const std::string& canned, const std::vector<Grant>& grants) {
   if (!grants.empty() && !canned.empty())
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "specifying both a canned ACL (x-amz-acl) and grant headers (x-amz-grant-*) is not allowed");
+    return S3Error(Code::kInvalidArgument,
+                   "specifying both a canned ACL (x-amz-acl) and grant headers (x-amz-grant-*) is not allowed",
+                   "InvalidRequest");
   return ParseCannedAcl(canned).status();
 }
 
@@ -163,13 +160,14 @@ Owner Walrus::OwnerOf(const Caller& caller) const {
 Status Walrus::CheckMetadata(const Pairs& metadata) const {
   size_t bytes = 0;
   for (const auto& [n, v] : metadata) {
-    if (n.empty()) return S3Error(Code::kInvalidArgument, "InvalidArgument", "a metadata name must not be empty");
+    if (n.empty()) return S3Error(Code::kInvalidArgument, "a metadata name must not be empty", "InvalidArgument");
     bytes += n.size() + v.size();
   }
   if (bytes > options_.max_metadata_bytes)
-    return S3Error(Code::kInvalidArgument, "MetadataTooLarge",
+    return S3Error(Code::kInvalidArgument,
                    "user metadata is " + std::to_string(bytes) + " bytes; the limit is " +
-                       std::to_string(options_.max_metadata_bytes));
+                       std::to_string(options_.max_metadata_bytes),
+                   "MetadataTooLarge");
   return Status::Ok();
 }
 
@@ -235,14 +233,16 @@ Status Walrus::CreateBucket(const Caller& caller, const CreateBucketRequest& req
   EUCA_RETURN_IF_ERROR(ValidateBucketName(req.bucket));
   EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   if (!options_.region.empty() && !req.location_constraint.empty() && req.location_constraint != options_.region)
-    return S3Error(Code::kInvalidArgument, "InvalidLocationConstraint",
+    return S3Error(Code::kInvalidArgument,
                    "location constraint " + Quote(req.location_constraint) + " is not this cloud's region " +
-                       Quote(options_.region));
+                       Quote(options_.region),
+                   "InvalidLocationConstraint");
   auto taken = [&](const objects::BucketRecord& b) {
     if (b.owner_id == caller.account_id())
-      return S3Error(Code::kAlreadyExists, "BucketAlreadyOwnedByYou", "you already own bucket " + Quote(req.bucket));
-    return S3Error(Code::kAlreadyExists, "BucketAlreadyExists",
-                   "bucket name " + Quote(req.bucket) + " is taken by another account; choose another name");
+      return S3Error(Code::kAlreadyExists, "you already own bucket " + Quote(req.bucket), "BucketAlreadyOwnedByYou");
+    return S3Error(Code::kAlreadyExists,
+                   "bucket name " + Quote(req.bucket) + " is taken by another account; choose another name",
+                   "BucketAlreadyExists");
   };
   if (auto existing = backend_.GetBucket(req.bucket); existing.ok()) return taken(*existing);
   Owner owner = OwnerOf(caller);
@@ -273,9 +273,10 @@ Status Walrus::CheckExpectedOwner(const std::string& bucket, const std::string& 
   auto b = backend_.GetBucket(bucket);
   if (!b.ok()) return b.status().code() == Code::kNotFound ? Status::Ok() : b.status();
   if (b->owner_id != account_id)
-    return S3Error(Code::kPermissionDenied, "AccessDenied",
-                   "access denied: bucket " + Quote(bucket) + " is not owned by the expected account " +
-                       Quote(account_id));
+    return S3Error(
+        Code::kPermissionDenied,
+        "access denied: bucket " + Quote(bucket) + " is not owned by the expected account " + Quote(account_id),
+        "AccessDenied");
   return Status::Ok();
 }
 
@@ -319,11 +320,12 @@ Result<ListObjectVersionsResult> Walrus::ListObjectVersions(const Caller& caller
   EUCA_ASSIGN_OR_RETURN(int max_keys, EffectiveMax(req.max_keys, "max-keys"));
   if (!req.version_id_marker.empty()) {
     if (req.key_marker.empty())
-      return S3Error(Code::kInvalidArgument, "InvalidArgument",
-                     "a version-id-marker cannot be given without a key-marker");
+      return S3Error(Code::kInvalidArgument, "a version-id-marker cannot be given without a key-marker",
+                     "InvalidArgument");
     if (req.version_id_marker != "null")
-      return S3Error(Code::kInvalidArgument, "InvalidArgument",
-                     "invalid version id " + Quote(req.version_id_marker) + "; this bucket is not versioned");
+      return S3Error(Code::kInvalidArgument,
+                     "invalid version id " + Quote(req.version_id_marker) + "; this bucket is not versioned",
+                     "InvalidArgument");
   }
   EUCA_ASSIGN_OR_RETURN(auto b, BucketFor(caller, req.bucket, Permission::kRead));
   auto fetch = [&](const objects::ListRange& r) { return backend_.ListObjects(b.name, r); };
@@ -350,9 +352,10 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
     EUCA_ASSIGN_OR_RETURN(expected, DecodeContentMd5(*content_md5));
   }
   auto too_large = [&] {
-    return S3Error(Code::kInvalidArgument, "EntityTooLarge",
+    return S3Error(Code::kInvalidArgument,
                    "the body is larger than the limit of " + std::to_string(options_.max_object_size) +
-                       " bytes; use a multipart upload");
+                       " bytes; use a multipart upload",
+                   "EntityTooLarge");
   };
   if (content_length && *content_length > options_.max_object_size) return too_large();
   EUCA_ASSIGN_OR_RETURN(auto writer, backend_.NewBlob());
@@ -406,8 +409,9 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
     total += n;
     if (total > options_.max_object_size) return too_large();
     if (content_length && total > *content_length)
-      return S3Error(Code::kInvalidArgument, "IncompleteBody",
-                     "the body is longer than its Content-Length of " + std::to_string(*content_length));
+      return S3Error(Code::kInvalidArgument,
+                     "the body is longer than its Content-Length of " + std::to_string(*content_length),
+                     "IncompleteBody");
     if (pipelined) {
       pipeline->Submit(n);
     } else {
@@ -417,8 +421,9 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
   }
   if (content_length && total != *content_length)
     return S3Error(
-        Code::kInvalidArgument, "IncompleteBody",
-        "the body ended after " + std::to_string(total) + " of " + std::to_string(*content_length) + " bytes");
+        Code::kInvalidArgument,
+        "the body ended after " + std::to_string(total) + " of " + std::to_string(*content_length) + " bytes",
+        "IncompleteBody");
   std::string digest;
   if (pipelined) {
     EUCA_ASSIGN_OR_RETURN(digest, pipeline->Final());
@@ -427,8 +432,9 @@ Result<Walrus::Written> Walrus::WriteBlob(ByteSource& body, const std::optional<
     digest = md5->Final();
   }
   if (expected && *expected != digest)
-    return S3Error(Code::kInvalidArgument, "BadDigest",
-                   "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")");
+    return S3Error(Code::kInvalidArgument,
+                   "the Content-MD5 you specified did not match what was received (" + Base64Encode(digest) + ")",
+                   "BadDigest");
   EUCA_ASSIGN_OR_RETURN(objects::BlobRef blob, writer->Commit());
   return Written{std::move(blob), std::move(digest), body.VerifiedChecksum()};
 }
@@ -462,15 +468,16 @@ Result<objects::WriteCondition> Walrus::EarlyWriteCheck(const std::string& bucke
   objects::WriteCondition out;
   if (conditions.if_none_match) {
     if (api::TrimSpace(*conditions.if_none_match) != "*") {
-      return S3Error(Code::kUnsupported, "NotImplemented",
-                     "If-None-Match on a write takes only '*' (no object under the key), not '" +
-                         *conditions.if_none_match + "'");
+      return S3Error(
+          Code::kUnsupported,
+          "If-None-Match on a write takes only '*' (no object under the key), not '" + *conditions.if_none_match + "'",
+          "NotImplemented");
     }
     out.if_absent = true;
   }
   if (conditions.if_match) {
     std::string etag(api::TrimSpace(*conditions.if_match));
-    if (etag.empty()) return S3Error(Code::kInvalidArgument, "InvalidArgument", "If-Match is empty");
+    if (etag.empty()) return S3Error(Code::kInvalidArgument, "If-Match is empty", "InvalidArgument");
     out.if_etag = etag == "*" ? etag : "\"" + std::string(BareEtag(etag)) + "\"";
   }
   if (out.empty()) return out;
@@ -581,9 +588,10 @@ namespace {
 Result<std::optional<ByteRange>> PartRange(const objects::ObjectRecord& rec, int number) {
   const size_t parts = rec.parts > 0 ? rec.blobs.size() : 1;
   if (number < 1 || static_cast<size_t>(number) > parts) {
-    return S3Error(Code::kInvalidArgument, "InvalidPartNumber",
+    return S3Error(Code::kInvalidArgument,
                    "part " + std::to_string(number) + " is not satisfiable: " + ObjectName(rec.bucket, rec.key) +
-                       " has " + std::to_string(parts) + (parts == 1 ? " part" : " parts"));
+                       " has " + std::to_string(parts) + (parts == 1 ? " part" : " parts"),
+                   "InvalidPartNumber");
   }
   if (rec.parts == 0) {
     if (rec.size == 0) return std::optional<ByteRange>();
@@ -609,8 +617,8 @@ std::optional<StoredChecksum> PartChecksum(const objects::ObjectRecord& rec, int
 
 Result<GetObjectResult> Walrus::Get(const Caller& caller, const GetObjectRequest& req, bool with_body) {
   if (req.part_number && req.range) {
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "a request may not give both a Range header and the 'partNumber' parameter");
+    return S3Error(Code::kInvalidArgument, "a request may not give both a Range header and the 'partNumber' parameter",
+                   "InvalidRequest");
   }
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.bucket, req.key, Permission::kRead));
   const objects::ObjectRecord& rec = reader->record();
@@ -661,7 +669,7 @@ Result<GetObjectAttributesResult> Walrus::GetObjectAttributes(const Caller& call
                                                               const GetObjectAttributesRequest& req) {
   EUCA_ASSIGN_OR_RETURN(int max_parts, EffectiveMax(req.max_parts, "x-amz-max-parts"));
   if (req.part_number_marker < 0)
-    return S3Error(Code::kInvalidArgument, "InvalidArgument", "x-amz-part-number-marker must be 0 or more");
+    return S3Error(Code::kInvalidArgument, "x-amz-part-number-marker must be 0 or more", "InvalidArgument");
   EUCA_ASSIGN_OR_RETURN(auto reader, OpenForRead(caller, req.bucket, req.key, Permission::kRead));
   const objects::ObjectRecord& rec = reader->record();
   GetObjectAttributesResult out;
@@ -690,8 +698,8 @@ Status Walrus::DeleteObject(const Caller& caller, const std::string& bucket, con
 Result<std::vector<DeleteResult>> Walrus::DeleteObjects(const Caller& caller, const std::string& bucket,
                                                         const std::vector<std::string>& keys) {
   if (keys.empty() || keys.size() > kMaxDeleteKeys)
-    return S3Error(Code::kInvalidArgument, "MalformedXML",
-                   "a multi-object delete names 1 to 1000 keys, not " + std::to_string(keys.size()));
+    return S3Error(Code::kInvalidArgument,
+                   "a multi-object delete names 1 to 1000 keys, not " + std::to_string(keys.size()), "MalformedXML");
   EUCA_ASSIGN_OR_RETURN(auto b, backend_.GetBucket(bucket));
   EUCA_ASSIGN_OR_RETURN(Acl acl, AclFromJson(b.acl));
   bool allowed = Allows(acl, caller, Permission::kWrite);
@@ -710,9 +718,10 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
   if (req.directive == MetadataDirective::kReplace) EUCA_RETURN_IF_ERROR(CheckMetadata(req.metadata));
   EUCA_RETURN_IF_ERROR(CheckNewAcl(req.canned_acl, req.grants));
   if (req.source_bucket == req.bucket && req.source_key == req.key && req.directive == MetadataDirective::kCopy)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "this copy request is illegal because it is trying to copy an object to itself without changing "
-                   "its metadata; use the REPLACE metadata directive");
+                   "its metadata; use the REPLACE metadata directive",
+                   "InvalidRequest");
   EUCA_ASSIGN_OR_RETURN(auto dest, BucketFor(caller, req.bucket, Permission::kWrite));
   EUCA_ASSIGN_OR_RETURN(Acl acl,
                         NewAclFor(req.canned_acl, req.grants, OwnerOf(caller), {dest.owner_id, dest.owner_name}));
@@ -720,9 +729,10 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(req.bucket, req.key, req.conditions));
   const objects::ObjectRecord& src = reader->record();
   if (src.size > options_.max_object_size)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "the copy source is larger than the copy limit of " + std::to_string(options_.max_object_size) +
-                       " bytes; copy it in parts (UploadPartCopy)");
+                       " bytes; copy it in parts (UploadPartCopy)",
+                   "InvalidRequest");
   StoredContent content = req.directive == MetadataDirective::kCopy
                               ? StoredContent{src.content_type, src.metadata, src.headers}
                               : StoreContent(req.content, req.metadata);
@@ -756,18 +766,19 @@ std::string_view UploadChecksumType(ChecksumAlgorithm algorithm, const std::stri
 Status CheckUploadChecksum(const std::optional<ChecksumAlgorithm>& algorithm, const std::string& type) {
   if (type.empty()) return Status::Ok();
   if (!algorithm)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "x-amz-checksum-type needs an x-amz-checksum-algorithm header beside it");
+    return S3Error(Code::kInvalidArgument, "x-amz-checksum-type needs an x-amz-checksum-algorithm header beside it",
+                   "InvalidRequest");
   if (type != "COMPOSITE" && type != "FULL_OBJECT")
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "unknown x-amz-checksum-type " + Quote(type) + ": use COMPOSITE or FULL_OBJECT");
+    return S3Error(Code::kInvalidArgument,
+                   "unknown x-amz-checksum-type " + Quote(type) + ": use COMPOSITE or FULL_OBJECT", "InvalidRequest");
   if (type == "FULL_OBJECT" && !IsCrc(*algorithm))
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "a FULL_OBJECT checksum of a multipart upload is a CRC (CRC32, CRC32C, CRC64NVME), not " +
-                       std::string(ChecksumName(*algorithm)));
+                       std::string(ChecksumName(*algorithm)),
+                   "InvalidRequest");
   if (type == "COMPOSITE" && *algorithm == ChecksumAlgorithm::kCrc64Nvme)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "CRC64NVME checksums of multipart uploads are FULL_OBJECT only, not COMPOSITE");
+    return S3Error(Code::kInvalidArgument,
+                   "CRC64NVME checksums of multipart uploads are FULL_OBJECT only, not COMPOSITE", "InvalidRequest");
   return Status::Ok();
 }
 
@@ -780,20 +791,22 @@ Result<std::string> CompletedPartChecksum(const objects::UploadRecord& upload, c
   const std::string number = std::to_string(part.part_number);
   if (listed.checksum && stored &&
       (listed.checksum->algorithm != stored->algorithm || listed.checksum->value != stored->value))
-    return S3Error(Code::kInvalidArgument, "InvalidPart",
+    return S3Error(Code::kInvalidArgument,
                    "part " + number + " has " + std::string(ChecksumName(stored->algorithm)) + " " + stored->value +
                        ", not the listed " + std::string(ChecksumName(listed.checksum->algorithm)) + " " +
-                       listed.checksum->value);
+                       listed.checksum->value,
+                   "InvalidPart");
   const auto algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
   if (!algorithm) return std::string();
   if (!stored || stored->algorithm != *algorithm)  // parts of another algorithm are refused unread
     return Internal("part " + number + " of upload '" + upload.upload_id + "' has no " +
                     std::string(ChecksumName(*algorithm)) + " checksum stored");
   if (!listed.checksum && upload.checksum_type != "FULL_OBJECT")
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "upload '" + upload.upload_id + "' was created with " + std::string(ChecksumName(*algorithm)) +
                        " checksums: list each part's <Checksum" + std::string(ChecksumName(*algorithm)) +
-                       ">; it is missing for part " + number);
+                       ">; it is missing for part " + number,
+                   "InvalidRequest");
   return stored->value;
 }
 
@@ -867,9 +880,9 @@ namespace {
 
 Status CheckPartNumber(int n, int max) {
   if (n < 1 || n > max)
-    return S3Error(
-        Code::kInvalidArgument, "InvalidArgument",
-        "part number must be an integer between 1 and " + std::to_string(max) + ", not " + std::to_string(n));
+    return S3Error(Code::kInvalidArgument,
+                   "part number must be an integer between 1 and " + std::to_string(max) + ", not " + std::to_string(n),
+                   "InvalidArgument");
   return Status::Ok();
 }
 }  // namespace
@@ -882,11 +895,12 @@ Result<std::string> Walrus::UploadPart(const Caller& caller, const UploadPartReq
   const auto upload_algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
   if (upload_algorithm && req.checksum_algorithm != upload_algorithm &&
       (req.checksum_algorithm || upload.checksum_type != "FULL_OBJECT"))
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "checksum type mismatch: upload " + Quote(upload.upload_id) + " was created with " +
                        std::string(ChecksumName(*upload_algorithm)) + " checksums; send x-amz-checksum-" +
                        AsciiLower(ChecksumName(*upload_algorithm)) + " with each part, not " +
-                       (req.checksum_algorithm ? ChecksumHeader(*req.checksum_algorithm) : std::string("none")));
+                       (req.checksum_algorithm ? ChecksumHeader(*req.checksum_algorithm) : std::string("none")),
+                   "InvalidRequest");
   EUCA_RETURN_IF_ERROR(AdmitPart(upload, req.content_length.value_or(0)));  // SLA storage quota
   std::optional<ChecksumSource> summed;
   if (upload_algorithm && !req.checksum_algorithm) summed.emplace(body, *upload_algorithm);
@@ -916,14 +930,16 @@ Result<ByteRange> CopySourceRange(std::string_view header, uint64_t size) {
   std::optional<uint64_t> first = dash == std::string_view::npos ? std::nullopt : number(spec.substr(0, dash));
   std::optional<uint64_t> last = dash == std::string_view::npos ? std::nullopt : number(spec.substr(dash + 1));
   if (!first || !last)
-    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+    return S3Error(Code::kInvalidArgument,
                    "x-amz-copy-source-range " + Quote(header) +
                        " must have the form bytes=FIRST-LAST, the zero-based offsets of the first and last bytes "
-                       "to copy");
+                       "to copy",
+                   "InvalidArgument");
   if (*first > *last || *last >= size)
-    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+    return S3Error(Code::kInvalidArgument,
                    "x-amz-copy-source-range " + Quote(header) + " is not valid for source object of size " +
-                       std::to_string(size) + "; give bytes=FIRST-LAST with FIRST <= LAST < " + std::to_string(size));
+                       std::to_string(size) + "; give bytes=FIRST-LAST with FIRST <= LAST < " + std::to_string(size),
+                   "InvalidArgument");
   return ByteRange{*first, *last};
 }
 
@@ -942,8 +958,8 @@ Result<CopyObjectResult> Walrus::UploadPartCopy(const Caller& caller, const Uplo
     length = range.length();
   }
   if (length > options_.max_object_size)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
-                   "a part may hold at most " + std::to_string(options_.max_object_size) + " bytes");
+    return S3Error(Code::kInvalidArgument,
+                   "a part may hold at most " + std::to_string(options_.max_object_size) + " bytes", "InvalidRequest");
   EUCA_RETURN_IF_ERROR(AdmitPart(upload, length));  // SLA storage quota
   EUCA_ASSIGN_OR_RETURN(Written w, CopyBlob(*reader, offset, length, ParseChecksumAlgorithm(upload.checksum_algorithm)));
   std::string etag = SinglePartEtag(w.md5);
@@ -959,13 +975,14 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kWrite));
   EUCA_ASSIGN_OR_RETURN(objects::WriteCondition condition, EarlyWriteCheck(upload.bucket, upload.key, req.conditions));
   if (req.parts.empty())
-    return S3Error(Code::kInvalidArgument, "MalformedXML", "a multipart upload is completed with at least one part");
+    return S3Error(Code::kInvalidArgument, "a multipart upload is completed with at least one part", "MalformedXML");
   for (size_t i = 1; i < req.parts.size(); ++i)
     if (req.parts[i].part_number <= req.parts[i - 1].part_number)
-      return S3Error(Code::kInvalidArgument, "InvalidPartOrder",
+      return S3Error(Code::kInvalidArgument,
                      "parts must be listed in ascending order of part number; " +
                          std::to_string(req.parts[i].part_number) + " follows " +
-                         std::to_string(req.parts[i - 1].part_number));
+                         std::to_string(req.parts[i - 1].part_number),
+                     "InvalidPartOrder");
   EUCA_ASSIGN_OR_RETURN(auto stored, backend_.ListParts(upload.upload_id));
   std::map<int, const objects::PartRecord*> by_number;
   for (const auto& p : stored) by_number[p.part_number] = &p;
@@ -973,23 +990,26 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
   std::vector<std::string> md5s;
   const auto algorithm = ParseChecksumAlgorithm(upload.checksum_algorithm);
   if (!req.checksum_type.empty() && req.checksum_type != upload.checksum_type)
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "x-amz-checksum-type " + Quote(req.checksum_type) + " does not match upload " +
                        Quote(req.upload_id) + ", created with " +
-                       (upload.checksum_type.empty() ? std::string("no checksum") : Quote(upload.checksum_type)));
+                       (upload.checksum_type.empty() ? std::string("no checksum") : Quote(upload.checksum_type)),
+                   "InvalidRequest");
   std::vector<std::pair<std::string, uint64_t>> sums;  // the parts' checksums (algorithm's), sizes
   for (size_t i = 0; i < req.parts.size(); ++i) {
     const CompletedPart& want = req.parts[i];
     auto it = by_number.find(want.part_number);
     if (it == by_number.end() || BareEtag(it->second->etag) != BareEtag(want.etag))
-      return S3Error(Code::kInvalidArgument, "InvalidPart",
+      return S3Error(Code::kInvalidArgument,
                      "part " + std::to_string(want.part_number) + " with ETag " + Quote(want.etag) +
-                         " was not uploaded to upload " + Quote(req.upload_id));
+                         " was not uploaded to upload " + Quote(req.upload_id),
+                     "InvalidPart");
     const objects::PartRecord& part = *it->second;
     if (i + 1 < req.parts.size() && part.blob.size < options_.min_part_size)
-      return S3Error(Code::kInvalidArgument, "EntityTooSmall",
+      return S3Error(Code::kInvalidArgument,
                      "part " + std::to_string(part.part_number) + " is " + std::to_string(part.blob.size) +
-                         " bytes; every part but the last needs at least " + std::to_string(options_.min_part_size));
+                         " bytes; every part but the last needs at least " + std::to_string(options_.min_part_size),
+                     "EntityTooSmall");
     auto md5 = EtagMd5(part.etag);
     if (!md5) return Internal("part " + std::to_string(part.part_number) + " has a corrupt ETag");
     md5s.push_back(*std::move(md5));
@@ -1011,18 +1031,20 @@ Result<CompleteMultipartUploadResult> Walrus::CompleteMultipartUpload(const Call
       std::string_view got = object.value;
       if (object.composite() && want.find('-') == std::string_view::npos) got = got.substr(0, got.find('-'));
       if (req.checksum->algorithm != *algorithm || want != got)
-        return S3Error(Code::kInvalidArgument, "BadDigest",
+        return S3Error(Code::kInvalidArgument,
                        "the " + std::string(ChecksumName(req.checksum->algorithm)) + " you specified (" +
                            req.checksum->value + ") did not match the calculated checksum (" +
-                           std::string(ChecksumName(*algorithm)) + " " + object.value + ")");
+                           std::string(ChecksumName(*algorithm)) + " " + object.value + ")",
+                       "BadDigest");
     }
     rec.checksum = FormatStoredChecksum(object);
     rec.part_checksums = std::move(values);
   } else if (req.checksum) {
-    return S3Error(Code::kInvalidArgument, "InvalidRequest",
+    return S3Error(Code::kInvalidArgument,
                    "upload " + Quote(req.upload_id) +
                        " was created without a checksum algorithm, so the object has no " +
-                       std::string(ChecksumName(req.checksum->algorithm)) + " to check");
+                       std::string(ChecksumName(req.checksum->algorithm)) + " to check",
+                   "InvalidRequest");
   }
   rec.bucket = upload.bucket;
   rec.key = upload.key;
@@ -1051,7 +1073,7 @@ Status Walrus::AbortMultipartUpload(const Caller& caller, const std::string& buc
 Result<ListPartsResult> Walrus::ListParts(const Caller& caller, const ListPartsRequest& req) {
   EUCA_ASSIGN_OR_RETURN(int max_parts, EffectiveMax(req.max_parts, "max-parts"));
   if (req.part_number_marker < 0)
-    return S3Error(Code::kInvalidArgument, "InvalidArgument", "part-number-marker must be 0 or more");
+    return S3Error(Code::kInvalidArgument, "part-number-marker must be 0 or more", "InvalidArgument");
   EUCA_ASSIGN_OR_RETURN(auto upload, UploadFor(caller, req.bucket, req.key, req.upload_id, Permission::kRead));
   EUCA_ASSIGN_OR_RETURN(auto parts, backend_.ListParts(upload.upload_id));
   ListPartsResult out;
@@ -1129,29 +1151,30 @@ Result<ListMultipartUploadsResult> Walrus::ListMultipartUploads(const Caller& ca
 
 Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner& bucket_owner) {
   if (spec.canned.has_value() == spec.acl.has_value())
-    return S3Error(Code::kInvalidArgument, spec.canned ? "InvalidRequest" : "MalformedACLError",
-                   spec.canned ? "give a canned ACL or a grant list, not both" : "no ACL given");
+    return S3Error(Code::kInvalidArgument, spec.canned ? "give a canned ACL or a grant list, not both" : "no ACL given",
+                   spec.canned ? "InvalidRequest" : "MalformedACLError");
   if (spec.canned) {
     EUCA_ASSIGN_OR_RETURN(CannedAcl canned, ParseCannedAcl(*spec.canned));
     return CannedAclFor(canned, owner, bucket_owner);
   }
   const Acl& in = *spec.acl;
   if (!in.owner.id.empty() && in.owner.id != owner.id)
-    return S3Error(Code::kPermissionDenied, "AccessDenied",
-                   "the ACL names owner " + Quote(in.owner.id) + " but " + Quote(owner.id) + " owns the resource");
+    return S3Error(Code::kPermissionDenied,
+                   "the ACL names owner " + Quote(in.owner.id) + " but " + Quote(owner.id) + " owns the resource",
+                   "AccessDenied");
   if (in.grants.size() > kMaxGrants)
-    return S3Error(Code::kInvalidArgument, "MalformedACLError", "an ACL holds at most 100 grants");
+    return S3Error(Code::kInvalidArgument, "an ACL holds at most 100 grants", "MalformedACLError");
   Acl out{owner, {}};
   for (const auto& g : in.grants) {
     Grant grant = g;
     if (g.grantee.type == Grantee::Type::kGroup) {
       if (g.grantee.id != kAllUsersGroup && g.grantee.id != kAuthenticatedUsersGroup &&
           g.grantee.id != kLogDeliveryGroup)
-        return S3Error(Code::kInvalidArgument, "InvalidArgument", "unknown grantee group " + Quote(g.grantee.id));
+        return S3Error(Code::kInvalidArgument, "unknown grantee group " + Quote(g.grantee.id), "InvalidArgument");
       grant.grantee.display_name.clear();
     } else {
       if (g.grantee.id.empty())
-        return S3Error(Code::kInvalidArgument, "InvalidArgument", "a canonical-user grant needs an id");
+        return S3Error(Code::kInvalidArgument, "a canonical-user grant needs an id", "InvalidArgument");
       if (accounts_) {
         std::optional<std::string> name;
         EUCA_RETURN_IF_ERROR(accounts_->Read([&](state::Txn& t) -> Status {
@@ -1160,8 +1183,8 @@ Result<Acl> Walrus::AclFor(const AclSpec& spec, const Owner& owner, const Owner&
           return Status::Ok();
         }));
         if (!name)
-          return S3Error(Code::kInvalidArgument, "InvalidArgument",
-                         "invalid id " + Quote(g.grantee.id) + ": no such account");
+          return S3Error(Code::kInvalidArgument, "invalid id " + Quote(g.grantee.id) + ": no such account",
+                         "InvalidArgument");
         grant.grantee.display_name = *name;
       }
     }
@@ -1189,9 +1212,10 @@ Result<Acl> Walrus::CannedAclFor(CannedAcl canned, const Owner& owner, const Own
     }));
   }
   if (!cloud)
-    return S3Error(Code::kInvalidArgument, "InvalidArgument",
+    return S3Error(Code::kInvalidArgument,
                    "this canned ACL grants read to the cloud's account " + Quote(model::kSystemAccount) +
-                       ", which this object store does not know; run 'euca admin init' or use another ACL");
+                       ", which this object store does not know; run 'euca admin init' or use another ACL",
+                   "InvalidArgument");
   return MakeCannedAcl(canned, owner, bucket_owner, *cloud);
 }
 
