@@ -754,6 +754,7 @@ class S3Rest final {
     const std::string& bucket = req.target.bucket;
     const std::string& key = req.target.key;
     const Level level = bucket.empty() ? Level::kService : key.empty() ? Level::kBucket : Level::kObject;
+    if (m == "OPTIONS") return CorsPreflight(req);
     if (auto sub = UnservedSubresource(level, m, q.raw)) return NotImplementedFor(m + " ?" + *sub);
     EUCA_RETURN_IF_ERROR(RefuseUnservedHeaders(req, level));
     EUCA_RETURN_IF_ERROR(CheckExpectedOwners(req));
@@ -838,6 +839,19 @@ class S3Rest final {
       if (q.Has("uploadId")) return CompleteUpload(caller, req, body);
     }
     return NotAllowed(req);
+  }
+
+  /// OPTIONS, a browser's CORS preflight: no bucket here has a CORS configuration, so every
+  /// one is refused as S3 refuses it for such a bucket (403 AccessForbidden), and one without
+  /// Origin and Access-Control-Request-Method is no preflight at all (400 BadRequest).
+  static Status CorsPreflight(const Request& req) {
+    const Headers& h = req.head.headers;
+    if (!h.Has("Origin") || !h.Has("Access-Control-Request-Method")) {
+      return S3Error(Code::kInvalidArgument,
+                     "a CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers",
+                     "BadRequest");
+    }
+    return S3Error(Code::kPermissionDenied, "CORSResponse: CORS is not enabled for this bucket", "AccessForbidden");
   }
 
   /// A GET or DELETE of a configuration Walrus keeps none of (kUnsetConfigurations).

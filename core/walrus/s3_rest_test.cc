@@ -434,6 +434,19 @@ TEST_F(S3RestTest, UnsetConfigurationsAreAnsweredAsNoneAndOwnerOnly) {
   EXPECT_THAT(Send("GET", "/nosuch?tagging").body, HasSubstr("<Code>NoSuchBucket</Code>"));
   EXPECT_THAT(Send("DELETE", "/unset/nosuch?tagging").body, HasSubstr("<Code>NoSuchKey</Code>"));
   EXPECT_EQ(Send("GET", "/unset/k").body, "content");
+
+  // A CORS preflight: there is no CORS configuration to allow it.
+  const Headers preflight = {{"Origin", "http://example.com"}, {"Access-Control-Request-Method", "PUT"}};
+  for (const char* target : {"/", "/unset", "/unset/k"}) {
+    r = Send("OPTIONS", target, "", preflight, nullptr);
+    EXPECT_EQ(r.status, 403) << target;
+    EXPECT_THAT(r.body, HasSubstr("<Code>AccessForbidden</Code>")) << target;
+    EXPECT_TRUE(r.headers.Get("Access-Control-Allow-Origin").empty());
+  }
+  r = Send("OPTIONS", "/unset/k", "", {{"Origin", "http://example.com"}}, nullptr);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>BadRequest</Code>"));
+  EXPECT_EQ(Send("GET", "/unset/k").body, "content");
 }
 
 // Headers asking for what Walrus does not do are refused and store nothing: ignored, they

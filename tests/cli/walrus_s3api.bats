@@ -378,6 +378,13 @@ JSON
   run aws_as "$KEY_ID" "$SECRET" s3api delete-object-tagging --bucket unset --key k
   assert_failure
   assert_output --partial AccessDenied
+  # A browser's CORS preflight: no CORS configuration allows it.
+  run curl -s -o preflight.xml -w '%{http_code}' -X OPTIONS -H 'Origin: http://example.com' \
+    -H 'Access-Control-Request-Method: PUT' "$WALRUS_URL/unset/k"
+  assert_output 403
+  grep -q '<Code>AccessForbidden</Code>' preflight.xml
+  run curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "$WALRUS_URL/unset/k"
+  assert_output 400
 }
 
 @test "headers for what Walrus does not do (SSE, SSE-C, object lock, storage classes, tagging) are refused; expected bucket owner is checked" {
