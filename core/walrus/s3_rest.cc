@@ -803,10 +803,7 @@ class S3Rest final {
       return NotAllowed(req);
     }
     // An object. Buckets are unversioned: "null" is the only version id there is.
-    if (auto version = q.Get("versionId"); version && *version != "null" && m != "PUT" && m != "POST") {
-      return S3Error(Code::kInvalidArgument, "invalid version id '" + *version + "': objects here have only version 'null'",
-                     "InvalidArgument");
-    }
+    EUCA_RETURN_IF_ERROR(CheckVersionId(req));
     if (m == "GET" || m == "HEAD") {
       if (m == "GET" && q.Has("acl")) {
         EUCA_ASSIGN_OR_RETURN(Acl acl, walrus_.GetObjectAcl(caller, bucket, key));
@@ -854,12 +851,24 @@ class S3Rest final {
     return S3Error(Code::kPermissionDenied, "CORSResponse: CORS is not enabled for this bucket", "AccessForbidden");
   }
 
+  /// An object request's versionId: buckets are unversioned, so "null" is the only version id
+  /// there is (a PUT or POST may name it: it is the upload's or the copy's, not the object's).
+  static Status CheckVersionId(const Request& req) {
+    const std::string& m = req.head.method;
+    if (auto version = req.query.Get("versionId"); version && *version != "null" && m != "PUT" && m != "POST") {
+      return S3Error(Code::kInvalidArgument, "invalid version id '" + *version + "': objects here have only version 'null'",
+                     "InvalidArgument");
+    }
+    return Status::Ok();
+  }
+
   /// A GET or DELETE of a configuration Walrus keeps none of (kUnsetConfigurations).
   Result<http::Response> AnswerUnset(const Caller& caller, const Request& req, const UnsetConfiguration& c) {
     const bool get = req.head.method == "GET";
     if (c.level == Level::kBucket) {
       EUCA_RETURN_IF_ERROR(walrus_.CheckBucketOwner(caller, req.target.bucket));
     } else {
+      EUCA_RETURN_IF_ERROR(CheckVersionId(req));
       EUCA_RETURN_IF_ERROR(walrus_.CheckObjectAccess(caller, req.target.bucket, req.target.key,
                                                      get ? Permission::kRead : Permission::kWriteAcp));
     }

@@ -430,6 +430,11 @@ TEST_F(S3RestTest, UnsetConfigurationsAreAnsweredAsNoneAndOwnerOnly) {
     EXPECT_EQ(Send("GET", "/unset/k?tagging", "", {}, key).status, 200);
     EXPECT_EQ(Send("DELETE", "/unset/k?tagging", "", {}, key).status, 403);
   }
+  // Objects here have only version "null".
+  r = Send("GET", "/unset/k?tagging&versionId=3HL4kqtJlcpXroDTDmjVBH40Nrjfkd");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("<Code>InvalidArgument</Code>"));
+  EXPECT_EQ(Send("DELETE", "/unset/k?tagging&versionId=3HL4kqtJlcpXroDTDmjVBH40Nrjfkd").status, 400);
   EXPECT_EQ(Send("GET", "/nosuch?tagging").status, 404);
   EXPECT_THAT(Send("GET", "/nosuch?tagging").body, HasSubstr("<Code>NoSuchBucket</Code>"));
   EXPECT_THAT(Send("DELETE", "/unset/nosuch?tagging").body, HasSubstr("<Code>NoSuchKey</Code>"));
