@@ -67,6 +67,7 @@ constexpr WireStatus kWireStatuses[] = {
     {"NoSuchBucket", 404},
     {"NoSuchBucketPolicy", 404},                 // S3: configurations Walrus keeps none of
     {"NoSuchCORSConfiguration", 404},
+    {"NoSuchConfiguration", 404},
     {"NoSuchKey", 404},
     {"NoSuchLifecycleConfiguration", 404},
     {"NoSuchPublicAccessBlockConfiguration", 404},
@@ -102,6 +103,7 @@ constexpr WireCode kS3WireCodes[] = {
     {"NoSuchVersion", Code::kNotFound},
     {"NoSuchBucketPolicy", Code::kNotFound},
     {"NoSuchCORSConfiguration", Code::kNotFound},
+    {"NoSuchConfiguration", Code::kNotFound},
     {"NoSuchLifecycleConfiguration", Code::kNotFound},
     {"NoSuchPublicAccessBlockConfiguration", Code::kNotFound},
     {"NoSuchTagSet", Code::kNotFound},

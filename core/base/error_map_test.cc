@@ -12,7 +12,7 @@ TEST(ErrorMapTest, S3CodesMapBackToTheirCodes) {
   for (const char* wire : {"NoSuchTagSet", "NoSuchCORSConfiguration", "NoSuchBucketPolicy", "NoSuchWebsiteConfiguration",
                            "NoSuchLifecycleConfiguration", "ReplicationConfigurationNotFoundError",
                            "ObjectLockConfigurationNotFoundError", "NoSuchPublicAccessBlockConfiguration",
-                           "ServerSideEncryptionConfigurationNotFoundError"}) {
+                           "ServerSideEncryptionConfigurationNotFoundError", "NoSuchConfiguration"}) {
     EXPECT_EQ(CodeOfS3Error(wire, 400), Code::kNotFound) << wire;
     EXPECT_EQ(S3HttpStatus(Status(Code::kNotFound, "none", wire)), 404) << wire;
   }

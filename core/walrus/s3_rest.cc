@@ -212,7 +212,10 @@ struct UnsetConfiguration {
   const char* root;                  // GET: 200 with this document,
   void (*fill)(pugi::xml_node root);  // filled by this (nullptr: empty)
   bool deletable;
+  bool listed_by_id = false;  // GET without `id` lists them (none); with `id` is 404 NoSuchConfiguration
 };
+void NotTruncated(pugi::xml_node root) { Add(root, "IsTruncated", "false"); }
+
 constexpr UnsetConfiguration kUnsetConfigurations[] = {
     {Level::kBucket, "tagging", "NoSuchTagSet", "the bucket has no tag set", nullptr, nullptr, true},
     {Level::kBucket, "cors", "NoSuchCORSConfiguration", "the bucket has no CORS configuration", nullptr, nullptr, true},
@@ -238,6 +241,12 @@ constexpr UnsetConfiguration kUnsetConfigurations[] = {
     {Level::kBucket, "logging", "", "", "BucketLoggingStatus", nullptr, false},
     {Level::kBucket, "notification", "", "", "NotificationConfiguration", nullptr, false},
     {Level::kObject, "tagging", "", "", "Tagging", [](pugi::xml_node root) { root.append_child("TagSet"); }, true},
+    // Configurations S3 keeps by id: the list of them is empty, and none has any id.
+    {Level::kBucket, "analytics", "", "", "ListBucketAnalyticsConfigurationResult", NotTruncated, false, true},
+    {Level::kBucket, "inventory", "", "", "ListInventoryConfigurationsResult", NotTruncated, false, true},
+    {Level::kBucket, "metrics", "", "", "ListMetricsConfigurationsResult", NotTruncated, false, true},
+    {Level::kBucket, "intelligent-tiering", "", "", "ListBucketIntelligentTieringConfigurationsOutput", NotTruncated,
+     false, true},
 };
 
 /// The row of kUnsetConfigurations a `method` request on `level` with `query` asks for.
@@ -873,6 +882,11 @@ class S3Rest final {
                                                      get ? Permission::kRead : Permission::kWriteAcp));
     }
     if (!get) return Empty(204);
+    if (c.listed_by_id && req.query.Has("id")) {
+      return S3Error(Code::kNotFound, "the bucket has no " + std::string(c.name) + " configuration with id '" +
+                                          req.query.GetOr("id") + "'",
+                     "NoSuchConfiguration");
+    }
     if (!c.missing_code.empty())
       return S3Error(Code::kNotFound, std::string(c.missing_message), std::string(c.missing_code));
     Xml xml(c.root);

@@ -369,7 +369,7 @@ TEST_F(S3RestTest, UnservedSubresourcesChangeNothing) {
                         Case{"GET", "/subres/k?torrent", ""}, Case{"POST", "/subres/k?restore", "<RestoreRequest/>"},
                         Case{"DELETE", "/subres/k?versionId=null&retention", ""}, Case{"PUT", "/subres?cors", "<x/>"},
                         Case{"PUT", "/subres?versioning", "<VersioningConfiguration/>"},
-                        Case{"GET", "/subres?intelligent-tiering", ""}, Case{"DELETE", "/subres?encryption", ""},
+                        Case{"PUT", "/subres?intelligent-tiering&id=x", "<x/>"}, Case{"DELETE", "/subres?encryption", ""},
                         Case{"DELETE", "/subres?policyStatus", ""}, Case{"DELETE", "/subres?ownershipControls", ""},
                         Case{"HEAD", "/subres/k?acl", ""}, Case{"GET", "/?session", ""}}) {
     auto r = Send(c.method, c.target, c.body);
@@ -430,6 +430,15 @@ TEST_F(S3RestTest, UnsetConfigurationsAreAnsweredAsNoneAndOwnerOnly) {
     EXPECT_EQ(Send("GET", "/unset/k?tagging", "", {}, key).status, 200);
     EXPECT_EQ(Send("DELETE", "/unset/k?tagging", "", {}, key).status, 403);
   }
+  // Configurations kept by id: none listed, none found.
+  r = Send("GET", "/unset?analytics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("<IsTruncated>false</IsTruncated>"));
+  r = Send("GET", "/unset?metrics&id=EntireBucket");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("<Code>NoSuchConfiguration</Code>"));
+  EXPECT_EQ(Send("DELETE", "/unset?inventory&id=x").status, 501);
+  EXPECT_EQ(Send("GET", "/unset?inventory", "", {}, &kCarolKey).status, 403);
   // Objects here have only version "null".
   r = Send("GET", "/unset/k?tagging&versionId=3HL4kqtJlcpXroDTDmjVBH40Nrjfkd");
   EXPECT_EQ(r.status, 400);

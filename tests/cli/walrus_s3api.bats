@@ -348,6 +348,12 @@ JSON
   assert_output ObjectWriter
   run aws_admin s3api get-bucket-request-payment --bucket unset --query Payer --output text
   assert_output BucketOwner
+  run aws_admin s3api list-bucket-analytics-configurations --bucket unset --query IsTruncated
+  assert_success
+  assert_output false
+  run aws_admin s3api get-bucket-metrics-configuration --bucket unset --id EntireBucket
+  assert_failure
+  assert_output --partial "(NoSuchConfiguration)"
   run aws_admin s3api get-object-tagging --bucket unset --key k --query 'length(TagSet)'
   assert_success
   assert_output 0

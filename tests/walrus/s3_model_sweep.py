@@ -59,7 +59,8 @@ IMPLEMENTED = {
     "GetObjectTagging", "DeleteObjectTagging", "GetBucketOwnershipControls", "GetBucketAccelerateConfiguration",
     "GetBucketRequestPayment", "GetBucketLogging", "GetBucketNotificationConfiguration", "GetBucketNotification",
     "DeleteBucketTagging", "DeleteBucketCors", "DeleteBucketPolicy", "DeleteBucketWebsite", "DeleteBucketLifecycle",
-    "DeleteBucketReplication", "DeletePublicAccessBlock",
+    "DeleteBucketReplication", "DeletePublicAccessBlock", "ListBucketAnalyticsConfigurations",
+    "ListBucketInventoryConfigurations", "ListBucketMetricsConfigurations", "ListBucketIntelligentTieringConfigurations",
 }
 
 # Reads of configurations Walrus keeps none of: the S3 error a bucket without one answers (404).
@@ -72,6 +73,9 @@ NOT_CONFIGURED = {
     "GetObjectLockConfiguration": "ObjectLockConfigurationNotFoundError",
     "GetPublicAccessBlock": "NoSuchPublicAccessBlockConfiguration",
     "GetBucketEncryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "GetBucketAnalyticsConfiguration": "NoSuchConfiguration", "GetBucketInventoryConfiguration": "NoSuchConfiguration",
+    "GetBucketMetricsConfiguration": "NoSuchConfiguration",
+    "GetBucketIntelligentTieringConfiguration": "NoSuchConfiguration",
 }
 
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
@@ -375,6 +379,9 @@ class Sweep:
             check = lambda r: "Status" not in r or "acceleration configured"  # noqa: E731
         elif op == "GetBucketLogging":
             check = lambda r: "LoggingEnabled" not in r or "logging configured"  # noqa: E731
+        elif op.startswith("ListBucket") and op.endswith("Configurations"):
+            check = lambda r: r.get("IsTruncated") is False and not any(  # noqa: E731
+                k.endswith("ConfigurationList") for k in r) or "not an empty list"
         elif op == "ListMultipartUploads":
             check = lambda r: "Uploads" in r or r.get("Bucket") == B or "unparsed"  # noqa: E731
         return p, allowed, check
@@ -745,7 +752,8 @@ RAW_IMPLEMENTED = {("GET", "object", "acl"), ("PUT", "object", "acl"), ("GET", "
 # Configurations Walrus keeps none of: GET answers (404 or S3's default), DELETE is done.
 RAW_IMPLEMENTED |= {("GET", "bucket", sub) for sub in (
     "tagging", "cors", "policy", "policyStatus", "website", "lifecycle", "replication", "object-lock",
-    "publicAccessBlock", "encryption", "ownershipControls", "accelerate", "requestPayment", "logging", "notification")}
+    "publicAccessBlock", "encryption", "ownershipControls", "accelerate", "requestPayment", "logging", "notification",
+    "analytics", "inventory", "metrics", "intelligent-tiering")}
 RAW_IMPLEMENTED |= {("DELETE", "bucket", sub) for sub in (
     "tagging", "cors", "policy", "website", "lifecycle", "replication", "publicAccessBlock")}
 
