@@ -99,6 +99,9 @@ uint64_t CrcCombine(uint64_t crc1, uint64_t crc2, uint64_t len2, uint64_t reflec
   return crc1 ^ crc2;
 }
 
+/// The prefix of every x-amz-checksum-* header name.
+constexpr std::string_view kChecksumPrefix = "x-amz-checksum-";
+
 Status InvalidRequest(std::string message) {
   return Status(Code::kInvalidArgument, std::move(message), "InvalidRequest");
 }
@@ -106,15 +109,16 @@ Status InvalidRequest(std::string message) {
 }  // namespace
 
 std::optional<ChecksumAlgorithm> ParseChecksumAlgorithm(std::string_view name) {
-  std::string lower = AsciiLower(name);
   for (const auto& row : kAlgorithms)
-    if (AsciiLower(row.name) == lower) return row.algorithm;
+    if (EqualsIgnoreCase(row.name, name)) return row.algorithm;
   return std::nullopt;
 }
 
 std::string_view ChecksumName(ChecksumAlgorithm algorithm) { return RowOf(algorithm).name; }
 
-std::string ChecksumHeader(ChecksumAlgorithm algorithm) { return "x-amz-checksum-" + AsciiLower(RowOf(algorithm).name); }
+std::string ChecksumHeader(ChecksumAlgorithm algorithm) {
+  return std::string(kChecksumPrefix) + AsciiLower(RowOf(algorithm).name);
+}
 
 struct Checksummer::Digest {
   EVP_MD_CTX* md = nullptr;
@@ -189,9 +193,8 @@ template <typename Take>
 Status ForEachChecksumHeader(const Headers& headers, Take&& take) {
   for (const auto& f : headers) {
     std::string name = AsciiLower(f.name);
-    constexpr std::string_view kPrefix = "x-amz-checksum-";
-    if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
-    const std::string_view rest = std::string_view(name).substr(kPrefix.size());
+    if (name.compare(0, kChecksumPrefix.size(), kChecksumPrefix) != 0) continue;
+    const std::string_view rest = std::string_view(name).substr(kChecksumPrefix.size());
     auto a = ParseChecksumAlgorithm(rest);
     if (!a) {
       if (rest == "type" || rest == "mode" || rest == "algorithm") continue;
@@ -233,10 +236,10 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
   EUCA_RETURN_IF_ERROR(
       ForEachChecksumHeader(headers, [&](ChecksumAlgorithm a, const std::string& value) { return take(a, value); }));
   if (const std::string* trailer = headers.Find("x-amz-trailer")) {
-    std::string name = AsciiLower(std::string(*trailer));
-    constexpr std::string_view kPrefix = "x-amz-checksum-";
+    std::string name = AsciiLower(*trailer);
     std::optional<ChecksumAlgorithm> a;
-    if (name.compare(0, kPrefix.size(), kPrefix) == 0) a = ParseChecksumAlgorithm(std::string_view(name).substr(kPrefix.size()));
+    if (name.compare(0, kChecksumPrefix.size(), kChecksumPrefix) == 0)
+      a = ParseChecksumAlgorithm(std::string_view(name).substr(kChecksumPrefix.size()));
     if (!a) return InvalidRequest("the trailer '" + *trailer + "' is not an x-amz-checksum-* this server knows");
     EUCA_RETURN_IF_ERROR(take(*a, std::nullopt));
   }
@@ -265,6 +268,11 @@ Result<std::optional<StoredChecksum>> ObjectChecksumOf(const Headers& headers) {
 
 bool IsCrc(ChecksumAlgorithm a) {
   return a == ChecksumAlgorithm::kCrc32 || a == ChecksumAlgorithm::kCrc32c || a == ChecksumAlgorithm::kCrc64Nvme;
+}
+
+std::string_view MultipartChecksumType(ChecksumAlgorithm algorithm, std::string_view requested) {
+  if (!requested.empty()) return requested;
+  return algorithm == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
 }
 
 std::string FormatStoredChecksum(const StoredChecksum& c) { return std::string(ChecksumName(c.algorithm)) + ":" + c.value; }

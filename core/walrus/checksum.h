@@ -61,6 +61,9 @@ Result<std::optional<ExpectedChecksum>> ExpectedChecksumOf(const Headers& header
 
 /// Whether `algorithm` is a CRC (a multipart object may have a FULL_OBJECT checksum of it).
 bool IsCrc(ChecksumAlgorithm algorithm);
+/// The x-amz-checksum-type a multipart upload of `algorithm` gets when `requested` is ""
+/// (FULL_OBJECT for CRC64NVME, else COMPOSITE), else `requested`.
+std::string_view MultipartChecksumType(ChecksumAlgorithm algorithm, std::string_view requested);
 
 /// A checksum as stored with an object or part: the value is base64, with "-N" appended for a
 /// COMPOSITE checksum of N parts (a FULL_OBJECT one has none).

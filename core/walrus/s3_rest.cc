@@ -915,22 +915,23 @@ class S3Rest final {
       std::string_view allowed;  // the one value that asks for nothing unserved ("": none does)
       std::string_view what;     // what the header asks for, for the message
       bool invalid_request;      // InvalidRequest, else NotImplemented
+      bool any_case = false;     // `allowed` in any case (a boolean: "False" too)
     };
     // First match wins: the customer-key rows come before the plain encryption prefix.
     static constexpr Unserved kUnserved[] = {
-        {"x-amz-server-side-encryption-customer-", true, On::kAny, "",
-         "server-side encryption with customer keys", false},
+        {"x-amz-server-side-encryption-customer-", true, On::kAny, "", "server-side encryption with customer keys",
+         false},
         {"x-amz-copy-source-server-side-encryption-customer-", true, On::kAny, "",
          "server-side encryption with customer keys", false},
-        {"x-amz-server-side-encryption", true, On::kWrite, "",
-         "server-side encryption (objects are stored as sent)", false},
-        {"x-amz-object-lock-", true, On::kWrite, "",
-         "object lock (no bucket here has an object lock configuration)", true},
+        {"x-amz-server-side-encryption", true, On::kWrite, "", "server-side encryption (objects are stored as sent)",
+         false},
+        {"x-amz-object-lock-", true, On::kWrite, "", "object lock (no bucket here has an object lock configuration)",
+         true},
         {"x-amz-write-offset-bytes", false, On::kWrite, "", "appending to an object", false},
         {"x-amz-tagging", false, On::kWrite, "", "object tagging", false},
         {"x-amz-website-redirect-location", false, On::kWrite, "", "website redirects", false},
         {"x-amz-storage-class", false, On::kWrite, "STANDARD", "a storage class other than STANDARD", false},
-        {"x-amz-bucket-object-lock-enabled", false, On::kBucketWrite, "false", "object lock", false},
+        {"x-amz-bucket-object-lock-enabled", false, On::kBucketWrite, "false", "object lock", false, true},
         {"x-amz-object-ownership", false, On::kBucketWrite, "ObjectWriter",
          "object ownership other than ObjectWriter (ACLs are always enabled)", false},
         {"if-match", false, On::kObjectDelete, "", "a conditional delete", false},
@@ -957,9 +958,7 @@ class S3Rest final {
       const std::string name = AsciiLower(f.name);
       for (const Unserved& u : kUnserved) {
         if (!(u.prefix ? StartsWith(name, u.name) : name == u.name) || !applies(u.on)) continue;
-        // x-amz-bucket-object-lock-enabled is a boolean: "False" asks for nothing either.
-        const bool boolean = u.allowed == "false";
-        if (!u.allowed.empty() && (boolean ? AsciiLower(f.value) : f.value) == u.allowed) break;
+        if (!u.allowed.empty() && (u.any_case ? EqualsIgnoreCase(f.value, u.allowed) : f.value == u.allowed)) break;
         const std::string message = std::string(u.what) + " ('" + f.name + ": " + f.value + "') is not implemented here";
         return u.invalid_request ? S3Error(Code::kInvalidArgument, message, "InvalidRequest")
                                  : S3Error(Code::kUnsupported, message, "NotImplemented");
@@ -1334,9 +1333,8 @@ class S3Rest final {
     http::Response r = XmlResponse(200, xml);
     if (cr.checksum_algorithm) {
       r.headers.Set("x-amz-checksum-algorithm", std::string(ChecksumName(*cr.checksum_algorithm)));
-      std::string type = cr.checksum_type;
-      if (type.empty()) type = *cr.checksum_algorithm == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
-      r.headers.Set("x-amz-checksum-type", type);
+      r.headers.Set("x-amz-checksum-type",
+                    std::string(MultipartChecksumType(*cr.checksum_algorithm, cr.checksum_type)));
     }
     return r;
   }

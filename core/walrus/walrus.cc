@@ -757,12 +757,6 @@ Result<CopyObjectResult> Walrus::CopyObject(const Caller& caller, const CopyObje
 
 namespace {
 
-/// What x-amz-checksum-type an upload of `algorithm` gets for `requested` ("" = the default).
-std::string_view UploadChecksumType(ChecksumAlgorithm algorithm, const std::string& requested) {
-  if (!requested.empty()) return requested;
-  return algorithm == ChecksumAlgorithm::kCrc64Nvme ? "FULL_OBJECT" : "COMPOSITE";
-}
-
 Status CheckUploadChecksum(const std::optional<ChecksumAlgorithm>& algorithm, const std::string& type) {
   if (type.empty()) return Status::Ok();
   if (!algorithm)
@@ -870,7 +864,7 @@ Result<std::string> Walrus::CreateMultipartUpload(const Caller& caller, const Cr
   u.initiated_ms = now;
   if (req.checksum_algorithm) {
     u.checksum_algorithm = std::string(ChecksumName(*req.checksum_algorithm));
-    u.checksum_type = std::string(UploadChecksumType(*req.checksum_algorithm, req.checksum_type));
+    u.checksum_type = std::string(MultipartChecksumType(*req.checksum_algorithm, req.checksum_type));
   }
   EUCA_RETURN_IF_ERROR(backend_.CreateUpload(u));
   return u.upload_id;
